@@ -1,0 +1,42 @@
+# Thin wrapper over CMake. Every target installs what it needs first (scripts/install-deps
+# is idempotent and quick when everything is present).
+#   make          release build in build/
+#   make demo     the main job on a private redis-server, with a summary
+#   make test     ASan/UBSan build in build-asan/, then every test through CTest
+#   make bench    benchmarks against their peers; results go to BENCHMARKS.md
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all deps build build-asan demo test unit integration bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKYSPOOL_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+demo: build
+	@./scripts/demo
+
+test: build-asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+unit: build-asan
+	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
+
+integration: build-asan
+	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L integration
+
+bench: build
+	@./bench/run-all
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,90 @@
+/* The source interface: where events come from.
+ *
+ * A source turns some input (a JSONL file, the synthetic generator, a Jetstream or
+ * firehose WebSocket, a file of recorded firehose frames) into a sequence of messages,
+ * each one Jetstream v1 JSON event. Sources know nothing about Redis or Parquet: the
+ * ingester pulls messages with ss_source_next(), and `skyspool cat` prints them.
+ *
+ * Every message carries the source cursor *after* that message, so a consumer that has
+ * durably stored message N can store its cursor and later resume with ss_source_seek()
+ * without skipping anything. The cursor is a byte offset for file:, time_us for
+ * jetstream:, seq for firehose:, an index for synth:.
+ *
+ * Adding a source touches one folder: src/source/NAME/ with a file defining
+ *     const ss_source_vtbl ss_source_NAME = { .scheme = "NAME", ... };
+ * The build generates the registry from the folder names. */
+#ifndef SS_SOURCE_H
+#define SS_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ss_source ss_source;
+
+typedef struct {
+    const char *data; /* one event as Jetstream v1 JSON, no trailing newline; valid until the next call */
+    size_t len;
+    int64_t cursor;   /* the position just after this message */
+    /* Non-NULL when the source could not turn its input into an event (e.g. malformed CBOR,
+     * a bad CID, a tooBig commit). data/len then hold the raw input bytes (possibly capped)
+     * for the dead-letter stream, and this is a short stable reason such as "bad_cbor". */
+    const char *bad_reason;
+} ss_source_msg;
+
+/* Options every source may use; each source reads what concerns it. */
+typedef struct {
+    const char *zstd_dictionary;    /* path to Jetstream's dictionary, for compress=true */
+    const char *wanted_collections; /* comma-separated NSIDs; NULL = the archived types */
+    int compress;                   /* ask Jetstream for zstd-compressed messages */
+    int connect_timeout_ms;         /* default 10000 */
+    int read_timeout_ms;            /* stall detection, default 60000 */
+    size_t max_message_bytes;       /* default 2 MiB (JSON) / 5 MiB (firehose frames) */
+    int verify_cids;                /* firehose: check sha-256 of every block, default 1 */
+    const char *tls_ca_file;        /* extra CA for wss:// (tests use a self-signed one) */
+    int tls_insecure;               /* accept any certificate (tests only) */
+} ss_source_opts;
+
+void ss_source_opts_init(ss_source_opts *o);
+
+enum {
+    SS_SOURCE_END = 0,   /* no more messages, ever (file end, synth done) */
+    SS_SOURCE_MSG = 1,   /* *msg is filled */
+    SS_SOURCE_AGAIN = 2, /* nothing arrived within timeout_ms; call again */
+    SS_SOURCE_ERR = -1,  /* a failure; see s->errstr. The source may be usable after seek(). */
+};
+
+typedef struct ss_source_vtbl {
+    const char *scheme; /* "file", "synth", "jetstream", "firehose", "frames" */
+    const char *usage;  /* one line for --help, e.g. "file:PATH  JSONL file, '-' for stdin" */
+    /* args is the text after "scheme:". Set s->id (a stable name for the stored cursor),
+     * s->cursor_name and s->resume_margin, allocate s->impl. Return 0 or -1 with s->errstr. */
+    int (*open)(ss_source *s, const char *args, const ss_source_opts *opts);
+    int (*next)(ss_source *s, ss_source_msg *msg, int timeout_ms);
+    /* Continue from a cursor previously reported in a message (margin already applied by
+     * the caller). Returns 0, or -1 with s->errstr (e.g. stdin cannot seek). */
+    int (*seek)(ss_source *s, int64_t cursor);
+    void (*close)(ss_source *s);
+} ss_source_vtbl;
+
+struct ss_source {
+    const ss_source_vtbl *vt;
+    void *impl;
+    char id[512];          /* e.g. "file:/abs/path@dev:ino", "jetstream:wss://host/subscribe" */
+    const char *cursor_name; /* "offset", "time_us", "seq", "index" */
+    int64_t resume_margin; /* subtract this from a stored cursor before seek (e.g. 5 s in µs) */
+    int err;
+    char errstr[256];
+};
+
+/* Opens "scheme:args". On failure returns NULL and writes a message to err. */
+ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *err, size_t errlen);
+int ss_source_next(ss_source *s, ss_source_msg *msg, int timeout_ms);
+int ss_source_seek(ss_source *s, int64_t cursor);
+void ss_source_close(ss_source *s);
+/* The registered sources, NULL-terminated, for help text. */
+const ss_source_vtbl *const *ss_source_list(void);
+
+/* Helper for sources: sets s->err and a formatted s->errstr, returns SS_SOURCE_ERR. */
+int ss_source_fail(ss_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

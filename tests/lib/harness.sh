@@ -1,0 +1,105 @@
+# Shared helpers for integration tests (sourced by tests/integration/*.sh).
+#
+# Each test gets a private scratch directory and starts the real servers it needs on
+# free loopback ports; everything it starts is recorded and stopped by PID on exit,
+# whatever way the test ends. Nothing here talks to anything but 127.0.0.1.
+set -euo pipefail
+
+: "${SKYSPOOL_SRC:?run through ctest (make test)}"
+: "${SKYSPOOL_BIN:?run through ctest (make test)}"
+SKYSPOOL_SHARED=${SKYSPOOL_SHARED:-$SKYSPOOL_SRC/../shared}
+SS_TEST_NAME=$(basename "${0%.sh}")
+SS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/skyspool-$SS_TEST_NAME.XXXXXX")
+SS_PIDS=()
+SS_FAILS=0
+SS_PASSES=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+ss_cleanup() {
+  local pid
+  for pid in "${SS_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  sleep 0.2
+  for pid in "${SS_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  done
+  if [ "${SS_KEEP_TMP:-0}" = 1 ] || [ "$SS_FAILS" -gt 0 ]; then
+    echo "scratch kept in $SS_TMP" >&2
+  else
+    rm -rf "$SS_TMP"
+  fi
+}
+trap ss_cleanup EXIT
+
+ss_log() { printf '[%s] %s\n' "$SS_TEST_NAME" "$*" >&2; }
+ss_pass() { SS_PASSES=$((SS_PASSES + 1)); printf 'ok   - %s\n' "$*"; }
+ss_fail() { SS_FAILS=$((SS_FAILS + 1)); printf 'FAIL - %s\n' "$*"; }
+# ss_check "description" cmd args...: passes when the command succeeds.
+ss_check() { local d=$1; shift; if "$@"; then ss_pass "$d"; else ss_fail "$d"; fi; }
+# ss_eq "description" expected actual
+ss_eq() {
+  if [ "$2" = "$3" ]; then ss_pass "$1"; else ss_fail "$1: expected '$2', got '$3'"; fi
+}
+# Ends the test: prints the plain summary line and exits non-zero on any failure.
+ss_done() {
+  echo "$SS_PASSES passed, $SS_FAILS failed"
+  [ "$SS_FAILS" -eq 0 ]
+}
+
+# A TCP port nothing listens on, picked by the kernel.
+ss_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# ss_wait_for SECONDS cmd args...: polls until the command succeeds.
+ss_wait_for() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+}
+
+# ss_start_redis NAME [extra redis-server args...]
+# Starts a real redis-server on a free loopback port with its own dir; sets
+# REDIS_PORT_<NAME>, REDIS_URL_<NAME>, REDIS_PID_<NAME> and REDIS_DIR_<NAME>.
+ss_start_redis() {
+  local name=$1; shift
+  local port dir
+  port=$(ss_free_port)
+  dir="$SS_TMP/redis-$name"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+    --daemonize no --logfile "$dir/redis.log" "$@" &
+  local pid=$!
+  SS_PIDS+=("$pid")
+  if ! ss_wait_for 10 redis-cli -p "$port" ping; then
+    ss_fail "redis-server $name did not start"; cat "$dir/redis.log" >&2; exit 1
+  fi
+  printf -v "REDIS_PORT_$name" '%s' "$port"
+  printf -v "REDIS_URL_$name" 'redis://127.0.0.1:%s' "$port"
+  printf -v "REDIS_PID_$name" '%s' "$pid"
+  printf -v "REDIS_DIR_$name" '%s' "$dir"
+}
+
+# ss_restart_redis NAME [extra args...]: stops it (SHUTDOWN, AOF kept) and starts it on the same port.
+ss_restart_redis() {
+  local name=$1; shift
+  local pv="REDIS_PID_$name" portv="REDIS_PORT_$name" dirv="REDIS_DIR_$name"
+  local port=${!portv} dir=${!dirv}
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  wait "${!pv}" 2>/dev/null || true
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
+    --daemonize no --logfile "$dir/redis.log" "$@" &
+  local pid=$!
+  SS_PIDS+=("$pid")
+  printf -v "REDIS_PID_$name" '%s' "$pid"
+  ss_wait_for 20 redis-cli -p "$port" ping
+}
+
+# Node checkers (DuckDB, hyparquet, parquet-wasm) live in tests/js.
+ss_node() { node "$SKYSPOOL_SRC/tests/js/$1" "${@:2}"; }
