@@ -3,7 +3,7 @@
 #ifndef SS_CLI_H
 #define SS_CLI_H
 
-#define SS_CMD(name, summary) int ss_cmd_##name(int argc, char **argv);
+#define SS_CMD(ident, name, summary) int ss_cmd_##ident(int argc, char **argv);
 #include "cli/commands.def"
 #undef SS_CMD
 

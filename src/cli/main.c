@@ -14,7 +14,7 @@ typedef struct {
 } ss_command;
 
 static const ss_command g_commands[] = {
-#define SS_CMD(name, summary) {#name, summary, ss_cmd_##name},
+#define SS_CMD(ident, name, summary) {name, summary, ss_cmd_##ident},
 #include "cli/commands.def"
 #undef SS_CMD
     {NULL, NULL, NULL}};
