@@ -67,6 +67,38 @@ void ss_metric_set(ss_metric *m, double v) {
 
 double ss_metric_value(const ss_metric *m) { return m ? atomic_load(&((ss_metric *)m)->value) : 0.0; }
 
+#define SS_MAX_COLLECTORS 8
+static struct {
+    ss_metrics_collector fn;
+    void *ctx;
+} g_collectors[SS_MAX_COLLECTORS];
+static pthread_mutex_t g_collect_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int ss_metrics_add_collector(ss_metrics_collector fn, void *ctx) {
+    int rc = -1;
+    pthread_mutex_lock(&g_collect_lock);
+    for (size_t i = 0; i < SS_MAX_COLLECTORS && rc < 0; i++)
+        if (!g_collectors[i].fn) g_collectors[i].fn = fn, g_collectors[i].ctx = ctx, rc = 0;
+    pthread_mutex_unlock(&g_collect_lock);
+    return rc;
+}
+
+void ss_metrics_remove_collector(ss_metrics_collector fn, void *ctx) {
+    pthread_mutex_lock(&g_collect_lock);
+    for (size_t i = 0; i < SS_MAX_COLLECTORS; i++)
+        if (g_collectors[i].fn == fn && g_collectors[i].ctx == ctx) g_collectors[i].fn = NULL, g_collectors[i].ctx = NULL;
+    pthread_mutex_unlock(&g_collect_lock);
+}
+
+/* Runs the collectors; holding g_collect_lock also keeps a collector from being removed
+ * (and its ctx freed) while it runs. */
+static void run_collectors(void) {
+    pthread_mutex_lock(&g_collect_lock);
+    for (size_t i = 0; i < SS_MAX_COLLECTORS; i++)
+        if (g_collectors[i].fn) g_collectors[i].fn(g_collectors[i].ctx);
+    pthread_mutex_unlock(&g_collect_lock);
+}
+
 static int render_value(ss_buf *out, double v) {
     if (isnan(v)) return ss_buf_puts(out, "NaN");
     if (isinf(v)) return ss_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
@@ -77,6 +109,7 @@ static int render_value(ss_buf *out, double v) {
 int ss_metrics_render(ss_buf *out) {
     static const char *const types[] = {"counter", "gauge"};
     int rc = 0;
+    run_collectors();
     pthread_mutex_lock(&g_lock);
     /* Families in order of first registration; each family's series follow its header. */
     for (size_t i = 0; i < g_count && rc == 0; i++) {

@@ -27,6 +27,13 @@ void ss_metric_inc(ss_metric *m);
 void ss_metric_set(ss_metric *m, double v); /* gauges */
 double ss_metric_value(const ss_metric *m);
 
+/* Collectors refresh gauges that are cheaper to read at scrape time than to maintain
+ * (stream lengths, consumer-group lag). Each registered function runs, in order, before
+ * every render; it must be thread-safe with respect to its ctx. At most 8. */
+typedef void (*ss_metrics_collector)(void *ctx);
+int ss_metrics_add_collector(ss_metrics_collector fn, void *ctx);
+void ss_metrics_remove_collector(ss_metrics_collector fn, void *ctx);
+
 /* Appends the exposition text of every registered metric. Returns 0 or -1 (out of memory). */
 int ss_metrics_render(ss_buf *out);
 

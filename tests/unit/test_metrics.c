@@ -38,6 +38,30 @@ static void test_render(void **state) {
     ss_buf_free(&out);
 }
 
+static void collect_depth(void *ctx) {
+    ss_metric_set(ss_metric_get("skyspool_test_depth", SS_METRIC_GAUGE, "Collected at scrape.", NULL), *(double *)ctx);
+}
+
+static void test_collector(void **state) {
+    (void)state;
+    double depth = 7;
+    assert_int_equal(ss_metrics_add_collector(collect_depth, &depth), 0);
+    ss_buf out;
+    ss_buf_init(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "skyspool_test_depth 7\n"));
+    depth = 9;
+    ss_buf_reset(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "skyspool_test_depth 9\n"));
+    ss_metrics_remove_collector(collect_depth, &depth);
+    depth = 11;
+    ss_buf_reset(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "skyspool_test_depth 9\n"));
+    ss_buf_free(&out);
+}
+
 static void http_get(int port, const char *path, char *resp, size_t cap) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -77,6 +101,6 @@ static void test_server(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_render), cmocka_unit_test(test_server)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_render), cmocka_unit_test(test_collector), cmocka_unit_test(test_server)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
