@@ -238,7 +238,13 @@ static void log_tail(const char *dir, char *out, size_t outlen) {
         p--;
         if (*p == '\n' && p != buf + n - 1) lines++;
     }
-    snprintf(out, outlen, "%s", p == buf ? p : p + 1);
+    const char *start = p == buf ? p : p + 1;
+    size_t len = strlen(start);
+    if (len >= outlen) {
+        start += len - (outlen - 1);
+        len = outlen - 1;
+    }
+    memcpy(out, start, len + 1);
 }
 
 /* ---- start / reuse / stop --------------------------------------------------------------- */

@@ -66,7 +66,7 @@ struct ss_ingest {
     ss_decoder *dec;
     ss_source *src;
     volatile sig_atomic_t *stop;
-    char errstr[512];
+    char errstr[1024];
 
     char prefix[PREFIX_MAX + 1];
     char xadd_prefix[SS_TYPE__COUNT][PREFIX_MAX + 64];
@@ -650,7 +650,7 @@ static int connect_redis(ss_ingest *ing) {
         }
         attempt++;
         if (*ing->stop) {
-            snprintf(ing->errstr, sizeof ing->errstr, "stopped while Redis was unreachable: %s", err);
+            snprintf(ing->errstr, sizeof ing->errstr, "stopped while Redis was unreachable: %.400s", err);
             return E_STOP;
         }
         ing->backoff_seed = ing->backoff_seed * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -922,7 +922,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
             *src_state = SRC_END;
             break;
         } else {
-            snprintf(ing->errstr, sizeof ing->errstr, "source %s: %s", ing->src->id, ing->src->errstr);
+            snprintf(ing->errstr, sizeof ing->errstr, "source %.500s: %.256s", ing->src->id, ing->src->errstr);
             *src_state = SRC_FAILED;
             break;
         }
