@@ -243,8 +243,10 @@ int main(int argc, char **argv) {
     /* warm-up pass: page in the corpus, grow buffers */
     run_ours(dec, v, n);
     run_jsonc(strict, v, n);
+    const char *only = getenv("JSON_CHOICE_ONLY"); /* profiling: run one variant, e.g. "0" */
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < NV; k++) {
+            if (only && atoi(only) != k) continue;
             double t0 = cpu_now();
             switch (k) {
             case OURS: ok[k] = run_ours(dec, v, n); break;
