@@ -417,11 +417,13 @@ static ss_synth_cat raw_cat_of(const ss_synth *g, int64_t slot, int64_t *back) {
     return raw_cat(g, &r, back);
 }
 
-/* A dup repeats the nearest good slot reached by following dup links backwards and
- * stepping over bad slots; if none is found close by it becomes a fresh event. */
+/* A dup repeats the good slot reached by following dup links backwards and stepping
+ * over bad slots; if that leaves the window of SS_SYNTH_DUP_WINDOW slots before it, the
+ * slot becomes a fresh event instead. */
 static int64_t resolve_dup(const ss_synth *g, int64_t slot, int64_t back) {
-    int64_t j = slot - back;
-    for (int steps = 0; steps < 64 && j >= 0; steps++) {
+    int64_t j = slot - back, floor_slot = slot - SS_SYNTH_DUP_WINDOW;
+    if (floor_slot < 0) floor_slot = 0;
+    for (int steps = 0; steps < 64 && j >= floor_slot; steps++) {
         int64_t b;
         ss_synth_cat c = raw_cat_of(g, j, &b);
         if (c == SS_SYNTH_GOOD) return j;
@@ -1138,18 +1140,25 @@ static void format_event(ss_synth *g, int64_t slot, rng_t *r, const plan_t *pl, 
     else put_commit_event(&e, k, op, mal);
 }
 
+/* Not JSON at all, or broken syntax. Each carries its slot number so that planted bad
+ * lines are distinct (only --dup-frac makes repeats). */
 static const char *const NOT_JSON[] = {
-    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
-    "Connection reset by peer",
-    "{\"did\":did:plc:abc,\"time_us\":1754524800000000}",
-    "{\"did\":\"did:plc:ewvi7nxzyoun6zhxrhs64oiz\",\"time_us\":1754524800000000,\"kind\":\"commit\",}",
-    "{'did': 'did:plc:ewvi7nxzyoun6zhxrhs64oiz', 'kind': 'commit'}",
-    "{\"did\":\"did:plc:ewvi7nxzyoun6zhxrhs64oiz\" \"time_us\":1}",
+    "<html><head><title>502 Bad Gateway</title></head><body>nginx request %lld</body></html>",
+    "Connection reset by peer (%lld)",
+    "{\"did\":did:plc:abc,\"time_us\":%lld}",
+    "{\"did\":\"did:plc:ewvi7nxzyoun6zhxrhs64oiz\",\"time_us\":%lld,\"kind\":\"commit\",}",
+    "{'did': 'did:plc:ewvi7nxzyoun6zhxrhs64oiz', 'time_us': %lld}",
+    "{\"did\":\"did:plc:ewvi7nxzyoun6zhxrhs64oiz\" \"time_us\":%lld}",
 };
 
 static void format_bad(ss_synth *g, int64_t slot, rng_t *r, const plan_t *pl, out_t *o) {
     switch (pl->pub.bad) {
-    case SS_SYNTH_BAD_NOT_JSON: put_cstr(o, NOT_JSON[rng_below(r, sizeof NOT_JSON / sizeof NOT_JSON[0])]); return;
+    case SS_SYNTH_BAD_NOT_JSON: {
+        char t[160];
+        int n = snprintf(t, sizeof t, NOT_JSON[rng_below(r, sizeof NOT_JSON / sizeof NOT_JSON[0])], (long long)slot);
+        put(o, t, (size_t)n);
+        return;
+    }
     case SS_SYNTH_BAD_TRUNCATED: {
         kind_t k = rng_chance(r, 0.5) ? K_POST : K_LIKE;
         format_event(g, slot, r, pl, k, SS_OP_CREATE, INJ_NONE, MAL_NONE, o);
