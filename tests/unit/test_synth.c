@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "event/event.h"
 #include "source/source.h"
 #include "source/synth/synth.h"
 
@@ -728,6 +729,59 @@ static void test_params(void **state) {
     assert_int_equal(us, 1754524800000000LL);
 }
 
+/* Every good line decodes with the project's decoder into the planned type and op, and
+ * every planted bad line is rejected with the reason it was planted for. */
+static void test_decoder_agrees(void **state) {
+    const int64_t N = 40000;
+    ss_synth_params p;
+    ss_synth_params_init(&p);
+    p.events = N;
+    p.seed = 21;
+    p.dup_frac = 0.01;
+    p.bad_frac = 0.03;
+    p.bad_oversize = 1;
+    ss_synth *g = ss_synth_new(&p);
+    ss_decoder *d = ss_decoder_new(NULL);
+    assert_true(g && d);
+    ss_buf b;
+    ss_buf_init(&b);
+    int64_t good = 0, bad = 0, per_reason[SS_SYNTH_BAD__COUNT] = {0};
+    for (int64_t i = 0; i < N; i++) {
+        ss_synth_slot s;
+        assert_int_equal(ss_synth_line(g, i, &b, &s), 0);
+        ss_event ev;
+        ss_decode_reason r = ss_decode(d, b.data, b.len, &ev);
+        if (s.cat == SS_SYNTH_BAD) {
+            const char *want = ss_synth_bad_kind_reason(s.bad);
+            if (r == SS_DECODE_OK || strcmp(ss_decode_reason_name(r), want) != 0)
+                fail_msg("slot %lld (%s): decoder said %s, planted %s: %.300s", (long long)i,
+                         ss_synth_bad_kind_name(s.bad), ss_decode_reason_name(r), want, b.data);
+            per_reason[s.bad]++;
+            bad++;
+            continue;
+        }
+        if (r != SS_DECODE_OK)
+            fail_msg("slot %lld: %s (%s): %.400s", (long long)i, ss_decode_reason_name(r), ss_decoder_errstr(d), b.data);
+        assert_int_equal(ev.type, s.type);
+        if (s.type != SS_TYPE_IDENTITY && s.type != SS_TYPE_ACCOUNT) {
+            assert_int_equal(ev.kind, SS_KIND_COMMIT);
+            assert_int_equal(ev.op, s.op);
+            assert_int_equal(ev.record.p == NULL, s.op == SS_OP_DELETE);
+            assert_int_equal(ev.cid.p == NULL, s.op == SS_OP_DELETE);
+        } else {
+            assert_int_equal(ev.op, SS_OP_NONE);
+            assert_true(ev.seq > 0);
+        }
+        assert_int_equal(ev.did.n, 32);
+        good++;
+    }
+    for (int k = 0; k < SS_SYNTH_BAD__COUNT; k++) assert_true(per_reason[k] > 0);
+    assert_true(good > N * 0.95 && bad > N * 0.02);
+    ss_buf_free(&b);
+    ss_decoder_free(d);
+    ss_synth_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params),
@@ -737,6 +791,7 @@ int main(void) {
         cmocka_unit_test(test_post_text_and_facets),
         cmocka_unit_test(test_planting_matches_stats),
         cmocka_unit_test(test_source_seek_and_oversize),
+        cmocka_unit_test(test_decoder_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
