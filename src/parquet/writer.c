@@ -67,7 +67,7 @@ typedef struct {
     int max_def, max_rep;
 
     /* the row being built */
-    int set;
+    int set; /* 0 unset, 1 value (or list begun), 2 null */
     uint32_t list_n;
 
     /* the open page */
@@ -458,7 +458,7 @@ int ss_pq_set_null(ss_pq_writer *w, size_t col) {
     if (!c->optional) return fail(w, "column %s is REQUIRED and cannot be null", c->name);
     put_level(c, 0, 0);
     c->nulls++;
-    c->set = 1;
+    c->set = 2; /* 2: null, so end_row adds no empty-list level */
     return 0;
 }
 
@@ -688,7 +688,7 @@ int ss_pq_end_row(ss_pq_writer *w) {
                                           (unsigned long long)w->st.rows);
             put_level(c, 0, 0);
             c->nulls++;
-        } else if (c->type == SS_PQ_STRING_LIST && c->list_n == 0) {
+        } else if (c->type == SS_PQ_STRING_LIST && c->set == 1 && c->list_n == 0) {
             put_level(c, 0, c->max_def - 1); /* empty list */
             c->nulls++;
         }
