@@ -98,7 +98,7 @@ size_t ss_pq_trunc_min(const uint8_t *s, size_t n, size_t bound) {
 
 size_t ss_pq_trunc_max(const uint8_t *s, size_t n, size_t bound, uint8_t *out) {
     if (n <= bound) {
-        memcpy(out, s, n);
+        if (n) memcpy(out, s, n);
         return n;
     }
     size_t len = cp_start(s, bound);

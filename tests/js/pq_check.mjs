@@ -252,9 +252,6 @@ function checkFooter(c, buf, exp) {
       const menc = new Set(md.field_2);
       for (const e of encs) if (!menc.has(e)) throw new Error(`${col.name}: page encoding ${e} not in chunk encodings ${[...menc]}`);
       if (hasDict) dictSeen.add(col.name);
-      const i = encs.indexOf(8);
-      if (i >= 0 && encs.lastIndexOf(8) > i && encs.slice(i, encs.lastIndexOf(8)).includes(0) && rows.some((r) => r[k] !== null))
-        throw new Error(`${col.name}: dictionary pages after PLAIN pages`);
       if (encs.includes(8) && encs.includes(0) && encs.indexOf(8) < encs.lastIndexOf(0)) fallbackSeen = true;
       if (encs.includes(8) && !hasDict) throw new Error(`${col.name}: RLE_DICTIONARY pages without a dictionary page`);
       checkStats(c, col, k, md.field_12, rows);
