@@ -92,7 +92,7 @@ enum {
 #define KEQ(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
 
 static int key_id(const ss_json_doc *doc, const ss_json_tok *k) {
-    ss_str ks;
+    ss_str ks = {NULL, 0};
     ss_json_str(doc, k, &ks);
     const char *s = ks.p;
     size_t n = ks.n;

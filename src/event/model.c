@@ -22,17 +22,20 @@ int ss_type_from_name(const char *name) {
 }
 
 ss_type ss_type_from_collection(const char *nsid, size_t n) {
+#define NSID(s) s, sizeof(s) - 1
     static const struct {
         const char *nsid;
+        size_t n;
         ss_type type;
     } map[] = {
-        {"app.bsky.feed.like", SS_TYPE_LIKE},     {"app.bsky.graph.follow", SS_TYPE_FOLLOW},
-        {"app.bsky.feed.post", SS_TYPE_POST},     {"app.bsky.feed.repost", SS_TYPE_REPOST},
-        {"app.bsky.graph.block", SS_TYPE_BLOCK},
+        {NSID("app.bsky.feed.like"), SS_TYPE_LIKE},     {NSID("app.bsky.graph.follow"), SS_TYPE_FOLLOW},
+        {NSID("app.bsky.feed.post"), SS_TYPE_POST},     {NSID("app.bsky.feed.repost"), SS_TYPE_REPOST},
+        {NSID("app.bsky.graph.block"), SS_TYPE_BLOCK},
     };
+#undef NSID
     if (!nsid) return SS_TYPE_OTHER;
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (strlen(map[i].nsid) == n && memcmp(map[i].nsid, nsid, n) == 0) return map[i].type;
+        if (map[i].n == n && memcmp(map[i].nsid, nsid, n) == 0) return map[i].type;
     return SS_TYPE_OTHER;
 }
 

@@ -592,7 +592,8 @@ size_t ss_json_unescape(const char *src, size_t n, char *dst) {
     return o;
 }
 
-int ss_json_str(const ss_json_doc *d, const ss_json_tok *t, ss_str *out) {
+/* The escaped case of ss_json_str (the plain case is inline in json.h). */
+int ss_json_str_slow(const ss_json_doc *d, const ss_json_tok *t, ss_str *out) {
     if (!t || t->type != SS_JSON_STRING) return -1;
     const char *src = d->buf + t->start + 1;
     size_t n = t->len - 2;

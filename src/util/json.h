@@ -186,7 +186,14 @@ static inline ss_str ss_json_raw(const ss_json_doc *d, const ss_json_tok *t) {
 /* A string's unescaped value: a slice of the input when it has no escapes, otherwise
  * of the document's arena. Valid until the next parse. Returns 0, or -1 if t is NULL or
  * not a string. */
-int ss_json_str(const ss_json_doc *d, const ss_json_tok *t, ss_str *out);
+int ss_json_str_slow(const ss_json_doc *d, const ss_json_tok *t, ss_str *out);
+static inline int ss_json_str(const ss_json_doc *d, const ss_json_tok *t, ss_str *out) {
+    if (!t || t->type != SS_JSON_STRING) return -1;
+    if (t->flags & SS_JSON_F_ESCAPED) return ss_json_str_slow(d, t, out);
+    out->p = d->buf + t->start + 1;
+    out->n = t->len - 2;
+    return 0;
+}
 /* The string's bytes between the quotes, escapes left as written. */
 static inline ss_str ss_json_str_raw(const ss_json_doc *d, const ss_json_tok *t) {
     ss_str s = {d->buf + t->start + 1, t->len - 2};
