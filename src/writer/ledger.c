@@ -163,8 +163,10 @@ int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id 
     sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, key, 16, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) return fail(l, "claim lookup");
-    *owner = sqlite3_column_int(st, 0) == type && (uint64_t)sqlite3_column_int64(st, 1) == id.ms &&
-             (uint64_t)sqlite3_column_int64(st, 2) == id.seq;
+    *owner = (sqlite3_column_int(st, 0) == type && (uint64_t)sqlite3_column_int64(st, 1) == id.ms &&
+              (uint64_t)sqlite3_column_int64(st, 2) == id.seq)
+                 ? 2
+                 : 0;
     sqlite3_reset(st);
     return 0;
 }

@@ -44,7 +44,8 @@ const char *ss_ledger_errstr(const ss_ledger *l);
 /* Claims are made in batches: begin, claim each entry, end. */
 int ss_ledger_claims_begin(ss_ledger *l);
 /* Claims key for the entry (stream type, id) with event time t_us. Sets *owner to 1 when
- * the entry owns the key (it claimed it now or earlier), 0 when another entry does. */
+ * the entry claimed the key now, 2 when it had claimed it before (a redelivery), 0 when
+ * another entry owns the key. */
 int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner);
 int ss_ledger_claims_end(ss_ledger *l);
 /* Drops claims of event time < claims_before_us and the id blobs of commits whose newest

@@ -204,7 +204,7 @@ static void test_ledger_queries(void **state) {
     assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){101, 0}, 5000000, &owner), 0);
     assert_int_equal(owner, 0);
     assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){100, 0}, 5000000, &owner), 0);
-    assert_int_equal(owner, 1);
+    assert_int_equal(owner, 2);
     assert_int_equal(ss_ledger_claim(l, k2, 1, (ss_writer_id){102, 0}, 9000000, &owner), 0);
     assert_int_equal(owner, 1);
     assert_int_equal(ss_ledger_claims_end(l), 0);
