@@ -1312,6 +1312,13 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
         if (flush_cycle(w, 0, 0) != 0) return -1;
         update_gauges(w);
         w->attempt = 0;
+        if (w->o.drain && *w->o.drain && !w->o.once) {
+            ss_info(LOG, "the source has ended: draining what is buffered and closing every window");
+            w->o.once = 1;
+            w->o.all = 1;
+            for (int t = 0; t < SS_TYPE__COUNT; t++) w->st[t].done = 0;
+            continue;
+        }
         if (w->o.once && all_done(w)) break;
         maybe_prune(w, 0);
     }

@@ -52,6 +52,9 @@ typedef struct {
     int zstd_level;        /* default 3 */
     int once;              /* process what is buffered, close due windows, exit */
     int all;               /* with once: close the open windows too */
+    /* When non-NULL and it becomes non-zero (the source has ended), a daemon switches to
+     * once + all: it drains what is buffered, closes every window and returns. */
+    volatile sig_atomic_t *drain;
     /* Called after each commit (for progress lines); optional, may be NULL. */
     void (*on_commit)(void *ctx, const char *path, uint64_t rows);
     void *on_commit_ctx;
