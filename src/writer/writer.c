@@ -116,7 +116,7 @@ typedef struct {
     int64_t win;
     int late;
     ss_ar_file *file;
-    char rel[SS_AR_MAX_PATH]; /* path relative to the archive root ("" until the file exists) */
+    char rel[SS_AR_MAX_PATH + SS_AR_MAX_NAME + 16]; /* path relative to the archive root ("" until the file exists) */
     ss_writer_id *ids;
     size_t nids, cap;
     uint64_t rows, dups, raw_bytes;
@@ -474,6 +474,8 @@ static int part_open_file(ss_writer *w, part *p, ss_writer_id first) {
     char dir[SS_AR_MAX_PATH];
     if (ss_ar_partition_dir(dir, sizeof dir, ".", (ss_type)p->type, p->win) < 0)
         return wfail(w, "cannot build the partition path of window %lld", (long long)p->win);
+    if (strlen(dir) + strlen(name) + 12 > SS_AR_MAX_PATH)
+        return wfail(w, "partition path too long under %s", w->out);
     snprintf(p->rel, sizeof p->rel, "%s/%s.parquet", dir + 2, name);
     if (ss_ledger_intent(w->led, p->rel, w->consumer) != 0) {
         p->rel[0] = '\0';
