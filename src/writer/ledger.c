@@ -6,6 +6,8 @@
  * of failing half-way with SQLITE_BUSY when another writer process commits. */
 #include "writer/ledger.h"
 
+#include "writer/claimset.h"
+
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +17,10 @@
 
 struct ss_ledger {
     sqlite3 *db;
-    sqlite3_stmt *claim_ins, *claim_get;
+    sqlite3_stmt *claim_ins;
+    ss_writer_claimset cs; /* the claims, in memory (see claimset.h) */
+    int cs_valid;          /* 0: reload everything at the next claims_begin */
+    long long last_seq;    /* highest claim_log row already in cs */
     int sync_full; /* current PRAGMA synchronous */
     char errstr[512];
 };
@@ -39,8 +44,8 @@ static const char g_schema[] =
     "  sha256 TEXT, max_time_us INTEGER, ids BLOB);"
     "CREATE INDEX IF NOT EXISTS commits_range ON commits(type_id, last_ms);"
     "CREATE TABLE IF NOT EXISTS fenced(consumer TEXT PRIMARY KEY, at_us INTEGER);"
-    "CREATE TABLE IF NOT EXISTS claims(key BLOB PRIMARY KEY, owner_type INTEGER NOT NULL,"
-    "  owner_ms INTEGER NOT NULL, owner_seq INTEGER NOT NULL, t INTEGER NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS claim_log(seq INTEGER PRIMARY KEY, key BLOB NOT NULL, owner_type INTEGER NOT NULL,"
+    "  owner_ms INTEGER NOT NULL, owner_seq INTEGER NOT NULL, t INTEGER NOT NULL);";
 
 static int64_t now_us(void) {
     struct timeval tv;
@@ -119,9 +124,8 @@ ss_ledger *ss_ledger_open(const char *path, char *err, size_t errlen) {
         ss_ledger_close(l);
         return NULL;
     }
-    l->claim_ins = prep(l, "INSERT OR IGNORE INTO claims(key, owner_type, owner_ms, owner_seq, t) VALUES(?,?,?,?,?)");
-    l->claim_get = prep(l, "SELECT owner_type, owner_ms, owner_seq FROM claims WHERE key=?");
-    if (!l->claim_ins || !l->claim_get) {
+    l->claim_ins = prep(l, "INSERT INTO claim_log(key, owner_type, owner_ms, owner_seq, t) VALUES(?,?,?,?,?)");
+    if (!l->claim_ins) {
         snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
         ss_ledger_close(l);
         return NULL;
@@ -136,17 +140,70 @@ ss_ledger *ss_ledger_open_readonly(const char *path, char *err, size_t errlen) {
 void ss_ledger_close(ss_ledger *l) {
     if (!l) return;
     sqlite3_finalize(l->claim_ins);
-    sqlite3_finalize(l->claim_get);
+    ss_writer_claimset_free(&l->cs);
     if (l->db) sqlite3_close_v2(l->db);
     free(l);
 }
 
 /* ---- claims ------------------------------------------------------------------------------ */
 
-int ss_ledger_claims_begin(ss_ledger *l) { return begin(l, 0); }
-int ss_ledger_claims_end(ss_ledger *l) { return commit(l); }
+/* Under the write lock, reads the claims appended since we last looked (by other writers,
+ * or all of them after a failure), so the in-memory set is exactly the table. */
+int ss_ledger_claims_begin(ss_ledger *l) {
+    if (begin(l, 0) != 0) return -1;
+    if (!l->cs_valid) {
+        ss_writer_claimset_clear(&l->cs);
+        l->last_seq = 0;
+    }
+    sqlite3_stmt *st = prep(l, "SELECT seq, key, owner_type, owner_ms, owner_seq, t FROM claim_log WHERE seq > ?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, l->last_seq);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != 16) continue;
+        const uint8_t *key = sqlite3_column_blob(st, 1);
+        uint64_t owner = ss_writer_claim_owner(sqlite3_column_int(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+                                               (uint64_t)sqlite3_column_int64(st, 4));
+        uint64_t existing;
+        if (ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), owner, (uint32_t)sqlite3_column_int64(st, 5),
+                                   &existing) < 0) {
+            sqlite3_finalize(st);
+            rollback(l);
+            l->cs_valid = 0;
+            snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory loading dedup claims");
+            return -1;
+        }
+        l->last_seq = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        l->cs_valid = 0;
+        return fail(l, "load claims"), rollback(l), -1;
+    }
+    l->cs_valid = 1;
+    return 0;
+}
+
+int ss_ledger_claims_end(ss_ledger *l) {
+    if (commit(l) != 0) {
+        l->cs_valid = 0; /* the set may hold claims the table does not */
+        return -1;
+    }
+    return 0;
+}
 
 int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner) {
+    uint64_t me = ss_writer_claim_owner(type, id.ms, id.seq), existing = 0;
+    int r = ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), me, (uint32_t)(t_us / 1000000), &existing);
+    if (r < 0) {
+        l->cs_valid = 0;
+        snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory in the dedup set");
+        return -1;
+    }
+    if (r == 0) {
+        *owner = existing == me ? 2 : 0;
+        return 0;
+    }
     sqlite3_stmt *st = l->claim_ins;
     sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, key, 16, SQLITE_STATIC);
@@ -154,32 +211,27 @@ int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id 
     sqlite3_bind_int64(st, 3, (sqlite3_int64)id.ms);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)id.seq);
     sqlite3_bind_int64(st, 5, t_us / 1000000);
-    if (sqlite3_step(st) != SQLITE_DONE) return fail(l, "claim");
-    if (sqlite3_changes(l->db) == 1) {
-        *owner = 1;
-        return 0;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        l->cs_valid = 0;
+        return fail(l, "claim");
     }
-    st = l->claim_get;
-    sqlite3_reset(st);
-    sqlite3_bind_blob(st, 1, key, 16, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) return fail(l, "claim lookup");
-    *owner = (sqlite3_column_int(st, 0) == type && (uint64_t)sqlite3_column_int64(st, 1) == id.ms &&
-              (uint64_t)sqlite3_column_int64(st, 2) == id.seq)
-                 ? 2
-                 : 0;
-    sqlite3_reset(st);
+    l->last_seq = sqlite3_last_insert_rowid(l->db);
+    *owner = 1;
     return 0;
 }
 
+size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }
+
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us) {
     if (begin(l, 0) != 0) return -1;
-    sqlite3_stmt *st = prep(l, "DELETE FROM claims WHERE t < ?");
+    sqlite3_stmt *st = prep(l, "DELETE FROM claim_log WHERE t < ?");
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, claims_before_us / 1000000);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "prune claims"), rollback(l), -1;
     long long dropped = sqlite3_changes(l->db);
+    if (l->cs_valid && claims_before_us > 0) ss_writer_claimset_prune(&l->cs, (uint32_t)(claims_before_us / 1000000));
     st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ?");
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, ids_before_us);

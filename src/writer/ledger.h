@@ -10,7 +10,8 @@
  *             the file is created, so a crash never leaves a file the ledger does not know)
  *   commits   one row per committed part file: window, type, path, entry-id range, rows,
  *             duplicates skipped, checksum, and the exact entry ids as a delta-varint blob
- *   claims    the dedup horizon: key -> owner entry; the first entry seen with a key owns it
+ *   claim_log the dedup horizon: key -> owner entry; the first entry seen with a key owns it.
+ *             Append-only on disk, served from memory (claimset.h)
  *   fenced    consumers declared dead by another writer, which then took over their entries;
  *             a fenced consumer can no longer commit
  *
@@ -48,6 +49,8 @@ int ss_ledger_claims_begin(ss_ledger *l);
  * another entry owns the key. */
 int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner);
 int ss_ledger_claims_end(ss_ledger *l);
+/* Memory held by the in-memory claim set. */
+size_t ss_ledger_claims_bytes(const ss_ledger *l);
 /* Drops claims of event time < claims_before_us and the id blobs of commits whose newest
  * event is older than ids_before_us. Returns the number of claims dropped, or -1. */
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us);

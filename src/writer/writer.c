@@ -828,6 +828,7 @@ static int flush_part(ss_writer *w, part *p, int kind) {
     }
     if (lr != SS_LEDGER_OK) return wfail(w, "%s", ss_ledger_errstr(w->led));
     p->rel[0] = '\0'; /* committed: no longer ours to remove */
+    if (kind == KIND_CLOSE && p->win + w->o.window_us > w->flushed_end) w->flushed_end = p->win + w->o.window_us;
     ss_writer_crash_point("after_ledger");
     if (ack_ids(w, p->type, p->ids, p->nids) != 0) return -1;
     ss_writer_crash_point("after_ack");
@@ -883,8 +884,6 @@ static int flush_cycle(ss_writer *w, int final, int all) {
         if (flush_part(w, p, p->late ? KIND_LATE : KIND_CLOSE) != 0) return -1;
         closed = 1; /* p removed: the array shifted, stay at i */
     }
-    int64_t done_end = ss_writer_window_start(wm - w->o.grace_us, w->o.window_us);
-    if (done_end > w->flushed_end) w->flushed_end = done_end;
     for (size_t i = 0; i < w->nparts;) {
         part *p = w->parts[i];
         int due = p->late && (closed || final || mono_ms() - p->opened_ms >= w->o.grace_us / 1000);
