@@ -44,7 +44,7 @@ int ss_writer_crash_init(char *err, unsigned long errlen) {
 
 void ss_writer_crash_point(const char *step) {
     if (!g_step[0] || strcmp(step, g_step) != 0) return;
-    if (++g_hits < g_nth) return;
+    if (__atomic_add_fetch(&g_hits, 1, __ATOMIC_SEQ_CST) < g_nth) return;
     static const char msg[] = "skyspool: SKYSPOOL_CRASH_AT reached, killing myself\n";
     ssize_t r = write(2, msg, sizeof msg - 1);
     (void)r;

@@ -22,6 +22,7 @@ struct ss_ledger {
     int cs_valid;          /* 0: reload everything at the next claims_begin */
     long long last_seq;    /* highest claim_log row already in cs */
     int sync_full; /* current PRAGMA synchronous */
+    int batch, batch_failed;
     char errstr[512];
 };
 
@@ -77,18 +78,46 @@ static int set_sync(ss_ledger *l, int full) {
     return 0;
 }
 
+/* Inside a batch (ss_ledger_batch_begin .. _end) the per-call transactions join the
+ * batch's one transaction; a failure marks the batch for rollback. */
 static int begin(ss_ledger *l, int full) {
+    if (l->batch) return l->batch_failed ? -1 : 0;
     if (set_sync(l, full) != 0) return -1;
     return exec(l, "BEGIN IMMEDIATE");
 }
 
 static int commit(ss_ledger *l) {
+    if (l->batch) return l->batch_failed ? -1 : 0;
     if (exec(l, "COMMIT") == 0) return 0;
     sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
-static void rollback(ss_ledger *l) { sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL); }
+static void rollback(ss_ledger *l) {
+    if (l->batch) {
+        l->batch_failed = 1;
+        return;
+    }
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int ss_ledger_batch_begin(ss_ledger *l, int full) {
+    if (l->batch) return -1;
+    if (set_sync(l, full) != 0 || exec(l, "BEGIN IMMEDIATE") != 0) return -1;
+    l->batch = 1;
+    l->batch_failed = 0;
+    return 0;
+}
+
+int ss_ledger_batch_end(ss_ledger *l, int abandon) {
+    if (!l->batch) return -1;
+    l->batch = 0;
+    if (abandon || l->batch_failed) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return commit(l);
+}
 
 static sqlite3_stmt *prep(ss_ledger *l, const char *sql) {
     sqlite3_stmt *st = NULL;
@@ -317,7 +346,7 @@ int ss_ledger_run_done(ss_ledger *l, long long run_id, int64_t duration_ms) {
 /* ---- intents, commits, fences ---------------------------------------------------------------- */
 
 int ss_ledger_intent(ss_ledger *l, const char *path, const char *consumer) {
-    if (begin(l, 1) != 0) return -1;
+    if (begin(l, 0) != 0) return -1;
     sqlite3_stmt *st = prep(l, "INSERT OR REPLACE INTO intents(path, consumer, created_us) VALUES(?,?,?)");
     if (!st) return rollback(l), -1;
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -436,15 +465,16 @@ int ss_ledger_commit(ss_ledger *l, const ss_ledger_commit_rec *c) {
         goto err;
     }
     if (c->run_id > 0) {
-        st = prep(l, "UPDATE runs SET rows=rows+?, dups=dups+?, entries=entries+?, files=files+?, bytes=bytes+? "
-                     "WHERE id=?");
+        st = prep(l, "UPDATE runs SET rows=rows+?, dups=dups+?, entries=entries+?, files=files+?, bytes=bytes+?, "
+                     "duration_ms=duration_ms+?, status='ok' WHERE id=?");
         if (!st) goto err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)c->rows);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)c->dups);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)c->nids);
         sqlite3_bind_int(st, 4, c->path ? 1 : 0);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)c->bytes);
-        sqlite3_bind_int64(st, 6, c->run_id);
+        sqlite3_bind_int64(st, 6, c->duration_ms);
+        sqlite3_bind_int64(st, 7, c->run_id);
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {

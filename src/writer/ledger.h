@@ -64,12 +64,19 @@ long long ss_ledger_run_open(ss_ledger *l, int64_t window_start_us, int64_t wind
  * a Redis error while reading); bumps the run's attempt count and sets its status to
  * "retrying" with the error. */
 int ss_ledger_run_failed(ss_ledger *l, long long run_id, const char *error);
+/* Groups the calls up to ss_ledger_batch_end() into one transaction (full: synchronous=FULL,
+ * so everything written before, at NORMAL, becomes durable with it too). Returns 0 or -1. */
+int ss_ledger_batch_begin(ss_ledger *l, int full);
+/* Commits the batch, or rolls it back when abandon is set or any call in it failed
+ * (then returns -1). */
+int ss_ledger_batch_end(ss_ledger *l, int abandon);
 /* Marks a run finished ("ok"), adding its duration. */
 int ss_ledger_run_done(ss_ledger *l, long long run_id, int64_t duration_ms);
 
 /* ---- intents, commits, fencing ---------------------------------------------------------- */
 /* Records that path (relative to the archive root) is about to be written by consumer.
- * Durable (FULL) before it returns. */
+ * Not fsynced by itself (NORMAL): the writer makes it durable with the FULL transaction it
+ * runs before renaming any file into place (see ss_ledger_batch_begin). */
 int ss_ledger_intent(ss_ledger *l, const char *path, const char *consumer);
 /* Visits consumer's intents (files that may exist uncommitted). */
 int ss_ledger_intents(ss_ledger *l, const char *consumer, void (*fn)(void *ctx, const char *path), void *ctx);
@@ -89,6 +96,7 @@ typedef struct {
     int late;
     const char *sha256;
     int64_t max_time_us; /* newest event time in the commit, for pruning */
+    int64_t duration_ms; /* added to the run's duration; the run becomes "ok" */
 } ss_ledger_commit_rec;
 
 enum { SS_LEDGER_OK = 0, SS_LEDGER_ERR = -1, SS_LEDGER_FENCED = -2 };
