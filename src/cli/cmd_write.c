@@ -15,6 +15,7 @@
 #include "cli/config.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "writer/window.h"
 #include "writer/writer.h"
 
 static void usage(FILE *f) {
@@ -83,6 +84,9 @@ int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t
     if (codec && ss_pq_codec_parse(codec, &o->codec) != 0)
         return ss_usage_error(cmd, "codec '%s' is not one of zstd, snappy, none", codec);
     if (!o->out || !*o->out) return ss_usage_error(cmd, "--out DIR is required (or set key 'out')");
+    if (!ss_writer_window_len_valid(o->window_us))
+        return ss_usage_error(cmd, "window must be whole seconds dividing an hour (1m, 5m, 10m, 15m, 30m, 1h ...)");
+    if (o->memory_budget < (1u << 20)) return ss_usage_error(cmd, "memory-budget must be at least 1mb");
     if (o->retry_max_ms < o->retry_base_ms) o->retry_max_ms = o->retry_base_ms;
     return 0;
 }
