@@ -27,8 +27,10 @@ for round in 1 2 3 4 5; do
     n=$(( (round + i) % 3 + 1 ))
     if [ $(( (round + i) % 2 )) = 0 ]; then cons=(--consumer w1); else cons=(); fi
     set +e
+    exec 3>&2 2>/dev/null # keep bash's "Killed" notices out of the log
     SKYSPOOL_CRASH_AT="$step:$n" "$B" write "${W[@]}" --once --all "${cons[@]}" >/dev/null 2>"$SS_TMP/crash.err"
     rc=$?
+    exec 2>&3 3>&-
     set -e
     if [ "$rc" = 137 ]; then kills=$((kills + 1)); else clean=$((clean + 1)); ss_log "$step:$n exited $rc"; fi
     sleep 1.2 # the killed consumer's heartbeat goes stale (claim-idle 1s)
@@ -36,7 +38,8 @@ for round in 1 2 3 4 5; do
 done
 ss_log "$kills kills, $clean runs finished before their crash point"
 ss_check "at least 20 kills at protocol steps ($kills)" test "$kills" -ge 20
-"$B" write "${W[@]}" --once --all --json > "$SS_TMP/final.json"
+"$B" write "${W[@]}" --once --all --json --log-level info > "$SS_TMP/final.json" 2> "$SS_TMP/final.err"
+grep -E 'warn|error' "$SS_TMP/final.err" >&2 || true
 ss_log "final pass: $(cat "$SS_TMP/final.json")"
 ws_drained "after 25 crashes" "$U"
 ws_check "after 25 crashes" "$SS_TMP/arch" "$SS_TMP/in.jsonl" "$SS_TMP/dd"
