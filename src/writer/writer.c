@@ -1407,11 +1407,15 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     drop_committed(w);
     if (ensure_groups(w) != 0 || heartbeat(w, 0) != 0) return -1;
     if (clean_intents(w, w->consumer) != 0) return -1;
-    if (reclaim_dead(w) != 0) return -1;
-    int cleared = 0;
+    /* Dead consumers' entries are taken over only after our own pending entries have been
+     * re-read (XCLAIM puts them into our PEL, which the history pass reads). */
+    int cleared = 0, reclaimed_once = 0;
     while (!*stop) {
         if (mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
-        if (!w->o.once && mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2 && reclaim_dead(w) != 0) return -1;
+        if (!any_history(w) && (!reclaimed_once || (!w->o.once && mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2))) {
+            if (reclaim_dead(w) != 0) return -1;
+            reclaimed_once = 1;
+        }
         if (enforce_budget(w) != 0) return -1;
         int got = 0;
         if (read_round(w, &got) != 0) return -1;
