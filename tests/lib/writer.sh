@@ -32,7 +32,19 @@ ws_check() {
   fi
 }
 
-# ws_drained NAME URL: nothing left in the streams, nothing pending.
+# ws_drained NAME URL [PREFIX]: nothing left in the streams, nothing pending.
 ws_drained() {
-  ss_eq "$1: streams empty, nothing pending" "0 0" "$(ws_streams_left "$2")"
+  ss_eq "$1: streams empty, nothing pending" "0 0" "$(ws_streams_left "$2" "${3:-skyspool:}")"
+}
+
+# ws_wait_drained URL PREFIX SECONDS: waits until the streams hold no entry.
+ws_wait_drained() {
+  local port=${1##*:} prefix=$2 deadline=$(( $(date +%s) + $3 )) n t
+  while :; do
+    n=0
+    for t in $WS_TYPES; do n=$((n + $(redis-cli -p "$port" XLEN "$prefix$t"))); done
+    [ "$n" = 0 ] && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && { ss_log "$n entries still buffered"; return 1; }
+    sleep 0.3
+  done
 }
