@@ -11,7 +11,8 @@ source "$SKYSPOOL_SRC/tests/lib/writer.sh"
 B=$SKYSPOOL_BIN
 ss_start_redis r
 U=$REDIS_URL_r
-W=(--out "$SS_TMP/arch" --data-dir "$SS_TMP/dd" --redis "$U" --log-level warn)
+# the data spans ~65 min of event time (jitter included): a 3 h horizon covers the replay
+W=(--out "$SS_TMP/arch" --data-dir "$SS_TMP/dd" --redis "$U" --dedup-horizon 3h --log-level warn)
 js() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
 
 "$B" synth --events 60000 --seed 21 --start 2025-06-01T00:00:00Z --rate 20 --dup-frac 0.1 \
