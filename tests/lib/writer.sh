@@ -8,8 +8,11 @@ WS_TYPES="post like repost follow block identity account other"
 ws_streams_left() {
   local port=${1##*:} prefix=${2:-skyspool:} len=0 pend=0 t n
   for t in $WS_TYPES; do
-    n=$(redis-cli -p "$port" XLEN "$prefix$t"); len=$((len + n))
-    n=$(redis-cli -p "$port" XPENDING "$prefix$t" writers 2>/dev/null | head -1); pend=$((pend + ${n:-0}))
+    n=$(redis-cli -p "$port" XLEN "$prefix$t"); [[ $n =~ ^[0-9]+$ ]] || n=999999999
+    len=$((len + n))
+    n=$(redis-cli -p "$port" XPENDING "$prefix$t" writers 2>/dev/null | head -1)
+    [[ $n =~ ^[0-9]+$ ]] || n=0 # NOGROUP: no group on this stream, nothing pending
+    pend=$((pend + n))
   done
   echo "$len $pend"
 }
@@ -39,10 +42,13 @@ ws_drained() {
 
 # ws_wait_drained URL PREFIX SECONDS: waits until the streams hold no entry.
 ws_wait_drained() {
-  local port=${1##*:} prefix=$2 deadline=$(( $(date +%s) + $3 )) n t
+  local port=${1##*:} prefix=$2 deadline=$(( $(date +%s) + $3 )) n t c
   while :; do
     n=0
-    for t in $WS_TYPES; do n=$((n + $(redis-cli -p "$port" XLEN "$prefix$t"))); done
+    for t in $WS_TYPES; do
+      c=$(redis-cli -p "$port" XLEN "$prefix$t" 2>/dev/null); [[ $c =~ ^[0-9]+$ ]] || c=1 # LOADING etc.: not yet
+      n=$((n + c))
+    done
     [ "$n" = 0 ] && return 0
     [ "$(date +%s)" -ge "$deadline" ] && { ss_log "$n entries still buffered"; return 1; }
     sleep 0.3
