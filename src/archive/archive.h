@@ -2,9 +2,10 @@
  *
  * Three layers, each usable on its own:
  *
- *   1. Schema and mapping. ss_ar_schema() gives the columns of one archive type (the same
- *      common columns first for every type, then the type's own columns; docs/SCHEMA.md
- *      documents every one). ss_ar_map() extracts the typed columns from an event's raw
+ *   1. Schema and mapping. ss_ar_schema() gives the file schema: one set of columns shared
+ *      by every type, so a glob over the whole archive reads without union_by_name; each
+ *      type fills its own columns and leaves the rest null (ss_ar_type_has_column();
+ *      docs/SCHEMA.md documents every one). ss_ar_map() extracts the typed columns from an event's raw
  *      record JSON into an ss_ar_row view, without allocating per row; ss_ar_write_row()
  *      hands event + row to a Parquet writer.
  *
@@ -50,8 +51,12 @@
 
 /* ---- 1. schema and mapping ------------------------------------------------------------ */
 
-/* The columns of type t, in file order. Never NULL for a valid type. */
+/* The columns of a file of type t, in file order (the same for every type today; the
+ * type parameter keeps callers honest should that change). NULL for an invalid type. */
 const ss_pq_column *ss_ar_schema(ss_type t, size_t *ncols);
+/* 1 when type t fills column index col (0-based, in ss_ar_schema() order), 0 when the
+ * column is always null in that type's files. */
+int ss_ar_type_has_column(ss_type t, size_t col);
 
 /* Parses an RFC 3339 date-time ("2024-09-05T06:11:04.870Z", "...+02:00"): four-digit
  * year, real calendar dates, hour 00-23, minute 00-59, second 00-60 (60 is taken as the

@@ -1,9 +1,9 @@
 /* The archive schema and the event -> row mapping.
  *
  * One table of fields (name, Parquet type, nullability, encoding) is the single source of
- * truth; each archive type lists the fields it has, the common ones first in the same
- * order for every type so that files of different types line up by name and position.
- * docs/SCHEMA.md documents the same table, and a unit test checks they agree.
+ * truth and is the schema of every file; each archive type lists the fields it fills (the
+ * rest are null in its files). docs/SCHEMA.md documents the same table, and a unit test
+ * checks they agree.
  *
  * Mapping reads only the record's JSON (the event decoder already validated it) with the
  * allocation-free scanner in recjson.c, descending only into the keys a column needs.
@@ -66,10 +66,10 @@ static const ss_pq_column g_fields[F__COUNT] = {
     [F_TIME_US] = {"time_us", SS_PQ_INT64, 0, 0},
     [F_TIME] = {"time", SS_PQ_TIMESTAMP_MICROS, 0, 0},
     [F_KIND] = {"kind", SS_PQ_STRING, 0, 1},
-    [F_OPERATION] = {"operation", SS_PQ_STRING, 0, 1},
-    [F_COLLECTION] = {"collection", SS_PQ_STRING, 0, 1},
-    [F_RKEY] = {"rkey", SS_PQ_STRING, 0, 0},
-    [F_REV] = {"rev", SS_PQ_STRING, 0, 0},
+    [F_OPERATION] = {"operation", SS_PQ_STRING, 1, 1},
+    [F_COLLECTION] = {"collection", SS_PQ_STRING, 1, 1},
+    [F_RKEY] = {"rkey", SS_PQ_STRING, 1, 0},
+    [F_REV] = {"rev", SS_PQ_STRING, 1, 0},
     [F_CID] = {"cid", SS_PQ_STRING, 1, 0},
     [F_RECORD] = {"record", SS_PQ_STRING, 1, 0},
     [F_CREATED_AT] = {"created_at", SS_PQ_TIMESTAMP_MICROS, 1, 0},
@@ -90,56 +90,54 @@ static const ss_pq_column g_fields[F__COUNT] = {
     [F_VIA_URI] = {"via_uri", SS_PQ_STRING, 1, 0},
     [F_VIA_CID] = {"via_cid", SS_PQ_STRING, 1, 0},
     [F_SUBJECT] = {"subject", SS_PQ_STRING, 1, 1},
-    [F_SEQ] = {"seq", SS_PQ_INT64, 0, 0},
+    [F_SEQ] = {"seq", SS_PQ_INT64, 1, 0},
     [F_RELAY_TIME] = {"relay_time", SS_PQ_TIMESTAMP_MICROS, 1, 0},
     [F_RELAY_TIME_TEXT] = {"relay_time_text", SS_PQ_STRING, 1, 0},
     [F_HANDLE] = {"handle", SS_PQ_STRING, 1, 0},
-    [F_ACTIVE] = {"active", SS_PQ_BOOLEAN, 0, 0},
+    [F_ACTIVE] = {"active", SS_PQ_BOOLEAN, 1, 0},
     [F_STATUS] = {"status", SS_PQ_STRING, 1, 1},
 };
 
-#define COMMIT_FIELDS F_DID, F_TIME_US, F_TIME, F_KIND, F_OPERATION, F_COLLECTION, F_RKEY, F_REV, F_CID, F_RECORD
-#define REPO_FIELDS F_DID, F_TIME_US, F_TIME, F_KIND, F_SEQ, F_RELAY_TIME, F_RELAY_TIME_TEXT
+/* Which fields each type fills; every other column is null in that type's files.
+ *
+ * The file schema is the same for every type: all fields in table order. One schema means
+ * read_parquet() over the whole directory reads the archive without union_by_name (DuckDB
+ * rejects a glob whose files differ in columns); a column that is null in every row of a
+ * row group costs a few bytes of levels and its chunk metadata. */
+#define B(f) (1ULL << (f))
+#define COMMIT_MASK \
+    (B(F_DID) | B(F_TIME_US) | B(F_TIME) | B(F_KIND) | B(F_OPERATION) | B(F_COLLECTION) | B(F_RKEY) | B(F_REV) | \
+     B(F_CID) | B(F_RECORD))
+#define REPO_MASK (B(F_DID) | B(F_TIME_US) | B(F_TIME) | B(F_KIND) | B(F_SEQ) | B(F_RELAY_TIME) | B(F_RELAY_TIME_TEXT))
+#define POST_MASK                                                                                            \
+    (COMMIT_MASK | B(F_CREATED_AT) | B(F_TEXT) | B(F_LANGS) | B(F_REPLY_ROOT_URI) | B(F_REPLY_ROOT_CID) |    \
+     B(F_REPLY_PARENT_URI) | B(F_REPLY_PARENT_CID) | B(F_EMBED_TYPE) | B(F_EMBED_URI) | B(F_MENTIONS) |     \
+     B(F_LINKS) | B(F_TAGS) | B(F_LABELS))
+#define LIKE_MASK (COMMIT_MASK | B(F_CREATED_AT) | B(F_SUBJECT_URI) | B(F_SUBJECT_CID) | B(F_VIA_URI) | B(F_VIA_CID))
+#define FOLLOW_MASK (COMMIT_MASK | B(F_CREATED_AT) | B(F_SUBJECT))
 
-static const ar_field g_post[] = {COMMIT_FIELDS,      F_CREATED_AT,     F_TEXT,           F_LANGS,
-                                  F_REPLY_ROOT_URI,   F_REPLY_ROOT_CID, F_REPLY_PARENT_URI, F_REPLY_PARENT_CID,
-                                  F_EMBED_TYPE,       F_EMBED_URI,      F_MENTIONS,       F_LINKS,
-                                  F_TAGS,             F_LABELS};
-static const ar_field g_like[] = {COMMIT_FIELDS, F_CREATED_AT, F_SUBJECT_URI, F_SUBJECT_CID, F_VIA_URI, F_VIA_CID};
-static const ar_field g_follow[] = {COMMIT_FIELDS, F_CREATED_AT, F_SUBJECT};
-static const ar_field g_identity[] = {REPO_FIELDS, F_HANDLE};
-static const ar_field g_account[] = {REPO_FIELDS, F_ACTIVE, F_STATUS};
-static const ar_field g_other[] = {COMMIT_FIELDS};
-
-typedef struct {
-    const ar_field *f;
-    size_t n;
-    ss_pq_column cols[F__COUNT];
-} ar_schema;
-
-#define SCHEMA(a) {a, sizeof a / sizeof a[0], {{0}}}
-static ar_schema g_schemas[SS_TYPE__COUNT] = {
-    [SS_TYPE_POST] = SCHEMA(g_post),         [SS_TYPE_LIKE] = SCHEMA(g_like),
-    [SS_TYPE_REPOST] = SCHEMA(g_like),       [SS_TYPE_FOLLOW] = SCHEMA(g_follow),
-    [SS_TYPE_BLOCK] = SCHEMA(g_follow),      [SS_TYPE_IDENTITY] = SCHEMA(g_identity),
-    [SS_TYPE_ACCOUNT] = SCHEMA(g_account),   [SS_TYPE_OTHER] = SCHEMA(g_other),
+static const uint64_t g_masks[SS_TYPE__COUNT] = {
+    [SS_TYPE_POST] = POST_MASK,
+    [SS_TYPE_LIKE] = LIKE_MASK,
+    [SS_TYPE_REPOST] = LIKE_MASK,
+    [SS_TYPE_FOLLOW] = FOLLOW_MASK,
+    [SS_TYPE_BLOCK] = FOLLOW_MASK,
+    [SS_TYPE_IDENTITY] = REPO_MASK | B(F_HANDLE),
+    [SS_TYPE_ACCOUNT] = REPO_MASK | B(F_ACTIVE) | B(F_STATUS),
+    [SS_TYPE_OTHER] = COMMIT_MASK,
 };
 
-/* The column arrays are filled from the field table on first use (constant data, so a
- * benign race between threads writes the same bytes). */
-static const ar_schema *schema_of(ss_type t) {
-    if ((unsigned)t >= SS_TYPE__COUNT) return NULL;
-    ar_schema *s = &g_schemas[t];
-    if (s->cols[0].name == NULL)
-        for (size_t i = 0; i < s->n; i++) s->cols[i] = g_fields[s->f[i]];
-    return s;
-}
+static const uint64_t *type_mask(ss_type t) { return (unsigned)t < SS_TYPE__COUNT ? &g_masks[t] : NULL; }
 
 const ss_pq_column *ss_ar_schema(ss_type t, size_t *ncols) {
-    const ar_schema *s = schema_of(t);
-    if (!s) return NULL;
-    if (ncols) *ncols = s->n;
-    return s->cols;
+    if ((unsigned)t >= SS_TYPE__COUNT) return NULL;
+    if (ncols) *ncols = F__COUNT;
+    return g_fields;
+}
+
+int ss_ar_type_has_column(ss_type t, size_t col) {
+    const uint64_t *m = type_mask(t);
+    return m && col < F__COUNT && ((*m >> col) & 1);
 }
 
 /* ---- mapping ------------------------------------------------------------------------------ */
@@ -598,9 +596,11 @@ static int set_field(ss_pq_writer *w, size_t col, ar_field f, const ss_event *ev
 }
 
 int ss_ar_write_row(ss_pq_writer *w, const ss_event *ev, const ss_ar_row *r) {
-    const ar_schema *s = schema_of(ev->type);
-    if (!s) return -1;
-    for (size_t i = 0; i < s->n; i++)
-        if (set_field(w, i, s->f[i], ev, r) != 0) return -1;
+    const uint64_t *m = type_mask(ev->type);
+    if (!m) return -1;
+    for (size_t i = 0; i < F__COUNT; i++) {
+        int rc = ((*m >> i) & 1) ? set_field(w, i, (ar_field)i, ev, r) : ss_pq_set_null(w, i);
+        if (rc != 0) return -1;
+    }
     return ss_pq_end_row(w);
 }
