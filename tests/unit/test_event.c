@@ -878,6 +878,35 @@ static void test_names(void **state) {
     for (int r = 0; r <= SS_DECODE_OOM; r++) assert_string_equal(ss_decode_reason_name((ss_decode_reason)r), reasons[r]);
 }
 
+
+/* Steady state allocates nothing: after one pass the decoder's buffers never move or grow. */
+static void test_no_allocation_in_steady_state(void **state) {
+    (void)state;
+    line_t lines[NEXPECT];
+    ss_event ev;
+    ss_decoder *d = ss_decoder_new(NULL);
+    for (size_t i = 0; i < NEXPECT; i++) {
+        lines[i] = sample_line(EXPECT[i].file, EXPECT[i].line);
+        assert_int_equal(ss_decode(d, lines[i].data, lines[i].len, &ev), SS_DECODE_OK);
+    }
+    const ss_json_doc *doc = ss_decoder_json(d);
+    const void *toks = doc->toks, *arena = doc->arena, *stack = doc->stack;
+    size_t tokcap = doc->tokcap, arenacap = doc->arenacap;
+    for (int rep = 0; rep < 2000; rep++)
+        for (size_t i = 0; i < NEXPECT; i++) {
+            assert_int_equal(ss_decode(d, lines[i].data, lines[i].len, &ev), SS_DECODE_OK);
+            /* rejected input does not allocate either */
+            ss_decode(d, lines[i].data, lines[i].len / 2, &ev);
+        }
+    assert_ptr_equal(doc->toks, toks);
+    assert_ptr_equal(doc->arena, arena);
+    assert_ptr_equal(doc->stack, stack);
+    assert_int_equal(doc->tokcap, tokcap);
+    assert_int_equal(doc->arenacap, arenacap);
+    ss_decoder_free(d);
+    for (size_t i = 0; i < NEXPECT; i++) free(lines[i].data);
+}
+
 /* ---- fuzz --------------------------------------------------------------------------- */
 
 static uint64_t rng_state;
@@ -1013,6 +1042,7 @@ int main(void) {
         cmocka_unit_test(test_sizes_depth_and_garbage),
         cmocka_unit_test(test_dedup_keys),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_no_allocation_in_steady_state),
         cmocka_unit_test(test_fuzz_mutations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

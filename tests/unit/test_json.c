@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "util/buf.h"
 #include "util/json.h"
 
 static ss_json_doc D;
@@ -331,6 +332,267 @@ static void test_many_tokens(void **state) {
     free(s);
 }
 
+
+/* ---- differential test against a naive reference ---------------------------------- */
+
+/* A deliberately simple recursive-descent validator written straight from RFC 8259 and
+ * RFC 3629, used as the oracle for random documents. It counts values (keys included)
+ * so that token counts can be compared too. */
+typedef struct {
+    const unsigned char *p, *e;
+    int depth, maxdepth;
+    size_t values;
+} ref_t;
+
+static void ref_ws(ref_t *r) {
+    while (r->p < r->e && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) r->p++;
+}
+
+static int ref_hex4(ref_t *r, unsigned *u) {
+    if (r->e - r->p < 4) return 0;
+    *u = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = r->p[i], v;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        else return 0;
+        *u = *u * 16 + v;
+    }
+    r->p += 4;
+    return 1;
+}
+
+static int ref_utf8(ref_t *r) {
+    const unsigned char *p = r->p;
+    unsigned c = p[0], k, cp;
+    if ((c & 0xE0) == 0xC0) k = 2, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) k = 3, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) k = 4, cp = c & 0x07;
+    else return 0;
+    if ((size_t)(r->e - p) < k) return 0;
+    for (unsigned i = 1; i < k; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    r->p += k;
+    return 1;
+}
+
+static int ref_string(ref_t *r) {
+    r->p++; /* opening quote */
+    for (;;) {
+        if (r->p >= r->e) return 0;
+        unsigned c = *r->p;
+        if (c == '"') {
+            r->p++;
+            return 1;
+        }
+        if (c < 0x20) return 0;
+        if (c >= 0x80) {
+            if (!ref_utf8(r)) return 0;
+            continue;
+        }
+        r->p++;
+        if (c != '\\') continue;
+        if (r->p >= r->e) return 0;
+        c = *r->p++;
+        if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') continue;
+        if (c != 'u') return 0;
+        unsigned u, lo;
+        if (!ref_hex4(r, &u)) return 0;
+        if (u >= 0xDC00 && u <= 0xDFFF) return 0;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (r->e - r->p < 2 || r->p[0] != '\\' || r->p[1] != 'u') return 0;
+            r->p += 2;
+            if (!ref_hex4(r, &lo) || lo < 0xDC00 || lo > 0xDFFF) return 0;
+        }
+    }
+}
+
+static int ref_digits(ref_t *r) {
+    const unsigned char *s = r->p;
+    while (r->p < r->e && *r->p >= '0' && *r->p <= '9') r->p++;
+    return r->p > s;
+}
+
+static int ref_number(ref_t *r) {
+    if (*r->p == '-') r->p++;
+    if (r->p >= r->e) return 0;
+    if (*r->p == '0') r->p++;
+    else if (!ref_digits(r)) return 0;
+    if (r->p < r->e && *r->p == '.') {
+        r->p++;
+        if (!ref_digits(r)) return 0;
+    }
+    if (r->p < r->e && (*r->p == 'e' || *r->p == 'E')) {
+        r->p++;
+        if (r->p < r->e && (*r->p == '+' || *r->p == '-')) r->p++;
+        if (!ref_digits(r)) return 0;
+    }
+    /* "01": the grammar stops after "0" and the caller sees a stray digit */
+    return 1;
+}
+
+static int ref_value(ref_t *r);
+
+static int ref_container(ref_t *r, int obj) {
+    if (++r->depth > r->maxdepth) return 0;
+    r->p++;
+    ref_ws(r);
+    if (r->p < r->e && *r->p == (obj ? '}' : ']')) {
+        r->p++;
+        r->depth--;
+        return 1;
+    }
+    for (;;) {
+        if (obj) {
+            ref_ws(r);
+            if (r->p >= r->e || *r->p != '"' || !ref_string(r)) return 0;
+            r->values++;
+            ref_ws(r);
+            if (r->p >= r->e || *r->p != ':') return 0;
+            r->p++;
+        }
+        if (!ref_value(r)) return 0;
+        ref_ws(r);
+        if (r->p >= r->e) return 0;
+        if (*r->p == ',') {
+            r->p++;
+            continue;
+        }
+        if (*r->p == (obj ? '}' : ']')) {
+            r->p++;
+            r->depth--;
+            return 1;
+        }
+        return 0;
+    }
+}
+
+static int ref_value(ref_t *r) {
+    ref_ws(r);
+    if (r->p >= r->e) return 0;
+    r->values++;
+    unsigned c = *r->p;
+    size_t left = (size_t)(r->e - r->p);
+    switch (c) {
+    case '{': return ref_container(r, 1);
+    case '[': return ref_container(r, 0);
+    case '"': return ref_string(r);
+    case 't': return left >= 4 && memcmp(r->p, "true", 4) == 0 ? (r->p += 4, 1) : 0;
+    case 'f': return left >= 5 && memcmp(r->p, "false", 5) == 0 ? (r->p += 5, 1) : 0;
+    case 'n': return left >= 4 && memcmp(r->p, "null", 4) == 0 ? (r->p += 4, 1) : 0;
+    default:
+        if (c == '-' || (c >= '0' && c <= '9')) return ref_number(r);
+        return 0;
+    }
+}
+
+static int ref_accepts(const char *s, size_t n, size_t *values) {
+    ref_t r = {(const unsigned char *)s, (const unsigned char *)s + n, 0, SS_JSON_DEFAULT_MAX_DEPTH, 0};
+    if (!ref_value(&r)) return 0;
+    ref_ws(&r);
+    *values = r.values;
+    return r.p == r.e;
+}
+
+static uint64_t rs = 0x1234567887654321ULL;
+static uint64_t rnd(void) {
+    rs ^= rs >> 12, rs ^= rs << 25, rs ^= rs >> 27;
+    return rs * 0x2545F4914F6CDD1DULL;
+}
+
+static void gen_string(ss_buf *b) {
+    static const char *pieces[] = {"a", "Z", " ", "\\n", "\\\"", "\\\\", "\\/", "\\u0041", "\\u00e9", "\\ud83e\\udd8b",
+                                   "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\xa6\x8b", "\\t", "0123456789abcdef"};
+    ss_buf_putc(b, '"');
+    int n = (int)(rnd() % 6);
+    for (int i = 0; i < n; i++) ss_buf_puts(b, pieces[rnd() % (sizeof pieces / sizeof *pieces)]);
+    ss_buf_putc(b, '"');
+}
+
+static void gen_value(ss_buf *b, int depth) {
+    static const char *scalars[] = {"0", "-1", "12.5", "1e3", "-0.0E-2", "true", "false", "null",
+                                    "9223372036854775807", "123456789012345678901234567890"};
+    int k = (int)(rnd() % 10);
+    if (depth > 70) k = 9;
+    if (k < 2) {
+        int n = (int)(rnd() % 4);
+        ss_buf_putc(b, '[');
+        for (int i = 0; i < n; i++) {
+            if (i) ss_buf_puts(b, rnd() % 4 ? "," : " , ");
+            gen_value(b, depth + 1);
+        }
+        ss_buf_putc(b, ']');
+    } else if (k < 4) {
+        int n = (int)(rnd() % 4);
+        ss_buf_putc(b, '{');
+        for (int i = 0; i < n; i++) {
+            if (i) ss_buf_putc(b, ',');
+            gen_string(b);
+            ss_buf_puts(b, rnd() % 4 ? ":" : "\t:\n");
+            gen_value(b, depth + 1);
+        }
+        ss_buf_putc(b, '}');
+    } else if (k < 7) {
+        gen_string(b);
+    } else {
+        ss_buf_puts(b, scalars[rnd() % (sizeof scalars / sizeof *scalars)]);
+    }
+}
+
+static void test_differential_random(void **state) {
+    (void)state;
+    static const char alphabet[] = "{}[]\",:\\u0123456789abcdefABCDEF-+.eEtrufalsn \t\n\r\x01\x7f\x80\xbf\xc0\xc3"
+                                   "\xe2\xed\xf0\xf4\xf5\xff";
+    size_t agree_ok = 0, agree_bad = 0;
+    for (int it = 0; it < 100000; it++) {
+        ss_buf b;
+        ss_buf_init(&b);
+        /* bias toward deep nesting now and then, to cross the depth limit */
+        if (rnd() % 50 == 0) {
+            int d = 60 + (int)(rnd() % 10);
+            for (int i = 0; i < d; i++) ss_buf_putc(&b, '[');
+            gen_value(&b, 0);
+            for (int i = 0; i < d; i++) ss_buf_putc(&b, ']');
+        } else {
+            gen_value(&b, 0);
+        }
+        int muts = (int)(rnd() % 3);
+        for (int m = 0; m < muts && b.len; m++) {
+            size_t pos = rnd() % b.len;
+            switch (rnd() % 3) {
+            case 0: b.data[pos] = alphabet[rnd() % (sizeof alphabet - 1)]; break;
+            case 1: memmove(b.data + pos, b.data + pos + 1, b.len - pos - 1), b.len--; break;
+            default: b.len = pos; break;
+            }
+        }
+        /* exact-size copy for ASan */
+        char *doc = malloc(b.len ? b.len : 1);
+        memcpy(doc, b.data, b.len);
+        size_t values = 0;
+        int want = ref_accepts(doc, b.len, &values);
+        ss_json_err got = parse_both(doc, b.len);
+        if (want != (got == SS_JSON_OK))
+            fail_msg("disagree on %.*s: reference %s, scanner %s (%s)", (int)b.len, doc, want ? "accepts" : "rejects",
+                     ss_json_err_name(got), D.errstr);
+        if (want) {
+            assert_int_equal(D.ntoks, values);
+            assert_int_equal(ss_json_root(&D)->end, D.ntoks);
+            agree_ok++;
+        } else {
+            agree_bad++;
+        }
+        free(doc);
+        ss_buf_free(&b);
+    }
+    print_message("differential: %zu accepted, %zu rejected, all agreeing\n", agree_ok, agree_bad);
+    assert_true(agree_ok > 20000 && agree_bad > 20000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_documents),
@@ -340,6 +602,7 @@ int main(void) {
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_many_tokens),
+        cmocka_unit_test(test_differential_random),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
