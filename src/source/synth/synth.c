@@ -873,7 +873,7 @@ static void put_post(ev_t *e) {
     }
     if (rng_chance(r, 0.50)) {
         uint64_t root = pick_account(r);
-        int64_t age = draw_age(r) / 1000;
+        int64_t age = 5000000 + draw_age(r) / 100; /* the thread started 5 s to ~4 days ago */
         PUTS(o, ",\"reply\":{\"parent\":");
         if (rng_chance(r, 0.5)) {
             rng_t copy = *r;
@@ -899,10 +899,10 @@ static void put_subject_ref_record(ev_t *e, const char *nsid) {
     PUTS(e->o, "\",\"createdAt\":");
     put_created_at(e->o, e->r, e->time_us);
     PUTS(e->o, ",\"subject\":");
-    put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", draw_age(e->r) / 100);
+    put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", 2000000 + draw_age(e->r) / 100);
     if (rng_chance(e->r, 0.4)) {
         PUTS(e->o, ",\"via\":");
-        put_strong_ref(e, pick_account(e->r), "app.bsky.feed.repost", draw_age(e->r) / 1000);
+        put_strong_ref(e, pick_account(e->r), "app.bsky.feed.repost", 1000000 + draw_age(e->r) / 1000);
     }
     PUTS(e->o, "}");
 }
