@@ -20,7 +20,7 @@
 #define POOL 32768
 
 typedef struct {
-    char did[40], rkey[16], rev[16], cid[72], record[600], text[400];
+    char did[40], rkey[16], rev[16], cid[72], record[1024], text[400];
     const char *collection, *op, *lang1, *lang2, *embed;
     int nlangs, has_text;
     size_t ldid, lcid, lrecord, ltext, lcoll, lop, lembed; /* lengths, so the loop measures the writer */
@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
     }
     double t0 = cpu_now();
     int64_t t = 1732579200000000LL;
-    char cid[72], rkey[16], rev[16], record[700], text[420];
+    char cid[72], rkey[16], rev[16], record[1024], text[420];
     for (uint64_t r = 0; r < rows; r++) {
         /* Per-row values: CIDs random, rkey and rev time-ordered TIDs, the record carries
          * this row's CID and rkey, text gets a unique tag; only DIDs and the rest repeat. */
