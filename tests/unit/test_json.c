@@ -176,6 +176,15 @@ static void test_tokens_and_navigation(void **state) {
     assert_null(ss_json_path(&D, root, "b.4.c"));
     assert_null(ss_json_path(&D, root, "d.x"));
     assert_null(ss_json_path(&D, root, "a.b"));
+    ss_str sv;
+    assert_int_equal(ss_json_path_str(&D, root, "b.3.c", &sv), 0);
+    assert_int_equal(sv.n, 1);
+    assert_int_equal(sv.p[0], 'x');
+    assert_int_equal(ss_json_path_str(&D, root, "d.e.f", &sv), -1); /* a number */
+    assert_int_equal(ss_json_path_str(&D, root, "nope", &sv), -1);
+    assert_int_equal(ss_json_path_int64(&D, root, "d.e.f", &v), 0);
+    assert_int_equal(v, -2);
+    assert_int_equal(ss_json_path_int64(&D, root, "b.3.c", &v), -1);
     assert_null(ss_json_obj_get(&D, b, "a"));
     assert_null(ss_json_obj_get(&D, NULL, "a"));
 
@@ -332,6 +341,64 @@ static void test_many_tokens(void **state) {
     free(s);
 }
 
+
+/* The archive's use: pull post fields out of a record. */
+static void test_post_record_fields(void **state) {
+    (void)state;
+    const char *rec =
+        "{\"$type\":\"app.bsky.feed.post\",\"createdAt\":\"2025-08-07T00:00:01.000Z\",\"langs\":[\"en\",\"pt\"],"
+        "\"text\":\"caf\\u00e9 \xf0\x9f\xa6\x8b #tag @x.bsky.social https://e.com\","
+        "\"reply\":{\"parent\":{\"cid\":\"bafyP\",\"uri\":\"at://p\"},\"root\":{\"cid\":\"bafyR\",\"uri\":\"at://r\"}},"
+        "\"embed\":{\"$type\":\"app.bsky.embed.external\",\"external\":{\"uri\":\"https://e.com\"}},"
+        "\"facets\":[{\"index\":{\"byteStart\":8,\"byteEnd\":12},\"features\":[{\"$type\":\"app.bsky.richtext.facet#tag\",\"tag\":\"tag\"}]},"
+        "{\"index\":{\"byteStart\":13,\"byteEnd\":28},\"features\":[{\"$type\":\"app.bsky.richtext.facet#mention\",\"did\":\"did:plc:x\"},"
+        "{\"$type\":\"app.bsky.richtext.facet#link\",\"uri\":\"https://e.com\"}]}],"
+        "\"labels\":{\"$type\":\"com.atproto.label.defs#selfLabels\",\"values\":[{\"val\":\"nudity\"},{\"val\":\"porn\"}]}}";
+    assert_int_equal(parse(rec), SS_JSON_OK);
+    const ss_json_tok *r = ss_json_root(&D);
+    ss_str v;
+    assert_int_equal(ss_json_path_str(&D, r, "text", &v), 0);
+    assert_int_equal(v.n, strlen("caf\xc3\xa9 \xf0\x9f\xa6\x8b #tag @x.bsky.social https://e.com"));
+    assert_memory_equal(v.p, "caf\xc3\xa9 \xf0\x9f\xa6\x8b #tag", 14);
+    assert_int_equal(ss_json_path_str(&D, r, "reply.root.uri", &v), 0);
+    assert_true(ss_str_eq(v, "at://r"));
+    assert_int_equal(ss_json_path_str(&D, r, "embed.$type", &v), 0);
+    assert_true(ss_str_eq(v, "app.bsky.embed.external"));
+    assert_int_equal(ss_json_path_str(&D, r, "createdAt", &v), 0);
+    assert_true(ss_str_eq(v, "2025-08-07T00:00:01.000Z"));
+    const ss_json_tok *langs = ss_json_obj_get(&D, r, "langs");
+    assert_int_equal(ss_json_count(&D, langs), 2);
+    assert_true(ss_json_str_eq(&D, ss_json_arr_at(&D, langs, 1), "pt", 2));
+    /* facets[].features[] */
+    char got[256] = "";
+    ss_json_iter fi = ss_json_iter_of(&D, ss_json_obj_get(&D, r, "facets"));
+    const ss_json_tok *facet;
+    while ((facet = ss_json_iter_next(&fi))) {
+        ss_json_iter gi = ss_json_iter_of(&D, ss_json_obj_get(&D, facet, "features"));
+        const ss_json_tok *feat;
+        while ((feat = ss_json_iter_next(&gi))) {
+            static const char *keys[] = {"uri", "did", "tag"};
+            for (int k = 0; k < 3; k++)
+                if (ss_json_str(&D, ss_json_obj_get(&D, feat, keys[k]), &v) == 0) {
+                    strncat(got, keys[k], sizeof got - strlen(got) - 1);
+                    strncat(got, "=", sizeof got - strlen(got) - 1);
+                    strncat(got, v.p, v.n < sizeof got - strlen(got) - 1 ? v.n : sizeof got - strlen(got) - 1);
+                    strncat(got, ";", sizeof got - strlen(got) - 1);
+                }
+        }
+    }
+    assert_string_equal(got, "tag=tag;did=did:plc:x;uri=https://e.com;");
+    /* labels.values[].val */
+    ss_json_iter li = ss_json_iter_of(&D, ss_json_path(&D, r, "labels.values"));
+    const ss_json_tok *lab;
+    int nl = 0;
+    while ((lab = ss_json_iter_next(&li))) {
+        assert_int_equal(ss_json_path_str(&D, lab, "val", &v), 0);
+        assert_true(ss_str_eq(v, nl ? "porn" : "nudity"));
+        nl++;
+    }
+    assert_int_equal(nl, 2);
+}
 
 /* ---- differential test against a naive reference ---------------------------------- */
 
@@ -602,6 +669,7 @@ int main(void) {
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_many_tokens),
+        cmocka_unit_test(test_post_record_fields),
         cmocka_unit_test(test_differential_random),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
