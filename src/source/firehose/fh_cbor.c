@@ -93,7 +93,7 @@ static int take_payload(fh_rd *r, uint64_t len, const uint8_t **p) {
 
 int fh_text(fh_rd *r, const char **s, size_t *n) {
     uint64_t len;
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     if (want(r, FH_MAJ_TEXT, &len) || take_payload(r, len, &p)) return r->err;
     *s = (const char *)p;
     *n = (size_t)len;
