@@ -181,7 +181,7 @@ static int make_corpus(const char *dir, long count, uint64_t seed) {
         if (nl < 6 || strcmp(de->d_name + nl - 6, ".jsonl")) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        size_t len, n;
+        size_t len = 0, n = 0;
         char *all = slurp(path, &len);
         if (!all) continue;
         line *v = split_lines(all, len, &n);
@@ -225,7 +225,7 @@ int main(int argc, char **argv) {
     int runs = 5;
     if (argc == 4 && strcmp(argv[2], "--runs") == 0) runs = atoi(argv[3]);
     if (runs < 1 || runs > 101) runs = 5;
-    size_t len, n;
+    size_t len = 0, n = 0;
     char *all = slurp(argv[1], &len);
     if (!all) {
         fprintf(stderr, "json_choice: cannot read %s\n", argv[1]);

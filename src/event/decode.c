@@ -201,7 +201,7 @@ static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_ev
     TRY(collect(d, c, BIT(K_REV) | BIT(K_OPERATION) | BIT(K_TYPE) | BIT(K_COLLECTION) | BIT(K_RKEY) |
                           BIT(K_RECORD) | BIT(K_CID),
                 &f, "commit."));
-    ss_str op;
+    ss_str op = {NULL, 0};
     if (fget(&f, K_OPERATION)) {
         TRY(need_str(d, fget(&f, K_OPERATION), "commit.operation", 0, &op));
         if (ss_str_eq(op, "create")) ev->op = SS_OP_CREATE;
@@ -236,7 +236,7 @@ static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_ev
 static ss_decode_reason decode_identity(ss_decoder *d, const ss_json_tok *t, ss_event *ev) {
     fields f;
     TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_HANDLE), &f, "identity."));
-    ss_str did;
+    ss_str did = {NULL, 0};
     TRY(need_str(d, fget(&f, K_DID), "identity.did", 1, &did));
     TRY(need_uint(d, fget(&f, K_SEQ), "identity.seq", &ev->seq));
     TRY(need_str(d, fget(&f, K_TIME), "identity.time", 0, &ev->time));
@@ -253,7 +253,7 @@ static ss_decode_reason decode_account(ss_decoder *d, const ss_json_tok *t, ss_e
     if (ss_json_bool(fget(&f, K_ACTIVE), &ev->active) < 0)
         return reject(d, SS_DECODE_WRONG_TYPE, "account.active must be a boolean, not %s",
                       ss_json_type_name((ss_json_type)fget(&f, K_ACTIVE)->type));
-    ss_str did;
+    ss_str did = {NULL, 0};
     TRY(need_str(d, fget(&f, K_DID), "account.did", 1, &did));
     TRY(need_uint(d, fget(&f, K_SEQ), "account.seq", &ev->seq));
     TRY(need_str(d, fget(&f, K_TIME), "account.time", 0, &ev->time));
@@ -319,7 +319,7 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
     TRY(need_str(d, fget(&f, K_DID), "did", 1, &ev->did));
     TRY(need_uint(d, fget(&f, K_TIME_US), "time_us", &ev->time_us));
 
-    ss_str kind;
+    ss_str kind = {NULL, 0};
     if (fget(&f, K_KIND)) {
         TRY(need_str(d, fget(&f, K_KIND), "kind", 0, &kind));
         if (ss_str_eq(kind, "commit")) ev->kind = SS_KIND_COMMIT;

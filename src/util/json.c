@@ -537,7 +537,7 @@ const ss_json_tok *ss_json_arr_at(const ss_json_doc *d, const ss_json_tok *arr, 
 int ss_json_key_eq(const ss_json_doc *d, const ss_json_tok *k, const char *s, size_t n) {
     if (!(k->flags & SS_JSON_F_ESCAPED))
         return k->len - 2 == n && memcmp(d->buf + k->start + 1, s, n) == 0;
-    ss_str v;
+    ss_str v = {NULL, 0};
     ss_json_str(d, k, &v);
     return v.n == n && memcmp(v.p, s, n) == 0;
 }

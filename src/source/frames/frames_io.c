@@ -253,7 +253,7 @@ static int sniff(ss_frames_reader *r) {
         memcpy(r->zin, head, 4);
         r->in = (ZSTD_inBuffer){r->zin, 4, 0};
     } else {
-        memcpy(r->buf + r->end, head, got);
+        memcpy(r->buf + r->end, head, got < sizeof head ? got : sizeof head); /* bound for -O2 -Warray-bounds */
         r->end += got;
         if (got < 4) r->eof = 1;
     }
