@@ -237,7 +237,7 @@ static ssize_t produce(ss_frames_reader *r, uint8_t *p, size_t n) {
 /* Decides once whether the stream is zstd, from its first four bytes. */
 static int sniff(ss_frames_reader *r) {
     r->sniffed = 1;
-    uint8_t head[4];
+    uint8_t head[8]; /* 4 used; sized up for the compiler's bounds analysis */
     size_t got = 0;
     while (got < 4) {
         ssize_t k = read_full(r->fd, head + got, 4 - got);
