@@ -9,6 +9,12 @@
  *           (raw = the line, capped at 64 KiB) with the decoder's reason;
  *   covers  every input line is present at least once and nothing else is (duplicates from
  *           rewinds allowed): the "no gap" check after crashes and restarts.
+ *
+ *   stream_check --redis URL --drain-to FILE [--prefix P]
+ * is a stand-in consumer: it repeatedly takes entries off every type stream (XRANGE, then
+ * XDEL), appending their payloads to FILE, until the ingester's state hash says it ended
+ * and the streams are empty. `--also FILE` then counts those payloads as present.
+ *
  * Prints one JSON summary line and exits 0 when the check holds, 1 when it does not, 2 on
  * usage or I/O errors. Lines are compared through 128-bit hashes in a hash set, so 1M
  * events check in seconds. */
@@ -81,11 +87,70 @@ static redisReply *field(redisReply *entry_fields, const char *name) {
     return NULL;
 }
 
+/* Takes entries off the streams until the ingester has ended and they are empty. */
+static int drain(redisContext *rc, const char *prefix, const char *path) {
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        perror(path);
+        return 2;
+    }
+    char state_key[256];
+    snprintf(state_key, sizeof state_key, "%singest", prefix);
+    uint64_t total = 0;
+    for (;;) {
+        int took = 0;
+        for (int t = 0; t < SS_TYPE__COUNT; t++) {
+            char key[256];
+            snprintf(key, sizeof key, "%s%s", prefix, ss_type_name((ss_type)t));
+            redisReply *r = redisCommand(rc, "XRANGE %s - + COUNT 2000", key);
+            if (!r || r->type != REDIS_REPLY_ARRAY) {
+                fprintf(stderr, "drain: XRANGE failed\n");
+                return 2;
+            }
+            if (r->elements) {
+                const char **argv_ = malloc(sizeof *argv_ * (r->elements + 2));
+                argv_[0] = "XDEL";
+                argv_[1] = key;
+                for (size_t e = 0; e < r->elements; e++) {
+                    redisReply *val = field(r->element[e]->element[1], "e");
+                    if (val) {
+                        fwrite(val->str, 1, val->len, out);
+                        fputc('\n', out);
+                    }
+                    argv_[e + 2] = r->element[e]->element[0]->str;
+                }
+                redisReply *d = redisCommandArgv(rc, (int)r->elements + 2, argv_, NULL);
+                if (!d || d->type != REDIS_REPLY_INTEGER || (size_t)d->integer != r->elements) {
+                    fprintf(stderr, "drain: XDEL failed\n");
+                    return 2;
+                }
+                freeReplyObject(d);
+                free(argv_);
+                total += r->elements;
+                took = 1;
+            }
+            freeReplyObject(r);
+        }
+        if (!took) {
+            redisReply *s = redisCommand(rc, "HGET %s state", state_key);
+            int ended = s && s->type == REDIS_REPLY_STRING &&
+                        (!strcmp(s->str, "done") || !strcmp(s->str, "stopped") || !strcmp(s->str, "failed"));
+            if (s) freeReplyObject(s);
+            if (ended) break;
+            usleep(20000);
+        }
+    }
+    fclose(out);
+    printf("{\"drained\":%" PRIu64 "}\n", total);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    const char *url = NULL, *input = NULL, *prefix = "skyspool:", *mode = "exact";
+    const char *url = NULL, *input = NULL, *prefix = "skyspool:", *mode = "exact", *drain_to = NULL, *also = NULL;
     int keep_other = 0, c;
     static const struct option opts[] = {{"redis", 1, 0, 'r'}, {"input", 1, 0, 'i'},      {"prefix", 1, 0, 'p'},
-                                         {"mode", 1, 0, 'm'},  {"keep-other", 0, 0, 'o'}, {0, 0, 0, 0}};
+                                         {"mode", 1, 0, 'm'},  {"keep-other", 0, 0, 'o'},
+                                         {"drain-to", 1, 0, 'd'}, {"also", 1, 0, 'a'},  {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'r': url = optarg; break;
@@ -93,10 +158,25 @@ int main(int argc, char **argv) {
         case 'p': prefix = optarg; break;
         case 'm': mode = optarg; break;
         case 'o': keep_other = 1; break;
+        case 'd': drain_to = optarg; break;
+        case 'a': also = optarg; break;
         default: return 2;
         }
     }
     int exact = !strcmp(mode, "exact");
+    if (url && drain_to) {
+        ss_redis_url du;
+        char derr[512];
+        if (ss_redis_url_parse(url, &du, derr, sizeof derr) != 0) return 2;
+        redisContext *dc = ss_redis_connect(&du, 10000, derr, sizeof derr);
+        if (!dc) {
+            fprintf(stderr, "%s\n", derr);
+            return 2;
+        }
+        int r = drain(dc, prefix, drain_to);
+        redisFree(dc);
+        return r;
+    }
     if (!url || !input || (!exact && strcmp(mode, "covers"))) {
         fprintf(stderr, "usage: stream_check --redis URL --input FILE [--prefix P] [--keep-other] [--mode exact|covers]\n");
         return 2;
@@ -233,6 +313,28 @@ int main(int argc, char **argv) {
             }
             freeReplyObject(r);
         }
+    }
+    if (also) {
+        FILE *f = fopen(also, "r");
+        if (!f) {
+            perror(also);
+            return 2;
+        }
+        char *buf = NULL;
+        size_t cap2 = 0;
+        ssize_t n;
+        while ((n = getline(&buf, &cap2, f)) > 0) {
+            if (buf[n - 1] == '\n') n--;
+            int64_t idx = tab_get(buf, (size_t)n);
+            if (idx < 0) {
+                extra++;
+                continue;
+            }
+            if (lines[idx].kind < SS_TYPE__COUNT) found[lines[idx].kind]++;
+            if (lines[idx].seen++) dups++;
+        }
+        free(buf);
+        fclose(f);
     }
     uint64_t missing = 0;
     for (size_t i = 0; i < nlines; i++)
