@@ -21,6 +21,7 @@
 
 #include "event/event.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 struct ss_decoder {
     ss_json_doc doc;
@@ -66,6 +67,12 @@ static ss_decode_reason reject(ss_decoder *d, ss_decode_reason r, const char *fm
     va_start(ap, fmt);
     vsnprintf(d->errstr, sizeof d->errstr, fmt, ap);
     va_end(ap);
+    /* Messages quote input (keys, kinds) and may be cut mid-character by the buffer size;
+     * they go to logs and the dead-letter stream, so keep them one line of valid UTF-8. */
+    size_t n = strlen(d->errstr), bad;
+    if (!ss_utf8_valid(d->errstr, n, &bad)) d->errstr[n = bad] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)d->errstr[i] < 0x20 || d->errstr[i] == 0x7f) d->errstr[i] = '?';
     d->record = NULL;
     return r;
 }

@@ -567,6 +567,18 @@ static void test_bad_values(void **state) {
     assert_int_equal(decode_str("{\"did\":\"did:plc:a\",\"time_us\":1,\"kind\":\"identity\","
                                 "\"identity\":{\"did\":\"did:plc:a\",\"seq\":1,\"seq\":2,\"time\":\"t\"}}", &ev),
                      SS_DECODE_BAD_VALUE);
+    /* quoted input in messages stays one line of valid UTF-8, even when cut */
+    ss_buf kb;
+    ss_buf_init(&kb);
+    ss_buf_puts(&kb, "{\"did\":\"did:plc:a\",\"time_us\":1,\"kind\":\"a\\nb");
+    for (int i = 0; i < 200; i++) ss_buf_puts(&kb, "\xe2\x82\xac");
+    ss_buf_puts(&kb, "\"}");
+    assert_int_equal(decode_str(kb.data, &ev), SS_DECODE_BAD_VALUE);
+    const char *es = ss_decoder_errstr(DEC);
+    assert_true(ss_utf8_valid(es, strlen(es), NULL));
+    assert_null(strchr(es, '\n'));
+    assert_non_null(strstr(es, "unknown kind \"a?b\xe2\x82\xac"));
+    ss_buf_free(&kb);
     /* a duplicate unknown key is fine */
     assert_int_equal(decode_str("{\"x\":1,\"x\":2,\"did\":\"did:plc:a\",\"time_us\":1,\"kind\":\"identity\","
                                 "\"identity\":{\"did\":\"did:plc:a\",\"seq\":1,\"time\":\"t\"}}", &ev),
