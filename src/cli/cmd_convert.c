@@ -171,8 +171,10 @@ static int reject(convert_ctx *c, const char *input, int64_t offset, const char 
     ss_buf *b = &c->line;
     ss_buf_reset(b);
     size_t keep = len < REJECT_KEEP_BYTES ? len : REJECT_KEEP_BYTES;
+    char abs[PATH_MAX];
+    const char *name = strcmp(input, "-") != 0 && realpath(input, abs) ? abs : input;
     int rc = ss_buf_puts(b, "{\"input\":");
-    rc |= ss_buf_append_json_string(b, input, strlen(input));
+    rc |= ss_buf_append_json_string(b, name, strlen(name));
     rc |= ss_buf_printf(b, ",\"offset\":%lld,\"reason\":", (long long)offset);
     rc |= ss_buf_append_json_string(b, reason, strlen(reason));
     rc |= ss_buf_puts(b, ",\"error\":");
