@@ -150,7 +150,7 @@ static void test_shared_samples_roundtrip(void **state) {
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/samples/%s", shared, files[f]);
-        size_t n;
+        size_t n = 0;
         char **lines = read_lines(path, &n);
         if (!lines) fail_msg("cannot read %s", path);
         assert_true(n >= 4);

@@ -738,7 +738,8 @@ static void test_params(void **state) {
     assert_int_equal(ss_synth_params_parse(&q, canon, err, sizeof err), 0);
     assert_memory_equal(&p, &q, sizeof p);
     const char *bad[] = {"events=-1", "events=x", "rate=0", "dup=2", "dup=0.6,bad=0.6", "nope=1", "events",
-                         "start=2025-13-01T00:00:00Z", "start=yesterday"};
+                         "start=2025-13-01T00:00:00Z", "start=yesterday", "seed=18446744073709551616", "seed=-1",
+                         "events=99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ss_synth_params_init(&p);
         assert_int_not_equal(ss_synth_params_parse(&p, bad[i], err, sizeof err), 0);
