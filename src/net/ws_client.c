@@ -40,6 +40,7 @@ struct ss_ws_client {
     int64_t next_connect_us, connect_started_us, last_rx_us;
     uint16_t retry;      /* index into the backoff table */
     uint64_t conn_id;
+    uintptr_t attempt;   /* tags the wsi of the current attempt (opaque user data) */
     int conn_delivered;  /* messages queued from the current connection */
     lws_retry_bo_t policy;
     lws_sorted_usec_list_t wake;
@@ -176,6 +177,7 @@ static void start_connect(ss_ws_client *c) {
     ci.ietf_version_or_minus_one = -1;
     ci.local_protocol_name = "ss-ws-client";
     ci.retry_and_idle_policy = &c->policy;
+    ci.opaque_user_data = (void *)++c->attempt;
     if (c->url.tls) {
         ci.ssl_connection = LCCSCF_USE_SSL;
         if (c->o.tls_insecure)
@@ -196,15 +198,12 @@ static void start_connect(ss_ws_client *c) {
     if (!c->wsi) c->wsi = w;
 }
 
-/* Is this callback about our current connection? During lws_client_connect_via_info
- * the wsi is not known yet; then any callback belongs to the attempt in progress. */
+/* Is this callback about our current connection attempt? Each attempt tags its wsi,
+ * so callbacks of abandoned connections, which may come late, are ignored. */
 static int is_current(ss_ws_client *c, struct lws *wsi) {
-    if (c->wsi) return c->wsi == wsi;
-    if (c->state == ST_CONNECTING) {
-        c->wsi = wsi;
-        return 1;
-    }
-    return 0;
+    if (c->state == ST_IDLE || (uintptr_t)lws_get_opaque_user_data(wsi) != c->attempt) return 0;
+    if (!c->wsi) c->wsi = wsi;
+    return c->wsi == wsi;
 }
 
 static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int binary) {
