@@ -25,6 +25,7 @@
 #define SS_CONFIG_H
 
 #include <getopt.h>
+#include <stddef.h>
 
 typedef struct ss_config ss_config;
 

@@ -18,10 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    const char *p; /* not NUL-terminated; NULL when absent */
-    size_t n;
-} ss_str;
+#include "util/str.h" /* ss_str: a slice {p, n}, not NUL-terminated; p NULL when absent */
 
 typedef enum { SS_KIND_COMMIT = 1, SS_KIND_IDENTITY, SS_KIND_ACCOUNT } ss_kind;
 
@@ -60,7 +57,7 @@ typedef struct {
     int active;    /* account: 1 or 0; -1 when not an account event */
     ss_str status; /* account, optional */
 
-    const char *raw; /* the whole input document */
+    const char *raw; /* the whole input document, without a trailing "\n" or "\r\n" */
     size_t raw_len;
 } ss_event;
 
@@ -94,6 +91,15 @@ void ss_decoder_free(ss_decoder *d);
  * Returns SS_DECODE_OK, or a reason with a human-readable message in ss_decoder_errstr(). */
 ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event *ev);
 const char *ss_decoder_errstr(const ss_decoder *d);
+
+/* The JSON tokens of the document last decoded successfully, so that callers (the
+ * archive) can read record fields without parsing again: see util/json.h. The record's
+ * token is NULL for deletes and non-commit events. Both stay valid until the next
+ * ss_decode() on this decoder. */
+struct ss_json_doc;
+struct ss_json_tok;
+const struct ss_json_doc *ss_decoder_json(const ss_decoder *d);
+const struct ss_json_tok *ss_decoder_record(const ss_decoder *d);
 
 /* Type names: "post", "like", ..., "other". ss_type_from_name returns -1 if unknown. */
 const char *ss_type_name(ss_type t);

@@ -1,0 +1,210 @@
+/* `skyspool cat`: prints the events a source yields, as Jetstream v1 JSONL, without Redis.
+ *
+ * The debugging window into every source: what `cat` prints is exactly what the
+ * ingester would store. Messages a source could not turn into an event (bad_reason set)
+ * are not printed; they are counted and reported on stderr with their cursor, so stdout
+ * stays clean JSONL that can be piped into another skyspool command. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "source/source.h"
+
+#define CAT_MAX_REASONS 16
+#define CAT_BAD_SHOWN 10 /* individual bad messages reported before only counting */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: skyspool cat --source SRC [--limit N] [--cursor C] [source options]\n"
+            "\n"
+            "Prints the events a source yields as Jetstream v1 JSONL on stdout, one per line,\n"
+            "without touching Redis. Messages the source cannot turn into events (e.g. lines over\n"
+            "the size limit) are counted and summarized on stderr with their cursor.\n"
+            "\n"
+            "options:\n"
+            "  --source SRC              where events come from (required); one of:\n");
+    const ss_source_vtbl *const *l = ss_source_list();
+    for (size_t i = 0; l[i]; i++) fprintf(f, "                              %s\n", l[i]->usage ? l[i]->usage : l[i]->scheme);
+    fprintf(f,
+            "  --limit N                 stop after printing N events\n"
+            "  --cursor C                start from a cursor the source reported before (file: byte\n"
+            "                            offset, synth: index, jetstream: time_us, firehose: seq)\n"
+            "  --quiet                   no per-message reports on stderr, only the summary\n"
+            "source options (each source reads what concerns it):\n"
+            "  --max-message-bytes SIZE  messages over this are reported as too_large (default 2mb)\n"
+            "  --zstd-dictionary PATH    Jetstream's zstd dictionary, for compressed streams\n"
+            "  --compress                ask Jetstream for zstd-compressed messages\n"
+            "  --wanted-collections L    comma-separated NSIDs to ask a live source for\n"
+            "  --connect-timeout DUR     e.g. 10s (default)\n"
+            "  --read-timeout DUR        stall detection, e.g. 60s (default)\n"
+            "  --no-verify-cids          firehose: skip the sha-256 check of blocks\n"
+            "  --tls-ca-file PATH        extra CA certificate for wss://\n"
+            "  --tls-insecure            accept any certificate (tests only)\n"
+            "\n"
+            "examples:\n"
+            "  skyspool cat --source synth:events=5,seed=7\n"
+            "  skyspool cat --source file:events.jsonl --cursor 1048576 --limit 10\n"
+            "  zstdcat big.jsonl.zst | skyspool cat --source file:- > plain.jsonl\n"
+            "  skyspool cat --source file:archive.jsonl.zst | jq -c 'select(.kind==\"account\")'\n"
+            "A progress line is shown on stderr when it is a terminal.\n");
+}
+
+enum {
+    O_SOURCE = 1, O_LIMIT, O_CURSOR, O_QUIET, O_MAXMSG, O_DICT, O_COMPRESS, O_WANTED, O_CTIMEOUT, O_RTIMEOUT,
+    O_NOVERIFY, O_CAFILE, O_INSECURE
+};
+
+typedef struct {
+    const char *reason;
+    long long count;
+    long long first_cursor;
+} reason_count;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int ss_cmd_cat(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"source", required_argument, 0, O_SOURCE},
+        {"limit", required_argument, 0, O_LIMIT},
+        {"cursor", required_argument, 0, O_CURSOR},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"max-message-bytes", required_argument, 0, O_MAXMSG},
+        {"zstd-dictionary", required_argument, 0, O_DICT},
+        {"compress", no_argument, 0, O_COMPRESS},
+        {"wanted-collections", required_argument, 0, O_WANTED},
+        {"connect-timeout", required_argument, 0, O_CTIMEOUT},
+        {"read-timeout", required_argument, 0, O_RTIMEOUT},
+        {"no-verify-cids", no_argument, 0, O_NOVERIFY},
+        {"tls-ca-file", required_argument, 0, O_CAFILE},
+        {"tls-insecure", no_argument, 0, O_INSECURE},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    const char *spec = NULL;
+    long long limit = -1, cursor = -1, v;
+    int quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case O_SOURCE: spec = optarg; break;
+        case O_LIMIT:
+            if (ss_parse_i64(optarg, 0, INT64_MAX, &limit) != 0)
+                return ss_usage_error("cat", "--limit wants a whole number >= 0, got '%s'", optarg);
+            break;
+        case O_CURSOR:
+            if (ss_parse_i64(optarg, 0, INT64_MAX, &cursor) != 0)
+                return ss_usage_error("cat", "--cursor wants a whole number >= 0, got '%s'", optarg);
+            break;
+        case O_QUIET: quiet = 1; break;
+        case O_MAXMSG:
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 1024 || v > (1LL << 32))
+                return ss_usage_error("cat", "--max-message-bytes wants a size between 1kb and 4gb (e.g. 2mb), got '%s'",
+                                      optarg);
+            so.max_message_bytes = (size_t)v;
+            break;
+        case O_DICT: so.zstd_dictionary = optarg; break;
+        case O_COMPRESS: so.compress = 1; break;
+        case O_WANTED: so.wanted_collections = optarg; break;
+        case O_CTIMEOUT:
+        case O_RTIMEOUT:
+            if (ss_parse_duration_ms(optarg, &v) != 0 || v < 1 || v > 86400000)
+                return ss_usage_error("cat", "--%s wants a duration such as 10s or 500ms, got '%s'",
+                                      c == O_CTIMEOUT ? "connect-timeout" : "read-timeout", optarg);
+            if (c == O_CTIMEOUT) so.connect_timeout_ms = (int)v;
+            else so.read_timeout_ms = (int)v;
+            break;
+        case O_NOVERIFY: so.verify_cids = 0; break;
+        case O_CAFILE: so.tls_ca_file = optarg; break;
+        case O_INSECURE: so.tls_insecure = 1; break;
+        default: return ss_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return ss_usage_error("cat", "unexpected argument '%s'", argv[optind]);
+    if (!spec) return ss_usage_error("cat", "--source is required, e.g. --source file:events.jsonl");
+    if (!strchr(spec, ':'))
+        return ss_usage_error("cat", "--source wants SCHEME:ARGS (e.g. file:events.jsonl, synth:events=10), got '%s'",
+                              spec);
+
+    char err[512];
+    ss_source *s = ss_source_open(spec, &so, err, sizeof err);
+    if (!s) {
+        /* An unknown scheme or bad arguments is a usage error; a missing file is a runtime one. */
+        int usage_err = strstr(err, "unknown source") || strstr(err, "required") || strstr(err, "bad value") ||
+                        strstr(err, "unknown key") || strstr(err, "not key=value") || strstr(err, "must be");
+        return usage_err ? ss_usage_error("cat", "%s", err) : ss_cmd_fail("cat", "%s", err);
+    }
+    if (cursor >= 0 && ss_source_seek(s, cursor) != 0) {
+        int rc = ss_cmd_fail("cat", "cannot start at cursor %lld: %s", cursor, s->errstr);
+        ss_source_close(s);
+        return rc;
+    }
+
+    static char obuf[1 << 20];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    int tty = isatty(STDERR_FILENO);
+    double t0 = now_s(), last = t0;
+    long long printed = 0, bad = 0;
+    long long last_cursor = cursor;
+    reason_count reasons[CAT_MAX_REASONS];
+    size_t nreasons = 0;
+    int rc = 0;
+    while (limit < 0 || printed < limit) {
+        ss_source_msg m;
+        int r = ss_source_next(s, &m, 1000);
+        if (r == SS_SOURCE_END) break;
+        if (r == SS_SOURCE_AGAIN) continue;
+        if (r == SS_SOURCE_ERR) {
+            rc = ss_cmd_fail("cat", "%s (after cursor %lld)", s->errstr, last_cursor);
+            break;
+        }
+        last_cursor = m.cursor;
+        if (m.bad_reason) {
+            bad++;
+            size_t i;
+            for (i = 0; i < nreasons; i++)
+                if (!strcmp(reasons[i].reason, m.bad_reason)) break;
+            if (i == nreasons && nreasons < CAT_MAX_REASONS) reasons[nreasons++] = (reason_count){m.bad_reason, 0, m.cursor};
+            if (i < nreasons) reasons[i].count++;
+            if (!quiet && bad <= CAT_BAD_SHOWN)
+                fprintf(stderr, "skyspool cat: bad message (%s, %zu bytes kept) ending at cursor %lld\n", m.bad_reason,
+                        m.len, (long long)m.cursor);
+            continue;
+        }
+        if (fwrite(m.data, 1, m.len, stdout) != m.len || putchar('\n') == EOF) {
+            rc = ss_cmd_fail("cat", "write to stdout failed: %s", strerror(errno));
+            break;
+        }
+        printed++;
+        if (tty && (printed & 0xfff) == 0) {
+            double t = now_s();
+            if (t - last >= 1.0) {
+                last = t;
+                fprintf(stderr, "\r%lld events, %lld bad, cursor %lld, %.0f events/s   ", printed, bad, last_cursor,
+                        printed / (t - t0));
+            }
+        }
+    }
+    if (fflush(stdout) != 0 && rc == 0) rc = ss_cmd_fail("cat", "write to stdout failed: %s", strerror(errno));
+    if (tty && last > t0) fprintf(stderr, "\r%*s\r", 70, "");
+    if (bad > 0) {
+        fprintf(stderr, "skyspool cat: %lld bad message%s not printed:", bad, bad == 1 ? "" : "s");
+        for (size_t i = 0; i < nreasons; i++)
+            fprintf(stderr, " %s=%lld (first ending at cursor %lld)", reasons[i].reason, reasons[i].count,
+                    reasons[i].first_cursor);
+        fputc('\n', stderr);
+    }
+    ss_source_close(s);
+    return rc;
+}

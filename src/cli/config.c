@@ -1,0 +1,298 @@
+/* Configuration: one table of settings, four origins, one precedence rule.
+ *
+ * Each setting is a row in g_keys: its canonical key (used in the config file and in
+ * --set), its environment variable, a default and a validator. Values are stored as
+ * strings together with the origin that set them; ss_config_set() refuses to let a
+ * lower-precedence origin override a higher one, so the order in which origins are
+ * applied does not matter for correctness. Flags are parsed first (by the command's
+ * getopt loop), then ss_config_load() applies the file and the environment beneath them
+ * and validates everything, naming the origin of a bad value so the user knows what to
+ * fix. Adding a setting is adding a row. */
+#include "cli/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef enum { V_STR, V_INT, V_BYTES, V_MS, V_DOUBLE, V_BOOL, V_RATIO } ss_vkind;
+
+typedef struct {
+    const char *key;
+    const char *env;
+    const char *def; /* NULL: unset unless given */
+    ss_vkind kind;
+    const char *help;
+} ss_key;
+
+/* Keep sorted by concern; `skyspool <cmd> --help` and docs/DESIGN.md refer to these keys. */
+static const ss_key g_keys[] = {
+    {"redis-url", "SKYSPOOL_REDIS_URL", NULL, V_STR,
+     "redis://[user:password@]host:port[/db] or unix:///path; unset = private embedded redis-server"},
+    {"redis-password-file", "SKYSPOOL_REDIS_PASSWORD_FILE", NULL, V_STR, "file holding the Redis password"},
+    {"prefix", "SKYSPOOL_PREFIX", "skyspool:", V_STR, "prefix of every Redis key skyspool uses"},
+    {"data-dir", "SKYSPOOL_DATA_DIR", "./skyspool-data", V_STR,
+     "embedded redis-server, its password, and the run ledger live here"},
+    {"maxmemory", "SKYSPOOL_MAXMEMORY", "2gb", V_BYTES, "maxmemory of the embedded redis-server"},
+    {"redis-server", "SKYSPOOL_REDIS_SERVER", "redis-server", V_STR, "redis-server binary for the embedded default"},
+    {"log-level", "SKYSPOOL_LOG", "info", V_STR, "debug, info, warn, error or off"},
+    {"high-watermark", "SKYSPOOL_HIGH_WATERMARK", "0.8", V_RATIO, "pause ingest above this share of maxmemory"},
+    {"low-watermark", "SKYSPOOL_LOW_WATERMARK", "0.6", V_RATIO, "resume ingest below this share of maxmemory"},
+    {"max-event-bytes", "SKYSPOOL_MAX_EVENT_BYTES", "2mb", V_BYTES, "events larger than this go to the DLQ"},
+    {"keep-other", "SKYSPOOL_KEEP_OTHER", "no", V_BOOL, "keep events of other collections (type 'other')"},
+    {"zstd-dictionary", "SKYSPOOL_ZSTD_DICTIONARY", NULL, V_STR, "Jetstream's zstd dictionary, for compress=true"},
+    {"out", "SKYSPOOL_OUT", NULL, V_STR, "root of the Parquet archive"},
+    {"codec", "SKYSPOOL_CODEC", "zstd", V_STR, "Parquet compression: zstd, snappy or none"},
+    {"zstd-level", "SKYSPOOL_ZSTD_LEVEL", "3", V_INT, "zstd level for Parquet pages"},
+    {"window", "SKYSPOOL_WINDOW", "5m", V_MS, "DataWriter window length (event time)"},
+    {"grace", "SKYSPOOL_GRACE", "30s", V_MS, "how long past its end a window stays open"},
+    {"dedup-horizon", "SKYSPOOL_DEDUP_HORIZON", "1h", V_MS, "event-time horizon of duplicate removal"},
+    {"retry-max", "SKYSPOOL_RETRY_MAX", "5m", V_MS, "cap of the writer's retry backoff"},
+    {"claim-idle", "SKYSPOOL_CLAIM_IDLE", "60s", V_MS, "reclaim entries of a consumer idle this long"},
+    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "128mb", V_BYTES, "writer's in-memory budget of buffered entries"},
+    {"metrics-listen", "SKYSPOOL_METRICS_LISTEN", NULL, V_STR, "host:port for the Prometheus /metrics endpoint"},
+};
+#define SS_NKEYS (sizeof g_keys / sizeof g_keys[0])
+
+struct ss_config {
+    char *value[SS_NKEYS];
+    ss_config_origin origin[SS_NKEYS];
+    char *config_file; /* from --config; SKYSPOOL_CONFIG otherwise */
+};
+
+const char ss_config_common_help[] =
+    "common options (flag > environment > config file > default):\n"
+    "  --redis URL                redis://[user:pass@]host:port[/db] | unix:///path  (SKYSPOOL_REDIS_URL)\n"
+    "                             unset: a private redis-server in --data-dir\n"
+    "  --redis-password-file F    read the Redis password from F    (SKYSPOOL_REDIS_PASSWORD_FILE)\n"
+    "  --prefix P                 Redis key prefix [skyspool:]      (SKYSPOOL_PREFIX)\n"
+    "  --data-dir D               embedded Redis + ledger [./skyspool-data] (SKYSPOOL_DATA_DIR)\n"
+    "  --maxmemory SIZE           embedded Redis maxmemory [2gb]    (SKYSPOOL_MAXMEMORY)\n"
+    "  --log-level L              debug|info|warn|error|off [info]  (SKYSPOOL_LOG)\n"
+    "  --config FILE              redis.conf-style 'key value' lines (SKYSPOOL_CONFIG)\n"
+    "  --set KEY=VALUE            any other setting, e.g. --set high-watermark=0.7\n";
+
+static int find_key(const char *key) {
+    for (size_t i = 0; i < SS_NKEYS; i++)
+        if (!strcmp(g_keys[i].key, key)) return (int)i;
+    return -1;
+}
+
+static int key_index_or_abort(const char *key) {
+    int i = find_key(key);
+    if (i < 0) {
+        fprintf(stderr, "skyspool: internal error: unknown config key '%s'\n", key);
+        abort();
+    }
+    return i;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+ss_config *ss_config_new(void) { return calloc(1, sizeof(ss_config)); }
+
+void ss_config_free(ss_config *c) {
+    if (!c) return;
+    for (size_t i = 0; i < SS_NKEYS; i++) free(c->value[i]);
+    free(c->config_file);
+    free(c);
+}
+
+static const char *origin_name(ss_config_origin o) {
+    static const char *const names[] = {"default", "config file", "environment", "flag"};
+    return names[o];
+}
+
+int ss_config_set(ss_config *c, const char *key, const char *value, ss_config_origin origin, char *err,
+                  size_t errlen) {
+    int i = find_key(key);
+    if (i < 0) return fail(err, errlen, "unknown setting '%s' (from %s)", key, origin_name(origin));
+    if (c->value[i] && c->origin[i] > origin) return 0; /* a higher-precedence origin already set it */
+    char *v = strdup(value);
+    if (!v) return fail(err, errlen, "out of memory");
+    free(c->value[i]);
+    c->value[i] = v;
+    c->origin[i] = origin;
+    return 0;
+}
+
+int ss_config_handle_opt(ss_config *c, int opt, const char *arg, char *err, size_t errlen) {
+    const char *key = NULL;
+    switch (opt) {
+    case SS_OPT_CONFIG:
+        free(c->config_file);
+        c->config_file = strdup(arg);
+        return c->config_file ? 1 : fail(err, errlen, "out of memory");
+    case SS_OPT_REDIS: key = "redis-url"; break;
+    case SS_OPT_REDIS_PASSWORD_FILE: key = "redis-password-file"; break;
+    case SS_OPT_PREFIX: key = "prefix"; break;
+    case SS_OPT_DATA_DIR: key = "data-dir"; break;
+    case SS_OPT_MAXMEMORY: key = "maxmemory"; break;
+    case SS_OPT_LOG_LEVEL: key = "log-level"; break;
+    case SS_OPT_SET: {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg) return fail(err, errlen, "--set takes KEY=VALUE, got '%s'", arg);
+        char k[128];
+        size_t n = (size_t)(eq - arg);
+        if (n >= sizeof k) return fail(err, errlen, "--set: key too long");
+        memcpy(k, arg, n);
+        k[n] = '\0';
+        return ss_config_set(c, k, eq + 1, SS_CFG_FLAG, err, errlen) == 0 ? 1 : -1;
+    }
+    default: return 0;
+    }
+    return ss_config_set(c, key, arg, SS_CFG_FLAG, err, errlen) == 0 ? 1 : -1;
+}
+
+/* Parses one redis.conf-style line into key and value (in place). Returns 1 for a
+ * setting, 0 for a blank/comment line, -1 for a malformed line. */
+static int parse_conf_line(char *line, char **key, char **value) {
+    char *p = line;
+    while (isspace((unsigned char)*p)) p++;
+    if (!*p || *p == '#') return 0;
+    *key = p;
+    while (*p && !isspace((unsigned char)*p)) p++;
+    if (!*p) return -1;
+    *p++ = '\0';
+    while (isspace((unsigned char)*p)) p++;
+    if (!*p) return -1; /* a key without a value */
+    char *end = p + strlen(p);
+    while (end > p && isspace((unsigned char)end[-1])) *--end = '\0';
+    if (end - p >= 2 && ((*p == '"' && end[-1] == '"') || (*p == '\'' && end[-1] == '\''))) {
+        end[-1] = '\0';
+        p++;
+    }
+    *value = p;
+    return 1;
+}
+
+static int load_file(ss_config *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) return fail(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            rc = fail(err, errlen, "%s:%d: line too long (limit %zu bytes)", path, lineno, sizeof line - 1);
+            break;
+        }
+        char *k, *v;
+        int r = parse_conf_line(line, &k, &v);
+        if (r < 0) {
+            rc = fail(err, errlen, "%s:%d: expected 'key value'", path, lineno);
+            break;
+        }
+        if (r == 1 && ss_config_set(c, k, v, SS_CFG_FILE, err, errlen) != 0) {
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s", err);
+            rc = fail(err, errlen, "%s:%d: %s", path, lineno, tmp);
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int validate(const ss_config *c, size_t i, char *err, size_t errlen) {
+    const char *v = c->value[i];
+    long long ll;
+    double d;
+    int ok = 1;
+    switch (g_keys[i].kind) {
+    case V_STR: ok = 1; break;
+    case V_INT: ok = ss_parse_i64(v, -1000000000LL, 1000000000LL, &ll) == 0; break;
+    case V_BYTES: ok = ss_parse_bytes(v, &ll) == 0; break;
+    case V_MS: ok = ss_parse_duration_ms(v, &ll) == 0; break;
+    case V_DOUBLE: ok = ss_parse_double(v, -1e300, 1e300, &d) == 0; break;
+    case V_RATIO: ok = ss_parse_double(v, 0.0, 1.0, &d) == 0; break;
+    case V_BOOL:
+        ok = !strcmp(v, "yes") || !strcmp(v, "no") || !strcmp(v, "true") || !strcmp(v, "false") ||
+             !strcmp(v, "1") || !strcmp(v, "0");
+        break;
+    }
+    if (ok) return 0;
+    static const char *const expect[] = {"text", "an integer", "a size such as 2gb or 512mb",
+                                         "a duration such as 30s, 5m or 1h", "a number", "yes or no",
+                                         "a ratio between 0 and 1"};
+    return fail(err, errlen, "bad value '%s' for %s (from %s): expected %s", v, g_keys[i].key,
+                origin_name(c->origin[i]), expect[g_keys[i].kind]);
+}
+
+int ss_config_load(ss_config *c, char *err, size_t errlen) {
+    const char *file = c->config_file ? c->config_file : getenv("SKYSPOOL_CONFIG");
+    if (file && *file && load_file(c, file, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < SS_NKEYS; i++) {
+        const char *e = getenv(g_keys[i].env);
+        if (e && *e && ss_config_set(c, g_keys[i].key, e, SS_CFG_ENV, err, errlen) != 0) return -1;
+        if (!c->value[i] && g_keys[i].def && ss_config_set(c, g_keys[i].key, g_keys[i].def, SS_CFG_DEFAULT, err, errlen) != 0)
+            return -1;
+        if (c->value[i] && validate(c, i, err, errlen) != 0) return -1;
+    }
+    double hi = ss_config_get_double(c, "high-watermark"), lo = ss_config_get_double(c, "low-watermark");
+    if (lo >= hi) return fail(err, errlen, "low-watermark (%g) must be below high-watermark (%g)", lo, hi);
+    return 0;
+}
+
+const char *ss_config_get(const ss_config *c, const char *key) { return c->value[key_index_or_abort(key)]; }
+
+ss_config_origin ss_config_get_origin(const ss_config *c, const char *key) {
+    return c->origin[key_index_or_abort(key)];
+}
+
+long long ss_config_get_int(const ss_config *c, const char *key) {
+    long long v = 0;
+    const char *s = ss_config_get(c, key);
+    if (s) ss_parse_i64(s, -1000000000LL, 1000000000LL, &v);
+    return v;
+}
+
+long long ss_config_get_bytes(const ss_config *c, const char *key) {
+    long long v = 0;
+    const char *s = ss_config_get(c, key);
+    if (s) ss_parse_bytes(s, &v);
+    return v;
+}
+
+long long ss_config_get_ms(const ss_config *c, const char *key) {
+    long long v = 0;
+    const char *s = ss_config_get(c, key);
+    if (s) ss_parse_duration_ms(s, &v);
+    return v;
+}
+
+double ss_config_get_double(const ss_config *c, const char *key) {
+    double v = 0;
+    const char *s = ss_config_get(c, key);
+    if (s) ss_parse_double(s, -1e300, 1e300, &v);
+    return v;
+}
+
+int ss_config_get_bool(const ss_config *c, const char *key) {
+    const char *s = ss_config_get(c, key);
+    return s && (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1"));
+}
+
+void ss_config_dump(const ss_config *c, int (*emit)(void *ctx, const char *line), void *ctx) {
+    char line[1024];
+    for (size_t i = 0; i < SS_NKEYS; i++) {
+        /* Never echo a password, whether it came as a key or inside a URL's userinfo. */
+        int secret = strstr(g_keys[i].key, "password") != NULL ||
+                     (c->value[i] && !strcmp(g_keys[i].key, "redis-url") && strchr(c->value[i], '@'));
+        snprintf(line, sizeof line, "%-20s %s (%s)", g_keys[i].key,
+                 c->value[i] ? (secret ? "<set, hidden>" : c->value[i]) : "<unset>",
+                 c->value[i] ? origin_name(c->origin[i]) : "-");
+        if (emit(ctx, line) != 0) return;
+    }
+}

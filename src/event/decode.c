@@ -1,0 +1,307 @@
+/* The Jetstream v1 decoder: JSON text -> ss_event view.
+ *
+ * One ss_json_parse() tokenizes the document (validating syntax, UTF-8 and escapes on
+ * the way); then one walk over the envelope's members and one over the kind's payload
+ * pick out the known fields by key. Everything else is ignored, so hosts that add keys
+ * (`cursor`) keep working. The decoder owns a reusable ss_json_doc, so after warm-up a
+ * decode allocates nothing; the event's strings point into the input, or into the
+ * document's arena when the JSON string held escapes.
+ *
+ * The pre-2024-10-31 shape ("type":"com"|"id"|"acc" in the envelope, commit.type
+ * c|u|d instead of commit.operation) maps to the same model, as the legacy Jetstream
+ * source defined it.
+ *
+ * Known keys appearing twice are rejected (bad_value): parsers disagree on which one
+ * wins, and the dedup key must not depend on that choice. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/event.h"
+#include "util/json.h"
+
+struct ss_decoder {
+    ss_json_doc doc;
+    ss_decode_limits lim;
+    const ss_json_tok *record;
+    char errstr[192];
+};
+
+#define SS_DECODE_DEFAULT_MAX_BYTES (2u * 1024 * 1024)
+#define SS_DECODE_DEFAULT_MAX_DEPTH 64
+
+ss_decoder *ss_decoder_new(const ss_decode_limits *limits) {
+    ss_decoder *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : SS_DECODE_DEFAULT_MAX_BYTES;
+    d->lim.max_depth = limits && limits->max_depth > 0 ? limits->max_depth : SS_DECODE_DEFAULT_MAX_DEPTH;
+    ss_json_limits jl = {d->lim.max_bytes, d->lim.max_depth, 0};
+    if (ss_json_doc_init(&d->doc, &jl) < 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void ss_decoder_free(ss_decoder *d) {
+    if (!d) return;
+    ss_json_doc_free(&d->doc);
+    free(d);
+}
+
+const char *ss_decoder_errstr(const ss_decoder *d) { return d->errstr; }
+const struct ss_json_doc *ss_decoder_json(const ss_decoder *d) { return &d->doc; }
+const struct ss_json_tok *ss_decoder_record(const ss_decoder *d) { return d->record; }
+
+static ss_decode_reason reject(ss_decoder *d, ss_decode_reason r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static ss_decode_reason reject(ss_decoder *d, ss_decode_reason r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->errstr, sizeof d->errstr, fmt, ap);
+    va_end(ap);
+    d->record = NULL;
+    return r;
+}
+
+const char *ss_decode_reason_name(ss_decode_reason r) {
+    switch (r) {
+    case SS_DECODE_OK: return "ok";
+    case SS_DECODE_NOT_JSON: return "not_json";
+    case SS_DECODE_BAD_UTF8: return "bad_utf8";
+    case SS_DECODE_MISSING_FIELD: return "missing_field";
+    case SS_DECODE_WRONG_TYPE: return "wrong_type";
+    case SS_DECODE_BAD_VALUE: return "bad_value";
+    case SS_DECODE_TOO_LARGE: return "too_large";
+    case SS_DECODE_TOO_DEEP: return "too_deep";
+    case SS_DECODE_OOM: return "oom";
+    }
+    return "unknown";
+}
+
+/* ---- field access with exact reasons ---------------------------------------------- */
+
+/* Known keys: the envelope's and the payloads' (one namespace keeps the walk simple). */
+enum {
+    K_NONE = 0, K_DID, K_TIME_US, K_KIND, K_TYPE, K_COMMIT, K_IDENTITY, K_ACCOUNT,
+    K_REV, K_OPERATION, K_COLLECTION, K_RKEY, K_RECORD, K_CID,
+    K_SEQ, K_TIME, K_HANDLE, K_ACTIVE, K_STATUS, K__COUNT
+};
+
+#define KEQ(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+
+static int key_id(const ss_json_doc *doc, const ss_json_tok *k) {
+    ss_str ks = {NULL, 0};
+    ss_json_str(doc, k, &ks);
+    const char *s = ks.p;
+    size_t n = ks.n;
+    switch (n) {
+    case 3: return KEQ("did") ? K_DID : KEQ("rev") ? K_REV : KEQ("cid") ? K_CID : KEQ("seq") ? K_SEQ : K_NONE;
+    case 4: return KEQ("kind") ? K_KIND : KEQ("type") ? K_TYPE : KEQ("rkey") ? K_RKEY : KEQ("time") ? K_TIME : K_NONE;
+    case 6: return KEQ("commit") ? K_COMMIT : KEQ("record") ? K_RECORD : KEQ("handle") ? K_HANDLE : KEQ("active") ? K_ACTIVE : KEQ("status") ? K_STATUS : K_NONE;
+    case 7: return KEQ("time_us") ? K_TIME_US : KEQ("account") ? K_ACCOUNT : K_NONE;
+    case 8: return KEQ("identity") ? K_IDENTITY : K_NONE;
+    case 9: return KEQ("operation") ? K_OPERATION : K_NONE;
+    case 10: return KEQ("collection") ? K_COLLECTION : K_NONE;
+    default: return K_NONE;
+    }
+}
+
+/* Collects the values of known keys among obj's members into v[]; the keys that may
+ * appear here are in the bitmask `allowed`. A known key present twice is bad_value. */
+static ss_decode_reason collect(ss_decoder *d, const ss_json_tok *obj, unsigned allowed,
+                                const ss_json_tok *v[K__COUNT], const char *where) {
+    ss_json_iter it = ss_json_iter_of(&d->doc, obj);
+    const ss_json_tok *k, *val;
+    memset(v, 0, sizeof(v[0]) * K__COUNT);
+    while (ss_json_iter_member(&it, &k, &val)) {
+        int id = key_id(&d->doc, k);
+        if (id == K_NONE || !(allowed & (1u << id))) continue;
+        if (v[id]) {
+            ss_str ks;
+            ss_json_str(&d->doc, k, &ks);
+            return reject(d, SS_DECODE_BAD_VALUE, "duplicate key %s%.*s", where, (int)ks.n, ks.p);
+        }
+        v[id] = val;
+    }
+    return SS_DECODE_OK;
+}
+
+static ss_decode_reason need_str(ss_decoder *d, const ss_json_tok *t, const char *name, int nonempty,
+                                 ss_str *out) {
+    if (!t) return reject(d, SS_DECODE_MISSING_FIELD, "missing field %s", name);
+    if (t->type != SS_JSON_STRING)
+        return reject(d, SS_DECODE_WRONG_TYPE, "%s must be a string, not %s", name,
+                      ss_json_type_name((ss_json_type)t->type));
+    ss_json_str(&d->doc, t, out);
+    if (nonempty && out->n == 0) return reject(d, SS_DECODE_BAD_VALUE, "%s is empty", name);
+    return SS_DECODE_OK;
+}
+
+/* An optional string: absent or null leaves out untouched. */
+static ss_decode_reason opt_str(ss_decoder *d, const ss_json_tok *t, const char *name, ss_str *out) {
+    if (!t || t->type == SS_JSON_NULL) return SS_DECODE_OK;
+    return need_str(d, t, name, 0, out);
+}
+
+static ss_decode_reason need_uint(ss_decoder *d, const ss_json_tok *t, const char *name, int64_t *out) {
+    if (!t) return reject(d, SS_DECODE_MISSING_FIELD, "missing field %s", name);
+    if (t->type != SS_JSON_NUMBER || !(t->flags & SS_JSON_F_INTEGER))
+        return reject(d, SS_DECODE_WRONG_TYPE, "%s must be an integer, not %s", name,
+                      t->type == SS_JSON_NUMBER ? "a fraction" : ss_json_type_name((ss_json_type)t->type));
+    if (ss_json_int64(&d->doc, t, out) < 0)
+        return reject(d, SS_DECODE_BAD_VALUE, "%s is out of the int64 range", name);
+    if (*out < 0) return reject(d, SS_DECODE_BAD_VALUE, "%s is negative", name);
+    return SS_DECODE_OK;
+}
+
+#define TRY(expr)                                   \
+    do {                                            \
+        ss_decode_reason r_ = (expr);               \
+        if (r_ != SS_DECODE_OK) return r_;          \
+    } while (0)
+#define BIT(k) (1u << (k))
+
+/* ---- the payloads ------------------------------------------------------------------ */
+
+static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_event *ev) {
+    const ss_json_tok *v[K__COUNT];
+    TRY(collect(d, c, BIT(K_REV) | BIT(K_OPERATION) | BIT(K_TYPE) | BIT(K_COLLECTION) | BIT(K_RKEY) |
+                          BIT(K_RECORD) | BIT(K_CID),
+                v, "commit."));
+    ss_str op;
+    if (v[K_OPERATION]) {
+        TRY(need_str(d, v[K_OPERATION], "commit.operation", 0, &op));
+        if (ss_str_eq(op, "create")) ev->op = SS_OP_CREATE;
+        else if (ss_str_eq(op, "update")) ev->op = SS_OP_UPDATE;
+        else if (ss_str_eq(op, "delete")) ev->op = SS_OP_DELETE;
+        else return reject(d, SS_DECODE_BAD_VALUE, "unknown commit.operation \"%.*s\"", (int)(op.n > 40 ? 40 : op.n), op.p);
+    } else if (v[K_TYPE]) { /* legacy */
+        TRY(need_str(d, v[K_TYPE], "commit.type", 0, &op));
+        if (ss_str_eq(op, "c")) ev->op = SS_OP_CREATE;
+        else if (ss_str_eq(op, "u")) ev->op = SS_OP_UPDATE;
+        else if (ss_str_eq(op, "d")) ev->op = SS_OP_DELETE;
+        else return reject(d, SS_DECODE_BAD_VALUE, "unknown commit.type \"%.*s\"", (int)(op.n > 40 ? 40 : op.n), op.p);
+    } else {
+        return reject(d, SS_DECODE_MISSING_FIELD, "missing field commit.operation");
+    }
+    TRY(need_str(d, v[K_REV], "commit.rev", 1, &ev->rev));
+    TRY(need_str(d, v[K_COLLECTION], "commit.collection", 1, &ev->collection));
+    TRY(need_str(d, v[K_RKEY], "commit.rkey", 1, &ev->rkey));
+    ev->type = ss_type_from_collection(ev->collection.p, ev->collection.n);
+    if (ev->op == SS_OP_DELETE) return SS_DECODE_OK; /* no record, no cid */
+    const ss_json_tok *rec = v[K_RECORD];
+    if (!rec) return reject(d, SS_DECODE_MISSING_FIELD, "missing field commit.record");
+    if (rec->type != SS_JSON_OBJECT)
+        return reject(d, SS_DECODE_WRONG_TYPE, "commit.record must be an object, not %s",
+                      ss_json_type_name((ss_json_type)rec->type));
+    TRY(need_str(d, v[K_CID], "commit.cid", 1, &ev->cid));
+    ev->record = ss_json_raw(&d->doc, rec);
+    d->record = rec;
+    return SS_DECODE_OK;
+}
+
+static ss_decode_reason decode_identity(ss_decoder *d, const ss_json_tok *t, ss_event *ev) {
+    const ss_json_tok *v[K__COUNT];
+    TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_HANDLE), v, "identity."));
+    ss_str did;
+    TRY(need_str(d, v[K_DID], "identity.did", 1, &did));
+    TRY(need_uint(d, v[K_SEQ], "identity.seq", &ev->seq));
+    TRY(need_str(d, v[K_TIME], "identity.time", 0, &ev->time));
+    TRY(opt_str(d, v[K_HANDLE], "identity.handle", &ev->handle));
+    ev->type = SS_TYPE_IDENTITY;
+    return SS_DECODE_OK;
+}
+
+static ss_decode_reason decode_account(ss_decoder *d, const ss_json_tok *t, ss_event *ev) {
+    const ss_json_tok *v[K__COUNT];
+    TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_ACTIVE) | BIT(K_STATUS), v,
+                "account."));
+    if (!v[K_ACTIVE]) return reject(d, SS_DECODE_MISSING_FIELD, "missing field account.active");
+    if (ss_json_bool(v[K_ACTIVE], &ev->active) < 0)
+        return reject(d, SS_DECODE_WRONG_TYPE, "account.active must be a boolean, not %s",
+                      ss_json_type_name((ss_json_type)v[K_ACTIVE]->type));
+    ss_str did;
+    TRY(need_str(d, v[K_DID], "account.did", 1, &did));
+    TRY(need_uint(d, v[K_SEQ], "account.seq", &ev->seq));
+    TRY(need_str(d, v[K_TIME], "account.time", 0, &ev->time));
+    TRY(opt_str(d, v[K_STATUS], "account.status", &ev->status));
+    ev->type = SS_TYPE_ACCOUNT;
+    return SS_DECODE_OK;
+}
+
+/* ---- the envelope ------------------------------------------------------------------ */
+
+static ss_decode_reason json_reason(ss_json_err e) {
+    switch (e) {
+    case SS_JSON_OK: return SS_DECODE_OK;
+    case SS_JSON_ERR_SYNTAX:
+    case SS_JSON_ERR_TRUNCATED: return SS_DECODE_NOT_JSON;
+    case SS_JSON_ERR_UTF8:
+    case SS_JSON_ERR_SURROGATE: return SS_DECODE_BAD_UTF8;
+    case SS_JSON_ERR_TOO_LARGE:
+    case SS_JSON_ERR_TOO_MANY: return SS_DECODE_TOO_LARGE;
+    case SS_JSON_ERR_TOO_DEEP: return SS_DECODE_TOO_DEEP;
+    case SS_JSON_ERR_OOM: return SS_DECODE_OOM;
+    }
+    return SS_DECODE_NOT_JSON;
+}
+
+ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event *ev) {
+    memset(ev, 0, sizeof *ev);
+    ev->active = -1;
+    d->record = NULL;
+    d->errstr[0] = '\0';
+    if (len && buf[len - 1] == '\n') len -= 1 + (len >= 2 && buf[len - 2] == '\r');
+    ev->raw = buf;
+    ev->raw_len = len;
+    if (len > d->lim.max_bytes)
+        return reject(d, SS_DECODE_TOO_LARGE, "document is %zu bytes, over the limit of %zu", len,
+                      d->lim.max_bytes);
+
+    ss_json_err je = ss_json_parse(&d->doc, buf, len);
+    if (je != SS_JSON_OK) return reject(d, json_reason(je), "%s", d->doc.errstr);
+
+    const ss_json_tok *root = ss_json_root(&d->doc);
+    if (root->type != SS_JSON_OBJECT)
+        return reject(d, SS_DECODE_WRONG_TYPE, "the document must be an object, not %s",
+                      ss_json_type_name((ss_json_type)root->type));
+    const ss_json_tok *v[K__COUNT];
+    TRY(collect(d, root, BIT(K_DID) | BIT(K_TIME_US) | BIT(K_KIND) | BIT(K_TYPE) | BIT(K_COMMIT) |
+                             BIT(K_IDENTITY) | BIT(K_ACCOUNT),
+                v, ""));
+    TRY(need_str(d, v[K_DID], "did", 1, &ev->did));
+    TRY(need_uint(d, v[K_TIME_US], "time_us", &ev->time_us));
+
+    ss_str kind;
+    if (v[K_KIND]) {
+        TRY(need_str(d, v[K_KIND], "kind", 0, &kind));
+        if (ss_str_eq(kind, "commit")) ev->kind = SS_KIND_COMMIT;
+        else if (ss_str_eq(kind, "identity")) ev->kind = SS_KIND_IDENTITY;
+        else if (ss_str_eq(kind, "account")) ev->kind = SS_KIND_ACCOUNT;
+        else return reject(d, SS_DECODE_BAD_VALUE, "unknown kind \"%.*s\"", (int)(kind.n > 40 ? 40 : kind.n), kind.p);
+    } else if (v[K_TYPE]) { /* legacy */
+        TRY(need_str(d, v[K_TYPE], "type", 0, &kind));
+        if (ss_str_eq(kind, "com")) ev->kind = SS_KIND_COMMIT;
+        else if (ss_str_eq(kind, "id")) ev->kind = SS_KIND_IDENTITY;
+        else if (ss_str_eq(kind, "acc")) ev->kind = SS_KIND_ACCOUNT;
+        else return reject(d, SS_DECODE_BAD_VALUE, "unknown type \"%.*s\"", (int)(kind.n > 40 ? 40 : kind.n), kind.p);
+    } else {
+        return reject(d, SS_DECODE_MISSING_FIELD, "missing field kind");
+    }
+
+    static const char *const payload_name[] = {"", "commit", "identity", "account"};
+    static const int payload_key[] = {0, K_COMMIT, K_IDENTITY, K_ACCOUNT};
+    const ss_json_tok *pl = v[payload_key[ev->kind]];
+    if (!pl) return reject(d, SS_DECODE_MISSING_FIELD, "missing field %s", payload_name[ev->kind]);
+    if (pl->type != SS_JSON_OBJECT)
+        return reject(d, SS_DECODE_WRONG_TYPE, "%s must be an object, not %s", payload_name[ev->kind],
+                      ss_json_type_name((ss_json_type)pl->type));
+    switch (ev->kind) {
+    case SS_KIND_COMMIT: return decode_commit(d, pl, ev);
+    case SS_KIND_IDENTITY: return decode_identity(d, pl, ev);
+    case SS_KIND_ACCOUNT: return decode_account(d, pl, ev);
+    }
+    return SS_DECODE_OK;
+}

@@ -1,0 +1,47 @@
+/* Process-wide metrics in the Prometheus text exposition format.
+ *
+ * Components register a metric once (name, kind, help, optional label set) and then update
+ * it lock-free from any thread; the registry renders all of them on demand, grouped by name
+ * so that HELP and TYPE appear once per family. The HTTP endpoint (libmicrohttpd, its own
+ * thread) serves /metrics and /healthz. Metric names are documented in docs/METRICS.md;
+ * every name starts with "skyspool_". Registration is idempotent: registering the same name
+ * and labels again returns the same metric, so code paths need no global init order. */
+#ifndef SS_METRICS_H
+#define SS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+typedef enum { SS_METRIC_COUNTER = 0, SS_METRIC_GAUGE } ss_metric_kind;
+
+typedef struct ss_metric ss_metric;
+
+/* labels: NULL or a Prometheus label body such as `type="post",reason="not_json"`.
+ * Returns NULL only when the registry is full (SS_METRICS_MAX) or arguments are invalid. */
+#define SS_METRICS_MAX 512
+ss_metric *ss_metric_get(const char *name, ss_metric_kind kind, const char *help, const char *labels);
+void ss_metric_add(ss_metric *m, double v); /* counters: v >= 0 */
+void ss_metric_inc(ss_metric *m);
+void ss_metric_set(ss_metric *m, double v); /* gauges */
+double ss_metric_value(const ss_metric *m);
+
+/* Collectors refresh gauges that are cheaper to read at scrape time than to maintain
+ * (stream lengths, consumer-group lag). Each registered function runs, in order, before
+ * every render; it must be thread-safe with respect to its ctx. At most 8. */
+typedef void (*ss_metrics_collector)(void *ctx);
+int ss_metrics_add_collector(ss_metrics_collector fn, void *ctx);
+void ss_metrics_remove_collector(ss_metrics_collector fn, void *ctx);
+
+/* Appends the exposition text of every registered metric. Returns 0 or -1 (out of memory). */
+int ss_metrics_render(ss_buf *out);
+
+typedef struct ss_metrics_server ss_metrics_server;
+/* listen: "host:port" (host must be an IP literal; use 127.0.0.1 unless you mean it).
+ * Port 0 picks a free port; ss_metrics_server_port() tells which. */
+ss_metrics_server *ss_metrics_serve(const char *listen, char *err, size_t errlen);
+int ss_metrics_server_port(const ss_metrics_server *s);
+void ss_metrics_server_stop(ss_metrics_server *s);
+
+#endif

@@ -1,0 +1,318 @@
+/* The `file:` source: JSONL from a file or stdin, one event per line.
+ *
+ * Built for speed on big files: input is read in 1 MiB blocks into one buffer, lines are
+ * found with memchr and handed out as slices of that buffer (no per-line allocation or
+ * copy). A line that does not fit is never buffered whole: once it passes the message
+ * limit, its first 64 KiB are kept for the dead-letter stream and the rest is skipped up
+ * to the next newline, so a 1 GB line costs 64 KiB of memory.
+ *
+ * The cursor is the byte offset of the next line, so a stored cursor resumes exactly
+ * after the last message a consumer kept. Files whose first bytes are the zstd magic
+ * number are decompressed on the fly (streaming); their cursor is an offset in the
+ * decompressed stream, and seeking re-decompresses from the start. stdin cannot seek,
+ * except to where it already is.
+ *
+ * Line rules: '\n' ends a line, one '\r' before it is stripped, empty lines are skipped,
+ * and a last line without '\n' is still an event. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "source/source.h"
+
+#define FILE_BLOCK (1u << 20)                   /* read size and initial buffer size */
+#define FILE_DEFAULT_MAX_LINE (2u * 1024 * 1024) /* bytes per line, like Jetstream's own limit */
+#define FILE_BAD_CAP (64u * 1024)                /* bytes kept of an oversized line */
+
+typedef struct {
+    int fd;
+    int is_stdin;
+    char path[PATH_MAX];
+    size_t max_line;
+
+    char *buf; /* decoded bytes; the unconsumed part is [start, end) */
+    size_t cap, start, end, scan; /* scan: bytes from start already searched for '\n' */
+    int64_t pos;                  /* stream offset of buf[start] */
+    int eof;                      /* no more input after [start, end) */
+
+    /* zstd */
+    int zst;
+    ZSTD_DCtx *dctx;
+    char *zin;
+    ZSTD_inBuffer in;
+    int raw_eof;
+    size_t zret; /* last ZSTD_decompressStream result: 0 at a frame end */
+
+    char *bad; /* FILE_BAD_CAP bytes for a capped oversized line */
+} file_src;
+
+static ssize_t read_fd(int fd, void *p, size_t n) {
+    for (;;) {
+        ssize_t r = read(fd, p, n);
+        if (r >= 0 || errno != EINTR) return r;
+    }
+}
+
+/* Produces up to n decompressed bytes into p. Returns bytes, 0 at the end, -1 on error. */
+static ssize_t zst_read(ss_source *s, file_src *f, char *p, size_t n) {
+    ZSTD_outBuffer out = {p, n, 0};
+    while (out.pos == 0) {
+        if (f->in.pos == f->in.size && !f->raw_eof) {
+            ssize_t r = read_fd(f->fd, f->zin, ZSTD_DStreamInSize());
+            if (r < 0) return ss_source_fail(s, "read %s: %s", f->path, strerror(errno)), -1;
+            if (r == 0) f->raw_eof = 1;
+            f->in.src = f->zin, f->in.size = (size_t)r, f->in.pos = 0;
+        }
+        if (f->in.pos == f->in.size && f->raw_eof) {
+            if (f->zret != 0) return ss_source_fail(s, "%s: truncated zstd stream", f->path), -1;
+            return 0;
+        }
+        size_t rc = ZSTD_decompressStream(f->dctx, &out, &f->in);
+        if (ZSTD_isError(rc)) return ss_source_fail(s, "%s: zstd: %s", f->path, ZSTD_getErrorName(rc)), -1;
+        f->zret = rc;
+    }
+    return (ssize_t)out.pos;
+}
+
+/* Reads more input after end, growing the buffer (up to what one line may need).
+ * Returns 1 if bytes were added, 0 at the end of input, -1 on error. */
+static int fill(ss_source *s, file_src *f) {
+    if (f->start > 0 && (f->end == f->cap || f->start >= f->cap / 2)) {
+        memmove(f->buf, f->buf + f->start, f->end - f->start);
+        f->end -= f->start;
+        f->start = 0;
+    }
+    if (f->end == f->cap) {
+        size_t ncap = f->cap * 2;
+        char *nb = realloc(f->buf, ncap);
+        if (!nb) return ss_source_fail(s, "out of memory"), -1;
+        f->buf = nb, f->cap = ncap;
+    }
+    ssize_t r = f->zst ? zst_read(s, f, f->buf + f->end, f->cap - f->end)
+                       : read_fd(f->fd, f->buf + f->end, f->cap - f->end);
+    if (r < 0) {
+        if (!f->zst) ss_source_fail(s, "read %s: %s", f->path, strerror(errno));
+        return -1;
+    }
+    if (r == 0) {
+        f->eof = 1;
+        return 0;
+    }
+    f->end += (size_t)r;
+    return 1;
+}
+
+/* Starts reading from the current fd position; sniffs the zstd magic at offset 0. */
+static int start_stream(ss_source *s, file_src *f, int sniff) {
+    f->start = f->end = f->scan = 0;
+    f->eof = 0;
+    if (!sniff) return 0;
+    while (f->end < 4) {
+        ssize_t r = read_fd(f->fd, f->buf + f->end, f->cap - f->end);
+        if (r < 0) return ss_source_fail(s, "read %s: %s", f->path, strerror(errno)), -1;
+        if (r == 0) break;
+        f->end += (size_t)r;
+    }
+    static const unsigned char magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (f->end >= 4 && memcmp(f->buf, magic, 4) == 0) {
+        f->zst = 1;
+        if (!f->dctx && !(f->dctx = ZSTD_createDCtx())) return ss_source_fail(s, "out of memory"), -1;
+        if (!f->zin && !(f->zin = malloc(ZSTD_DStreamInSize() > f->end ? ZSTD_DStreamInSize() : f->end)))
+            return ss_source_fail(s, "out of memory"), -1;
+        memcpy(f->zin, f->buf, f->end);
+        f->in.src = f->zin, f->in.size = f->end, f->in.pos = 0;
+        f->end = 0;
+    }
+    return 0;
+}
+
+static int file_open(ss_source *s, const char *args, const ss_source_opts *opts) {
+    file_src *f = calloc(1, sizeof *f);
+    if (!f) return ss_source_fail(s, "out of memory"), -1;
+    s->impl = f;
+    f->fd = -1;
+    f->max_line = opts && opts->max_message_bytes ? opts->max_message_bytes : FILE_DEFAULT_MAX_LINE;
+    if (!*args) return ss_source_fail(s, "a path is required: file:PATH, or file:- for stdin"), -1;
+    if (strlen(args) >= sizeof f->path) return ss_source_fail(s, "path too long"), -1;
+    snprintf(f->path, sizeof f->path, "%s", args);
+    f->cap = FILE_BLOCK;
+    f->buf = malloc(f->cap);
+    f->bad = malloc(FILE_BAD_CAP);
+    if (!f->buf || !f->bad) return ss_source_fail(s, "out of memory"), -1;
+    if (!strcmp(args, "-")) {
+        f->is_stdin = 1;
+        f->fd = STDIN_FILENO;
+        snprintf(s->id, sizeof s->id, "file:-");
+    } else {
+        f->fd = open(args, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0) return ss_source_fail(s, "cannot open %s: %s", args, strerror(errno)), -1;
+        struct stat st;
+        if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat %s: %s", args, strerror(errno)), -1;
+        if (S_ISDIR(st.st_mode)) return ss_source_fail(s, "%s is a directory, not a JSONL file", args), -1;
+        char real[PATH_MAX];
+        if (!realpath(args, real)) snprintf(real, sizeof real, "%s", args);
+        snprintf(s->id, sizeof s->id, "file:%.400s@%llu:%llu", real, (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+#ifdef POSIX_FADV_SEQUENTIAL
+        posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    }
+    s->cursor_name = "offset";
+    s->resume_margin = 0;
+    return start_stream(s, f, 1) == 0 ? 0 : -1;
+}
+
+/* Skips the rest of an oversized line (its first bytes are already in f->bad). */
+static int skip_line(ss_source *s, file_src *f) {
+    for (;;) {
+        char *nl = memchr(f->buf + f->start, '\n', f->end - f->start);
+        if (nl) {
+            size_t n = (size_t)(nl - (f->buf + f->start)) + 1;
+            f->pos += (int64_t)n;
+            f->start += n;
+            f->scan = 0;
+            return 0;
+        }
+        f->pos += (int64_t)(f->end - f->start);
+        f->start = f->end = f->scan = 0;
+        int r = fill(s, f);
+        if (r < 0) return -1;
+        if (r == 0) return 0;
+    }
+}
+
+static int emit(file_src *f, ss_source_msg *msg, const char *line, size_t n, size_t consumed) {
+    f->pos += (int64_t)consumed;
+    f->start += consumed;
+    f->scan = 0;
+    msg->cursor = f->pos;
+    if (n > f->max_line) {
+        size_t keep = n < FILE_BAD_CAP ? n : FILE_BAD_CAP;
+        memcpy(f->bad, line, keep);
+        msg->data = f->bad, msg->len = keep, msg->bad_reason = "too_large";
+    } else {
+        msg->data = line, msg->len = n;
+    }
+    return SS_SOURCE_MSG;
+}
+
+static int is_blank(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t') return 0;
+    return 1;
+}
+
+static int file_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
+    file_src *f = s->impl;
+    for (;;) {
+        char *base = f->buf + f->start;
+        size_t avail = f->end - f->start;
+        char *nl = f->scan < avail ? memchr(base + f->scan, '\n', avail - f->scan) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - base);
+            size_t consumed = n + 1;
+            if (n > 0 && base[n - 1] == '\r') n--;
+            if (is_blank(base, n)) {
+                f->pos += (int64_t)consumed;
+                f->start += consumed;
+                f->scan = 0;
+                continue;
+            }
+            return emit(f, msg, base, n, consumed);
+        }
+        f->scan = avail;
+        if (avail > f->max_line + 1) {
+            /* Too long already: keep the head, skip to the next newline. */
+            memcpy(f->bad, base, FILE_BAD_CAP < avail ? FILE_BAD_CAP : avail);
+            size_t keep = FILE_BAD_CAP < avail ? FILE_BAD_CAP : avail;
+            if (skip_line(s, f) < 0) return SS_SOURCE_ERR;
+            msg->data = f->bad, msg->len = keep, msg->bad_reason = "too_large", msg->cursor = f->pos;
+            return SS_SOURCE_MSG;
+        }
+        if (f->eof) {
+            if (avail == 0) return SS_SOURCE_END;
+            size_t n = avail;
+            if (base[n - 1] == '\r') n--;
+            if (is_blank(base, n)) {
+                f->pos += (int64_t)avail;
+                f->start = f->end;
+                f->scan = 0;
+                return SS_SOURCE_END;
+            }
+            return emit(f, msg, base, n, avail);
+        }
+        if (fill(s, f) < 0) return SS_SOURCE_ERR;
+    }
+}
+
+static int file_seek(ss_source *s, int64_t cursor) {
+    file_src *f = s->impl;
+    if (cursor == f->pos) return 0;
+    if (f->is_stdin)
+        return ss_source_fail(s, "stdin cannot seek (asked for offset %lld, at %lld); use file:PATH to resume",
+                              (long long)cursor, (long long)f->pos),
+               -1;
+    if (cursor < 0) return ss_source_fail(s, "negative offset %lld", (long long)cursor), -1;
+    if (!f->zst) {
+        struct stat st;
+        if (fstat(f->fd, &st) == 0 && cursor > st.st_size)
+            return ss_source_fail(s, "offset %lld is past the end of %s (%lld bytes): was the file replaced?",
+                                  (long long)cursor, f->path, (long long)st.st_size),
+                   -1;
+        if (lseek(f->fd, cursor, SEEK_SET) < 0)
+            return ss_source_fail(s, "seek %s: %s", f->path, strerror(errno)), -1;
+        start_stream(s, f, 0);
+        f->pos = cursor;
+        return 0;
+    }
+    /* zstd: restart decompression and discard up to the offset. */
+    if (lseek(f->fd, 0, SEEK_SET) < 0) return ss_source_fail(s, "seek %s: %s", f->path, strerror(errno)), -1;
+    ZSTD_DCtx_reset(f->dctx, ZSTD_reset_session_only);
+    f->in.size = f->in.pos = 0;
+    f->raw_eof = 0;
+    f->zret = 0;
+    start_stream(s, f, 0);
+    f->pos = 0;
+    while (f->pos < cursor) {
+        int r = fill(s, f);
+        if (r < 0) return -1;
+        size_t avail = f->end - f->start;
+        size_t take = (int64_t)avail < cursor - f->pos ? avail : (size_t)(cursor - f->pos);
+        f->start += take;
+        f->pos += (int64_t)take;
+        if (f->start == f->end) f->start = f->end = 0;
+        if (r == 0 && f->pos < cursor)
+            return ss_source_fail(s, "offset %lld is past the end of the decompressed %s (%lld bytes)",
+                                  (long long)cursor, f->path, (long long)f->pos),
+                   -1;
+    }
+    f->scan = 0;
+    return 0;
+}
+
+static void file_close(ss_source *s) {
+    file_src *f = s->impl;
+    if (!f) return;
+    if (f->fd >= 0 && !f->is_stdin) close(f->fd);
+    ZSTD_freeDCtx(f->dctx);
+    free(f->zin);
+    free(f->buf);
+    free(f->bad);
+    free(f);
+    s->impl = NULL;
+}
+
+const ss_source_vtbl ss_source_file = {
+    .scheme = "file",
+    .usage = "file:PATH  JSONL file (zstd-compressed files are detected), '-' for stdin",
+    .open = file_open,
+    .next = file_next,
+    .seek = file_seek,
+    .close = file_close,
+};

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The monitoring stack, for real: promtool and amtool validate the shipped rules and
+# Alertmanager config; then a real redis-server, prometheus-redis-exporter, Prometheus and
+# Alertmanager run on loopback ports, Redis is filled past 80% of its maxmemory, and the
+# alert must reach a local stand-in for Slack's webhook as a "danger" message, then resolve
+# as "good" once memory is freed. Every Grafana panel query must parse in Prometheus.
+source "$SKYSPOOL_SRC/tests/lib/harness.sh"
+MON=$SKYSPOOL_SRC/deploy/monitoring
+
+# 1. Static checks of what we ship.
+ss_check "promtool check rules" promtool check rules "$MON/skyspool.rules.yml"
+ss_check "promtool test rules (every alert fires, and only when it should)" \
+  bash -c "cd '$MON' && promtool test rules skyspool.rules.test.yml"
+ss_check "amtool check-config" amtool check-config "$MON/alertmanager.yml"
+ss_check "critical alerts route to slack-critical" \
+  amtool config routes test --config.file="$MON/alertmanager.yml" --verify.receivers=slack-critical severity=critical
+ss_check "warnings route to slack-warnings" \
+  amtool config routes test --config.file="$MON/alertmanager.yml" --verify.receivers=slack-warnings severity=warning
+ss_check "Grafana dashboard is valid JSON" node -e "JSON.parse(require('fs').readFileSync('$MON/grafana/skyspool-dashboard.json','utf8'))"
+
+# 2. The live path: Redis -> exporter -> Prometheus -> Alertmanager -> (fake) Slack.
+ss_start_redis mon --maxmemory 4mb
+node "$SKYSPOOL_SRC/tests/js/fake-slack.mjs" "$SS_TMP/slack.port" "$SS_TMP/slack.jsonl" &
+SS_PIDS+=($!)
+ss_wait_for 10 test -s "$SS_TMP/slack.port" || { ss_fail "fake slack did not start"; ss_done; exit 1; }
+SLACK_PORT=$(cat "$SS_TMP/slack.port")
+
+EXP_PORT=$(ss_free_port)
+prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_mon" \
+  -web.listen-address "127.0.0.1:$EXP_PORT" -check-streams 'skyspool:*' >"$SS_TMP/exporter.log" 2>&1 &
+SS_PIDS+=($!)
+
+AM_PORT=$(ss_free_port)
+mkdir -p "$SS_TMP/am"
+# The shipped config with the webhook pointed at the local receiver and fast timers.
+sed -e "s#https://hooks.slack.com/services/REPLACE/ME/PLEASE#http://127.0.0.1:$SLACK_PORT/hook#" \
+    -e 's/group_wait: 30s/group_wait: 1s/' -e 's/group_interval: 5m/group_interval: 1s/' \
+    -e 's/resolve_timeout: 5m/resolve_timeout: 10s/' "$MON/alertmanager.yml" >"$SS_TMP/am.yml"
+prometheus-alertmanager --config.file="$SS_TMP/am.yml" --storage.path="$SS_TMP/am" \
+  --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= \
+  --web.external-url="http://127.0.0.1:$AM_PORT" >"$SS_TMP/am.log" 2>&1 &
+SS_PIDS+=($!)
+
+PROM_PORT=$(ss_free_port)
+mkdir -p "$SS_TMP/prom"
+sed -e 's/for: [0-9]*m/for: 0s/' "$MON/skyspool.rules.yml" >"$SS_TMP/prom/skyspool.rules.yml"
+cat >"$SS_TMP/prom/prometheus.yml" <<YML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [skyspool.rules.yml]
+alerting:
+  alertmanagers: [{static_configs: [{targets: ['127.0.0.1:$AM_PORT']}]}]
+scrape_configs:
+  - job_name: redis
+    static_configs: [{targets: ['127.0.0.1:$EXP_PORT']}]
+YML
+prometheus --config.file="$SS_TMP/prom/prometheus.yml" --storage.tsdb.path="$SS_TMP/prom/data" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" >"$SS_TMP/prom.log" 2>&1 &
+SS_PIDS+=($!)
+PROM="http://127.0.0.1:$PROM_PORT"
+ss_check "prometheus ready" ss_wait_for 30 curl -sf "$PROM/-/ready"
+ss_check "alertmanager registered in prometheus" ss_wait_for 60 \
+  bash -c "curl -sf '$PROM/api/v1/alertmanagers' | grep -q '$AM_PORT'"
+ss_check "redis exporter scraped" ss_wait_for 60 \
+  bash -c "curl -sf '$PROM/api/v1/query?query=redis_up' | grep -q '\"1\"'"
+
+# Fill Redis to ~90% of maxmemory with plain strings.
+python3 - "$REDIS_PORT_mon" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def cmd(*a):
+    out = b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
+    s.sendall(out)
+    return s.recv(65536)
+for i in range(4000):
+    r = cmd(b"SET", b"fill:%d" % i, b"x" * 1000)
+    if r.startswith(b"-OOM"):
+        break
+    info = cmd(b"INFO", b"memory").decode()
+    used = int([l for l in info.split("\r\n") if l.startswith("used_memory:")][0].split(":")[1])
+    if used > 0.9 * 4 * 1024 * 1024:
+        break
+PY
+ss_check "SkyspoolRedisMemoryHigh reached Slack as danger" ss_wait_for 90 \
+  bash -c "grep -q 'SkyspoolRedisMemoryHigh' '$SS_TMP/slack.jsonl' && grep 'SkyspoolRedisMemoryHigh' '$SS_TMP/slack.jsonl' | grep -q '\"color\":\"danger\"'"
+if [ -s "$SS_TMP/slack.jsonl" ]; then
+  ss_check "Slack payload has channel, username and attachment text" node -e '
+    const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse)[0];
+    const a = l.attachments[0];
+    if (l.channel !== "#skyspool-alerts" || l.username !== "skyspool-alertmanager" ||
+        !a.title.includes("FIRING") || !a.text.includes("above 80% of maxmemory")) process.exit(1);' "$SS_TMP/slack.jsonl"
+fi
+
+redis-cli -p "$REDIS_PORT_mon" flushall >/dev/null
+ss_check "alert resolved in Slack as good" ss_wait_for 120 \
+  bash -c "grep 'SkyspoolRedisMemoryHigh' '$SS_TMP/slack.jsonl' | grep -q '\"color\":\"good\"'"
+
+# 3. Every Grafana panel's PromQL parses (HTTP 400 bad_data would mean a syntax error).
+node -e '
+  const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const walk = (ps) => ps.flatMap((p) => [...(p.targets || []).map((t) => t.expr), ...walk(p.panels || [])]);
+  for (const e of walk(d.panels)) console.log(e.replace(/\$__(rate_interval|interval|range)/g, "1m").replace(/\$instance/g, ".*"));
+' "$MON/grafana/skyspool-dashboard.json" >"$SS_TMP/queries.txt"
+nq=0; bad=0
+while IFS= read -r q; do
+  nq=$((nq + 1))
+  code=$(curl -s -o "$SS_TMP/q.json" -w '%{http_code}' --get --data-urlencode "query=$q" "$PROM/api/v1/query")
+  if [ "$code" != 200 ]; then bad=$((bad + 1)); echo "bad query ($code): $q" >&2; cat "$SS_TMP/q.json" >&2; fi
+done <"$SS_TMP/queries.txt"
+ss_check "dashboard has panel queries (collapsed rows included)" test "$nq" -ge 12
+ss_eq "every dashboard query is valid PromQL" 0 "$bad"
+
+ss_done

@@ -1,0 +1,433 @@
+/* Unit tests for the Parquet writer's encoders and its error handling.
+ *
+ * The Thrift compact writer is checked against hand-assembled bytes (varints, zigzag,
+ * field-id deltas both short and long, nested structs, lists). The RLE/bit-packed hybrid
+ * is decoded back by a small independent decoder here, at every bit width 1..20, over
+ * null-run patterns that start at each offset of an 8-value group and cross group
+ * boundaries. UTF-8 validation/repair and the truncation of string statistics have
+ * table-driven cases. Writer errors (ENOSPC via /dev/full, REQUIRED nulls, type
+ * mismatches, invalid UTF-8 in reject mode, bad options) must surface as errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "parquet.h"
+#include "pq_internal.h"
+
+/* ---- Thrift compact ---- */
+static void test_varint_zigzag(void **state) {
+    (void)state;
+    assert_int_equal(ss_tc_zigzag(0), 0);
+    assert_int_equal(ss_tc_zigzag(-1), 1);
+    assert_int_equal(ss_tc_zigzag(1), 2);
+    assert_int_equal(ss_tc_zigzag(-2), 3);
+    assert_true(ss_tc_zigzag(INT64_MIN) == UINT64_MAX);
+    assert_true(ss_tc_zigzag(INT64_MAX) == UINT64_MAX - 1);
+    ss_pqbuf b = {0};
+    ss_pqbuf_uvarint(&b, 0);
+    ss_pqbuf_uvarint(&b, 127);
+    ss_pqbuf_uvarint(&b, 128);
+    ss_pqbuf_uvarint(&b, 300);
+    ss_pqbuf_uvarint(&b, UINT64_MAX);
+    const uint8_t want[] = {0x00, 0x7f, 0x80, 0x01, 0xac, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff,
+                            0xff, 0xff, 0xff, 0xff, 0x01};
+    assert_int_equal(b.len, sizeof want);
+    assert_memory_equal(b.p, want, sizeof want);
+    ss_pqbuf_free(&b);
+}
+
+static void test_thrift_fields(void **state) {
+    (void)state;
+    ss_pqbuf b = {0};
+    ss_tc t;
+    ss_tc_init(&t, &b);
+    ss_tc_i32(&t, 1, 5);          /* delta 1: 0x15, zigzag(5)=10 */
+    ss_tc_i64(&t, 3, -1);         /* delta 2: 0x26, 0x01 */
+    ss_tc_binary(&t, 4, "ab", 2); /* delta 1: 0x18, len 2 */
+    ss_tc_i32(&t, 20, 1);         /* delta 16 > 15: type byte 0x05, zigzag id 40 = 0x28, value 0x02 */
+    ss_tc_struct_begin(&t, 21);   /* delta 1: 0x1c */
+    ss_tc_bool(&t, 1, 1);         /* 0x11 */
+    ss_tc_bool(&t, 2, 0);         /* 0x12 */
+    ss_tc_struct_end(&t);         /* 0x00 */
+    ss_tc_list_begin(&t, 22, SS_TC_I32, 2); /* 0x19, 0x25, 2 -> 4, 3 -> 6 */
+    ss_tc_elem_i32(&t, 2);
+    ss_tc_elem_i32(&t, 3);
+    ss_tc_list_begin(&t, 23, SS_TC_BINARY, 20); /* 0x19, 0xf8, 20 */
+    for (int i = 0; i < 20; i++) ss_tc_elem_binary(&t, "", 0);
+    ss_tc_i32(&t, 10, 7); /* going back down: delta <= 0 uses the long form: 0x05, zigzag(10)=20, 14 */
+    ss_pqbuf_byte(&b, 0);
+    uint8_t want[64];
+    size_t n = 0;
+    const uint8_t head[] = {0x15, 0x0a, 0x26, 0x01, 0x18, 0x02, 'a', 'b', 0x05, 0x28, 0x02, 0x1c, 0x11,
+                            0x12, 0x00, 0x19, 0x25, 0x04, 0x06, 0x19, 0xf8, 0x14};
+    memcpy(want, head, sizeof head);
+    n = sizeof head;
+    for (int i = 0; i < 20; i++) want[n++] = 0;
+    want[n++] = 0x05;
+    want[n++] = 0x14;
+    want[n++] = 0x0e;
+    want[n++] = 0x00;
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.p, want, n);
+    ss_pqbuf_free(&b);
+}
+
+static void test_thrift_nested_reset(void **state) {
+    (void)state;
+    ss_pqbuf b = {0};
+    ss_tc t;
+    ss_tc_init(&t, &b);
+    ss_tc_i32(&t, 7, 0);        /* 0x75 0x00 */
+    ss_tc_struct_begin(&t, 8);  /* 0x1c */
+    ss_tc_i32(&t, 1, 0);        /* id restarts at 0 inside: 0x15 0x00 */
+    ss_tc_struct_end(&t);       /* 0x00 */
+    ss_tc_i32(&t, 9, 0);        /* outer last id is still 8: 0x15 0x00 */
+    const uint8_t want[] = {0x75, 0x00, 0x1c, 0x15, 0x00, 0x00, 0x15, 0x00};
+    assert_int_equal(b.len, sizeof want);
+    assert_memory_equal(b.p, want, sizeof want);
+    ss_pqbuf_free(&b);
+}
+
+/* ---- hybrid decoder (independent of the encoder) ---- */
+static uint64_t rd_varint(const uint8_t *p, size_t n, size_t *i) {
+    uint64_t v = 0;
+    int sh = 0;
+    while (*i < n) {
+        uint8_t c = p[(*i)++];
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) return v;
+        sh += 7;
+    }
+    fail_msg("truncated varint");
+    return 0;
+}
+
+/* Decodes exactly `count` values; fails when the stream has too few or leftover runs. */
+static void hybrid_decode(const uint8_t *p, size_t n, int bw, uint32_t *out, size_t count) {
+    size_t i = 0, got = 0;
+    while (got < count) {
+        assert_true(i < n);
+        uint64_t h = rd_varint(p, n, &i);
+        if (h & 1) {
+            size_t vals = (size_t)(h >> 1) * 8;
+            assert_true(vals > 0);
+            assert_true(i + vals * (size_t)bw / 8 <= n);
+            for (size_t k = 0; k < vals; k++) {
+                uint32_t v = 0;
+                for (int bit = 0; bit < bw; bit++) {
+                    size_t pos = k * (size_t)bw + (size_t)bit;
+                    v |= (uint32_t)((p[i + pos / 8] >> (pos % 8)) & 1) << bit;
+                }
+                if (got < count) out[got++] = v;
+                else assert_int_equal(v, 0); /* padding of the last group */
+            }
+            i += vals * (size_t)bw / 8;
+        } else {
+            size_t run = (size_t)(h >> 1);
+            assert_true(run > 0);
+            uint32_t v = 0;
+            for (int k = 0; k < (bw + 7) / 8; k++) v |= (uint32_t)p[i++] << (8 * k);
+            assert_true(got + run <= count);
+            for (size_t k = 0; k < run; k++) out[got++] = v;
+        }
+    }
+    assert_int_equal(i, n);
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void roundtrip_u32(const uint32_t *v, size_t n, int bw) {
+    ss_pqbuf b = {0};
+    ss_pq_hybrid_u32(&b, v, n, bw);
+    assert_false(b.oom);
+    uint32_t *out = calloc(n + 1, sizeof *out);
+    hybrid_decode(b.p, b.len, bw, out, n);
+    for (size_t i = 0; i < n; i++)
+        if (out[i] != v[i]) fail_msg("bw %d n %zu: value %zu is %u, expected %u", bw, n, i, out[i], v[i]);
+    free(out);
+    ss_pqbuf_free(&b);
+}
+
+static void test_hybrid_all_widths(void **state) {
+    (void)state;
+    uint64_t seed = 12345;
+    enum { N = 3000 };
+    uint32_t *v = malloc(N * sizeof *v);
+    for (int bw = 1; bw <= 20; bw++) {
+        uint32_t mask = (uint32_t)((1ull << bw) - 1);
+        for (int pattern = 0; pattern < 6; pattern++) {
+            for (size_t i = 0; i < N; i++) {
+                uint32_t r = (uint32_t)rng_next(&seed) & mask;
+                switch (pattern) {
+                case 0: v[i] = r; break;                                   /* random: bit-packed */
+                case 1: v[i] = (uint32_t)(i / 37) & mask; break;           /* runs of 37 */
+                case 2: v[i] = mask; break;                                /* one long run of the max value */
+                case 3: v[i] = (i % 100 < 9) ? r : mask; break;            /* short noise, long runs */
+                case 4: v[i] = (uint32_t)(i / (1 + i % 13)) & mask; break; /* mixed short runs */
+                default: v[i] = (rng_next(&seed) % 4 == 0) ? r : v[i ? i - 1 : 0] & mask; break;
+                }
+            }
+            for (size_t n = 0; n <= 17; n++) roundtrip_u32(v, n, bw);
+            roundtrip_u32(v, N, bw);
+            roundtrip_u32(v, 513, bw);
+            roundtrip_u32(v, 1000, bw);
+        }
+    }
+    free(v);
+}
+
+/* Definition levels with a null run of every length 1..70 starting at every offset
+ * 0..7 of a group, after every prefix length 0..23: the bug class where a run starting
+ * inside a bit-packed group was counted twice. */
+static void test_hybrid_null_runs(void **state) {
+    (void)state;
+    uint8_t lv[160];
+    uint32_t out[160];
+    for (int prefix = 0; prefix < 24; prefix++) {
+        for (int len = 1; len <= 70; len++) {
+            size_t n = (size_t)prefix + (size_t)len + 9;
+            for (size_t i = 0; i < n; i++) lv[i] = (i % 3 == 0) ? 1 : (uint8_t)(i % 2);
+            for (int i = prefix; i < prefix + len; i++) lv[i] = 0;
+            ss_pqbuf b = {0};
+            ss_pq_hybrid_u8(&b, lv, n, 1);
+            hybrid_decode(b.p, b.len, 1, out, n);
+            for (size_t i = 0; i < n; i++)
+                if (out[i] != lv[i]) fail_msg("prefix %d run %d: level %zu is %u", prefix, len, i, out[i]);
+            ss_pqbuf_free(&b);
+        }
+    }
+}
+
+static void test_bit_width(void **state) {
+    (void)state;
+    assert_int_equal(ss_pq_bit_width(0), 1);
+    assert_int_equal(ss_pq_bit_width(1), 1);
+    assert_int_equal(ss_pq_bit_width(2), 2);
+    assert_int_equal(ss_pq_bit_width(255), 8);
+    assert_int_equal(ss_pq_bit_width(256), 9);
+    assert_int_equal(ss_pq_bit_width(UINT32_MAX), 32);
+}
+
+/* ---- UTF-8 ---- */
+static void test_utf8(void **state) {
+    (void)state;
+    static const struct {
+        const char *in;
+        int valid;
+        const char *repaired;
+    } cases[] = {
+        {"", 1, ""},
+        {"plain ascii longer than eight bytes", 1, NULL},
+        {"é 日本 🦋", 1, NULL},
+        {"\xf4\x8f\xbf\xbf", 1, NULL},
+        {"\xef\xbf\xbf", 1, NULL},
+        {"\xed\x9f\xbf", 1, NULL},
+        {"a\xff", 0, "a\xef\xbf\xbd"},
+        {"\xc0\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xc1\xbf", 0, "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xe0\x80\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xed\xa0\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xf0\x8f\xbf\xbf", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xf4\x90\x80\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xf5", 0, "\xef\xbf\xbd"},
+        {"\xe2\x82", 0, "\xef\xbf\xbd"},
+        {"\xe2\x82x", 0, "\xef\xbf\xbdx"},
+        {"\xf0\x9f\x98", 0, "\xef\xbf\xbd"},
+        {"12345678\x80", 0, "12345678\xef\xbf\xbd"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *s = cases[i].in;
+        assert_int_equal(ss_pq_utf8_valid((const uint8_t *)s, strlen(s)), cases[i].valid);
+        ss_pqbuf b = {0};
+        ss_pq_utf8_repair(&b, (const uint8_t *)s, strlen(s));
+        const char *want = cases[i].repaired ? cases[i].repaired : s;
+        assert_int_equal(b.len, strlen(want));
+        if (b.len) assert_memory_equal(b.p, want, b.len);
+        assert_true(ss_pq_utf8_valid(b.p, b.len));
+        ss_pqbuf_free(&b);
+    }
+}
+
+static void test_stat_truncation(void **state) {
+    (void)state;
+    uint8_t out[16];
+    const uint8_t *s = (const uint8_t *)"abcdef";
+    assert_int_equal(ss_pq_trunc_min(s, 6, 16), 6);
+    assert_int_equal(ss_pq_trunc_min(s, 6, 4), 4);
+    assert_int_equal(ss_pq_trunc_max(s, 6, 4, out), 4);
+    assert_memory_equal(out, "abce", 4);
+    /* "ab" + é (c3 a9): cutting at 3 would split é; min keeps "ab", max bumps 'b' */
+    const uint8_t *e = (const uint8_t *)"ab\xc3\xa9z";
+    assert_int_equal(ss_pq_trunc_min(e, 5, 3), 2);
+    assert_int_equal(ss_pq_trunc_max(e, 5, 3, out), 2);
+    assert_memory_equal(out, "ac", 2);
+    /* é then more: the continuation byte a9 is incremented to aa (ê) */
+    assert_int_equal(ss_pq_trunc_max(e + 2, 3, 2, out), 2);
+    assert_memory_equal(out, "\xc3\xaa", 2);
+    /* U+10FFFF cannot be incremented in place: drop it and bump the character before */
+    const uint8_t *m = (const uint8_t *)"a\xf4\x8f\xbf\xbfzz";
+    assert_int_equal(ss_pq_trunc_max(m, 7, 5, out), 1);
+    assert_memory_equal(out, "b", 1);
+    /* nothing can be incremented: no upper bound */
+    const uint8_t *d = (const uint8_t *)"\x7f\x7f\x7f";
+    assert_int_equal(ss_pq_trunc_max(d, 3, 2, out), 0);
+}
+
+/* ---- writer errors ---- */
+static ss_pq_column g_cols[] = {
+    {"id", SS_PQ_INT64, 0, 0}, {"s", SS_PQ_STRING, 1, 1}, {"l", SS_PQ_STRING_LIST, 1, 0}};
+
+static ss_pq_writer *open_tmp(char *path, const ss_pq_options *o) {
+    strcpy(path, "/tmp/test_parquet_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ss_pq_writer *w = ss_pq_open(path, g_cols, 3, o);
+    unlink(path); /* the writer keeps its descriptor; nothing is left behind */
+    assert_non_null(w);
+    assert_int_equal(ss_pq_err(w), 0);
+    return w;
+}
+
+static void test_enospc(void **state) {
+    (void)state;
+    if (access("/dev/full", W_OK) != 0) skip();
+    ss_pq_options o;
+    ss_pq_options_init(&o);
+    o.fsync = 0;
+    ss_pq_writer *w = ss_pq_open("/dev/full", g_cols, 3, &o);
+    assert_non_null(w);
+    /* The magic fits in the page cache of a regular file, but /dev/full fails at once. */
+    assert_int_not_equal(ss_pq_err(w), 0);
+    assert_non_null(strstr(ss_pq_errstr(w), "No space left"));
+    assert_int_equal(ss_pq_set_int64(w, 0, 1), -1); /* sticky */
+    char err[256];
+    assert_int_equal(ss_pq_close(w, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "No space left"));
+}
+
+static void test_misuse(void **state) {
+    (void)state;
+    char path[64], err[256];
+    ss_pq_options o;
+    ss_pq_options_init(&o);
+    o.fsync = 0;
+
+    ss_pq_writer *w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_set_null(w, 0), -1); /* REQUIRED */
+    assert_non_null(strstr(ss_pq_errstr(w), "REQUIRED"));
+    ss_pq_abort(w);
+
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_set_string(w, 0, "x", 1), -1); /* type mismatch */
+    assert_non_null(strstr(ss_pq_errstr(w), "INT64"));
+    ss_pq_abort(w);
+
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_set_int64(w, 0, 1), 0);
+    assert_int_equal(ss_pq_set_int64(w, 0, 2), -1); /* twice */
+    ss_pq_abort(w);
+
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_end_row(w), -1); /* REQUIRED id missing */
+    assert_int_equal(ss_pq_close(w, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "id"));
+
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_list_add(w, 2, "x", 1), -1); /* no list_begin */
+    ss_pq_abort(w);
+
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_set_int64(w, 9, 1), -1); /* no such column */
+    ss_pq_abort(w);
+
+    o.replace_bad_utf8 = 0;
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_set_int64(w, 0, 1), 0);
+    assert_int_equal(ss_pq_set_string(w, 1, "a\xff", 2), -1);
+    assert_non_null(strstr(ss_pq_errstr(w), "UTF-8"));
+    ss_pq_abort(w);
+    o.replace_bad_utf8 = 1;
+
+    w = open_tmp(path, &o);
+    assert_int_equal(ss_pq_set_int64(w, 0, 1), 0);
+    assert_int_equal(ss_pq_set_string(w, 1, "a\xff", 2), 0);
+    assert_int_equal(ss_pq_end_row(w), 0);
+    assert_int_equal(ss_pq_set_int64(w, 0, 2), 0); /* a started row must be ended before close */
+    assert_int_equal(ss_pq_close(w, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ss_pq_end_row"));
+
+    w = open_tmp(path, &o);
+    ss_pq_stats st;
+    assert_int_equal(ss_pq_set_int64(w, 0, 1), 0);
+    assert_int_equal(ss_pq_set_string(w, 1, "a\xff", 2), 0);
+    assert_int_equal(ss_pq_end_row(w), 0);
+    assert_int_equal(ss_pq_close(w, &st, err, sizeof err), 0);
+    assert_int_equal(st.rows, 1);
+    assert_int_equal(st.utf8_replaced, 1);
+    assert_int_equal(st.row_groups, 1);
+    unlink(path);
+
+    ss_pq_options bad = o;
+    bad.zstd_level = 1000;
+    w = ss_pq_open(path, g_cols, 3, &bad);
+    assert_int_not_equal(ss_pq_err(w), 0);
+    ss_pq_abort(w);
+    bad = o;
+    bad.row_group_rows = 0;
+    w = ss_pq_open(path, g_cols, 3, &bad);
+    assert_int_not_equal(ss_pq_err(w), 0);
+    ss_pq_abort(w);
+    ss_pq_column dup[] = {{"a", SS_PQ_INT64, 0, 0}, {"a", SS_PQ_INT32, 0, 0}};
+    w = ss_pq_open(path, dup, 2, &o);
+    assert_int_not_equal(ss_pq_err(w), 0);
+    assert_non_null(strstr(ss_pq_errstr(w), "twice"));
+    ss_pq_abort(w);
+    w = ss_pq_open("/nonexistent-dir/x.parquet", g_cols, 3, &o);
+    assert_int_not_equal(ss_pq_err(w), 0);
+    assert_non_null(strstr(ss_pq_errstr(w), "/nonexistent-dir/x.parquet"));
+    ss_pq_abort(w);
+    unlink(path);
+}
+
+static void test_codec_names(void **state) {
+    (void)state;
+    ss_pq_codec c;
+    assert_int_equal(ss_pq_codec_parse("zstd", &c), 0);
+    assert_int_equal(c, SS_PQ_CODEC_ZSTD);
+    assert_int_equal(ss_pq_codec_parse("snappy", &c), 0);
+    assert_int_equal(c, SS_PQ_CODEC_SNAPPY);
+    assert_int_equal(ss_pq_codec_parse("none", &c), 0);
+    assert_int_equal(c, SS_PQ_CODEC_NONE);
+    assert_int_equal(ss_pq_codec_parse("gzip", &c), -1);
+    assert_string_equal(ss_pq_codec_name(SS_PQ_CODEC_ZSTD), "zstd");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_varint_zigzag),
+        cmocka_unit_test(test_thrift_fields),
+        cmocka_unit_test(test_thrift_nested_reset),
+        cmocka_unit_test(test_hybrid_all_widths),
+        cmocka_unit_test(test_hybrid_null_runs),
+        cmocka_unit_test(test_bit_width),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_stat_truncation),
+        cmocka_unit_test(test_enospc),
+        cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_codec_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
