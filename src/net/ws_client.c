@@ -431,9 +431,12 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
             if (stall_at < wake) wake = stall_at;
         }
         int64_t delay = wake - ss_ws_now_us();
-        if (delay < 0) delay = 0;
-        lws_sul_schedule(c->ctx, 0, &c->wake, wake_cb, delay);
-        if (lws_service(c->ctx, 0) < 0) {
+        /* A wake-up that is already ripe when lws_service starts is run and removed
+         * before poll() computes its timeout, which then falls back to lws's next own
+         * timer (up to ~30 s away). So short waits poll without blocking instead. */
+        int nonblock = delay <= 2000;
+        if (!nonblock) lws_sul_schedule(c->ctx, 0, &c->wake, wake_cb, delay);
+        if (lws_service(c->ctx, nonblock ? -1 : 0) < 0) {
             snprintf(c->errstr, sizeof c->errstr, "WebSocket service loop failed");
             return SS_WS_ERR;
         }
