@@ -115,10 +115,10 @@ int ss_js_peek(const char *p, size_t n, int want_collection, ss_js_peek_result *
     p = ws(p, end);
     if (p >= end || *p != '{') return -1;
     p++;
-    int have_time = 0;
+    int have_time = 0, after_comma = 0;
     for (;;) {
         p = ws(p, end);
-        if (p < end && *p == '}') return 0;
+        if (p < end && *p == '}' && !after_comma) return 0;
         if (p >= end || *p != '"') return -1;
         const char *k = p;
         p = skip_string(p, end);
@@ -149,6 +149,7 @@ int ss_js_peek(const char *p, size_t n, int want_collection, ss_js_peek_result *
         p = ws(p, end);
         if (p < end && *p == ',') {
             p++;
+            after_comma = 1;
             continue;
         }
         if (p < end && *p == '}') return 0;

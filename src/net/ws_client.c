@@ -267,7 +267,7 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         c->conn_delivered = 0;
         c->last_rx_us = ss_ws_now_us();
         c->stats.connects++;
-        ss_info(c->log_name, "connected to %s://%s:%d%.200s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
+        ss_info(c->log_name, "connected to %s://%s:%d%.1000s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
                 c->path.data);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:

@@ -4,7 +4,8 @@
  * queue with TCP backpressure) is ss_ws_client; this file only speaks Jetstream:
  *
  *   - the request: the user's URL plus wantedCollections (the archived types unless
- *     configured or already in the URL; identity and account always come), compress=true
+ *     configured or already in the URL; "*" asks for every collection; identity and
+ *     account always come), compress=true
  *     when asked, and cursor=<time_us> when resuming;
  *   - the cursor: each event's time_us, read with a cheap top-level peek. After a seek
  *     the request carries the caller's cursor (margin already applied); after a
@@ -65,7 +66,8 @@ static int js_path(void *ud, ss_buf *path) {
 /* Builds the request path (without cursor) from the URL and the options. */
 static int build_base(ss_source *s, js_source *js, const ss_ws_url *u, const ss_source_opts *opts, int *compress) {
     if (ss_ws_query_strip(u->path, "cursor", &js->base) < 0) return ss_source_fail(s, "out of memory");
-    if (!ss_ws_query_has(u->path, "wantedCollections")) {
+    int all = opts->wanted_collections && !strcmp(opts->wanted_collections, "*");
+    if (!all && !ss_ws_query_has(u->path, "wantedCollections")) {
         const char *list = opts->wanted_collections && *opts->wanted_collections ? opts->wanted_collections
                                                                                  : SS_JS_DEFAULT_COLLECTIONS;
         ss_js_filter f;
@@ -199,10 +201,10 @@ static void js_close(ss_source *s) {
     if (js->ws) {
         const ss_ws_client_stats *st = ss_ws_client_get_stats(js->ws);
         ss_info("jetstream",
-                "closing: %llu messages, %llu connects, %llu disconnects, %llu stalls, %llu clamped cursors, "
-                "%llu bad messages",
+                "closing: %llu messages, %llu connects, %llu disconnects, %llu stalls, %llu pauses, "
+                "%llu clamped cursors, %llu bad messages",
                 (unsigned long long)st->messages, (unsigned long long)st->connects,
-                (unsigned long long)st->disconnects, (unsigned long long)st->stalls,
+                (unsigned long long)st->disconnects, (unsigned long long)st->stalls, (unsigned long long)st->pauses,
                 (unsigned long long)js->clamped, (unsigned long long)js->bad);
     }
     ss_ws_client_free(js->ws);
