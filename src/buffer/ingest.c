@@ -1,0 +1,1002 @@
+/* The ingester. See ingest.h for what it writes and guarantees; this comment says how.
+ *
+ * Pipeline. Messages are decoded and formatted straight into a batch buffer as RESP
+ * (no per-event malloc, no hiredis format parsing): a precomputed "XADD <key> * e" prefix
+ * per stream, then the event bytes, t and k. A batch (default 512 entries, or whatever
+ * arrived within flush_ms) is handed to hiredis in one redisAppendFormattedCommand and
+ * written at once; up to batches_in_flight batches are unanswered at any time, and the
+ * oldest batch's replies are read while Redis works on the newer ones.
+ *
+ * Control commands ride in front of a batch's data: the cursor HSET, the Pingest heartbeat
+ * and INFO memory (read back asynchronously, so the memory check never stalls the pipe).
+ *
+ * Cursor. A batch remembers the source cursor after its last message. When every reply of a
+ * batch (and of every batch before it) is a success, that cursor becomes "confirmed", and
+ * it is written in front of the next batch: after the data it covers, on the same
+ * connection, so Redis applies (and logs to its AOF) the data first. A cursor is therefore
+ * never written before Redis has accepted everything it covers; in particular an entry
+ * refused with OOM can never be covered by a cursor that an OOM-free moment let through.
+ *
+ * OOM and watermarks. Entries refused with OOM are copied, in order, to a retry batch; the
+ * ingester stops reading, drains the pipe, waits (paused) until used_memory is under the
+ * low watermark, and re-sends the retry batch before reading on. Passing the high
+ * watermark (seen in an INFO reply) pauses the same way, usually before any OOM.
+ *
+ * Reconnect. On a connection error the ingester reconnects with exponential backoff and
+ * jitter, reads the stored cursor and seeks the source to cursor - resume_margin,
+ * discarding what was in flight (it is read again). A source that cannot seek gets its
+ * unconfirmed entries re-sent from the batches still in memory. */
+#include "buffer/ingest.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+
+#define KIND_DLQ 32 /* kind >= KIND_DLQ: DLQ entry with reason index kind - KIND_DLQ */
+#define CTL_MAX 4
+#define MAX_IN_FLIGHT 64
+#define PREFIX_MAX 200
+enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO };
+
+typedef struct {
+    ss_buf buf;      /* control commands, then data commands, as RESP */
+    size_t data_off; /* where data commands start in buf */
+    uint32_t *off;   /* data command i is buf[data_off + off[i] .. data_off + off[i+1]) */
+    uint8_t *kind;   /* ss_type, or KIND_DLQ + reason index */
+    uint32_t *ebytes;
+    int n, cap;
+    int ctl[CTL_MAX], nctl;
+    int ctl_done, done; /* replies already read (for partial re-send) */
+    int has_cursor;
+    int64_t end_cursor;
+} batch;
+
+struct ss_ingest {
+    ss_ingest_opts o;
+    ss_redis_target *target;
+    redisContext *c;
+    ss_decoder *dec;
+    ss_source *src;
+    volatile sig_atomic_t *stop;
+    char errstr[1024];
+
+    char prefix[PREFIX_MAX + 1];
+    char xadd_prefix[SS_TYPE__COUNT][PREFIX_MAX + 64];
+    size_t xadd_prefix_len[SS_TYPE__COUNT];
+    char dlq_key[PREFIX_MAX + 8];
+    char state_key[PREFIX_MAX + 8];
+    char cursor_key[PREFIX_MAX + 600];
+
+    batch ring[MAX_IN_FLIGHT + 1];
+    int nring, head, count; /* in-flight batches: ring[head .. head+count) */
+    batch retry;
+    int oom_pending, pause_wanted;
+
+    /* memory, from the latest INFO memory */
+    long long used_memory, maxmemory;
+    int64_t last_info_ms, last_state_ms;
+
+    int64_t confirmed_cursor;
+    int has_confirmed, cursor_written; /* cursor_written: confirmed_cursor is in Redis */
+    int64_t start_cursor;
+    int has_start_cursor;
+    int rewound; /* set by recover() when it seeked the source */
+    uint64_t nread_total, skipped_local;
+
+    pthread_mutex_t mu;
+    ss_ingest_stats st;
+    uint64_t backoff_seed;
+};
+
+void ss_ingest_opts_init(ss_ingest_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->prefix = "skyspool:";
+    o->high_watermark = 0.8;
+    o->low_watermark = 0.6;
+    o->max_event_bytes = 2u << 20;
+    o->batch_events = 512;
+    o->batches_in_flight = 4;
+    o->memory_check_ms = 100;
+    o->state_interval_ms = 1000;
+    o->flush_ms = 50;
+    o->reconnect_max_ms = 5000;
+}
+
+/* ---- time, keys ---------------------------------------------------------------------- */
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int ss_ingest_stream_key(const char *prefix, ss_type t, char *out, size_t outlen) {
+    return snprintf(out, outlen, "%s%s", prefix, ss_type_name(t));
+}
+
+int ss_ingest_cursor_key(const char *prefix, const char *source_id, char *out, size_t outlen) {
+    return snprintf(out, outlen, "%scursor:%s", prefix, source_id);
+}
+
+/* ---- RESP formatting --------------------------------------------------------------------- */
+
+/* Writes v in decimal at p; returns the length. */
+static size_t fmt_i64(char *p, int64_t v) {
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[n++] = '-';
+    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static int resp_array(ss_buf *b, int n) { return ss_buf_printf(b, "*%d\r\n", n); }
+
+static int resp_bulk(ss_buf *b, const char *p, size_t n) {
+    if (ss_buf_reserve(b, n + 32) != 0) return -1;
+    char *w = b->data + b->len;
+    *w++ = '$';
+    w += fmt_i64(w, (int64_t)n);
+    *w++ = '\r';
+    *w++ = '\n';
+    memcpy(w, p, n);
+    w += n;
+    *w++ = '\r';
+    *w++ = '\n';
+    b->len = (size_t)(w - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int resp_str(ss_buf *b, const char *s) { return resp_bulk(b, s, strlen(s)); }
+
+static int resp_i64(ss_buf *b, int64_t v) {
+    char tmp[24];
+    return resp_bulk(b, tmp, fmt_i64(tmp, v));
+}
+
+/* ---- batches ------------------------------------------------------------------------------ */
+
+static void batch_reset(batch *b) {
+    ss_buf_reset(&b->buf);
+    b->data_off = 0;
+    b->n = b->nctl = b->ctl_done = b->done = 0;
+    b->has_cursor = 0;
+    b->end_cursor = 0;
+}
+
+static void batch_free(batch *b) {
+    ss_buf_free(&b->buf);
+    free(b->off);
+    free(b->kind);
+    free(b->ebytes);
+    memset(b, 0, sizeof *b);
+}
+
+static int batch_grow(batch *b) {
+    if (b->n + 1 < b->cap) return 0;
+    int cap = b->cap ? b->cap * 2 : 1024;
+    uint32_t *off = realloc(b->off, sizeof *off * (size_t)(cap + 1));
+    if (!off) return -1;
+    b->off = off;
+    uint8_t *kind = realloc(b->kind, (size_t)cap);
+    if (!kind) return -1;
+    b->kind = kind;
+    uint32_t *eb = realloc(b->ebytes, sizeof *eb * (size_t)cap);
+    if (!eb) return -1;
+    b->ebytes = eb;
+    b->cap = cap;
+    return 0;
+}
+
+/* Starts the data section (after the control commands). */
+static void batch_begin_data(batch *b) {
+    b->data_off = b->buf.len;
+    if (b->cap == 0) batch_grow(b);
+    if (b->off) b->off[0] = 0;
+}
+
+/* Records the command just appended at the end of buf as data command n. */
+static int batch_commit_cmd(batch *b, uint8_t kind, uint32_t ebytes) {
+    if (batch_grow(b) != 0) return -1;
+    b->kind[b->n] = kind;
+    b->ebytes[b->n] = ebytes;
+    b->n++;
+    b->off[b->n] = (uint32_t)(b->buf.len - b->data_off);
+    return 0;
+}
+
+/* Appends data command i of src to dst (used for re-sends). */
+static int batch_copy_cmd(batch *dst, const batch *src, int i) {
+    if (dst->n == 0 && dst->nctl == 0 && dst->buf.len == 0) batch_begin_data(dst);
+    const char *p = src->buf.data + src->data_off + src->off[i];
+    size_t n = src->off[i + 1] - src->off[i];
+    if (ss_buf_append(&dst->buf, p, n) != 0) return -1;
+    return batch_commit_cmd(dst, src->kind[i], src->ebytes[i]);
+}
+
+/* ---- formatting one message ---------------------------------------------------------------- */
+
+static int reason_index(ss_ingest *ing, const char *reason) {
+    for (int i = 0; i < ing->st.nreasons; i++)
+        if (!strcmp(ing->st.reason[i], reason)) return i;
+    pthread_mutex_lock(&ing->mu);
+    int i = ing->st.nreasons;
+    if (i < SS_INGEST_MAX_REASONS) {
+        snprintf(ing->st.reason[i], sizeof ing->st.reason[i], "%s", reason);
+        ing->st.nreasons++;
+    } else {
+        i = SS_INGEST_MAX_REASONS - 1; /* "other reasons" share the last slot */
+    }
+    pthread_mutex_unlock(&ing->mu);
+    return i;
+}
+
+static int add_dlq(ss_ingest *ing, batch *b, const char *reason, const char *detail, const char *raw, size_t rawlen,
+                   int64_t cursor) {
+    if (rawlen > SS_INGEST_DLQ_RAW_MAX) rawlen = SS_INGEST_DLQ_RAW_MAX;
+    int ri = reason_index(ing, reason);
+    int rc = resp_array(&b->buf, 13);
+    rc |= resp_str(&b->buf, "XADD");
+    rc |= resp_str(&b->buf, ing->dlq_key);
+    rc |= resp_str(&b->buf, "*");
+    rc |= resp_str(&b->buf, "reason");
+    rc |= resp_str(&b->buf, reason);
+    rc |= resp_str(&b->buf, "detail");
+    rc |= resp_str(&b->buf, detail ? detail : "");
+    rc |= resp_str(&b->buf, "raw");
+    rc |= resp_bulk(&b->buf, raw ? raw : "", raw ? rawlen : 0);
+    rc |= resp_str(&b->buf, "source");
+    rc |= resp_str(&b->buf, ing->src->id);
+    rc |= resp_str(&b->buf, "cursor");
+    rc |= resp_i64(&b->buf, cursor);
+    if (rc) return -1;
+    return batch_commit_cmd(b, (uint8_t)(KIND_DLQ + ri), 0);
+}
+
+static int add_event(ss_ingest *ing, batch *b, const ss_event *ev) {
+    char hex[SS_DEDUP_HEX_LEN + 1];
+    ss_event_dedup_hex(ev, hex);
+    ss_buf *buf = &b->buf;
+    size_t plen = ing->xadd_prefix_len[ev->type];
+    size_t need = plen + ev->raw_len + 24 + 16 + 24 + 16 + SS_DEDUP_HEX_LEN + 16;
+    if (ss_buf_reserve(buf, need) != 0) return -1;
+    char *w = buf->data + buf->len;
+    memcpy(w, ing->xadd_prefix[ev->type], plen);
+    w += plen;
+    *w++ = '$';
+    w += fmt_i64(w, (int64_t)ev->raw_len);
+    *w++ = '\r';
+    *w++ = '\n';
+    memcpy(w, ev->raw, ev->raw_len);
+    w += ev->raw_len;
+    memcpy(w, "\r\n$1\r\nt\r\n$", 10);
+    w += 10;
+    char t[24];
+    size_t tl = fmt_i64(t, ev->time_us);
+    w += fmt_i64(w, (int64_t)tl);
+    *w++ = '\r';
+    *w++ = '\n';
+    memcpy(w, t, tl);
+    w += tl;
+    memcpy(w, "\r\n$1\r\nk\r\n$32\r\n", 14);
+    w += 14;
+    memcpy(w, hex, SS_DEDUP_HEX_LEN);
+    w += SS_DEDUP_HEX_LEN;
+    *w++ = '\r';
+    *w++ = '\n';
+    buf->len = (size_t)(w - buf->data);
+    return batch_commit_cmd(b, (uint8_t)ev->type, (uint32_t)ev->raw_len);
+}
+
+/* Decodes and formats one source message into b. Returns 0, or -1 when out of memory. */
+static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
+    b->has_cursor = 1;
+    b->end_cursor = m->cursor;
+    if (m->bad_reason) return add_dlq(ing, b, m->bad_reason, "rejected by the source", m->data, m->len, m->cursor);
+    ss_event ev;
+    ss_decode_reason r = ss_decode(ing->dec, m->data, m->len, &ev);
+    if (r != SS_DECODE_OK)
+        return add_dlq(ing, b, ss_decode_reason_name(r), ss_decoder_errstr(ing->dec), m->data, m->len, m->cursor);
+    if (ev.type == SS_TYPE_OTHER && !ing->o.keep_other) {
+        ing->skipped_local++; /* published per batch */
+        return 0;
+    }
+    /* the stored bytes are the message as given, without a trailing newline */
+    ev.raw = m->data;
+    ev.raw_len = m->len;
+    while (ev.raw_len && (ev.raw[ev.raw_len - 1] == '\n' || ev.raw[ev.raw_len - 1] == '\r')) ev.raw_len--;
+    return add_event(ing, b, &ev);
+}
+
+/* ---- control commands ------------------------------------------------------------------------ */
+
+static int add_cursor_cmd(ss_ingest *ing, ss_buf *b) {
+    int rc = resp_array(b, 8);
+    rc |= resp_str(b, "HSET");
+    rc |= resp_str(b, ing->cursor_key);
+    rc |= resp_str(b, "cursor");
+    rc |= resp_i64(b, ing->confirmed_cursor);
+    rc |= resp_str(b, "updated_us");
+    rc |= resp_i64(b, wall_us());
+    rc |= resp_str(b, "name");
+    rc |= resp_str(b, ing->src->cursor_name ? ing->src->cursor_name : "index");
+    return rc;
+}
+
+static int add_state_cmd(ss_ingest *ing, ss_buf *b, const char *state, const char *pause_reason) {
+    ss_ingest_stats *s = &ing->st;
+    int rc = resp_array(b, 24);
+    rc |= resp_str(b, "HSET");
+    rc |= resp_str(b, ing->state_key);
+    rc |= resp_str(b, "state");
+    rc |= resp_str(b, state);
+    rc |= resp_str(b, "paused");
+    rc |= resp_str(b, s->paused ? "1" : "0");
+    rc |= resp_str(b, "pause_reason");
+    rc |= resp_str(b, pause_reason ? pause_reason : "");
+    rc |= resp_str(b, "pauses_total");
+    rc |= resp_i64(b, (int64_t)s->pauses);
+    rc |= resp_str(b, "events_total");
+    rc |= resp_i64(b, (int64_t)s->written);
+    rc |= resp_str(b, "dlq_total");
+    rc |= resp_i64(b, (int64_t)s->dlq);
+    rc |= resp_str(b, "other_total");
+    rc |= resp_i64(b, (int64_t)s->other_skipped);
+    rc |= resp_str(b, "reconnects_total");
+    rc |= resp_i64(b, (int64_t)s->reconnects);
+    rc |= resp_str(b, "heartbeat_us");
+    rc |= resp_i64(b, wall_us());
+    rc |= resp_str(b, "source");
+    rc |= resp_str(b, ing->src->id);
+    rc |= resp_str(b, "cursor");
+    if (ing->has_confirmed) rc |= resp_i64(b, ing->confirmed_cursor);
+    else rc |= resp_str(b, "");
+    return rc;
+}
+
+static int add_info_cmd(ss_buf *b) {
+    return resp_array(b, 2) | resp_str(b, "INFO") | resp_str(b, "memory");
+}
+
+/* Control commands for the batch being started, by due time. */
+static int add_controls(ss_ingest *ing, batch *b) {
+    int64_t now = mono_ms();
+    int rc = 0;
+    if (ing->has_confirmed && !ing->cursor_written) {
+        rc |= add_cursor_cmd(ing, &b->buf);
+        b->ctl[b->nctl++] = CTL_CURSOR;
+        ing->cursor_written = 1;
+    }
+    if (now - ing->last_state_ms >= ing->o.state_interval_ms) {
+        rc |= add_state_cmd(ing, &b->buf, "running", NULL);
+        b->ctl[b->nctl++] = CTL_STATE;
+        ing->last_state_ms = now;
+    }
+    if (now - ing->last_info_ms >= ing->o.memory_check_ms) {
+        rc |= add_info_cmd(&b->buf);
+        b->ctl[b->nctl++] = CTL_INFO;
+        ing->last_info_ms = now;
+    }
+    return rc;
+}
+
+/* ---- memory ---------------------------------------------------------------------------------- */
+
+static void note_memory(ss_ingest *ing, const char *info) {
+    long long used, max;
+    if (ss_redis_info_ll(info, "used_memory", &used) == 0) ing->used_memory = used;
+    if (ss_redis_info_ll(info, "maxmemory", &max) == 0) ing->maxmemory = max;
+    if (ing->maxmemory > 0 && ing->o.high_watermark < 1.0 &&
+        (double)ing->used_memory > ing->o.high_watermark * (double)ing->maxmemory)
+        ing->pause_wanted = 1;
+}
+
+static int below_low_watermark(const ss_ingest *ing) {
+    return ing->maxmemory <= 0 || (double)ing->used_memory < ing->o.low_watermark * (double)ing->maxmemory;
+}
+
+/* ---- sending and collecting ------------------------------------------------------------------- */
+
+enum { OK = 0, E_IO = -1, E_FATAL = -2, E_STOP = -3 };
+enum { SRC_OPEN = 0, SRC_END, SRC_FAILED };
+
+static int send_batch(ss_ingest *ing, batch *b) {
+    if (b->buf.len == 0) return OK;
+    if (redisAppendFormattedCommand(ing->c, b->buf.data, b->buf.len) != REDIS_OK) return E_IO;
+    int done = 0;
+    do {
+        if (redisBufferWrite(ing->c, &done) != REDIS_OK) return E_IO;
+    } while (!done);
+    return OK;
+}
+
+static redisReply *next_reply(ss_ingest *ing) {
+    void *r = NULL;
+    if (redisGetReply(ing->c, &r) != REDIS_OK) return NULL;
+    return r;
+}
+
+static int is_oom(const redisReply *r) {
+    return r->type == REDIS_REPLY_ERROR && r->len >= 3 && strncmp(r->str, "OOM", 3) == 0;
+}
+
+/* Reads all replies of b, accounts them, queues OOM-refused entries for re-sending. */
+static int collect(ss_ingest *ing, batch *b) {
+    for (; b->ctl_done < b->nctl; b->ctl_done++) {
+        redisReply *r = next_reply(ing);
+        if (!r) return E_IO;
+        int kind = b->ctl[b->ctl_done];
+        if (kind == CTL_INFO && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
+            note_memory(ing, r->str);
+        } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
+            ing->cursor_written = 0; /* try again with the next batch */
+            if (!is_oom(r)) ss_warn("ingest", "storing the cursor failed: %s", r->str);
+        } else if (r->type == REDIS_REPLY_ERROR && !is_oom(r)) {
+            ss_warn("ingest", "Redis refused a control command: %s", r->str);
+        }
+        freeReplyObject(r);
+    }
+    uint64_t by_type[SS_TYPE__COUNT] = {0}, dlq = 0, bytes = 0, ooms = 0;
+    uint64_t reasons[SS_INGEST_MAX_REASONS] = {0};
+    int failed = 0;
+    for (; b->done < b->n; b->done++) {
+        redisReply *r = next_reply(ing);
+        if (!r) goto account_io;
+        int i = b->done;
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (!is_oom(r)) {
+                const char *p = b->buf.data + b->data_off + b->off[i];
+                snprintf(ing->errstr, sizeof ing->errstr, "Redis refused an entry: %.*s (command starts: %.60s)",
+                         (int)r->len, r->str, p);
+                freeReplyObject(r);
+                return E_FATAL;
+            }
+            ooms++;
+            failed++;
+            if (batch_copy_cmd(&ing->retry, b, i) != 0) {
+                freeReplyObject(r);
+                snprintf(ing->errstr, sizeof ing->errstr, "out of memory queueing a re-send");
+                return E_FATAL;
+            }
+        } else {
+            uint8_t k = b->kind[i];
+            if (k >= KIND_DLQ) {
+                dlq++;
+                reasons[k - KIND_DLQ]++;
+            } else {
+                by_type[k]++;
+                bytes += b->ebytes[i];
+            }
+        }
+        freeReplyObject(r);
+    }
+    if (failed || ing->retry.n) {
+        /* the retry batch now stands for everything up to the end of b */
+        ing->retry.has_cursor = b->has_cursor || ing->retry.has_cursor;
+        if (b->has_cursor) ing->retry.end_cursor = b->end_cursor;
+        if (failed) ing->oom_pending = 1;
+    } else if (b->has_cursor) {
+        ing->confirmed_cursor = b->end_cursor;
+        ing->has_confirmed = 1;
+        ing->cursor_written = 0;
+    }
+account_io:
+    pthread_mutex_lock(&ing->mu);
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        ing->st.by_type[t] += by_type[t];
+        ing->st.written += by_type[t];
+    }
+    ing->st.dlq += dlq;
+    for (int i = 0; i < SS_INGEST_MAX_REASONS; i++) ing->st.reason_count[i] += reasons[i];
+    ing->st.bytes += bytes;
+    ing->st.oom_replies += ooms;
+    ing->st.has_cursor = ing->has_confirmed;
+    ing->st.cursor = ing->confirmed_cursor;
+    pthread_mutex_unlock(&ing->mu);
+    return b->done < b->n ? E_IO : OK;
+}
+
+static batch *ring_at(ss_ingest *ing, int i) { return &ing->ring[(ing->head + i) % ing->nring]; }
+
+static int collect_oldest(ss_ingest *ing) {
+    int rc = collect(ing, ring_at(ing, 0));
+    if (rc != OK) return rc;
+    ing->head = (ing->head + 1) % ing->nring;
+    ing->count--;
+    return OK;
+}
+
+static int drain(ss_ingest *ing) {
+    while (ing->count > 0) {
+        int rc = collect_oldest(ing);
+        if (rc != OK) return rc;
+    }
+    return OK;
+}
+
+/* Synchronous command when nothing is in flight. */
+static redisReply *command_now(ss_ingest *ing, int argc, const char **argv) {
+    return redisCommandArgv(ing->c, argc, argv, NULL);
+}
+
+static void write_state_now(ss_ingest *ing, const char *state, const char *pause_reason) {
+    ss_buf b;
+    ss_buf_init(&b);
+    int n = 1;
+    if (ing->has_confirmed && !ing->cursor_written) {
+        add_cursor_cmd(ing, &b);
+        n = 2;
+    }
+    add_state_cmd(ing, &b, state, pause_reason);
+    if (redisAppendFormattedCommand(ing->c, b.data, b.len) == REDIS_OK) {
+        for (int i = 0; i < n; i++) {
+            redisReply *r = next_reply(ing);
+            if (!r) break;
+            if (i == 0 && n == 2 && r->type != REDIS_REPLY_ERROR) ing->cursor_written = 1;
+            freeReplyObject(r);
+        }
+    }
+    ss_buf_free(&b);
+}
+
+static int info_memory_now(ss_ingest *ing) {
+    const char *argv[2] = {"INFO", "memory"};
+    redisReply *r = command_now(ing, 2, argv);
+    if (!r) return E_IO;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) note_memory(ing, r->str);
+    freeReplyObject(r);
+    return OK;
+}
+
+/* ---- connection ------------------------------------------------------------------------------ */
+
+static int check_policy(ss_ingest *ing) {
+    const char *argv[2] = {"INFO", "memory"};
+    redisReply *r = command_now(ing, 2, argv);
+    if (!r) return E_IO;
+    if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
+        snprintf(ing->errstr, sizeof ing->errstr, "INFO memory failed: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        return E_FATAL;
+    }
+    char policy[64] = "";
+    ss_redis_info_str(r->str, "maxmemory_policy", policy, sizeof policy);
+    note_memory(ing, r->str);
+    ing->pause_wanted = 0;
+    freeReplyObject(r);
+    if (strcmp(policy, "noeviction") != 0) {
+        if (!ing->o.allow_eviction) {
+            snprintf(ing->errstr, sizeof ing->errstr,
+                     "Redis runs with maxmemory-policy %s; skyspool needs noeviction. An evicting policy "
+                     "silently deletes whole streams (and their consumer groups) while XADD still answers OK, "
+                     "so events would be lost. Fix: CONFIG SET maxmemory-policy noeviction (and in redis.conf), "
+                     "or run without --redis to use the embedded server. --allow-eviction overrides this check.",
+                     policy[0] ? policy : "(unknown)");
+            return E_FATAL;
+        }
+        ss_warn("ingest", "maxmemory-policy is %s, not noeviction: Redis may silently drop buffered events",
+                policy);
+    }
+    if (ing->maxmemory == 0)
+        ss_warn("ingest", "Redis has no maxmemory: no backpressure until the host runs out of memory "
+                          "(set maxmemory, e.g. 2gb)");
+    return OK;
+}
+
+/* Reads the stored cursor: 1 found (in *out), 0 none, E_IO. */
+static int load_cursor(ss_ingest *ing, int64_t *out) {
+    const char *argv[3] = {"HGET", ing->cursor_key, "cursor"};
+    redisReply *r = command_now(ing, 3, argv);
+    if (!r) return E_IO;
+    int rc = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(r->str, &end, 10);
+        if (!errno && end != r->str && !*end) {
+            *out = v;
+            rc = 1;
+        } else {
+            ss_warn("ingest", "ignoring unreadable stored cursor '%s' in %s", r->str, ing->cursor_key);
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Connects (retrying with backoff and jitter until *stop) and checks the policy. */
+static int connect_redis(ss_ingest *ing) {
+    int delay = 100, attempt = 0;
+    for (;;) {
+        char err[512];
+        ing->c = ss_redis_target_connect(ing->target, err, sizeof err);
+        if (ing->c) {
+            struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
+            redisSetTimeout(ing->c, tv);
+            int rc = check_policy(ing);
+            if (rc == OK) {
+                if (attempt) ss_info("ingest", "reconnected to Redis after %d attempts", attempt);
+                return OK;
+            }
+            redisFree(ing->c);
+            ing->c = NULL;
+            if (rc == E_FATAL) return E_FATAL;
+            snprintf(err, sizeof err, "connection lost during setup");
+        }
+        attempt++;
+        if (*ing->stop) {
+            snprintf(ing->errstr, sizeof ing->errstr, "stopped while Redis was unreachable: %.400s", err);
+            return E_STOP;
+        }
+        ing->backoff_seed = ing->backoff_seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        int jitter = (int)((ing->backoff_seed >> 33) % (uint64_t)(delay / 2 + 1));
+        int wait = delay / 2 + jitter;
+        if (attempt == 1 || attempt % 10 == 0)
+            ss_warn("ingest", "Redis unavailable (%s); retry %d in %d ms", err, attempt, wait);
+        for (int waited = 0; waited < wait && !*ing->stop; waited += 50) sleep_ms(50);
+        delay = delay * 2 > ing->o.reconnect_max_ms ? ing->o.reconnect_max_ms : delay * 2;
+    }
+}
+
+static int seek_to(ss_ingest *ing, int64_t stored) {
+    int64_t at = stored - ing->src->resume_margin;
+    if (at < 0) at = 0;
+    if (ss_source_seek(ing->src, at) != 0) return -1;
+    ss_info("ingest", "resuming %s at %s %lld (stored %lld - margin %lld)", ing->src->id,
+            ing->src->cursor_name ? ing->src->cursor_name : "cursor", (long long)at, (long long)stored,
+            (long long)ing->src->resume_margin);
+    return 0;
+}
+
+/* After a lost connection: reconnect, then either rewind the source to the stored cursor or
+ * queue everything unconfirmed for re-sending. */
+static int recover(ss_ingest *ing) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", ing->c && ing->c->err ? ing->c->errstr : "connection lost");
+    ss_warn("ingest", "lost the Redis connection (%s); reconnecting", why);
+    if (ing->c) redisFree(ing->c);
+    ing->c = NULL;
+    pthread_mutex_lock(&ing->mu);
+    ing->st.reconnects++;
+    pthread_mutex_unlock(&ing->mu);
+    int rc = connect_redis(ing);
+    if (rc != OK) return rc;
+
+    int64_t stored = 0;
+    int found = load_cursor(ing, &stored);
+    if (found < 0) return E_IO;
+    int64_t target = stored;
+    int can_target = found;
+    if (!found && ing->has_start_cursor) {
+        target = ing->start_cursor + ing->src->resume_margin; /* seek_to subtracts it again */
+        can_target = 1;
+    } else if (!found && ing->src->cursor_name &&
+               (!strcmp(ing->src->cursor_name, "offset") || !strcmp(ing->src->cursor_name, "index"))) {
+        target = 0;
+        can_target = 1;
+    }
+    if (can_target && seek_to(ing, target) == 0) {
+        for (int i = 0; i < ing->count; i++) batch_reset(ring_at(ing, i));
+        ing->count = 0;
+        batch_reset(&ing->retry);
+        ing->oom_pending = 0;
+        ing->has_confirmed = found;
+        ing->confirmed_cursor = stored;
+        ing->cursor_written = 1;
+        ing->rewound = 1;
+        pthread_mutex_lock(&ing->mu);
+        ing->st.rewinds++;
+        ing->st.has_cursor = found;
+        ing->st.cursor = stored;
+        pthread_mutex_unlock(&ing->mu);
+        return OK;
+    }
+    /* cannot rewind: re-send every unconfirmed entry, oldest first */
+    uint64_t n = 0;
+    for (int i = 0; i < ing->count; i++) {
+        batch *b = ring_at(ing, i);
+        for (int j = b->done; j < b->n; j++, n++)
+            if (batch_copy_cmd(&ing->retry, b, j) != 0) {
+                snprintf(ing->errstr, sizeof ing->errstr, "out of memory queueing a re-send");
+                return E_FATAL;
+            }
+        if (b->has_cursor) {
+            ing->retry.has_cursor = 1;
+            ing->retry.end_cursor = b->end_cursor;
+        }
+        batch_reset(b);
+    }
+    ing->count = 0;
+    ing->cursor_written = 0;
+    ss_info("ingest", "source %s cannot rewind; re-sending %llu unconfirmed entries from memory", ing->src->id,
+            (unsigned long long)(n + (uint64_t)ing->retry.n - n));
+    return OK;
+}
+
+/* ---- pausing ----------------------------------------------------------------------------------- */
+
+static int pause_until_low(ss_ingest *ing, const char *reason) {
+    pthread_mutex_lock(&ing->mu);
+    ing->st.paused = 1;
+    ing->st.pauses++;
+    pthread_mutex_unlock(&ing->mu);
+    int64_t t0 = mono_ms(), last_log = t0, last_state = 0;
+    ss_warn("ingest", "pausing the source (%s): used_memory %lld of maxmemory %lld; resuming below %.0f%%", reason,
+            ing->used_memory, ing->maxmemory, ing->o.low_watermark * 100);
+    int rc = OK;
+    for (;;) {
+        int64_t now = mono_ms();
+        if (now - last_state >= ing->o.state_interval_ms) {
+            write_state_now(ing, "paused", reason); /* may itself be refused under OOM */
+            last_state = now;
+        }
+        if ((rc = info_memory_now(ing)) != OK) break;
+        if (below_low_watermark(ing)) break;
+        if (*ing->stop) {
+            rc = E_STOP;
+            break;
+        }
+        if (now - last_log >= 30000) {
+            ss_warn("ingest", "still paused after %lld s: used_memory %lld of %lld; is a writer draining the streams?",
+                    (long long)(now - t0) / 1000, ing->used_memory, ing->maxmemory);
+            last_log = now;
+        }
+        sleep_ms(ing->o.memory_check_ms < 500 ? ing->o.memory_check_ms : 500);
+    }
+    pthread_mutex_lock(&ing->mu);
+    ing->st.paused = 0;
+    pthread_mutex_unlock(&ing->mu);
+    ing->pause_wanted = 0;
+    ing->last_info_ms = mono_ms();
+    if (rc == OK) {
+        ss_info("ingest", "resuming after %.1f s paused: used_memory %lld", (double)(mono_ms() - t0) / 1000.0,
+                ing->used_memory);
+        write_state_now(ing, "running", NULL);
+    }
+    return rc;
+}
+
+/* Sends the retry batch alone and collects it; OOM refusals land in retry again. */
+static int resend_retry(ss_ingest *ing) {
+    batch *b = ring_at(ing, 0); /* count == 0 here */
+    batch tmp = *b;
+    *b = ing->retry;
+    ing->retry = tmp;
+    batch_reset(&ing->retry);
+    pthread_mutex_lock(&ing->mu);
+    ing->st.resent += (uint64_t)b->n;
+    pthread_mutex_unlock(&ing->mu);
+    ing->oom_pending = 0;
+    ing->count = 1;
+    int rc = send_batch(ing, b);
+    if (rc != OK) return rc;
+    return collect_oldest(ing);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------------ */
+
+ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
+    ss_ingest *ing = calloc(1, sizeof *ing);
+    if (!ing) return NULL;
+    ss_ingest_opts_init(&ing->o);
+    if (o) ing->o = *o;
+    ss_ingest_opts d;
+    ss_ingest_opts_init(&d);
+    if (!ing->o.prefix) ing->o.prefix = d.prefix;
+    if (ing->o.high_watermark <= 0) ing->o.high_watermark = d.high_watermark;
+    if (ing->o.low_watermark <= 0) ing->o.low_watermark = d.low_watermark;
+    if (ing->o.low_watermark > ing->o.high_watermark) ing->o.low_watermark = ing->o.high_watermark;
+    if (!ing->o.max_event_bytes) ing->o.max_event_bytes = d.max_event_bytes;
+    if (ing->o.batch_events <= 0) ing->o.batch_events = d.batch_events;
+    if (ing->o.batch_events > 100000) ing->o.batch_events = 100000;
+    if (ing->o.batches_in_flight <= 0) ing->o.batches_in_flight = d.batches_in_flight;
+    if (ing->o.batches_in_flight > MAX_IN_FLIGHT) ing->o.batches_in_flight = MAX_IN_FLIGHT;
+    if (ing->o.memory_check_ms <= 0) ing->o.memory_check_ms = d.memory_check_ms;
+    if (ing->o.state_interval_ms <= 0) ing->o.state_interval_ms = d.state_interval_ms;
+    if (ing->o.flush_ms <= 0) ing->o.flush_ms = d.flush_ms;
+    if (ing->o.reconnect_max_ms <= 0) ing->o.reconnect_max_ms = d.reconnect_max_ms;
+    snprintf(ing->prefix, sizeof ing->prefix, "%s", ing->o.prefix);
+    ing->o.prefix = ing->prefix;
+    ing->target = target;
+    ing->nring = ing->o.batches_in_flight + 1;
+    pthread_mutex_init(&ing->mu, NULL);
+    ss_decode_limits lim = {.max_bytes = ing->o.max_event_bytes, .max_depth = 64};
+    ing->dec = ss_decoder_new(&lim);
+    if (!ing->dec) {
+        free(ing);
+        return NULL;
+    }
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        char key[PREFIX_MAX + 16];
+        int kl = ss_ingest_stream_key(ing->prefix, (ss_type)t, key, sizeof key);
+        int n = snprintf(ing->xadd_prefix[t], sizeof ing->xadd_prefix[t],
+                         "*9\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$1\r\n*\r\n$1\r\ne\r\n", kl, key);
+        ing->xadd_prefix_len[t] = (size_t)n;
+    }
+    snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
+    snprintf(ing->state_key, sizeof ing->state_key, "%singest", ing->prefix);
+    ing->backoff_seed = (uint64_t)wall_us() ^ ((uint64_t)getpid() << 32);
+    return ing;
+}
+
+void ss_ingest_free(ss_ingest *ing) {
+    if (!ing) return;
+    for (int i = 0; i < MAX_IN_FLIGHT + 1; i++) batch_free(&ing->ring[i]);
+    batch_free(&ing->retry);
+    if (ing->c) redisFree(ing->c);
+    ss_decoder_free(ing->dec);
+    pthread_mutex_destroy(&ing->mu);
+    free(ing);
+}
+
+const char *ss_ingest_errstr(const ss_ingest *ing) { return ing->errstr; }
+
+void ss_ingest_get_stats(ss_ingest *ing, ss_ingest_stats *out) {
+    pthread_mutex_lock(&ing->mu);
+    *out = ing->st;
+    pthread_mutex_unlock(&ing->mu);
+}
+
+/* Flushes everything in flight (and pending re-sends), then stores cursor and state.
+ * Returns OK, E_IO (caller recovers and calls again), E_STOP or E_FATAL. */
+static int finish(ss_ingest *ing, const char *state) {
+    for (int tries = 0;; tries++) {
+        int rc = drain(ing);
+        if (rc != OK) return rc;
+        if (ing->retry.n == 0) break;
+        if (*ing->stop && tries > 0) return E_STOP; /* refused again and asked to stop: cursor stays behind */
+        if (ing->oom_pending && (rc = pause_until_low(ing, "oom")) != OK) return rc;
+        if ((rc = resend_retry(ing)) != OK) return rc;
+    }
+    write_state_now(ing, state, NULL);
+    return ing->c && !ing->c->err ? OK : E_IO;
+}
+
+static void publish_read(ss_ingest *ing, uint64_t nread, uint64_t skipped) {
+    pthread_mutex_lock(&ing->mu);
+    ing->st.read += nread;
+    ing->st.other_skipped += skipped;
+    pthread_mutex_unlock(&ing->mu);
+}
+
+/* Backpressure and re-sends: drain, pause if asked, re-send refused entries. */
+static int settle(ss_ingest *ing) {
+    int rc = drain(ing);
+    if (rc == OK && (ing->oom_pending || ing->pause_wanted))
+        rc = pause_until_low(ing, ing->oom_pending ? "oom" : "high_watermark");
+    if (rc == OK && ing->retry.n) rc = resend_retry(ing);
+    if (rc == OK && ing->count) rc = drain(ing);
+    return rc;
+}
+
+/* Reads one batch from the source into the next ring slot and sends it. */
+static int read_and_send(ss_ingest *ing, int *src_state) {
+    batch *b = ring_at(ing, ing->count);
+    batch_reset(b);
+    if (add_controls(ing, b) != 0) goto oom;
+    batch_begin_data(b);
+    int64_t deadline = mono_ms() + ing->o.flush_ms;
+    uint64_t nread = 0, skipped0 = ing->skipped_local;
+    while (b->n < ing->o.batch_events) {
+        int timeout = b->n == 0 ? 200 : (int)(deadline - mono_ms());
+        if (timeout < 0) timeout = 0;
+        ss_source_msg m;
+        int r = ss_source_next(ing->src, &m, timeout);
+        if (r == SS_SOURCE_MSG) {
+            nread++;
+            ing->nread_total++;
+            if (add_message(ing, b, &m) != 0) goto oom;
+            if (ing->o.max_events && ing->nread_total >= (uint64_t)ing->o.max_events) {
+                *src_state = SRC_END;
+                break;
+            }
+            if ((nread & 63) == 0 && b->n && mono_ms() >= deadline) break;
+        } else if (r == SS_SOURCE_AGAIN) {
+            break;
+        } else if (r == SS_SOURCE_END) {
+            *src_state = SRC_END;
+            break;
+        } else {
+            snprintf(ing->errstr, sizeof ing->errstr, "source %.500s: %.256s", ing->src->id, ing->src->errstr);
+            *src_state = SRC_FAILED;
+            break;
+        }
+        if (*ing->stop) break;
+    }
+    publish_read(ing, nread, ing->skipped_local - skipped0);
+    if (b->buf.len == 0 && !b->has_cursor) return OK;
+    ing->count++;
+    int rc = send_batch(ing, b);
+    while (rc == OK && ing->count >= ing->o.batches_in_flight) rc = collect_oldest(ing);
+    return rc;
+oom:
+    snprintf(ing->errstr, sizeof ing->errstr, "out of memory formatting a batch");
+    return E_FATAL;
+}
+
+int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
+    static volatile sig_atomic_t never = 0;
+    ing->src = src;
+    ing->stop = stop ? stop : &never;
+    ing->errstr[0] = '\0';
+    ss_ingest_cursor_key(ing->prefix, src->id, ing->cursor_key, sizeof ing->cursor_key);
+
+    int rc = connect_redis(ing);
+    if (rc != OK) return rc == E_STOP ? 0 : -1;
+    if (!ing->o.ignore_cursor) {
+        int64_t stored;
+        int found = load_cursor(ing, &stored);
+        if (found == 1) {
+            if (seek_to(ing, stored) != 0) {
+                ss_warn("ingest", "%s has a stored cursor %lld but cannot seek (%s); reading from its start",
+                        src->id, (long long)stored, src->errstr);
+            } else {
+                ing->start_cursor = stored - src->resume_margin;
+                ing->has_start_cursor = 1;
+                ing->confirmed_cursor = stored;
+                ing->has_confirmed = 1;
+                ing->cursor_written = 1;
+            }
+        }
+    }
+    ss_info("ingest", "ingesting %s into %s (prefix %s)", src->id, ss_redis_target_describe(ing->target),
+            ing->prefix);
+
+    int src_state = SRC_OPEN;
+    for (;;) {
+        while (src_state == SRC_OPEN && !*ing->stop) {
+            if (ing->oom_pending || ing->pause_wanted || ing->retry.n) rc = settle(ing);
+            else rc = read_and_send(ing, &src_state);
+            if (rc == E_IO) rc = recover(ing);
+            if (rc != OK) break;
+            if (ing->rewound) { /* the source was rewound: anything it ended with is read again */
+                ing->rewound = 0;
+                if (src_state == SRC_END) src_state = SRC_OPEN;
+            }
+        }
+        if (rc == OK)
+            rc = finish(ing, src_state == SRC_FAILED ? "failed" : (*ing->stop ? "stopped" : "done"));
+        if (rc == E_IO && !*ing->stop) {
+            rc = recover(ing);
+            if (rc == OK) {
+                if (ing->rewound) {
+                    ing->rewound = 0;
+                    if (src_state == SRC_END) src_state = SRC_OPEN;
+                }
+                continue;
+            }
+        }
+        break;
+    }
+    if (rc == E_FATAL || src_state == SRC_FAILED) return -1;
+    if (rc == E_STOP || rc == E_IO) {
+        ss_warn("ingest", "stopped before everything was confirmed; the next run resumes at the stored cursor");
+        return 0;
+    }
+    return 0;
+}

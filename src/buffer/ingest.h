@@ -1,0 +1,99 @@
+/* The ingester: source -> Redis Streams, never losing an event.
+ *
+ *     ss_ingest_opts o; ss_ingest_opts_init(&o);  o.prefix = "skyspool:";
+ *     ss_ingest *ing = ss_ingest_new(&o, target);            // target: buffer/target.h
+ *     int rc = ss_ingest_run(ing, source, &stop_flag);       // until END, *stop, or fatal error
+ *     if (rc != 0) fprintf(stderr, "%s\n", ss_ingest_errstr(ing));
+ *     ss_ingest_stats st; ss_ingest_get_stats(ing, &st);    // any thread, any time
+ *     ss_ingest_free(ing);
+ *
+ * What it writes (prefix P, default "skyspool:"):
+ *   P<type>            one stream per type (post like repost follow block identity account,
+ *                      and other with keep_other): XADD P<type> * e <event bytes> t <time_us> k <dedup hex>
+ *   Pdlq               rejected input: XADD Pdlq * reason R detail D raw <bytes, capped 64 KiB>
+ *                      source <source id> cursor <cursor>
+ *   Pcursor:<src id>   hash: cursor, updated_us, name (offset | time_us | seq | index)
+ *   Pingest            hash: state, paused, pause_reason, pauses_total, events_total, dlq_total,
+ *                      other_total, reconnects_total, heartbeat_us, source, cursor
+ *
+ * Guarantees:
+ *   - A cursor is written only after Redis confirmed every entry before it, and in the same
+ *     connection after them, so whichever cursor survives a crash, the data it covers survived.
+ *   - On start and after every reconnect, reading resumes at stored cursor - resume_margin.
+ *     A source that cannot seek (stdin) gets its unconfirmed entries re-sent from memory.
+ *   - Redis must run with maxmemory-policy noeviction (checked; allow_eviction overrides).
+ *     Above the high watermark, or on an OOM reply, reading pauses until used_memory falls
+ *     below the low watermark; refused entries are re-sent. Nothing is dropped.
+ *   - Bad input goes to the DLQ with its reason and is counted; ingest goes on.
+ * Duplicates from rewinds are expected and removed downstream by the dedup key `k`. */
+#ifndef SS_BUFFER_INGEST_H
+#define SS_BUFFER_INGEST_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buffer/target.h"
+#include "event/event.h"
+#include "source/source.h"
+
+#define SS_INGEST_DLQ_RAW_MAX 65536 /* bytes of a rejected input kept in the DLQ */
+#define SS_INGEST_MAX_REASONS 16    /* distinct DLQ reasons counted separately */
+
+typedef struct {
+    const char *prefix;          /* default "skyspool:" */
+    int keep_other;              /* keep other collections as type "other" */
+    double high_watermark;       /* pause above this share of maxmemory; default 0.8 */
+    double low_watermark;        /* resume below this share; default 0.6 */
+    size_t max_event_bytes;      /* larger events go to the DLQ as too_large; default 2 MiB */
+    int batch_events;            /* entries per pipelined batch; default 512 */
+    int batches_in_flight;       /* unanswered batches before waiting; default 4 */
+    int allow_eviction;          /* run even if maxmemory-policy is not noeviction */
+    int ignore_cursor;           /* start from the source's beginning, not the stored cursor */
+    int memory_check_ms;         /* INFO memory at most this often; default 100 */
+    int state_interval_ms;       /* Pingest heartbeat; default 1000 */
+    int flush_ms;                /* send a partial batch after this long; default 50 */
+    int reconnect_max_ms;        /* backoff cap; default 5000 */
+    long long max_events;        /* stop after this many source messages; 0 = no limit */
+} ss_ingest_opts;
+
+void ss_ingest_opts_init(ss_ingest_opts *o);
+
+typedef struct {
+    uint64_t read;                       /* messages taken from the source */
+    uint64_t written;                    /* entries Redis confirmed, all types */
+    uint64_t by_type[SS_TYPE__COUNT];    /* confirmed, per stream */
+    uint64_t dlq;                        /* confirmed DLQ entries */
+    uint64_t other_skipped;              /* other collections not kept */
+    uint64_t bytes;                      /* event bytes confirmed */
+    uint64_t pauses;                     /* backpressure pauses */
+    uint64_t oom_replies;                /* entries refused with OOM (and re-sent) */
+    uint64_t reconnects;
+    uint64_t resent;                     /* entries re-sent after OOM or reconnect */
+    uint64_t rewinds;                    /* seeks back to the stored cursor after reconnect */
+    int paused;                          /* 1 while paused */
+    int has_cursor;
+    int64_t cursor;                      /* last confirmed cursor */
+    int nreasons;
+    char reason[SS_INGEST_MAX_REASONS][32];
+    uint64_t reason_count[SS_INGEST_MAX_REASONS];
+} ss_ingest_stats;
+
+typedef struct ss_ingest ss_ingest;
+
+/* The target must outlive the ingester. Returns NULL only when out of memory. */
+ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target);
+/* Runs until the source ends (0), *stop becomes non-zero (0, after flushing what was read
+ * and storing the cursor), or a fatal error (-1, see ss_ingest_errstr): wrong eviction
+ * policy, a key of the wrong type, a source error. Redis outages are not fatal: it
+ * reconnects with backoff until *stop. The caller should ignore SIGPIPE. */
+int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop);
+void ss_ingest_get_stats(ss_ingest *ing, ss_ingest_stats *out);
+const char *ss_ingest_errstr(const ss_ingest *ing);
+void ss_ingest_free(ss_ingest *ing);
+
+/* Key names, for readers (writer, status, tests). Return the length written. */
+int ss_ingest_stream_key(const char *prefix, ss_type t, char *out, size_t outlen);
+int ss_ingest_cursor_key(const char *prefix, const char *source_id, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,271 @@
+/* The buffer status. See status.h. Everything is read with plain read-only commands (INFO,
+ * XINFO, HGETALL, SCAN), so status is safe to run against a production buffer at any time. */
+#include "buffer/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "buffer/redis.h"
+
+static int64_t wall_us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static const char *hget(redisReply *h, const char *name) {
+    if (!h || h->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (h->element[i]->type == REDIS_REPLY_STRING && !strcmp(h->element[i]->str, name) &&
+            h->element[i + 1]->type == REDIS_REPLY_STRING)
+            return h->element[i + 1]->str;
+    return NULL;
+}
+
+static long long hget_ll(redisReply *h, const char *name) {
+    const char *v = hget(h, name);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Escapes glob characters so that SCAN MATCH treats the prefix literally. */
+static void glob_escape(const char *s, char *out, size_t n) {
+    size_t o = 0;
+    for (; *s && o + 3 < n; s++) {
+        if (strchr("*?[]\\", *s)) out[o++] = '\\';
+        out[o++] = *s;
+    }
+    out[o] = '\0';
+}
+
+static int collect_ingest(redisContext *c, ss_status *s) {
+    char key[256];
+    snprintf(key, sizeof key, "%singest", s->prefix);
+    const char *argv[2] = {"HGETALL", key};
+    redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        s->has_ingest = 1;
+        const char *v;
+        if ((v = hget(r, "state"))) snprintf(s->ingest_state, sizeof s->ingest_state, "%s", v);
+        s->paused = (int)hget_ll(r, "paused");
+        if ((v = hget(r, "pause_reason"))) snprintf(s->pause_reason, sizeof s->pause_reason, "%s", v);
+        s->pauses_total = hget_ll(r, "pauses_total");
+        s->events_total = hget_ll(r, "events_total");
+        s->dlq_total = hget_ll(r, "dlq_total");
+        s->other_total = hget_ll(r, "other_total");
+        s->reconnects_total = hget_ll(r, "reconnects_total");
+        s->heartbeat_us = hget_ll(r, "heartbeat_us");
+        if ((v = hget(r, "source"))) snprintf(s->ingest_source, sizeof s->ingest_source, "%s", v);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int collect_cursors(redisContext *c, ss_status *s) {
+    char pat[512], esc[400];
+    glob_escape(s->prefix, esc, sizeof esc);
+    snprintf(pat, sizeof pat, "%scursor:*", esc);
+    char cur[32] = "0";
+    size_t plen = strlen(s->prefix) + strlen("cursor:");
+    int rounds = 0;
+    do {
+        const char *argv[6] = {"SCAN", cur, "MATCH", pat, "COUNT", "1000"};
+        redisReply *r = redisCommandArgv(c, 6, argv, NULL);
+        if (!r) return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return 0;
+        }
+        snprintf(cur, sizeof cur, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            if (s->ncursors >= SS_STATUS_MAX_CURSORS) {
+                s->cursors_truncated = 1;
+                break;
+            }
+            const char *k = keys->element[i]->str;
+            const char *hv[2] = {"HGETALL", k};
+            redisReply *h = redisCommandArgv(c, 2, hv, NULL);
+            if (!h) {
+                freeReplyObject(r);
+                return -1;
+            }
+            const char *cv = hget(h, "cursor");
+            if (cv) {
+                ss_status_cursor *sc = &s->cursors[s->ncursors++];
+                snprintf(sc->source, sizeof sc->source, "%s", strlen(k) > plen ? k + plen : k);
+                sc->cursor = strtoll(cv, NULL, 10);
+                sc->updated_us = hget_ll(h, "updated_us");
+                const char *nm = hget(h, "name");
+                snprintf(sc->name, sizeof sc->name, "%s", nm ? nm : "");
+            }
+            freeReplyObject(h);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cur, "0") != 0 && ++rounds < 10000);
+    return 0;
+}
+
+int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss_status *s, char *err,
+                      size_t errlen) {
+    char redis_desc[sizeof s->redis];
+    snprintf(redis_desc, sizeof redis_desc, "%s", s->redis);
+    memset(s, 0, sizeof *s);
+    snprintf(s->redis, sizeof s->redis, "%s", redis_desc);
+    snprintf(s->prefix, sizeof s->prefix, "%s", prefix ? prefix : "skyspool:");
+    if (!group) group = "writers";
+    s->now_us = wall_us();
+    char *info = ss_redis_info(c, "everything", err, errlen);
+    if (!info) return -1;
+    ss_redis_info_str(info, "redis_version", s->version, sizeof s->version);
+    ss_redis_info_ll(info, "used_memory", &s->used_memory);
+    ss_redis_info_ll(info, "maxmemory", &s->maxmemory);
+    ss_redis_info_str(info, "maxmemory_policy", s->policy, sizeof s->policy);
+    free(info);
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        char key[256];
+        snprintf(key, sizeof key, "%s%s", s->prefix, ss_type_name((ss_type)t));
+        if (ss_stream_info_get(c, key, group, &s->streams[t], err, errlen) != 0) return -1;
+    }
+    char key[256];
+    snprintf(key, sizeof key, "%sdlq", s->prefix);
+    if (ss_stream_info_get(c, key, group, &s->dlq, err, errlen) != 0) return -1;
+    if (collect_ingest(c, s) != 0 || collect_cursors(c, s) != 0) {
+        ss_redis_describe_error(c, NULL, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- rendering ------------------------------------------------------------------------------- */
+
+static void age(int64_t us, char *out, size_t n) {
+    if (us < 0) us = 0;
+    double s = (double)us / 1e6;
+    if (s < 120) snprintf(out, n, "%.1fs", s);
+    else if (s < 7200) snprintf(out, n, "%.1fm", s / 60);
+    else if (s < 172800) snprintf(out, n, "%.1fh", s / 3600);
+    else snprintf(out, n, "%.1fd", s / 86400);
+}
+
+static void mib(long long v, char *out, size_t n) { snprintf(out, n, "%.1f MiB", (double)v / 1048576.0); }
+
+int ss_status_render_text(const ss_status *s, ss_buf *b) {
+    char u[32], m[32];
+    mib(s->used_memory, u, sizeof u);
+    mib(s->maxmemory, m, sizeof m);
+    int rc = ss_buf_printf(b, "skyspool status  %s  (Redis %s, prefix %s)\n\n", s->redis, s->version, s->prefix);
+    if (s->maxmemory > 0)
+        rc |= ss_buf_printf(b, "memory   %s of %s (%.0f%%), policy %s\n", u, m,
+                            100.0 * (double)s->used_memory / (double)s->maxmemory, s->policy);
+    else
+        rc |= ss_buf_printf(b, "memory   %s, no maxmemory (!), policy %s\n", u, s->policy);
+    if (s->has_ingest) {
+        char hb[32];
+        age(s->now_us - s->heartbeat_us, hb, sizeof hb);
+        rc |= ss_buf_printf(b, "ingest   %s%s%s%s, heartbeat %s ago, %lld events, %lld dlq, %lld other skipped, "
+                               "%lld pauses, %lld reconnects\n",
+                            s->paused ? "PAUSED" : s->ingest_state, s->paused ? " (" : "",
+                            s->paused ? s->pause_reason : "", s->paused ? ")" : "", hb, s->events_total, s->dlq_total,
+                            s->other_total, s->pauses_total, s->reconnects_total);
+        rc |= ss_buf_printf(b, "         source %s\n", s->ingest_source);
+    } else {
+        rc |= ss_buf_puts(b, "ingest   never ran against this prefix\n");
+    }
+    rc |= ss_buf_printf(b, "\n%-10s %12s %10s %12s %10s\n", "stream", "length", "pending", "lag", "oldest");
+    long long total = 0;
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        const ss_stream_info *si = &s->streams[t];
+        if (t == SS_TYPE_OTHER && !si->exists) continue;
+        char lag[32], old[32] = "-";
+        if (!si->exists) snprintf(lag, sizeof lag, "-");
+        else if (!si->has_group) snprintf(lag, sizeof lag, "no group");
+        else if (si->lag < 0) snprintf(lag, sizeof lag, "unknown");
+        else snprintf(lag, sizeof lag, "%lld", si->lag);
+        if (si->exists && si->length > 0 && si->first_ms >= 0) age(s->now_us - si->first_ms * 1000, old, sizeof old);
+        rc |= ss_buf_printf(b, "%-10s %12lld %10lld %12s %10s\n", ss_type_name((ss_type)t), si->length, si->pending,
+                            lag, old);
+        total += si->length;
+    }
+    rc |= ss_buf_printf(b, "%-10s %12lld\n%-10s %12lld\n", "total", total, "dlq", s->dlq.length);
+    rc |= ss_buf_puts(b, "\ncursors\n");
+    if (s->ncursors == 0) rc |= ss_buf_puts(b, "  (none stored)\n");
+    for (int i = 0; i < s->ncursors; i++) {
+        char a[32];
+        age(s->now_us - s->cursors[i].updated_us, a, sizeof a);
+        rc |= ss_buf_printf(b, "  %s  %s %lld, updated %s ago\n", s->cursors[i].source, s->cursors[i].name,
+                            (long long)s->cursors[i].cursor, a);
+    }
+    if (s->cursors_truncated) rc |= ss_buf_printf(b, "  (only the first %d shown)\n", SS_STATUS_MAX_CURSORS);
+    return rc ? -1 : 0;
+}
+
+static int jstr(ss_buf *b, const char *s) { return ss_buf_append_json_string(b, s, strlen(s)); }
+
+static int stream_json(ss_buf *b, const ss_status *s, const ss_stream_info *si) {
+    int rc = ss_buf_printf(b, "{\"exists\":%s,\"length\":%lld,\"group\":%s,\"pending\":%lld,\"consumers\":%lld,\"lag\":",
+                           si->exists ? "true" : "false", si->length, si->has_group ? "true" : "false", si->pending,
+                           si->consumers);
+    if (si->has_group && si->lag >= 0) rc |= ss_buf_printf(b, "%lld", si->lag);
+    else rc |= ss_buf_puts(b, "null");
+    rc |= ss_buf_puts(b, ",\"oldest_age_s\":");
+    if (si->exists && si->length > 0 && si->first_ms >= 0)
+        rc |= ss_buf_printf(b, "%.3f", (double)(s->now_us - si->first_ms * 1000) / 1e6);
+    else rc |= ss_buf_puts(b, "null");
+    return rc | ss_buf_putc(b, '}');
+}
+
+int ss_status_render_json(const ss_status *s, ss_buf *b) {
+    int rc = ss_buf_puts(b, "{\"redis\":");
+    rc |= jstr(b, s->redis);
+    rc |= ss_buf_puts(b, ",\"version\":");
+    rc |= jstr(b, s->version);
+    rc |= ss_buf_puts(b, ",\"prefix\":");
+    rc |= jstr(b, s->prefix);
+    rc |= ss_buf_printf(b, ",\"now_us\":%lld,\"memory\":{\"used\":%lld,\"max\":%lld,\"policy\":", (long long)s->now_us,
+                        s->used_memory, s->maxmemory);
+    rc |= jstr(b, s->policy);
+    rc |= ss_buf_puts(b, "},\"streams\":{");
+    int first = 1;
+    long long total = 0, pending = 0;
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        if (t == SS_TYPE_OTHER && !s->streams[t].exists) continue;
+        rc |= ss_buf_printf(b, "%s\"%s\":", first ? "" : ",", ss_type_name((ss_type)t));
+        first = 0;
+        rc |= stream_json(b, s, &s->streams[t]);
+        total += s->streams[t].length;
+        pending += s->streams[t].pending;
+    }
+    rc |= ss_buf_printf(b, "},\"total_length\":%lld,\"total_pending\":%lld,\"dlq\":{\"length\":%lld}", total, pending,
+                        s->dlq.length);
+    rc |= ss_buf_puts(b, ",\"ingest\":");
+    if (!s->has_ingest) {
+        rc |= ss_buf_puts(b, "null");
+    } else {
+        rc |= ss_buf_puts(b, "{\"state\":");
+        rc |= jstr(b, s->ingest_state);
+        rc |= ss_buf_printf(b, ",\"paused\":%s,\"pause_reason\":", s->paused ? "true" : "false");
+        rc |= jstr(b, s->pause_reason);
+        rc |= ss_buf_printf(b,
+                            ",\"pauses_total\":%lld,\"events_total\":%lld,\"dlq_total\":%lld,\"other_total\":%lld,"
+                            "\"reconnects_total\":%lld,\"heartbeat_us\":%lld,\"heartbeat_age_s\":%.3f,\"source\":",
+                            s->pauses_total, s->events_total, s->dlq_total, s->other_total, s->reconnects_total,
+                            (long long)s->heartbeat_us, (double)(s->now_us - s->heartbeat_us) / 1e6);
+        rc |= jstr(b, s->ingest_source);
+        rc |= ss_buf_putc(b, '}');
+    }
+    rc |= ss_buf_puts(b, ",\"cursors\":[");
+    for (int i = 0; i < s->ncursors; i++) {
+        const ss_status_cursor *c = &s->cursors[i];
+        rc |= ss_buf_printf(b, "%s{\"source\":", i ? "," : "");
+        rc |= jstr(b, c->source);
+        rc |= ss_buf_puts(b, ",\"name\":");
+        rc |= jstr(b, c->name);
+        rc |= ss_buf_printf(b, ",\"cursor\":%lld,\"updated_us\":%lld,\"age_s\":%.3f}", (long long)c->cursor,
+                            (long long)c->updated_us, (double)(s->now_us - c->updated_us) / 1e6);
+    }
+    rc |= ss_buf_printf(b, "],\"cursors_truncated\":%s}\n", s->cursors_truncated ? "true" : "false");
+    return rc ? -1 : 0;
+}

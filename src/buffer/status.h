@@ -1,0 +1,58 @@
+/* `skyspool status`: the buffer at a glance.
+ *
+ * Collects, with a handful of read-only commands: per-type stream length and the "writers"
+ * group's pending entries and lag, the age of the oldest buffered entry, memory used
+ * against maxmemory, every stored source cursor with its age, the ingester's state hash
+ * (paused or not, counters, heartbeat), and the DLQ length. Rendering is separate: a text
+ * screen for people, and JSON whose field names are a stable interface for scripts
+ * (documented in docs/METRICS.md). */
+#ifndef SS_BUFFER_STATUS_H
+#define SS_BUFFER_STATUS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buffer/xinfo.h"
+#include "event/event.h"
+#include "util/buf.h"
+
+#define SS_STATUS_MAX_CURSORS 32
+
+typedef struct {
+    char source[512];
+    int64_t cursor;
+    int64_t updated_us;
+    char name[16];
+} ss_status_cursor;
+
+typedef struct {
+    char redis[1200];
+    char version[32];
+    int64_t now_us;
+    long long used_memory, maxmemory;
+    char policy[32];
+    char prefix[200];
+    ss_stream_info streams[SS_TYPE__COUNT]; /* index = ss_type */
+    ss_stream_info dlq;
+    ss_status_cursor cursors[SS_STATUS_MAX_CURSORS];
+    int ncursors;
+    int cursors_truncated;
+    /* the ingester's state hash (<prefix>ingest) */
+    int has_ingest;
+    char ingest_state[16];
+    int paused;
+    char pause_reason[32];
+    long long pauses_total, events_total, dlq_total, other_total, reconnects_total;
+    int64_t heartbeat_us;
+    char ingest_source[512];
+} ss_status;
+
+/* Gathers the status. Returns 0, or -1 with err on a connection error. out->redis may be
+ * set by the caller beforehand (it is kept). */
+int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss_status *out, char *err,
+                      size_t errlen);
+int ss_status_render_text(const ss_status *s, ss_buf *out);
+int ss_status_render_json(const ss_status *s, ss_buf *out);
+
+#endif

@@ -1,0 +1,64 @@
+/* Resolves configuration to a Redis target. See target.h. */
+#include "buffer/target.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ss_redis_target {
+    ss_redis_url url;
+    ss_embedded *emb;
+    int timeout_ms;
+    char desc[SS_REDIS_PATH_MAX + 128];
+};
+
+ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t errlen) {
+    ss_redis_target *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+    char addr[SS_REDIS_PATH_MAX + 64];
+    if (o->url && o->url[0]) {
+        if (ss_redis_url_parse(o->url, &t->url, err, errlen) != 0) goto fail;
+        if (o->password_file && o->password_file[0]) {
+            if (ss_redis_password_file_read(o->password_file, t->url.password, sizeof t->url.password, err,
+                                            errlen) != 0)
+                goto fail;
+            t->url.has_password = 1;
+        }
+        ss_redis_url_describe(&t->url, t->desc, sizeof t->desc);
+    } else {
+        ss_embedded_opts eo;
+        ss_embedded_opts_init(&eo);
+        if (o->data_dir && o->data_dir[0]) eo.data_dir = o->data_dir;
+        if (o->maxmemory > 0) eo.maxmemory = o->maxmemory;
+        if (getenv("SKYSPOOL_EMBEDDED_TCP")) eo.force_tcp = 1;
+        t->emb = ss_embedded_start(&eo, err, errlen);
+        if (!t->emb) goto fail;
+        ss_embedded_url(t->emb, &t->url);
+        ss_redis_url_describe(&t->url, addr, sizeof addr);
+        snprintf(t->desc, sizeof t->desc, "embedded redis-server (%s)", addr);
+    }
+    return t;
+fail:
+    free(t);
+    return NULL;
+}
+
+redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen) {
+    return ss_redis_connect(&t->url, t->timeout_ms, err, errlen);
+}
+
+const ss_redis_url *ss_redis_target_url(const ss_redis_target *t) { return &t->url; }
+const char *ss_redis_target_describe(const ss_redis_target *t) { return t->desc; }
+int ss_redis_target_is_embedded(const ss_redis_target *t) { return t->emb != NULL; }
+
+int ss_redis_target_close(ss_redis_target *t) {
+    if (!t) return 0;
+    int rc = t->emb ? ss_embedded_stop(t->emb) : 0;
+    memset(t->url.password, 0, sizeof t->url.password);
+    free(t);
+    return rc;
+}

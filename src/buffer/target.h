@@ -1,0 +1,43 @@
+/* Where the buffer lives: one call that every command (ingest, audit, status, write, run)
+ * makes to turn its configuration into a Redis it can connect to.
+ *
+ * With a URL, the target is that Redis (password from the URL or from a password file).
+ * Without one, it is the embedded redis-server of the data dir, started or reused
+ * (embedded.h). The target can be connected to any number of times (reconnects, one
+ * connection per thread) and is closed once, which stops an embedded server this process
+ * started.
+ *
+ *     ss_target_opts o = {.url = getenv(...), .data_dir = "./skyspool-data"};
+ *     ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err);
+ *     redisContext *c = ss_redis_target_connect(t, err, sizeof err);
+ *     ...
+ *     ss_redis_target_close(t); */
+#ifndef SS_BUFFER_TARGET_H
+#define SS_BUFFER_TARGET_H
+
+#include <stddef.h>
+
+#include "buffer/embedded.h"
+#include "buffer/redis.h"
+
+typedef struct ss_redis_target ss_redis_target;
+
+typedef struct {
+    const char *url;           /* NULL or "" = embedded redis-server in data_dir */
+    const char *password_file; /* optional; overrides a password in the URL */
+    const char *data_dir;      /* embedded only; default ./skyspool-data */
+    long long maxmemory;       /* embedded only; bytes, 0 = 2 GiB */
+    int connect_timeout_ms;    /* 0 = 5000 */
+} ss_target_opts;
+
+ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t errlen);
+/* A new connection (AUTH and SELECT done); NULL + err on failure. */
+redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen);
+const ss_redis_url *ss_redis_target_url(const ss_redis_target *t);
+/* "redis://127.0.0.1:6379/0" or "embedded redis-server in /abs/dir (unix:///...)"; no password. */
+const char *ss_redis_target_describe(const ss_redis_target *t);
+int ss_redis_target_is_embedded(const ss_redis_target *t);
+/* Stops an embedded server this process started (if no other process uses it); frees t. */
+int ss_redis_target_close(ss_redis_target *t);
+
+#endif

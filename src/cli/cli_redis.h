@@ -1,0 +1,21 @@
+/* What every Redis-facing command (ingest, audit, status, write, run) does first: apply the
+ * log level, resolve the Redis target from the configuration (URL + password file, or the
+ * embedded redis-server in data-dir), and stop on SIGINT/SIGTERM by setting a flag. */
+#ifndef SS_CLI_REDIS_H
+#define SS_CLI_REDIS_H
+
+#include <signal.h>
+
+#include "buffer/target.h"
+#include "cli/config.h"
+
+/* Applies log-level from cfg. Returns 0, or -1 after printing a usage error for cmd. */
+int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg);
+/* Opens the target described by redis-url, redis-password-file, data-dir, maxmemory.
+ * On failure prints "skyspool CMD: ..." and returns NULL. */
+ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg);
+/* Installs SIGINT/SIGTERM handlers that set *flag (a second signal exits at once) and
+ * ignores SIGPIPE. */
+void ss_cli_stop_on_signals(volatile sig_atomic_t *flag);
+
+#endif

@@ -1,0 +1,216 @@
+/* `skyspool ingest`: source -> Redis Streams. All the work is in src/buffer/ingest.c; this
+ * file maps flags and configuration to ss_ingest_opts, handles signals (SIGINT/SIGTERM stop
+ * reading, flush, store the cursor, then stop an embedded Redis cleanly) and reports. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buffer/ingest.h"
+#include "cli/cli.h"
+#include "cli/cli_redis.h"
+#include "cli/config.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: skyspool ingest --source SRC [options]\n\n"
+            "Reads events from a source and buffers them in Redis Streams, one stream per type\n"
+            "(<prefix>post, like, repost, follow, block, identity, account), never losing one:\n"
+            "the source cursor is stored after the data it covers, and a restart resumes there.\n"
+            "Malformed input goes to <prefix>dlq with its reason. When Redis memory passes the high\n"
+            "watermark (or Redis answers OOM) reading pauses until a writer drains the streams.\n\n"
+            "options:\n"
+            "  --source SRC          where events come from (required):\n");
+    for (const ss_source_vtbl *const *v = ss_source_list(); *v; v++)
+        fprintf(f, "                          %s\n", (*v)->usage ? (*v)->usage : (*v)->scheme);
+    fprintf(f,
+            "  --keep-other          also keep other collections, in <prefix>other (key keep-other)\n"
+            "  --from-start          ignore the stored cursor; read the source from its beginning\n"
+            "  --allow-eviction      run even if Redis may evict (data loss!); default: refuse\n"
+            "  --max-events N        stop after N source messages\n"
+            "  --batch N             entries per pipelined batch [512]\n"
+            "  --pipeline N          batches in flight before waiting for replies [4]\n"
+            "  --json                print the final counts as JSON on stdout\n"
+            "  -h, --help            this help\n\n"
+            "settings (--set KEY=VALUE, env, config file): high-watermark [0.8], low-watermark [0.6],\n"
+            "max-event-bytes [2mb], keep-other [no]\n\n"
+            "%s\n"
+            "examples:\n"
+            "  skyspool synth --events 100000 > ev.jsonl && skyspool ingest --source file:ev.jsonl\n"
+            "  skyspool ingest --source synth:events=1000000,seed=7 --redis redis://127.0.0.1:6379\n"
+            "  zcat old.jsonl.gz | skyspool ingest --source file:- --redis unix:///run/redis.sock\n"
+            "  skyspool ingest --source file:ev.jsonl --redis redis://app@db:6379/2 \\\n"
+            "      --redis-password-file ~/.skyspool-redis-pw\n",
+            ss_config_common_help);
+}
+
+static void stats_json(const ss_ingest_stats *s, const char *source, double secs, ss_buf *b) {
+    ss_buf_printf(b, "{\"source\":");
+    ss_buf_append_json_string(b, source, strlen(source));
+    ss_buf_printf(b,
+                  ",\"read\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"other_skipped\":%" PRIu64
+                  ",\"bytes\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"oom_replies\":%" PRIu64
+                  ",\"reconnects\":%" PRIu64 ",\"resent\":%" PRIu64 ",\"rewinds\":%" PRIu64 ",\"seconds\":%.3f",
+                  s->read, s->written, s->dlq, s->other_skipped, s->bytes, s->pauses, s->oom_replies, s->reconnects,
+                  s->resent, s->rewinds, secs);
+    if (s->has_cursor) ss_buf_printf(b, ",\"cursor\":%" PRId64, s->cursor);
+    else ss_buf_puts(b, ",\"cursor\":null");
+    ss_buf_puts(b, ",\"types\":{");
+    for (int t = 0; t < SS_TYPE__COUNT; t++)
+        ss_buf_printf(b, "%s\"%s\":%" PRIu64, t ? "," : "", ss_type_name((ss_type)t), s->by_type[t]);
+    ss_buf_puts(b, "},\"dlq_reasons\":{");
+    for (int i = 0; i < s->nreasons; i++) {
+        if (i) ss_buf_putc(b, ',');
+        ss_buf_append_json_string(b, s->reason[i], strlen(s->reason[i]));
+        ss_buf_printf(b, ":%" PRIu64, s->reason_count[i]);
+    }
+    ss_buf_puts(b, "}}\n");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int ss_cmd_ingest(int argc, char **argv) {
+    enum { O_KEEP_OTHER = 1, O_FROM_START, O_ALLOW_EVICTION, O_MAX_EVENTS, O_BATCH, O_PIPELINE, O_JSON };
+    static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
+                                         {"source", required_argument, 0, 's'},
+                                         {"keep-other", no_argument, 0, O_KEEP_OTHER},
+                                         {"from-start", no_argument, 0, O_FROM_START},
+                                         {"allow-eviction", no_argument, 0, O_ALLOW_EVICTION},
+                                         {"max-events", required_argument, 0, O_MAX_EVENTS},
+                                         {"batch", required_argument, 0, O_BATCH},
+                                         {"pipeline", required_argument, 0, O_PIPELINE},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    ss_config *cfg = ss_config_new();
+    if (!cfg) return ss_cmd_fail("ingest", "out of memory");
+    ss_ingest_opts io;
+    ss_ingest_opts_init(&io);
+    const char *spec = NULL;
+    int json = 0, c, rc = 2;
+    long long v;
+    char err[1024];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+hs:", opts, NULL)) != -1) {
+        int h = ss_config_handle_opt(cfg, c, optarg, err, sizeof err);
+        if (h < 0) {
+            rc = ss_usage_error("ingest", "%s", err);
+            goto out;
+        }
+        if (h == 1) continue;
+        switch (c) {
+        case 'h': usage(stdout); rc = 0; goto out;
+        case 's': spec = optarg; break;
+        case O_KEEP_OTHER: ss_config_set(cfg, "keep-other", "yes", SS_CFG_FLAG, err, sizeof err); break;
+        case O_FROM_START: io.ignore_cursor = 1; break;
+        case O_ALLOW_EVICTION: io.allow_eviction = 1; break;
+        case O_JSON: json = 1; break;
+        case O_MAX_EVENTS:
+            if (ss_parse_i64(optarg, 1, INT64_MAX, &v) != 0) {
+                rc = ss_usage_error("ingest", "--max-events wants a positive number, not '%s'", optarg);
+                goto out;
+            }
+            io.max_events = v;
+            break;
+        case O_BATCH:
+            if (ss_parse_i64(optarg, 1, 100000, &v) != 0) {
+                rc = ss_usage_error("ingest", "--batch wants 1..100000, not '%s'", optarg);
+                goto out;
+            }
+            io.batch_events = (int)v;
+            break;
+        case O_PIPELINE:
+            if (ss_parse_i64(optarg, 1, 64, &v) != 0) {
+                rc = ss_usage_error("ingest", "--pipeline wants 1..64, not '%s'", optarg);
+                goto out;
+            }
+            io.batches_in_flight = (int)v;
+            break;
+        default: rc = ss_usage_error("ingest", "unknown option"); goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = ss_usage_error("ingest", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!spec) {
+        rc = ss_usage_error("ingest", "--source is required, e.g. --source file:events.jsonl");
+        goto out;
+    }
+    if (ss_config_load(cfg, err, sizeof err) != 0) {
+        rc = ss_usage_error("ingest", "%s", err);
+        goto out;
+    }
+    if (ss_cli_apply_log_level("ingest", cfg) != 0) goto out;
+    io.prefix = ss_config_get(cfg, "prefix");
+    io.keep_other = ss_config_get_bool(cfg, "keep-other");
+    io.high_watermark = ss_config_get_double(cfg, "high-watermark");
+    io.low_watermark = ss_config_get_double(cfg, "low-watermark");
+    io.max_event_bytes = (size_t)ss_config_get_bytes(cfg, "max-event-bytes");
+    if (io.low_watermark > io.high_watermark) {
+        rc = ss_usage_error("ingest", "low-watermark (%.2f) must not exceed high-watermark (%.2f)", io.low_watermark,
+                            io.high_watermark);
+        goto out;
+    }
+
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    so.max_message_bytes = io.max_event_bytes;
+    so.zstd_dictionary = ss_config_get(cfg, "zstd-dictionary");
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    if (!src) {
+        rc = ss_usage_error("ingest", "--source %s: %s", spec, err);
+        goto out;
+    }
+    static volatile sig_atomic_t stop;
+    stop = 0;
+    ss_cli_stop_on_signals(&stop);
+    ss_redis_target *t = ss_cli_open_target("ingest", cfg);
+    if (!t) {
+        ss_source_close(src);
+        rc = 1;
+        goto out;
+    }
+    ss_ingest *ing = ss_ingest_new(&io, t);
+    if (!ing) {
+        rc = ss_cmd_fail("ingest", "out of memory");
+    } else {
+        double t0 = now_s();
+        int r = ss_ingest_run(ing, src, &stop);
+        double secs = now_s() - t0;
+        ss_ingest_stats st;
+        ss_ingest_get_stats(ing, &st);
+        if (r != 0) {
+            rc = ss_cmd_fail("ingest", "%s", ss_ingest_errstr(ing));
+        } else {
+            rc = 0;
+        }
+        ss_info("ingest",
+                "%s: %" PRIu64 " read, %" PRIu64 " written, %" PRIu64 " to the DLQ, %" PRIu64
+                " other skipped, %" PRIu64 " pauses, %" PRIu64 " reconnects in %.1f s (%.0f events/s)",
+                stop ? "stopped" : (r ? "failed" : "done"), st.read, st.written, st.dlq, st.other_skipped, st.pauses,
+                st.reconnects, secs, secs > 0 ? (double)st.read / secs : 0.0);
+        if (json) {
+            ss_buf b;
+            ss_buf_init(&b);
+            stats_json(&st, src->id, secs, &b);
+            fwrite(b.data, 1, b.len, stdout);
+            fflush(stdout);
+            ss_buf_free(&b);
+        }
+        ss_ingest_free(ing);
+    }
+    ss_source_close(src);
+    if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
+out:
+    ss_config_free(cfg);
+    return rc;
+}

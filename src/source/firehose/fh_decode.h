@@ -1,0 +1,133 @@
+/* Native firehose frame decoding: com.atproto.sync.subscribeRepos frames in, Jetstream v1
+ * JSON events out.
+ *
+ * This is protocol parsing only: no sockets, no files. The `firehose:` source feeds it the
+ * binary WebSocket messages it receives, the `frames:` source feeds it recorded frames,
+ * and both hand the outputs on unchanged, so the two produce identical events.
+ *
+ * One frame yields zero or more outputs, in order:
+ *   - a good event: msg.bad_reason == NULL, msg.data = one Jetstream v1 JSON event
+ *     (one per op of a #commit, one for #identity / #account);
+ *   - a reject: msg.bad_reason = a stable short name (ss_fh_reason_name()), msg.data = a
+ *     small JSON object for the dead-letter stream: {"reason","detail", and what is known of
+ *     "t","seq","repo","rev","path", plus "frame_b64" (the frame, capped) when the frame
+ *     itself could not be parsed}.
+ * #sync, tooBig commits (one reject each, reason "too_big", for backfill), #info and
+ * unknown types emit no event; all are counted in ss_fh_stats.
+ *
+ * Cursor: every output carries msg.cursor. The last output of a frame carries the frame's
+ * seq; earlier outputs of the same frame carry seq-1, so a consumer that stores the cursor
+ * of any message it has made durable and resumes with "skip seq <= cursor" never skips the
+ * rest of a multi-op commit. Outputs of a frame whose seq is unknown carry the last seq.
+ *
+ * Verification (on by default): the commit block and every record block used must hash
+ * (sha-256) to their CIDs. Limits come from the atproto specs; see ss_fh_opts_init(). */
+#ifndef SS_FH_DECODE_H
+#define SS_FH_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "source/source.h"
+
+/* Why a frame or an op was rejected. Names are stable (dead-letter stream, metric labels). */
+typedef enum {
+    SS_FH_OK = 0,
+    SS_FH_FRAME_TOO_BIG,   /* "frame_too_big": frame over max_frame_bytes */
+    SS_FH_TRUNCATED,       /* "truncated": a CBOR item, CID or CAR section runs past the end */
+    SS_FH_BAD_CBOR,        /* "bad_cbor": reserved/unsupported encoding, trailing bytes */
+    SS_FH_CBOR_INDEFINITE, /* "cbor_indefinite": indefinite length (DAG-CBOR forbids it) */
+    SS_FH_CBOR_DUP_KEY,    /* "cbor_duplicate_key": a map key repeated (DAG-CBOR forbids it) */
+    SS_FH_CBOR_TYPE,       /* "cbor_wrong_type": wrong major type (e.g. a map key that is no string) */
+    SS_FH_CBOR_FLOAT,      /* "cbor_float": floats are not in the atproto data model */
+    SS_FH_TOO_DEEP,        /* "too_deep": nesting over max_depth */
+    SS_FH_LIMIT,           /* "limit": a container, key or string over its limit */
+    SS_FH_BAD_UTF8,        /* "bad_utf8": a text string that is not valid UTF-8 */
+    SS_FH_BAD_HEADER,      /* "bad_header": header is not {op, t} as expected */
+    SS_FH_BAD_BODY,        /* "bad_body": a required field missing or of the wrong type */
+    SS_FH_BAD_TIME,        /* "bad_time": the frame's time is not RFC 3339 */
+    SS_FH_BAD_VARINT,      /* "bad_varint": an unsigned varint overlong or over 63 bits */
+    SS_FH_BAD_CID,         /* "bad_cid": malformed or unsupported CID */
+    SS_FH_BAD_CAR,         /* "bad_car": malformed CAR header or block section */
+    SS_FH_CAR_TOO_BIG,     /* "car_too_big": blocks over max_car_bytes or too many blocks */
+    SS_FH_CID_MISMATCH,    /* "cid_mismatch": block bytes do not hash to their CID */
+    SS_FH_MISSING_BLOCK,   /* "missing_block": an op's record (or the commit) is not in the CAR */
+    SS_FH_RECORD_TOO_BIG,  /* "record_too_big": record block over max_record_bytes */
+    SS_FH_TOO_MANY_OPS,    /* "too_many_ops": commit with more than max_ops ops */
+    SS_FH_BAD_OP,          /* "bad_op": unknown action, bad path, create/update without cid */
+    SS_FH_BAD_RECORD,      /* "bad_record": not an object, bad $type/blob/$link, mixed array */
+    SS_FH_TOO_BIG,         /* "too_big": a tooBig commit (not an error: backfill it) */
+    SS_FH_ERROR_FRAME,     /* "error_frame": op = -1 from the server */
+    SS_FH_OOM,             /* "oom" */
+    SS_FH_REASON__COUNT
+} ss_fh_reason;
+
+const char *ss_fh_reason_name(int reason);
+
+typedef struct {
+    int verify_cids;         /* 1 (default): sha-256 of the commit block and of each record used */
+    size_t max_frame_bytes;  /* 5,000,000 */
+    size_t max_record_bytes; /* 1,000,000 */
+    size_t max_ops;          /* 200 */
+    size_t max_car_bytes;    /* 2,000,000 */
+    size_t max_blocks;       /* 100,000 per CAR */
+    int max_depth;           /* 32 nested containers in a record */
+    size_t dlq_raw_cap;      /* 4096: bytes of an unparseable frame kept (base64) in its reject */
+} ss_fh_opts;
+
+void ss_fh_opts_init(ss_fh_opts *o);
+
+typedef struct {
+    uint64_t frames, bytes;          /* frames given to ss_fh_decode, and their bytes */
+    uint64_t commits, ops;           /* #commit frames; ops seen in them */
+    uint64_t events;                 /* good events output (all kinds) */
+    uint64_t identity, account, sync, info, outdated_cursor, unknown;
+    uint64_t error_frames;           /* op = -1 */
+    uint64_t too_big;                /* tooBig commits */
+    uint64_t rejects;                /* reject outputs (all reasons, too_big included) */
+    uint64_t by_reason[SS_FH_REASON__COUNT];
+    int64_t last_seq;                /* highest-numbered seq fully decoded; -1 before any */
+} ss_fh_stats;
+
+typedef struct ss_fh_decoder ss_fh_decoder;
+
+/* opts may be NULL for the defaults. Returns NULL only when out of memory. */
+ss_fh_decoder *ss_fh_decoder_new(const ss_fh_opts *opts);
+void ss_fh_decoder_free(ss_fh_decoder *d);
+
+/* Decodes one frame into the decoder's output list and returns the number of outputs
+ * (>= 0), or -1 when memory ran out. Never fails on bad input: bad input becomes rejects.
+ * The outputs (and the memory behind their data) stay valid until the next call. */
+int ss_fh_decode(ss_fh_decoder *d, const uint8_t *frame, size_t len);
+/* The i-th output of the last ss_fh_decode(), 0 <= i < its return value. */
+void ss_fh_output(const ss_fh_decoder *d, size_t i, ss_source_msg *msg);
+size_t ss_fh_output_count(const ss_fh_decoder *d);
+
+/* Callback style: decodes one frame and calls emit() for each output in order. emit
+ * returns 0 to continue or non-zero to stop. Returns the number of outputs emitted, -1 when
+ * out of memory, -2 when emit asked to stop. */
+typedef int (*ss_fh_emit_fn)(void *ud, const ss_source_msg *msg);
+int ss_fh_decode_frame(ss_fh_decoder *d, const uint8_t *frame, size_t len, ss_fh_emit_fn emit, void *ud);
+
+/* The seq of the last frame decoded (0 when it had none, e.g. an error frame). */
+int64_t ss_fh_frame_seq(const ss_fh_decoder *d);
+/* Highest seq fully decoded so far, -1 before any (same as ss_fh_stats.last_seq). */
+int64_t ss_fh_last_seq(const ss_fh_decoder *d);
+const ss_fh_stats *ss_fh_stats_get(const ss_fh_decoder *d);
+/* Name and message of the last op = -1 error frame or #info frame ("" when none), e.g.
+ * "FutureCursor" / "OutdatedCursor", for the transport to act on. */
+const char *ss_fh_last_error(const ss_fh_decoder *d);
+const char *ss_fh_last_info(const ss_fh_decoder *d);
+
+/* Converts one DAG-CBOR record (a map) to atproto-data-model JSON exactly as Jetstream
+ * prints it (keys sorted bytewise, Go escaping, $link/$bytes/blob). Appends to out/out_len
+ * via the decoder's scratch; returns SS_FH_OK or a reason, with a detail in
+ * ss_fh_last_detail(). Exposed for tests and tools. */
+int ss_fh_record_to_json(ss_fh_decoder *d, const uint8_t *cbor, size_t len, const char **json, size_t *json_len);
+const char *ss_fh_last_detail(const ss_fh_decoder *d);
+
+/* RFC 3339 ("2026-05-25T14:23:29.950Z", offsets allowed, up to 9 fractional digits) to
+ * microseconds since the epoch. Returns 0, or -1 when malformed. */
+int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out);
+
+#endif
