@@ -769,7 +769,7 @@ static void test_mutation_fuzz(void **state) {
     size_t nf = sample_frames(fr, 8);
     uint64_t s = 0x5eed5eed12345ULL;
     const char *iters_env = getenv("SS_FUZZ_ITERS");
-    long iters = iters_env ? atol(iters_env) : 20000;
+    long iters = iters_env ? atol(iters_env) : 100000;
     uint64_t events = 0, rejects = 0;
     for (long it = 0; it < iters; it++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
