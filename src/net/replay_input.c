@@ -26,7 +26,8 @@ struct ss_replay_reader {
 };
 
 static int rfail(ss_replay_reader *r, const char *fmt, const char *detail) {
-    snprintf(r->errstr, sizeof r->errstr, fmt, r->path, detail);
+    /* A message cut to fit errstr is fine; using the result tells -O2 that we know. */
+    if (snprintf(r->errstr, sizeof r->errstr, fmt, r->path, detail) >= (int)sizeof r->errstr) r->errstr[sizeof r->errstr - 1] = '\0';
     return -1;
 }
 
