@@ -284,6 +284,35 @@ static void test_stdin(void **state) {
     close(saved);
 }
 
+/* A pipe on stdin: next() returns AGAIN after its timeout while the producer is quiet,
+ * then the lines, then END when the producer closes. */
+static void test_stdin_pipe_timeout(void **state) {
+    int p[2], saved = dup(STDIN_FILENO);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+    close(p[0]);
+    char err[512];
+    ss_source *s = ss_source_open("file:-", NULL, err, sizeof err);
+    assert_non_null(s);
+    ss_source_msg m;
+    assert_int_equal(ss_source_next(s, &m, 20), SS_SOURCE_AGAIN);
+    assert_int_equal(write(p[1], "{\"x\":1}\n{\"y\"", 12), 12);
+    assert_int_equal(ss_source_next(s, &m, 20), SS_SOURCE_MSG);
+    assert_int_equal(m.len, 7);
+    assert_int_equal(m.cursor, 8);
+    assert_int_equal(ss_source_next(s, &m, 20), SS_SOURCE_AGAIN); /* half a line so far */
+    assert_int_equal(write(p[1], ":2}\n", 4), 4);
+    assert_int_equal(ss_source_next(s, &m, 20), SS_SOURCE_MSG);
+    assert_int_equal(m.len, 7);
+    assert_int_equal(m.cursor, 16);
+    assert_memory_equal(m.data, "{\"y\":2}", 7);
+    close(p[1]);
+    assert_int_equal(ss_source_next(s, &m, 20), SS_SOURCE_END);
+    ss_source_close(s);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_cursors_crlf),
@@ -291,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_block_boundaries_and_oversize),
         cmocka_unit_test(test_default_limit),
         cmocka_unit_test(test_stdin),
+        cmocka_unit_test(test_stdin_pipe_timeout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

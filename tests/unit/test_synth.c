@@ -355,6 +355,29 @@ static int64_t check_good_line(const char *l, size_t n) {
     return t;
 }
 
+/* The microseconds in a TID (13 base32-sortable chars). */
+static int64_t tid_us(const char *t) {
+    static const char S[] = "234567abcdefghijklmnopqrstuvwxyz";
+    uint64_t v = 0;
+    for (int i = 0; i < 13; i++) v = (v << 5) | (uint64_t)(strchr(S, t[i]) - S);
+    return (int64_t)(v >> 10);
+}
+
+/* rev is minted just before time_us; a create's rkey a little before that. */
+static void check_tids(const char *l, size_t n, int64_t t) {
+    const char *end = l + n;
+    const char *rev = find_key(l, end, "rev");
+    if (!rev) return; /* identity / account */
+    int64_t r = tid_us(rev + 1);
+    assert_true(r <= t && r >= t - 400000);
+    const char *op = find_key(l, end, "operation");
+    const char *rkey = find_key(l, end, "rkey");
+    if (!memcmp(rkey, "\"self\"", 6)) return;
+    int64_t k = tid_us(rkey + 1);
+    if (!memcmp(op, "\"create\"", 8)) assert_true(k <= t && k >= t - 3000000);
+    else assert_true(k < t);
+}
+
 static void test_lines_valid_and_sized(void **state) {
     const int64_t N = 100000;
     ss_synth_params p;
@@ -370,6 +393,7 @@ static void test_lines_valid_and_sized(void **state) {
         if (json_check(b.data, b.len) != JV_OK) fail_msg("line %lld is not valid JSON: %s", (long long)i, b.data);
         assert_null(memchr(b.data, '\n', b.len));
         int64_t t = check_good_line(b.data, b.len);
+        check_tids(b.data, b.len, t);
         /* time_us follows the rate exactly, never going backwards. */
         assert_true(t >= prev);
         int64_t lo = p.start_us + (int64_t)((double)i * us), hi = p.start_us + (int64_t)((double)(i + 1) * us);
@@ -714,7 +738,8 @@ static void test_params(void **state) {
     assert_int_equal(ss_synth_params_parse(&q, canon, err, sizeof err), 0);
     assert_memory_equal(&p, &q, sizeof p);
     const char *bad[] = {"events=-1", "events=x", "rate=0", "dup=2", "dup=0.6,bad=0.6", "nope=1", "events",
-                         "start=2025-13-01T00:00:00Z", "start=yesterday"};
+                         "start=2025-13-01T00:00:00Z", "start=yesterday", "seed=18446744073709551616", "seed=-1",
+                         "events=99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ss_synth_params_init(&p);
         assert_int_not_equal(ss_synth_params_parse(&p, bad[i], err, sizeof err), 0);

@@ -12,11 +12,15 @@
  * decompressed stream, and seeking re-decompresses from the start. stdin cannot seek,
  * except to where it already is.
  *
+ * next() honours its timeout on pipes and terminals (poll before reading), so a consumer
+ * fed by a slow producer on stdin still gets control back to flush its own work.
+ *
  * Line rules: '\n' ends a line, one '\r' before it is stripped, empty lines are skipped,
  * and a last line without '\n' is still an event. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +37,8 @@
 typedef struct {
     int fd;
     int is_stdin;
+    int pollable; /* a pipe, socket or terminal: wait with poll() so next() honours its timeout */
+    int need_sniff; /* pipes: look for the zstd magic on the first next(), not in open() */
     char path[PATH_MAX];
     size_t max_line;
 
@@ -149,12 +155,15 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
         f->is_stdin = 1;
         f->fd = STDIN_FILENO;
         snprintf(s->id, sizeof s->id, "file:-");
+        struct stat st;
+        f->pollable = fstat(f->fd, &st) == 0 && !S_ISREG(st.st_mode);
     } else {
         f->fd = open(args, O_RDONLY | O_CLOEXEC);
         if (f->fd < 0) return ss_source_fail(s, "cannot open %s: %s", args, strerror(errno)), -1;
         struct stat st;
         if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat %s: %s", args, strerror(errno)), -1;
         if (S_ISDIR(st.st_mode)) return ss_source_fail(s, "%s is a directory, not a JSONL file", args), -1;
+        f->pollable = !S_ISREG(st.st_mode); /* a named pipe */
         char real[PATH_MAX];
         if (!realpath(args, real)) snprintf(real, sizeof real, "%s", args);
         snprintf(s->id, sizeof s->id, "file:%.400s@%llu:%llu", real, (unsigned long long)st.st_dev,
@@ -165,6 +174,10 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
     }
     s->cursor_name = "offset";
     s->resume_margin = 0;
+    if (f->pollable) {
+        f->need_sniff = 1;
+        return 0;
+    }
     return start_stream(s, f, 1) == 0 ? 0 : -1;
 }
 
@@ -208,8 +221,23 @@ static int is_blank(const char *p, size_t n) {
     return 1;
 }
 
+/* For pipes and terminals: waits up to timeout_ms for input. Returns 1 when a read will
+ * not block (data, end or error), 0 on timeout. Regular files never wait. */
+static int input_ready(file_src *f, int timeout_ms) {
+    if (!f->pollable || timeout_ms < 0) return 1;
+    if (f->zst && (f->in.pos < f->in.size || f->raw_eof)) return 1;
+    struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+    int r = poll(&pfd, 1, timeout_ms);
+    return r != 0; /* errors are reported by the read that follows */
+}
+
 static int file_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     file_src *f = s->impl;
+    if (f->need_sniff) {
+        if (!input_ready(f, timeout_ms)) return SS_SOURCE_AGAIN;
+        if (start_stream(s, f, 1) != 0) return SS_SOURCE_ERR;
+        f->need_sniff = 0;
+    }
     for (;;) {
         char *base = f->buf + f->start;
         size_t avail = f->end - f->start;
@@ -247,6 +275,7 @@ static int file_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
             }
             return emit(f, msg, base, n, avail);
         }
+        if (!input_ready(f, timeout_ms)) return SS_SOURCE_AGAIN;
         if (fill(s, f) < 0) return SS_SOURCE_ERR;
     }
 }

@@ -15,6 +15,7 @@
  *    (300 graphemes, 3000 bytes) hold and facet byte ranges index the raw UTF-8 text. */
 #include "source/synth/synth.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -873,7 +874,7 @@ static void put_post(ev_t *e) {
     }
     if (rng_chance(r, 0.50)) {
         uint64_t root = pick_account(r);
-        int64_t age = draw_age(r) / 1000;
+        int64_t age = 5000000 + draw_age(r) / 100; /* the thread started 5 s to ~4 days ago */
         PUTS(o, ",\"reply\":{\"parent\":");
         if (rng_chance(r, 0.5)) {
             rng_t copy = *r;
@@ -899,10 +900,10 @@ static void put_subject_ref_record(ev_t *e, const char *nsid) {
     PUTS(e->o, "\",\"createdAt\":");
     put_created_at(e->o, e->r, e->time_us);
     PUTS(e->o, ",\"subject\":");
-    put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", draw_age(e->r) / 100);
+    put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", 2000000 + draw_age(e->r) / 100);
     if (rng_chance(e->r, 0.4)) {
         PUTS(e->o, ",\"via\":");
-        put_strong_ref(e, pick_account(e->r), "app.bsky.feed.repost", draw_age(e->r) / 1000);
+        put_strong_ref(e, pick_account(e->r), "app.bsky.feed.repost", 1000000 + draw_age(e->r) / 1000);
     }
     PUTS(e->o, "}");
 }
@@ -1346,8 +1347,9 @@ static int parse_num(const char *v, double lo, double hi, double *out) {
 static int parse_int(const char *v, long long lo, long long hi, long long *out) {
     char *end;
     if (!*v || *v == '-' || *v == '+') return -1;
+    errno = 0;
     unsigned long long u = strtoull(v, &end, 10);
-    if (*end || u > (unsigned long long)hi || (long long)u < lo) return -1;
+    if (*end || errno || u > (unsigned long long)hi || (long long)u < lo) return -1;
     *out = (long long)u;
     return 0;
 }
@@ -1368,10 +1370,11 @@ int ss_synth_params_parse(ss_synth_params *p, const char *args, char *err, size_
         if (!strcmp(k, "events")) bad = parse_int(v, 0, SS_SYNTH_MAX_EVENTS, &ll) || (p->events = ll, 0);
         else if (!strcmp(k, "seed")) {
             char *end;
-            if (!*v || *v == '-') bad = 1;
+            if (!*v || *v == '-' || *v == '+') bad = 1;
             else {
+                errno = 0;
                 p->seed = strtoull(v, &end, 10);
-                bad = *end != '\0';
+                bad = *end != '\0' || errno != 0;
             }
         } else if (!strcmp(k, "start")) bad = ss_synth_parse_time(v, &p->start_us);
         else if (!strcmp(k, "rate")) bad = parse_num(v, 1e-9, SS_SYNTH_MAX_RATE, &p->rate);

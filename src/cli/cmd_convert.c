@@ -1,0 +1,429 @@
+/* `skyspool convert`: Jetstream JSONL (files, .zst files or stdin) to the hive-partitioned
+ * Parquet archive, the same layout the DataWriter writes. It is the backfill tool for
+ * NDJSON archives people already hold.
+ *
+ * The pipeline is single-threaded and streaming: the file: source hands out lines as
+ * slices of its read buffer, ss_decode() checks and views each event, and the archive
+ * sink routes it to a (type, hour) part file, keeping a bounded number open. Nothing is
+ * dropped silently: a line that is not a valid event, or whose time_us cannot be
+ * partitioned, is written with its reason to DIR/_rejects/rejects-TAG.jsonl and counted.
+ *
+ * File names are deterministic from the inputs: TAG is a hash of the inputs' absolute
+ * paths (or --tag), so converting the same inputs again into the same DIR rewrites the
+ * same files instead of adding duplicates. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+#include "cli/cli.h"
+#include "event/event.h"
+#include "source/source.h"
+#include "util/buf.h"
+#include "util/utf8.h"
+
+#define CMD "convert"
+#define CONVERT_DEFAULT_MAX_OPEN 16
+#define CONVERT_MAX_OPEN_LIMIT 1024
+#define CONVERT_MAX_REASONS 32
+#define REJECT_KEEP_BYTES (64u * 1024) /* of a rejected line, kept in the rejects file */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: skyspool convert --out DIR [options] FILE.jsonl...\n"
+            "\n"
+            "Converts Jetstream v1 JSONL into the hive-partitioned Parquet archive\n"
+            "  DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/part-TAG-NNNNNN.parquet\n"
+            "partitioned by each event's time_us in UTC (never the client's createdAt), one\n"
+            "schema per type (docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files\n"
+            "are detected and decompressed. Lines that are not valid events are not dropped:\n"
+            "they go to DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted.\n"
+            "\n"
+            "options:\n"
+            "  --out DIR              output directory (created if missing)\n"
+            "  --codec C              zstd (default), snappy or none\n"
+            "  --zstd-level N         1..22 (default %d)\n"
+            "  --keep-other           also write collections outside the archived types (type=other)\n"
+            "  --max-open-files N     partition files open at once (default %d); memory is bounded by\n"
+            "                         N x --row-group-bytes, older partitions are finished into extra parts\n"
+            "  --row-group-rows N     rows per row group (default 131072)\n"
+            "  --row-group-bytes SIZE buffered bytes per row group and open file (default 16mb)\n"
+            "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
+            "  --tag TAG              file name tag (default: a hash of the input paths)\n"
+            "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
+            "  --json                 print the summary as one JSON object\n"
+            "  --quiet                no progress line\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "examples:\n"
+            "  skyspool synth --events 100000 --seed 1 > ev.jsonl\n"
+            "  skyspool convert --out archive ev.jsonl\n"
+            "  zstdcat old/*.jsonl.zst | skyspool convert --out archive --tag old -\n"
+            "  skyspool convert --out archive --codec snappy --keep-other jetstream-2025-08-*.jsonl.zst\n"
+            "\n"
+            "Then, in DuckDB:\n"
+            "  SELECT type, hour, count(*) FROM read_parquet('archive/**/*.parquet',\n"
+            "    hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY ALL;\n",
+            SS_AR_DEFAULT_ZSTD_LEVEL, CONVERT_DEFAULT_MAX_OPEN);
+}
+
+typedef struct {
+    char name[32];
+    uint64_t n;
+} reason_count;
+
+typedef struct {
+    const char *out;
+    char tag[SS_AR_MAX_NAME + 1];
+    int json, quiet, keep_other;
+    size_t max_open;
+    ss_ar_options ao;
+
+    ss_decoder *dec;
+    ss_ar_sink *sink;
+    FILE *rejects;
+    char rejects_path[SS_AR_MAX_PATH];
+    char rejects_tmp[SS_AR_MAX_PATH];
+    ss_buf line;
+
+    uint64_t lines, in_bytes, rejected;
+    reason_count reasons[CONVERT_MAX_REASONS];
+    size_t nreasons;
+    int progress;
+    double t0, last_progress;
+} convert_ctx;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* A tag from the inputs' absolute paths: the same inputs name the same files. */
+static void derive_tag(char *tag, size_t n, char **inputs, int ninputs) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < ninputs; i++) {
+        char abs[PATH_MAX];
+        const char *p = inputs[i];
+        if (strcmp(p, "-") != 0 && realpath(p, abs)) p = abs;
+        h = fnv1a(h, p, strlen(p) + 1);
+    }
+    snprintf(tag, n, "%012llx", (unsigned long long)(h >> 16));
+}
+
+/* Per-reason counts; reasons are a short fixed vocabulary, the last slot collects any
+ * overflow as "other". */
+static void count_reason(convert_ctx *c, const char *reason) {
+    for (size_t i = 0; i < c->nreasons; i++)
+        if (!strcmp(c->reasons[i].name, reason)) {
+            c->reasons[i].n++;
+            return;
+        }
+    if (c->nreasons == CONVERT_MAX_REASONS) {
+        c->reasons[CONVERT_MAX_REASONS - 1].n++;
+        return;
+    }
+    reason_count *r = &c->reasons[c->nreasons++];
+    snprintf(r->name, sizeof r->name, "%s", c->nreasons == CONVERT_MAX_REASONS ? "other" : reason);
+    r->n = 1;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int append_base64(ss_buf *b, const unsigned char *s, size_t n) {
+    if (ss_buf_putc(b, '"') != 0) return -1;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
+        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
+                     i + 2 < n ? b64[v & 63] : '='};
+        if (ss_buf_append(b, q, 4) != 0) return -1;
+    }
+    return ss_buf_putc(b, '"');
+}
+
+/* One JSON line per rejected input line: where it came from, why, and the line itself
+ * (as a string when it is valid UTF-8, else base64), capped at REJECT_KEEP_BYTES. */
+static int reject(convert_ctx *c, const char *input, int64_t offset, const char *reason, const char *detail,
+                  const char *data, size_t len) {
+    c->rejected++;
+    count_reason(c, reason);
+    if (!c->rejects) {
+        char dir[SS_AR_MAX_PATH];
+        snprintf(dir, sizeof dir, "%s/_rejects", c->out);
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
+        c->rejects = fopen(c->rejects_tmp, "w");
+        if (!c->rejects) return -1;
+    }
+    ss_buf *b = &c->line;
+    ss_buf_reset(b);
+    size_t keep = len < REJECT_KEEP_BYTES ? len : REJECT_KEEP_BYTES;
+    char abs[PATH_MAX];
+    const char *name = strcmp(input, "-") != 0 && realpath(input, abs) ? abs : input;
+    int rc = ss_buf_puts(b, "{\"input\":");
+    rc |= ss_buf_append_json_string(b, name, strlen(name));
+    rc |= ss_buf_printf(b, ",\"offset\":%lld,\"reason\":", (long long)offset);
+    rc |= ss_buf_append_json_string(b, reason, strlen(reason));
+    rc |= ss_buf_puts(b, ",\"error\":");
+    rc |= ss_buf_append_json_string(b, detail, strlen(detail));
+    rc |= ss_buf_printf(b, ",\"bytes\":%zu,", len);
+    if (ss_utf8_valid(data, keep, NULL)) {
+        rc |= ss_buf_puts(b, "\"line\":");
+        rc |= ss_buf_append_json_string(b, data, keep);
+    } else {
+        rc |= ss_buf_puts(b, "\"line_base64\":");
+        rc |= append_base64(b, (const unsigned char *)data, keep);
+    }
+    rc |= ss_buf_printf(b, ",\"truncated\":%s}\n", keep < len ? "true" : "false");
+    if (rc != 0) return -1;
+    return fwrite(b->data, 1, b->len, c->rejects) == b->len ? 0 : -1;
+}
+
+static void progress(convert_ctx *c, int final) {
+    if (!c->progress) return;
+    double t = now_s();
+    if (!final && t - c->last_progress < 1.0) return;
+    c->last_progress = t;
+    const ss_ar_sink_stats *st = ss_ar_sink_stats_get(c->sink);
+    double el = t - c->t0;
+    fprintf(stderr, "\r%llu events, %llu files, %.1f MB in, %llu rejects, %.0f events/s   ",
+            (unsigned long long)st->events, (unsigned long long)st->files, c->in_bytes / 1e6,
+            (unsigned long long)c->rejected, el > 0 ? st->events / el : 0.0);
+    if (final) fputc('\n', stderr);
+}
+
+/* Returns 0, or 1 on a runtime failure (already reported). */
+static int convert_input(convert_ctx *c, const char *input) {
+    char spec[PATH_MAX + 8], err[512];
+    snprintf(spec, sizeof spec, "file:%s", input);
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    if (!src) return ss_cmd_fail(CMD, "%s: %s", input, err);
+    int64_t offset = 0;
+    int rc = 0;
+    for (;;) {
+        ss_source_msg msg;
+        int r = ss_source_next(src, &msg, 1000);
+        if (r == SS_SOURCE_AGAIN) continue;
+        if (r == SS_SOURCE_END) break;
+        if (r == SS_SOURCE_ERR) {
+            rc = ss_cmd_fail(CMD, "%s: %s", input, src->errstr);
+            break;
+        }
+        c->lines++;
+        c->in_bytes += (uint64_t)(msg.cursor - offset);
+        int rj = 0;
+        if (msg.bad_reason) {
+            rj = reject(c, input, offset, msg.bad_reason, "the source could not read this line", msg.data, msg.len);
+        } else {
+            ss_event ev;
+            ss_decode_reason dr = ss_decode(c->dec, msg.data, msg.len, &ev);
+            if (dr != SS_DECODE_OK) {
+                rj = reject(c, input, offset, ss_decode_reason_name(dr), ss_decoder_errstr(c->dec), msg.data,
+                            msg.len);
+            } else if (ev.time_us < SS_AR_TIME_MIN_US || ev.time_us > SS_AR_TIME_MAX_US) {
+                rj = reject(c, input, offset, "time_out_of_range",
+                            "time_us is outside 1970-01-01 .. 9999-12-31 and cannot be partitioned", msg.data,
+                            msg.len);
+            } else if (ss_ar_sink_add(c->sink, &ev) < 0) {
+                rc = ss_cmd_fail(CMD, "writing %s: %s", c->out, ss_ar_sink_errstr(c->sink));
+                break;
+            }
+        }
+        if (rj != 0) {
+            rc = ss_cmd_fail(CMD, "cannot write %s: %s", c->rejects_tmp, strerror(errno));
+            break;
+        }
+        offset = msg.cursor;
+        if ((c->lines & 0xFFFF) == 0) progress(c, 0);
+    }
+    ss_source_close(src);
+    return rc;
+}
+
+static int finish_rejects(convert_ctx *c, int do_fsync) {
+    if (!c->rejects) return 0;
+    int ok = fflush(c->rejects) == 0 && (!do_fsync || fsync(fileno(c->rejects)) == 0);
+    ok = (fclose(c->rejects) == 0) && ok;
+    c->rejects = NULL;
+    if (!ok || rename(c->rejects_tmp, c->rejects_path) != 0)
+        return ss_cmd_fail(CMD, "cannot write %s: %s", c->rejects_path, strerror(errno));
+    return 0;
+}
+
+static void print_summary(convert_ctx *c, double elapsed, int ok) {
+    const ss_ar_sink_stats *st = ss_ar_sink_stats_get(c->sink);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    double bpe = st->events ? (double)st->bytes / (double)st->events : 0.0;
+    if (c->json) {
+        printf("{\"ok\":%s,\"out\":", ok ? "true" : "false");
+        ss_buf b;
+        ss_buf_init(&b);
+        ss_buf_append_json_string(&b, c->out, strlen(c->out));
+        fwrite(b.data, 1, b.len, stdout);
+        ss_buf_free(&b);
+        printf(",\"tag\":\"%s\",\"lines\":%llu,\"events\":%llu,\"rows\":{", c->tag, (unsigned long long)c->lines,
+               (unsigned long long)st->events);
+        for (int t = 0; t < SS_TYPE__COUNT; t++)
+            printf("%s\"%s\":%llu", t ? "," : "", ss_type_name((ss_type)t), (unsigned long long)st->rows[t]);
+        printf("},\"skipped_other\":%llu,\"files\":%llu,\"row_groups\":%llu,\"bytes\":%llu,\"bytes_per_event\":%.2f,"
+               "\"input_bytes\":%llu,\"rejects\":%llu,\"reject_reasons\":{",
+               (unsigned long long)st->skipped_other, (unsigned long long)st->files,
+               (unsigned long long)st->row_groups, (unsigned long long)st->bytes, bpe,
+               (unsigned long long)c->in_bytes, (unsigned long long)c->rejected);
+        for (size_t i = 0; i < c->nreasons; i++)
+            printf("%s\"%s\":%llu", i ? "," : "", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
+        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"elapsed_s\":%.3f,"
+               "\"cpu_s\":%.3f,\"events_per_s\":%.0f,\"events_per_cpu_s\":%.0f,\"max_rss_kb\":%ld}\n",
+               (unsigned long long)st->utf8_replaced, (unsigned long long)st->rows_flagged,
+               (unsigned long long)st->evictions, elapsed, cpu, elapsed > 0 ? st->events / elapsed : 0.0,
+               cpu > 0 ? st->events / cpu : 0.0, ru.ru_maxrss);
+        return;
+    }
+    printf("converted %llu events from %llu lines (%.1f MB) into %s\n", (unsigned long long)st->events,
+           (unsigned long long)c->lines, c->in_bytes / 1e6, c->out);
+    for (int t = 0; t < SS_TYPE__COUNT; t++)
+        if (st->rows[t]) printf("  %-9s %12llu rows\n", ss_type_name((ss_type)t), (unsigned long long)st->rows[t]);
+    if (st->skipped_other)
+        printf("  other collections skipped: %llu (use --keep-other to write them)\n",
+               (unsigned long long)st->skipped_other);
+    printf("files            %llu (%llu row groups, %llu opened again after eviction)\n",
+           (unsigned long long)st->files, (unsigned long long)st->row_groups, (unsigned long long)st->evictions);
+    printf("bytes            %llu (%.1f bytes/event, codec %s)\n", (unsigned long long)st->bytes, bpe,
+           ss_pq_codec_name(c->ao.codec));
+    printf("rejects          %llu", (unsigned long long)c->rejected);
+    for (size_t i = 0; i < c->nreasons; i++)
+        printf("%s%s %llu", i ? ", " : " (", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
+    printf("%s\n", c->nreasons ? ") -> _rejects/" : "");
+    printf("utf8 replaced    %llu strings\n", (unsigned long long)st->utf8_replaced);
+    printf("elapsed          %.2f s, %.0f events/s, %.2f CPU s, peak RSS %ld MB\n", elapsed,
+           elapsed > 0 ? st->events / elapsed : 0.0, cpu, ru.ru_maxrss / 1024);
+}
+
+int ss_cmd_convert(int argc, char **argv) {
+    enum { O_OUT = 1, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_PAGE, O_TAG, O_NOFSYNC, O_JSON, O_QUIET };
+    static const struct option opts[] = {{"out", required_argument, 0, O_OUT},
+                                         {"codec", required_argument, 0, O_CODEC},
+                                         {"zstd-level", required_argument, 0, O_LEVEL},
+                                         {"keep-other", no_argument, 0, O_KEEP},
+                                         {"max-open-files", required_argument, 0, O_MAXOPEN},
+                                         {"row-group-rows", required_argument, 0, O_RGROWS},
+                                         {"row-group-bytes", required_argument, 0, O_RGBYTES},
+                                         {"page-bytes", required_argument, 0, O_PAGE},
+                                         {"tag", required_argument, 0, O_TAG},
+                                         {"no-fsync", no_argument, 0, O_NOFSYNC},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    convert_ctx c;
+    memset(&c, 0, sizeof c);
+    ss_ar_options_init(&c.ao);
+    c.ao.checksum = 0; /* nobody records it here; the DataWriter's ledger does */
+    c.max_open = CONVERT_DEFAULT_MAX_OPEN;
+    const char *tag = NULL;
+    long long v;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (opt) {
+        case O_OUT: c.out = optarg; break;
+        case O_CODEC:
+            if (ss_pq_codec_parse(optarg, &c.ao.codec) != 0)
+                return ss_usage_error(CMD, "--codec must be zstd, snappy or none (got '%s')", optarg);
+            break;
+        case O_LEVEL:
+            if (ss_parse_i64(optarg, 1, 22, &v) != 0)
+                return ss_usage_error(CMD, "--zstd-level must be an integer from 1 to 22 (got '%s')", optarg);
+            c.ao.zstd_level = (int)v;
+            break;
+        case O_KEEP: c.keep_other = 1; break;
+        case O_MAXOPEN:
+            if (ss_parse_i64(optarg, 1, CONVERT_MAX_OPEN_LIMIT, &v) != 0)
+                return ss_usage_error(CMD, "--max-open-files must be from 1 to %d (got '%s')", CONVERT_MAX_OPEN_LIMIT,
+                                      optarg);
+            c.max_open = (size_t)v;
+            break;
+        case O_RGROWS:
+            if (ss_parse_i64(optarg, 1, 1LL << 30, &v) != 0)
+                return ss_usage_error(CMD, "--row-group-rows must be a positive integer (got '%s')", optarg);
+            c.ao.row_group_rows = (size_t)v;
+            break;
+        case O_RGBYTES:
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 4096 || v > (1LL << 32))
+                return ss_usage_error(CMD, "--row-group-bytes must be a size from 4kb to 4gb, e.g. 16mb (got '%s')",
+                                      optarg);
+            c.ao.row_group_bytes = (size_t)v;
+            break;
+        case O_PAGE:
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 1024 || v > (256LL << 20))
+                return ss_usage_error(CMD, "--page-bytes must be a size from 1kb to 256mb, e.g. 1mb (got '%s')", optarg);
+            c.ao.page_bytes = (size_t)v;
+            break;
+        case O_TAG: tag = optarg; break;
+        case O_NOFSYNC: c.ao.fsync = 0; break;
+        case O_JSON: c.json = 1; break;
+        case O_QUIET: c.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: return ss_usage_error(CMD, "unknown option");
+        }
+    }
+    if (!c.out || !*c.out) return ss_usage_error(CMD, "--out DIR is required");
+    if (optind >= argc) return ss_usage_error(CMD, "name at least one input FILE.jsonl (or '-' for stdin)");
+    char **inputs = argv + optind;
+    int ninputs = argc - optind;
+    int nstdin = 0;
+    for (int i = 0; i < ninputs; i++) nstdin += !strcmp(inputs[i], "-");
+    if (nstdin > 1) return ss_usage_error(CMD, "'-' (stdin) may be given only once");
+    if (tag) {
+        if (!ss_ar_valid_name(tag) || strlen(tag) > 64)
+            return ss_usage_error(CMD, "--tag must be 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'");
+        snprintf(c.tag, sizeof c.tag, "%s", tag);
+    } else {
+        derive_tag(c.tag, sizeof c.tag, inputs, ninputs);
+    }
+    if (strlen(c.out) > SS_AR_MAX_PATH - 256) return ss_usage_error(CMD, "--out path is too long");
+    if (mkdir(c.out, 0755) != 0 && errno != EEXIST) return ss_cmd_fail(CMD, "cannot create %s: %s", c.out, strerror(errno));
+    snprintf(c.rejects_path, sizeof c.rejects_path, "%s/_rejects/rejects-%s.jsonl", c.out, c.tag);
+    snprintf(c.rejects_tmp, sizeof c.rejects_tmp, "%s/_rejects/.rejects-%s.jsonl.tmp", c.out, c.tag);
+
+    char err[512];
+    c.dec = ss_decoder_new(NULL);
+    c.sink = ss_ar_sink_new(c.out, c.tag, &c.ao, c.max_open, c.keep_other, err, sizeof err);
+    ss_buf_init(&c.line);
+    int rc = 0;
+    if (!c.dec || !c.sink) rc = ss_cmd_fail(CMD, "%s", c.sink ? "out of memory" : err);
+    c.progress = !c.quiet && isatty(STDERR_FILENO);
+    c.t0 = c.last_progress = now_s();
+    for (int i = 0; rc == 0 && i < ninputs; i++) rc = convert_input(&c, inputs[i]);
+    if (rc == 0 && ss_ar_sink_finish(c.sink) != 0) rc = ss_cmd_fail(CMD, "writing %s: %s", c.out, ss_ar_sink_errstr(c.sink));
+    if (rc == 0) rc = finish_rejects(&c, c.ao.fsync);
+    if (c.rejects) {
+        fclose(c.rejects);
+        unlink(c.rejects_tmp);
+    }
+    if (c.sink) {
+        progress(&c, 1);
+        print_summary(&c, now_s() - c.t0, rc == 0);
+    }
+    ss_ar_sink_free(c.sink);
+    ss_decoder_free(c.dec);
+    ss_buf_free(&c.line);
+    return rc;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# convert: every real Jetstream event in $SKYSPOOL_SHARED/samples converts and reads back
+# field-identical through DuckDB and hyparquet (expected values computed in JS from the
+# JSON by tests/js/archive_check.mjs); the same input from stdin and from a .zst file gives
+# the same rows; usage errors exit 2 and --help teaches.
+source "$(dirname "$0")/../lib/harness.sh"
+
+samples=("$SKYSPOOL_SHARED"/samples/*.jsonl)
+[ "${#samples[@]}" -gt 0 ] || { ss_fail "no samples in $SKYSPOOL_SHARED/samples"; ss_done; exit 1; }
+jsonl_args=()
+for f in "${samples[@]}"; do jsonl_args+=(--jsonl "$f"); done
+
+# jget FILE KEY: a top-level value of a JSON file
+jget() { node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(s[process.argv[2]])' "$1" "$2"; }
+
+out=$SS_TMP/samples
+rc=0
+"$SKYSPOOL_BIN" convert --out "$out" --keep-other --json "${samples[@]}" > "$SS_TMP/summary.json" || rc=$?
+ss_eq "convert exits 0 on every sample file" 0 "$rc"
+lines=$(cat "${samples[@]}" | grep -c .)
+ss_eq "summary counts every line as an event" "$lines" "$(jget "$SS_TMP/summary.json" events)"
+ss_eq "no rejects" "0" "$(jget "$SS_TMP/summary.json" rejects)"
+ss_eq "no temporary files left behind" "" "$(find "$out" -name '.*' -print)"
+
+if ss_node archive_check.mjs --dir "$out" "${jsonl_args[@]}" --full --keep-other; then
+  ss_pass "samples read back field-identical (DuckDB, hyparquet)"
+else
+  ss_fail "samples read back field-identical (DuckDB, hyparquet)"
+fi
+
+# Without --keep-other, other collections are counted, not written.
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/noother" --json "${samples[@]}" > "$SS_TMP/noother.json"
+ss_eq "without --keep-other no type=other partition" "" "$(find "$SS_TMP/noother" -type d -name 'type=other')"
+if ss_node archive_check.mjs --dir "$SS_TMP/noother" "${jsonl_args[@]}" --full > "$SS_TMP/noother.log"; then
+  ss_pass "without --keep-other the archived types still read back field-identical"
+else
+  cat "$SS_TMP/noother.log"; ss_fail "without --keep-other the archived types still read back field-identical"
+fi
+
+# stdin and .zst input give the same rows as the files.
+cat "${samples[@]}" > "$SS_TMP/all.jsonl"
+zstd -q -f "$SS_TMP/all.jsonl" -o "$SS_TMP/all.jsonl.zst"
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stdin" --keep-other --quiet - < "$SS_TMP/all.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/zst" --keep-other --quiet "$SS_TMP/all.jsonl.zst" > /dev/null
+q="SELECT count(*) AS n, sum(hash(did, time_us, rkey, rev, record, text, seq, status, langs)) AS h FROM read_parquet('DIR/**/*.parquet', hive_partitioning = true)"
+want=$(ss_node duck_query.mjs "${q//DIR/$out}")
+ss_eq "stdin input gives the same rows" "$want" "$(ss_node duck_query.mjs "${q//DIR/$SS_TMP/stdin}")"
+ss_eq ".zst input gives the same rows" "$want" "$(ss_node duck_query.mjs "${q//DIR/$SS_TMP/zst}")"
+
+# Converting the same inputs again rewrites the same files (deterministic names): no duplicates.
+before=$(cd "$out" && find . -name '*.parquet' | sort | md5sum)
+"$SKYSPOOL_BIN" convert --out "$out" --keep-other --quiet "${samples[@]}" > /dev/null
+ss_eq "a second run writes the same file names" "$before" "$(cd "$out" && find . -name '*.parquet' | sort | md5sum)"
+ss_eq "a second run adds no duplicate rows" "$lines" \
+  "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$out/**/*.parquet')")"
+
+# Usage errors exit 2 with a message; --help exits 0 with examples.
+usage_rc() { "$SKYSPOOL_BIN" convert "$@" > /dev/null 2> "$SS_TMP/err.txt"; echo $?; }
+ss_eq "missing --out exits 2" 2 "$(usage_rc "${samples[0]}")"
+ss_eq "no input exits 2" 2 "$(usage_rc --out "$SS_TMP/x")"
+ss_eq "bad codec exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --codec lz4 "${samples[0]}")"
+ss_check "bad codec message names the choices" grep -q "zstd, snappy or none" "$SS_TMP/err.txt"
+ss_eq "bad zstd level exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --zstd-level 99 "${samples[0]}")"
+ss_eq "bad tag exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --tag ../evil "${samples[0]}")"
+ss_eq "stdin twice exits 2" 2 "$(usage_rc --out "$SS_TMP/x" - -)"
+ss_eq "missing input file exits 1" 1 "$(usage_rc --out "$SS_TMP/x" "$SS_TMP/does-not-exist.jsonl")"
+"$SKYSPOOL_BIN" convert --help > "$SS_TMP/help.txt"
+ss_check "--help shows examples" grep -q "skyspool convert --out archive" "$SS_TMP/help.txt"
+
+ss_done
