@@ -1034,7 +1034,7 @@ static int read_round(ss_writer *w, int *got_any) {
         if (!s->done && !s->history && s->clock.seen && !s->clock.drained && s->clock.high < slowest)
             slowest = s->clock.high;
     }
-    const char *argv[8 + 2 * SS_TYPE__COUNT];
+    const char *argv[12 + 2 * SS_TYPE__COUNT];
     int argc = 0, nstreams = 0, all_idle = 1;
     char count[16], block[16];
     snprintf(count, sizeof count, "%d", w->o.count);

@@ -16,6 +16,7 @@ ss_log "$(cat "$SS_TMP/r1.json")"
 ws_check "run to the end" "$SS_TMP/arch1" "$SS_TMP/in1.jsonl" "$SS_TMP/d1"
 pid=$(cat "$SS_TMP/d1/redis.pid" 2>/dev/null || echo)
 ss_check "the private redis-server was stopped" test -z "$pid" -o ! -e "/proc/${pid:-0}"
+[ -n "$pid" ] && [ -e "/proc/$pid" ] && SS_PIDS+=("$pid") # stopped by the harness if run did not
 
 SRC2="synth:events=400000,seed=52,start=2025-10-02T00:00:00Z,rate=100"
 "$B" synth --events 400000 --seed 52 --start 2025-10-02T00:00:00Z --rate 100 > "$SS_TMP/in2.jsonl"
@@ -28,5 +29,7 @@ ss_eq "SIGINT: clean exit" 0 "$rc"
 ss_check "SIGINT: stopped early" grep -q 'stopped after' "$SS_TMP/r2.err"
 "$B" run --source "$SRC2" --out "$SS_TMP/arch2" --data-dir "$SS_TMP/d2" --no-progress 2>> "$SS_TMP/r2.err" ||
   { ss_fail "second run exited non-zero"; tail -5 "$SS_TMP/r2.err"; }
+pid=$(cat "$SS_TMP/d2/redis.pid" 2>/dev/null || echo)
+[ -n "$pid" ] && [ -e "/proc/$pid" ] && SS_PIDS+=("$pid")
 ws_check "interrupted and resumed" "$SS_TMP/arch2" "$SS_TMP/in2.jsonl" "$SS_TMP/d2"
 ss_done
