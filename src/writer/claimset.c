@@ -22,9 +22,9 @@ uint64_t ss_writer_claim_fp(const uint8_t key[16]) {
     return fp ? fp : 1;
 }
 
-uint64_t ss_writer_claim_owner(int type, uint64_t ms, uint64_t seq) {
+uint32_t ss_writer_claim_owner(int type, uint64_t ms, uint64_t seq) {
     uint64_t h = mix64(ms ^ mix64(seq + 0x9e3779b97f4a7c15ULL * (uint64_t)(type + 1)));
-    return h ? h : 1;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 void ss_writer_claimset_init(ss_writer_claimset *cs) { memset(cs, 0, sizeof *cs); }
@@ -56,7 +56,7 @@ static int resize(ss_writer_claimset *cs, size_t ncap) {
     return 0;
 }
 
-int ss_writer_claimset_put(ss_writer_claimset *cs, uint64_t fp, uint64_t owner, uint32_t t, uint64_t *existing) {
+int ss_writer_claimset_put(ss_writer_claimset *cs, uint64_t fp, uint32_t owner, uint32_t t, uint32_t *existing) {
     if ((cs->n + 1) * 4 > cs->cap * 3 && resize(cs, cs->cap ? cs->cap * 2 : 4096) != 0) return -1;
     size_t i = (size_t)(mix64(fp) & (cs->cap - 1));
     while (cs->slot[i].fp) {

@@ -6,10 +6,12 @@
  * writer fills from the table at start and tops up with the rows other writers appended
  * (read under the ledger's write lock, so all writers on one ledger agree on every owner).
  *
- * 24 bytes per slot: the first 64 bits of the 128-bit dedup key, a 64-bit hash of the owner
- * entry (stream type, entry id), and the event time in seconds for pruning. Two different
- * keys sharing 64 bits would make the second look like a duplicate; with a few million keys
- * in the horizon that is expected about once in 10^5 years at firehose rates. */
+ * 16 bytes per slot: a 64-bit fingerprint of the 128-bit dedup key, a 32-bit hash of the
+ * owner entry (stream type, entry id), and the event time in seconds for pruning. Two keys
+ * sharing a fingerprint would make the second look like a duplicate: with a few million keys
+ * in the horizon, about once in 10^5 years at firehose rates. A duplicate whose entry hash
+ * equals its owner's would be written again: 2^-32 per duplicate, about once in 10 years at
+ * a million duplicates a day. */
 #ifndef SS_WRITER_CLAIMSET_H
 #define SS_WRITER_CLAIMSET_H
 
@@ -18,7 +20,7 @@
 
 typedef struct {
     uint64_t fp;    /* 0 = empty slot */
-    uint64_t owner;
+    uint32_t owner; /* hash of the owner entry */
     uint32_t t;     /* event time, seconds */
 } ss_writer_claim_slot;
 
@@ -33,10 +35,10 @@ void ss_writer_claimset_free(ss_writer_claimset *cs);
 void ss_writer_claimset_clear(ss_writer_claimset *cs);
 /* Fingerprint of a 16-byte dedup key, and hash of an owner entry. Never 0. */
 uint64_t ss_writer_claim_fp(const uint8_t key[16]);
-uint64_t ss_writer_claim_owner(int type, uint64_t ms, uint64_t seq);
+uint32_t ss_writer_claim_owner(int type, uint64_t ms, uint64_t seq);
 /* Inserts fp -> owner unless fp is present. Returns 1 inserted, 0 present (*existing set),
  * -1 out of memory. */
-int ss_writer_claimset_put(ss_writer_claimset *cs, uint64_t fp, uint64_t owner, uint32_t t, uint64_t *existing);
+int ss_writer_claimset_put(ss_writer_claimset *cs, uint64_t fp, uint32_t owner, uint32_t t, uint32_t *existing);
 /* Drops entries with t < before; returns how many. */
 size_t ss_writer_claimset_prune(ss_writer_claimset *cs, uint32_t before);
 size_t ss_writer_claimset_bytes(const ss_writer_claimset *cs);

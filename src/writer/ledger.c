@@ -191,9 +191,9 @@ int ss_ledger_claims_begin(ss_ledger *l) {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 1) != 16) continue;
         const uint8_t *key = sqlite3_column_blob(st, 1);
-        uint64_t owner = ss_writer_claim_owner(sqlite3_column_int(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+        uint32_t owner = ss_writer_claim_owner(sqlite3_column_int(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
                                                (uint64_t)sqlite3_column_int64(st, 4));
-        uint64_t existing;
+        uint32_t existing;
         if (ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), owner, (uint32_t)sqlite3_column_int64(st, 5),
                                    &existing) < 0) {
             sqlite3_finalize(st);
@@ -222,7 +222,7 @@ int ss_ledger_claims_end(ss_ledger *l) {
 }
 
 int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner) {
-    uint64_t me = ss_writer_claim_owner(type, id.ms, id.seq), existing = 0;
+    uint32_t me = ss_writer_claim_owner(type, id.ms, id.seq), existing = 0;
     int r = ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), me, (uint32_t)(t_us / 1000000), &existing);
     if (r < 0) {
         l->cs_valid = 0;
