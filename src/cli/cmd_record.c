@@ -6,7 +6,7 @@
  *   anything else -> JSONL, one event per line, exactly as the source yields it.
  *
  * An output name ending in .zst is written as one zstd stream. Frames are recorded
- * raw, before any decoding, so a capture is a faithful corpus even of frames the
+ * raw, before any decoding, with the frames writer (src/source/frames/frames.h), so a capture is a faithful corpus even of frames the
  * decoder rejects; the firehose cursor (seq) is peeked from each frame so that a
  * reconnect resumes where the capture stopped. The file is flushed every second, and
  * SIGINT/SIGTERM end the capture cleanly (a .zst is finished properly). */
@@ -22,11 +22,12 @@
 #include "net/frame_peek.h"
 #include "net/ws_client.h"
 #include "net/ws_url.h"
+#include "source/frames/frames.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/log.h"
 
-#define RECORD_MAX_FRAME (8u * 1024 * 1024)
+#define RECORD_MAX_FRAME SS_FRAMES_MAX_FRAME
 #define FIREHOSE_DEFAULT_URL "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos"
 
 static const char g_help[] =
@@ -67,7 +68,7 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-/* ---- output: a plain or zstd byte sink ---------------------------------------------- */
+/* ---- JSONL output: a plain or zstd byte sink ---------------------------------------------- */
 
 typedef struct {
     FILE *f;
@@ -152,15 +153,19 @@ static int fh_path(void *ud, ss_buf *path) {
 typedef struct {
     long long limit, deadline_ms;
     long long count, skipped;
+    unsigned long long bytes;
 } run_state;
 
 static int64_t now_ms(void) { return ss_ws_now_us() / 1000; }
 
-static int record_firehose(const char *url, const ss_source_opts *so, long long cursor, sink *k, run_state *st) {
+static int record_firehose(const char *url, const ss_source_opts *so, long long cursor, const char *out,
+                           run_state *st) {
     const char *cmd = "record";
     ss_ws_url u;
     char err[512];
     if (ss_ws_url_parse(url, &u, err, sizeof err) < 0) return ss_usage_error(cmd, "firehose: %s", err);
+    ss_frames_writer *w = ss_frames_writer_open(out, -1, err, sizeof err);
+    if (!w) return ss_cmd_fail(cmd, "%s", err);
     fh_rec r;
     ss_buf_init(&r.base);
     r.seq = cursor;
@@ -179,6 +184,7 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
     ss_ws_client *ws = ss_ws_client_new(&wo, err, sizeof err);
     if (!ws) {
         ss_buf_free(&r.base);
+        ss_frames_writer_close(w, err, sizeof err);
         return ss_cmd_fail(cmd, "%s", err);
     }
     int rc = 0;
@@ -195,26 +201,27 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
                 st->skipped++;
                 ss_warn("record", "skipped a %s message of %zu bytes", m.truncated ? "too large" : "text", m.full_len);
             } else {
-                uint8_t len4[4] = {(uint8_t)m.len, (uint8_t)(m.len >> 8), (uint8_t)(m.len >> 16), (uint8_t)(m.len >> 24)};
-                if (sink_write(k, len4, 4) < 0 || sink_write(k, m.data, m.len) < 0) {
-                    rc = ss_cmd_fail(cmd, "write failed: %s", strerror(errno));
+                if (ss_frames_writer_append(w, m.data, m.len) < 0) {
+                    rc = ss_cmd_fail(cmd, "%s", ss_frames_writer_error(w));
                     break;
                 }
                 st->count++;
+                st->bytes += m.len;
                 ss_frame_peek_result fp;
                 if (ss_frame_peek(m.data, m.len, &fp) == 0 && fp.seq > 0) r.seq = fp.seq;
             }
         }
         if (now_ms() - last_flush >= 1000) {
             last_flush = now_ms();
-            if (sink_flush(k, 0) < 0) {
-                rc = ss_cmd_fail(cmd, "write failed: %s", strerror(errno));
+            if (ss_frames_writer_flush(w) < 0) {
+                rc = ss_cmd_fail(cmd, "%s", ss_frames_writer_error(w));
                 break;
             }
         }
     }
     ss_ws_client_free(ws);
     ss_buf_free(&r.base);
+    if (ss_frames_writer_close(w, err, sizeof err) < 0 && rc == 0) rc = ss_cmd_fail(cmd, "cannot finish %s: %s", out, err);
     if (r.seq >= 0) ss_info("record", "last seq recorded: %lld", (long long)r.seq);
     return rc;
 }
@@ -291,7 +298,7 @@ int ss_cmd_record(int argc, char **argv) {
     ss_source_opts_init(&so);
     const char *spec = NULL, *out = NULL;
     long long cursor = -1, v;
-    run_state st = {-1, 0, 0, 0};
+    run_state st = {-1, 0, 0, 0, 0};
     int c;
     optind = 1;
     opterr = 0;
@@ -334,12 +341,6 @@ int ss_cmd_record(int argc, char **argv) {
     if (!out) return ss_usage_error(cmd, "--out FILE is required (add .zst to compress)");
     if (!strchr(spec, ':')) return ss_usage_error(cmd, "--source wants SCHEME:ARGS, got '%s'", spec);
 
-    sink k;
-    char err[512];
-    if (sink_open(&k, out, err, sizeof err) < 0) {
-        sink_close(&k);
-        return ss_cmd_fail(cmd, "%s", err);
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -351,12 +352,19 @@ int ss_cmd_record(int argc, char **argv) {
     int rc;
     if (firehose) {
         const char *url = spec[9] ? spec + 9 : FIREHOSE_DEFAULT_URL;
-        rc = record_firehose(url, &so, cursor, &k, &st);
+        rc = record_firehose(url, &so, cursor, out, &st);
     } else {
+        sink k;
+        char err[512];
+        if (sink_open(&k, out, err, sizeof err) < 0) {
+            sink_close(&k);
+            return ss_cmd_fail(cmd, "%s", err);
+        }
         rc = record_jsonl(spec, &so, cursor, &k, &st);
+        st.bytes = k.bytes_in;
+        if (sink_close(&k) < 0 && rc == 0) rc = ss_cmd_fail(cmd, "cannot finish %s: %s", out, strerror(errno));
     }
-    if (sink_close(&k) < 0 && rc == 0) rc = ss_cmd_fail(cmd, "cannot finish %s: %s", out, strerror(errno));
-    ss_info("record", "recorded %lld %s (%llu bytes before compression) to %s%s%lld skipped", st.count,
-            firehose ? "frames" : "events", (unsigned long long)k.bytes_in, out, st.skipped ? "; " : "; ", st.skipped);
+    ss_info("record", "recorded %lld %s (%llu bytes before compression) to %s; %lld skipped", st.count,
+            firehose ? "frames" : "events", st.bytes, out, st.skipped);
     return rc;
 }

@@ -13,7 +13,6 @@
 
 struct ss_replay_reader {
     FILE *f;
-    int frames;
     ZSTD_DStream *zs;      /* non-NULL when the file is zstd */
     uint8_t *zin;          /* compressed input buffer */
     ZSTD_inBuffer zinb;
@@ -27,11 +26,12 @@ struct ss_replay_reader {
 };
 
 static int rfail(ss_replay_reader *r, const char *fmt, const char *detail) {
-    snprintf(r->errstr, sizeof r->errstr, fmt, r->path, detail);
+    /* A message cut to fit errstr is fine; using the result tells -O2 that we know. */
+    if (snprintf(r->errstr, sizeof r->errstr, fmt, r->path, detail) >= (int)sizeof r->errstr) r->errstr[sizeof r->errstr - 1] = '\0';
     return -1;
 }
 
-ss_replay_reader *ss_replay_reader_open(const char *path, int frames, char *err, size_t errlen) {
+ss_replay_reader *ss_replay_reader_open(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -44,7 +44,6 @@ ss_replay_reader *ss_replay_reader_open(const char *path, int frames, char *err,
         return NULL;
     }
     r->f = f;
-    r->frames = frames;
     snprintf(r->path, sizeof r->path, "%s", path);
     r->cap = READ_CHUNK * 2;
     r->win = malloc(r->cap);
@@ -143,31 +142,8 @@ static int next_line(ss_replay_reader *r, const uint8_t **data, size_t *len) {
     }
 }
 
-static int next_frame(ss_replay_reader *r, const uint8_t **data, size_t *len) {
-    while (r->len - r->pos < 4) {
-        long got = fill(r);
-        if (got < 0) return -1;
-        if (got == 0) {
-            if (r->len == r->pos) return 0;
-            return rfail(r, "%s: %s", "truncated frame length at the end");
-        }
-    }
-    const uint8_t *p = r->win + r->pos;
-    size_t n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-    if (n > SS_REPLAY_MAX_RECORD) return rfail(r, "%s: %s", "a frame is longer than 8 MiB (not a frames file?)");
-    while (r->len - r->pos < 4 + n) {
-        long got = fill(r);
-        if (got < 0) return -1;
-        if (got == 0) return rfail(r, "%s: %s", "truncated frame at the end");
-    }
-    *data = r->win + r->pos + 4;
-    *len = n;
-    r->pos += 4 + n;
-    return 1;
-}
-
 int ss_replay_reader_next(ss_replay_reader *r, const uint8_t **data, size_t *len) {
-    int rc = r->frames ? next_frame(r, data, len) : next_line(r, data, len);
+    int rc = next_line(r, data, len);
     if (rc == 1) r->count++;
     return rc;
 }

@@ -1,6 +1,6 @@
-/* Sequential reading of a replay input: a JSONL file (one event per line) or a frames
- * file (each frame a u32 little-endian length then the frame), either one optionally
- * zstd-compressed as a whole (detected by the zstd magic, not the name).
+/* Sequential reading of a JSONL replay input (one event per line), optionally
+ * zstd-compressed as a whole (detected by the zstd magic, not the name). Frames files
+ * are read with the frames reader (src/source/frames/frames.h).
  *
  * The replay server opens one reader per connection, so clients can be at different
  * places and nothing is loaded whole: memory per reader is one read buffer plus the
@@ -11,12 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_REPLAY_MAX_RECORD (8u * 1024 * 1024) /* longest line or frame accepted */
+#define SS_REPLAY_MAX_RECORD (8u * 1024 * 1024) /* longest line (or frame) accepted */
 
 typedef struct ss_replay_reader ss_replay_reader;
 
-/* frames = 0: JSONL; 1: length-prefixed frames. NULL + err on failure. */
-ss_replay_reader *ss_replay_reader_open(const char *path, int frames, char *err, size_t errlen);
+/* NULL + err on failure. */
+ss_replay_reader *ss_replay_reader_open(const char *path, char *err, size_t errlen);
 /* 1 with the record in *data and *len (valid until the next call), 0 at the end, -1 on
  * error (ss_replay_reader_errstr). Empty JSONL lines are skipped; a trailing '\r' is
  * removed. */

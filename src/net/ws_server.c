@@ -19,13 +19,15 @@
 #include "net/ws_client.h" /* ss_ws_now_us, ss_ws_route_lws_logs */
 #include "net/ws_url.h"
 #include "net/zdict.h"
+#include "source/frames/frames.h"
 #include "util/buf.h"
 #include "util/log.h"
 
 #define BURST 128 /* messages per writeable callback at most */
 
 typedef struct {
-    ss_replay_reader *rd;
+    ss_replay_reader *rd;      /* JSONL input */
+    ss_frames_reader *frd;     /* frames input */
     ss_js_filter filter;
     int compress;
     int64_t cursor;        /* -1 = none */
@@ -116,11 +118,18 @@ static int load_next(ss_ws_replay *srv, conn *c) {
     const uint8_t *p;
     size_t n;
     for (;;) {
-        int rc = ss_replay_reader_next(c->rd, &p, &n);
-        if (rc <= 0) {
+        int rc;
+        if (srv->frames) {
+            rc = ss_frames_reader_next(c->frd, &p, &n);
+            if (rc < 0) {
+                ss_error("replay-server", "%s", ss_frames_reader_error(c->frd));
+                return rc == SS_FRAMES_TRUNCATED ? 0 : -1; /* a recording cut short: serve what is whole */
+            }
+        } else {
+            rc = ss_replay_reader_next(c->rd, &p, &n);
             if (rc < 0) ss_error("replay-server", "%s", ss_replay_reader_errstr(c->rd));
-            return rc;
         }
+        if (rc <= 0) return rc;
         int64_t t = -1;
         if (srv->frames) {
             ss_frame_peek_result fp;
@@ -235,8 +244,9 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
         ss_warn("replay-server", "%s: rejected: %s", c->peer, err);
         return close_conn(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, err);
     }
-    c->rd = ss_replay_reader_open(srv->frames ? srv->o.frames_path : srv->o.jsonl_path, srv->frames, err, sizeof err);
-    if (!c->rd) {
+    if (srv->frames) c->frd = ss_frames_reader_open(srv->o.frames_path, SS_REPLAY_MAX_RECORD, err, sizeof err);
+    else c->rd = ss_replay_reader_open(srv->o.jsonl_path, err, sizeof err);
+    if (!c->rd && !c->frd) {
         ss_error("replay-server", "%s", err);
         return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot open the replay input");
     }
@@ -269,7 +279,7 @@ static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(server_of(wsi), wsi, c);
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        if (!c->rd) return -1;
+        if (!c->rd && !c->frd) return -1;
         return on_writeable(server_of(wsi), wsi, c);
     case LWS_CALLBACK_TIMER:
         lws_callback_on_writable(wsi);
@@ -278,11 +288,13 @@ static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         return 0; /* Jetstream's options_update messages are not supported; ignore input */
     case LWS_CALLBACK_CLOSED: {
         ss_ws_replay *srv = server_of(wsi);
-        if (c && c->rd) {
+        if (c && (c->rd || c->frd)) {
             ss_info("replay-server", "%s disconnected after %llu messages", c->peer, (unsigned long long)c->sent);
             srv->stats.active--;
             ss_replay_reader_close(c->rd);
+            ss_frames_reader_close(c->frd);
             c->rd = NULL;
+            c->frd = NULL;
             ss_js_filter_free(&c->filter);
             ss_buf_free(&c->pend);
         }
@@ -313,10 +325,15 @@ ss_ws_replay *ss_ws_replay_new(const ss_ws_replay_opts *o, char *err, size_t err
         return NULL;
     }
     /* Fail early on an unreadable input rather than on the first client. */
-    ss_replay_reader *probe = ss_replay_reader_open(o->jsonl_path ? o->jsonl_path : o->frames_path,
-                                                    o->frames_path != NULL, err, errlen);
-    if (!probe) return NULL;
-    ss_replay_reader_close(probe);
+    if (o->jsonl_path) {
+        ss_replay_reader *probe = ss_replay_reader_open(o->jsonl_path, err, errlen);
+        if (!probe) return NULL;
+        ss_replay_reader_close(probe);
+    } else {
+        ss_frames_reader *probe = ss_frames_reader_open(o->frames_path, SS_REPLAY_MAX_RECORD, err, errlen);
+        if (!probe) return NULL;
+        ss_frames_reader_close(probe);
+    }
 
     ss_ws_replay *r = calloc(1, sizeof *r);
     if (!r) {
