@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/config.h"
+#include "cli/source_opts.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -166,7 +167,7 @@ int ss_cmd_ingest(int argc, char **argv) {
     ss_source_opts so;
     ss_source_opts_init(&so);
     so.max_message_bytes = io.max_event_bytes;
-    so.zstd_dictionary = ss_config_get(cfg, "zstd-dictionary");
+    ss_cli_source_opts(cfg, &so);
     ss_source *src = ss_source_open(spec, &so, err, sizeof err);
     if (!src) {
         rc = ss_usage_error("ingest", "--source %s: %s", spec, err);
