@@ -600,6 +600,7 @@ static void put_encodings(ss_tc *t, const pq_col *c) {
 /* Writes c's chunk (dictionary page, data pages) and appends its ColumnChunk to t. */
 static int write_chunk(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, uint64_t *rg_comp) {
     if (finish_page(w, c)) return -1;
+    if (c->smin.oom || c->smax.oom) return oom(w);
     uint64_t start = w->offset, unc = c->chunk_uncompressed, comp = c->pages.len;
     int has_dict = c->used_dict;
     if (has_dict) {
