@@ -44,6 +44,7 @@
 #define SS_PQ_MAX_PAGE_BYTES (1u << 30) /* page_bytes option; pages must fit in int32 */
 #define SS_PQ_MAX_PAGE_BODY (1u << 30)  /* hard cap on one page's buffered values */
 #define SS_PQ_MAX_KV 1024
+#define SS_PQ_MAX_PAGE_LEVELS (1u << 30) /* num_values is an int32 */
 #define SS_PQ_STAT_BOUND 128 /* bytes of a string min/max kept in statistics */
 
 /* Parquet enums (parquet.thrift). */
@@ -106,6 +107,7 @@ struct ss_pq_writer {
 
     uint64_t offset;  /* bytes written so far */
     uint64_t rg_rows; /* rows in the open row group */
+    size_t str_bytes; /* string bytes added since the last row group size check */
     ss_pqbuf rowgroups; /* serialized RowGroup structs for the footer */
     uint32_t nrowgroups;
 
@@ -300,22 +302,38 @@ static inline void stat_string(pq_col *c, const uint8_t *s, size_t n) {
 }
 
 /* ---- dictionary ------------------------------------------------------------------------ */
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+static inline uint64_t load32(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+/* A fast 64-bit hash for dictionary strings; the tail is read with overlapping loads
+ * rather than a variable-length copy (which stalls on store forwarding). */
 static uint64_t hash_bytes(const uint8_t *p, size_t n) {
     const uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
-    uint64_t h = k1 ^ (n * k2);
-    while (n >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = (h ^ (x * k2)) * k1;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
+    uint64_t h = k1 ^ (n * k2), x;
+    const uint8_t *end = p + n;
+    if (n >= 8) {
+        while (end - p > 8) {
+            h = (h ^ (load64(p) * k2)) * k1;
+            h ^= h >> 29;
+            p += 8;
+        }
+        x = load64(end - 8);
+    } else if (n >= 4) {
+        x = load32(p) | load32(end - 4) << 32;
+    } else if (n > 0) {
+        x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)end[-1] << 16;
+    } else {
+        x = 0;
     }
-    if (n) {
-        uint64_t x = 0;
-        memcpy(&x, p, n);
-        h = (h ^ (x * k2)) * k1;
-    }
+    h = (h ^ (x * k2)) * k1;
     h ^= h >> 32;
     h *= k2;
     h ^= h >> 29;
@@ -338,6 +356,13 @@ static int dict_rehash(pq_col *c, uint32_t nslots) {
 }
 
 /* Index of s in the chunk's dictionary, adding it when new; -1 when out of memory. */
+static inline int entry_is(const pq_col *c, const dict_slot *sl, const uint8_t *s, size_t n) {
+    const uint8_t *e = c->dict.p + sl->off;
+    uint32_t en;
+    memcpy(&en, e, 4);
+    return en == n && !memcmp(e + 4, s, n);
+}
+
 static int64_t dict_index(pq_col *c, const uint8_t *s, size_t n) {
     if (!c->slots && dict_rehash(c, 1024)) return -1;
     uint32_t h = (uint32_t)hash_bytes(s, n);
@@ -345,12 +370,7 @@ static int64_t dict_index(pq_col *c, const uint8_t *s, size_t n) {
     for (;;) {
         dict_slot *sl = &c->slots[j];
         if (!sl->idx1) break;
-        if (sl->hash == h) {
-            const uint8_t *e = c->dict.p + sl->off;
-            uint32_t en;
-            memcpy(&en, e, 4);
-            if (en == n && !memcmp(e + 4, s, n)) return sl->idx1 - 1;
-        }
+        if (sl->hash == h && entry_is(c, sl, s, n)) return sl->idx1 - 1;
         j = (j + 1) & mask;
     }
     uint32_t idx = c->dict_n++;
@@ -394,6 +414,7 @@ static int add_string(ss_pq_writer *w, pq_col *c, const char *str, size_t n) {
         w->st.utf8_replaced++;
         if (n > SS_PQ_MAX_STRING) return fail(w, "column %s: repaired string too long", c->name);
     }
+    w->str_bytes += n;
     if (c->dict_mode) {
         if (c->dict.len + n + 4 > SS_PQ_MAX_PAGE_BODY)
             return fail(w, "column %s: dictionary larger than %u bytes", c->name, SS_PQ_MAX_PAGE_BODY);
@@ -581,6 +602,7 @@ static void put_encodings(ss_tc *t, const pq_col *c) {
 /* Writes c's chunk (dictionary page, data pages) and appends its ColumnChunk to t. */
 static int write_chunk(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, uint64_t *rg_comp) {
     if (finish_page(w, c)) return -1;
+    if (c->smin.oom || c->smax.oom) return oom(w);
     uint64_t start = w->offset, unc = c->chunk_uncompressed, comp = c->pages.len;
     int has_dict = c->used_dict;
     if (has_dict) {
@@ -692,14 +714,19 @@ int ss_pq_end_row(ss_pq_writer *w) {
             if (finish_page(w, c)) return -1;
             c->dict_mode = 0; /* the rest of this chunk is PLAIN */
             c->fell_back = 1;
-        } else if (page_estimate(c) >= w->opt.page_bytes) {
+        } else if (page_estimate(c) >= w->opt.page_bytes || c->page_levels >= SS_PQ_MAX_PAGE_LEVELS) {
             if (finish_page(w, c)) return -1;
         }
     }
     w->st.rows++;
     w->rg_rows++;
-    if (w->rg_rows >= w->opt.row_group_rows || buffered_bytes(w) >= w->opt.row_group_bytes)
-        return flush_row_group(w);
+    if (w->rg_rows >= w->opt.row_group_rows) return flush_row_group(w);
+    /* Summing every column's buffers costs more than the row itself on wide schemas, so
+     * the byte bound is checked every 16 rows, or sooner once 64 KiB of strings arrived. */
+    if ((w->rg_rows & 15) == 0 || w->str_bytes >= (64u << 10)) {
+        w->str_bytes = 0;
+        if (buffered_bytes(w) >= w->opt.row_group_bytes) return flush_row_group(w);
+    }
     return 0;
 }
 
