@@ -30,7 +30,9 @@ build-asan: deps
 demo: build
 	@./scripts/demo
 
-test: build-asan
+# The release build is compiled too: -O2 enables warnings (-Wmaybe-uninitialized) that the
+# Debug build cannot see, and `make demo` uses it.
+test: build build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 

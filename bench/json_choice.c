@@ -91,6 +91,13 @@ static size_t run_tokens(ss_json_doc *d, const line *v, size_t n) {
     return ok;
 }
 
+static size_t run_validate(ss_json_doc *d, const line *v, size_t n) {
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ss_json_validate(d, v[i].p, v[i].n) == SS_JSON_OK) ok++;
+    return ok;
+}
+
 static size_t jc_strlen(json_object *o, const char *key) {
     json_object *v;
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) return 0;
@@ -174,7 +181,7 @@ static int make_corpus(const char *dir, long count, uint64_t seed) {
         if (nl < 6 || strcmp(de->d_name + nl - 6, ".jsonl")) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        size_t len, n;
+        size_t len = 0, n = 0;
         char *all = slurp(path, &len);
         if (!all) continue;
         line *v = split_lines(all, len, &n);
@@ -218,7 +225,7 @@ int main(int argc, char **argv) {
     int runs = 5;
     if (argc == 4 && strcmp(argv[2], "--runs") == 0) runs = atoi(argv[3]);
     if (runs < 1 || runs > 101) runs = 5;
-    size_t len, n;
+    size_t len = 0, n = 0;
     char *all = slurp(argv[1], &len);
     if (!all) {
         fprintf(stderr, "json_choice: cannot read %s\n", argv[1]);
@@ -233,9 +240,10 @@ int main(int argc, char **argv) {
     json_tokener_set_flags(strict, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     json_tokener *lenient = json_tokener_new_ex(64);
 
-    enum { OURS, TOKENS, JC_STRICT, JC_DEFAULT, NV };
+    enum { OURS, TOKENS, VALIDATE, JC_STRICT, JC_DEFAULT, NV };
     static const char *names[NV] = {"skyspool ss_decode (validate + extract envelope)",
                                     "skyspool ss_json_parse (tokens only)",
+                                    "skyspool ss_json_validate (no tokens)",
                                     "json-c 0.16 STRICT + VALIDATE_UTF8, + extract",
                                     "json-c 0.16 default flags + extract"};
     double t[NV][101];
@@ -251,6 +259,7 @@ int main(int argc, char **argv) {
             switch (k) {
             case OURS: ok[k] = run_ours(dec, v, n); break;
             case TOKENS: ok[k] = run_tokens(&doc, v, n); break;
+            case VALIDATE: ok[k] = run_validate(&doc, v, n); break;
             case JC_STRICT: ok[k] = run_jsonc(strict, v, n); break;
             case JC_DEFAULT: ok[k] = run_jsonc(lenient, v, n); break;
             }

@@ -133,7 +133,7 @@ typedef struct {
     int fsync;              /* fsync file and directory on finish; default 1 */
     int checksum;           /* compute the file's SHA-256 on finish; default 1 */
 } ss_ar_options;
-#define SS_AR_DEFAULT_ZSTD_LEVEL 3
+#define SS_AR_DEFAULT_ZSTD_LEVEL 2 /* measured: smaller AND faster than 3 on 1 MiB pages (bench/results/convert.md) */
 void ss_ar_options_init(ss_ar_options *o);
 
 typedef struct ss_ar_file ss_ar_file;

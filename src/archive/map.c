@@ -10,12 +10,12 @@
  * A field of the wrong JSON type simply leaves its column null: the raw record is always
  * stored verbatim, so nothing is lost, and the typed columns never guess.
  *
- * Encoding choices, measured on synth data (docs/SCHEMA.md, bench/results/convert.md):
- * dictionary for low-cardinality strings (kind, operation, collection, embed_type, langs,
- * labels, status) and for columns with repeats worth exploiting (did: active accounts
- * post and like in bursts; like/repost subjects: popular posts; follow subjects: popular
- * accounts). Random identifiers (rkey, rev, cid) and free text are PLAIN, where a
- * dictionary would only cost a fallback. */
+ * Encoding choices, measured on 1M synth events (bench/results/convert.md): dictionary
+ * for low-cardinality strings (kind, operation, collection, embed_type, langs, tags,
+ * labels, status). Identifiers are PLAIN, did and subjects included: even with repeat
+ * actors and popular posts, an hour of the firehose has far more distinct values than a
+ * 1 MiB dictionary holds, the chunk falls back to PLAIN anyway, and zstd over PLAIN pages
+ * catches the repeats within a page (dictionary did: 8.0 MB, PLAIN: 7.3 MB on the likes). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +62,7 @@ typedef enum {
 
 /* name, type, optional, dictionary */
 static const ss_pq_column g_fields[F__COUNT] = {
-    [F_DID] = {"did", SS_PQ_STRING, 0, 1},
+    [F_DID] = {"did", SS_PQ_STRING, 0, 0},
     [F_TIME_US] = {"time_us", SS_PQ_INT64, 0, 0},
     [F_TIME] = {"time", SS_PQ_TIMESTAMP_MICROS, 0, 0},
     [F_KIND] = {"kind", SS_PQ_STRING, 0, 1},
@@ -85,11 +85,11 @@ static const ss_pq_column g_fields[F__COUNT] = {
     [F_LINKS] = {"links", SS_PQ_STRING_LIST, 1, 0},
     [F_TAGS] = {"tags", SS_PQ_STRING_LIST, 1, 1},
     [F_LABELS] = {"labels", SS_PQ_STRING_LIST, 1, 1},
-    [F_SUBJECT_URI] = {"subject_uri", SS_PQ_STRING, 1, 1},
-    [F_SUBJECT_CID] = {"subject_cid", SS_PQ_STRING, 1, 1},
+    [F_SUBJECT_URI] = {"subject_uri", SS_PQ_STRING, 1, 0},
+    [F_SUBJECT_CID] = {"subject_cid", SS_PQ_STRING, 1, 0},
     [F_VIA_URI] = {"via_uri", SS_PQ_STRING, 1, 0},
     [F_VIA_CID] = {"via_cid", SS_PQ_STRING, 1, 0},
-    [F_SUBJECT] = {"subject", SS_PQ_STRING, 1, 1},
+    [F_SUBJECT] = {"subject", SS_PQ_STRING, 1, 0},
     [F_SEQ] = {"seq", SS_PQ_INT64, 1, 0},
     [F_RELAY_TIME] = {"relay_time", SS_PQ_TIMESTAMP_MICROS, 1, 0},
     [F_RELAY_TIME_TEXT] = {"relay_time_text", SS_PQ_STRING, 1, 0},

@@ -56,6 +56,7 @@ static void usage(FILE *f) {
             "                         N x --row-group-bytes, older partitions are finished into extra parts\n"
             "  --row-group-rows N     rows per row group (default 131072)\n"
             "  --row-group-bytes SIZE buffered bytes per row group and open file (default 16mb)\n"
+            "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
             "  --tag TAG              file name tag (default: a hash of the input paths)\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
             "  --json                 print the summary as one JSON object\n"
@@ -170,8 +171,10 @@ static int reject(convert_ctx *c, const char *input, int64_t offset, const char 
     ss_buf *b = &c->line;
     ss_buf_reset(b);
     size_t keep = len < REJECT_KEEP_BYTES ? len : REJECT_KEEP_BYTES;
+    char abs[PATH_MAX];
+    const char *name = strcmp(input, "-") != 0 && realpath(input, abs) ? abs : input;
     int rc = ss_buf_puts(b, "{\"input\":");
-    rc |= ss_buf_append_json_string(b, input, strlen(input));
+    rc |= ss_buf_append_json_string(b, name, strlen(name));
     rc |= ss_buf_printf(b, ",\"offset\":%lld,\"reason\":", (long long)offset);
     rc |= ss_buf_append_json_string(b, reason, strlen(reason));
     rc |= ss_buf_puts(b, ",\"error\":");
@@ -314,7 +317,7 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
 }
 
 int ss_cmd_convert(int argc, char **argv) {
-    enum { O_OUT = 1, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_TAG, O_NOFSYNC, O_JSON, O_QUIET };
+    enum { O_OUT = 1, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_PAGE, O_TAG, O_NOFSYNC, O_JSON, O_QUIET };
     static const struct option opts[] = {{"out", required_argument, 0, O_OUT},
                                          {"codec", required_argument, 0, O_CODEC},
                                          {"zstd-level", required_argument, 0, O_LEVEL},
@@ -322,6 +325,7 @@ int ss_cmd_convert(int argc, char **argv) {
                                          {"max-open-files", required_argument, 0, O_MAXOPEN},
                                          {"row-group-rows", required_argument, 0, O_RGROWS},
                                          {"row-group-bytes", required_argument, 0, O_RGBYTES},
+                                         {"page-bytes", required_argument, 0, O_PAGE},
                                          {"tag", required_argument, 0, O_TAG},
                                          {"no-fsync", no_argument, 0, O_NOFSYNC},
                                          {"json", no_argument, 0, O_JSON},
@@ -366,6 +370,11 @@ int ss_cmd_convert(int argc, char **argv) {
                 return ss_usage_error(CMD, "--row-group-bytes must be a size from 4kb to 4gb, e.g. 16mb (got '%s')",
                                       optarg);
             c.ao.row_group_bytes = (size_t)v;
+            break;
+        case O_PAGE:
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 1024 || v > (256LL << 20))
+                return ss_usage_error(CMD, "--page-bytes must be a size from 1kb to 256mb, e.g. 1mb (got '%s')", optarg);
+            c.ao.page_bytes = (size_t)v;
             break;
         case O_TAG: tag = optarg; break;
         case O_NOFSYNC: c.ao.fsync = 0; break;

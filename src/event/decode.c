@@ -13,6 +13,7 @@
  *
  * Known keys appearing twice are rejected (bad_value): parsers disagree on which one
  * wins, and the dedup key must not depend on that choice. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "event/event.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 struct ss_decoder {
     ss_json_doc doc;
@@ -31,7 +33,11 @@ struct ss_decoder {
 #define SS_DECODE_DEFAULT_MAX_BYTES (2u * 1024 * 1024)
 #define SS_DECODE_DEFAULT_MAX_DEPTH 64
 
+static void build_key_table(void);
+static pthread_once_t key_table_once = PTHREAD_ONCE_INIT;
+
 ss_decoder *ss_decoder_new(const ss_decode_limits *limits) {
+    pthread_once(&key_table_once, build_key_table);
     ss_decoder *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : SS_DECODE_DEFAULT_MAX_BYTES;
@@ -61,6 +67,12 @@ static ss_decode_reason reject(ss_decoder *d, ss_decode_reason r, const char *fm
     va_start(ap, fmt);
     vsnprintf(d->errstr, sizeof d->errstr, fmt, ap);
     va_end(ap);
+    /* Messages quote input (keys, kinds) and may be cut mid-character by the buffer size;
+     * they go to logs and the dead-letter stream, so keep them one line of valid UTF-8. */
+    size_t n = strlen(d->errstr), bad;
+    if (!ss_utf8_valid(d->errstr, n, &bad)) d->errstr[n = bad] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)d->errstr[i] < 0x20 || d->errstr[i] == 0x7f) d->errstr[i] = '?';
     d->record = NULL;
     return r;
 }
@@ -89,41 +101,67 @@ enum {
     K_SEQ, K_TIME, K_HANDLE, K_ACTIVE, K_STATUS, K__COUNT
 };
 
-#define KEQ(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+/* Key lookup without a chain of comparisons: (s[0] + 2*s[1] + 2*len) & 63 is distinct for
+ * the 18 known keys (checked by the unit tests, which decode every one of them), so one
+ * table probe and one memcmp identify a key. Unknown keys that collide fail the memcmp. */
+static const char *const key_names[K__COUNT] = {
+    [K_DID] = "did", [K_TIME_US] = "time_us", [K_KIND] = "kind", [K_TYPE] = "type",
+    [K_COMMIT] = "commit", [K_IDENTITY] = "identity", [K_ACCOUNT] = "account", [K_REV] = "rev",
+    [K_OPERATION] = "operation", [K_COLLECTION] = "collection", [K_RKEY] = "rkey",
+    [K_RECORD] = "record", [K_CID] = "cid", [K_SEQ] = "seq", [K_TIME] = "time",
+    [K_HANDLE] = "handle", [K_ACTIVE] = "active", [K_STATUS] = "status",
+};
+static unsigned char key_slot[64]; /* hash -> key id; built once */
+static unsigned char key_len[K__COUNT];
 
-static int key_id(const ss_json_doc *doc, const ss_json_tok *k) {
-    ss_str ks = {NULL, 0};
-    ss_json_str(doc, k, &ks);
-    const char *s = ks.p;
-    size_t n = ks.n;
-    switch (n) {
-    case 3: return KEQ("did") ? K_DID : KEQ("rev") ? K_REV : KEQ("cid") ? K_CID : KEQ("seq") ? K_SEQ : K_NONE;
-    case 4: return KEQ("kind") ? K_KIND : KEQ("type") ? K_TYPE : KEQ("rkey") ? K_RKEY : KEQ("time") ? K_TIME : K_NONE;
-    case 6: return KEQ("commit") ? K_COMMIT : KEQ("record") ? K_RECORD : KEQ("handle") ? K_HANDLE : KEQ("active") ? K_ACTIVE : KEQ("status") ? K_STATUS : K_NONE;
-    case 7: return KEQ("time_us") ? K_TIME_US : KEQ("account") ? K_ACCOUNT : K_NONE;
-    case 8: return KEQ("identity") ? K_IDENTITY : K_NONE;
-    case 9: return KEQ("operation") ? K_OPERATION : K_NONE;
-    case 10: return KEQ("collection") ? K_COLLECTION : K_NONE;
-    default: return K_NONE;
+static inline unsigned key_hash(const char *s, size_t n) {
+    return ((unsigned char)s[0] + 2u * (unsigned char)s[1] + 2u * (unsigned)n) & 63;
+}
+
+static void build_key_table(void) {
+    for (int id = 1; id < K__COUNT; id++) {
+        key_len[id] = (unsigned char)strlen(key_names[id]);
+        key_slot[key_hash(key_names[id], key_len[id])] = (unsigned char)id;
     }
 }
 
-/* Collects the values of known keys among obj's members into v[]; the keys that may
- * appear here are in the bitmask `allowed`. A known key present twice is bad_value. */
-static ss_decode_reason collect(ss_decoder *d, const ss_json_tok *obj, unsigned allowed,
-                                const ss_json_tok *v[K__COUNT], const char *where) {
+static inline int key_id(const ss_json_doc *doc, const ss_json_tok *k) {
+    ss_str ks = {NULL, 0};
+    ss_json_str(doc, k, &ks);
+    if (ks.n < 3 || ks.n > 10) return K_NONE;
+    int id = key_slot[key_hash(ks.p, ks.n)];
+    return id && key_len[id] == ks.n && memcmp(ks.p, key_names[id], ks.n) == 0 ? id : K_NONE;
+}
+
+/* The values of known keys found in one object. `seen` says which entries of v are set,
+ * so v needs no clearing (a 150-byte memset per object showed up in profiles). */
+typedef struct {
+    unsigned seen;
+    const ss_json_tok *v[K__COUNT];
+} fields;
+
+static inline const ss_json_tok *fget(const fields *f, int k) {
+    return (f->seen >> k) & 1 ? f->v[k] : NULL;
+}
+
+/* Collects the values of known keys among obj's members; the keys that may appear here
+ * are in the bitmask `allowed`. A known key present twice is bad_value. */
+static ss_decode_reason collect(ss_decoder *d, const ss_json_tok *obj, unsigned allowed, fields *f,
+                                const char *where) {
     ss_json_iter it = ss_json_iter_of(&d->doc, obj);
     const ss_json_tok *k, *val;
-    memset(v, 0, sizeof(v[0]) * K__COUNT);
+    f->seen = 0;
     while (ss_json_iter_member(&it, &k, &val)) {
         int id = key_id(&d->doc, k);
-        if (id == K_NONE || !(allowed & (1u << id))) continue;
-        if (v[id]) {
-            ss_str ks;
+        unsigned bit = 1u << id;
+        if (!(allowed & bit)) continue; /* unknown keys have id 0, never allowed */
+        if (f->seen & bit) {
+            ss_str ks = {NULL, 0};
             ss_json_str(&d->doc, k, &ks);
             return reject(d, SS_DECODE_BAD_VALUE, "duplicate key %s%.*s", where, (int)ks.n, ks.p);
         }
-        v[id] = val;
+        f->seen |= bit;
+        f->v[id] = val;
     }
     return SS_DECODE_OK;
 }
@@ -166,19 +204,19 @@ static ss_decode_reason need_uint(ss_decoder *d, const ss_json_tok *t, const cha
 /* ---- the payloads ------------------------------------------------------------------ */
 
 static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_event *ev) {
-    const ss_json_tok *v[K__COUNT];
+    fields f;
     TRY(collect(d, c, BIT(K_REV) | BIT(K_OPERATION) | BIT(K_TYPE) | BIT(K_COLLECTION) | BIT(K_RKEY) |
                           BIT(K_RECORD) | BIT(K_CID),
-                v, "commit."));
-    ss_str op;
-    if (v[K_OPERATION]) {
-        TRY(need_str(d, v[K_OPERATION], "commit.operation", 0, &op));
+                &f, "commit."));
+    ss_str op = {NULL, 0};
+    if (fget(&f, K_OPERATION)) {
+        TRY(need_str(d, fget(&f, K_OPERATION), "commit.operation", 0, &op));
         if (ss_str_eq(op, "create")) ev->op = SS_OP_CREATE;
         else if (ss_str_eq(op, "update")) ev->op = SS_OP_UPDATE;
         else if (ss_str_eq(op, "delete")) ev->op = SS_OP_DELETE;
         else return reject(d, SS_DECODE_BAD_VALUE, "unknown commit.operation \"%.*s\"", (int)(op.n > 40 ? 40 : op.n), op.p);
-    } else if (v[K_TYPE]) { /* legacy */
-        TRY(need_str(d, v[K_TYPE], "commit.type", 0, &op));
+    } else if (fget(&f, K_TYPE)) { /* legacy */
+        TRY(need_str(d, fget(&f, K_TYPE), "commit.type", 0, &op));
         if (ss_str_eq(op, "c")) ev->op = SS_OP_CREATE;
         else if (ss_str_eq(op, "u")) ev->op = SS_OP_UPDATE;
         else if (ss_str_eq(op, "d")) ev->op = SS_OP_DELETE;
@@ -186,47 +224,47 @@ static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_ev
     } else {
         return reject(d, SS_DECODE_MISSING_FIELD, "missing field commit.operation");
     }
-    TRY(need_str(d, v[K_REV], "commit.rev", 1, &ev->rev));
-    TRY(need_str(d, v[K_COLLECTION], "commit.collection", 1, &ev->collection));
-    TRY(need_str(d, v[K_RKEY], "commit.rkey", 1, &ev->rkey));
+    TRY(need_str(d, fget(&f, K_REV), "commit.rev", 1, &ev->rev));
+    TRY(need_str(d, fget(&f, K_COLLECTION), "commit.collection", 1, &ev->collection));
+    TRY(need_str(d, fget(&f, K_RKEY), "commit.rkey", 1, &ev->rkey));
     ev->type = ss_type_from_collection(ev->collection.p, ev->collection.n);
     if (ev->op == SS_OP_DELETE) return SS_DECODE_OK; /* no record, no cid */
-    const ss_json_tok *rec = v[K_RECORD];
+    const ss_json_tok *rec = fget(&f, K_RECORD);
     if (!rec) return reject(d, SS_DECODE_MISSING_FIELD, "missing field commit.record");
     if (rec->type != SS_JSON_OBJECT)
         return reject(d, SS_DECODE_WRONG_TYPE, "commit.record must be an object, not %s",
                       ss_json_type_name((ss_json_type)rec->type));
-    TRY(need_str(d, v[K_CID], "commit.cid", 1, &ev->cid));
+    TRY(need_str(d, fget(&f, K_CID), "commit.cid", 1, &ev->cid));
     ev->record = ss_json_raw(&d->doc, rec);
     d->record = rec;
     return SS_DECODE_OK;
 }
 
 static ss_decode_reason decode_identity(ss_decoder *d, const ss_json_tok *t, ss_event *ev) {
-    const ss_json_tok *v[K__COUNT];
-    TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_HANDLE), v, "identity."));
-    ss_str did;
-    TRY(need_str(d, v[K_DID], "identity.did", 1, &did));
-    TRY(need_uint(d, v[K_SEQ], "identity.seq", &ev->seq));
-    TRY(need_str(d, v[K_TIME], "identity.time", 0, &ev->time));
-    TRY(opt_str(d, v[K_HANDLE], "identity.handle", &ev->handle));
+    fields f;
+    TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_HANDLE), &f, "identity."));
+    ss_str did = {NULL, 0};
+    TRY(need_str(d, fget(&f, K_DID), "identity.did", 1, &did));
+    TRY(need_uint(d, fget(&f, K_SEQ), "identity.seq", &ev->seq));
+    TRY(need_str(d, fget(&f, K_TIME), "identity.time", 0, &ev->time));
+    TRY(opt_str(d, fget(&f, K_HANDLE), "identity.handle", &ev->handle));
     ev->type = SS_TYPE_IDENTITY;
     return SS_DECODE_OK;
 }
 
 static ss_decode_reason decode_account(ss_decoder *d, const ss_json_tok *t, ss_event *ev) {
-    const ss_json_tok *v[K__COUNT];
-    TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_ACTIVE) | BIT(K_STATUS), v,
+    fields f;
+    TRY(collect(d, t, BIT(K_DID) | BIT(K_SEQ) | BIT(K_TIME) | BIT(K_ACTIVE) | BIT(K_STATUS), &f,
                 "account."));
-    if (!v[K_ACTIVE]) return reject(d, SS_DECODE_MISSING_FIELD, "missing field account.active");
-    if (ss_json_bool(v[K_ACTIVE], &ev->active) < 0)
+    if (!fget(&f, K_ACTIVE)) return reject(d, SS_DECODE_MISSING_FIELD, "missing field account.active");
+    if (ss_json_bool(fget(&f, K_ACTIVE), &ev->active) < 0)
         return reject(d, SS_DECODE_WRONG_TYPE, "account.active must be a boolean, not %s",
-                      ss_json_type_name((ss_json_type)v[K_ACTIVE]->type));
-    ss_str did;
-    TRY(need_str(d, v[K_DID], "account.did", 1, &did));
-    TRY(need_uint(d, v[K_SEQ], "account.seq", &ev->seq));
-    TRY(need_str(d, v[K_TIME], "account.time", 0, &ev->time));
-    TRY(opt_str(d, v[K_STATUS], "account.status", &ev->status));
+                      ss_json_type_name((ss_json_type)fget(&f, K_ACTIVE)->type));
+    ss_str did = {NULL, 0};
+    TRY(need_str(d, fget(&f, K_DID), "account.did", 1, &did));
+    TRY(need_uint(d, fget(&f, K_SEQ), "account.seq", &ev->seq));
+    TRY(need_str(d, fget(&f, K_TIME), "account.time", 0, &ev->time));
+    TRY(opt_str(d, fget(&f, K_STATUS), "account.status", &ev->status));
     ev->type = SS_TYPE_ACCOUNT;
     return SS_DECODE_OK;
 }
@@ -248,9 +286,23 @@ static ss_decode_reason json_reason(ss_json_err e) {
     return SS_DECODE_NOT_JSON;
 }
 
-ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event *ev) {
-    memset(ev, 0, sizeof *ev);
+/* Field by field rather than memset: a memset of the whole struct compiles to `rep stosq`,
+ * whose start-up cost was the largest single item in ss_decode's profile. */
+static inline void clear_event(ss_event *ev) {
+    static const ss_str none = {NULL, 0};
+    ev->kind = 0;
+    ev->type = SS_TYPE_OTHER;
+    ev->did = ev->collection = ev->rkey = ev->rev = ev->cid = ev->record = none;
+    ev->time = ev->handle = ev->status = none;
+    ev->time_us = ev->seq = 0;
+    ev->op = SS_OP_NONE;
     ev->active = -1;
+    ev->raw = NULL;
+    ev->raw_len = 0;
+}
+
+ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event *ev) {
+    clear_event(ev);
     d->record = NULL;
     d->errstr[0] = '\0';
     if (len && buf[len - 1] == '\n') len -= 1 + (len >= 2 && buf[len - 2] == '\r');
@@ -267,22 +319,22 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
     if (root->type != SS_JSON_OBJECT)
         return reject(d, SS_DECODE_WRONG_TYPE, "the document must be an object, not %s",
                       ss_json_type_name((ss_json_type)root->type));
-    const ss_json_tok *v[K__COUNT];
+    fields f;
     TRY(collect(d, root, BIT(K_DID) | BIT(K_TIME_US) | BIT(K_KIND) | BIT(K_TYPE) | BIT(K_COMMIT) |
                              BIT(K_IDENTITY) | BIT(K_ACCOUNT),
-                v, ""));
-    TRY(need_str(d, v[K_DID], "did", 1, &ev->did));
-    TRY(need_uint(d, v[K_TIME_US], "time_us", &ev->time_us));
+                &f, ""));
+    TRY(need_str(d, fget(&f, K_DID), "did", 1, &ev->did));
+    TRY(need_uint(d, fget(&f, K_TIME_US), "time_us", &ev->time_us));
 
-    ss_str kind;
-    if (v[K_KIND]) {
-        TRY(need_str(d, v[K_KIND], "kind", 0, &kind));
+    ss_str kind = {NULL, 0};
+    if (fget(&f, K_KIND)) {
+        TRY(need_str(d, fget(&f, K_KIND), "kind", 0, &kind));
         if (ss_str_eq(kind, "commit")) ev->kind = SS_KIND_COMMIT;
         else if (ss_str_eq(kind, "identity")) ev->kind = SS_KIND_IDENTITY;
         else if (ss_str_eq(kind, "account")) ev->kind = SS_KIND_ACCOUNT;
         else return reject(d, SS_DECODE_BAD_VALUE, "unknown kind \"%.*s\"", (int)(kind.n > 40 ? 40 : kind.n), kind.p);
-    } else if (v[K_TYPE]) { /* legacy */
-        TRY(need_str(d, v[K_TYPE], "type", 0, &kind));
+    } else if (fget(&f, K_TYPE)) { /* legacy */
+        TRY(need_str(d, fget(&f, K_TYPE), "type", 0, &kind));
         if (ss_str_eq(kind, "com")) ev->kind = SS_KIND_COMMIT;
         else if (ss_str_eq(kind, "id")) ev->kind = SS_KIND_IDENTITY;
         else if (ss_str_eq(kind, "acc")) ev->kind = SS_KIND_ACCOUNT;
@@ -293,7 +345,7 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
 
     static const char *const payload_name[] = {"", "commit", "identity", "account"};
     static const int payload_key[] = {0, K_COMMIT, K_IDENTITY, K_ACCOUNT};
-    const ss_json_tok *pl = v[payload_key[ev->kind]];
+    const ss_json_tok *pl = fget(&f, payload_key[ev->kind]);
     if (!pl) return reject(d, SS_DECODE_MISSING_FIELD, "missing field %s", payload_name[ev->kind]);
     if (pl->type != SS_JSON_OBJECT)
         return reject(d, SS_DECODE_WRONG_TYPE, "%s must be an object, not %s", payload_name[ev->kind],

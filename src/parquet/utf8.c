@@ -44,6 +44,15 @@ static size_t seq_len(const uint8_t *s, size_t n, size_t *sub) {
 
 static size_t ascii_prefix(const uint8_t *s, size_t n) {
     size_t i = 0;
+    while (i + 32 <= n) { /* four words per test: most strings are long ASCII runs */
+        uint64_t a, b, c, d;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + i + 8, 8);
+        memcpy(&c, s + i + 16, 8);
+        memcpy(&d, s + i + 24, 8);
+        if ((a | b | c | d) & 0x8080808080808080ull) break;
+        i += 32;
+    }
     while (i + 8 <= n) {
         uint64_t w;
         memcpy(&w, s + i, 8);

@@ -44,6 +44,7 @@
 #define SS_PQ_MAX_PAGE_BYTES (1u << 30) /* page_bytes option; pages must fit in int32 */
 #define SS_PQ_MAX_PAGE_BODY (1u << 30)  /* hard cap on one page's buffered values */
 #define SS_PQ_MAX_KV 1024
+#define SS_PQ_MAX_PAGE_LEVELS (1u << 30) /* num_values is an int32 */
 #define SS_PQ_STAT_BOUND 128 /* bytes of a string min/max kept in statistics */
 
 /* Parquet enums (parquet.thrift). */
@@ -57,6 +58,7 @@ enum { CODEC_UNCOMPRESSED = 0, CODEC_SNAPPY = 1, CODEC_ZSTD = 6 };
 typedef struct {
     uint32_t hash;
     uint32_t idx1; /* dictionary index + 1; 0 marks an empty slot */
+    uint32_t off;  /* the entry's offset in the dictionary, saving one cache miss per probe */
 } dict_slot;
 
 typedef struct {
@@ -80,8 +82,7 @@ typedef struct {
     uint64_t chunk_levels, chunk_uncompressed;
     int dict_mode, used_dict, used_plain, fell_back;
     ss_pqbuf dict; /* dictionary entries in PLAIN form: u32 length + bytes */
-    uint32_t *dict_off;
-    uint32_t dict_n, dict_cap;
+    uint32_t dict_n;
     dict_slot *slots;
     uint32_t nslots;
 
@@ -300,22 +301,38 @@ static inline void stat_string(pq_col *c, const uint8_t *s, size_t n) {
 }
 
 /* ---- dictionary ------------------------------------------------------------------------ */
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+static inline uint64_t load32(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+/* A fast 64-bit hash for dictionary strings; the tail is read with overlapping loads
+ * rather than a variable-length copy (which stalls on store forwarding). */
 static uint64_t hash_bytes(const uint8_t *p, size_t n) {
     const uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
-    uint64_t h = k1 ^ (n * k2);
-    while (n >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = (h ^ (x * k2)) * k1;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
+    uint64_t h = k1 ^ (n * k2), x;
+    const uint8_t *end = p + n;
+    if (n >= 8) {
+        while (end - p > 8) {
+            h = (h ^ (load64(p) * k2)) * k1;
+            h ^= h >> 29;
+            p += 8;
+        }
+        x = load64(end - 8);
+    } else if (n >= 4) {
+        x = load32(p) | load32(end - 4) << 32;
+    } else if (n > 0) {
+        x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)end[-1] << 16;
+    } else {
+        x = 0;
     }
-    if (n) {
-        uint64_t x = 0;
-        memcpy(&x, p, n);
-        h = (h ^ (x * k2)) * k1;
-    }
+    h = (h ^ (x * k2)) * k1;
     h ^= h >> 32;
     h *= k2;
     h ^= h >> 29;
@@ -338,6 +355,13 @@ static int dict_rehash(pq_col *c, uint32_t nslots) {
 }
 
 /* Index of s in the chunk's dictionary, adding it when new; -1 when out of memory. */
+static inline int entry_is(const pq_col *c, const dict_slot *sl, const uint8_t *s, size_t n) {
+    const uint8_t *e = c->dict.p + sl->off;
+    uint32_t en;
+    memcpy(&en, e, 4);
+    return en == n && !memcmp(e + 4, s, n);
+}
+
 static int64_t dict_index(pq_col *c, const uint8_t *s, size_t n) {
     if (!c->slots && dict_rehash(c, 1024)) return -1;
     uint32_t h = (uint32_t)hash_bytes(s, n);
@@ -345,23 +369,11 @@ static int64_t dict_index(pq_col *c, const uint8_t *s, size_t n) {
     for (;;) {
         dict_slot *sl = &c->slots[j];
         if (!sl->idx1) break;
-        if (sl->hash == h) {
-            const uint8_t *e = c->dict.p + c->dict_off[sl->idx1 - 1];
-            uint32_t en;
-            memcpy(&en, e, 4);
-            if (en == n && !memcmp(e + 4, s, n)) return sl->idx1 - 1;
-        }
+        if (sl->hash == h && entry_is(c, sl, s, n)) return sl->idx1 - 1;
         j = (j + 1) & mask;
     }
-    if (c->dict_n == c->dict_cap) {
-        uint32_t cap = c->dict_cap ? c->dict_cap * 2 : 1024;
-        uint32_t *o = realloc(c->dict_off, cap * sizeof *o);
-        if (!o) return -1;
-        c->dict_off = o;
-        c->dict_cap = cap;
-    }
     uint32_t idx = c->dict_n++;
-    c->dict_off[idx] = (uint32_t)c->dict.len;
+    c->slots[j].off = (uint32_t)c->dict.len;
     ss_pqbuf_u32le(&c->dict, (uint32_t)n);
     ss_pqbuf_put(&c->dict, s, n);
     if (c->dict.oom) return -1;
@@ -699,7 +711,7 @@ int ss_pq_end_row(ss_pq_writer *w) {
             if (finish_page(w, c)) return -1;
             c->dict_mode = 0; /* the rest of this chunk is PLAIN */
             c->fell_back = 1;
-        } else if (page_estimate(c) >= w->opt.page_bytes) {
+        } else if (page_estimate(c) >= w->opt.page_bytes || c->page_levels >= SS_PQ_MAX_PAGE_LEVELS) {
             if (finish_page(w, c)) return -1;
         }
     }
@@ -921,7 +933,6 @@ static void free_writer(ss_pq_writer *w) {
         ss_pqbuf_free(&c->dict);
         ss_pqbuf_free(&c->smin);
         ss_pqbuf_free(&c->smax);
-        free(c->dict_off);
         free(c->slots);
     }
     free(w->cols);

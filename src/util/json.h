@@ -184,8 +184,9 @@ static inline ss_str ss_json_raw(const ss_json_doc *d, const ss_json_tok *t) {
 }
 
 /* A string's unescaped value: a slice of the input when it has no escapes, otherwise
- * of the document's arena. Valid until the next parse. Returns 0, or -1 if t is NULL or
- * not a string. */
+ * of the document's arena. Valid until the next parse. Always valid UTF-8 (raw bytes
+ * were validated, escapes decode to scalar values; "\u0000" yields a NUL byte).
+ * Returns 0, or -1 if t is NULL or not a string. */
 int ss_json_str_slow(const ss_json_doc *d, const ss_json_tok *t, ss_str *out);
 static inline int ss_json_str(const ss_json_doc *d, const ss_json_tok *t, ss_str *out) {
     if (!t || t->type != SS_JSON_STRING) return -1;
@@ -199,6 +200,12 @@ static inline ss_str ss_json_str_raw(const ss_json_doc *d, const ss_json_tok *t)
     ss_str s = {d->buf + t->start + 1, t->len - 2};
     return s;
 }
+
+/* Shorthands for nested lookups of leaf values, e.g.
+ *   ss_json_path_str(doc, rec, "reply.root.uri", &uri)
+ * 0 on success; -1 when the path is missing or the value has another type. */
+int ss_json_path_str(const ss_json_doc *d, const ss_json_tok *t, const char *path, ss_str *out);
+int ss_json_path_int64(const ss_json_doc *d, const ss_json_tok *t, const char *path, int64_t *out);
 
 /* An integer number exactly as int64: 0, or -1 when t is not a number, has a fraction
  * or exponent, or is out of range. */

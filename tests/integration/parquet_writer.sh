@@ -37,6 +37,19 @@ for codec in zstd snappy; do
   fi
 done
 
+# Memory does not grow with the file: 10x the rows (20k-row groups) must not need
+# noticeably more memory (peak RSS, ASan quarantine kept small so freed memory is reused).
+rss() {
+  ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1 /usr/bin/time -f '%M' \
+    "$SKYSPOOL_BUILD/pq_bench" "$SS_TMP/rss.parquet" --rows "$1" --rg-rows 20000 2>&1 >/dev/null | tail -1
+}
+small=$(rss 40000); big=$(rss 400000)
+if [ -n "$small" ] && [ -n "$big" ] && [ "$big" -lt $((small * 13 / 10)) ]; then
+  ss_pass "peak RSS bounded by the row group: ${small} KB for 40k rows, ${big} KB for 400k rows"
+else
+  ss_fail "peak RSS grows with the file: ${small} KB for 40k rows, ${big} KB for 400k rows"
+fi
+
 # The checker must be able to fail: a file with one flipped byte in a data page body
 # and one with a wrong num_rows must be caught.
 mkdir -p "$SS_TMP/broken"

@@ -631,6 +631,7 @@ static void case_random(gcase *g, uint64_t seed, int idx, char *namebuf, size_t 
     g->opt.row_group_rows = rg[rndn(&s, 6)];
     g->opt.page_bytes = pg[rndn(&s, 5)];
     g->opt.dict_max_bytes = dm[rndn(&s, 4)];
+    if (rndn(&s, 4) == 0) g->opt.row_group_bytes = 1000 + rndn(&s, 60000); /* flush by bytes */
     g->gen = gen_random;
 }
 

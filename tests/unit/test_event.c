@@ -199,7 +199,7 @@ static const char *shared_dir(void) {
 static line_t sample_line(const char *file, int want) {
     char path[1024];
     snprintf(path, sizeof path, "%s/samples/%s", shared_dir(), file);
-    size_t len;
+    size_t len = 0;
     char *all = read_file(path, &len);
     if (!all) fail_msg("cannot read %s (set SKYSPOOL_SHARED)", path);
     line_t out = {NULL, 0};
@@ -298,6 +298,7 @@ static void test_samples_exact(void **state) {
         const expect *x = &EXPECT[i];
         line_t l = sample_line(x->file, x->line);
         ss_event ev;
+        memset(&ev, 0x5A, sizeof ev); /* garbage in: every field must be set by the decoder */
         ss_decode_reason r = ss_decode(DEC, l.data, l.len, &ev);
         if (r != SS_DECODE_OK) fail_msg("%s:%d: %s: %s", x->file, x->line, ss_decode_reason_name(r), ss_decoder_errstr(DEC));
         check_expect(x, l.data, l.len, &ev);
@@ -331,7 +332,7 @@ static void test_samples_all_covered(void **state) {
         files++;
         char fp[2048];
         snprintf(fp, sizeof fp, "%s/%s", path, de->d_name);
-        size_t len;
+        size_t len = 0;
         char *all = read_file(fp, &len);
         assert_non_null(all);
         size_t start = 0;
@@ -566,6 +567,18 @@ static void test_bad_values(void **state) {
     assert_int_equal(decode_str("{\"did\":\"did:plc:a\",\"time_us\":1,\"kind\":\"identity\","
                                 "\"identity\":{\"did\":\"did:plc:a\",\"seq\":1,\"seq\":2,\"time\":\"t\"}}", &ev),
                      SS_DECODE_BAD_VALUE);
+    /* quoted input in messages stays one line of valid UTF-8, even when cut */
+    ss_buf kb;
+    ss_buf_init(&kb);
+    ss_buf_puts(&kb, "{\"did\":\"did:plc:a\",\"time_us\":1,\"kind\":\"a\\nb");
+    for (int i = 0; i < 200; i++) ss_buf_puts(&kb, "\xe2\x82\xac");
+    ss_buf_puts(&kb, "\"}");
+    assert_int_equal(decode_str(kb.data, &ev), SS_DECODE_BAD_VALUE);
+    const char *es = ss_decoder_errstr(DEC);
+    assert_true(ss_utf8_valid(es, strlen(es), NULL));
+    assert_null(strchr(es, '\n'));
+    assert_non_null(strstr(es, "unknown kind \"a?b\xe2\x82\xac"));
+    ss_buf_free(&kb);
     /* a duplicate unknown key is fine */
     assert_int_equal(decode_str("{\"x\":1,\"x\":2,\"did\":\"did:plc:a\",\"time_us\":1,\"kind\":\"identity\","
                                 "\"identity\":{\"did\":\"did:plc:a\",\"seq\":1,\"time\":\"t\"}}", &ev),

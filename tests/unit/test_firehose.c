@@ -150,7 +150,7 @@ static void test_shared_samples_roundtrip(void **state) {
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/samples/%s", shared, files[f]);
-        size_t n;
+        size_t n = 0;
         char **lines = read_lines(path, &n);
         if (!lines) fail_msg("cannot read %s", path);
         assert_true(n >= 4);
@@ -537,6 +537,54 @@ static void test_records_rejected(void **state) {
     ss_fh_decoder_free(d);
 }
 
+/* One bad op in a commit: the other ops are still emitted, in order, and the cursors let a
+ * consumer resume without losing the rest of the commit. */
+static void test_multi_op_partial(void **state) {
+    (void)state;
+    ss_fh_decoder *d = ss_fh_decoder_new(NULL);
+    ss_buf rec, f;
+    ss_buf_init(&rec);
+    ss_buf_init(&f);
+    like_cbor(&rec);
+    fhe_op ops[4] = {{"create", "app.bsky.feed.like/3a", (const uint8_t *)rec.data, rec.len, 0, 0, 0},
+                     {"create", "app.bsky.feed.like/3b", (const uint8_t *)rec.data, rec.len, 0, 1, 0},
+                     {"delete", "app.bsky.feed.like/3c", NULL, 0, 0, 0, 0},
+                     {"update", "app.bsky.feed.like/3d", (const uint8_t *)rec.data, rec.len, 0, 0, 0}};
+    /* op 3b's block is corrupted; 3a and 3d share the record (same CID), so give 3b its own */
+    ss_buf rec2;
+    ss_buf_init(&rec2);
+    const char *j = "{\"$type\":\"app.bsky.feed.like\",\"n\":2}";
+    char err[100];
+    assert_int_equal(fhe_json_record_to_cbor(&rec2, j, strlen(j), err, sizeof err), 0);
+    ops[1].record = (const uint8_t *)rec2.data, ops[1].record_len = rec2.len;
+    fhe_commit c = {.seq = 500, .repo = "did:plc:m", .rev = "3m", .time = "2026-05-25T14:23:28.778Z", .ops = ops, .nops = 4,
+                    .filler_bytes = 1000};
+    fhe_commit_frame(&f, &c);
+    assert_int_equal(ss_fh_decode(d, (const uint8_t *)f.data, f.len), 4);
+    ss_source_msg m[4];
+    for (int i = 0; i < 4; i++) ss_fh_output(d, (size_t)i, &m[i]);
+    assert_null(m[0].bad_reason);
+    assert_string_equal(m[1].bad_reason, "cid_mismatch");
+    assert_non_null(strstr(m[1].data, "\"path\":\"app.bsky.feed.like/3b\",\"action\":\"create\""));
+    assert_null(m[2].bad_reason);
+    assert_non_null(strstr(m[2].data, "\"operation\":\"delete\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"3c\"}}"));
+    assert_null(m[3].bad_reason);
+    assert_non_null(strstr(m[3].data, "\"operation\":\"update\""));
+    assert_int_equal(m[0].cursor, 499);
+    assert_int_equal(m[1].cursor, 499);
+    assert_int_equal(m[2].cursor, 499);
+    assert_int_equal(m[3].cursor, 500);
+    assert_int_equal(ss_fh_last_seq(d), 500);
+    const ss_fh_stats *st = ss_fh_stats_get(d);
+    assert_int_equal(st->ops, 4);
+    assert_int_equal(st->events, 3);
+    assert_int_equal(st->rejects, 1);
+    ss_buf_free(&rec);
+    ss_buf_free(&rec2);
+    ss_buf_free(&f);
+    ss_fh_decoder_free(d);
+}
+
 /* A reject is a JSON object with a reason, and for per-op rejects the repo/rev/path. */
 static void test_reject_content(void **state) {
     (void)state;
@@ -742,6 +790,23 @@ static void test_frame_level_malformed(void **state) {
         ss_buf_free(&car);
         ss_buf_free(&commit);
     }
+    /* lengths that claim more than the frame holds: refused before any allocation */
+    ss_buf_reset(&f);
+    ss_buf_append(&f, "\xbb\x0f\xff\xff\xff\xff\xff\xff\xff", 9); /* map of 2^60 entries */
+    EXPECT_FRAME("truncated");
+    ss_buf_reset(&f);
+    fhe_identity_frame(&f, 1, "did:plc:x", "2026-05-25T14:23:28.778Z", NULL);
+    f.len -= 3; /* the time string's length now exceeds what is left */
+    EXPECT_FRAME("truncated");
+    ss_buf_reset(&f);
+    {
+        fhe_map *h = fhe_map_new();
+        fhe_int(fhe_map_put(h, "op"), 1);
+        fhe_text(fhe_map_put(h, "t"), "#identity");
+        fhe_map_write(h, &f);
+        ss_buf_append(&f, "\xa1\x63seq\x5b\x7f\xff\xff\xff\xff\xff\xff\xff", 14); /* bytes of 2^63-1 */
+    }
+    EXPECT_FRAME("truncated");
     /* too many ops */
     {
         fhe_op ops[201];
@@ -758,18 +823,41 @@ static void test_frame_level_malformed(void **state) {
     ss_fh_decoder_free(d);
 }
 
-/* Seeded mutation fuzz: flips, inserts, deletes and overwrites bytes of valid frames.
+typedef struct {
+    ss_buf *v;
+    size_t n, cap;
+} frame_list;
+
+static void keep_frame(void *ud, const uint8_t *frame, size_t len) {
+    frame_list *l = ud;
+    if (l->n == l->cap) return;
+    ss_buf_init(&l->v[l->n]);
+    ss_buf_append(&l->v[l->n++], frame, len);
+}
+
+/* Seeded mutation fuzz (SS_FUZZ_SEED, SS_FUZZ_ITERS to run longer): flips, deletes, cuts and
+ * overwrites bytes of valid frames.
  * Whatever comes out must be well-formed outputs; ASan/UBSan watch the rest. */
 static void test_mutation_fuzz(void **state) {
     (void)state;
     ss_log_set_level(SS_LOG_ERROR); /* error frames are logged as warnings */
     ss_fh_decoder *d = ss_fh_decoder_new(NULL);
-    ss_buf fr[8], mut;
+    ss_buf fr[40], mut;
     ss_buf_init(&mut);
     size_t nf = sample_frames(fr, 8);
-    uint64_t s = 0x5eed5eed12345ULL;
+    /* plus the hand-written events' frames: posts with embeds and facets, blobs, bytes, ... */
+    frame_list fl = {fr, nf, 40};
+    fhe_conv *conv = fhe_conv_new(keep_frame, &fl, 300, 3);
+    char err[200];
+    for (size_t i = 0; i < sizeof g_events / sizeof *g_events; i++)
+        assert_int_equal(fhe_conv_line(conv, g_events[i], strlen(g_events[i]), err, sizeof err), 0);
+    fhe_conv_free(conv);
+    nf = fl.n;
+    assert_true(nf > 15);
+    const char *seed_env = getenv("SS_FUZZ_SEED");
+    uint64_t s = seed_env ? strtoull(seed_env, NULL, 0) | 1 : 0x5eed5eed12345ULL;
     const char *iters_env = getenv("SS_FUZZ_ITERS");
-    long iters = iters_env ? atol(iters_env) : 20000;
+    long iters = iters_env ? atol(iters_env) : 100000;
     uint64_t events = 0, rejects = 0;
     for (long it = 0; it < iters; it++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
@@ -837,6 +925,7 @@ int main(void) {
         cmocka_unit_test(test_sync_info_error_toobig),
         cmocka_unit_test(test_records_rejected),
         cmocka_unit_test(test_reject_content),
+        cmocka_unit_test(test_multi_op_partial),
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_frame_level_malformed),
         cmocka_unit_test(test_mutation_fuzz),

@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/utf8.h"
 
 static ss_json_doc D;
 
@@ -176,6 +177,15 @@ static void test_tokens_and_navigation(void **state) {
     assert_null(ss_json_path(&D, root, "b.4.c"));
     assert_null(ss_json_path(&D, root, "d.x"));
     assert_null(ss_json_path(&D, root, "a.b"));
+    ss_str sv;
+    assert_int_equal(ss_json_path_str(&D, root, "b.3.c", &sv), 0);
+    assert_int_equal(sv.n, 1);
+    assert_int_equal(sv.p[0], 'x');
+    assert_int_equal(ss_json_path_str(&D, root, "d.e.f", &sv), -1); /* a number */
+    assert_int_equal(ss_json_path_str(&D, root, "nope", &sv), -1);
+    assert_int_equal(ss_json_path_int64(&D, root, "d.e.f", &v), 0);
+    assert_int_equal(v, -2);
+    assert_int_equal(ss_json_path_int64(&D, root, "b.3.c", &v), -1);
     assert_null(ss_json_obj_get(&D, b, "a"));
     assert_null(ss_json_obj_get(&D, NULL, "a"));
 
@@ -332,6 +342,64 @@ static void test_many_tokens(void **state) {
     free(s);
 }
 
+
+/* The archive's use: pull post fields out of a record. */
+static void test_post_record_fields(void **state) {
+    (void)state;
+    const char *rec =
+        "{\"$type\":\"app.bsky.feed.post\",\"createdAt\":\"2025-08-07T00:00:01.000Z\",\"langs\":[\"en\",\"pt\"],"
+        "\"text\":\"caf\\u00e9 \xf0\x9f\xa6\x8b #tag @x.bsky.social https://e.com\","
+        "\"reply\":{\"parent\":{\"cid\":\"bafyP\",\"uri\":\"at://p\"},\"root\":{\"cid\":\"bafyR\",\"uri\":\"at://r\"}},"
+        "\"embed\":{\"$type\":\"app.bsky.embed.external\",\"external\":{\"uri\":\"https://e.com\"}},"
+        "\"facets\":[{\"index\":{\"byteStart\":8,\"byteEnd\":12},\"features\":[{\"$type\":\"app.bsky.richtext.facet#tag\",\"tag\":\"tag\"}]},"
+        "{\"index\":{\"byteStart\":13,\"byteEnd\":28},\"features\":[{\"$type\":\"app.bsky.richtext.facet#mention\",\"did\":\"did:plc:x\"},"
+        "{\"$type\":\"app.bsky.richtext.facet#link\",\"uri\":\"https://e.com\"}]}],"
+        "\"labels\":{\"$type\":\"com.atproto.label.defs#selfLabels\",\"values\":[{\"val\":\"nudity\"},{\"val\":\"porn\"}]}}";
+    assert_int_equal(parse(rec), SS_JSON_OK);
+    const ss_json_tok *r = ss_json_root(&D);
+    ss_str v;
+    assert_int_equal(ss_json_path_str(&D, r, "text", &v), 0);
+    assert_int_equal(v.n, strlen("caf\xc3\xa9 \xf0\x9f\xa6\x8b #tag @x.bsky.social https://e.com"));
+    assert_memory_equal(v.p, "caf\xc3\xa9 \xf0\x9f\xa6\x8b #tag", 14);
+    assert_int_equal(ss_json_path_str(&D, r, "reply.root.uri", &v), 0);
+    assert_true(ss_str_eq(v, "at://r"));
+    assert_int_equal(ss_json_path_str(&D, r, "embed.$type", &v), 0);
+    assert_true(ss_str_eq(v, "app.bsky.embed.external"));
+    assert_int_equal(ss_json_path_str(&D, r, "createdAt", &v), 0);
+    assert_true(ss_str_eq(v, "2025-08-07T00:00:01.000Z"));
+    const ss_json_tok *langs = ss_json_obj_get(&D, r, "langs");
+    assert_int_equal(ss_json_count(&D, langs), 2);
+    assert_true(ss_json_str_eq(&D, ss_json_arr_at(&D, langs, 1), "pt", 2));
+    /* facets[].features[] */
+    char got[256] = "";
+    ss_json_iter fi = ss_json_iter_of(&D, ss_json_obj_get(&D, r, "facets"));
+    const ss_json_tok *facet;
+    while ((facet = ss_json_iter_next(&fi))) {
+        ss_json_iter gi = ss_json_iter_of(&D, ss_json_obj_get(&D, facet, "features"));
+        const ss_json_tok *feat;
+        while ((feat = ss_json_iter_next(&gi))) {
+            static const char *keys[] = {"uri", "did", "tag"};
+            for (int k = 0; k < 3; k++)
+                if (ss_json_str(&D, ss_json_obj_get(&D, feat, keys[k]), &v) == 0) {
+                    strncat(got, keys[k], sizeof got - strlen(got) - 1);
+                    strncat(got, "=", sizeof got - strlen(got) - 1);
+                    strncat(got, v.p, v.n < sizeof got - strlen(got) - 1 ? v.n : sizeof got - strlen(got) - 1);
+                    strncat(got, ";", sizeof got - strlen(got) - 1);
+                }
+        }
+    }
+    assert_string_equal(got, "tag=tag;did=did:plc:x;uri=https://e.com;");
+    /* labels.values[].val */
+    ss_json_iter li = ss_json_iter_of(&D, ss_json_path(&D, r, "labels.values"));
+    const ss_json_tok *lab;
+    int nl = 0;
+    while ((lab = ss_json_iter_next(&li))) {
+        assert_int_equal(ss_json_path_str(&D, lab, "val", &v), 0);
+        assert_true(ss_str_eq(v, nl ? "porn" : "nudity"));
+        nl++;
+    }
+    assert_int_equal(nl, 2);
+}
 
 /* ---- differential test against a naive reference ---------------------------------- */
 
@@ -593,6 +661,91 @@ static void test_differential_random(void **state) {
     assert_true(agree_ok > 20000 && agree_bad > 20000);
 }
 
+/* Reference unescape for accepted strings (independent of ss_json_unescape). */
+static size_t ref_unescape(const char *s, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] != '\\') {
+            out[o++] = s[i++];
+            continue;
+        }
+        char c = s[i + 1];
+        i += 2;
+        const char *simple = "\"\"\\\\//b\bf\fn\nr\rt\t";
+        const char *m = c == 'u' ? NULL : strchr(simple, c);
+        if (m) {
+            out[o++] = m[1];
+            continue;
+        }
+        unsigned cp = (unsigned)strtoul((char[5]){s[i], s[i + 1], s[i + 2], s[i + 3], 0}, NULL, 16);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo = (unsigned)strtoul((char[5]){s[i + 2], s[i + 3], s[i + 4], s[i + 5], 0}, NULL, 16);
+            i += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        if (cp < 0x80) out[o++] = (char)cp;
+        else if (cp < 0x800) out[o++] = (char)(0xC0 | cp >> 6), out[o++] = (char)(0x80 | (cp & 63));
+        else if (cp < 0x10000)
+            out[o++] = (char)(0xE0 | cp >> 12), out[o++] = (char)(0x80 | ((cp >> 6) & 63)), out[o++] = (char)(0x80 | (cp & 63));
+        else
+            out[o++] = (char)(0xF0 | cp >> 18), out[o++] = (char)(0x80 | ((cp >> 12) & 63)),
+            out[o++] = (char)(0x80 | ((cp >> 6) & 63)), out[o++] = (char)(0x80 | (cp & 63));
+    }
+    return o;
+}
+
+/* Long strings with everything a string can hold, at every alignment, so the 16-byte and
+ * 8-byte scanning paths and their tails all meet quotes, escapes and bad bytes. */
+static void test_differential_strings(void **state) {
+    (void)state;
+    static const char *pieces[] = {"\\n", "\\\"", "\\\\", "\\u00e9", "\\ud83e\\udd8b", "\\ud83e", "\\udc00", "\\x",
+                                   "\\u12", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\xa6\x8b", "\xed\xa0\x80", "\xc0\xaf",
+                                   "\xf4\x90\x80\x80", "\xe2\x82"};
+    size_t agree_ok = 0, agree_bad = 0;
+    for (int it = 0; it < 60000; it++) {
+        ss_buf b;
+        ss_buf_init(&b);
+        int pad = (int)(rnd() % 17);
+        ss_buf_putc(&b, '[');
+        for (int i = 0; i < pad; i++) ss_buf_putc(&b, ' ');
+        ss_buf_putc(&b, '"');
+        int n = (int)(rnd() % 80);
+        for (int i = 0; i < n; i++) {
+            unsigned r = (unsigned)(rnd() % 1000);
+            if (r < 960) ss_buf_putc(&b, (char)('a' + rnd() % 26));
+            else if (r < 992) ss_buf_puts(&b, pieces[rnd() % (sizeof pieces / sizeof *pieces)]);
+            else ss_buf_putc(&b, (char)(rnd() & 0xFF));
+        }
+        ss_buf_puts(&b, rnd() % 2 ? "\",1]" : "\"]");
+        char *doc = malloc(b.len);
+        memcpy(doc, b.data, b.len);
+        size_t values = 0;
+        int want = ref_accepts(doc, b.len, &values);
+        ss_json_err got = parse_both(doc, b.len);
+        if (want != (got == SS_JSON_OK))
+            fail_msg("disagree on %.*s: reference %s, scanner %s (%s)", (int)b.len, doc, want ? "accepts" : "rejects",
+                     ss_json_err_name(got), D.errstr);
+        if (want) {
+            ss_str v = {NULL, 0};
+            assert_int_equal(ss_json_str(&D, ss_json_arr_at(&D, ss_json_root(&D), 0), &v), 0);
+            assert_true(ss_utf8_valid(v.p, v.n, NULL));
+            ss_str raw = ss_json_str_raw(&D, ss_json_arr_at(&D, ss_json_root(&D), 0));
+            char want_s[1024];
+            size_t wn = ref_unescape(raw.p, raw.n, want_s);
+            assert_int_equal(v.n, wn);
+            assert_memory_equal(v.p, want_s, wn);
+            agree_ok++;
+        } else {
+            agree_bad++;
+        }
+        free(doc);
+        ss_buf_free(&b);
+    }
+    print_message("differential strings: %zu accepted, %zu rejected, all agreeing\n", agree_ok, agree_bad);
+    assert_true(agree_ok > 10000 && agree_bad > 10000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_documents),
@@ -602,7 +755,9 @@ int main(void) {
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_many_tokens),
+        cmocka_unit_test(test_post_record_fields),
         cmocka_unit_test(test_differential_random),
+        cmocka_unit_test(test_differential_strings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -318,6 +320,37 @@ static void test_enospc(void **state) {
     assert_non_null(strstr(err, "No space left"));
 }
 
+/* A write that fails in the middle of the file (a row group flush hitting the file size
+ * limit, as a full disk would) must surface as an error from end_row or close. */
+static void test_write_error_mid_file(void **state) {
+    (void)state;
+    char path[64], err[256];
+    ss_pq_options o;
+    ss_pq_options_init(&o);
+    o.fsync = 0;
+    o.codec = SS_PQ_CODEC_NONE;
+    o.row_group_rows = 100;
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    ss_pq_writer *w = open_tmp(path, &o);
+    lim = old;
+    lim.rlim_cur = 20000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int failed_at = -1;
+    for (int r = 0; r < 5000 && failed_at < 0; r++) {
+        ss_pq_set_int64(w, 0, r);
+        ss_pq_set_string(w, 1, "some value that takes space", 27);
+        if (ss_pq_end_row(w) != 0) failed_at = r;
+    }
+    int rc = ss_pq_close(w, NULL, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    assert_true(failed_at > 0);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "File too large"));
+}
+
 static void test_misuse(void **state) {
     (void)state;
     char path[64], err[256];
@@ -426,6 +459,7 @@ int main(void) {
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_stat_truncation),
         cmocka_unit_test(test_enospc),
+        cmocka_unit_test(test_write_error_mid_file),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_codec_names),
     };

@@ -92,8 +92,8 @@ static int take_payload(fh_rd *r, uint64_t len, const uint8_t **p) {
 }
 
 int fh_text(fh_rd *r, const char **s, size_t *n) {
-    uint64_t len;
-    const uint8_t *p;
+    uint64_t len = 0;
+    const uint8_t *p = NULL;
     if (want(r, FH_MAJ_TEXT, &len) || take_payload(r, len, &p)) return r->err;
     *s = (const char *)p;
     *n = (size_t)len;
@@ -101,7 +101,7 @@ int fh_text(fh_rd *r, const char **s, size_t *n) {
 }
 
 int fh_bytes(fh_rd *r, const uint8_t **b, size_t *n) {
-    uint64_t len;
+    uint64_t len = 0;
     if (want(r, FH_MAJ_BYTES, &len) || take_payload(r, len, b)) return r->err;
     *n = (size_t)len;
     return 0;

@@ -1,0 +1,184 @@
+/* `skyspool replay-server`: serve a recorded JSONL or frames file over WebSocket, as
+ * Jetstream or a relay would. Flag parsing only; the server is src/net/ws_server.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "net/ws_server.h"
+#include "util/log.h"
+
+static const char g_help[] =
+    "usage: skyspool replay-server --listen HOST:PORT (--jsonl FILE | --frames FILE) [options]\n"
+    "\n"
+    "Serves a recorded file over WebSocket so any skyspool source (or other client) can\n"
+    "consume it as if it were live. Loopback addresses are the intended use.\n"
+    "\n"
+    "  --jsonl FILE            Jetstream v1 events, one per line (FILE may be zstd-compressed);\n"
+    "                          served on ws://HOST:PORT/subscribe with Jetstream's parameters:\n"
+    "                          wantedCollections (NSID or prefix.*; identity/account always pass),\n"
+    "                          cursor=<time_us> (first event with time_us >= cursor onwards),\n"
+    "                          maxMessageSizeBytes, compress=true (needs --zstd-dictionary)\n"
+    "  --frames FILE           recorded firehose frames (u32 LE length + frame; FILE may be .zst),\n"
+    "                          served on ws://HOST:PORT/xrpc/com.atproto.sync.subscribeRepos with\n"
+    "                          cursor=<seq> (frames after that seq)\n"
+    "  --listen HOST:PORT      address to listen on (default 127.0.0.1:0); port 0 picks a free port\n"
+    "  --port-file FILE        write the port actually listened on to FILE once ready\n"
+    "  --rate N                at most N messages per second per connection\n"
+    "  --original-timing       pace messages as they were originally spaced (by time_us / frame time)\n"
+    "                          (default: as fast as each client reads)\n"
+    "  --tls-cert PEM --tls-key PEM\n"
+    "                          serve wss:// instead of ws://\n"
+    "  --close-after N         close each connection after N messages (code 1001), to test\n"
+    "                          reconnects; the server keeps accepting new connections\n"
+    "  --zstd-dictionary FILE  Jetstream's zstd dictionary, for clients asking compress=true\n"
+    "                          (bluesky-social/jetstream repository, pkg/models/zstd_dictionary)\n"
+    "  --log-level LEVEL       debug, info, warn, error (default info)\n"
+    "\n"
+    "At the end of the input a connection stays open and idle, like a quiet live stream.\n"
+    "Stop the server with SIGINT or SIGTERM.\n"
+    "\n"
+    "examples:\n"
+    "  skyspool replay-server --jsonl events.jsonl --listen 127.0.0.1:6008 &\n"
+    "  skyspool cat --source jetstream:ws://127.0.0.1:6008/subscribe\n"
+    "\n"
+    "  skyspool replay-server --frames capture.frames.zst --listen 127.0.0.1:0 --port-file port \\\n"
+    "      --original-timing &\n"
+    "  skyspool cat --source firehose:ws://127.0.0.1:$(cat port)/xrpc/com.atproto.sync.subscribeRepos\n";
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+/* "127.0.0.1:6008", "[::1]:6008", "localhost:6008" */
+static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
+    const char *colon;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':' || (size_t)(close - s - 1) >= hostlen) return -1;
+        memcpy(host, s + 1, (size_t)(close - s - 1));
+        host[close - s - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= hostlen || colon == s) return -1;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        if (strchr(host, ':')) return -1; /* IPv6 needs brackets */
+    }
+    if (!strcmp(host, "localhost")) snprintf(host, hostlen, "127.0.0.1");
+    long long p;
+    if (ss_parse_i64(colon + 1, 0, 65535, &p) < 0) return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int write_port_file(const char *path, int port) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path);
+}
+
+int ss_cmd_replay_server(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'},
+        {"listen", required_argument, 0, 'l'},
+        {"jsonl", required_argument, 0, 'j'},
+        {"frames", required_argument, 0, 'f'},
+        {"rate", required_argument, 0, 'r'},
+        {"original-timing", no_argument, 0, 'o'},
+        {"tls-cert", required_argument, 0, 'c'},
+        {"tls-key", required_argument, 0, 'k'},
+        {"close-after", required_argument, 0, 'n'},
+        {"port-file", required_argument, 0, 'p'},
+        {"zstd-dictionary", required_argument, 0, 'z'},
+        {"log-level", required_argument, 0, 'L'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "replay-server";
+    ss_ws_replay_opts o;
+    memset(&o, 0, sizeof o);
+    char host[128] = "127.0.0.1";
+    const char *port_file = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(g_help, stdout);
+            return 0;
+        case 'l':
+            if (parse_listen(optarg, host, sizeof host, &o.port) < 0)
+                return ss_usage_error(cmd, "--listen wants HOST:PORT such as 127.0.0.1:6008 or [::1]:0, got '%s'",
+                                      optarg);
+            break;
+        case 'j': o.jsonl_path = optarg; break;
+        case 'f': o.frames_path = optarg; break;
+        case 'r':
+            if (ss_parse_double(optarg, 0.001, 1e9, &o.rate) < 0)
+                return ss_usage_error(cmd, "--rate wants messages per second (a positive number), got '%s'", optarg);
+            break;
+        case 'o': o.original_timing = 1; break;
+        case 'c': o.tls_cert = optarg; break;
+        case 'k': o.tls_key = optarg; break;
+        case 'n': {
+            long long n;
+            if (ss_parse_i64(optarg, 1, (long long)1e15, &n) < 0)
+                return ss_usage_error(cmd, "--close-after wants a positive count of messages, got '%s'", optarg);
+            o.close_after = (uint64_t)n;
+            break;
+        }
+        case 'p': port_file = optarg; break;
+        case 'z': o.zstd_dictionary = optarg; break;
+        case 'L': {
+            int lvl = ss_log_parse_level(optarg);
+            if (lvl < 0) return ss_usage_error(cmd, "--log-level wants debug, info, warn or error, got '%s'", optarg);
+            ss_log_set_level((ss_log_level)lvl);
+            break;
+        }
+        default:
+            return ss_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind < argc) return ss_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!!o.jsonl_path == !!o.frames_path) return ss_usage_error(cmd, "give exactly one of --jsonl FILE or --frames FILE");
+    if (!!o.tls_cert != !!o.tls_key) return ss_usage_error(cmd, "--tls-cert and --tls-key go together");
+    if (o.rate > 0 && o.original_timing) return ss_usage_error(cmd, "choose one of --rate and --original-timing");
+    o.host = host;
+
+    char err[512];
+    ss_ws_replay *srv = ss_ws_replay_new(&o, err, sizeof err);
+    if (!srv) return ss_cmd_fail(cmd, "%s", err);
+    int port = ss_ws_replay_port(srv);
+    if (port_file && write_port_file(port_file, port) < 0) {
+        ss_ws_replay_free(srv);
+        return ss_cmd_fail(cmd, "cannot write --port-file %s: %s", port_file, strerror(errno));
+    }
+    int v6 = strchr(host, ':') != NULL;
+    ss_info("replay-server", "serving %s on %s://%s%s%s:%d%s", o.jsonl_path ? o.jsonl_path : o.frames_path,
+            o.tls_cert ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port,
+            o.jsonl_path ? SS_REPLAY_JETSTREAM_PATH : SS_REPLAY_FIREHOSE_PATH);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = ss_ws_replay_run(srv, &g_stop);
+    const ss_ws_replay_stats *st = ss_ws_replay_get_stats(srv);
+    ss_info("replay-server", "stopping: %llu connections, %llu messages, %llu bytes sent",
+            (unsigned long long)st->connections, (unsigned long long)st->messages, (unsigned long long)st->bytes);
+    ss_ws_replay_free(srv);
+    return rc == 0 ? 0 : ss_cmd_fail(cmd, "the WebSocket service loop failed");
+}

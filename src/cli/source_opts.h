@@ -1,0 +1,13 @@
+/* Source options from the configuration: the keys a live source reads (zstd-dictionary,
+ * wanted-collections, compress, tls-ca-file, tls-insecure, connect-timeout,
+ * read-timeout), so every command that opens a source honours them the same way. */
+#ifndef SS_CLI_SOURCE_OPTS_H
+#define SS_CLI_SOURCE_OPTS_H
+
+#include "cli/config.h"
+#include "source/source.h"
+
+/* Fills the live-source fields of so from cfg (after ss_config_load); leaves the others. */
+void ss_cli_source_opts(const ss_config *cfg, ss_source_opts *so);
+
+#endif

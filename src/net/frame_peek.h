@@ -1,0 +1,28 @@
+/* A minimal look into a subscribeRepos frame: the header's op and t, and the body's
+ * seq and time. Transport needs only these (the cursor on reconnect, the seq filter
+ * and original-timing pacing of the replay server); full decoding belongs to the
+ * firehose decoder. A frame is two DAG-CBOR maps back to back; this walks them with a
+ * bounded depth and never reads past the end. */
+#ifndef SS_FRAME_PEEK_H
+#define SS_FRAME_PEEK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SS_FRAME_PEEK_MAX_DEPTH 32
+
+typedef struct {
+    int64_t op;      /* header op: 1 message, -1 error; 0 when absent */
+    char t[32];      /* header t, e.g. "#commit"; "" when absent or longer */
+    int64_t seq;     /* body seq; -1 when absent */
+    int64_t time_us; /* body time (RFC 3339) in µs since the epoch; -1 when absent or unparsable */
+} ss_frame_peek_result;
+
+/* Returns 0, or -1 when the bytes are not a header map followed by a body map. */
+int ss_frame_peek(const uint8_t *p, size_t n, ss_frame_peek_result *out);
+
+/* Parses an RFC 3339 UTC time such as "2024-09-10T12:34:56.789Z" (or with a +hh:mm
+ * offset) into µs since the epoch. Returns -1 when malformed. */
+int64_t ss_rfc3339_to_us(const char *s, size_t n);
+
+#endif

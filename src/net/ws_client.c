@@ -1,0 +1,475 @@
+/* See ws_client.h.
+ *
+ * State machine: IDLE (waiting for next_connect_us) -> CONNECTING (lws is resolving,
+ * connecting, doing TLS and the handshake) -> OPEN (receiving) -> back to IDLE when the
+ * connection ends for any reason, with the next attempt scheduled by the backoff
+ * table. Only the current wsi may change state: a connection we abandoned (stall,
+ * reconnect) may still report its close later, and is ignored.
+ *
+ * Waiting: lws_service() sleeps until socket activity or the next scheduled lws event
+ * (its timeout argument is ignored since lws 3.2), so next() schedules a wake-up event
+ * for its own deadline before servicing. */
+#include "net/ws_client.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net/ws_url.h"
+#include "util/log.h"
+
+typedef struct qmsg {
+    size_t len, full_len;
+    uint64_t conn_id;
+    uint8_t binary, truncated, first;
+    uint8_t data[]; /* len bytes + NUL */
+} qmsg;
+
+enum { ST_IDLE, ST_CONNECTING, ST_OPEN };
+
+struct ss_ws_client {
+    ss_ws_client_opts o;
+    char *url_str, *ca_file, *log_name;
+    ss_ws_url url;
+    char host_header[SS_WS_HOST_MAX + 16];
+    struct lws_context *ctx;
+    struct lws *wsi;     /* the current connection, or NULL */
+    int state;
+    int64_t next_connect_us, connect_started_us, last_rx_us;
+    uint16_t retry;      /* index into the backoff table */
+    uint64_t conn_id;
+    uintptr_t attempt;   /* tags the wsi of the current attempt (opaque user data) */
+    int conn_delivered;  /* messages queued from the current connection */
+    lws_retry_bo_t policy;
+    lws_sorted_usec_list_t wake;
+
+    ss_buf assembly;     /* the message being reassembled */
+    size_t assembly_full;
+    int assembly_binary;
+
+    qmsg **ring;         /* FIFO of complete messages */
+    size_t head, count, cap, qbytes;
+    int paused;
+    int shutting_down;   /* in ss_ws_client_free: ignore the callbacks of the teardown */
+    qmsg *delivered;     /* handed to the caller, freed on the next call */
+
+    ss_buf path;
+    ss_ws_client_stats stats;
+    char errstr[256];
+};
+
+/* Backoff: 250 ms doubling to 30 s, plus up to 20 % jitter. */
+static const uint32_t g_backoff_ms[] = {250, 500, 1000, 2000, 4000, 8000, 16000, 30000};
+
+int64_t ss_ws_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void lws_log_emit(int level, const char *line) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    ss_debug("lws", "%s%.*s", level == LLL_ERR ? "error: " : "", (int)n, line);
+}
+
+void ss_ws_route_lws_logs(void) {
+    static int done;
+    if (done) return;
+    done = 1;
+    lws_set_log_level(ss_log_get_level() == SS_LOG_DEBUG ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR,
+                      lws_log_emit);
+}
+
+/* ---- queue ------------------------------------------------------------------------ */
+
+static int queue_push(ss_ws_client *c, qmsg *m) {
+    if (c->count == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 256;
+        qmsg **r = malloc(ncap * sizeof *r);
+        if (!r) return -1;
+        for (size_t i = 0; i < c->count; i++) r[i] = c->ring[(c->head + i) % c->cap];
+        free(c->ring);
+        c->ring = r;
+        c->cap = ncap;
+        c->head = 0;
+    }
+    c->ring[(c->head + c->count) % c->cap] = m;
+    c->count++;
+    c->qbytes += m->len;
+    return 0;
+}
+
+static qmsg *queue_pop(ss_ws_client *c) {
+    if (!c->count) return NULL;
+    qmsg *m = c->ring[c->head];
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+    c->qbytes -= m->len;
+    return m;
+}
+
+static void queue_clear(ss_ws_client *c) {
+    qmsg *m;
+    while ((m = queue_pop(c))) free(m);
+}
+
+static int queue_full(const ss_ws_client *c) {
+    return c->count >= c->o.queue_max_msgs || c->qbytes >= c->o.queue_max_bytes;
+}
+
+/* ---- connection lifecycle --------------------------------------------------------- */
+
+static void schedule_retry(ss_ws_client *c, const char *why) {
+    char conceal;
+    uint32_t ms = lws_retry_get_delay_ms(c->ctx, &c->policy, &c->retry, &conceal);
+    c->next_connect_us = ss_ws_now_us() + (int64_t)ms * 1000;
+    ss_warn(c->log_name, "%s; reconnecting in %u ms", why, ms);
+}
+
+/* The current connection ended (or never started). */
+static void connection_gone(ss_ws_client *c, const char *why) {
+    int was_open = c->state == ST_OPEN;
+    c->wsi = NULL;
+    c->state = ST_IDLE;
+    c->paused = 0;
+    ss_buf_reset(&c->assembly);
+    if (was_open) c->stats.disconnects++;
+    else c->stats.connect_failures++;
+    schedule_retry(c, why);
+}
+
+/* Abandons the current connection: lws closes it on its next service. */
+static void abandon(ss_ws_client *c, const char *why) {
+    struct lws *w = c->wsi;
+    c->wsi = NULL; /* from now on its callbacks are ignored */
+    if (w) lws_set_timeout(w, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
+    if (why) {
+        connection_gone(c, why); /* counts by the state it was in */
+    } else {
+        c->state = ST_IDLE;
+        c->paused = 0;
+        ss_buf_reset(&c->assembly);
+    }
+}
+
+static void start_connect(ss_ws_client *c) {
+    ss_buf_reset(&c->path);
+    if (c->o.path_fn) {
+        if (c->o.path_fn(c->o.ud, &c->path) != 0 || !c->path.len) {
+            c->next_connect_us = ss_ws_now_us() + 1000000;
+            ss_error(c->log_name, "could not build the request path; retrying in 1 s");
+            return;
+        }
+    } else if (ss_buf_puts(&c->path, c->url.path) < 0) {
+        return;
+    }
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = c->ctx;
+    ci.address = c->url.host;
+    ci.port = c->url.port;
+    ci.path = c->path.data;
+    ci.host = c->host_header;
+    ci.origin = c->host_header;
+    ci.ietf_version_or_minus_one = -1;
+    ci.local_protocol_name = "ss-ws-client";
+    ci.retry_and_idle_policy = &c->policy;
+    ci.opaque_user_data = (void *)++c->attempt;
+    if (c->url.tls) {
+        ci.ssl_connection = LCCSCF_USE_SSL;
+        if (c->o.tls_insecure)
+            ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    c->state = ST_CONNECTING;
+    c->wsi = NULL;
+    c->connect_started_us = ss_ws_now_us();
+    ss_debug(c->log_name, "connecting to %s://%s:%d%s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
+             c->path.data);
+    struct lws *w = lws_client_connect_via_info(&ci);
+    if (c->state != ST_CONNECTING) return; /* failed synchronously; already handled */
+    if (!w) {
+        connection_gone(c, "connection attempt failed");
+        return;
+    }
+    if (!c->wsi) c->wsi = w;
+}
+
+/* Is this callback about our current connection attempt? Each attempt tags its wsi,
+ * so callbacks of abandoned connections, which may come late, are ignored. */
+static int is_current(ss_ws_client *c, struct lws *wsi) {
+    if (c->state == ST_IDLE || (uintptr_t)lws_get_opaque_user_data(wsi) != c->attempt) return 0;
+    if (!c->wsi) c->wsi = wsi;
+    return c->wsi == wsi;
+}
+
+static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int binary) {
+    qmsg *m = malloc(sizeof *m + n + 1);
+    if (!m) return -1;
+    m->len = n;
+    m->full_len = full;
+    m->binary = (uint8_t)binary;
+    m->truncated = full > n;
+    m->conn_id = c->conn_id;
+    m->first = c->conn_delivered == 0;
+    memcpy(m->data, p, n);
+    m->data[n] = 0;
+    if (queue_push(c, m) < 0) {
+        free(m);
+        return -1;
+    }
+    c->conn_delivered++;
+    c->retry = 0; /* the connection works: the next failure starts the backoff afresh */
+    return 0;
+}
+
+static int on_receive(ss_ws_client *c, struct lws *wsi, const void *in, size_t len) {
+    size_t cap = c->o.max_message_bytes;
+    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    c->last_rx_us = ss_ws_now_us();
+    if (first) {
+        ss_buf_reset(&c->assembly);
+        c->assembly_full = 0;
+        c->assembly_binary = lws_frame_is_binary(wsi);
+    }
+    if (first && final) { /* the common case: one piece, one copy */
+        if (enqueue(c, in, len < cap ? len : cap, len, c->assembly_binary) < 0) return -1;
+    } else {
+        size_t room = c->assembly.len < cap ? cap - c->assembly.len : 0;
+        if (ss_buf_append(&c->assembly, in, len < room ? len : room) < 0) return -1;
+        c->assembly_full += len;
+        if (final) {
+            if (enqueue(c, c->assembly.data, c->assembly.len, c->assembly_full, c->assembly_binary) < 0) return -1;
+            ss_buf_reset(&c->assembly);
+            if (c->assembly.cap > 4 * 1024 * 1024) ss_buf_free(&c->assembly); /* don't keep a huge one */
+        }
+    }
+    if (final && !c->paused && queue_full(c)) {
+        lws_rx_flow_control(wsi, 0);
+        c->paused = 1;
+        c->stats.pauses++;
+    }
+    return 0;
+}
+
+static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    struct lws_context *ctx = lws_get_context(wsi);
+    ss_ws_client *c = ctx ? lws_context_user(ctx) : NULL;
+    if (!c || c->shutting_down) return 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!is_current(c, wsi)) return -1;
+        c->state = ST_OPEN;
+        c->conn_id++;
+        c->conn_delivered = 0;
+        c->last_rx_us = ss_ws_now_us();
+        c->stats.connects++;
+        ss_info(c->log_name, "connected to %s://%s:%d%.1000s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
+                c->path.data);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!is_current(c, wsi) || c->state != ST_OPEN) return 0;
+        if (on_receive(c, wsi, in, len) < 0) {
+            snprintf(c->errstr, sizeof c->errstr, "out of memory receiving a message");
+            return -1;
+        }
+        break;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (is_current(c, wsi) && len >= 2) {
+            const unsigned char *b = in;
+            ss_info(c->log_name, "server closed the connection (code %d%s%.*s)", b[0] << 8 | b[1],
+                    len > 2 ? ": " : "", (int)(len > 2 ? (len - 2 > 120 ? 120 : len - 2) : 0), (const char *)in + 2);
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (is_current(c, wsi)) {
+            char why[600];
+            snprintf(why, sizeof why, "cannot connect to %s:%d: %.200s", c->url.host, c->url.port,
+                     in ? (const char *)in : "unknown error");
+            connection_gone(c, why);
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (is_current(c, wsi)) connection_gone(c, "connection closed");
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols g_protocols[] = {
+    {"ss-ws-client", client_callback, 0, 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+ss_ws_client *ss_ws_client_new(const ss_ws_client_opts *o, char *err, size_t errlen) {
+    ss_ws_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->o = *o;
+    if (!c->o.connect_timeout_ms) c->o.connect_timeout_ms = 10000;
+    if (!c->o.ping_interval_s) c->o.ping_interval_s = 20;
+    if (!c->o.max_message_bytes) c->o.max_message_bytes = 2u * 1024 * 1024;
+    if (c->o.max_message_bytes > SS_WS_MAX_MESSAGE_LIMIT) c->o.max_message_bytes = SS_WS_MAX_MESSAGE_LIMIT;
+    if (!c->o.queue_max_msgs) c->o.queue_max_msgs = SS_WS_DEFAULT_QUEUE_MSGS;
+    if (!c->o.queue_max_bytes) c->o.queue_max_bytes = SS_WS_DEFAULT_QUEUE_BYTES;
+    c->url_str = strdup(o->url ? o->url : "");
+    c->ca_file = o->tls_ca_file ? strdup(o->tls_ca_file) : NULL;
+    c->log_name = strdup(o->log_name ? o->log_name : "ws");
+    c->o.url = c->url_str;
+    c->o.tls_ca_file = c->ca_file;
+    c->o.log_name = c->log_name;
+    ss_buf_init(&c->assembly);
+    ss_buf_init(&c->path);
+    if (!c->url_str || !c->log_name || (o->tls_ca_file && !c->ca_file)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (ss_ws_url_parse(c->url_str, &c->url, err, errlen) < 0) goto fail;
+    int default_port = c->url.port == (c->url.tls ? 443 : 80);
+    int v6 = strchr(c->url.host, ':') != NULL;
+    if (default_port)
+        snprintf(c->host_header, sizeof c->host_header, v6 ? "[%s]" : "%s", c->url.host);
+    else
+        snprintf(c->host_header, sizeof c->host_header, v6 ? "[%s]:%d" : "%s:%d", c->url.host, c->url.port);
+
+    c->policy.retry_ms_table = g_backoff_ms;
+    c->policy.retry_ms_table_count = sizeof g_backoff_ms / sizeof g_backoff_ms[0];
+    c->policy.conceal_count = UINT16_MAX;
+    c->policy.secs_since_valid_ping = (uint16_t)c->o.ping_interval_s;
+    int hang = c->o.read_timeout_ms > 0 ? c->o.read_timeout_ms / 1000 : 0;
+    if (hang < c->o.ping_interval_s + 10) hang = c->o.ping_interval_s + 10;
+    c->policy.secs_since_valid_hangup = (uint16_t)(hang > 65535 ? 65535 : hang);
+    c->policy.jitter_percent = 20;
+
+    ss_ws_route_lws_logs();
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = g_protocols;
+    info.user = c;
+    info.gid = (gid_t)-1;
+    info.uid = (uid_t)-1;
+    info.pt_serv_buf_size = 65536;
+    info.fd_limit_per_thread = 16;
+    info.connect_timeout_secs = (unsigned)((c->o.connect_timeout_ms + 999) / 1000);
+    info.timeout_secs = info.connect_timeout_secs;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.client_ssl_ca_filepath = c->ca_file;
+    c->ctx = lws_create_context(&info);
+    if (!c->ctx) {
+        snprintf(err, errlen, "cannot create the WebSocket client (libwebsockets context)%s",
+                 c->ca_file ? "; check the CA file" : "");
+        goto fail;
+    }
+    c->state = ST_IDLE;
+    c->next_connect_us = 0;
+    return c;
+fail:
+    ss_ws_client_free(c);
+    return NULL;
+}
+
+static void wake_cb(lws_sorted_usec_list_t *sul) { (void)sul; }
+
+static void maybe_resume(ss_ws_client *c) {
+    if (c->paused && c->wsi && c->count <= c->o.queue_max_msgs / 2 && c->qbytes <= c->o.queue_max_bytes / 2) {
+        lws_rx_flow_control(c->wsi, LWS_RXFLOW_REASON_APPLIES_ENABLE | LWS_RXFLOW_REASON_USER_BOOL |
+                                        LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+        c->paused = 0;
+        c->last_rx_us = ss_ws_now_us();
+    }
+}
+
+int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
+    free(c->delivered);
+    c->delivered = NULL;
+    int64_t deadline = ss_ws_now_us() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
+    for (int round = 0;; round++) {
+        qmsg *m = queue_pop(c);
+        if (m) {
+            c->delivered = m;
+            msg->data = m->data;
+            msg->len = m->len;
+            msg->binary = m->binary;
+            msg->truncated = m->truncated;
+            msg->full_len = m->full_len;
+            msg->conn_id = m->conn_id;
+            msg->first_of_conn = m->first;
+            c->stats.messages++;
+            c->stats.bytes += m->full_len;
+            if (m->truncated) c->stats.truncated++;
+            maybe_resume(c);
+            return SS_WS_MSG;
+        }
+        if (c->errstr[0]) return SS_WS_ERR;
+        int64_t now = ss_ws_now_us();
+        if (round > 0 && now >= deadline) return SS_WS_AGAIN;
+
+        if (c->state == ST_IDLE && now >= c->next_connect_us) start_connect(c);
+        if (c->state == ST_CONNECTING && now - c->connect_started_us > (int64_t)c->o.connect_timeout_ms * 1000) {
+            abandon(c, "connect timed out");
+        } else if (c->state == ST_OPEN && !c->paused && c->o.read_timeout_ms > 0 &&
+                   now - c->last_rx_us > (int64_t)c->o.read_timeout_ms * 1000) {
+            c->stats.stalls++;
+            char why[96];
+            snprintf(why, sizeof why, "no data for %d ms (stalled)", c->o.read_timeout_ms);
+            abandon(c, why);
+        }
+
+        /* Sleep in lws until activity or the earliest of our own deadlines. */
+        int64_t wake = deadline;
+        if (c->state == ST_IDLE && c->next_connect_us < wake) wake = c->next_connect_us;
+        if (c->state == ST_OPEN && c->o.read_timeout_ms > 0) {
+            int64_t stall_at = c->last_rx_us + (int64_t)c->o.read_timeout_ms * 1000 + 1000;
+            if (stall_at < wake) wake = stall_at;
+        }
+        int64_t delay = wake - ss_ws_now_us();
+        /* A wake-up that is already ripe when lws_service starts is run and removed
+         * before poll() computes its timeout, which then falls back to lws's next own
+         * timer (up to ~30 s away). So short waits poll without blocking instead. */
+        int nonblock = delay <= 2000;
+        if (!nonblock) lws_sul_schedule(c->ctx, 0, &c->wake, wake_cb, delay);
+        if (lws_service(c->ctx, nonblock ? -1 : 0) < 0) {
+            snprintf(c->errstr, sizeof c->errstr, "WebSocket service loop failed");
+            return SS_WS_ERR;
+        }
+    }
+}
+
+void ss_ws_client_reconnect(ss_ws_client *c) {
+    free(c->delivered);
+    c->delivered = NULL;
+    queue_clear(c);
+    if (c->wsi || c->state != ST_IDLE) abandon(c, NULL);
+    c->state = ST_IDLE;
+    c->retry = 0;
+    c->next_connect_us = 0;
+}
+
+const ss_ws_client_stats *ss_ws_client_get_stats(const ss_ws_client *c) { return &c->stats; }
+const char *ss_ws_client_errstr(const ss_ws_client *c) { return c->errstr; }
+
+void ss_ws_client_free(ss_ws_client *c) {
+    if (!c) return;
+    if (c->ctx) {
+        c->shutting_down = 1;
+        lws_sul_cancel(&c->wake);
+        lws_context_destroy(c->ctx); /* closes the connection; its callbacks find c intact */
+    }
+    free(c->delivered);
+    queue_clear(c);
+    free(c->ring);
+    ss_buf_free(&c->assembly);
+    ss_buf_free(&c->path);
+    free(c->url_str);
+    free(c->ca_file);
+    free(c->log_name);
+    free(c);
+}

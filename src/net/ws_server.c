@@ -1,0 +1,408 @@
+/* See ws_server.h.
+ *
+ * One lws context, one vhost, one protocol that is also protocols[0], so clients that
+ * ask for no subprotocol (Jetstream clients don't) land on it. Per connection: a file
+ * reader, the request's parameters, a pacing clock, and one pending message kept with
+ * LWS_PRE bytes of headroom so lws can write the frame header in place. Writing is
+ * driven by LWS_CALLBACK_SERVER_WRITEABLE; a burst of messages is written per callback
+ * until the socket is choked, and pacing waits use the per-connection lws timer. */
+#include "net/ws_server.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/frame_peek.h"
+#include "net/js_proto.h"
+#include "net/replay_input.h"
+#include "net/ws_client.h" /* ss_ws_now_us, ss_ws_route_lws_logs */
+#include "net/ws_url.h"
+#include "net/zdict.h"
+#include "source/frames/frames.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define BURST 128 /* messages per writeable callback at most */
+
+typedef struct {
+    ss_replay_reader *rd;      /* JSONL input */
+    ss_frames_reader *frd;     /* frames input */
+    ss_js_filter filter;
+    int compress;
+    int64_t cursor;        /* -1 = none */
+    int cursor_passed;     /* the first record at or past the cursor was found */
+    uint64_t max_size;     /* maxMessageSizeBytes; 0 = no limit */
+    uint64_t sent;
+    int64_t start_wall_us, first_time_us;
+    ss_buf pend;           /* LWS_PRE headroom + the next message */
+    size_t pend_len;
+    int pend_binary;
+    int64_t pend_time_us;
+    int have_pend, eof, closing, started;
+    char peer[64];
+} conn;
+
+struct ss_ws_replay {
+    ss_ws_replay_opts o;
+    int frames;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    ss_zdict *zd;
+    ss_buf zbuf;
+    ss_ws_replay_stats stats;
+    lws_sorted_usec_list_t tick;
+};
+
+static ss_ws_replay *server_of(struct lws *wsi) { return lws_context_user(lws_get_context(wsi)); }
+
+/* ---- request parameters ----------------------------------------------------------- */
+
+typedef struct {
+    ss_ws_replay *srv;
+    conn *c;
+    char err[200];
+} param_ctx;
+
+static int on_param(const char *key, const char *value, void *ud) {
+    param_ctx *pc = ud;
+    conn *c = pc->c;
+    if (!strcmp(key, "wantedCollections") && !pc->srv->frames) {
+        if (ss_js_filter_add(&c->filter, value, pc->err, sizeof pc->err) < 0) return 1;
+    } else if (!strcmp(key, "cursor") && *value) {
+        char *end;
+        long long v = strtoll(value, &end, 10);
+        if (*end || v < 0) {
+            snprintf(pc->err, sizeof pc->err, "bad cursor '%.40s'", value);
+            return 1;
+        }
+        c->cursor = v;
+    } else if (!strcmp(key, "compress") && !pc->srv->frames) {
+        c->compress = !strcmp(value, "true") || !strcmp(value, "1");
+    } else if (!strcmp(key, "maxMessageSizeBytes") && !pc->srv->frames) {
+        char *end;
+        long long v = strtoll(value, &end, 10);
+        if (*end || v < 0) {
+            snprintf(pc->err, sizeof pc->err, "bad maxMessageSizeBytes '%.40s'", value);
+            return 1;
+        }
+        c->max_size = (uint64_t)v;
+    }
+    return 0; /* other parameters (wantedDids, requireHello, ...) are ignored */
+}
+
+static int parse_params(ss_ws_replay *srv, struct lws *wsi, conn *c, char *err, size_t errlen) {
+    param_ctx pc = {srv, c, {0}};
+    char frag[SS_WS_URL_MAX];
+    for (int i = 0; i < 1000; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) break;
+        int rc = ss_ws_query_each(frag, on_param, &pc);
+        if (rc) {
+            snprintf(err, errlen, "%s", rc < 0 ? "query parameter too long" : pc.err);
+            return -1;
+        }
+    }
+    if (c->compress && !srv->zd) {
+        snprintf(err, errlen, "compress=true needs the server to be started with --zstd-dictionary");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- producing messages ----------------------------------------------------------- */
+
+/* Reads records until one should be sent; leaves it in c->pend. 1 = have one, 0 = end,
+ * -1 = error. */
+static int load_next(ss_ws_replay *srv, conn *c) {
+    const uint8_t *p;
+    size_t n;
+    for (;;) {
+        int rc;
+        if (srv->frames) {
+            rc = ss_frames_reader_next(c->frd, &p, &n);
+            if (rc < 0) {
+                ss_error("replay-server", "%s", ss_frames_reader_error(c->frd));
+                return rc == SS_FRAMES_TRUNCATED ? 0 : -1; /* a recording cut short: serve what is whole */
+            }
+        } else {
+            rc = ss_replay_reader_next(c->rd, &p, &n);
+            if (rc < 0) ss_error("replay-server", "%s", ss_replay_reader_errstr(c->rd));
+        }
+        if (rc <= 0) return rc;
+        int64_t t = -1;
+        if (srv->frames) {
+            ss_frame_peek_result fp;
+            int ok = ss_frame_peek(p, n, &fp) == 0;
+            t = ok ? fp.time_us : -1;
+            if (c->cursor >= 0 && !c->cursor_passed) {
+                if (!ok || fp.seq <= c->cursor) continue; /* relays send seq > cursor */
+                c->cursor_passed = 1;
+            }
+        } else {
+            ss_js_peek_result pk;
+            ss_js_peek((const char *)p, n, 1, &pk);
+            t = pk.time_us;
+            if (c->cursor >= 0 && !c->cursor_passed) {
+                if (pk.time_us < c->cursor) continue;
+                c->cursor_passed = 1;
+            }
+            if (pk.kind == SS_JS_KIND_COMMIT && pk.collection &&
+                !ss_js_filter_match(&c->filter, pk.collection, pk.collection_len))
+                continue;
+            if (c->max_size && n > c->max_size) continue;
+        }
+        const void *body = p;
+        size_t blen = n;
+        int binary = srv->frames;
+        if (c->compress) {
+            if (ss_zdict_compress(srv->zd, p, n, &srv->zbuf) < 0) return -1;
+            body = srv->zbuf.data;
+            blen = srv->zbuf.len;
+            binary = 1;
+        }
+        ss_buf_reset(&c->pend);
+        if (ss_buf_reserve(&c->pend, LWS_PRE + blen) < 0) return -1;
+        memcpy(c->pend.data + LWS_PRE, body, blen);
+        c->pend_len = blen;
+        c->pend_binary = binary;
+        c->pend_time_us = t;
+        c->have_pend = 1;
+        return 1;
+    }
+}
+
+/* When the pending message may go, in monotonic µs (0 = now). */
+static int64_t due_at(ss_ws_replay *srv, conn *c) {
+    if (!c->started) return 0;
+    if (srv->o.original_timing && c->pend_time_us >= 0 && c->first_time_us >= 0)
+        return c->start_wall_us + (c->pend_time_us - c->first_time_us);
+    if (srv->o.rate > 0) return c->start_wall_us + (int64_t)((double)c->sent * 1e6 / srv->o.rate);
+    return 0;
+}
+
+static int close_conn(struct lws *wsi, enum lws_close_status code, const char *why) {
+    lws_close_reason(wsi, code, (unsigned char *)why, strlen(why));
+    return -1;
+}
+
+static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
+    if (c->closing) { /* everything before it has been flushed */
+        srv->stats.closed_after++;
+        ss_info("replay-server", "%s: closing after %llu messages (--close-after)", c->peer,
+                (unsigned long long)c->sent);
+        return close_conn(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "close-after");
+    }
+    for (int i = 0; i < BURST; i++) {
+        if (!c->have_pend) {
+            int rc = load_next(srv, c);
+            if (rc < 0) return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "replay input error");
+            if (rc == 0) {
+                if (!c->eof) ss_info("replay-server", "%s: end of input after %llu messages; idling", c->peer,
+                                     (unsigned long long)c->sent);
+                c->eof = 1;
+                return 0; /* stay connected, like a live stream with nothing new */
+            }
+        }
+        int64_t now = ss_ws_now_us(), due = due_at(srv, c);
+        if (due > now) {
+            lws_set_timer_usecs(wsi, due - now);
+            return 0;
+        }
+        if (!c->started) {
+            c->started = 1;
+            c->start_wall_us = now;
+            c->first_time_us = c->pend_time_us;
+        }
+        int n = lws_write(wsi, (unsigned char *)c->pend.data + LWS_PRE, c->pend_len,
+                          c->pend_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        if (n < (int)c->pend_len) return -1;
+        c->have_pend = 0;
+        c->sent++;
+        srv->stats.messages++;
+        srv->stats.bytes += c->pend_len;
+        if (srv->o.close_after && c->sent >= srv->o.close_after) {
+            c->closing = 1;
+            break;
+        }
+        if (lws_send_pipe_choked(wsi)) break;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
+    memset(c, 0, sizeof *c);
+    c->cursor = -1;
+    ss_js_filter_init(&c->filter);
+    ss_buf_init(&c->pend);
+    char ip[48] = "?";
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    snprintf(c->peer, sizeof c->peer, "client %llu (%s)", (unsigned long long)srv->stats.connections + 1, ip);
+    char err[256];
+    if (parse_params(srv, wsi, c, err, sizeof err) < 0) {
+        ss_warn("replay-server", "%s: rejected: %s", c->peer, err);
+        return close_conn(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, err);
+    }
+    if (srv->frames) c->frd = ss_frames_reader_open(srv->o.frames_path, SS_REPLAY_MAX_RECORD, err, sizeof err);
+    else c->rd = ss_replay_reader_open(srv->o.jsonl_path, err, sizeof err);
+    if (!c->rd && !c->frd) {
+        ss_error("replay-server", "%s", err);
+        return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot open the replay input");
+    }
+    srv->stats.connections++;
+    srv->stats.active++;
+    ss_info("replay-server", "%s connected%s%s", c->peer, c->cursor >= 0 ? ", cursor " : "",
+            c->cursor >= 0 ? "given" : "");
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        ss_ws_replay *srv = server_of(wsi);
+        char uri[512];
+        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0) return 1;
+        const char *want = srv->frames ? SS_REPLAY_FIREHOSE_PATH : SS_REPLAY_JETSTREAM_PATH;
+        if (strcmp(uri, want) != 0) {
+            ss_warn("replay-server", "refused a WebSocket upgrade for '%.100s' (this server serves %s)", uri, want);
+            return 1;
+        }
+        if (srv->stats.active >= SS_REPLAY_MAX_CONNECTIONS) {
+            ss_warn("replay-server", "refused a connection: %d already open", SS_REPLAY_MAX_CONNECTIONS);
+            return 1;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(server_of(wsi), wsi, c);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c->rd && !c->frd) return -1;
+        return on_writeable(server_of(wsi), wsi, c);
+    case LWS_CALLBACK_TIMER:
+        lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return 0; /* Jetstream's options_update messages are not supported; ignore input */
+    case LWS_CALLBACK_CLOSED: {
+        ss_ws_replay *srv = server_of(wsi);
+        if (c && (c->rd || c->frd)) {
+            ss_info("replay-server", "%s disconnected after %llu messages", c->peer, (unsigned long long)c->sent);
+            srv->stats.active--;
+            ss_replay_reader_close(c->rd);
+            ss_frames_reader_close(c->frd);
+            c->rd = NULL;
+            c->frd = NULL;
+            ss_js_filter_free(&c->filter);
+            ss_buf_free(&c->pend);
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP:
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+                               "skyspool replay-server: connect with a WebSocket to " SS_REPLAY_JETSTREAM_PATH
+                               " (JSONL) or " SS_REPLAY_FIREHOSE_PATH " (frames)");
+        return -1;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols g_server_protocols[] = {
+    {"skyspool-replay", replay_callback, sizeof(conn), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+ss_ws_replay *ss_ws_replay_new(const ss_ws_replay_opts *o, char *err, size_t errlen) {
+    if (!!o->jsonl_path == !!o->frames_path) {
+        snprintf(err, errlen, "give exactly one input: a JSONL file or a frames file");
+        return NULL;
+    }
+    if (!!o->tls_cert != !!o->tls_key) {
+        snprintf(err, errlen, "TLS needs both a certificate and a key");
+        return NULL;
+    }
+    /* Fail early on an unreadable input rather than on the first client. */
+    if (o->jsonl_path) {
+        ss_replay_reader *probe = ss_replay_reader_open(o->jsonl_path, err, errlen);
+        if (!probe) return NULL;
+        ss_replay_reader_close(probe);
+    } else {
+        ss_frames_reader *probe = ss_frames_reader_open(o->frames_path, SS_REPLAY_MAX_RECORD, err, errlen);
+        if (!probe) return NULL;
+        ss_frames_reader_close(probe);
+    }
+
+    ss_ws_replay *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->o = *o;
+    r->frames = o->frames_path != NULL;
+    ss_buf_init(&r->zbuf);
+    if (o->zstd_dictionary) {
+        r->zd = ss_zdict_open(o->zstd_dictionary, 0, err, errlen);
+        if (!r->zd) goto fail;
+    }
+    ss_ws_route_lws_logs();
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = o->port;
+    info.iface = o->host;
+    info.protocols = g_server_protocols;
+    info.user = r;
+    info.gid = (gid_t)-1;
+    info.uid = (uid_t)-1;
+    info.pt_serv_buf_size = 65536;
+    info.fd_limit_per_thread = SS_REPLAY_MAX_CONNECTIONS + 16;
+    info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    if (o->host && strchr(o->host, ':') == NULL) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (o->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = o->tls_cert;
+        info.ssl_private_key_filepath = o->tls_key;
+    }
+    r->ctx = lws_create_context(&info);
+    if (!r->ctx) {
+        snprintf(err, errlen, "cannot listen on %s:%d%s", o->host ? o->host : "*", o->port,
+                 o->tls_cert ? " (or cannot load the TLS certificate/key)" : " (address in use?)");
+        goto fail;
+    }
+    r->vh = lws_get_vhost_by_name(r->ctx, "default");
+    if (!r->vh || ss_ws_replay_port(r) <= 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d", o->host ? o->host : "*", o->port);
+        goto fail;
+    }
+    return r;
+fail:
+    ss_ws_replay_free(r);
+    return NULL;
+}
+
+int ss_ws_replay_port(const ss_ws_replay *r) { return r->vh ? lws_get_vhost_listen_port(r->vh) : -1; }
+
+static void tick_cb(lws_sorted_usec_list_t *sul) { (void)sul; }
+
+int ss_ws_replay_run(ss_ws_replay *r, volatile sig_atomic_t *stop) {
+    while (!*stop) {
+        lws_sul_schedule(r->ctx, 0, &r->tick, tick_cb, 100 * 1000);
+        if (lws_service(r->ctx, 0) < 0) return -1;
+    }
+    return 0;
+}
+
+const ss_ws_replay_stats *ss_ws_replay_get_stats(const ss_ws_replay *r) { return &r->stats; }
+
+void ss_ws_replay_free(ss_ws_replay *r) {
+    if (!r) return;
+    if (r->ctx) {
+        lws_sul_cancel(&r->tick);
+        lws_context_destroy(r->ctx);
+    }
+    ss_zdict_free(r->zd);
+    ss_buf_free(&r->zbuf);
+    free(r);
+}

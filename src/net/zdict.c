@@ -1,0 +1,132 @@
+/* See zdict.h. */
+#include "net/zdict.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+struct ss_zdict {
+    char *bytes;
+    size_t len;
+    int level;
+    ZSTD_DDict *ddict;
+    ZSTD_DCtx *dctx;
+    ZSTD_CDict *cdict; /* made on first compress: readers never pay for it */
+    ZSTD_CCtx *cctx;
+};
+
+ss_zdict *ss_zdict_open(const char *path, int level, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open zstd dictionary %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    ss_zdict *z = calloc(1, sizeof *z);
+    char *buf = malloc(SS_ZDICT_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, SS_ZDICT_MAX_BYTES + 1, f) : 0;
+    int rerr = ferror(f);
+    fclose(f);
+    if (!z || !buf) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (rerr || n == 0 || n > SS_ZDICT_MAX_BYTES) {
+        snprintf(err, errlen, "zstd dictionary %s is %s", path,
+                 rerr ? "unreadable" : n == 0 ? "empty" : "too large (over 4 MiB)");
+        goto fail;
+    }
+    z->bytes = buf;
+    z->len = n;
+    z->level = level ? level : ZSTD_CLEVEL_DEFAULT;
+    z->ddict = ZSTD_createDDict(buf, n);
+    z->dctx = ZSTD_createDCtx();
+    if (!z->ddict || !z->dctx) {
+        snprintf(err, errlen, "zstd dictionary %s could not be loaded", path);
+        ss_zdict_free(z);
+        return NULL;
+    }
+    return z;
+fail:
+    free(buf);
+    free(z);
+    return NULL;
+}
+
+void ss_zdict_free(ss_zdict *z) {
+    if (!z) return;
+    ZSTD_freeDDict(z->ddict);
+    ZSTD_freeDCtx(z->dctx);
+    ZSTD_freeCDict(z->cdict);
+    ZSTD_freeCCtx(z->cctx);
+    free(z->bytes);
+    free(z);
+}
+
+int ss_zdict_decompress(ss_zdict *z, const void *src, size_t n, ss_buf *out, size_t max_out, const char **reason) {
+    ss_buf_reset(out);
+    ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+    if (ZSTD_isError(ZSTD_DCtx_refDDict(z->dctx, z->ddict))) {
+        *reason = "bad_zstd";
+        return -1;
+    }
+    /* Start from the size the frame claims (bounded), grow as needed. */
+    unsigned long long claim = ZSTD_getFrameContentSize(src, n);
+    size_t want = 4096;
+    if (claim != ZSTD_CONTENTSIZE_ERROR && claim != ZSTD_CONTENTSIZE_UNKNOWN) {
+        if (claim > max_out) {
+            *reason = "too_large";
+            return -1;
+        }
+        want = (size_t)claim;
+    } else if (claim == ZSTD_CONTENTSIZE_ERROR) {
+        *reason = "bad_zstd";
+        return -1;
+    }
+    ZSTD_inBuffer in = {src, n, 0};
+    for (;;) {
+        if (ss_buf_reserve(out, want) < 0) {
+            *reason = "oom";
+            return -1;
+        }
+        ZSTD_outBuffer o = {out->data, out->cap - 1, out->len};
+        size_t rc = ZSTD_decompressStream(z->dctx, &o, &in);
+        out->len = o.pos;
+        out->data[out->len] = '\0';
+        if (ZSTD_isError(rc)) {
+            *reason = "bad_zstd";
+            return -1;
+        }
+        if (out->len > max_out) {
+            *reason = "too_large";
+            return -1;
+        }
+        if (rc == 0) break; /* frame complete */
+        if (in.pos == in.size && o.pos < o.size) {
+            *reason = "bad_zstd"; /* truncated frame */
+            return -1;
+        }
+        want = out->cap; /* output full: double */
+    }
+    if (in.pos != in.size) {
+        *reason = "bad_zstd"; /* trailing bytes after the frame */
+        return -1;
+    }
+    return 0;
+}
+
+int ss_zdict_compress(ss_zdict *z, const void *src, size_t n, ss_buf *out) {
+    if (!z->cdict) {
+        z->cdict = ZSTD_createCDict(z->bytes, z->len, z->level);
+        z->cctx = ZSTD_createCCtx();
+        if (!z->cdict || !z->cctx) return -1;
+    }
+    ss_buf_reset(out);
+    size_t bound = ZSTD_compressBound(n);
+    if (ss_buf_reserve(out, bound) < 0) return -1;
+    size_t rc = ZSTD_compress_usingCDict(z->cctx, out->data, bound, src, n, z->cdict);
+    if (ZSTD_isError(rc)) return -1;
+    out->len = rc;
+    return 0;
+}

@@ -1,0 +1,225 @@
+/* jetstream:URL — Bluesky's Jetstream (JSON events over WebSocket).
+ *
+ * The transport (reconnects, backoff, stall detection, fragment reassembly, bounded
+ * queue with TCP backpressure) is ss_ws_client; this file only speaks Jetstream:
+ *
+ *   - the request: the user's URL plus wantedCollections (the archived types unless
+ *     configured or already in the URL; "*" asks for every collection; identity and
+ *     account always come), compress=true
+ *     when asked, and cursor=<time_us> when resuming;
+ *   - the cursor: each event's time_us, read with a cheap top-level peek. After a seek
+ *     the request carries the caller's cursor (margin already applied); after a
+ *     connection loss we resume ourselves from the last delivered time_us minus
+ *     resume_margin, as Jetstream's docs advise (duplicates are removed downstream);
+ *   - compress=true: each binary message is one zstd frame made with Jetstream's
+ *     dictionary, digested once;
+ *   - retention clamping: Jetstream silently starts at its oldest event when a cursor is
+ *     older than its window, so the first event of each connection is compared with
+ *     the cursor requested and a gap is logged and counted.
+ *
+ * Messages it cannot turn into JSON (over the size limit, bad zstd) are still handed
+ * on, with bad_reason set, for the dead-letter stream. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/js_proto.h"
+#include "net/ws_client.h"
+#include "net/ws_url.h"
+#include "net/zdict.h"
+#include "source/source.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define JS_DEFAULT_URL "wss://jetstream2.us-east.bsky.network/subscribe"
+#define JS_RESUME_MARGIN_US (5 * 1000000LL)    /* rewind on resume, as Jetstream's docs advise */
+#define JS_CLAMP_GAP_US (60 * 1000000LL)       /* first event this far past the cursor: clamped */
+#define JS_DLQ_CAP (64 * 1024)                 /* raw bytes kept for a dead-letter entry */
+
+typedef struct {
+    ss_ws_client *ws;
+    ss_buf base;             /* path + query without cursor */
+    ss_zdict *zd;            /* compress=true */
+    ss_buf out;              /* decompressed message */
+    size_t max_bytes;
+    int64_t seek_cursor;     /* cursor given to seek(); -1 = live */
+    int64_t last_time_us;    /* last delivered time_us since the seek; -1 = none */
+    int64_t requested;       /* cursor of the current connection's request; -1 = live */
+    uint64_t clamped;        /* connections whose first event came well after the cursor */
+    uint64_t bad;            /* messages handed on as bad */
+} js_source;
+
+static int js_path(void *ud, ss_buf *path) {
+    js_source *js = ud;
+    if (ss_buf_append(path, js->base.data, js->base.len) < 0) return -1;
+    int64_t cur = js->last_time_us >= 0 ? js->last_time_us - JS_RESUME_MARGIN_US : js->seek_cursor;
+    if (cur < 0 && js->last_time_us >= 0) cur = 0;
+    js->requested = cur;
+    if (cur >= 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)cur);
+        if (ss_ws_query_add(path, "cursor", v) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Builds the request path (without cursor) from the URL and the options. */
+static int build_base(ss_source *s, js_source *js, const ss_ws_url *u, const ss_source_opts *opts, int *compress) {
+    if (ss_ws_query_strip(u->path, "cursor", &js->base) < 0) return ss_source_fail(s, "out of memory");
+    int all = opts->wanted_collections && !strcmp(opts->wanted_collections, "*");
+    if (!all && !ss_ws_query_has(u->path, "wantedCollections")) {
+        const char *list = opts->wanted_collections && *opts->wanted_collections ? opts->wanted_collections
+                                                                                 : SS_JS_DEFAULT_COLLECTIONS;
+        ss_js_filter f;
+        ss_js_filter_init(&f);
+        char err[200];
+        if (ss_js_filter_add(&f, list, err, sizeof err) < 0) {
+            ss_js_filter_free(&f);
+            return ss_source_fail(s, "wanted collections: %s", err);
+        }
+        for (size_t i = 0; i < f.n; i++)
+            if (ss_ws_query_add(&js->base, "wantedCollections", f.items[i]) < 0) {
+                ss_js_filter_free(&f);
+                return ss_source_fail(s, "out of memory");
+            }
+        ss_js_filter_free(&f);
+    }
+    *compress = opts->compress || strstr(u->path, "compress=true") != NULL;
+    if (opts->compress && !ss_ws_query_has(u->path, "compress") &&
+        ss_ws_query_add(&js->base, "compress", "true") < 0)
+        return ss_source_fail(s, "out of memory");
+    return 0;
+}
+
+static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
+    const char *url = args && *args ? args : JS_DEFAULT_URL;
+    ss_ws_url u;
+    char err[256];
+    if (ss_ws_url_parse(url, &u, err, sizeof err) < 0) return ss_source_fail(s, "%s", err);
+    js_source *js = calloc(1, sizeof *js);
+    if (!js) return ss_source_fail(s, "out of memory");
+    s->impl = js;
+    ss_buf_init(&js->base);
+    ss_buf_init(&js->out);
+    js->seek_cursor = -1;
+    js->last_time_us = -1;
+    js->requested = -1;
+    js->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : 2u * 1024 * 1024;
+    int compress = 0;
+    if (build_base(s, js, &u, opts, &compress) < 0) return -1;
+    /* An explicit cursor in the URL is where to start, unless a seek says otherwise. */
+    const char *cq = strstr(u.path, "cursor=");
+    if (cq && (cq[-1] == '?' || cq[-1] == '&')) js->seek_cursor = strtoll(cq + 7, NULL, 10);
+    if (compress) {
+        if (!opts->zstd_dictionary)
+            return ss_source_fail(s, "compress=true needs Jetstream's zstd dictionary: set zstd-dictionary to its path "
+                                     "(get it from the bluesky-social/jetstream repository, pkg/models/zstd_dictionary)");
+        js->zd = ss_zdict_open(opts->zstd_dictionary, 0, err, sizeof err);
+        if (!js->zd) return ss_source_fail(s, "%s", err);
+    }
+    const char *q = strchr(u.path, '?');
+    snprintf(s->id, sizeof s->id, "jetstream:%s://%s:%d%.*s", u.tls ? "wss" : "ws", u.host, u.port,
+             (int)(q ? (size_t)(q - u.path) : strlen(u.path)), u.path);
+    s->cursor_name = "time_us";
+    s->resume_margin = JS_RESUME_MARGIN_US;
+
+    ss_ws_client_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.url = url;
+    wo.tls_ca_file = opts->tls_ca_file;
+    wo.tls_insecure = opts->tls_insecure;
+    wo.connect_timeout_ms = opts->connect_timeout_ms;
+    wo.read_timeout_ms = opts->read_timeout_ms;
+    wo.max_message_bytes = js->max_bytes;
+    wo.path_fn = js_path;
+    wo.ud = js;
+    wo.log_name = "jetstream";
+    js->ws = ss_ws_client_new(&wo, err, sizeof err);
+    if (!js->ws) return ss_source_fail(s, "%s", err);
+    return 0;
+}
+
+static void check_clamp(js_source *js, int64_t t) {
+    if (js->requested < 0 || t < 0) return;
+    if (t - js->requested > JS_CLAMP_GAP_US) {
+        js->clamped++;
+        ss_warn("jetstream",
+                "asked for cursor %lld but the first event is %.1f s later (time_us %lld): the cursor is probably "
+                "older than the server's retention window, and events in between are missing",
+                (long long)js->requested, (double)(t - js->requested) / 1e6, (long long)t);
+    }
+}
+
+static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
+    js_source *js = s->impl;
+    ss_ws_msg m;
+    int rc = ss_ws_client_next(js->ws, &m, timeout_ms);
+    if (rc == SS_WS_AGAIN) return SS_SOURCE_AGAIN;
+    if (rc == SS_WS_ERR) return ss_source_fail(s, "%s", ss_ws_client_errstr(js->ws));
+    const char *data = (const char *)m.data;
+    size_t len = m.len;
+    const char *bad = NULL;
+    if (m.truncated) {
+        bad = "too_large";
+    } else if (m.binary && js->zd) {
+        if (ss_zdict_decompress(js->zd, m.data, m.len, &js->out, js->max_bytes, &bad) == 0) {
+            data = js->out.data;
+            len = js->out.len;
+        }
+    }
+    ss_js_peek_result pk;
+    if (!bad) {
+        ss_js_peek(data, len, 0, &pk);
+        if (pk.time_us >= 0) {
+            if (m.first_of_conn) check_clamp(js, pk.time_us);
+            js->last_time_us = pk.time_us;
+        }
+    }
+    msg->cursor = js->last_time_us >= 0 ? js->last_time_us : js->seek_cursor;
+    if (bad) {
+        js->bad++;
+        msg->bad_reason = bad;
+        data = (const char *)m.data;
+        len = m.len > JS_DLQ_CAP ? JS_DLQ_CAP : m.len;
+    }
+    msg->data = data;
+    msg->len = len;
+    return SS_SOURCE_MSG;
+}
+
+static int js_seek(ss_source *s, int64_t cursor) {
+    js_source *js = s->impl;
+    js->seek_cursor = cursor < 0 ? 0 : cursor;
+    js->last_time_us = -1;
+    ss_ws_client_reconnect(js->ws);
+    return 0;
+}
+
+static void js_close(ss_source *s) {
+    js_source *js = s->impl;
+    if (!js) return;
+    if (js->ws) {
+        const ss_ws_client_stats *st = ss_ws_client_get_stats(js->ws);
+        ss_info("jetstream",
+                "closing: %llu messages, %llu connects, %llu disconnects, %llu stalls, %llu pauses, "
+                "%llu clamped cursors, %llu bad messages",
+                (unsigned long long)st->messages, (unsigned long long)st->connects,
+                (unsigned long long)st->disconnects, (unsigned long long)st->stalls, (unsigned long long)st->pauses,
+                (unsigned long long)js->clamped, (unsigned long long)js->bad);
+    }
+    ss_ws_client_free(js->ws);
+    ss_zdict_free(js->zd);
+    ss_buf_free(&js->base);
+    ss_buf_free(&js->out);
+    free(js);
+    s->impl = NULL;
+}
+
+const ss_source_vtbl ss_source_jetstream = {
+    .scheme = "jetstream",
+    .usage = "jetstream:URL  Jetstream WebSocket (default " JS_DEFAULT_URL "); cursor = time_us",
+    .open = js_open,
+    .next = js_next,
+    .seek = js_seek,
+    .close = js_close,
+};

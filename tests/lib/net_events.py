@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Test data for the live-source tests: Jetstream v1 events with distinct identities
+and strictly increasing time_us, built from the real sample events in $SKYSPOOL_SHARED.
+
+usage: net_events.py gen N SPACING_US OUT.jsonl
+       net_events.py filter IN.jsonl WANTED [CURSOR]   (prints what a Jetstream server
+                                                         would send: WANTED is a comma list
+                                                         of NSIDs / prefix.* or '-' for all)
+"""
+import glob
+import json
+import os
+import sys
+
+
+def samples():
+    shared = os.environ.get("SKYSPOOL_SHARED") or os.path.join(os.environ["SKYSPOOL_SRC"], "..", "shared")
+    out = []
+    for path in sorted(glob.glob(os.path.join(shared, "samples", "*.jsonl"))):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                ev = json.loads(line)
+                if ev.get("kind") in ("commit", "identity", "account") and "time_us" in ev:
+                    out.append(ev)
+    return out
+
+
+def gen(n, spacing, out_path):
+    base = samples()
+    t0 = 1_750_000_000_000_000
+    with open(out_path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            ev = json.loads(json.dumps(base[i % len(base)]))
+            ev["time_us"] = t0 + i * spacing
+            if ev["kind"] == "commit":
+                ev["commit"]["rkey"] = "3k%010d" % i
+                ev["commit"]["rev"] = "3r%010d" % i
+            else:
+                body = ev[ev["kind"]]
+                body["seq"] = 1_000_000 + i
+            f.write(json.dumps(ev, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+
+def wanted_match(wanted, coll):
+    if wanted is None:
+        return True
+    for w in wanted:
+        if w.endswith(".*"):
+            if coll.startswith(w[:-1]):
+                return True
+        elif w == coll:
+            return True
+    return False
+
+
+def filt(in_path, wanted_arg, cursor):
+    wanted = None if wanted_arg == "-" else wanted_arg.split(",")
+    passed = cursor is None
+    with open(in_path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            ev = json.loads(line)
+            if not passed:
+                if ev["time_us"] < cursor:
+                    continue
+                passed = True
+            if ev["kind"] == "commit" and not wanted_match(wanted, ev["commit"]["collection"]):
+                continue
+            sys.stdout.write(line + "\n")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "gen":
+        gen(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "filter":
+        filt(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    else:
+        sys.exit(__doc__)

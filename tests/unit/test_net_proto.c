@@ -1,0 +1,407 @@
+/* Unit tests for the protocol side of the live sources (no sockets): WebSocket URL
+ * parsing, query building and reading, the Jetstream event peek and wantedCollections
+ * filter, the subscribeRepos frame peek, and zstd with Jetstream's dictionary (the real
+ * 112,640-byte one from $SKYSPOOL_SHARED, including frames made by the zstd CLI). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zstd.h>
+
+#include "net/frame_peek.h"
+#include "net/js_proto.h"
+#include "net/ws_url.h"
+#include "net/zdict.h"
+#include "util/buf.h"
+
+static void test_url_parse(void **state) {
+    (void)state;
+    ss_ws_url u;
+    char err[256];
+    assert_int_equal(ss_ws_url_parse("wss://jetstream2.us-east.bsky.network/subscribe", &u, err, sizeof err), 0);
+    assert_int_equal(u.tls, 1);
+    assert_string_equal(u.host, "jetstream2.us-east.bsky.network");
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.path, "/subscribe");
+
+    assert_int_equal(ss_ws_url_parse("ws://127.0.0.1:6008/subscribe?wantedCollections=app.bsky.*", &u, err, sizeof err), 0);
+    assert_int_equal(u.tls, 0);
+    assert_int_equal(u.port, 6008);
+    assert_string_equal(u.path, "/subscribe?wantedCollections=app.bsky.*");
+
+    assert_int_equal(ss_ws_url_parse("ws://[::1]:9/x", &u, err, sizeof err), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 9);
+    assert_int_equal(ss_ws_url_parse("ws://localhost", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, "/");
+    assert_int_equal(u.port, 80);
+    assert_int_equal(ss_ws_url_parse("ws://h?a=1", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, "/?a=1");
+
+    const char *bad[] = {"http://x/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:65536/", "ws://h:12x/",
+                         "ws://[::1/", "ws://h/a b", "ws://h/#frag", "ws://ho st/", "wss://h:/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(ss_ws_url_parse(bad[i], &u, err, sizeof err), -1);
+        assert_true(strlen(err) > 0);
+    }
+    char longurl[SS_WS_URL_MAX + 10];
+    memset(longurl, 'a', sizeof longurl);
+    memcpy(longurl, "ws://h/", 7);
+    longurl[sizeof longurl - 1] = 0;
+    assert_int_equal(ss_ws_url_parse(longurl, &u, err, sizeof err), -1);
+}
+
+static void test_query_build(void **state) {
+    (void)state;
+    ss_buf b;
+    ss_buf_init(&b);
+    assert_int_equal(ss_ws_query_strip("/subscribe?cursor=5&wantedCollections=a&cursor=7&x", "cursor", &b), 0);
+    assert_string_equal(b.data, "/subscribe?wantedCollections=a&x");
+    assert_int_equal(ss_ws_query_strip("/subscribe?cursor=5", "cursor", &b), 0);
+    assert_string_equal(b.data, "/subscribe");
+    assert_int_equal(ss_ws_query_strip("/subscribe?cursorx=5", "cursor", &b), 0);
+    assert_string_equal(b.data, "/subscribe?cursorx=5");
+    assert_int_equal(ss_ws_query_add(&b, "cursor", "1725911162329308"), 0);
+    assert_string_equal(b.data, "/subscribe?cursorx=5&cursor=1725911162329308");
+    ss_buf_reset(&b);
+    ss_buf_puts(&b, "/subscribe");
+    assert_int_equal(ss_ws_query_add(&b, "wantedCollections", "app.bsky.*"), 0);
+    assert_int_equal(ss_ws_query_add(&b, "q", "a b&c=d/é"), 0);
+    assert_string_equal(b.data, "/subscribe?wantedCollections=app.bsky.*&q=a%20b%26c%3Dd%2F%C3%A9");
+    assert_true(ss_ws_query_has(b.data, "q"));
+    assert_true(ss_ws_query_has(b.data, "wantedCollections"));
+    assert_false(ss_ws_query_has(b.data, "wanted"));
+    assert_false(ss_ws_query_has("/x", "q"));
+    ss_buf_free(&b);
+}
+
+typedef struct {
+    char keys[8][64], vals[8][64];
+    int n;
+} kv;
+
+static int collect(const char *k, const char *v, void *ud) {
+    kv *x = ud;
+    if (x->n >= 8) return 1;
+    snprintf(x->keys[x->n], 64, "%s", k);
+    snprintf(x->vals[x->n], 64, "%s", v);
+    x->n++;
+    return 0;
+}
+
+static void test_query_each(void **state) {
+    (void)state;
+    kv x = {0};
+    assert_int_equal(ss_ws_query_each("?a=1&&b=x%20y+z&flag&c=%zz&d=%41", collect, &x), 0);
+    assert_int_equal(x.n, 5);
+    assert_string_equal(x.keys[0], "a");
+    assert_string_equal(x.vals[0], "1");
+    assert_string_equal(x.vals[1], "x y z");
+    assert_string_equal(x.keys[2], "flag");
+    assert_string_equal(x.vals[2], "");
+    assert_string_equal(x.vals[3], "%zz"); /* bad escapes are kept as they are */
+    assert_string_equal(x.vals[4], "A");
+    char *big = malloc(SS_WS_URL_MAX + 10);
+    memset(big, 'k', SS_WS_URL_MAX + 9);
+    big[SS_WS_URL_MAX + 9] = 0;
+    x.n = 0;
+    assert_int_equal(ss_ws_query_each(big, collect, &x), -1);
+    free(big);
+}
+
+static void test_js_peek(void **state) {
+    (void)state;
+    ss_js_peek_result r;
+    const char *ev = "{\"did\":\"did:plc:x\",\"time_us\":1725911162329308,\"kind\":\"commit\",\"commit\":{\"rev\":\"r\","
+                     "\"operation\":\"create\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"k\",\"record\":{}}}";
+    assert_int_equal(ss_js_peek(ev, strlen(ev), 1, &r), 0);
+    assert_int_equal(r.time_us, 1725911162329308LL);
+    assert_int_equal(r.kind, SS_JS_KIND_COMMIT);
+    assert_int_equal(r.collection_len, strlen("app.bsky.feed.like"));
+    assert_memory_equal(r.collection, "app.bsky.feed.like", r.collection_len);
+
+    /* Keys in any order, nested look-alikes ignored, escapes in strings skipped. */
+    const char *ev2 = "{ \"commit\" : {\"record\":{\"time_us\":1,\"collection\":\"fake\",\"t\":\"a\\\"}\\\\\"},"
+                      "\"collection\":\"app.bsky.feed.post\"}, \"kind\":\"commit\",\"x\":[1,{\"time_us\":2},null],"
+                      "\"time_us\": 42 }";
+    assert_int_equal(ss_js_peek(ev2, strlen(ev2), 1, &r), 0);
+    assert_int_equal(r.time_us, 42);
+    assert_int_equal(r.kind, SS_JS_KIND_COMMIT);
+    assert_int_equal(r.collection_len, strlen("app.bsky.feed.post"));
+    assert_memory_equal(r.collection, "app.bsky.feed.post", r.collection_len);
+
+    const char *id = "{\"did\":\"d\",\"time_us\":7,\"kind\":\"identity\",\"identity\":{\"seq\":1}}";
+    assert_int_equal(ss_js_peek(id, strlen(id), 1, &r), 0);
+    assert_int_equal(r.kind, SS_JS_KIND_IDENTITY);
+    assert_null(r.collection);
+    const char *acc = "{\"kind\":\"account\",\"time_us\":8}";
+    assert_int_equal(ss_js_peek(acc, strlen(acc), 0, &r), 0);
+    assert_int_equal(r.kind, SS_JS_KIND_ACCOUNT);
+    assert_int_equal(r.time_us, 8);
+
+    /* time_us must be a non-negative integer. */
+    const char *f = "{\"time_us\":1.5,\"kind\":\"commit\"}";
+    ss_js_peek(f, strlen(f), 0, &r);
+    assert_int_equal(r.time_us, -1);
+    const char *neg = "{\"time_us\":-3,\"kind\":\"commit\"}";
+    ss_js_peek(neg, strlen(neg), 0, &r);
+    assert_int_equal(r.time_us, -1);
+    const char *huge = "{\"time_us\":99999999999999999999999,\"kind\":\"commit\"}";
+    ss_js_peek(huge, strlen(huge), 0, &r);
+    assert_int_equal(r.time_us, -1);
+
+    /* Malformed or truncated input: -1, never a read past the end. */
+    const char *bad[] = {"", "[]", "{\"a\"", "{\"a\":", "{\"a\":\"unterminated", "{\"a\":1", "{\"a\":1,}",
+                         "{\"a\":{\"b\":[1,2}", "{\"a\" 1}", "{1:2}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *copy = malloc(strlen(bad[i]) + 1); /* exact-size heap copy: ASan catches overreads */
+        memcpy(copy, bad[i], strlen(bad[i]));
+        assert_int_equal(ss_js_peek(copy, strlen(bad[i]), 1, &r), -1);
+        free(copy);
+    }
+    /* Depth limit. */
+    char deep[400];
+    size_t n = 0;
+    n += (size_t)sprintf(deep + n, "{\"a\":");
+    for (int i = 0; i < 100; i++) deep[n++] = '[';
+    for (int i = 0; i < 100; i++) deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(ss_js_peek(deep, n, 1, &r), -1);
+}
+
+static void test_js_filter(void **state) {
+    (void)state;
+    ss_js_filter f;
+    char err[256];
+    ss_js_filter_init(&f);
+    assert_true(ss_js_filter_match(&f, "anything", 8)); /* empty = everything */
+    assert_int_equal(ss_js_filter_add(&f, SS_JS_DEFAULT_COLLECTIONS, err, sizeof err), 0);
+    assert_int_equal(f.n, 5);
+    assert_true(ss_js_filter_match(&f, "app.bsky.feed.post", 18));
+    assert_true(ss_js_filter_match(&f, "app.bsky.graph.block", 20));
+    assert_false(ss_js_filter_match(&f, "app.bsky.feed.postgate", 22));
+    assert_false(ss_js_filter_match(&f, "app.bsky.feed.pos", 17));
+    assert_false(ss_js_filter_match(&f, "app.bsky.actor.profile", 22));
+    ss_js_filter_free(&f);
+
+    assert_int_equal(ss_js_filter_add(&f, "app.bsky.graph.*,,place.stream.*", err, sizeof err), 0);
+    assert_int_equal(f.n, 2);
+    assert_true(ss_js_filter_match(&f, "app.bsky.graph.follow", 21));
+    assert_true(ss_js_filter_match(&f, "place.stream.broadcast.origin", 29));
+    assert_false(ss_js_filter_match(&f, "app.bsky.graphx", 15));
+    assert_false(ss_js_filter_match(&f, "app.bsky.feed.like", 18));
+    ss_js_filter_free(&f);
+
+    const char *bad[] = {"*", ".*", "app bsky", "app.bsky.*x", "a/b", "app.bsky.feed.post\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(ss_js_filter_add(&f, bad[i], err, sizeof err), -1);
+        assert_non_null(strstr(err, "bad collection"));
+        ss_js_filter_free(&f);
+    }
+    /* At most 100 entries, as Jetstream allows. */
+    ss_buf b;
+    ss_buf_init(&b);
+    for (int i = 0; i < 101; i++) ss_buf_printf(&b, "%sa.b.c%d", i ? "," : "", i);
+    assert_int_equal(ss_js_filter_add(&f, b.data, err, sizeof err), -1);
+    assert_non_null(strstr(err, "too many"));
+    ss_js_filter_free(&f);
+    ss_buf_free(&b);
+}
+
+/* CBOR builders for frames. */
+static void cb_head(ss_buf *b, int major, uint64_t v) {
+    uint8_t m = (uint8_t)(major << 5);
+    if (v < 24) {
+        ss_buf_putc(b, (char)(m | v));
+    } else if (v < 256) {
+        ss_buf_putc(b, (char)(m | 24));
+        ss_buf_putc(b, (char)v);
+    } else if (v < 65536) {
+        ss_buf_putc(b, (char)(m | 25));
+        ss_buf_putc(b, (char)(v >> 8));
+        ss_buf_putc(b, (char)v);
+    } else {
+        ss_buf_putc(b, (char)(m | 27));
+        for (int i = 7; i >= 0; i--) ss_buf_putc(b, (char)(v >> (8 * i)));
+    }
+}
+static void cb_text(ss_buf *b, const char *s) {
+    cb_head(b, 3, strlen(s));
+    ss_buf_puts(b, s);
+}
+
+static void test_frame_peek(void **state) {
+    (void)state;
+    ss_buf b;
+    ss_buf_init(&b);
+    cb_head(&b, 5, 2);
+    cb_text(&b, "t");
+    cb_text(&b, "#commit");
+    cb_text(&b, "op");
+    cb_head(&b, 0, 1);
+    cb_head(&b, 5, 4);
+    cb_text(&b, "ops"); /* a nested value before seq, to be skipped */
+    cb_head(&b, 4, 1);
+    cb_head(&b, 5, 1);
+    cb_text(&b, "cid");
+    cb_head(&b, 6, 42);
+    cb_head(&b, 2, 3);
+    ss_buf_append(&b, "\0\1\2", 3);
+    cb_text(&b, "seq");
+    cb_head(&b, 0, 26650000001ULL);
+    cb_text(&b, "time");
+    cb_text(&b, "2026-01-27T10:00:00.123Z");
+    cb_text(&b, "repo");
+    cb_text(&b, "did:plc:x");
+    ss_frame_peek_result r;
+    assert_int_equal(ss_frame_peek((const uint8_t *)b.data, b.len, &r), 0);
+    assert_int_equal(r.op, 1);
+    assert_string_equal(r.t, "#commit");
+    assert_int_equal(r.seq, 26650000001LL);
+    assert_int_equal(r.time_us, 1769508000123000LL);
+    /* Every truncation is rejected or leaves seq unknown, never reads past the end. */
+    for (size_t cut = 0; cut < b.len; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);
+        memcpy(copy, b.data, cut);
+        int rc = ss_frame_peek(copy, cut, &r);
+        assert_true(rc == -1 || r.seq == -1 || r.seq == 26650000001LL);
+        free(copy);
+    }
+    /* An error frame: op -1, no seq. */
+    ss_buf_reset(&b);
+    cb_head(&b, 5, 1);
+    cb_text(&b, "op");
+    cb_head(&b, 1, 0);
+    cb_head(&b, 5, 1);
+    cb_text(&b, "error");
+    cb_text(&b, "FutureCursor");
+    assert_int_equal(ss_frame_peek((const uint8_t *)b.data, b.len, &r), 0);
+    assert_int_equal(r.op, -1);
+    assert_int_equal(r.seq, -1);
+    /* Indefinite lengths are not DAG-CBOR. */
+    const uint8_t indef[] = {0xbf, 0xff};
+    assert_int_equal(ss_frame_peek(indef, sizeof indef, &r), -1);
+    ss_buf_free(&b);
+
+    assert_int_equal(ss_rfc3339_to_us("1970-01-01T00:00:01Z", 20), 1000000);
+    assert_int_equal(ss_rfc3339_to_us("2024-09-10T12:34:56.7+02:00", 27), 1725964496700000LL);
+    assert_int_equal(ss_rfc3339_to_us("2024-09-10T12:34:56.123456789Z", 30), 1725971696123456LL);
+    assert_int_equal(ss_rfc3339_to_us("2024-13-10T12:34:56Z", 20), -1);
+    assert_int_equal(ss_rfc3339_to_us("2024-09-10 12:34:56", 19), -1);
+    assert_int_equal(ss_rfc3339_to_us("2024-09-10T12:34:56.Z", 21), -1);
+}
+
+static const char *dict_path(void) {
+    static char p[4096];
+    const char *shared = getenv("SKYSPOOL_SHARED");
+    snprintf(p, sizeof p, "%s/jetstream/zstd_dictionary", shared ? shared : "../shared");
+    return p;
+}
+
+static void test_zdict_roundtrip(void **state) {
+    (void)state;
+    char err[256];
+    ss_zdict *z = ss_zdict_open(dict_path(), 3, err, sizeof err);
+    assert_non_null(z);
+    const char *ev = "{\"did\":\"did:plc:mcc5yghbk7tixqryac2yxku7\",\"time_us\":1779719009132431,\"kind\":\"commit\","
+                     "\"commit\":{\"rev\":\"3mmoojp7vgo2g\",\"operation\":\"create\",\"collection\":\"app.bsky.feed.like\","
+                     "\"rkey\":\"3mmoojp7etg2g\",\"record\":{\"$type\":\"app.bsky.feed.like\",\"createdAt\":"
+                     "\"2026-05-25T14:23:28.778Z\",\"subject\":{\"cid\":\"bafyreiaxf7tgbfydx3465sckitq6v564thxe2wwydbi7cwxbxvgssje3em\","
+                     "\"uri\":\"at://did:plc:vfnmgxg2yscfliemmcxzyfyh/app.bsky.feed.post/3mmoodizfwc2j\"}},"
+                     "\"cid\":\"bafyreidqpc7si3dbimffi64lz3xsx2qt45ip7rpna2qpslcddp23itjjzm\"}}";
+    size_t n = strlen(ev);
+    ss_buf c, d;
+    ss_buf_init(&c);
+    ss_buf_init(&d);
+    assert_int_equal(ss_zdict_compress(z, ev, n, &c), 0);
+    assert_true(c.len < n * 6 / 10); /* the dictionary knows this shape well */
+    const char *reason = NULL;
+    assert_int_equal(ss_zdict_decompress(z, c.data, c.len, &d, 1 << 20, &reason), 0);
+    assert_int_equal(d.len, n);
+    assert_memory_equal(d.data, ev, n);
+
+    /* The output limit holds whatever the frame claims. */
+    assert_int_equal(ss_zdict_decompress(z, c.data, c.len, &d, n - 1, &reason), -1);
+    assert_string_equal(reason, "too_large");
+    /* Corrupt and truncated frames. */
+    assert_int_equal(ss_zdict_decompress(z, "not zstd", 8, &d, 1 << 20, &reason), -1);
+    assert_string_equal(reason, "bad_zstd");
+    assert_int_equal(ss_zdict_decompress(z, c.data, c.len - 3, &d, 1 << 20, &reason), -1);
+    assert_string_equal(reason, "bad_zstd");
+    ss_buf two;
+    ss_buf_init(&two);
+    ss_buf_append(&two, c.data, c.len);
+    ss_buf_append(&two, c.data, c.len);
+    assert_int_equal(ss_zdict_decompress(z, two.data, two.len, &d, 1 << 20, &reason), -1); /* one frame per message */
+
+    /* A frame made by the zstd library's plain dictionary API (not our digested CDict)... */
+    FILE *df = fopen(dict_path(), "rb");
+    assert_non_null(df);
+    char *dict = malloc(200000);
+    size_t dn = fread(dict, 1, 200000, df);
+    fclose(df);
+    assert_int_equal(dn, 112640);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ss_buf_reset(&two);
+    ss_buf_reserve(&two, ZSTD_compressBound(n));
+    size_t zn = ZSTD_compress_usingDict(cc, two.data, ZSTD_compressBound(n), ev, n, dict, dn, 19);
+    assert_false(ZSTD_isError(zn));
+    assert_int_equal(ss_zdict_decompress(z, two.data, zn, &d, 1 << 20, &reason), 0);
+    assert_memory_equal(d.data, ev, n);
+    ZSTD_freeCCtx(cc);
+    free(dict);
+
+    /* ...and one made by the zstd command-line tool. */
+    char tmpl[] = "/tmp/skyspool-zdict-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, ev, n), (ssize_t)n);
+    close(fd);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "zstd -q -c -D '%s' '%s'", dict_path(), tmpl);
+    FILE *pz = popen(cmd, "r");
+    assert_non_null(pz);
+    char cli[4096];
+    size_t cn = fread(cli, 1, sizeof cli, pz);
+    assert_int_equal(pclose(pz), 0);
+    unlink(tmpl);
+    assert_true(cn > 0);
+    assert_int_equal(ss_zdict_decompress(z, cli, cn, &d, 1 << 20, &reason), 0);
+    assert_memory_equal(d.data, ev, n);
+
+    ss_buf_free(&two);
+    ss_buf_free(&c);
+    ss_buf_free(&d);
+    ss_zdict_free(z);
+}
+
+static void test_zdict_open_errors(void **state) {
+    (void)state;
+    char err[256];
+    assert_null(ss_zdict_open("/nonexistent/zstd_dictionary", 0, err, sizeof err));
+    assert_non_null(strstr(err, "cannot open"));
+    char tmpl[] = "/tmp/skyspool-zdict-XXXXXX";
+    int fd = mkstemp(tmpl);
+    close(fd);
+    assert_null(ss_zdict_open(tmpl, 0, err, sizeof err));
+    assert_non_null(strstr(err, "empty"));
+    unlink(tmpl);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_parse),     cmocka_unit_test(test_query_build),
+        cmocka_unit_test(test_query_each),    cmocka_unit_test(test_js_peek),
+        cmocka_unit_test(test_js_filter),     cmocka_unit_test(test_frame_peek),
+        cmocka_unit_test(test_zdict_roundtrip), cmocka_unit_test(test_zdict_open_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
