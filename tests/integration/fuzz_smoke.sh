@@ -26,6 +26,6 @@ fi
 ss_eq "every fuzz target ran clean" 0 "$rc"
 # Every target of tests/fuzz/ reported, each with executions.
 want=$(ls "$SKYSPOOL_SRC"/tests/fuzz/fuzz_*.c | grep -vc fuzz_seeds)
-got=$(grep -cE '^fuzz_[a-z_]+: [0-9]+ runs' "$out" || true)
+got=$(grep -cE '^fuzz_[a-z0-9_]+: [0-9]+ runs' "$out" || true)
 ss_eq "all $want targets fuzzed" "$want" "$got"
 ss_done
