@@ -751,8 +751,8 @@ static int recover(ss_ingest *ing) {
     }
     ing->count = 0;
     ing->cursor_written = 0;
-    ss_info("ingest", "source %s cannot rewind; re-sending %llu unconfirmed entries from memory", ing->src->id,
-            (unsigned long long)(n + (uint64_t)ing->retry.n - n));
+    ss_info("ingest", "source %s cannot rewind; re-sending %d unconfirmed entries from memory (%llu in flight)",
+            ing->src->id, ing->retry.n, (unsigned long long)n);
     return OK;
 }
 
