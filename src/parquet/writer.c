@@ -44,6 +44,7 @@
 #define SS_PQ_MAX_PAGE_BYTES (1u << 30) /* page_bytes option; pages must fit in int32 */
 #define SS_PQ_MAX_PAGE_BODY (1u << 30)  /* hard cap on one page's buffered values */
 #define SS_PQ_MAX_KV 1024
+#define SS_PQ_MAX_PAGE_LEVELS (1u << 30) /* num_values is an int32 */
 #define SS_PQ_STAT_BOUND 128 /* bytes of a string min/max kept in statistics */
 
 /* Parquet enums (parquet.thrift). */
@@ -710,7 +711,7 @@ int ss_pq_end_row(ss_pq_writer *w) {
             if (finish_page(w, c)) return -1;
             c->dict_mode = 0; /* the rest of this chunk is PLAIN */
             c->fell_back = 1;
-        } else if (page_estimate(c) >= w->opt.page_bytes) {
+        } else if (page_estimate(c) >= w->opt.page_bytes || c->page_levels >= SS_PQ_MAX_PAGE_LEVELS) {
             if (finish_page(w, c)) return -1;
         }
     }
