@@ -107,6 +107,7 @@ struct ss_pq_writer {
 
     uint64_t offset;  /* bytes written so far */
     uint64_t rg_rows; /* rows in the open row group */
+    size_t str_bytes; /* string bytes added since the last row group size check */
     ss_pqbuf rowgroups; /* serialized RowGroup structs for the footer */
     uint32_t nrowgroups;
 
@@ -413,6 +414,7 @@ static int add_string(ss_pq_writer *w, pq_col *c, const char *str, size_t n) {
         w->st.utf8_replaced++;
         if (n > SS_PQ_MAX_STRING) return fail(w, "column %s: repaired string too long", c->name);
     }
+    w->str_bytes += n;
     if (c->dict_mode) {
         if (c->dict.len + n + 4 > SS_PQ_MAX_PAGE_BODY)
             return fail(w, "column %s: dictionary larger than %u bytes", c->name, SS_PQ_MAX_PAGE_BODY);
@@ -600,6 +602,7 @@ static void put_encodings(ss_tc *t, const pq_col *c) {
 /* Writes c's chunk (dictionary page, data pages) and appends its ColumnChunk to t. */
 static int write_chunk(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, uint64_t *rg_comp) {
     if (finish_page(w, c)) return -1;
+    if (c->smin.oom || c->smax.oom) return oom(w);
     uint64_t start = w->offset, unc = c->chunk_uncompressed, comp = c->pages.len;
     int has_dict = c->used_dict;
     if (has_dict) {
@@ -717,8 +720,13 @@ int ss_pq_end_row(ss_pq_writer *w) {
     }
     w->st.rows++;
     w->rg_rows++;
-    if (w->rg_rows >= w->opt.row_group_rows || buffered_bytes(w) >= w->opt.row_group_bytes)
-        return flush_row_group(w);
+    if (w->rg_rows >= w->opt.row_group_rows) return flush_row_group(w);
+    /* Summing every column's buffers costs more than the row itself on wide schemas, so
+     * the byte bound is checked every 16 rows, or sooner once 64 KiB of strings arrived. */
+    if ((w->rg_rows & 15) == 0 || w->str_bytes >= (64u << 10)) {
+        w->str_bytes = 0;
+        if (buffered_bytes(w) >= w->opt.row_group_bytes) return flush_row_group(w);
+    }
     return 0;
 }
 
