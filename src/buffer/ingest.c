@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -44,6 +45,8 @@
 #define CTL_MAX 4
 #define MAX_IN_FLIGHT 64
 #define PREFIX_MAX 200
+#define BATCH_MAX_BYTES (4u << 20) /* a batch closes at this many bytes of RESP, whatever its count */
+#define SOURCE_RETRIES 3           /* consecutive source errors retried via seek before giving up */
 enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO };
 
 typedef struct {
@@ -90,9 +93,14 @@ struct ss_ingest {
     int has_start_cursor;
     int rewound; /* set by recover() when it seeked the source */
     uint64_t nread_total, skipped_local;
+    int64_t last_msg_cursor; /* cursor after the last message read from the source */
+    int has_last_msg_cursor, src_errors;
 
     pthread_mutex_t mu;
     ss_ingest_stats st;
+    /* Prometheus families (docs/METRICS.md) */
+    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm,
+        *m_pauses_oom, *m_reconnects, *m_cursor;
     uint64_t backoff_seed;
 };
 
@@ -248,6 +256,10 @@ static int reason_index(ss_ingest *ing, const char *reason) {
     if (i < SS_INGEST_MAX_REASONS) {
         snprintf(ing->st.reason[i], sizeof ing->st.reason[i], "%s", reason);
         ing->st.nreasons++;
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", ing->st.reason[i]);
+        ing->m_dlq[i] = ss_metric_get("skyspool_ingest_dlq_total", SS_METRIC_COUNTER,
+                                      "inputs sent to the dead-letter stream", labels);
     } else {
         i = SS_INGEST_MAX_REASONS - 1; /* "other reasons" share the last slot */
     }
@@ -517,6 +529,11 @@ account_io:
     ing->st.has_cursor = ing->has_confirmed;
     ing->st.cursor = ing->confirmed_cursor;
     pthread_mutex_unlock(&ing->mu);
+    for (int t = 0; t < SS_TYPE__COUNT; t++)
+        if (by_type[t]) ss_metric_add(ing->m_events[t], (double)by_type[t]);
+    for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
+        if (reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)reasons[i]);
+    if (ing->has_confirmed) ss_metric_set(ing->m_cursor, (double)ing->confirmed_cursor);
     return b->done < b->n ? E_IO : OK;
 }
 
@@ -684,6 +701,7 @@ static int recover(ss_ingest *ing) {
     pthread_mutex_lock(&ing->mu);
     ing->st.reconnects++;
     pthread_mutex_unlock(&ing->mu);
+    ss_metric_inc(ing->m_reconnects);
     int rc = connect_redis(ing);
     if (rc != OK) return rc;
 
@@ -733,8 +751,8 @@ static int recover(ss_ingest *ing) {
     }
     ing->count = 0;
     ing->cursor_written = 0;
-    ss_info("ingest", "source %s cannot rewind; re-sending %llu unconfirmed entries from memory", ing->src->id,
-            (unsigned long long)(n + (uint64_t)ing->retry.n - n));
+    ss_info("ingest", "source %s cannot rewind; re-sending %d unconfirmed entries from memory (%llu in flight)",
+            ing->src->id, ing->retry.n, (unsigned long long)n);
     return OK;
 }
 
@@ -745,6 +763,8 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
     ing->st.paused = 1;
     ing->st.pauses++;
     pthread_mutex_unlock(&ing->mu);
+    ss_metric_set(ing->m_paused, 1);
+    ss_metric_inc(!strcmp(reason, "oom") ? ing->m_pauses_oom : ing->m_pauses_wm);
     int64_t t0 = mono_ms(), last_log = t0, last_state = 0;
     ss_warn("ingest", "pausing the source (%s): used_memory %lld of maxmemory %lld; resuming below %.0f%%", reason,
             ing->used_memory, ing->maxmemory, ing->o.low_watermark * 100);
@@ -771,6 +791,7 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
     pthread_mutex_lock(&ing->mu);
     ing->st.paused = 0;
     pthread_mutex_unlock(&ing->mu);
+    ss_metric_set(ing->m_paused, 0);
     ing->pause_wanted = 0;
     ing->last_info_ms = mono_ms();
     if (rc == OK) {
@@ -838,6 +859,24 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                          "*9\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$1\r\n*\r\n$1\r\ne\r\n", kl, key);
         ing->xadd_prefix_len[t] = (size_t)n;
     }
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "type=\"%s\"", ss_type_name((ss_type)t));
+        ing->m_events[t] = ss_metric_get("skyspool_ingest_events_total", SS_METRIC_COUNTER,
+                                         "events written to their Redis stream", labels);
+    }
+    ing->m_other = ss_metric_get("skyspool_ingest_other_total", SS_METRIC_COUNTER,
+                                 "events of other collections seen (kept only with keep-other)", NULL);
+    ing->m_paused = ss_metric_get("skyspool_ingest_paused", SS_METRIC_GAUGE, "1 while ingest is paused by backpressure",
+                                  NULL);
+    ing->m_pauses_wm = ss_metric_get("skyspool_ingest_pauses_total", SS_METRIC_COUNTER, "backpressure pauses",
+                                     "reason=\"watermark\"");
+    ing->m_pauses_oom = ss_metric_get("skyspool_ingest_pauses_total", SS_METRIC_COUNTER, "backpressure pauses",
+                                      "reason=\"oom\"");
+    ing->m_reconnects = ss_metric_get("skyspool_ingest_redis_reconnects_total", SS_METRIC_COUNTER,
+                                      "reconnections to Redis", NULL);
+    ing->m_cursor = ss_metric_get("skyspool_ingest_cursor", SS_METRIC_GAUGE, "the last source cursor stored in Redis",
+                                  NULL);
     snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
     snprintf(ing->state_key, sizeof ing->state_key, "%singest", ing->prefix);
     ing->backoff_seed = (uint64_t)wall_us() ^ ((uint64_t)getpid() << 32);
@@ -882,6 +921,7 @@ static void publish_read(ss_ingest *ing, uint64_t nread, uint64_t skipped) {
     ing->st.read += nread;
     ing->st.other_skipped += skipped;
     pthread_mutex_unlock(&ing->mu);
+    if (skipped) ss_metric_add(ing->m_other, (double)skipped);
 }
 
 /* Backpressure and re-sends: drain, pause if asked, re-send refused entries. */
@@ -892,6 +932,18 @@ static int settle(ss_ingest *ing) {
     if (rc == OK && ing->retry.n) rc = resend_retry(ing);
     if (rc == OK && ing->count) rc = drain(ing);
     return rc;
+}
+
+/* A source error: sources may be usable again after a seek, so retry a few times from the
+ * cursor after the last message before giving up. Returns 1 when the source was re-seeked. */
+static int retry_source(ss_ingest *ing) {
+    if (ing->src_errors >= SOURCE_RETRIES || !ing->has_last_msg_cursor) return 0;
+    ss_warn("ingest", "source %s failed (%s); retrying from cursor %lld", ing->src->id, ing->src->errstr,
+            (long long)ing->last_msg_cursor);
+    sleep_ms(200 << ing->src_errors);
+    if (ss_source_seek(ing->src, ing->last_msg_cursor) != 0) return 0;
+    ing->src_errors++;
+    return 1;
 }
 
 /* Reads one batch from the source into the next ring slot and sends it. */
@@ -910,7 +962,11 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
         if (r == SS_SOURCE_MSG) {
             nread++;
             ing->nread_total++;
+            ing->src_errors = 0;
+            ing->last_msg_cursor = m.cursor;
+            ing->has_last_msg_cursor = 1;
             if (add_message(ing, b, &m) != 0) goto oom;
+            if (b->buf.len >= BATCH_MAX_BYTES) break;
             if (ing->o.max_events && ing->nread_total >= (uint64_t)ing->o.max_events) {
                 *src_state = SRC_END;
                 break;
@@ -920,6 +976,8 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
             break;
         } else if (r == SS_SOURCE_END) {
             *src_state = SRC_END;
+            break;
+        } else if (retry_source(ing)) {
             break;
         } else {
             snprintf(ing->errstr, sizeof ing->errstr, "source %.500s: %.256s", ing->src->id, ing->src->errstr);

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "buffer/ingest.h"
+#include "buffer/stream_metrics.h"
+#include "metrics/metrics.h"
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/config.h"
@@ -38,7 +40,7 @@ static void usage(FILE *f) {
             "  --json                print the final counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
             "settings (--set KEY=VALUE, env, config file): high-watermark [0.8], low-watermark [0.6],\n"
-            "max-event-bytes [2mb], keep-other [no]\n\n"
+            "max-event-bytes [2mb], keep-other [no], metrics-listen (host:port for GET /metrics)\n\n"
             "%s\n"
             "examples:\n"
             "  skyspool synth --events 100000 > ev.jsonl && skyspool ingest --source file:ev.jsonl\n"
@@ -180,6 +182,20 @@ int ss_cmd_ingest(int argc, char **argv) {
         rc = 1;
         goto out;
     }
+    ss_metrics_server *ms = NULL;
+    ss_stream_metrics *sm = NULL;
+    const char *listen = ss_config_get(cfg, "metrics-listen");
+    if (listen && *listen) {
+        ms = ss_metrics_serve(listen, err, sizeof err);
+        if (!ms) {
+            ss_source_close(src);
+            ss_redis_target_close(t);
+            rc = ss_usage_error("ingest", "metrics-listen %s: %s", listen, err);
+            goto out;
+        }
+        sm = ss_stream_metrics_start(t, io.prefix, "writers");
+        ss_info("ingest", "serving /metrics on port %d", ss_metrics_server_port(ms));
+    }
     ss_ingest *ing = ss_ingest_new(&io, t);
     if (!ing) {
         rc = ss_cmd_fail("ingest", "out of memory");
@@ -210,6 +226,8 @@ int ss_cmd_ingest(int argc, char **argv) {
         ss_ingest_free(ing);
     }
     ss_source_close(src);
+    if (ms) ss_metrics_server_stop(ms);
+    ss_stream_metrics_stop(sm);
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:
     ss_config_free(cfg);

