@@ -4,10 +4,15 @@
 #   make demo     the main job on a private redis-server, with a summary
 #   make test     ASan/UBSan build in build-asan/, then every test through CTest
 #   make bench    benchmarks against their peers; results go to BENCHMARKS.md
+#   make fuzz     every fuzz target for FUZZ_SECONDS (default 300) each, in build-fuzz/
+#                 (clang + libFuzzer; corpora kept in build-fuzz/corpus/), FUZZ_TARGETS to pick
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan demo test unit integration bench clean
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
+
+.PHONY: all deps build build-asan demo test unit integration bench fuzz clean
 
 all: build
 
@@ -40,5 +45,8 @@ integration: build-asan
 bench: build
 	@./bench/run-all
 
+fuzz: deps
+	@./tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -226,7 +226,7 @@ static void read_str(map_ctx *x, ss_str *out) {
     if (ss_ar_scan_peek(&x->c) == '"') {
         ss_ar_scan_string(&x->c, out);
     } else {
-        out->p = NULL;
+        out->p = NULL, out->n = 0;
         ss_ar_scan_skip(&x->c);
     }
 }
