@@ -64,7 +64,7 @@ speed=$(calc %.2f "($d_eps > 0 ? $o_eps / $d_eps : 0)"); size=$(calc %.3f "$ob /
 
 # Memory where it could grow. (1) three times the events, streamed from stdin.
 "$BIN" synth --events $((EVENTS * 3)) --seed $((SEED + 1)) |
-  nice /usr/bin/time -f '%M' -o "$tmp/rss3.txt" "$BIN" convert --out "$tmp/big" --quiet --no-fsync - > /dev/null
+  nice /usr/bin/time -f '%M' -o "$tmp/rss3.txt" "$BIN" convert --out "$tmp/big" --quiet --no-fsync --tag big - > /dev/null
 rss3=$(cat "$tmp/rss3.txt"); rm -rf "$tmp/big"
 # (2) 16 partitions (the default --max-open-files) filling at once: the events' hours
 # alternate and other collections are kept, so 2 hours x 8 types stay open and every

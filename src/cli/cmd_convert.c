@@ -45,10 +45,12 @@ static void usage(FILE *f) {
             "\n"
             "Converts Jetstream v1 JSONL into the hive-partitioned Parquet archive\n"
             "  DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/part-TAG-NNNNNN.parquet\n"
-            "partitioned by each event's time_us in UTC (never the client's createdAt), one\n"
-            "schema per type (docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files\n"
-            "are detected and decompressed. Lines that are not valid events are not dropped:\n"
-            "they go to DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted.\n"
+            "partitioned by each event's time_us in UTC (never the client's createdAt). Every\n"
+            "file has the same 34 columns, the raw record JSON included; each type fills its own\n"
+            "(docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files are detected and\n"
+            "decompressed. Input is expected roughly in time order, as Jetstream delivers it.\n"
+            "Lines that are not valid events are not dropped: they go to\n"
+            "DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted.\n"
             "\n"
             "options:\n"
             "  --out DIR              output directory (created if missing)\n"
@@ -61,7 +63,7 @@ static void usage(FILE *f) {
             "  --row-group-bytes SIZE buffered bytes per row group and open file (default 12mb)\n"
             "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
             "  --tag TAG              file name tag (default: a hash of the input paths; required for\n"
-            "                         stdin). A run replaces every earlier file of its tag in DIR\n"
+            "                         stdin). A run replaces every earlier file of its tag in DIR.\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
             "  --json                 print the summary as one JSON object\n"
             "  --quiet                no progress line\n"
@@ -75,7 +77,7 @@ static void usage(FILE *f) {
             "\n"
             "Then, in DuckDB:\n"
             "  SELECT type, hour, count(*) FROM read_parquet('archive/**/*.parquet',\n"
-            "    hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY ALL;\n",
+            "    hive_partitioning = true) GROUP BY ALL ORDER BY ALL;\n",
             SS_AR_DEFAULT_ZSTD_LEVEL, CONVERT_DEFAULT_MAX_OPEN);
 }
 
