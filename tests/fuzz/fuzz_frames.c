@@ -186,9 +186,13 @@ static void read_source(ss_source *s, outs *o) {
  * where the frame sits in memory. Rejects are therefore compared without their "detail"
  * text (reason, t, seq, repo, ... and frame_b64 still compared); -DFUZZ_STRICT_DETAIL
  * compares them whole. */
-static unsigned long known_detail;
+static unsigned long known_detail, known_stale_cursor;
+static int stale_ok;
 static void known_report(void) {
     if (known_detail) fprintf(stderr, "fuzz_frames: KNOWN BUG seen %lu times: garbage offset in a reject detail\n", known_detail);
+    if (known_stale_cursor)
+        fprintf(stderr, "fuzz_frames: KNOWN BUG seen %lu times: stale cursor after seek on a used source\n",
+                known_stale_cursor);
 }
 /* n bytes of a reject without the value of its "detail" member, into out (cap >= n). */
 static size_t strip_detail(const char *p, size_t n, char *out) {
@@ -218,6 +222,14 @@ static int same_reject(const out_msg *a, const out_msg *b) {
 #endif
 }
 
+/* KNOWN BUG (reported, not fixed on main; reproducer
+ * tests/fuzz/regressions/frames/frames-seek-stale-last-seq.bin): frames_seek() rewinds the
+ * file but keeps the decoder, whose last_seq is then the highest seq of the previous pass.
+ * Outputs of frames whose seq is unknown (rejects of unparseable frames, error frames)
+ * carry "the last seq", so after a seek on a used source they can carry a cursor above
+ * frames still to come: a consumer storing it would skip those frames on resume. For the
+ * same-source seek only, such cursor differences are tolerated and counted;
+ * -DFUZZ_STRICT_SEEK fails on them. */
 static void same_outs(const outs *want, const outs *got, const char *what) {
     if (want->n == MAX_OUT || got->n == MAX_OUT) return; /* not modelled that far */
     CHECK(got->n == want->n, "%s: %zu messages, model %zu", what, got->n, want->n);
@@ -227,8 +239,14 @@ static void same_outs(const outs *want, const outs *got, const char *what) {
         int damage = !strcmp(a->reason, "truncated") || !strcmp(a->reason, "frame_too_big");
         if (damage && a->len == 0) continue; /* the source's damage reject: reason only */
         CHECK(same_reject(a, b), "%s: message %zu differs:\n got  %.*s\n want %.*s", what, i, (int)(b->len < 300 ? b->len : 300), b->data, (int)(a->len < 300 ? a->len : 300), a->data);
-        CHECK(a->cursor == b->cursor, "%s: message %zu cursor %lld, model %lld", what, i, (long long)b->cursor,
-              (long long)a->cursor);
+#ifndef FUZZ_STRICT_SEEK
+        if (stale_ok && a->cursor != b->cursor) {
+            known_stale_cursor++;
+            continue;
+        }
+#endif
+        CHECK(a->cursor == b->cursor, "%s: message %zu (%s) cursor %lld, model %lld: %.200s", what, i, a->reason, (long long)b->cursor,
+              (long long)a->cursor, a->data);
     }
     CHECK(got->end == want->end, "%s: ends with %d, model %d", what, got->end, want->end);
 }
@@ -324,6 +342,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             read_source(s2, &got);
             same_outs(&want, &got, "fresh source after seek");
             ss_source_close(s2);
+            /* The same source, after reading to the end, seeks back to the same cursor. */
+            if (got.end == SS_SOURCE_END) {
+                CHECK(ss_source_seek(s, c) == 0, "seek %lld after the end: %s", (long long)c, s->errstr);
+                outs_clear(&got);
+                read_source(s, &got);
+                stale_ok = 1;
+                same_outs(&want, &got, "same source after seek");
+                stale_ok = 0;
+            }
         }
         ss_source_close(s);
         ss_fh_decoder_free(d);
