@@ -127,7 +127,7 @@ typedef struct {
     ss_pq_codec codec;      /* default zstd */
     int zstd_level;         /* default SS_AR_DEFAULT_ZSTD_LEVEL */
     size_t row_group_rows;  /* default 131072 */
-    size_t row_group_bytes; /* default 16 MiB of buffered values per open file */
+    size_t row_group_bytes; /* default 12 MiB of buffered (mostly compressed) pages per open file */
     size_t page_bytes;      /* default 1 MiB */
     size_t dict_max_bytes;  /* default 1 MiB */
     int fsync;              /* fsync file and directory on finish; default 1 */
@@ -173,6 +173,7 @@ typedef struct {
     uint64_t files, bytes, row_groups;
     uint64_t utf8_replaced, rows_flagged;
     uint64_t evictions;               /* files finished early to bound memory */
+    uint64_t partitions;              /* distinct (type, hour) partitions written */
 } ss_ar_sink_stats;
 
 typedef struct ss_ar_sink ss_ar_sink;

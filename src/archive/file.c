@@ -38,7 +38,7 @@ void ss_ar_options_init(ss_ar_options *o) {
     o->codec = SS_PQ_CODEC_ZSTD;
     o->zstd_level = SS_AR_DEFAULT_ZSTD_LEVEL;
     o->row_group_rows = 131072;
-    o->row_group_bytes = 16u << 20;
+    o->row_group_bytes = 12u << 20;
     o->page_bytes = 1u << 20;
     o->dict_max_bytes = 1u << 20;
     o->fsync = 1;

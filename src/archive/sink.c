@@ -114,6 +114,7 @@ static int next_part(ss_ar_sink *s, ss_type t, int64_t hour, uint32_t *out) {
         s->ctr_n++;
     }
     *out = s->ctr[i].next_part[t]++;
+    if (*out == 0) s->st.partitions++;
     return 0;
 }
 

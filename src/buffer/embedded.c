@@ -247,6 +247,25 @@ static void log_tail(const char *dir, char *out, size_t outlen) {
     memcpy(out, start, len + 1);
 }
 
+/* The pid of a redis-server still running in this data dir (per its pidfile, and its working
+ * directory, which redis sets to `dir`), or 0. Guards against starting a second server on
+ * the same AOF when the first one is alive but not answering. */
+static pid_t live_server_pid(const ss_embedded *e) {
+    char path[PATH_MAX + 32], cwd[PATH_MAX];
+    snprintf(path, sizeof path, "%s/redis.pid", e->dir);
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    long pid = 0;
+    if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+    fclose(f);
+    if (pid <= 1 || kill((pid_t)pid, 0) != 0) return 0;
+    snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
+    ssize_t n = readlink(path, cwd, sizeof cwd - 1);
+    if (n <= 0) return 0;
+    cwd[n] = '\0';
+    return strcmp(cwd, e->dir) == 0 ? (pid_t)pid : 0;
+}
+
 /* ---- start / reuse / stop --------------------------------------------------------------- */
 
 void ss_embedded_url(const ss_embedded *e, ss_redis_url *out) {
@@ -432,8 +451,15 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
         long long deadline = now_ms() + o.start_timeout_ms;
         while ((alive = probe(e, 2000)) == 2 && now_ms() < deadline) sleep_ms(100);
     }
+    pid_t stale = alive == 1 ? 0 : live_server_pid(e);
     if (alive == 1) {
         ss_info("embedded", "reusing the running redis-server of %s", e->dir);
+    } else if (stale) {
+        snprintf(err, errlen,
+                 "a redis-server (pid %d) is running in %s but does not answer with this data dir's password; "
+                 "stop it (kill %d) before starting skyspool on this data dir",
+                 (int)stale, e->dir, (int)stale);
+        goto fail;
     } else if (start_server(e, &o, err, errlen) != 0) {
         goto fail;
     }

@@ -45,6 +45,8 @@
 #define CTL_MAX 4
 #define MAX_IN_FLIGHT 64
 #define PREFIX_MAX 200
+#define BATCH_MAX_BYTES (4u << 20) /* a batch closes at this many bytes of RESP, whatever its count */
+#define SOURCE_RETRIES 3           /* consecutive source errors retried via seek before giving up */
 enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO };
 
 typedef struct {
@@ -91,6 +93,8 @@ struct ss_ingest {
     int has_start_cursor;
     int rewound; /* set by recover() when it seeked the source */
     uint64_t nread_total, skipped_local;
+    int64_t last_msg_cursor; /* cursor after the last message read from the source */
+    int has_last_msg_cursor, src_errors;
 
     pthread_mutex_t mu;
     ss_ingest_stats st;
@@ -747,8 +751,8 @@ static int recover(ss_ingest *ing) {
     }
     ing->count = 0;
     ing->cursor_written = 0;
-    ss_info("ingest", "source %s cannot rewind; re-sending %llu unconfirmed entries from memory", ing->src->id,
-            (unsigned long long)(n + (uint64_t)ing->retry.n - n));
+    ss_info("ingest", "source %s cannot rewind; re-sending %d unconfirmed entries from memory (%llu in flight)",
+            ing->src->id, ing->retry.n, (unsigned long long)n);
     return OK;
 }
 
@@ -930,6 +934,18 @@ static int settle(ss_ingest *ing) {
     return rc;
 }
 
+/* A source error: sources may be usable again after a seek, so retry a few times from the
+ * cursor after the last message before giving up. Returns 1 when the source was re-seeked. */
+static int retry_source(ss_ingest *ing) {
+    if (ing->src_errors >= SOURCE_RETRIES || !ing->has_last_msg_cursor) return 0;
+    ss_warn("ingest", "source %s failed (%s); retrying from cursor %lld", ing->src->id, ing->src->errstr,
+            (long long)ing->last_msg_cursor);
+    sleep_ms(200 << ing->src_errors);
+    if (ss_source_seek(ing->src, ing->last_msg_cursor) != 0) return 0;
+    ing->src_errors++;
+    return 1;
+}
+
 /* Reads one batch from the source into the next ring slot and sends it. */
 static int read_and_send(ss_ingest *ing, int *src_state) {
     batch *b = ring_at(ing, ing->count);
@@ -938,24 +954,36 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     batch_begin_data(b);
     int64_t deadline = mono_ms() + ing->o.flush_ms;
     uint64_t nread = 0, skipped0 = ing->skipped_local;
+    /* wait up to 200 ms for a first entry, then only for what is left of flush_ms (the
+     * clock is read every 32 messages, not per message) */
+    int timeout = 200, timed = 0;
     while (b->n < ing->o.batch_events) {
-        int timeout = b->n == 0 ? 200 : (int)(deadline - mono_ms());
-        if (timeout < 0) timeout = 0;
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
         if (r == SS_SOURCE_MSG) {
             nread++;
             ing->nread_total++;
+            ing->src_errors = 0;
+            ing->last_msg_cursor = m.cursor;
+            ing->has_last_msg_cursor = 1;
             if (add_message(ing, b, &m) != 0) goto oom;
+            if (b->buf.len >= BATCH_MAX_BYTES) break;
             if (ing->o.max_events && ing->nread_total >= (uint64_t)ing->o.max_events) {
                 *src_state = SRC_END;
                 break;
             }
-            if ((nread & 63) == 0 && b->n && mono_ms() >= deadline) break;
+            if (b->n && (!timed || (nread & 31) == 0)) {
+                int64_t left = deadline - mono_ms();
+                if (left <= 0) break;
+                timeout = (int)left;
+                timed = 1;
+            }
         } else if (r == SS_SOURCE_AGAIN) {
             break;
         } else if (r == SS_SOURCE_END) {
             *src_state = SRC_END;
+            break;
+        } else if (retry_source(ing)) {
             break;
         } else {
             snprintf(ing->errstr, sizeof ing->errstr, "source %.500s: %.256s", ing->src->id, ing->src->errstr);

@@ -55,7 +55,7 @@ static void usage(FILE *f) {
             "  --max-open-files N     partition files open at once (default %d); memory is bounded by\n"
             "                         N x --row-group-bytes, older partitions are finished into extra parts\n"
             "  --row-group-rows N     rows per row group (default 131072)\n"
-            "  --row-group-bytes SIZE buffered bytes per row group and open file (default 16mb)\n"
+            "  --row-group-bytes SIZE buffered bytes per row group and open file (default 12mb)\n"
             "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
             "  --tag TAG              file name tag (default: a hash of the input paths)\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
@@ -289,11 +289,11 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
                (unsigned long long)c->in_bytes, (unsigned long long)c->rejected);
         for (size_t i = 0; i < c->nreasons; i++)
             printf("%s\"%s\":%llu", i ? "," : "", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
-        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"elapsed_s\":%.3f,"
+        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"partitions\":%llu,\"elapsed_s\":%.3f,"
                "\"cpu_s\":%.3f,\"events_per_s\":%.0f,\"events_per_cpu_s\":%.0f,\"max_rss_kb\":%ld}\n",
                (unsigned long long)st->utf8_replaced, (unsigned long long)st->rows_flagged,
-               (unsigned long long)st->evictions, elapsed, cpu, elapsed > 0 ? st->events / elapsed : 0.0,
-               cpu > 0 ? st->events / cpu : 0.0, ru.ru_maxrss);
+               (unsigned long long)st->evictions, (unsigned long long)st->partitions, elapsed, cpu,
+               elapsed > 0 ? st->events / elapsed : 0.0, cpu > 0 ? st->events / cpu : 0.0, ru.ru_maxrss);
         return;
     }
     printf("converted %llu events from %llu lines (%.1f MB) into %s\n", (unsigned long long)st->events,
@@ -303,8 +303,9 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
     if (st->skipped_other)
         printf("  other collections skipped: %llu (use --keep-other to write them)\n",
                (unsigned long long)st->skipped_other);
-    printf("files            %llu (%llu row groups, %llu opened again after eviction)\n",
-           (unsigned long long)st->files, (unsigned long long)st->row_groups, (unsigned long long)st->evictions);
+    printf("files            %llu in %llu partitions (%llu row groups; %llu files finished early to bound memory)\n",
+           (unsigned long long)st->files, (unsigned long long)st->partitions, (unsigned long long)st->row_groups,
+           (unsigned long long)st->evictions);
     printf("bytes            %llu (%.1f bytes/event, codec %s)\n", (unsigned long long)st->bytes, bpe,
            ss_pq_codec_name(c->ao.codec));
     printf("rejects          %llu", (unsigned long long)c->rejected);
@@ -312,6 +313,11 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
         printf("%s%s %llu", i ? ", " : " (", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
     printf("%s\n", c->nreasons ? ") -> _rejects/" : "");
     printf("utf8 replaced    %llu strings\n", (unsigned long long)st->utf8_replaced);
+    if (st->files > 2 * st->partitions + 16)
+        fprintf(stderr,
+                "skyspool convert: warning: the input is far from time order: %llu files for %llu partitions. "
+                "Sort it by time_us, or raise --max-open-files (memory grows with it).\n",
+                (unsigned long long)st->files, (unsigned long long)st->partitions);
     printf("elapsed          %.2f s, %.0f events/s, %.2f CPU s, peak RSS %ld MB\n", elapsed,
            elapsed > 0 ? st->events / elapsed : 0.0, cpu, ru.ru_maxrss / 1024);
 }

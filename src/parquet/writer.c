@@ -206,6 +206,8 @@ static void put_bools(ss_pqbuf *b, const uint8_t *v, size_t n) {
 
 /* Encodes, compresses and appends the open page of c to its chunk, then resets the page. */
 static int finish_page(ss_pq_writer *w, pq_col *c) {
+    /* appends never fail loudly; a failed one is caught here, before the page is used */
+    if (c->vals.oom || c->def.oom || c->rep.oom) return oom(w);
     if (c->page_levels == 0) return 0;
     ss_pqbuf *b = &w->body;
     b->len = 0;
@@ -709,7 +711,6 @@ int ss_pq_end_row(ss_pq_writer *w) {
         }
         c->set = 0;
         c->list_n = 0;
-        if (c->vals.oom || c->def.oom || c->rep.oom) return oom(w);
         if (c->dict_mode && c->dict.len > w->opt.dict_max_bytes) {
             if (finish_page(w, c)) return -1;
             c->dict_mode = 0; /* the rest of this chunk is PLAIN */

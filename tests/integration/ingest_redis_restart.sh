@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Redis goes away mid-run (a clean SHUTDOWN, then a kill -9 that loses the AOF's last
 # second) and comes back from its AOF: the ingester reconnects with backoff, rewinds to the
-# cursor that survived, and no input event is missing.
+# cursor that survived, and no input event is missing. From stdin, which cannot rewind, the
+# unconfirmed entries are re-sent from memory across a clean restart.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 B=$SKYSPOOL_BIN
 CHECK=$SKYSPOOL_BUILD/stream_check
@@ -19,9 +20,13 @@ export -f progress; export REDIS_PORT_r
 N=300000
 "$B" synth --events $N --seed 41 > ev.jsonl
 
-for mode in shutdown kill9; do
+for mode in shutdown kill9 stdin; do
   P="$mode:"
-  "$B" ingest --source file:ev.jsonl --redis "$URL" --prefix "$P" --json > "$mode.json" 2> "$mode.log" &
+  if [ $mode = stdin ]; then
+    "$B" ingest --source file:- --redis "$URL" --prefix "$P" --json < ev.jsonl > "$mode.json" 2> "$mode.log" &
+  else
+    "$B" ingest --source file:ev.jsonl --redis "$URL" --prefix "$P" --json > "$mode.json" 2> "$mode.log" &
+  fi
   ING=$!; SS_PIDS+=("$ING")
   ss_wait_for 120 progress "$P" 60000 || ss_fail "$mode: no progress"
   if [ $mode = kill9 ]; then
@@ -42,4 +47,6 @@ for mode in shutdown kill9; do
   ss_eq "$mode: missing" 0 "$(jq .missing "check-$mode.json")"
   ss_log "$mode: rewinds $(jq .rewinds "$mode.json"), duplicates $(jq .dups "check-$mode.json")"
 done
+ss_check "stdin: re-sent from memory, no rewind" grep -q "cannot rewind; re-sending" stdin.log
+ss_eq "stdin: no rewinds" 0 "$(jq .rewinds stdin.json)"
 ss_done

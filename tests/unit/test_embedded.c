@@ -195,12 +195,42 @@ static void test_lifecycle_long_path_tcp(void **st) {
     rm_rf(dir);
 }
 
+/* A live server of the data dir that does not answer (here: the password file changed under
+ * it) must not get a second server started on the same AOF. */
+static void test_refuses_second_server(void **st) {
+    (void)st;
+    char dir[] = "/tmp/ss-emb.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    ss_embedded_opts o;
+    ss_embedded_opts_init(&o);
+    o.data_dir = dir;
+    o.maxmemory = 64LL << 20;
+    char err[2048], pwpath[PATH_MAX], saved[256];
+    ss_embedded *a = ss_embedded_start(&o, err, sizeof err);
+    if (!a) fail_msg("start: %s", err);
+    snprintf(pwpath, sizeof pwpath, "%s/redis.password", dir);
+    assert_int_equal(ss_redis_password_file_read(pwpath, saved, sizeof saved, err, sizeof err), 0);
+    FILE *f = fopen(pwpath, "w");
+    assert_non_null(f);
+    fputs("not-the-password\n", f);
+    fclose(f);
+    ss_embedded *b = ss_embedded_start(&o, err, sizeof err);
+    assert_null(b);
+    if (!strstr(err, "does not answer")) fail_msg("unexpected error: %s", err);
+    f = fopen(pwpath, "w");
+    fprintf(f, "%s\n", saved);
+    fclose(f);
+    assert_int_equal(ss_embedded_stop(a), 0);
+    rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_socket),
         cmocka_unit_test(test_render_tcp_and_errors),
         cmocka_unit_test(test_lifecycle_socket),
         cmocka_unit_test(test_lifecycle_long_path_tcp),
+        cmocka_unit_test(test_refuses_second_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
