@@ -23,9 +23,9 @@ ss_eq "no rejects" "0" "$(jget "$SS_TMP/summary.json" rejects)"
 ss_eq "no temporary files left behind" "" "$(find "$out" -name '.*' -print)"
 
 if ss_node archive_check.mjs --dir "$out" "${jsonl_args[@]}" --full --keep-other; then
-  ss_pass "samples read back field-identical (DuckDB, hyparquet)"
+  ss_pass "samples read back field-identical (DuckDB, hyparquet, arrow-rs)"
 else
-  ss_fail "samples read back field-identical (DuckDB, hyparquet)"
+  ss_fail "samples read back field-identical (DuckDB, hyparquet, arrow-rs)"
 fi
 
 # Without --keep-other, other collections are counted, not written.
