@@ -954,9 +954,10 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     batch_begin_data(b);
     int64_t deadline = mono_ms() + ing->o.flush_ms;
     uint64_t nread = 0, skipped0 = ing->skipped_local;
+    /* wait up to 200 ms for a first entry, then only for what is left of flush_ms (the
+     * clock is read every 32 messages, not per message) */
+    int timeout = 200, timed = 0;
     while (b->n < ing->o.batch_events) {
-        int timeout = b->n == 0 ? 200 : (int)(deadline - mono_ms());
-        if (timeout < 0) timeout = 0;
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
         if (r == SS_SOURCE_MSG) {
@@ -971,7 +972,12 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
                 *src_state = SRC_END;
                 break;
             }
-            if ((nread & 63) == 0 && b->n && mono_ms() >= deadline) break;
+            if (b->n && (!timed || (nread & 31) == 0)) {
+                int64_t left = deadline - mono_ms();
+                if (left <= 0) break;
+                timeout = (int)left;
+                timed = 1;
+            }
         } else if (r == SS_SOURCE_AGAIN) {
             break;
         } else if (r == SS_SOURCE_END) {

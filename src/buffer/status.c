@@ -150,6 +150,12 @@ static void age(int64_t us, char *out, size_t n) {
     else snprintf(out, n, "%.1fd", s / 86400);
 }
 
+/* A running or paused ingester refreshes its heartbeat every second. */
+static int ingest_alive(const ss_status *s) {
+    int active = !strcmp(s->ingest_state, "running") || !strcmp(s->ingest_state, "paused");
+    return s->has_ingest && active && s->now_us - s->heartbeat_us < 10 * 1000000LL;
+}
+
 static void mib(long long v, char *out, size_t n) { snprintf(out, n, "%.1f MiB", (double)v / 1048576.0); }
 
 int ss_status_render_text(const ss_status *s, ss_buf *b) {
@@ -171,6 +177,8 @@ int ss_status_render_text(const ss_status *s, ss_buf *b) {
                             s->paused ? s->pause_reason : "", s->paused ? ")" : "", hb, s->events_total, s->dlq_total,
                             s->other_total, s->pauses_total, s->reconnects_total);
         rc |= ss_buf_printf(b, "         source %s\n", s->ingest_source);
+        if (!ingest_alive(s) && (!strcmp(s->ingest_state, "running") || !strcmp(s->ingest_state, "paused")))
+            rc |= ss_buf_puts(b, "         (no heartbeat for over 10 s: the ingester is not running)\n");
     } else {
         rc |= ss_buf_puts(b, "ingest   never ran against this prefix\n");
     }
@@ -246,7 +254,8 @@ int ss_status_render_json(const ss_status *s, ss_buf *b) {
     } else {
         rc |= ss_buf_puts(b, "{\"state\":");
         rc |= jstr(b, s->ingest_state);
-        rc |= ss_buf_printf(b, ",\"paused\":%s,\"pause_reason\":", s->paused ? "true" : "false");
+        rc |= ss_buf_printf(b, ",\"alive\":%s,\"paused\":%s,\"pause_reason\":", ingest_alive(s) ? "true" : "false",
+                            s->paused ? "true" : "false");
         rc |= jstr(b, s->pause_reason);
         rc |= ss_buf_printf(b,
                             ",\"pauses_total\":%lld,\"events_total\":%lld,\"dlq_total\":%lld,\"other_total\":%lld,"

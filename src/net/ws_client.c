@@ -1,9 +1,15 @@
 /* See ws_client.h.
  *
- * State machine: IDLE (waiting for next_connect_us) -> CONNECTING (lws is resolving,
- * connecting, doing TLS and the handshake) -> OPEN (receiving) -> back to IDLE when the
- * connection ends for any reason, with the next attempt scheduled by the backoff
- * table. Only the current wsi may change state: a connection we abandoned (stall,
+ * libwebsockets provides the connection (TCP, the event loop, timers, flow control) as
+ * a RAW client; TLS on top of it is ws_tls.c (OpenSSL on memory BIOs) and the WebSocket
+ * protocol is ws_frame.c, because lws 4.1's own client parses frames a byte at a time
+ * (see ws_frame.h) and cannot start TLS on a RAW client connection.
+ *
+ * State machine: IDLE (waiting for next_connect_us) -> CONNECTING (lws is resolving and
+ * connecting) -> TLS (wss:// only) -> HANDSHAKE (our upgrade request sent, reading the
+ * 101) ->
+ * OPEN (receiving) -> back to IDLE when the connection ends for any reason, with the
+ * next attempt scheduled by the backoff table. Only the current wsi may change state: a connection we abandoned (stall,
  * reconnect) may still report its close later, and is ignored.
  *
  * Waiting: lws_service() sleeps until socket activity or the next scheduled lws event
@@ -17,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/ws_frame.h"
+#include "net/ws_tls.h"
 #include "net/ws_url.h"
 #include "util/log.h"
 
@@ -27,7 +35,9 @@ typedef struct qmsg {
     uint8_t data[]; /* len bytes + NUL */
 } qmsg;
 
-enum { ST_IDLE, ST_CONNECTING, ST_OPEN };
+enum { ST_IDLE, ST_CONNECTING, ST_TLS, ST_HANDSHAKE, ST_OPEN };
+
+#define PLAIN_CHUNK 65536 /* TLS plaintext read per step */
 
 struct ss_ws_client {
     ss_ws_client_opts o;
@@ -45,6 +55,15 @@ struct ss_ws_client {
     lws_retry_bo_t policy;
     lws_sorted_usec_list_t wake;
 
+    char key[25], accept[29]; /* this attempt's Sec-WebSocket-Key and the answer expected */
+    ss_buf hs;           /* handshake response bytes */
+    ss_buf out;          /* bytes to send, after LWS_PRE bytes of headroom */
+    ss_ws_parser parser;
+    ss_ws_tls_ctx *tlsx; /* wss:// */
+    ss_ws_tls *tls;      /* the current connection's TLS session */
+    uint8_t *plain;      /* PLAIN_CHUNK bytes of decrypted input */
+    ss_buf frame;        /* a frame being built, before encryption */
+    int ping_sent;       /* a keep-alive ping is out and nothing came since */
     ss_buf assembly;     /* the message being reassembled */
     size_t assembly_full;
     int assembly_binary;
@@ -132,6 +151,9 @@ static void schedule_retry(ss_ws_client *c, const char *why) {
 /* The current connection ended (or never started). */
 static void connection_gone(ss_ws_client *c, const char *why) {
     int was_open = c->state == ST_OPEN;
+    ss_buf_reset(&c->hs);
+    ss_ws_tls_free(c->tls);
+    c->tls = NULL;
     c->wsi = NULL;
     c->state = ST_IDLE;
     c->paused = 0;
@@ -175,15 +197,16 @@ static void start_connect(ss_ws_client *c) {
     ci.host = c->host_header;
     ci.origin = c->host_header;
     ci.ietf_version_or_minus_one = -1;
+    ci.method = "RAW"; /* lws does TCP; TLS and the WebSocket protocol are ours */
     ci.local_protocol_name = "ss-ws-client";
     ci.retry_and_idle_policy = &c->policy;
     ci.opaque_user_data = (void *)++c->attempt;
-    if (c->url.tls) {
-        ci.ssl_connection = LCCSCF_USE_SSL;
-        if (c->o.tls_insecure)
-            ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    if (ss_ws_make_key(c->key) < 0) {
+        c->next_connect_us = ss_ws_now_us() + 1000000;
+        ss_error(c->log_name, "no randomness for the WebSocket key; retrying in 1 s");
+        return;
     }
+    ss_ws_accept_for(c->key, c->accept);
     c->state = ST_CONNECTING;
     c->wsi = NULL;
     c->connect_started_us = ss_ws_now_us();
@@ -226,31 +249,159 @@ static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int bi
     return 0;
 }
 
-static int on_receive(ss_ws_client *c, struct lws *wsi, const void *in, size_t len) {
+/* A payload slice of a data frame (ws_frame.h): reassemble messages, queue them. */
+static int on_data(void *ud, int opcode, int fin, int frame_start, int frame_end, const uint8_t *p, size_t n) {
+    ss_ws_client *c = ud;
     size_t cap = c->o.max_message_bytes;
-    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-    c->last_rx_us = ss_ws_now_us();
-    if (first) {
+    if (frame_start && opcode != SS_WS_OP_CONT) { /* a new message */
         ss_buf_reset(&c->assembly);
         c->assembly_full = 0;
-        c->assembly_binary = lws_frame_is_binary(wsi);
+        c->assembly_binary = opcode == SS_WS_OP_BINARY;
+        if (frame_end && fin) /* the common case: the whole message in one slice, one copy */
+            return enqueue(c, p, n < cap ? n : cap, n, c->assembly_binary);
     }
-    if (first && final) { /* the common case: one piece, one copy */
-        if (enqueue(c, in, len < cap ? len : cap, len, c->assembly_binary) < 0) return -1;
-    } else {
-        size_t room = c->assembly.len < cap ? cap - c->assembly.len : 0;
-        if (ss_buf_append(&c->assembly, in, len < room ? len : room) < 0) return -1;
-        c->assembly_full += len;
-        if (final) {
-            if (enqueue(c, c->assembly.data, c->assembly.len, c->assembly_full, c->assembly_binary) < 0) return -1;
-            ss_buf_reset(&c->assembly);
-            if (c->assembly.cap > 4 * 1024 * 1024) ss_buf_free(&c->assembly); /* don't keep a huge one */
+    size_t room = c->assembly.len < cap ? cap - c->assembly.len : 0;
+    if (ss_buf_append(&c->assembly, p, n < room ? n : room) < 0) return -1;
+    c->assembly_full += n;
+    if (frame_end && fin) {
+        if (enqueue(c, c->assembly.data, c->assembly.len, c->assembly_full, c->assembly_binary) < 0) return -1;
+        ss_buf_reset(&c->assembly);
+        if (c->assembly.cap > 4 * 1024 * 1024) ss_buf_free(&c->assembly); /* don't keep a huge one */
+    }
+    return 0;
+}
+
+/* Empties the output buffer, keeping LWS_PRE bytes of headroom for lws_write. */
+static int out_reset(ss_ws_client *c) {
+    ss_buf_reset(&c->out);
+    if (ss_buf_reserve(&c->out, LWS_PRE) < 0) return -1;
+    memset(c->out.data, 0, LWS_PRE);
+    c->out.len = LWS_PRE;
+    return 0;
+}
+
+/* Queues plaintext for the server (through TLS on wss://) and asks to be writable. */
+static int send_plain(ss_ws_client *c, const void *p, size_t n) {
+    if (c->out.len < LWS_PRE && out_reset(c) < 0) return -1;
+    if (c->tls) {
+        if (ss_ws_tls_write(c->tls, p, n) < 0 || ss_ws_tls_take(c->tls, &c->out) < 0) return -1;
+    } else if (ss_buf_append(&c->out, p, n) < 0) {
+        return -1;
+    }
+    if (c->wsi && c->out.len > LWS_PRE) lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static void send_bytes(ss_ws_client *c, int opcode, const void *p, size_t n) {
+    ss_buf_reset(&c->frame);
+    if (ss_ws_frame_encode(&c->frame, opcode, p, n) == 0) send_plain(c, c->frame.data, c->frame.len);
+}
+
+static int send_upgrade(ss_ws_client *c) {
+    c->state = ST_HANDSHAKE;
+    ss_buf_reset(&c->frame);
+    if (ss_ws_handshake_request(&c->frame, c->host_header, c->path.data, c->key) < 0) return -1;
+    return send_plain(c, c->frame.data, c->frame.len);
+}
+
+static int on_control(void *ud, int opcode, const uint8_t *p, size_t n) {
+    ss_ws_client *c = ud;
+    if (opcode == SS_WS_OP_PING) {
+        send_bytes(c, SS_WS_OP_PONG, p, n);
+    } else if (opcode == SS_WS_OP_CLOSE) {
+        char why[200];
+        int code = n >= 2 ? p[0] << 8 | p[1] : 1005;
+        snprintf(why, sizeof why, "server closed the connection (code %d%s%.*s)", code, n > 2 ? ": " : "",
+                 (int)(n > 2 ? n - 2 : 0), (const char *)p + 2);
+        ss_info(c->log_name, "%s", why);
+        return 1; /* stop parsing; the caller drops the connection */
+    }
+    return 0; /* pong: the connection is alive, which any byte already told us */
+}
+
+static const ss_ws_frame_cb g_frame_cb = {on_data, on_control};
+
+static void established(ss_ws_client *c) {
+    c->state = ST_OPEN;
+    c->conn_id++;
+    c->conn_delivered = 0;
+    c->stats.connects++;
+    ss_ws_parser_init(&c->parser);
+    ss_buf_reset(&c->assembly);
+    ss_info(c->log_name, "connected to %s://%s:%d%.1000s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
+            c->path.data);
+}
+
+/* Received bytes: the handshake response first, then frames. */
+static int on_rx(ss_ws_client *c, uint8_t *in, size_t len) {
+    c->last_rx_us = ss_ws_now_us();
+    c->ping_sent = 0;
+    char err[200];
+    if (c->state == ST_HANDSHAKE) {
+        if (ss_buf_append(&c->hs, in, len) < 0) return -1;
+        long hl = ss_ws_handshake_parse(c->hs.data, c->hs.len, c->accept, err, sizeof err);
+        if (hl == 0) return 0;
+        if (hl < 0) {
+            char why[600];
+            snprintf(why, sizeof why, "WebSocket handshake with %s:%d failed: %s", c->url.host, c->url.port, err);
+            abandon(c, why);
+            return 0;
         }
+        established(c);
+        size_t rest = c->hs.len - (size_t)hl;
+        if (!rest) return 0;
+        in = (uint8_t *)c->hs.data + hl; /* frames that came with the response */
+        len = rest;
     }
-    if (final && !c->paused && queue_full(c)) {
-        lws_rx_flow_control(wsi, 0);
+    int rc = ss_ws_parse(&c->parser, in, len, &g_frame_cb, c, err, sizeof err);
+    if (c->state == ST_OPEN && c->hs.len) ss_buf_reset(&c->hs);
+    if (rc < 0 && c->errstr[0]) return -1; /* out of memory */
+    if (rc < 0) {
+        char why[600];
+        snprintf(why, sizeof why, "WebSocket protocol error from %s:%d: %s", c->url.host, c->url.port, err);
+        abandon(c, why);
+        return 0;
+    }
+    if (rc > 0) { /* a close frame */
+        abandon(c, "connection closed");
+        return 0;
+    }
+    if (!c->paused && queue_full(c) && c->wsi) {
+        lws_rx_flow_control(c->wsi, 0);
         c->paused = 1;
         c->stats.pauses++;
+    }
+    return 0;
+}
+
+/* Ciphertext received on wss://: finish the TLS handshake, then decrypt and hand the
+ * plaintext to on_rx, and send whatever TLS wants sent. */
+static int on_tls_rx(ss_ws_client *c, struct lws *wsi, const void *in, size_t len) {
+    char err[300];
+    if (ss_ws_tls_feed(c->tls, in, len) < 0) return -1;
+    if (c->state == ST_TLS) {
+        int hs = ss_ws_tls_handshake(c->tls, err, sizeof err);
+        if (hs < 0) {
+            char why[600];
+            snprintf(why, sizeof why, "cannot connect to %s:%d: %s", c->url.host, c->url.port, err);
+            abandon(c, why);
+            return 0;
+        }
+        if (hs == 1 && send_upgrade(c) < 0) return -1;
+    }
+    while (c->wsi == wsi && c->state >= ST_HANDSHAKE) {
+        long n = ss_ws_tls_read(c->tls, c->plain, PLAIN_CHUNK, err, sizeof err);
+        if (n == 0) break;
+        if (n < 0) {
+            abandon(c, err);
+            return 0;
+        }
+        if (on_rx(c, c->plain, (size_t)n) < 0) return -1;
+    }
+    if (c->wsi == wsi && c->tls) {
+        if (c->out.len < LWS_PRE && out_reset(c) < 0) return -1;
+        if (ss_ws_tls_take(c->tls, &c->out) < 0) return -1;
+        if (c->out.len > LWS_PRE) lws_callback_on_writable(wsi);
     }
     return 0;
 }
@@ -260,28 +411,41 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     ss_ws_client *c = ctx ? lws_context_user(ctx) : NULL;
     if (!c || c->shutting_down) return 0;
     switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    case LWS_CALLBACK_RAW_CONNECTED:
         if (!is_current(c, wsi)) return -1;
-        c->state = ST_OPEN;
-        c->conn_id++;
-        c->conn_delivered = 0;
-        c->last_rx_us = ss_ws_now_us();
-        c->stats.connects++;
-        ss_info(c->log_name, "connected to %s://%s:%d%.1000s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
-                c->path.data);
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!is_current(c, wsi) || c->state != ST_OPEN) return 0;
-        if (on_receive(c, wsi, in, len) < 0) {
-            snprintf(c->errstr, sizeof c->errstr, "out of memory receiving a message");
+        ss_buf_reset(&c->hs);
+        if (out_reset(c) < 0) return -1;
+        if (c->tlsx) {
+            char err[300];
+            ss_ws_tls_free(c->tls);
+            c->tls = ss_ws_tls_new(c->tlsx, c->url.host, err, sizeof err);
+            if (!c->tls) {
+                abandon(c, err);
+                return 0;
+            }
+            c->state = ST_TLS;
+            if (ss_ws_tls_handshake(c->tls, err, sizeof err) < 0 || ss_ws_tls_take(c->tls, &c->out) < 0) {
+                abandon(c, err);
+                return 0;
+            }
+            lws_callback_on_writable(wsi);
+        } else if (send_upgrade(c) < 0) {
             return -1;
         }
         break;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (is_current(c, wsi) && len >= 2) {
-            const unsigned char *b = in;
-            ss_info(c->log_name, "server closed the connection (code %d%s%.*s)", b[0] << 8 | b[1],
-                    len > 2 ? ": " : "", (int)(len > 2 ? (len - 2 > 120 ? 120 : len - 2) : 0), (const char *)in + 2);
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        if (!is_current(c, wsi)) return 0;
+        if (c->out.len > LWS_PRE) {
+            size_t n = c->out.len - LWS_PRE;
+            if (lws_write(wsi, (unsigned char *)c->out.data + LWS_PRE, n, LWS_WRITE_RAW) < (int)n) return -1;
+            c->out.len = LWS_PRE;
+        }
+        break;
+    case LWS_CALLBACK_RAW_RX:
+        if (!is_current(c, wsi) || c->state < ST_TLS) return 0;
+        if ((c->tls ? on_tls_rx(c, wsi, in, len) : on_rx(c, in, len)) < 0) {
+            if (!c->errstr[0]) snprintf(c->errstr, sizeof c->errstr, "out of memory receiving a message");
+            return -1;
         }
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -292,8 +456,9 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
             connection_gone(c, why);
         }
         break;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (is_current(c, wsi)) connection_gone(c, "connection closed");
+    case LWS_CALLBACK_RAW_CLOSE:
+        if (is_current(c, wsi))
+            connection_gone(c, c->state == ST_OPEN ? "connection closed" : "connection closed during the handshake");
         break;
     default:
         break;
@@ -327,6 +492,9 @@ ss_ws_client *ss_ws_client_new(const ss_ws_client_opts *o, char *err, size_t err
     c->o.log_name = c->log_name;
     ss_buf_init(&c->assembly);
     ss_buf_init(&c->path);
+    ss_buf_init(&c->hs);
+    ss_buf_init(&c->out);
+    ss_buf_init(&c->frame);
     if (!c->url_str || !c->log_name || (o->tls_ca_file && !c->ca_file)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -342,11 +510,7 @@ ss_ws_client *ss_ws_client_new(const ss_ws_client_opts *o, char *err, size_t err
     c->policy.retry_ms_table = g_backoff_ms;
     c->policy.retry_ms_table_count = sizeof g_backoff_ms / sizeof g_backoff_ms[0];
     c->policy.conceal_count = UINT16_MAX;
-    c->policy.secs_since_valid_ping = (uint16_t)c->o.ping_interval_s;
-    int hang = c->o.read_timeout_ms > 0 ? c->o.read_timeout_ms / 1000 : 0;
-    if (hang < c->o.ping_interval_s + 10) hang = c->o.ping_interval_s + 10;
-    c->policy.secs_since_valid_hangup = (uint16_t)(hang > 65535 ? 65535 : hang);
-    c->policy.jitter_percent = 20;
+    c->policy.jitter_percent = 20; /* keep-alive pings are ours (next()), not lws's */
 
     ss_ws_route_lws_logs();
     struct lws_context_creation_info info;
@@ -360,12 +524,17 @@ ss_ws_client *ss_ws_client_new(const ss_ws_client_opts *o, char *err, size_t err
     info.fd_limit_per_thread = 16;
     info.connect_timeout_secs = (unsigned)((c->o.connect_timeout_ms + 999) / 1000);
     info.timeout_secs = info.connect_timeout_secs;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    info.client_ssl_ca_filepath = c->ca_file;
+    if (c->url.tls) {
+        c->tlsx = ss_ws_tls_ctx_new(c->ca_file, c->o.tls_insecure, err, errlen);
+        c->plain = malloc(PLAIN_CHUNK);
+        if (!c->tlsx || !c->plain) {
+            if (c->tlsx) snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
     c->ctx = lws_create_context(&info);
     if (!c->ctx) {
-        snprintf(err, errlen, "cannot create the WebSocket client (libwebsockets context)%s",
-                 c->ca_file ? "; check the CA file" : "");
+        snprintf(err, errlen, "cannot create the WebSocket client (libwebsockets context)");
         goto fail;
     }
     c->state = ST_IDLE;
@@ -413,8 +582,11 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
         if (round > 0 && now >= deadline) return SS_WS_AGAIN;
 
         if (c->state == ST_IDLE && now >= c->next_connect_us) start_connect(c);
-        if (c->state == ST_CONNECTING && now - c->connect_started_us > (int64_t)c->o.connect_timeout_ms * 1000) {
-            abandon(c, "connect timed out");
+        if ((c->state == ST_CONNECTING || c->state == ST_TLS || c->state == ST_HANDSHAKE) &&
+            now - c->connect_started_us > (int64_t)c->o.connect_timeout_ms * 1000) {
+            abandon(c, c->state == ST_CONNECTING ? "connect timed out"
+                       : c->state == ST_TLS     ? "TLS handshake timed out"
+                                                : "WebSocket handshake timed out");
         } else if (c->state == ST_OPEN && !c->paused && c->o.read_timeout_ms > 0 &&
                    now - c->last_rx_us > (int64_t)c->o.read_timeout_ms * 1000) {
             c->stats.stalls++;
@@ -423,8 +595,18 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
             abandon(c, why);
         }
 
+        int64_t ping_at = c->last_rx_us + (int64_t)c->o.ping_interval_s * 1000000;
+        if (c->state == ST_OPEN && !c->paused && !c->ping_sent && now >= ping_at) {
+            send_bytes(c, SS_WS_OP_PING, "skyspool", 8); /* idle: keep the connection (and NATs) alive */
+            c->ping_sent = 1;
+        }
+
         /* Sleep in lws until activity or the earliest of our own deadlines. */
         int64_t wake = deadline;
+        if (c->state == ST_OPEN && !c->ping_sent && ping_at < wake) wake = ping_at;
+        if ((c->state == ST_CONNECTING || c->state == ST_TLS || c->state == ST_HANDSHAKE) &&
+            c->connect_started_us + (int64_t)c->o.connect_timeout_ms * 1000 < wake)
+            wake = c->connect_started_us + (int64_t)c->o.connect_timeout_ms * 1000;
         if (c->state == ST_IDLE && c->next_connect_us < wake) wake = c->next_connect_us;
         if (c->state == ST_OPEN && c->o.read_timeout_ms > 0) {
             int64_t stall_at = c->last_rx_us + (int64_t)c->o.read_timeout_ms * 1000 + 1000;
@@ -468,6 +650,12 @@ void ss_ws_client_free(ss_ws_client *c) {
     free(c->ring);
     ss_buf_free(&c->assembly);
     ss_buf_free(&c->path);
+    ss_buf_free(&c->hs);
+    ss_buf_free(&c->out);
+    ss_buf_free(&c->frame);
+    ss_ws_tls_free(c->tls);
+    ss_ws_tls_ctx_free(c->tlsx);
+    free(c->plain);
     free(c->url_str);
     free(c->ca_file);
     free(c->log_name);

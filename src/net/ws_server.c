@@ -2,10 +2,11 @@
  *
  * One lws context, one vhost, one protocol that is also protocols[0], so clients that
  * ask for no subprotocol (Jetstream clients don't) land on it. Per connection: a file
- * reader, the request's parameters, a pacing clock, and one pending message kept with
- * LWS_PRE bytes of headroom so lws can write the frame header in place. Writing is
- * driven by LWS_CALLBACK_SERVER_WRITEABLE; a burst of messages is written per callback
- * until the socket is choked, and pacing waits use the per-connection lws timer. */
+ * reader, the request's parameters, a pacing clock, and one pending message (read but
+ * not yet due). Writing is driven by LWS_CALLBACK_SERVER_WRITEABLE: each callback frames
+ * a batch of due messages itself (ws_frame.c) into one buffer and hands it to lws as raw
+ * bytes, one write for up to BATCH_BYTES, instead of one lws_write (a send and a poll)
+ * per message. Pacing waits use the per-connection lws timer. */
 #include "net/ws_server.h"
 
 #include <libwebsockets.h>
@@ -15,6 +16,7 @@
 
 #include "net/frame_peek.h"
 #include "net/js_proto.h"
+#include "net/ws_frame.h"
 #include "net/replay_input.h"
 #include "net/ws_client.h" /* ss_ws_now_us, ss_ws_route_lws_logs */
 #include "net/ws_url.h"
@@ -23,7 +25,8 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define BURST 128 /* messages per writeable callback at most */
+#define BURST 512                /* messages per writeable callback at most */
+#define BATCH_BYTES (128 * 1024) /* bytes framed per writeable callback, about */
 
 typedef struct {
     ss_replay_reader *rd;      /* JSONL input */
@@ -36,6 +39,7 @@ typedef struct {
     uint64_t sent;
     int64_t start_wall_us, first_time_us;
     ss_buf pend;           /* LWS_PRE headroom + the next message */
+    ss_buf batch;          /* LWS_PRE headroom + framed messages to write */
     size_t pend_len;
     int pend_binary;
     int64_t pend_time_us;
@@ -186,6 +190,15 @@ static int close_conn(struct lws *wsi, enum lws_close_status code, const char *w
     return -1;
 }
 
+/* Writes the framed batch (raw: the frames are already made). */
+static int flush_batch(struct lws *wsi, conn *c) {
+    size_t n = c->batch.len - LWS_PRE;
+    if (!n) return 0;
+    int w = lws_write(wsi, (unsigned char *)c->batch.data + LWS_PRE, n, LWS_WRITE_RAW);
+    c->batch.len = LWS_PRE;
+    return w < (int)n ? -1 : 0;
+}
+
 static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     if (c->closing) { /* everything before it has been flushed */
         srv->stats.closed_after++;
@@ -193,41 +206,53 @@ static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
                 (unsigned long long)c->sent);
         return close_conn(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "close-after");
     }
-    for (int i = 0; i < BURST; i++) {
+    if (c->batch.len < LWS_PRE) {
+        if (ss_buf_reserve(&c->batch, LWS_PRE + BATCH_BYTES) < 0) return -1;
+        c->batch.len = LWS_PRE;
+    }
+    int more = 1;
+    for (int i = 0; i < BURST && c->batch.len - LWS_PRE < BATCH_BYTES; i++) {
         if (!c->have_pend) {
             int rc = load_next(srv, c);
-            if (rc < 0) return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "replay input error");
+            if (rc < 0) {
+                flush_batch(wsi, c);
+                return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "replay input error");
+            }
             if (rc == 0) {
                 if (!c->eof) ss_info("replay-server", "%s: end of input after %llu messages; idling", c->peer,
                                      (unsigned long long)c->sent);
                 c->eof = 1;
-                return 0; /* stay connected, like a live stream with nothing new */
+                more = 0; /* stay connected, like a live stream with nothing new */
+                break;
             }
         }
         int64_t now = ss_ws_now_us(), due = due_at(srv, c);
         if (due > now) {
             lws_set_timer_usecs(wsi, due - now);
-            return 0;
+            more = 0;
+            break;
         }
         if (!c->started) {
             c->started = 1;
             c->start_wall_us = now;
             c->first_time_us = c->pend_time_us;
         }
-        int n = lws_write(wsi, (unsigned char *)c->pend.data + LWS_PRE, c->pend_len,
-                          c->pend_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        if (n < (int)c->pend_len) return -1;
+        uint8_t h[10];
+        size_t hl = ss_ws_server_frame_header(h, c->pend_binary ? SS_WS_OP_BINARY : SS_WS_OP_TEXT, c->pend_len);
+        if (ss_buf_append(&c->batch, h, hl) < 0 ||
+            ss_buf_append(&c->batch, c->pend.data + LWS_PRE, c->pend_len) < 0)
+            return -1;
         c->have_pend = 0;
         c->sent++;
         srv->stats.messages++;
         srv->stats.bytes += c->pend_len;
         if (srv->o.close_after && c->sent >= srv->o.close_after) {
-            c->closing = 1;
+            c->closing = 1; /* close once this batch is out */
             break;
         }
-        if (lws_send_pipe_choked(wsi)) break;
     }
-    lws_callback_on_writable(wsi);
+    if (flush_batch(wsi, c) < 0) return -1;
+    if (more || c->closing) lws_callback_on_writable(wsi);
     return 0;
 }
 
@@ -236,6 +261,7 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     c->cursor = -1;
     ss_js_filter_init(&c->filter);
     ss_buf_init(&c->pend);
+    ss_buf_init(&c->batch);
     char ip[48] = "?";
     lws_get_peer_simple(wsi, ip, sizeof ip);
     snprintf(c->peer, sizeof c->peer, "client %llu (%s)", (unsigned long long)srv->stats.connections + 1, ip);
@@ -297,6 +323,7 @@ static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
             c->frd = NULL;
             ss_js_filter_free(&c->filter);
             ss_buf_free(&c->pend);
+            ss_buf_free(&c->batch);
         }
         return 0;
     }

@@ -33,6 +33,7 @@ ss_eq "nothing is written while paused" "$n1" "$n2"
 ss_check "the buffer holds part of the input ($n1)" test "$n1" -gt 50000 -a "$n1" -lt 150000
 "$B" status --redis "$URL" --json > status.json
 ss_eq "status shows ingest paused" true "$(jq .ingest.paused status.json)"
+ss_eq "status: the paused ingester is alive" true "$(jq .ingest.alive status.json)"
 curl -s "http://127.0.0.1:$MPORT/metrics" > metrics.txt
 ss_check "metrics: paused gauge is 1" grep -q "^skyspool_ingest_paused 1" metrics.txt
 ss_check "metrics: a watermark pause counted" grep -q '^skyspool_ingest_pauses_total{reason="watermark"} 1' metrics.txt

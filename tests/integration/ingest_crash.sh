@@ -27,6 +27,13 @@ for round in 1 2; do
   n=$(total_len)
   ss_check "round $round: partial input buffered ($n)" test "$n" -lt $N
 done
+"$B" status --redis "$URL" --json > status.json
+ss_eq "status after kill -9: state still says running" running "$(jq -r .ingest.state status.json)"
+sleep 10.5
+"$B" status --redis "$URL" --json > status.json
+"$B" status --redis "$URL" > status.txt
+ss_eq "status after kill -9: not alive (stale heartbeat)" false "$(jq .ingest.alive status.json)"
+ss_check "status text says the ingester is not running" grep -q "the ingester is not running" status.txt
 key=$(cli --scan --pattern 'skyspool:cursor:file:*' | head -1)
 cur=$(cli hget "$key" cursor)
 ss_check "a cursor was stored before the crash ($cur)" test "${cur:-0}" -gt 0
