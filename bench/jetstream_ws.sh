@@ -96,7 +96,8 @@ mkdir -p bench/results
   echo
   echo "Command: \`bench/jetstream_ws.sh $N $RUNS\` (release build, \`nice\`). Corpus: \`skyspool synth --events $N"
   echo "--seed 3 --other-frac 0\`, $bytes bytes. Each run ingests all $N events into a fresh redis-server"
-  echo "(AOF on, \`appendfsync everysec\`, loopback); rate = events / wall seconds of \`skyspool ingest\`."
+  echo "(AOF on, \`appendfsync everysec\`, loopback). Rates: events / wall seconds of \`skyspool ingest\`, and"
+  echo "events per CPU-second of the ingester plus redis-server (from \`time\` and \`INFO cpu\`)."
   echo "The jetstream path reads from \`skyspool replay-server --jsonl\` (a separate process, as fast as the"
   echo "client reads) through \`--source jetstream:ws://127.0.0.1:PORT/subscribe\` with the default"
   echo "wantedCollections. Median of $RUNS interleaved runs each."

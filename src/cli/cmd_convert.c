@@ -9,10 +9,13 @@
  * partitioned, is written with its reason to DIR/_rejects/rejects-TAG.jsonl and counted.
  *
  * File names are deterministic from the inputs: TAG is a hash of the inputs' absolute
- * paths (or --tag), so converting the same inputs again into the same DIR rewrites the
- * same files instead of adding duplicates. */
+ * paths (or --tag; required for stdin), so converting the same inputs again into the same
+ * DIR rewrites the same files instead of adding duplicates, and after a successful run
+ * any other part-TAG-* file in DIR (left by an earlier run of the same inputs that split
+ * partitions differently, or was interrupted) is removed as stale. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -42,10 +45,12 @@ static void usage(FILE *f) {
             "\n"
             "Converts Jetstream v1 JSONL into the hive-partitioned Parquet archive\n"
             "  DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/part-TAG-NNNNNN.parquet\n"
-            "partitioned by each event's time_us in UTC (never the client's createdAt), one\n"
-            "schema per type (docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files\n"
-            "are detected and decompressed. Lines that are not valid events are not dropped:\n"
-            "they go to DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted.\n"
+            "partitioned by each event's time_us in UTC (never the client's createdAt). Every\n"
+            "file has the same 34 columns, the raw record JSON included; each type fills its own\n"
+            "(docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files are detected and\n"
+            "decompressed. Input is expected roughly in time order, as Jetstream delivers it.\n"
+            "Lines that are not valid events are not dropped: they go to\n"
+            "DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted.\n"
             "\n"
             "options:\n"
             "  --out DIR              output directory (created if missing)\n"
@@ -57,7 +62,8 @@ static void usage(FILE *f) {
             "  --row-group-rows N     rows per row group (default 131072)\n"
             "  --row-group-bytes SIZE buffered bytes per row group and open file (default 12mb)\n"
             "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
-            "  --tag TAG              file name tag (default: a hash of the input paths)\n"
+            "  --tag TAG              file name tag (default: a hash of the input paths; required for\n"
+            "                         stdin). A run replaces every earlier file of its tag in DIR.\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
             "  --json                 print the summary as one JSON object\n"
             "  --quiet                no progress line\n"
@@ -66,12 +72,12 @@ static void usage(FILE *f) {
             "examples:\n"
             "  skyspool synth --events 100000 --seed 1 > ev.jsonl\n"
             "  skyspool convert --out archive ev.jsonl\n"
-            "  zstdcat old/*.jsonl.zst | skyspool convert --out archive --tag old -\n"
+            "  zstdcat old/*.jsonl.zst | skyspool convert --out archive --tag old-2024 -\n"
             "  skyspool convert --out archive --codec snappy --keep-other jetstream-2025-08-*.jsonl.zst\n"
             "\n"
             "Then, in DuckDB:\n"
             "  SELECT type, hour, count(*) FROM read_parquet('archive/**/*.parquet',\n"
-            "    hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY ALL;\n",
+            "    hive_partitioning = true) GROUP BY ALL ORDER BY ALL;\n",
             SS_AR_DEFAULT_ZSTD_LEVEL, CONVERT_DEFAULT_MAX_OPEN);
 }
 
@@ -94,12 +100,72 @@ typedef struct {
     char rejects_tmp[SS_AR_MAX_PATH];
     ss_buf line;
 
-    uint64_t lines, in_bytes, rejected;
+    uint64_t lines, in_bytes, rejected, stale_removed;
     reason_count reasons[CONVERT_MAX_REASONS];
     size_t nreasons;
     int progress;
     double t0, last_progress;
 } convert_ctx;
+
+/* The part files this run wrote, to tell stale ones of the same tag apart. */
+typedef struct {
+    char **v;
+    size_t n, cap;
+    int oom;
+} path_set;
+
+static void produced_add(void *ctx, ss_type t, const ss_ar_file_result *r) {
+    (void)t;
+    path_set *ps = ctx;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        char **v = realloc(ps->v, cap * sizeof *v);
+        if (!v) {
+            ps->oom = 1;
+            return;
+        }
+        ps->v = v;
+        ps->cap = cap;
+    }
+    if (!(ps->v[ps->n] = strdup(r->path))) ps->oom = 1;
+    else ps->n++;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* nftw has no context argument: the walk's state lives here for its duration. */
+static struct {
+    const path_set *keep;
+    char prefix[SS_AR_MAX_NAME + 8];
+    uint64_t removed;
+    int err;
+} g_stale;
+
+static int stale_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    if (flag != FTW_F) return 0;
+    const char *base = path + ftw->base;
+    size_t n = strlen(base);
+    if (strncmp(base, g_stale.prefix, strlen(g_stale.prefix)) != 0 || n < 8 || strcmp(base + n - 8, ".parquet") != 0)
+        return 0;
+    const char *key = path;
+    if (bsearch(&key, g_stale.keep->v, g_stale.keep->n, sizeof(char *), cmp_str)) return 0;
+    if (unlink(path) == 0) g_stale.removed++;
+    else g_stale.err = errno;
+    return 0;
+}
+
+/* Removes part-TAG-*.parquet files under out that this run did not write. */
+static int remove_stale(const char *out, const char *tag, path_set *keep, uint64_t *removed) {
+    qsort(keep->v, keep->n, sizeof(char *), cmp_str);
+    g_stale.keep = keep;
+    snprintf(g_stale.prefix, sizeof g_stale.prefix, "part-%s-", tag);
+    g_stale.removed = 0;
+    g_stale.err = 0;
+    int rc = nftw(out, stale_visit, 32, FTW_PHYS);
+    *removed = g_stale.removed;
+    return rc == 0 && g_stale.err == 0 ? 0 : -1;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -289,10 +355,11 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
                (unsigned long long)c->in_bytes, (unsigned long long)c->rejected);
         for (size_t i = 0; i < c->nreasons; i++)
             printf("%s\"%s\":%llu", i ? "," : "", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
-        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"partitions\":%llu,\"elapsed_s\":%.3f,"
+        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"partitions\":%llu,\"stale_removed\":%llu,\"elapsed_s\":%.3f,"
                "\"cpu_s\":%.3f,\"events_per_s\":%.0f,\"events_per_cpu_s\":%.0f,\"max_rss_kb\":%ld}\n",
                (unsigned long long)st->utf8_replaced, (unsigned long long)st->rows_flagged,
-               (unsigned long long)st->evictions, (unsigned long long)st->partitions, elapsed, cpu,
+               (unsigned long long)st->evictions, (unsigned long long)st->partitions,
+               (unsigned long long)c->stale_removed, elapsed, cpu,
                elapsed > 0 ? st->events / elapsed : 0.0, cpu > 0 ? st->events / cpu : 0.0, ru.ru_maxrss);
         return;
     }
@@ -313,6 +380,9 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
         printf("%s%s %llu", i ? ", " : " (", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
     printf("%s\n", c->nreasons ? ") -> _rejects/" : "");
     printf("utf8 replaced    %llu strings\n", (unsigned long long)st->utf8_replaced);
+    if (c->stale_removed)
+        printf("stale removed    %llu files of tag %s from an earlier run\n", (unsigned long long)c->stale_removed,
+               c->tag);
     if (st->files > 2 * st->partitions + 16)
         fprintf(stderr,
                 "skyspool convert: warning: the input is far from time order: %llu files for %llu partitions. "
@@ -397,6 +467,9 @@ int ss_cmd_convert(int argc, char **argv) {
     int nstdin = 0;
     for (int i = 0; i < ninputs; i++) nstdin += !strcmp(inputs[i], "-");
     if (nstdin > 1) return ss_usage_error(CMD, "'-' (stdin) may be given only once");
+    if (nstdin && !tag)
+        return ss_usage_error(CMD, "reading stdin needs --tag NAME: file names come from the inputs, and two "
+                                   "different streams must not name the same files");
     if (tag) {
         if (!ss_ar_valid_name(tag) || strlen(tag) > 64)
             return ss_usage_error(CMD, "--tag must be 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'");
@@ -413,8 +486,10 @@ int ss_cmd_convert(int argc, char **argv) {
     c.dec = ss_decoder_new(NULL);
     c.sink = ss_ar_sink_new(c.out, c.tag, &c.ao, c.max_open, c.keep_other, err, sizeof err);
     ss_buf_init(&c.line);
+    path_set produced = {0};
     int rc = 0;
     if (!c.dec || !c.sink) rc = ss_cmd_fail(CMD, "%s", c.sink ? "out of memory" : err);
+    else ss_ar_sink_on_file(c.sink, produced_add, &produced);
     c.progress = !c.quiet && isatty(STDERR_FILENO);
     c.t0 = c.last_progress = now_s();
     for (int i = 0; rc == 0 && i < ninputs; i++) rc = convert_input(&c, inputs[i]);
@@ -424,6 +499,15 @@ int ss_cmd_convert(int argc, char **argv) {
         fclose(c.rejects);
         unlink(c.rejects_tmp);
     }
+    if (rc == 0 && produced.oom) rc = ss_cmd_fail(CMD, "out of memory");
+    if (rc == 0) {
+        /* the run is complete: anything else of this tag is from an earlier run */
+        if (remove_stale(c.out, c.tag, &produced, &c.stale_removed) != 0)
+            rc = ss_cmd_fail(CMD, "cannot remove stale part-%s-* files under %s: %s", c.tag, c.out, strerror(errno));
+        if (c.rejected == 0 && unlink(c.rejects_path) == 0) c.stale_removed++;
+    }
+    for (size_t i = 0; i < produced.n; i++) free(produced.v[i]);
+    free(produced.v);
     if (c.sink) {
         progress(&c, 1);
         print_summary(&c, now_s() - c.t0, rc == 0);

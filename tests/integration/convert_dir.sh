@@ -3,7 +3,7 @@
 # order across hour boundaries, duplicated, with planted malformed lines; small row groups
 # and few open files, so that partitions are evicted and reopened into extra part files.
 # DuckDB over the whole directory must return exactly the input events per type and hour,
-# every column must equal the JSON's (DuckDB and hyparquet), the rejects file must list
+# every column must equal the JSON's (DuckDB, hyparquet, arrow-rs), the rejects file must list
 # exactly the malformed lines with their reasons, metadata must show codec, dictionaries
 # and statistics, and a filter on `time` must skip row groups.
 source "$(dirname "$0")/../lib/harness.sh"

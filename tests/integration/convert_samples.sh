@@ -23,9 +23,9 @@ ss_eq "no rejects" "0" "$(jget "$SS_TMP/summary.json" rejects)"
 ss_eq "no temporary files left behind" "" "$(find "$out" -name '.*' -print)"
 
 if ss_node archive_check.mjs --dir "$out" "${jsonl_args[@]}" --full --keep-other; then
-  ss_pass "samples read back field-identical (DuckDB, hyparquet)"
+  ss_pass "samples read back field-identical (DuckDB, hyparquet, arrow-rs)"
 else
-  ss_fail "samples read back field-identical (DuckDB, hyparquet)"
+  ss_fail "samples read back field-identical (DuckDB, hyparquet, arrow-rs)"
 fi
 
 # Without --keep-other, other collections are counted, not written.
@@ -40,7 +40,7 @@ fi
 # stdin and .zst input give the same rows as the files.
 cat "${samples[@]}" > "$SS_TMP/all.jsonl"
 zstd -q -f "$SS_TMP/all.jsonl" -o "$SS_TMP/all.jsonl.zst"
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/stdin" --keep-other --quiet - < "$SS_TMP/all.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stdin" --keep-other --quiet --tag from-stdin - < "$SS_TMP/all.jsonl" > /dev/null
 "$SKYSPOOL_BIN" convert --out "$SS_TMP/zst" --keep-other --quiet "$SS_TMP/all.jsonl.zst" > /dev/null
 q="SELECT count(*) AS n, sum(hash(did, time_us, rkey, rev, record, text, seq, status, langs)) AS h FROM read_parquet('DIR/**/*.parquet', hive_partitioning = true)"
 want=$(ss_node duck_query.mjs "${q//DIR/$out}")
@@ -54,6 +54,19 @@ ss_eq "a second run writes the same file names" "$before" "$(cd "$out" && find .
 ss_eq "a second run adds no duplicate rows" "$lines" \
   "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$out/**/*.parquet')")"
 
+# A run that splits partitions differently (few open files: extra part files) followed by
+# a run of the same inputs with room for every partition: the second run removes the
+# first run's extra files, which are stale.
+cat "$SS_TMP/all.jsonl" "$SS_TMP/all.jsonl" > "$SS_TMP/twice.jsonl" # every partition visited twice
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --quiet --max-open-files 2 "$SS_TMP/twice.jsonl" > /dev/null
+many=$(find "$SS_TMP/stale" -name 'part-*-000001.parquet' | wc -l)
+ss_check "few open files split partitions into extra part files ($many)" test "$many" -gt 0
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --json "$SS_TMP/twice.jsonl" > "$SS_TMP/stale.json"
+ss_eq "the normal run removed them" "0" "$(find "$SS_TMP/stale" -name 'part-*-000001.parquet' | wc -l)"
+ss_eq "the summary says how many" "$many" "$(jget "$SS_TMP/stale.json" stale_removed)"
+ss_eq "no duplicate rows after the re-run" "$((2 * lines))" \
+  "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$SS_TMP/stale/**/*.parquet')")"
+
 # Usage errors exit 2 with a message; --help exits 0 with examples.
 usage_rc() { "$SKYSPOOL_BIN" convert "$@" > /dev/null 2> "$SS_TMP/err.txt"; echo $?; }
 ss_eq "missing --out exits 2" 2 "$(usage_rc "${samples[0]}")"
@@ -62,7 +75,9 @@ ss_eq "bad codec exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --codec lz4 "${samples
 ss_check "bad codec message names the choices" grep -q "zstd, snappy or none" "$SS_TMP/err.txt"
 ss_eq "bad zstd level exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --zstd-level 99 "${samples[0]}")"
 ss_eq "bad tag exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --tag ../evil "${samples[0]}")"
-ss_eq "stdin twice exits 2" 2 "$(usage_rc --out "$SS_TMP/x" - -)"
+ss_eq "stdin twice exits 2" 2 "$(usage_rc --out "$SS_TMP/x" --tag t - -)"
+ss_eq "stdin without --tag exits 2" 2 "$(usage_rc --out "$SS_TMP/x" - < /dev/null)"
+ss_check "the stdin message asks for --tag" grep -q -- "--tag" "$SS_TMP/err.txt"
 ss_eq "missing input file exits 1" 1 "$(usage_rc --out "$SS_TMP/x" "$SS_TMP/does-not-exist.jsonl")"
 "$SKYSPOOL_BIN" convert --help > "$SS_TMP/help.txt"
 ss_check "--help shows examples" grep -q "skyspool convert --out archive" "$SS_TMP/help.txt"

@@ -4,7 +4,8 @@
 // statement of docs/SCHEMA.md.
 //
 //   node archive_check.mjs --dir DIR --jsonl IN.jsonl [--jsonl more.jsonl ...]
-//        [--full]          compare every column of every row, through DuckDB and hyparquet
+//        [--full]          compare every column of every row, through DuckDB, hyparquet and
+//                          arrow-rs (parquet-wasm)
 //        [--keep-other]    the conversion kept other collections (type=other)
 //        [--codec zstd]    the codec every column chunk must declare (default zstd)
 //        [--prune]         prove that a filter on `time` skips row groups
@@ -25,6 +26,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects, parquetMetadata } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { readParquet } from 'parquet-wasm';
+import { tableFromIPC } from 'apache-arrow';
 
 // ---- arguments --------------------------------------------------------------------------
 const opt = { jsonl: [], codec: 'zstd', full: false, keepOther: false, prune: false, expectRejects: 0 };
@@ -458,6 +461,30 @@ if (opt.full) {
     for (const o of objs) hrows.push({ row: o, type });
   }
   compareRows('hyparquet', hrows);
+
+  // arrow-rs (parquet-wasm), read column by column from the Arrow table; 64-bit integers and
+  // timestamps from the raw value buffers, so no precision is lost on the way
+  const arows = [];
+  for (const f of files) {
+    const type = /\/type=([a-z]+)\//.exec(f)[1];
+    const table = tableFromIPC(readParquet(new Uint8Array(fs.readFileSync(f))).intoIPCStream());
+    const rows = Array.from({ length: table.numRows }, () => ({}));
+    for (const col of COLUMNS) {
+      const vec = table.getChild(col);
+      if (!vec) { for (const r of rows) r[col] = '<missing column>'; continue; }
+      let i = 0;
+      for (const d of vec.data) {
+        for (let j = 0; j < d.length; j++, i++) {
+          if (!d.getValid(j)) rows[i][col] = null;
+          else if (TIMESTAMPS.has(col) || INT64S.has(col)) rows[i][col] = d.values[d.offset + j];
+          else if (['langs', 'mentions', 'links', 'tags', 'labels'].includes(col)) rows[i][col] = Array.from(vec.get(i).toArray());
+          else rows[i][col] = vec.get(i);
+        }
+      }
+    }
+    for (const r of rows) arows.push({ row: r, type });
+  }
+  compareRows('arrow-rs', arows);
   // the schema every file declares, as hyparquet reads it
   let schemaBad = 0;
   for (const f of files) {

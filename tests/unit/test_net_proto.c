@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "net/frame_peek.h"
+#include "net/ws_frame.h"
 #include "net/js_proto.h"
 #include "net/ws_url.h"
 #include "net/zdict.h"
@@ -396,12 +397,193 @@ static void test_zdict_open_errors(void **state) {
     unlink(tmpl);
 }
 
+
+/* ---- WebSocket framing (ws_frame.h) ---------------------------------------------------- */
+
+static void test_ws_handshake(void **state) {
+    (void)state;
+    char acc[29], err[256];
+    ss_ws_accept_for("dGhlIHNhbXBsZSBub25jZQ==", acc); /* the example of RFC 6455, 1.3 */
+    assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    char k1[25], k2[25];
+    assert_int_equal(ss_ws_make_key(k1), 0);
+    assert_int_equal(ss_ws_make_key(k2), 0);
+    assert_int_equal(strlen(k1), 24);
+    assert_string_not_equal(k1, k2);
+
+    ss_buf b;
+    ss_buf_init(&b);
+    assert_int_equal(ss_ws_handshake_request(&b, "127.0.0.1:6008", "/subscribe?cursor=1", "dGhlIHNhbXBsZSBub25jZQ=="), 0);
+    assert_non_null(strstr(b.data, "GET /subscribe?cursor=1 HTTP/1.1\r\nHost: 127.0.0.1:6008\r\n"));
+    assert_non_null(strstr(b.data, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+    assert_non_null(strstr(b.data, "Sec-WebSocket-Version: 13\r\n"));
+    assert_int_equal(memcmp(b.data + b.len - 4, "\r\n\r\n", 4), 0);
+    ss_buf_free(&b);
+
+    const char *ok = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept:  s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\r\n\x81\x02hi";
+    size_t okn = strlen(ok);
+    long hl = ss_ws_handshake_parse(ok, okn, acc, err, sizeof err);
+    assert_int_equal(hl, (long)(okn - 4)); /* the frame bytes after the headers are not consumed */
+    for (size_t cut = 0; cut < okn - 4; cut++) assert_int_equal(ss_ws_handshake_parse(ok, cut, acc, err, sizeof err), 0);
+    const char *bad_accept = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: xxx\r\n\r\n";
+    assert_int_equal(ss_ws_handshake_parse(bad_accept, strlen(bad_accept), acc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "Sec-WebSocket-Accept"));
+    const char *refused = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(ss_ws_handshake_parse(refused, strlen(refused), acc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "404"));
+    const char *junk = "SSH-2.0-OpenSSH\r\n\r\n";
+    assert_int_equal(ss_ws_handshake_parse(junk, strlen(junk), acc, err, sizeof err), -1);
+    char *huge = malloc(SS_WS_HANDSHAKE_MAX + 10);
+    memset(huge, 'a', SS_WS_HANDSHAKE_MAX + 10);
+    assert_int_equal(ss_ws_handshake_parse(huge, SS_WS_HANDSHAKE_MAX + 10, acc, err, sizeof err), -1);
+    free(huge);
+}
+
+typedef struct {
+    ss_buf msg;        /* current message being assembled */
+    char msgs[16][300];
+    int nmsgs, binary[16];
+    int cur_binary;
+    int ctl_op[8];
+    char ctl[8][130];
+    int nctl;
+} sink;
+
+static int sink_data(void *ud, int opcode, int fin, int frame_start, int frame_end, const uint8_t *p, size_t n) {
+    sink *k = ud;
+    if (frame_start && opcode != SS_WS_OP_CONT) {
+        ss_buf_reset(&k->msg);
+        k->cur_binary = opcode == SS_WS_OP_BINARY;
+    }
+    ss_buf_append(&k->msg, p, n);
+    if (frame_end && fin && k->nmsgs < 16) {
+        snprintf(k->msgs[k->nmsgs], 300, "%.*s", (int)k->msg.len, k->msg.data ? k->msg.data : "");
+        k->binary[k->nmsgs++] = k->cur_binary;
+        ss_buf_reset(&k->msg);
+    }
+    return 0;
+}
+
+static int sink_ctl(void *ud, int opcode, const uint8_t *p, size_t n) {
+    sink *k = ud;
+    if (k->nctl < 8) {
+        k->ctl_op[k->nctl] = opcode;
+        snprintf(k->ctl[k->nctl++], 130, "%.*s", (int)n, (const char *)p);
+    }
+    return opcode == SS_WS_OP_CLOSE ? 1 : 0;
+}
+
+static void put_frame(ss_buf *b, int fin, int opcode, const char *payload, size_t n, int masked) {
+    uint8_t h[14];
+    size_t hl = ss_ws_server_frame_header(h, opcode, n);
+    if (!fin) h[0] &= 0x7f;
+    if (masked) h[1] |= 0x80;
+    ss_buf_append(b, h, hl);
+    const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+    if (masked) ss_buf_append(b, mask, 4);
+    for (size_t i = 0; i < n; i++) ss_buf_putc(b, (char)(masked ? payload[i] ^ mask[i & 3] : payload[i]));
+}
+
+static void test_ws_parser(void **state) {
+    (void)state;
+    static const ss_ws_frame_cb cb = {sink_data, sink_ctl};
+    char big[70000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    ss_buf in;
+    ss_buf_init(&in);
+    put_frame(&in, 1, SS_WS_OP_TEXT, "{\"a\":1}", 7, 0);             /* one-frame text */
+    put_frame(&in, 0, SS_WS_OP_BINARY, "bin", 3, 0);                  /* fragmented binary... */
+    put_frame(&in, 1, SS_WS_OP_PING, "are you there", 13, 0);         /* ...a ping in between... */
+    put_frame(&in, 0, SS_WS_OP_CONT, "ary", 3, 1);                    /* ...masked continuation... */
+    put_frame(&in, 1, SS_WS_OP_CONT, "!", 1, 0);                      /* ...end */
+    put_frame(&in, 1, SS_WS_OP_TEXT, "", 0, 0);                       /* empty message */
+    put_frame(&in, 1, SS_WS_OP_TEXT, big, 300, 0);                    /* 16-bit length */
+    put_frame(&in, 1, SS_WS_OP_BINARY, big, sizeof big, 0);           /* 64-bit length */
+    put_frame(&in, 1, SS_WS_OP_CLOSE, "\x03\xe9going away", 12, 0);  /* close 1001 */
+    /* Every split of the stream into two reads gives the same result. */
+    const size_t splits[] = {0, 1, 2, 3, 5, 9, 10, 11, 17, 30, 40, 300, 400, 70000, in.len - 1};
+    for (size_t si = 0; si < sizeof splits / sizeof splits[0]; si++) {
+        ss_buf copy;
+        ss_buf_init(&copy);
+        ss_buf_append(&copy, in.data, in.len); /* parsing unmasks in place */
+        sink k;
+        memset(&k, 0, sizeof k);
+        ss_buf_init(&k.msg);
+        ss_ws_parser p;
+        ss_ws_parser_init(&p);
+        char err[200];
+        size_t cut = splits[si];
+        int rc = ss_ws_parse(&p, (uint8_t *)copy.data, cut, &cb, &k, err, sizeof err);
+        if (rc == 0) rc = ss_ws_parse(&p, (uint8_t *)copy.data + cut, copy.len - cut, &cb, &k, err, sizeof err);
+        assert_int_equal(rc, 1); /* stopped by the close frame */
+        assert_int_equal(k.nmsgs, 5);
+        assert_string_equal(k.msgs[0], "{\"a\":1}");
+        assert_false(k.binary[0]);
+        assert_string_equal(k.msgs[1], "binary!");
+        assert_true(k.binary[1]);
+        assert_string_equal(k.msgs[2], "");
+        assert_int_equal(strlen(k.msgs[3]), 299); /* snprintf-capped view of 300 bytes */
+        assert_int_equal(k.ctl_op[0], SS_WS_OP_PING);
+        assert_string_equal(k.ctl[0], "are you there");
+        assert_int_equal(k.ctl_op[1], SS_WS_OP_CLOSE);
+        assert_int_equal(k.nctl, 2);
+        ss_buf_free(&k.msg);
+        ss_buf_free(&copy);
+    }
+    ss_buf_free(&in);
+
+    /* Protocol errors. */
+    const struct {
+        const char *bytes;
+        size_t n;
+        const char *why;
+    } bad[] = {
+        {"\xc1\x00", 2, "reserved"},                      /* RSV1 without an extension */
+        {"\x83\x00", 2, "opcode"},                        /* opcode 3 */
+        {"\x09\x00", 2, "control"},                       /* fragmented ping */
+        {"\x89\x7e\x00\x80", 4, "control"},              /* ping over 125 bytes */
+        {"\x82\x7f\x00\x00\x01\x00\x00\x00\x00\x00", 10, "limit"}, /* a 1 TiB frame */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sink k;
+        memset(&k, 0, sizeof k);
+        ss_buf_init(&k.msg);
+        ss_ws_parser p;
+        ss_ws_parser_init(&p);
+        char err[200] = "";
+        uint8_t buf[16];
+        memcpy(buf, bad[i].bytes, bad[i].n);
+        assert_int_equal(ss_ws_parse(&p, buf, bad[i].n, &cb, &k, err, sizeof err), -1);
+        assert_non_null(strstr(err, bad[i].why));
+        ss_buf_free(&k.msg);
+    }
+
+    /* Client frames are masked and decode back. */
+    ss_buf f;
+    ss_buf_init(&f);
+    assert_int_equal(ss_ws_frame_encode(&f, SS_WS_OP_PONG, "xyz", 3), 0);
+    assert_int_equal(f.len, 2 + 4 + 3);
+    assert_int_equal((uint8_t)f.data[0], 0x8a);
+    assert_int_equal((uint8_t)f.data[1], 0x80 | 3);
+    sink k;
+    memset(&k, 0, sizeof k);
+    ss_ws_parser p;
+    ss_ws_parser_init(&p);
+    char err[200];
+    assert_int_equal(ss_ws_parse(&p, (uint8_t *)f.data, f.len, &cb, &k, err, sizeof err), 0);
+    assert_int_equal(k.ctl_op[0], SS_WS_OP_PONG);
+    assert_string_equal(k.ctl[0], "xyz");
+    ss_buf_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_parse),     cmocka_unit_test(test_query_build),
         cmocka_unit_test(test_query_each),    cmocka_unit_test(test_js_peek),
         cmocka_unit_test(test_js_filter),     cmocka_unit_test(test_frame_peek),
         cmocka_unit_test(test_zdict_roundtrip), cmocka_unit_test(test_zdict_open_errors),
+        cmocka_unit_test(test_ws_handshake),  cmocka_unit_test(test_ws_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# skyspool replay-server on its own: flags and errors, --port-file, plain HTTP answered
+# with 404, concurrent clients that come and go, zstd-compressed JSONL input,
+# maxMessageSizeBytes, pacing (--rate and --original-timing), and a clean stop on SIGTERM.
+# Loopback only.
+source "$SKYSPOOL_SRC/tests/lib/harness.sh"
+source "$SKYSPOOL_SRC/tests/lib/net.sh"
+cd "$SS_TMP"
+B=$SKYSPOOL_BIN
+
+# 1. Help and usage errors.
+"$B" replay-server --help > help.txt
+ss_check "--help shows examples" grep -q "^examples:" help.txt
+usage_rc() { set +e; "$B" replay-server "$@" > /dev/null 2> usage.err; local rc=$?; set -e; echo "$rc"; }
+net_gen 1000 2000 in.jsonl
+ss_eq "no input: exit 2" 2 "$(usage_rc --listen 127.0.0.1:0)"
+ss_eq "two inputs: exit 2" 2 "$(usage_rc --jsonl in.jsonl --frames in.jsonl)"
+ss_eq "--rate 0: exit 2" 2 "$(usage_rc --jsonl in.jsonl --rate 0)"
+ss_eq "--listen without a port: exit 2" 2 "$(usage_rc --jsonl in.jsonl --listen 127.0.0.1)"
+ss_check "the message says what to fix" grep -q "HOST:PORT" usage.err
+ss_eq "--tls-cert without --tls-key: exit 2" 2 "$(usage_rc --jsonl in.jsonl --tls-cert x.pem)"
+ss_eq "missing input file: exit 1" 1 "$(usage_rc --jsonl nonexistent.jsonl)"
+ss_check "the message names the file" grep -q "nonexistent.jsonl" usage.err
+
+# 2. Serving: port file, 404 for plain HTTP, concurrent clients, clients coming and going.
+net_expect in.jsonl - > all.exp
+n=$(wc -l < all.exp)
+net_replay s --jsonl in.jsonl
+URL="ws://127.0.0.1:$RP_PORT_s/subscribe"
+ss_check "port file holds a port" test "$RP_PORT_s" -gt 0
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$RP_PORT_s/")
+ss_eq "plain HTTP gets 404" 404 "$code"
+for i in 1 2 3; do
+  timeout 60 "$B" cat --source "jetstream:$URL" --wanted-collections '*' --limit "$n" > "c$i.jsonl" 2>/dev/null &
+  eval "cpid$i=\$!"
+done
+wait "$cpid1" "$cpid2" "$cpid3"
+for i in 1 2 3; do ss_check "concurrent client $i: the whole stream" cmp -s all.exp "c$i.jsonl"; done
+# A client that leaves early, then another that reads everything.
+timeout 30 "$B" cat --source "jetstream:$URL" --limit 10 > /dev/null 2>&1
+timeout 60 "$B" cat --source "jetstream:$URL" --wanted-collections '*' --limit "$n" > c4.jsonl 2>/dev/null
+ss_check "after clients came and went, a new client still gets everything" cmp -s all.exp c4.jsonl
+ss_check "the server counted the connections" grep -q "client 5 " "$RP_LOG_s"
+
+# 3. maxMessageSizeBytes: larger events are not sent (Jetstream semantics).
+python3 - in.jsonl > small.exp <<'PY'
+import sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    if len(line.rstrip("\n").encode()) <= 400:
+        sys.stdout.write(line)
+PY
+ns=$(wc -l < small.exp)
+timeout 30 "$B" cat --source "jetstream:$URL?maxMessageSizeBytes=400" --wanted-collections '*' --limit "$ns" \
+  > small.jsonl 2>/dev/null
+ss_check "maxMessageSizeBytes=400: exactly the events up to 400 bytes ($ns)" cmp -s small.exp small.jsonl
+
+# 4. SIGTERM: clean stop with a summary.
+kill -TERM "$RP_PID_s"; set +e; wait "$RP_PID_s"; rc=$?; set -e
+ss_eq "SIGTERM: exit 0" 0 "$rc"
+ss_check "SIGTERM: summary logged" grep -q "stopping: .* connections, .* messages" "$RP_LOG_s"
+
+# 5. zstd-compressed JSONL input.
+zstd -q -f in.jsonl -o in.jsonl.zst
+net_replay z --jsonl in.jsonl.zst
+timeout 30 "$B" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_z/subscribe" --wanted-collections '*' --limit "$n" \
+  > z.jsonl 2>/dev/null
+ss_check "zstd-compressed input: the same stream" cmp -s all.exp z.jsonl
+net_stop "$RP_PID_z"
+
+# 6. Pacing. --rate 500 for 300 events takes >= 0.55 s; --original-timing replays 40 events
+#    spaced 50 ms in >= 1.8 s; as fast as possible is much quicker than both.
+head -300 in.jsonl > r300.jsonl
+net_replay rate --jsonl r300.jsonl --rate 500
+t0=$(date +%s.%N)
+timeout 30 "$B" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_rate/subscribe" --wanted-collections '*' --limit 300 \
+  > rate.jsonl 2>/dev/null
+t1=$(date +%s.%N)
+ss_eq "--rate: every event" 300 "$(wc -l < rate.jsonl)"
+ss_check "--rate 500: 300 events took >= 0.55 s ($(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s)" \
+  awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.55) }'
+net_stop "$RP_PID_rate"
+net_gen 40 50000 ot.jsonl
+net_replay ot --jsonl ot.jsonl --original-timing
+t0=$(date +%s.%N)
+timeout 30 "$B" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_ot/subscribe" --wanted-collections '*' --limit 40 \
+  > ot.out 2>/dev/null
+t1=$(date +%s.%N)
+ss_check "--original-timing: every event, in order" cmp -s ot.jsonl ot.out
+ss_check "--original-timing: 40 events 50 ms apart took >= 1.8 s ($(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s)" \
+  awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 1.8) }'
+net_stop "$RP_PID_ot"
+net_replay fast --jsonl ot.jsonl
+t0=$(date +%s.%N)
+timeout 30 "$B" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_fast/subscribe" --wanted-collections '*' --limit 40 \
+  > fast.out 2>/dev/null
+t1=$(date +%s.%N)
+ss_check "default pacing: the same 40 events in < 1.5 s" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 1.5) }'
+
+ss_done
