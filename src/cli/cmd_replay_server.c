@@ -35,6 +35,8 @@ static const char g_help[] =
     "                          serve wss:// instead of ws://\n"
     "  --close-after N         close each connection after N messages (code 1001), to test\n"
     "                          reconnects; the server keeps accepting new connections\n"
+    "  --fragment BYTES        send each message as WebSocket fragments of at most BYTES (to test\n"
+    "                          clients' reassembly); default: one frame per message\n"
     "  --zstd-dictionary FILE  Jetstream's zstd dictionary, for clients asking compress=true\n"
     "                          (bluesky-social/jetstream repository, pkg/models/zstd_dictionary)\n"
     "  --log-level LEVEL       debug, info, warn, error (default info)\n"
@@ -102,6 +104,7 @@ int ss_cmd_replay_server(int argc, char **argv) {
         {"close-after", required_argument, 0, 'n'},
         {"port-file", required_argument, 0, 'p'},
         {"zstd-dictionary", required_argument, 0, 'z'},
+        {"fragment", required_argument, 0, 'F'},
         {"log-level", required_argument, 0, 'L'},
         {0, 0, 0, 0},
     };
@@ -139,6 +142,13 @@ int ss_cmd_replay_server(int argc, char **argv) {
             break;
         }
         case 'p': port_file = optarg; break;
+        case 'F': {
+            long long n;
+            if (ss_parse_i64(optarg, 1, 1LL << 30, &n) < 0)
+                return ss_usage_error(cmd, "--fragment wants a positive number of bytes, got '%s'", optarg);
+            o.fragment = (size_t)n;
+            break;
+        }
         case 'z': o.zstd_dictionary = optarg; break;
         case 'L': {
             int lvl = ss_log_parse_level(optarg);

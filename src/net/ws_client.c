@@ -328,8 +328,7 @@ static void established(ss_ws_client *c) {
     c->stats.connects++;
     ss_ws_parser_init(&c->parser);
     ss_buf_reset(&c->assembly);
-    ss_info(c->log_name, "connected to %s://%s:%d%.1000s", c->url.tls ? "wss" : "ws", c->url.host, c->url.port,
-            c->path.data);
+    ss_info(c->log_name, "connected to %s://%s%.1000s", c->url.tls ? "wss" : "ws", c->host_header, c->path.data);
 }
 
 /* Received bytes: the handshake response first, then frames. */

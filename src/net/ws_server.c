@@ -199,6 +199,24 @@ static int flush_batch(struct lws *wsi, conn *c) {
     return w < (int)n ? -1 : 0;
 }
 
+/* Appends the pending message to the batch as one frame, or as fragments of at most
+ * o.fragment bytes (a first frame, continuations, FIN on the last), for clients' tests. */
+static int frame_message(ss_ws_replay *srv, conn *c) {
+    const char *p = c->pend.data + LWS_PRE;
+    size_t n = c->pend_len, step = srv->o.fragment && srv->o.fragment < n ? srv->o.fragment : n;
+    size_t off = 0;
+    do {
+        size_t k = n - off < step ? n - off : step;
+        uint8_t h[10];
+        int op = off == 0 ? (c->pend_binary ? SS_WS_OP_BINARY : SS_WS_OP_TEXT) : SS_WS_OP_CONT;
+        size_t hl = ss_ws_server_frame_header(h, op, k);
+        if (off + k < n) h[0] &= 0x7f; /* not the last fragment */
+        if (ss_buf_append(&c->batch, h, hl) < 0 || ss_buf_append(&c->batch, p + off, k) < 0) return -1;
+        off += k;
+    } while (off < n);
+    return 0;
+}
+
 static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     if (c->closing) { /* everything before it has been flushed */
         srv->stats.closed_after++;
@@ -237,11 +255,7 @@ static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
             c->start_wall_us = now;
             c->first_time_us = c->pend_time_us;
         }
-        uint8_t h[10];
-        size_t hl = ss_ws_server_frame_header(h, c->pend_binary ? SS_WS_OP_BINARY : SS_WS_OP_TEXT, c->pend_len);
-        if (ss_buf_append(&c->batch, h, hl) < 0 ||
-            ss_buf_append(&c->batch, c->pend.data + LWS_PRE, c->pend_len) < 0)
-            return -1;
+        if (frame_message(srv, c) < 0) return -1;
         c->have_pend = 0;
         c->sent++;
         srv->stats.messages++;

@@ -36,6 +36,7 @@ typedef struct {
     const char *tls_cert, *tls_key; /* PEM files: serve wss:// */
     uint64_t close_after;        /* close each connection after this many messages; 0 = never */
     const char *zstd_dictionary; /* needed for compress=true */
+    size_t fragment;             /* send each message in frames of at most this many bytes; 0 = whole */
 } ss_ws_replay_opts;
 
 typedef struct {

@@ -20,6 +20,11 @@ timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:$URL" --compress --zstd-dicti
 ss_check "compress=true: identical to the input ($n events)" cmp -s "$SS_TMP/exp" "$SS_TMP/out1"
 ss_check "the request asked for compress=true" grep -q "compress=true" "$SS_TMP/cat1.log"
 ss_check "no message was rejected" grep -q "0 bad messages" "$SS_TMP/cat1.log"
+net_replay zf --jsonl "$IN" --zstd-dictionary "$ZDICT" --fragment 100
+timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_zf/subscribe" --compress \
+  --zstd-dictionary "$ZDICT" --limit "$n" > "$SS_TMP/outf" 2>/dev/null
+ss_check "compress=true in 100-byte fragments: identical" cmp -s "$SS_TMP/exp" "$SS_TMP/outf"
+net_stop "$RP_PID_zf"
 net_stop "$RP_PID_z"
 zbytes=$(sed -n 's/.*stopping: .* messages, \([0-9]*\) bytes sent.*/\1/p' "$RP_LOG_z")
 

@@ -51,7 +51,35 @@ ss_check "collections outside both prefixes are dropped" bash -c "! grep -q org.
 ss_eq "first event is the one at the cursor" "$CUR" "$(head -1 "$SS_TMP/out4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["time_us"])')"
 ss_check "the request carried cursor=$CUR" grep -q "cursor=$CUR" "$SS_TMP/cat4.log"
 
-# 5. Bad URLs are refused before connecting.
+# 5. Fragmented messages are reassembled (the server splits each into 37-byte frames), and
+#    messages over --max-message-bytes are reported as too_large, not printed, not lost.
+net_replay frag --jsonl "$IN" --fragment 37
+timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_frag/subscribe" --limit "$n1" \
+  > "$SS_TMP/out5" 2>/dev/null
+ss_check "37-byte fragments: reassembled, identical" cmp -s "$SS_TMP/exp1" "$SS_TMP/out5"
+# Every 50th event of the first 2000 gets a long record field: 40 events over 1 KiB.
+python3 - "$IN" "$SS_TMP/big.jsonl" <<'PY'
+import json, sys
+out = open(sys.argv[2], "w", encoding="utf-8")
+for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
+    if i == 2000:
+        break
+    ev = json.loads(line)
+    if i % 50 == 0:
+        ev["commit" if ev["kind"] == "commit" else ev["kind"]]["padding"] = "x" * 3000
+    out.write(json.dumps(ev, separators=(",", ":"), ensure_ascii=False) + "\n")
+PY
+awk 'length($0) <= 1024' "$SS_TMP/big.jsonl" > "$SS_TMP/exp6"
+n6=$(wc -l < "$SS_TMP/exp6")
+net_replay big --jsonl "$SS_TMP/big.jsonl" --fragment 300
+timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_big/subscribe" --wanted-collections '*' \
+  --max-message-bytes 1kb --limit "$n6" --quiet > "$SS_TMP/out6" 2> "$SS_TMP/cat6.log"
+ss_check "over 1 KiB: the other events are identical ($n6)" cmp -s "$SS_TMP/exp6" "$SS_TMP/out6"
+ss_check "over 1 KiB: reported as too_large, not printed" grep -Eq "too_large=[0-9]+" "$SS_TMP/cat6.log"
+nbad=$(sed -n 's/.*too_large=\([0-9]*\).*/\1/p' "$SS_TMP/cat6.log")
+ss_eq "too_large: exactly the 40 padded events" 40 "${nbad:-0}"
+
+# 6. Bad URLs are refused before connecting.
 set +e
 "$SKYSPOOL_BIN" cat --source "jetstream:http://127.0.0.1:$RP_PORT_js/subscribe" --limit 1 > /dev/null 2> "$SS_TMP/bad.log"
 rc=$?

@@ -67,7 +67,20 @@ timeout 30 "$B" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_z/subscribe" --w
 ss_check "zstd-compressed input: the same stream" cmp -s all.exp z.jsonl
 net_stop "$RP_PID_z"
 
-# 6. Pacing. --rate 500 for 300 events takes >= 0.55 s; --original-timing replays 40 events
+# 6. IPv6 loopback, where the machine has it.
+if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
+  rm -f v6.port
+  "$B" replay-server --listen '[::1]:0' --port-file v6.port --jsonl in.jsonl 2> v6.log &
+  v6pid=$!; SS_PIDS+=("$v6pid")
+  ss_wait_for 20 test -s v6.port || true
+  timeout 30 "$B" cat --source "jetstream:ws://[::1]:$(cat v6.port)/subscribe" --wanted-collections '*' --limit "$n" \
+    > v6.jsonl 2> v6cat.log
+  ss_check "IPv6 [::1]: the whole stream" cmp -s all.exp v6.jsonl
+  ss_check "IPv6 [::1]: logged with brackets" grep -q "connected to ws://\[::1\]:" v6cat.log
+  net_stop "$v6pid"
+fi
+
+# 7. Pacing. --rate 500 for 300 events takes >= 0.55 s; --original-timing replays 40 events
 #    spaced 50 ms in >= 1.8 s; as fast as possible is much quicker than both.
 head -300 in.jsonl > r300.jsonl
 net_replay rate --jsonl r300.jsonl --rate 500

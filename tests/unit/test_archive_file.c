@@ -282,11 +282,45 @@ static void test_sink_eviction(void **state) {
     assert_null(ss_ar_sink_new(g_root, "", &o, 4, 0, err, sizeof err));
 }
 
+/* Events that did not come through the decoder may carry invalid UTF-8: the file replaces
+ * it with U+FFFD (DuckDB rejects a whole file over one bad string) and counts it. */
+static void test_file_utf8_replaced(void **state) {
+    (void)state;
+    char err[512];
+    ss_ar_options o;
+    ss_ar_options_init(&o);
+    o.fsync = 0;
+    ss_ar_file *f = ss_ar_file_open(g_root, SS_TYPE_POST, T0, "utf8", &o, err, sizeof err);
+    assert_non_null(f);
+    static const char rec[] = "{\"text\":\"bad \xff\xfe byte\",\"createdAt\":\"2024-09-05T06:11:04Z\"}";
+    ss_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SS_KIND_COMMIT;
+    ev.type = SS_TYPE_POST;
+    ev.did = (ss_str){"did:plc:eeeeeeeeeeeeeeeeeeeeeeee", 32};
+    ev.time_us = T0 + 1;
+    ev.op = SS_OP_CREATE;
+    ev.collection = (ss_str){"app.bsky.feed.post", 18};
+    ev.rkey = (ss_str){"3l3qo2vuowo2e", 13};
+    ev.rev = (ss_str){"3l3qo2vutsw2e", 13};
+    ev.cid = (ss_str){"bafyreie", 8};
+    ev.record = (ss_str){rec, sizeof rec - 1};
+    ev.active = -1;
+    assert_int_equal(ss_ar_file_append(f, &ev), 0);
+    ev.record = (ss_str){"{\"text\":\"fine\"}", 15};
+    assert_int_equal(ss_ar_file_append(f, &ev), 0);
+    ss_ar_file_result r;
+    assert_int_equal(ss_ar_file_finish(f, &r, err, sizeof err), 0);
+    assert_int_equal(r.rows, 2);
+    assert_int_equal(r.utf8_replaced, 2); /* the text column and the raw record of row 1 */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_utf8_replaced, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
