@@ -1,0 +1,265 @@
+/* `skyspool run`: the whole job in one process. The embedded redis-server (unless --redis),
+ * the ingester (its own thread) and the DataWriter (the main thread) share one stop flag:
+ * SIGINT/SIGTERM makes the ingester flush and store its cursor and the writer write the
+ * windows that are due; everything else stays in Redis for the next start. When a finite
+ * source ends (file:, synth:), the writer drains the buffer, writes every window and the
+ * command exits: that is what `make demo` does. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buffer/ingest.h"
+#include "cli/cli.h"
+#include "cli/cli_redis.h"
+#include "cli/cli_writer.h"
+#include "cli/config.h"
+#include "metrics/metrics.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "writer/writer.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: skyspool run --out DIR [--source SRC] [--redis URL] [options]\n\n"
+            "Runs the main job in one process: a private redis-server in DATA_DIR (unless --redis is\n"
+            "given), the ingester reading SRC into Redis Streams, and the DataWriter writing closed\n"
+            "5-minute windows to DIR as hive-partitioned Parquet, exactly once.\n"
+            "SIGINT/SIGTERM (Ctrl-C) shuts down cleanly: the ingester stores its cursor, the writer\n"
+            "writes what is due, everything else stays buffered for the next start. When a finite\n"
+            "source ends, the writer drains the buffer, writes every window, and run exits.\n"
+            "A progress line is shown when stdout is a terminal.\n\n"
+            "options:\n"
+            "  --source SRC          where events come from (default: live Jetstream once available):\n");
+    for (const ss_source_vtbl *const *v = ss_source_list(); *v; v++)
+        fprintf(f, "                          %s\n", (*v)->usage ? (*v)->usage : (*v)->scheme);
+    fprintf(f,
+            "  --out DIR             archive root (key out; required)\n"
+            "  --consumer NAME       the writer's consumer name [<host>-<pid>]\n"
+            "  --window, --grace, --dedup-horizon, --claim-idle, --retry-max, --memory-budget\n"
+            "                        as for `skyspool write`\n"
+            "  --keep-other          also keep other collections (key keep-other)\n"
+            "  --no-progress         no progress line even on a terminal\n"
+            "  --json                print final ingest and writer counts as JSON on stdout\n"
+            "  -h, --help            this help\n\n"
+            "%s\n"
+            "examples:\n"
+            "  skyspool run --source synth:events=200000,seed=1 --out archive     # demo data\n"
+            "  skyspool run --source file:events.jsonl --out archive --redis redis://127.0.0.1:6379\n"
+            "  skyspool run --out /data/bsky --set metrics-listen=127.0.0.1:9464\n",
+            ss_config_common_help);
+}
+
+typedef struct {
+    ss_ingest *ing;
+    ss_source *src;
+    volatile sig_atomic_t *stop;
+    volatile sig_atomic_t *ended; /* set when the ingester returns */
+    int rc;
+} ingest_thread;
+
+static void *run_ingest(void *arg) {
+    ingest_thread *it = arg;
+    it->rc = ss_ingest_run(it->ing, it->src, it->stop);
+    *it->ended = 1;
+    return NULL;
+}
+
+typedef struct {
+    ss_ingest *ing;
+    ss_writer *w;
+    volatile sig_atomic_t *quit;
+} progress_thread;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *run_progress(void *arg) {
+    progress_thread *p = arg;
+    double t0 = now_s(), tl = t0;
+    uint64_t last_in = 0, last_out = 0;
+    while (!*p->quit) {
+        usleep(250000);
+        double t = now_s();
+        if (t - tl < 1.0) continue;
+        ss_ingest_stats is;
+        ss_writer_stats ws;
+        ss_ingest_get_stats(p->ing, &is);
+        ss_writer_get_stats(p->w, &ws);
+        double dt = t - tl;
+        fprintf(stdout,
+                "\r%6.0fs  ingested %10" PRIu64 " (%7.0f/s)  written %10" PRIu64 " rows (%7.0f/s)  %5" PRIu64
+                " files  %3" PRIu64 " open  dups %" PRIu64 "%s   ",
+                t - t0, is.written, (double)(is.written - last_in) / dt, ws.entries, (double)(ws.entries - last_out) / dt,
+                ws.files, ws.open_parts, ws.dups, is.paused ? "  [ingest paused: Redis memory]" : "");
+        fflush(stdout);
+        last_in = is.written;
+        last_out = ws.entries;
+        tl = t;
+    }
+    fputc('\n', stdout);
+    return NULL;
+}
+
+static const char *default_source(void) {
+    for (const ss_source_vtbl *const *v = ss_source_list(); *v; v++)
+        if (!strcmp((*v)->scheme, "jetstream")) return "jetstream:";
+    return NULL;
+}
+
+int ss_cmd_run(int argc, char **argv) {
+    enum { O_SOURCE = 1, O_CONSUMER, O_KEEP_OTHER, O_NO_PROGRESS, O_JSON };
+    static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
+                                         SS_CLI_WRITER_LONG_OPTIONS,
+                                         {"source", required_argument, 0, O_SOURCE},
+                                         {"consumer", required_argument, 0, O_CONSUMER},
+                                         {"keep-other", no_argument, 0, O_KEEP_OTHER},
+                                         {"no-progress", no_argument, 0, O_NO_PROGRESS},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    ss_config *cfg = ss_config_new();
+    if (!cfg) return ss_cmd_fail("run", "out of memory");
+    ss_writer_opts wo;
+    ss_writer_opts_init(&wo);
+    const char *spec = NULL;
+    int c, rc = 2, progress = isatty(1), json = 0;
+    char err[1024];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        int h = ss_config_handle_opt(cfg, c, optarg, err, sizeof err);
+        if (h == 0) h = ss_cli_writer_flag(cfg, c, optarg, err, sizeof err);
+        if (h < 0) {
+            rc = ss_usage_error("run", "%s", err);
+            goto out;
+        }
+        if (h == 1) continue;
+        switch (c) {
+        case 'h': usage(stdout); rc = 0; goto out;
+        case O_SOURCE: spec = optarg; break;
+        case O_CONSUMER:
+            if (!ss_writer_valid_consumer(optarg)) {
+                rc = ss_usage_error("run", "--consumer '%s': use 1-%d characters of A-Z a-z 0-9 . _ -", optarg,
+                                    SS_WRITER_MAX_CONSUMER);
+                goto out;
+            }
+            wo.consumer = optarg;
+            break;
+        case O_KEEP_OTHER: ss_config_set(cfg, "keep-other", "yes", SS_CFG_FLAG, err, sizeof err); break;
+        case O_NO_PROGRESS: progress = 0; break;
+        case O_JSON: json = 1; break;
+        default: rc = ss_usage_error("run", "unknown option"); goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = ss_usage_error("run", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!spec) spec = default_source();
+    if (!spec) {
+        rc = ss_usage_error("run", "--source is required in this build (e.g. --source synth:events=100000)");
+        goto out;
+    }
+    if (ss_config_load(cfg, err, sizeof err) != 0) {
+        rc = ss_usage_error("run", "%s", err);
+        goto out;
+    }
+    if (ss_cli_apply_log_level("run", cfg) != 0) goto out;
+
+    ss_ingest_opts io;
+    ss_ingest_opts_init(&io);
+    io.prefix = ss_config_get(cfg, "prefix");
+    io.keep_other = ss_config_get_bool(cfg, "keep-other");
+    io.high_watermark = ss_config_get_double(cfg, "high-watermark");
+    io.low_watermark = ss_config_get_double(cfg, "low-watermark");
+    io.max_event_bytes = (size_t)ss_config_get_bytes(cfg, "max-event-bytes");
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    so.max_message_bytes = io.max_event_bytes;
+    so.zstd_dictionary = ss_config_get(cfg, "zstd-dictionary");
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    if (!src) {
+        rc = ss_usage_error("run", "--source %s: %s", spec, err);
+        goto out;
+    }
+    static volatile sig_atomic_t stop, ended, quit;
+    stop = ended = quit = 0;
+    ss_cli_stop_on_signals(&stop);
+    ss_redis_target *t = ss_cli_open_target("run", cfg);
+    if (!t) {
+        ss_source_close(src);
+        rc = 1;
+        goto out;
+    }
+    if ((rc = ss_cli_writer_opts("run", cfg, t, &wo)) != 0) {
+        ss_source_close(src);
+        ss_redis_target_close(t);
+        goto out;
+    }
+    wo.drain = &ended;
+    ss_metrics_server *ms = NULL;
+    const char *listen = ss_config_get(cfg, "metrics-listen");
+    if (listen && *listen) {
+        ms = ss_metrics_serve(listen, err, sizeof err);
+        if (!ms) ss_warn("run", "metrics endpoint not started: %s", err);
+    }
+    ss_ingest *ing = ss_ingest_new(&io, t);
+    ss_writer *w = ing ? ss_writer_new(&wo, err, sizeof err) : NULL;
+    if (!ing || !w) {
+        rc = ss_cmd_fail("run", "%s", ing ? err : "out of memory");
+    } else {
+        ss_info("run", "source %s -> %s -> %s", spec, ss_redis_target_describe(t), wo.out);
+        double t0 = now_s();
+        ingest_thread it = {ing, src, &stop, &ended, 0};
+        progress_thread pt = {ing, w, &quit};
+        pthread_t ith, pth;
+        int have_ing = pthread_create(&ith, NULL, run_ingest, &it) == 0;
+        if (!have_ing) ended = 1;
+        int have_prog = progress && pthread_create(&pth, NULL, run_progress, &pt) == 0;
+        int wr = ss_writer_run(w, &stop);
+        if (wr != 0) stop = 1; /* the writer failed: stop ingesting too */
+        if (have_ing) pthread_join(ith, NULL);
+        quit = 1;
+        if (have_prog) pthread_join(pth, NULL);
+        double secs = now_s() - t0;
+        ss_ingest_stats is;
+        ss_writer_stats ws;
+        ss_ingest_get_stats(ing, &is);
+        ss_writer_get_stats(w, &ws);
+        rc = 0;
+        if (!have_ing) rc = ss_cmd_fail("run", "could not start the ingester thread");
+        else if (it.rc != 0) rc = ss_cmd_fail("run", "ingest: %s", ss_ingest_errstr(ing));
+        if (wr != 0) rc = ss_cmd_fail("run", "write: %s", ss_writer_errstr(w));
+        ss_info("run",
+                "%s after %.1f s: ingested %" PRIu64 " (%" PRIu64 " to the DLQ); wrote %" PRIu64 " rows in %" PRIu64
+                " files, %" PRIu64 " duplicates skipped, %" PRIu64 " late",
+                stop ? "stopped" : "source ended, buffer drained", secs, is.written, is.dlq, ws.rows, ws.files, ws.dups,
+                ws.late_rows);
+        if (json) {
+            ss_buf b;
+            ss_buf_init(&b);
+            ss_buf_printf(&b, "{\"ingested\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"writer\":", is.written, is.dlq);
+            ss_cli_writer_stats_json(&ws, secs, &b);
+            if (b.len && b.data[b.len - 1] == '\n') b.len--;
+            ss_buf_puts(&b, "}\n");
+            fwrite(b.data, 1, b.len, stdout);
+            fflush(stdout);
+            ss_buf_free(&b);
+        }
+    }
+    ss_writer_free(w);
+    if (ing) ss_ingest_free(ing);
+    ss_source_close(src);
+    if (ms) ss_metrics_server_stop(ms);
+    if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
+out:
+    ss_config_free(cfg);
+    return rc;
+}

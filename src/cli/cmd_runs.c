@@ -1,0 +1,162 @@
+/* `skyspool runs`: the run history from the writer's ledger (DATA_DIR/ledger.sqlite), the
+ * part of an orchestrator's UI that matters: which window of which type was written, how
+ * many rows and files, how long it took, how many attempts, and the last error. Reads the
+ * ledger read-only (WAL), so it never disturbs running writers. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_redis.h"
+#include "cli/config.h"
+#include "util/buf.h"
+#include "writer/ledger.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: skyspool runs [--last N] [--json] [--ledger FILE]\n\n"
+            "Shows the DataWriter's run history from its ledger: one line per flush of a window\n"
+            "and type by one writer, oldest first, with rows, part files, bytes, duration, attempts,\n"
+            "status (ok, running, retrying) and the last error. kind is 'close' for a window written\n"
+            "when it closed, 'late' for late events written after their window, 'spill' for a part\n"
+            "written early because the window outgrew the memory budget. The last line sums the\n"
+            "ledger's commits (rows here equal the rows in the Parquet files).\n\n"
+            "options:\n"
+            "  --last N          only the last N runs [20; 0 = all]\n"
+            "  --json            one JSON object per run (JSONL), then a totals object\n"
+            "  --ledger FILE     the ledger [DATA_DIR/ledger.sqlite]\n"
+            "  --data-dir DIR    where the ledger lives [./skyspool-data]  (SKYSPOOL_DATA_DIR)\n"
+            "  -h, --help        this help\n\n"
+            "examples:\n"
+            "  skyspool runs\n"
+            "  skyspool runs --last 0 --json | jq 'select(.status != \"ok\")'\n"
+            "  skyspool runs --data-dir /var/lib/skyspool --last 100\n");
+}
+
+static const char *kind_name(int k) { return k == 1 ? "late" : k == 2 ? "spill" : "close"; }
+
+static void fmt_time(int64_t us, char *out, size_t n) {
+    time_t s = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%MZ", &tm);
+}
+
+typedef struct {
+    int json;
+} runs_ctx;
+
+static void print_run(void *ctx, const ss_ledger_run_row *r) {
+    runs_ctx *c = ctx;
+    char win[32], started[32];
+    fmt_time(r->window_start_us, win, sizeof win);
+    fmt_time(r->started_us, started, sizeof started);
+    if (c->json) {
+        ss_buf b;
+        ss_buf_init(&b);
+        ss_buf_printf(&b, "{\"id\":%lld,\"window\":\"%s\",\"window_start_us\":%" PRId64 ",\"window_us\":%" PRId64
+                          ",\"type\":\"%s\",\"kind\":\"%s\",\"consumer\":",
+                      r->id, win, r->window_start_us, r->window_us, r->type, kind_name(r->late));
+        ss_buf_append_json_string(&b, r->consumer, strlen(r->consumer));
+        ss_buf_printf(&b,
+                      ",\"rows\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"entries\":%" PRIu64 ",\"files\":%" PRIu64
+                      ",\"bytes\":%" PRIu64 ",\"duration_ms\":%" PRId64 ",\"attempts\":%d,\"status\":\"%s\",\"error\":",
+                      r->rows, r->dups, r->entries, r->files, r->bytes, r->duration_ms, r->attempts, r->status);
+        if (r->error[0]) ss_buf_append_json_string(&b, r->error, strlen(r->error));
+        else ss_buf_puts(&b, "null");
+        ss_buf_puts(&b, ",\"started\":\"");
+        ss_buf_puts(&b, started);
+        ss_buf_puts(&b, "\"}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        ss_buf_free(&b);
+        return;
+    }
+    printf("%-18s %-8s %-5s %10" PRIu64 " %5" PRIu64 " %12" PRIu64 " %8.2f %4d  %-8s %s\n", win, r->type,
+           kind_name(r->late), r->rows, r->files, r->bytes, (double)r->duration_ms / 1000.0, r->attempts, r->status,
+           r->error);
+}
+
+int ss_cmd_runs(int argc, char **argv) {
+    enum { O_LAST = 1, O_JSON, O_LEDGER };
+    static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
+                                         {"last", required_argument, 0, O_LAST},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"ledger", required_argument, 0, O_LEDGER},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    ss_config *cfg = ss_config_new();
+    if (!cfg) return ss_cmd_fail("runs", "out of memory");
+    int c, rc = 2;
+    long long last = 20;
+    const char *ledger = NULL;
+    runs_ctx ctx = {0};
+    char err[1024];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        int h = ss_config_handle_opt(cfg, c, optarg, err, sizeof err);
+        if (h < 0) {
+            rc = ss_usage_error("runs", "%s", err);
+            goto out;
+        }
+        if (h == 1) continue;
+        switch (c) {
+        case 'h': usage(stdout); rc = 0; goto out;
+        case O_LAST:
+            if (ss_parse_i64(optarg, 0, INT_MAX, &last) != 0) {
+                rc = ss_usage_error("runs", "--last wants a number >= 0, not '%s'", optarg);
+                goto out;
+            }
+            break;
+        case O_JSON: ctx.json = 1; break;
+        case O_LEDGER: ledger = optarg; break;
+        default: rc = ss_usage_error("runs", "unknown option"); goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = ss_usage_error("runs", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (ss_config_load(cfg, err, sizeof err) != 0) {
+        rc = ss_usage_error("runs", "%s", err);
+        goto out;
+    }
+    if (ss_cli_apply_log_level("runs", cfg) != 0) goto out;
+    char path[PATH_MAX];
+    if (ledger) snprintf(path, sizeof path, "%s", ledger);
+    else snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 32, ss_config_get(cfg, "data-dir"), SS_LEDGER_FILE);
+    if (access(path, R_OK) != 0) {
+        rc = ss_cmd_fail("runs", "no ledger at %s: no writer has run with this data dir (see --data-dir, --ledger)",
+                         path);
+        goto out;
+    }
+    ss_ledger *l = ss_ledger_open_readonly(path, err, sizeof err);
+    if (!l) {
+        rc = ss_cmd_fail("runs", "%s", err);
+        goto out;
+    }
+    if (!ctx.json)
+        printf("%-18s %-8s %-5s %10s %5s %12s %8s %4s  %-8s %s\n", "window", "type", "kind", "rows", "files", "bytes",
+               "seconds", "att", "status", "error");
+    ss_ledger_totals t;
+    if (ss_ledger_runs(l, (int)last, print_run, &ctx) != 0 || ss_ledger_totals_get(l, &t) != 0) {
+        rc = ss_cmd_fail("runs", "%s", ss_ledger_errstr(l));
+    } else {
+        if (ctx.json)
+            printf("{\"totals\":true,\"commits\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"duplicates\":%" PRIu64
+                   ",\"entries\":%" PRIu64 ",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"late_rows\":%" PRIu64 "}\n",
+                   t.commits, t.rows, t.dups, t.entries, t.files, t.bytes, t.late_rows);
+        else
+            printf("total: %" PRIu64 " rows in %" PRIu64 " files (%" PRIu64 " bytes), %" PRIu64
+                   " duplicates skipped, %" PRIu64 " late rows, %" PRIu64 " commits\n",
+                   t.rows, t.files, t.bytes, t.dups, t.late_rows, t.commits);
+        rc = 0;
+    }
+    ss_ledger_close(l);
+out:
+    ss_config_free(cfg);
+    return rc;
+}

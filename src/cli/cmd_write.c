@@ -1,0 +1,241 @@
+/* `skyspool write`: Redis Streams -> hive-partitioned Parquet, exactly once. The engine is
+ * src/writer/writer.c; this file maps flags and configuration to ss_writer_opts (shared
+ * with `skyspool run` through ss_cli_writer_opts), handles signals and reports. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buffer/target.h"
+#include "cli/cli.h"
+#include "cli/cli_redis.h"
+#include "cli/cli_writer.h"
+#include "cli/config.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "writer/window.h"
+#include "writer/writer.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: skyspool write --out DIR [--once [--all]] [--consumer NAME] [options]\n\n"
+            "Turns the buffered events into hive-partitioned Parquet, one part file per 5-minute\n"
+            "window of event time and type:  DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/*.parquet\n"
+            "It reads the streams through the consumer group 'writers'. A window is written when\n"
+            "the watermark passes its end plus the grace period; only after the file is fsynced,\n"
+            "renamed into place and recorded in the run ledger (DATA_DIR/ledger.sqlite) are its\n"
+            "entries acknowledged and deleted from Redis: exactly once, across crashes at any step.\n"
+            "Duplicates (same did, collection, rkey, rev, operation) within the dedup horizon are\n"
+            "written once. Late events go to extra part files in their own partition.\n"
+            "Several writers (processes or machines) may run in the same group; each writes its own\n"
+            "part files. `skyspool runs` shows the history.\n\n"
+            "modes:\n"
+            "  (default)             daemon: run until SIGINT/SIGTERM, writing windows as they close\n"
+            "  --once                process what is buffered now, write every window whose end plus\n"
+            "                        grace has passed, then exit (for cron or a systemd timer)\n"
+            "  --all                 with --once: write the still-open window too\n\n"
+            "options:\n"
+            "  --out DIR             archive root (key out; required)\n"
+            "  --consumer NAME       consumer name in the group [<host>-<pid>]\n"
+            "  --window DUR          window length, must divide an hour [5m]     (key window)\n"
+            "  --grace DUR           a window closes this long after its end [30s] (key grace)\n"
+            "  --dedup-horizon DUR   event-time horizon of duplicate removal [1h] (key dedup-horizon)\n"
+            "  --claim-idle DUR      take over entries of a consumer silent this long [60s] (key claim-idle)\n"
+            "  --retry-max DUR       cap of the retry backoff [5m]               (key retry-max)\n"
+            "  --memory-budget SIZE  bound on buffered rows; larger windows spill into more part\n"
+            "                        files [128mb]                               (key memory-budget)\n"
+            "  --max-attempts N      give up after N failed attempts in a row [0 = retry forever]\n"
+            "  --count N             entries per stream per XREADGROUP [1000]\n"
+            "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"
+            "  --json                print the final counts as JSON on stdout\n"
+            "  -h, --help            this help\n\n"
+            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [3], and the keys above\n\n"
+            "%s\n"
+            "fault injection (tests): SKYSPOOL_CRASH_AT=after_claim|after_write|after_rename|after_ledger|after_ack[:N]\n"
+            "  makes the writer SIGKILL itself the Nth time it reaches that step of the commit protocol.\n\n"
+            "examples:\n"
+            "  skyspool write --out archive                         # daemon, embedded Redis\n"
+            "  skyspool write --out archive --once                  # what is due now, then exit\n"
+            "  skyspool write --out archive --once --all --redis redis://127.0.0.1:6379\n"
+            "  skyspool write --out /data/bsky --consumer w2 --set window=15m   # second writer\n",
+            ss_config_common_help);
+}
+
+static redisContext *connect_target(void *ctx, char *err, size_t errlen) {
+    return ss_redis_target_connect((ss_redis_target *)ctx, err, errlen);
+}
+
+int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_writer_opts *o) {
+    o->out = ss_config_get(cfg, "out");
+    o->data_dir = ss_config_get(cfg, "data-dir");
+    o->prefix = ss_config_get(cfg, "prefix");
+    o->connect = connect_target;
+    o->connect_ctx = t;
+    o->window_us = ss_config_get_ms(cfg, "window") * 1000;
+    o->grace_us = ss_config_get_ms(cfg, "grace") * 1000;
+    o->horizon_us = ss_config_get_ms(cfg, "dedup-horizon") * 1000;
+    o->claim_idle_ms = ss_config_get_ms(cfg, "claim-idle");
+    o->retry_max_ms = ss_config_get_ms(cfg, "retry-max");
+    o->memory_budget = (size_t)ss_config_get_bytes(cfg, "memory-budget");
+    o->zstd_level = (int)ss_config_get_int(cfg, "zstd-level");
+    const char *codec = ss_config_get(cfg, "codec");
+    if (codec && ss_pq_codec_parse(codec, &o->codec) != 0)
+        return ss_usage_error(cmd, "codec '%s' is not one of zstd, snappy, none", codec);
+    if (!o->out || !*o->out) return ss_usage_error(cmd, "--out DIR is required (or set key 'out')");
+    if (!ss_writer_window_len_valid(o->window_us))
+        return ss_usage_error(cmd, "window must be whole seconds dividing an hour (1m, 5m, 10m, 15m, 30m, 1h ...)");
+    if (o->memory_budget < (1u << 20)) return ss_usage_error(cmd, "memory-budget must be at least 1mb");
+    if (o->retry_max_ms < o->retry_base_ms) o->retry_max_ms = o->retry_base_ms;
+    return 0;
+}
+
+int ss_cli_writer_flag(ss_config *cfg, int c, const char *arg, char *err, size_t errlen) {
+    static const struct {
+        int opt;
+        const char *key;
+    } map[] = {{SS_CLI_W_OUT, "out"},
+               {SS_CLI_W_WINDOW, "window"},
+               {SS_CLI_W_GRACE, "grace"},
+               {SS_CLI_W_HORIZON, "dedup-horizon"},
+               {SS_CLI_W_CLAIM_IDLE, "claim-idle"},
+               {SS_CLI_W_RETRY_MAX, "retry-max"},
+               {SS_CLI_W_BUDGET, "memory-budget"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].opt == c) return ss_config_set(cfg, map[i].key, arg, SS_CFG_FLAG, err, errlen) == 0 ? 1 : -1;
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void ss_cli_writer_stats_json(const ss_writer_stats *s, double secs, ss_buf *b) {
+    ss_buf_puts(b, "{\"consumer\":");
+    ss_buf_append_json_string(b, s->consumer, strlen(s->consumer));
+    ss_buf_printf(b,
+                  ",\"entries\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"late_rows\":%" PRIu64
+                  ",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"recovered\":%" PRIu64
+                  ",\"reclaimed\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"failures\":%" PRIu64 ",\"seconds\":%.3f}\n",
+                  s->entries, s->rows, s->dups, s->late_rows, s->files, s->bytes, s->commits, s->recovered,
+                  s->reclaimed, s->dlq, s->failures, secs);
+}
+
+int ss_cmd_write(int argc, char **argv) {
+    enum { O_ONCE = 1, O_ALL, O_CONSUMER, O_MAX_ATTEMPTS, O_COUNT, O_LEDGER, O_JSON };
+    static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
+                                         SS_CLI_WRITER_LONG_OPTIONS,
+                                         {"once", no_argument, 0, O_ONCE},
+                                         {"all", no_argument, 0, O_ALL},
+                                         {"consumer", required_argument, 0, O_CONSUMER},
+                                         {"max-attempts", required_argument, 0, O_MAX_ATTEMPTS},
+                                         {"count", required_argument, 0, O_COUNT},
+                                         {"ledger", required_argument, 0, O_LEDGER},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    ss_config *cfg = ss_config_new();
+    if (!cfg) return ss_cmd_fail("write", "out of memory");
+    ss_writer_opts wo;
+    ss_writer_opts_init(&wo);
+    int json = 0, c, rc = 2;
+    long long v;
+    char err[1024];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        int h = ss_config_handle_opt(cfg, c, optarg, err, sizeof err);
+        if (h == 0) h = ss_cli_writer_flag(cfg, c, optarg, err, sizeof err);
+        if (h < 0) {
+            rc = ss_usage_error("write", "%s", err);
+            goto out;
+        }
+        if (h == 1) continue;
+        switch (c) {
+        case 'h': usage(stdout); rc = 0; goto out;
+        case O_ONCE: wo.once = 1; break;
+        case O_ALL: wo.all = 1; break;
+        case O_CONSUMER:
+            if (!ss_writer_valid_consumer(optarg)) {
+                rc = ss_usage_error("write", "--consumer '%s': use 1-%d characters of A-Z a-z 0-9 . _ -", optarg,
+                                    SS_WRITER_MAX_CONSUMER);
+                goto out;
+            }
+            wo.consumer = optarg;
+            break;
+        case O_MAX_ATTEMPTS:
+            if (ss_parse_i64(optarg, 0, 1000000, &v) != 0) {
+                rc = ss_usage_error("write", "--max-attempts wants 0..1000000, not '%s'", optarg);
+                goto out;
+            }
+            wo.max_attempts = (int)v;
+            break;
+        case O_COUNT:
+            if (ss_parse_i64(optarg, 1, 10000, &v) != 0) {
+                rc = ss_usage_error("write", "--count wants 1..10000, not '%s'", optarg);
+                goto out;
+            }
+            wo.count = (int)v;
+            break;
+        case O_LEDGER: wo.ledger = optarg; break;
+        case O_JSON: json = 1; break;
+        default: rc = ss_usage_error("write", "unknown option"); goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = ss_usage_error("write", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (wo.all && !wo.once) {
+        rc = ss_usage_error("write", "--all only makes sense with --once");
+        goto out;
+    }
+    if (ss_config_load(cfg, err, sizeof err) != 0) {
+        rc = ss_usage_error("write", "%s", err);
+        goto out;
+    }
+    if (ss_cli_apply_log_level("write", cfg) != 0) goto out;
+    static volatile sig_atomic_t stop;
+    stop = 0;
+    ss_cli_stop_on_signals(&stop);
+    ss_redis_target *t = ss_cli_open_target("write", cfg);
+    if (!t) {
+        rc = 1;
+        goto out;
+    }
+    if ((rc = ss_cli_writer_opts("write", cfg, t, &wo)) != 0) {
+        ss_redis_target_close(t);
+        goto out;
+    }
+    ss_writer *w = ss_writer_new(&wo, err, sizeof err);
+    if (!w) {
+        rc = ss_cmd_fail("write", "%s", err);
+    } else {
+        double t0 = now_s();
+        int r = ss_writer_run(w, &stop);
+        double secs = now_s() - t0;
+        ss_writer_stats st;
+        ss_writer_get_stats(w, &st);
+        rc = r != 0 ? ss_cmd_fail("write", "%s", ss_writer_errstr(w)) : 0;
+        ss_info("write",
+                "%s: %" PRIu64 " rows in %" PRIu64 " files (%" PRIu64 " bytes), %" PRIu64 " duplicates, %" PRIu64
+                " late, %" PRIu64 " recovered, %" PRIu64 " failed attempts in %.1f s (%.0f entries/s)",
+                stop ? "stopped" : (r ? "failed" : "done"), st.rows, st.files, st.bytes, st.dups, st.late_rows,
+                st.recovered, st.failures, secs, secs > 0 ? (double)st.entries / secs : 0.0);
+        if (json) {
+            ss_buf b;
+            ss_buf_init(&b);
+            ss_cli_writer_stats_json(&st, secs, &b);
+            fwrite(b.data, 1, b.len, stdout);
+            fflush(stdout);
+            ss_buf_free(&b);
+        }
+        ss_writer_free(w);
+    }
+    if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
+out:
+    ss_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/* Fault injection for the exactly-once tests.
+ *
+ * SKYSPOOL_CRASH_AT=STEP[:N] makes the process SIGKILL itself the Nth time (default 1st)
+ * it reaches the named step of the commit protocol, exactly as `kill -9` would: no
+ * cleanup, no flush, no atexit. Steps, in protocol order:
+ *   after_claim   dedup claims recorded, file not yet written
+ *   after_write   part file written under its temporary name, not yet renamed
+ *   after_rename  file renamed into place and directory fsynced, ledger not yet written
+ *   after_ledger  commit recorded in the ledger, entries not yet acked
+ *   after_ack     entries acked and deleted
+ * Unset (the normal case) costs one branch per step. */
+#ifndef SS_WRITER_CRASH_H
+#define SS_WRITER_CRASH_H
+
+/* Reads SKYSPOOL_CRASH_AT. Returns 0, or -1 when it is set but malformed. */
+int ss_writer_crash_init(char *err, unsigned long errlen);
+/* Called at each step; kills the process when the step and count match. */
+void ss_writer_crash_point(const char *step);
+
+#endif

@@ -1,0 +1,613 @@
+/* The run ledger on SQLite; see ledger.h for the tables and the durability argument.
+ *
+ * Statements used per entry (claims) are prepared once and kept; everything else is
+ * prepared on use, since it runs once per file or per run. Every write transaction is
+ * BEGIN IMMEDIATE, so a writer waits (busy_timeout) for the write lock up front instead
+ * of failing half-way with SQLITE_BUSY when another writer process commits. */
+#include "writer/ledger.h"
+
+#include "writer/claimset.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+struct ss_ledger {
+    sqlite3 *db;
+    sqlite3_stmt *claim_ins;
+    ss_writer_claimset cs; /* the claims, in memory (see claimset.h) */
+    int cs_valid;          /* 0: reload everything at the next claims_begin */
+    long long last_seq;    /* highest claim_log row already in cs */
+    int sync_full; /* current PRAGMA synchronous */
+    int batch, batch_failed;
+    char errstr[512];
+};
+
+static const char g_schema[] =
+    "CREATE TABLE IF NOT EXISTS runs("
+    "  id INTEGER PRIMARY KEY, started_us INTEGER NOT NULL, window_start_us INTEGER NOT NULL,"
+    "  window_us INTEGER NOT NULL, type_id INTEGER NOT NULL, type TEXT NOT NULL, consumer TEXT NOT NULL,"
+    "  late INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'running',"
+    "  rows INTEGER NOT NULL DEFAULT 0, dups INTEGER NOT NULL DEFAULT 0, entries INTEGER NOT NULL DEFAULT 0,"
+    "  files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+    "  duration_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 1, error TEXT);"
+    "CREATE INDEX IF NOT EXISTS runs_open ON runs(window_start_us, type_id, consumer, late, status);"
+    "CREATE TABLE IF NOT EXISTS attempts(run_id INTEGER, at_us INTEGER NOT NULL, error TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS intents(path TEXT PRIMARY KEY, consumer TEXT NOT NULL, created_us INTEGER);"
+    "CREATE TABLE IF NOT EXISTS commits("
+    "  id INTEGER PRIMARY KEY, run_id INTEGER, committed_us INTEGER NOT NULL, window_start_us INTEGER NOT NULL,"
+    "  type_id INTEGER NOT NULL, type TEXT NOT NULL, consumer TEXT NOT NULL, path TEXT,"
+    "  first_id TEXT, last_id TEXT, first_ms INTEGER, last_ms INTEGER, entries INTEGER NOT NULL,"
+    "  rows INTEGER NOT NULL, dups INTEGER NOT NULL, bytes INTEGER NOT NULL, late INTEGER NOT NULL,"
+    "  sha256 TEXT, max_time_us INTEGER, ids BLOB);"
+    "CREATE INDEX IF NOT EXISTS commits_range ON commits(type_id, last_ms);"
+    "CREATE TABLE IF NOT EXISTS fenced(consumer TEXT PRIMARY KEY, at_us INTEGER);"
+    "CREATE TABLE IF NOT EXISTS claim_log(seq INTEGER PRIMARY KEY, key BLOB NOT NULL, owner_type INTEGER NOT NULL,"
+    "  owner_ms INTEGER NOT NULL, owner_seq INTEGER NOT NULL, t INTEGER NOT NULL);";
+
+static int64_t now_us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static int fail(ss_ledger *l, const char *what) {
+    snprintf(l->errstr, sizeof l->errstr, "ledger: %s: %s", what, sqlite3_errmsg(l->db));
+    return -1;
+}
+
+const char *ss_ledger_errstr(const ss_ledger *l) { return l->errstr; }
+
+static int exec(ss_ledger *l, const char *sql) {
+    char *msg = NULL;
+    if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(l->errstr, sizeof l->errstr, "ledger: %s: %s", sql, msg ? msg : sqlite3_errmsg(l->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_sync(ss_ledger *l, int full) {
+    if (l->sync_full == full) return 0;
+    if (exec(l, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") != 0) return -1;
+    l->sync_full = full;
+    return 0;
+}
+
+/* Inside a batch (ss_ledger_batch_begin .. _end) the per-call transactions join the
+ * batch's one transaction; a failure marks the batch for rollback. */
+static int begin(ss_ledger *l, int full) {
+    if (l->batch) return l->batch_failed ? -1 : 0;
+    if (set_sync(l, full) != 0) return -1;
+    return exec(l, "BEGIN IMMEDIATE");
+}
+
+static int commit(ss_ledger *l) {
+    if (l->batch) return l->batch_failed ? -1 : 0;
+    if (exec(l, "COMMIT") == 0) return 0;
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static void rollback(ss_ledger *l) {
+    if (l->batch) {
+        l->batch_failed = 1;
+        return;
+    }
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int ss_ledger_batch_begin(ss_ledger *l, int full) {
+    if (l->batch) return -1;
+    if (set_sync(l, full) != 0 || exec(l, "BEGIN IMMEDIATE") != 0) return -1;
+    l->batch = 1;
+    l->batch_failed = 0;
+    return 0;
+}
+
+int ss_ledger_batch_end(ss_ledger *l, int abandon) {
+    if (!l->batch) return -1;
+    l->batch = 0;
+    if (abandon || l->batch_failed) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return commit(l);
+}
+
+static sqlite3_stmt *prep(ss_ledger *l, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(l, "prepare");
+        return NULL;
+    }
+    return st;
+}
+
+static ss_ledger *open_db(const char *path, int flags, char *err, size_t errlen) {
+    ss_ledger *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "ledger: out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "ledger %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "cannot open");
+        ss_ledger_close(l);
+        return NULL;
+    }
+    sqlite3_busy_timeout(l->db, SS_LEDGER_BUSY_MS);
+    l->sync_full = -1;
+    return l;
+}
+
+ss_ledger *ss_ledger_open(const char *path, char *err, size_t errlen) {
+    ss_ledger *l = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, err, errlen);
+    if (!l) return NULL;
+    if (exec(l, "PRAGMA journal_mode=WAL") != 0 || set_sync(l, 1) != 0 || exec(l, "PRAGMA cache_size=-16384") != 0 ||
+        exec(l, g_schema) != 0) {
+        snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
+        ss_ledger_close(l);
+        return NULL;
+    }
+    l->claim_ins = prep(l, "INSERT INTO claim_log(key, owner_type, owner_ms, owner_seq, t) VALUES(?,?,?,?,?)");
+    if (!l->claim_ins) {
+        snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
+        ss_ledger_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+ss_ledger *ss_ledger_open_readonly(const char *path, char *err, size_t errlen) {
+    return open_db(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, err, errlen);
+}
+
+void ss_ledger_close(ss_ledger *l) {
+    if (!l) return;
+    sqlite3_finalize(l->claim_ins);
+    ss_writer_claimset_free(&l->cs);
+    if (l->db) sqlite3_close_v2(l->db);
+    free(l);
+}
+
+/* ---- claims ------------------------------------------------------------------------------ */
+
+/* Under the write lock, reads the claims appended since we last looked (by other writers,
+ * or all of them after a failure), so the in-memory set is exactly the table. */
+int ss_ledger_claims_begin(ss_ledger *l) {
+    if (begin(l, 0) != 0) return -1;
+    if (!l->cs_valid) {
+        ss_writer_claimset_clear(&l->cs);
+        l->last_seq = 0;
+    }
+    sqlite3_stmt *st = prep(l, "SELECT seq, key, owner_type, owner_ms, owner_seq, t FROM claim_log WHERE seq > ?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, l->last_seq);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != 16) continue;
+        const uint8_t *key = sqlite3_column_blob(st, 1);
+        uint32_t owner = ss_writer_claim_owner(sqlite3_column_int(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+                                               (uint64_t)sqlite3_column_int64(st, 4));
+        uint32_t existing;
+        if (ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), owner, (uint32_t)sqlite3_column_int64(st, 5),
+                                   &existing) < 0) {
+            sqlite3_finalize(st);
+            rollback(l);
+            l->cs_valid = 0;
+            snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory loading dedup claims");
+            return -1;
+        }
+        l->last_seq = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        l->cs_valid = 0;
+        return fail(l, "load claims"), rollback(l), -1;
+    }
+    l->cs_valid = 1;
+    return 0;
+}
+
+int ss_ledger_claims_end(ss_ledger *l) {
+    if (commit(l) != 0) {
+        l->cs_valid = 0; /* the set may hold claims the table does not */
+        return -1;
+    }
+    return 0;
+}
+
+int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner) {
+    uint32_t me = ss_writer_claim_owner(type, id.ms, id.seq), existing = 0;
+    int r = ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), me, (uint32_t)(t_us / 1000000), &existing);
+    if (r < 0) {
+        l->cs_valid = 0;
+        snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory in the dedup set");
+        return -1;
+    }
+    if (r == 0) {
+        *owner = existing == me ? 2 : 0;
+        return 0;
+    }
+    sqlite3_stmt *st = l->claim_ins;
+    sqlite3_reset(st);
+    sqlite3_bind_blob(st, 1, key, 16, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, type);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)id.ms);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)id.seq);
+    sqlite3_bind_int64(st, 5, t_us / 1000000);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        l->cs_valid = 0;
+        return fail(l, "claim");
+    }
+    l->last_seq = sqlite3_last_insert_rowid(l->db);
+    *owner = 1;
+    return 0;
+}
+
+size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }
+
+long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us) {
+    if (begin(l, 0) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "DELETE FROM claim_log WHERE t < ?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, claims_before_us / 1000000);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "prune claims"), rollback(l), -1;
+    long long dropped = sqlite3_changes(l->db);
+    if (l->cs_valid && claims_before_us > 0) ss_writer_claimset_prune(&l->cs, (uint32_t)(claims_before_us / 1000000));
+    st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, ids_before_us);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "prune ids"), rollback(l), -1;
+    if (commit(l) != 0) return -1;
+    return dropped;
+}
+
+/* ---- runs --------------------------------------------------------------------------------- */
+
+long long ss_ledger_run_open(ss_ledger *l, int64_t window_start_us, int64_t window_us, int type,
+                             const char *type_name, const char *consumer, int late) {
+    if (begin(l, 0) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "SELECT id FROM runs WHERE window_start_us=? AND type_id=? AND consumer=? AND late=? "
+                               "AND status IN ('running','retrying') ORDER BY id DESC LIMIT 1");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, window_start_us);
+    sqlite3_bind_int(st, 2, type);
+    sqlite3_bind_text(st, 3, consumer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, late);
+    long long id = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(l, "find run"), rollback(l), -1;
+    if (!id) {
+        st = prep(l, "INSERT INTO runs(started_us, window_start_us, window_us, type_id, type, consumer, late) "
+                     "VALUES(?,?,?,?,?,?,?)");
+        if (!st) return rollback(l), -1;
+        sqlite3_bind_int64(st, 1, now_us());
+        sqlite3_bind_int64(st, 2, window_start_us);
+        sqlite3_bind_int64(st, 3, window_us);
+        sqlite3_bind_int(st, 4, type);
+        sqlite3_bind_text(st, 5, type_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, consumer, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 7, late);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return fail(l, "insert run"), rollback(l), -1;
+        id = sqlite3_last_insert_rowid(l->db);
+    }
+    if (commit(l) != 0) return -1;
+    return id;
+}
+
+int ss_ledger_run_failed(ss_ledger *l, long long run_id, const char *error) {
+    if (begin(l, 0) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "INSERT INTO attempts(run_id, at_us, error) VALUES(?,?,?)");
+    if (!st) return rollback(l), -1;
+    if (run_id > 0) sqlite3_bind_int64(st, 1, run_id);
+    else sqlite3_bind_null(st, 1);
+    sqlite3_bind_int64(st, 2, now_us());
+    sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "insert attempt"), rollback(l), -1;
+    if (run_id > 0) {
+        st = prep(l, "UPDATE runs SET attempts=attempts+1, status='retrying', error=? WHERE id=?");
+        if (!st) return rollback(l), -1;
+        sqlite3_bind_text(st, 1, error, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, run_id);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return fail(l, "update run"), rollback(l), -1;
+    }
+    return commit(l);
+}
+
+int ss_ledger_run_done(ss_ledger *l, long long run_id, int64_t duration_ms) {
+    if (begin(l, 1) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "UPDATE runs SET status='ok', duration_ms=duration_ms+? WHERE id=?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, duration_ms);
+    sqlite3_bind_int64(st, 2, run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "finish run"), rollback(l), -1;
+    return commit(l);
+}
+
+/* ---- intents, commits, fences ---------------------------------------------------------------- */
+
+int ss_ledger_intent(ss_ledger *l, const char *path, const char *consumer) {
+    if (begin(l, 0) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "INSERT OR REPLACE INTO intents(path, consumer, created_us) VALUES(?,?,?)");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, consumer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_us());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "insert intent"), rollback(l), -1;
+    return commit(l);
+}
+
+int ss_ledger_intents(ss_ledger *l, const char *consumer, void (*fn)(void *ctx, const char *path), void *ctx) {
+    sqlite3_stmt *st = prep(l, "SELECT path FROM intents WHERE consumer=? ORDER BY path");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, consumer, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) fn(ctx, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(l, "list intents");
+}
+
+int ss_ledger_intent_drop(ss_ledger *l, const char *path) {
+    if (begin(l, 1) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "DELETE FROM intents WHERE path=?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "drop intent"), rollback(l), -1;
+    int changed = sqlite3_changes(l->db) > 0;
+    if (commit(l) != 0) return -1;
+    return changed;
+}
+
+static int fenced_in_txn(ss_ledger *l, const char *consumer) {
+    sqlite3_stmt *st = prep(l, "SELECT 1 FROM fenced WHERE consumer=?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, consumer, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return 1;
+    return rc == SQLITE_DONE ? 0 : fail(l, "check fence");
+}
+
+int ss_ledger_commit(ss_ledger *l, const ss_ledger_commit_rec *c) {
+    ss_buf blob;
+    ss_buf_init(&blob);
+    if (ss_writer_idblob_encode(c->ids, c->nids, &blob) != 0) {
+        snprintf(l->errstr, sizeof l->errstr, "ledger: cannot encode %zu entry ids", c->nids);
+        ss_buf_free(&blob);
+        return SS_LEDGER_ERR;
+    }
+    if (begin(l, 1) != 0) {
+        ss_buf_free(&blob);
+        return SS_LEDGER_ERR;
+    }
+    int f = fenced_in_txn(l, c->consumer);
+    if (f != 0) {
+        rollback(l);
+        ss_buf_free(&blob);
+        if (f > 0) snprintf(l->errstr, sizeof l->errstr, "ledger: consumer %s was fenced by another writer", c->consumer);
+        return f > 0 ? SS_LEDGER_FENCED : SS_LEDGER_ERR;
+    }
+    sqlite3_stmt *st;
+    int rc;
+    if (c->path) {
+        st = prep(l, "DELETE FROM intents WHERE path=? AND consumer=?");
+        if (!st) goto err;
+        sqlite3_bind_text(st, 1, c->path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, c->consumer, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            fail(l, "drop intent");
+            goto err;
+        }
+        if (sqlite3_changes(l->db) != 1) {
+            rollback(l);
+            ss_buf_free(&blob);
+            snprintf(l->errstr, sizeof l->errstr, "ledger: the intent for %s was withdrawn by another writer", c->path);
+            return SS_LEDGER_FENCED;
+        }
+    }
+    st = prep(l, "INSERT INTO commits(run_id, committed_us, window_start_us, type_id, type, consumer, path, first_id,"
+                 " last_id, first_ms, last_ms, entries, rows, dups, bytes, late, sha256, max_time_us, ids)"
+                 " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st) goto err;
+    char first[SS_WRITER_ID_STRLEN] = "", last[SS_WRITER_ID_STRLEN] = "";
+    if (c->nids) {
+        ss_writer_id_format(c->ids[0], first);
+        ss_writer_id_format(c->ids[c->nids - 1], last);
+    }
+    sqlite3_bind_int64(st, 1, c->run_id);
+    sqlite3_bind_int64(st, 2, now_us());
+    sqlite3_bind_int64(st, 3, c->window_start_us);
+    sqlite3_bind_int(st, 4, c->type);
+    sqlite3_bind_text(st, 5, c->type_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->consumer, -1, SQLITE_STATIC);
+    if (c->path) sqlite3_bind_text(st, 7, c->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, first, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, last, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, c->nids ? (sqlite3_int64)c->ids[0].ms : 0);
+    sqlite3_bind_int64(st, 11, c->nids ? (sqlite3_int64)c->ids[c->nids - 1].ms : 0);
+    sqlite3_bind_int64(st, 12, (sqlite3_int64)c->nids);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64)c->rows);
+    sqlite3_bind_int64(st, 14, (sqlite3_int64)c->dups);
+    sqlite3_bind_int64(st, 15, (sqlite3_int64)c->bytes);
+    sqlite3_bind_int(st, 16, c->late);
+    if (c->sha256 && *c->sha256) sqlite3_bind_text(st, 17, c->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 18, c->max_time_us);
+    sqlite3_bind_blob(st, 19, blob.data, (int)blob.len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        fail(l, "insert commit");
+        goto err;
+    }
+    if (c->run_id > 0) {
+        st = prep(l, "UPDATE runs SET rows=rows+?, dups=dups+?, entries=entries+?, files=files+?, bytes=bytes+?, "
+                     "duration_ms=duration_ms+?, status='ok' WHERE id=?");
+        if (!st) goto err;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)c->rows);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)c->dups);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)c->nids);
+        sqlite3_bind_int(st, 4, c->path ? 1 : 0);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)c->bytes);
+        sqlite3_bind_int64(st, 6, c->duration_ms);
+        sqlite3_bind_int64(st, 7, c->run_id);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            fail(l, "update run");
+            goto err;
+        }
+    }
+    ss_buf_free(&blob);
+    return commit(l) == 0 ? SS_LEDGER_OK : SS_LEDGER_ERR;
+err:
+    rollback(l);
+    ss_buf_free(&blob);
+    return SS_LEDGER_ERR;
+}
+
+static int consumer_stmt(ss_ledger *l, const char *sql, const char *consumer, int with_time) {
+    if (begin(l, 1) != 0) return -1;
+    sqlite3_stmt *st = prep(l, sql);
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_text(st, 1, consumer, -1, SQLITE_STATIC);
+    if (with_time) sqlite3_bind_int64(st, 2, now_us());
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "fence"), rollback(l), -1;
+    return commit(l);
+}
+
+int ss_ledger_fence(ss_ledger *l, const char *consumer) {
+    return consumer_stmt(l, "INSERT OR IGNORE INTO fenced(consumer, at_us) VALUES(?,?)", consumer, 1);
+}
+
+int ss_ledger_unfence(ss_ledger *l, const char *consumer) {
+    return consumer_stmt(l, "DELETE FROM fenced WHERE consumer=?", consumer, 0);
+}
+
+int ss_ledger_is_fenced(ss_ledger *l, const char *consumer) { return fenced_in_txn(l, consumer); }
+
+int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t max_ms, ss_writer_id **ids,
+                            size_t *n) {
+    *ids = NULL;
+    *n = 0;
+    size_t cap = 0;
+    sqlite3_stmt *st = prep(l, "SELECT ids FROM commits WHERE type_id=? AND last_ms>=? AND first_ms<=? AND ids IS NOT NULL");
+    if (!st) return -1;
+    sqlite3_bind_int(st, 1, type);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)min_ms);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max_ms);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        int len = sqlite3_column_bytes(st, 0);
+        if (ss_writer_idblob_decode(b, (size_t)len, ids, n, &cap, SS_WRITER_IDBLOB_MAX_IDS) != 0) {
+            sqlite3_finalize(st);
+            snprintf(l->errstr, sizeof l->errstr, "ledger: a commit's id blob is corrupt");
+            free(*ids);
+            *ids = NULL;
+            *n = 0;
+            return -1;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return fail(l, "load committed ids");
+    }
+    *n = ss_writer_id_sort_unique(*ids, *n);
+    return 0;
+}
+
+int64_t ss_ledger_flushed_until(ss_ledger *l) {
+    sqlite3_stmt *st = prep(l, "SELECT MAX(window_start_us + window_us) FROM runs WHERE late=0 AND status='ok'");
+    if (!st) return 0;
+    int64_t v = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* ---- history --------------------------------------------------------------------------------- */
+
+static void copy_text(char *dst, size_t cap, const unsigned char *s) {
+    snprintf(dst, cap, "%s", s ? (const char *)s : "");
+}
+
+int ss_ledger_runs(ss_ledger *l, int last, void (*fn)(void *ctx, const ss_ledger_run_row *r), void *ctx) {
+    sqlite3_stmt *st = prep(l, "SELECT * FROM (SELECT id, started_us, window_start_us, window_us, type, consumer, late,"
+                               " status, rows, dups, entries, files, bytes, duration_ms, attempts, error FROM runs"
+                               " ORDER BY id DESC LIMIT ?) ORDER BY id");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, last > 0 ? last : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ss_ledger_run_row r;
+        memset(&r, 0, sizeof r);
+        r.id = sqlite3_column_int64(st, 0);
+        r.started_us = sqlite3_column_int64(st, 1);
+        r.window_start_us = sqlite3_column_int64(st, 2);
+        r.window_us = sqlite3_column_int64(st, 3);
+        copy_text(r.type, sizeof r.type, sqlite3_column_text(st, 4));
+        copy_text(r.consumer, sizeof r.consumer, sqlite3_column_text(st, 5));
+        r.late = sqlite3_column_int(st, 6);
+        copy_text(r.status, sizeof r.status, sqlite3_column_text(st, 7));
+        r.rows = (uint64_t)sqlite3_column_int64(st, 8);
+        r.dups = (uint64_t)sqlite3_column_int64(st, 9);
+        r.entries = (uint64_t)sqlite3_column_int64(st, 10);
+        r.files = (uint64_t)sqlite3_column_int64(st, 11);
+        r.bytes = (uint64_t)sqlite3_column_int64(st, 12);
+        r.duration_ms = sqlite3_column_int64(st, 13);
+        r.attempts = sqlite3_column_int(st, 14);
+        copy_text(r.error, sizeof r.error, sqlite3_column_text(st, 15));
+        fn(ctx, &r);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(l, "list runs");
+}
+
+int ss_ledger_totals_get(ss_ledger *l, ss_ledger_totals *t) {
+    memset(t, 0, sizeof *t);
+    sqlite3_stmt *st = prep(l, "SELECT COUNT(*), TOTAL(rows), TOTAL(dups), TOTAL(entries), TOTAL(bytes),"
+                               " COUNT(path), TOTAL(CASE WHEN late THEN rows ELSE 0 END) FROM commits");
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        t->commits = (uint64_t)sqlite3_column_int64(st, 0);
+        t->rows = (uint64_t)sqlite3_column_double(st, 1);
+        t->dups = (uint64_t)sqlite3_column_double(st, 2);
+        t->entries = (uint64_t)sqlite3_column_double(st, 3);
+        t->bytes = (uint64_t)sqlite3_column_double(st, 4);
+        t->files = (uint64_t)sqlite3_column_int64(st, 5);
+        t->late_rows = (uint64_t)sqlite3_column_double(st, 6);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(l, "totals");
+}

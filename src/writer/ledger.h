@@ -1,0 +1,145 @@
+/* The run ledger: a SQLite database in the data dir that is the writer's durable memory.
+ *
+ * It holds what the exactly-once protocol needs to decide, after any crash, what is
+ * already in the archive, plus the run history `skyspool runs` shows:
+ *
+ *   runs      one row per flush of (window, type) by one writer: rows, files, bytes,
+ *             duration, attempts, status, last error
+ *   attempts  every failed attempt of a run, with its error
+ *   intents   part files that may exist on disk but are not committed yet (written *before*
+ *             the file is created, so a crash never leaves a file the ledger does not know)
+ *   commits   one row per committed part file: window, type, path, entry-id range, rows,
+ *             duplicates skipped, checksum, and the exact entry ids as a delta-varint blob
+ *   claim_log the dedup horizon: key -> owner entry; the first entry seen with a key owns it.
+ *             Append-only on disk, served from memory (claimset.h)
+ *   fenced    consumers declared dead by another writer, which then took over their entries;
+ *             a fenced consumer can no longer commit
+ *
+ * WAL mode, so readers (`skyspool runs`) never block writers and several writers on one
+ * machine share one ledger (busy_timeout serializes their short write transactions). Commit
+ * transactions run with synchronous=FULL: once ss_ledger_commit() returns, the commit
+ * survives power loss. Claim transactions run with synchronous=NORMAL: a claim lost in a
+ * crash is harmless (its owner entry is still pending and claims again), and every later
+ * FULL commit makes earlier claims durable too, since the WAL is sequential. */
+#ifndef SS_WRITER_LEDGER_H
+#define SS_WRITER_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "writer/ids.h"
+
+#define SS_LEDGER_FILE "ledger.sqlite"
+#define SS_LEDGER_BUSY_MS 30000
+
+typedef struct ss_ledger ss_ledger;
+
+/* Opens (creating if needed) the ledger at path. NULL + err on failure. */
+ss_ledger *ss_ledger_open(const char *path, char *err, size_t errlen);
+/* Opens read-only for `skyspool runs`; fails if it does not exist. */
+ss_ledger *ss_ledger_open_readonly(const char *path, char *err, size_t errlen);
+void ss_ledger_close(ss_ledger *l);
+const char *ss_ledger_errstr(const ss_ledger *l);
+
+/* ---- dedup claims -------------------------------------------------------------------- */
+/* Claims are made in batches: begin, claim each entry, end. */
+int ss_ledger_claims_begin(ss_ledger *l);
+/* Claims key for the entry (stream type, id) with event time t_us. Sets *owner to 1 when
+ * the entry claimed the key now, 2 when it had claimed it before (a redelivery), 0 when
+ * another entry owns the key. */
+int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner);
+int ss_ledger_claims_end(ss_ledger *l);
+/* Memory held by the in-memory claim set. */
+size_t ss_ledger_claims_bytes(const ss_ledger *l);
+/* Drops claims of event time < claims_before_us and the id blobs of commits whose newest
+ * event is older than ids_before_us. Returns the number of claims dropped, or -1. */
+long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us);
+
+/* ---- runs and attempts ------------------------------------------------------------------ */
+/* Finds the unfinished run of (window, type, consumer, late) or starts one. Returns its id
+ * (> 0), or -1. */
+long long ss_ledger_run_open(ss_ledger *l, int64_t window_start_us, int64_t window_us, int type,
+                             const char *type_name, const char *consumer, int late);
+/* Records a failed attempt of a run (run_id may be 0 for failures outside any run, such as
+ * a Redis error while reading); bumps the run's attempt count and sets its status to
+ * "retrying" with the error. */
+int ss_ledger_run_failed(ss_ledger *l, long long run_id, const char *error);
+/* Groups the calls up to ss_ledger_batch_end() into one transaction (full: synchronous=FULL,
+ * so everything written before, at NORMAL, becomes durable with it too). Returns 0 or -1. */
+int ss_ledger_batch_begin(ss_ledger *l, int full);
+/* Commits the batch, or rolls it back when abandon is set or any call in it failed
+ * (then returns -1). */
+int ss_ledger_batch_end(ss_ledger *l, int abandon);
+/* Marks a run finished ("ok"), adding its duration. */
+int ss_ledger_run_done(ss_ledger *l, long long run_id, int64_t duration_ms);
+
+/* ---- intents, commits, fencing ---------------------------------------------------------- */
+/* Records that path (relative to the archive root) is about to be written by consumer.
+ * Not fsynced by itself (NORMAL): the writer makes it durable with the FULL transaction it
+ * runs before renaming any file into place (see ss_ledger_batch_begin). */
+int ss_ledger_intent(ss_ledger *l, const char *path, const char *consumer);
+/* Visits consumer's intents (files that may exist uncommitted). */
+int ss_ledger_intents(ss_ledger *l, const char *consumer, void (*fn)(void *ctx, const char *path), void *ctx);
+/* Removes an intent; returns 1 when it was there, 0 when not, -1 on error. */
+int ss_ledger_intent_drop(ss_ledger *l, const char *path);
+
+typedef struct {
+    long long run_id;
+    int64_t window_start_us;
+    int type;
+    const char *type_name;
+    const char *consumer;
+    const char *path;        /* relative to the archive root; NULL when no row was written */
+    const ss_writer_id *ids; /* every entry the commit covers (written and duplicates), sorted */
+    size_t nids;
+    uint64_t rows, dups, bytes;
+    int late;
+    const char *sha256;
+    int64_t max_time_us; /* newest event time in the commit, for pruning */
+    int64_t duration_ms; /* added to the run's duration; the run becomes "ok" */
+} ss_ledger_commit_rec;
+
+enum { SS_LEDGER_OK = 0, SS_LEDGER_ERR = -1, SS_LEDGER_FENCED = -2 };
+/* Records a commit in one FULL transaction: checks that the consumer is not fenced and
+ * that the file's intent is still there (else SS_LEDGER_FENCED: another writer took over;
+ * nothing is recorded), removes the intent, inserts the commit, adds to the run's totals. */
+int ss_ledger_commit(ss_ledger *l, const ss_ledger_commit_rec *c);
+
+/* Declares consumer dead (it can no longer commit). Idempotent. */
+int ss_ledger_fence(ss_ledger *l, const char *consumer);
+/* Lifts a fence, for a new process that takes over a fixed consumer name. */
+int ss_ledger_unfence(ss_ledger *l, const char *consumer);
+/* 1 fenced, 0 not, -1 error. */
+int ss_ledger_is_fenced(ss_ledger *l, const char *consumer);
+
+/* Loads the ids of every commit of stream type whose id range may hold ids in
+ * [min_ms, max_ms], sorted and unique, into *ids (malloc'd; caller frees). */
+int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t max_ms, ss_writer_id **ids,
+                            size_t *n);
+
+/* Highest window end (start + len) of any non-late commit: windows up to it were flushed. */
+int64_t ss_ledger_flushed_until(ss_ledger *l);
+
+/* ---- history ------------------------------------------------------------------------------ */
+typedef struct {
+    long long id;
+    int64_t started_us, window_start_us, window_us;
+    char type[16];
+    char consumer[128];
+    int late;
+    char status[16];
+    uint64_t rows, dups, entries, files, bytes;
+    int64_t duration_ms;
+    int attempts;
+    char error[512];
+} ss_ledger_run_row;
+
+/* Visits the last n runs (0 = all), oldest first. */
+int ss_ledger_runs(ss_ledger *l, int last, void (*fn)(void *ctx, const ss_ledger_run_row *r), void *ctx);
+
+typedef struct {
+    uint64_t commits, rows, dups, entries, bytes, files, late_rows;
+} ss_ledger_totals;
+int ss_ledger_totals_get(ss_ledger *l, ss_ledger_totals *t);
+
+#endif

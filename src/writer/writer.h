@@ -1,0 +1,96 @@
+/* The DataWriter: Redis Streams -> 5-minute windows -> hive-partitioned Parquet, exactly once.
+ *
+ *     ss_writer_opts o; ss_writer_opts_init(&o);
+ *     o.out = "archive"; o.data_dir = "skyspool-data"; o.connect = ...; o.once = 1;
+ *     ss_writer *w = ss_writer_new(&o, err, sizeof err);
+ *     int rc = ss_writer_run(w, &stop);        // 0 done/stopped, -1 fatal (ss_writer_errstr)
+ *     ss_writer_free(w);
+ *
+ * It reads the per-type streams through the consumer group "writers", streams each event
+ * into the open part file of its (type, window) as it arrives (so memory is bounded by
+ * the row-group buffers, not by the window's size), and when a window closes it finishes
+ * the file (fsync, rename, directory fsync), records the commit in the run ledger, and
+ * only then XDELs and XACKs its entries. docs/DESIGN.md ("DataWriter") has the protocol,
+ * its crash points and the recovery argument. Any failure (full disk, permission,
+ * Redis, ledger) drops the in-memory state, backs off with jitter, and re-enters the same
+ * recovery path a restart takes; nothing is acknowledged before it is committed. */
+#ifndef SS_WRITER_WRITER_H
+#define SS_WRITER_WRITER_H
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event/event.h"
+#include "parquet/parquet.h"
+
+#define SS_WRITER_GROUP "writers"
+#define SS_WRITER_MAX_CONSUMER 64 /* characters of a consumer name */
+#define SS_WRITER_MAX_PREFIX 128
+
+typedef struct {
+    const char *out;      /* archive root (required) */
+    const char *data_dir; /* ledger and consumer locks live here (required) */
+    const char *ledger;   /* default DATA_DIR/ledger.sqlite */
+    const char *prefix;   /* default "skyspool:" */
+    const char *consumer; /* default "<host>-<pid>" */
+    /* A new Redis connection (called at start and after every failure). */
+    redisContext *(*connect)(void *ctx, char *err, size_t errlen);
+    void *connect_ctx;
+    int64_t window_us;     /* default 5 min; must divide an hour */
+    int64_t grace_us;      /* default 30 s */
+    int64_t horizon_us;    /* dedup horizon, default 1 h */
+    int64_t claim_idle_ms; /* a consumer silent this long is dead; default 60 s */
+    int64_t retry_base_ms; /* default 200 */
+    int64_t retry_max_ms;  /* backoff cap, default 5 min */
+    int max_attempts;      /* give up after this many failed attempts in a row; 0 = never */
+    size_t memory_budget;  /* default 128 MiB */
+    int count;             /* XREADGROUP COUNT per stream, default 1000 */
+    int block_ms;          /* daemon: XREADGROUP BLOCK when idle, default 1000 */
+    ss_pq_codec codec;     /* default zstd */
+    int zstd_level;        /* default 3 */
+    int once;              /* process what is buffered, close due windows, exit */
+    int all;               /* with once: close the open windows too */
+    /* When non-NULL and it becomes non-zero (the source has ended), a daemon switches to
+     * once + all: it drains what is buffered, closes every window and returns. */
+    volatile sig_atomic_t *drain;
+    /* Called after each commit (for progress lines); optional, may be NULL. */
+    void (*on_commit)(void *ctx, const char *path, uint64_t rows);
+    void *on_commit_ctx;
+} ss_writer_opts;
+
+void ss_writer_opts_init(ss_writer_opts *o);
+
+typedef struct {
+    uint64_t entries;    /* stream entries consumed (read and later committed or acked) */
+    uint64_t rows;       /* rows committed */
+    uint64_t dups;       /* duplicates skipped */
+    uint64_t late_rows;  /* rows committed in late part files */
+    uint64_t files, bytes, commits;
+    uint64_t recovered;  /* pending entries found already committed and acked on recovery */
+    uint64_t reclaimed;  /* entries taken over from dead consumers */
+    uint64_t dlq;        /* entries moved to the DLQ (undecodable) */
+    uint64_t failures;   /* failed attempts (each followed by backoff) */
+    uint64_t open_parts;
+    uint64_t mem_estimate;
+    int64_t watermark_us;
+    char consumer[SS_WRITER_MAX_CONSUMER + 1];
+} ss_writer_stats;
+
+typedef struct ss_writer ss_writer;
+
+ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen);
+/* Runs until *stop (then closes what is due, leaves the rest pending in Redis), or, with
+ * once, until the buffered entries are processed. Returns 0, or -1 on a fatal error. */
+int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop);
+void ss_writer_get_stats(ss_writer *w, ss_writer_stats *out); /* any thread */
+const char *ss_writer_errstr(const ss_writer *w);
+void ss_writer_free(ss_writer *w);
+
+/* "<host>-<pid>" reduced to [A-Za-z0-9._-]. */
+void ss_writer_default_consumer(char *out, size_t outlen);
+/* 1 when name is a usable consumer name (1..64 of [A-Za-z0-9._-], not starting with '.' or '-'). */
+int ss_writer_valid_consumer(const char *name);
+
+#endif

@@ -1,0 +1,26 @@
+// demo_query: what `make demo` prints at the end: the archive read back by DuckDB, rows per
+// type and hour partition, plus a total. Usage: node demo_query.mjs ARCHIVE_DIR
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: node demo_query.mjs ARCHIVE_DIR');
+  process.exit(2);
+}
+const db = await DuckDBInstance.create(':memory:');
+const con = await db.connect();
+const glob = `${dir}/**/*.parquet`.replaceAll("'", "''");
+const rows = (await con.runAndReadAll(`
+  SELECT type, format('{:04d}-{:02d}-{:02d} {:02d}:00', year, month, day, hour) AS hour_utc,
+         count(*)::BIGINT AS events, count(DISTINCT did)::BIGINT AS accounts
+  FROM read_parquet('${glob}', hive_partitioning = true, union_by_name = true)
+  GROUP BY ALL ORDER BY hour_utc, events DESC`)).getRowObjects();
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+console.log(`${pad('type', 10)}${pad('hour (UTC)', 18)}${lpad('rows', 10)}${lpad('accounts', 10)}`);
+let total = 0n;
+for (const r of rows) {
+  console.log(`${pad(r.type, 10)}${pad(r.hour_utc, 18)}${lpad(r.events, 10)}${lpad(r.accounts, 10)}`);
+  total += r.events;
+}
+console.log(`${pad('total', 28)}${lpad(total, 10)}`);
