@@ -145,17 +145,20 @@ static int stale_visit(const char *path, const struct stat *st, int flag, struct
     (void)st;
     if (flag != FTW_F) return 0;
     const char *base = path + ftw->base;
-    size_t n = strlen(base);
-    if (strncmp(base, g_stale.prefix, strlen(g_stale.prefix)) != 0 || n < 8 || strcmp(base + n - 8, ".parquet") != 0)
-        return 0;
+    size_t n = strlen(base), np = strlen(g_stale.prefix);
+    /* an interrupted run's temporary: ".part-TAG-NNNNNN.parquet.tmp" */
+    int tmp = base[0] == '.' && n > 13 && !strncmp(base + 1, g_stale.prefix, np) && !strcmp(base + n - 12, ".parquet.tmp");
+    int part = !strncmp(base, g_stale.prefix, np) && n > 8 && !strcmp(base + n - 8, ".parquet");
+    if (!tmp && !part) return 0;
     const char *key = path;
-    if (bsearch(&key, g_stale.keep->v, g_stale.keep->n, sizeof(char *), cmp_str)) return 0;
+    if (part && bsearch(&key, g_stale.keep->v, g_stale.keep->n, sizeof(char *), cmp_str)) return 0;
     if (unlink(path) == 0) g_stale.removed++;
     else g_stale.err = errno;
     return 0;
 }
 
-/* Removes part-TAG-*.parquet files under out that this run did not write. */
+/* Removes part-TAG-*.parquet files under out that this run did not write, and temporaries
+ * of this tag left by an interrupted run. */
 static int remove_stale(const char *out, const char *tag, path_set *keep, uint64_t *removed) {
     qsort(keep->v, keep->n, sizeof(char *), cmp_str);
     g_stale.keep = keep;

@@ -66,6 +66,12 @@ ss_eq "the normal run removed them" "0" "$(find "$SS_TMP/stale" -name 'part-*-00
 ss_eq "the summary says how many" "$many" "$(jget "$SS_TMP/stale.json" stale_removed)"
 ss_eq "no duplicate rows after the re-run" "$((2 * lines))" \
   "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$SS_TMP/stale/**/*.parquet')")"
+# a temporary left by an interrupted run of the same tag is cleaned up too
+first=$(find "$SS_TMP/stale" -name 'part-*-000000.parquet' | head -1)
+tmpname="$(dirname "$first")/.$(basename "${first%-000000.parquet}")-000009.parquet.tmp"
+: > "$tmpname"
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --quiet "$SS_TMP/twice.jsonl" > /dev/null
+ss_check "an interrupted run's temporary is removed" test ! -e "$tmpname"
 
 # Usage errors exit 2 with a message; --help exits 0 with examples.
 usage_rc() { "$SKYSPOOL_BIN" convert "$@" > /dev/null 2> "$SS_TMP/err.txt"; echo $?; }
