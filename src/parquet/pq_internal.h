@@ -75,6 +75,8 @@ void ss_tc_elem_binary(ss_tc *t, const void *p, size_t n);
 void ss_pq_hybrid_u8(ss_pqbuf *b, const uint8_t *v, size_t n, int bw);
 void ss_pq_hybrid_u32(ss_pqbuf *b, const uint32_t *v, size_t n, int bw);
 int ss_pq_bit_width(uint32_t max_value); /* bits needed for max_value, at least 1 */
+/* DELTA_BINARY_PACKED of n INT64 values (header, then blocks of 128 in 4 miniblocks). */
+void ss_pq_delta_i64(ss_pqbuf *b, const int64_t *v, size_t n);
 
 /* ---- UTF-8 ------------------------------------------------------------------------ */
 /* Returns 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
