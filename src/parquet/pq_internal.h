@@ -1,10 +1,11 @@
 /* Internals of the Parquet writer shared by its files and its unit tests.
  *
- * Three small encoders live here, each in its own file and each free of I/O so the unit
- * tests can drive them directly: a growable byte buffer with a sticky out-of-memory flag
- * (so hot paths append without checking every call), the Thrift compact protocol writer
- * used for page headers and the footer, the RLE/bit-packed hybrid used for levels and
- * dictionary indices, and UTF-8 validation with U+FFFD replacement. */
+ * The small encoders live here, free of I/O so the unit tests can drive them directly:
+ * a growable byte buffer with a sticky out-of-memory flag (so hot paths append without
+ * checking every call), the Thrift compact protocol writer used for page headers and
+ * the footer, the RLE/bit-packed hybrid used for levels and dictionary indices,
+ * DELTA_BINARY_PACKED, UTF-8 validation with U+FFFD replacement, and the truncation of
+ * string statistics. */
 #ifndef SS_PQ_INTERNAL_H
 #define SS_PQ_INTERNAL_H
 

@@ -1,5 +1,5 @@
 /* The RLE / bit-packed hybrid encoding, used for repetition and definition levels and
- * for dictionary indices.
+ * for dictionary indices; and DELTA_BINARY_PACKED for INT64 pages (opt-in, at the end).
  *
  * Input is a whole page's worth of values, already in memory, so the encoder scans for
  * runs rather than streaming. A run of >= 8 equal values becomes an RLE run; anything
