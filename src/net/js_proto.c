@@ -52,6 +52,7 @@ static const char *skip_value(const char *p, const char *end) {
             p++;
             break;
         default: /* number, true, false, null */
+            if (*p == '\0') return NULL; /* never JSON here; strchr() would match its terminator and stall */
             while (p < end && !strchr(",:{}[]\" \t\r\n", *p)) p++;
             break;
         }

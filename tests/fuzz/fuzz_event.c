@@ -10,7 +10,10 @@
  *   - decoding the same bytes again, from another address, with or without a trailing
  *     "\n" / "\r\n", gives the same fields and the same dedup key (dedup is deterministic
  *     and depends on content only);
- *   - ss_ar_map succeeds and keeps the event's type; its string views are valid UTF-8.
+ *   - ss_ar_map succeeds and keeps the event's type; its string views are valid UTF-8;
+ *   - the transport's peek (ss_js_peek, src/net/js_proto.h) finds the same time_us, kind
+ *     and collection as the decoder (a peek may be lenient, never different); on any
+ *     input it stays inside the bytes.
  * Rejected inputs must carry a known reason and a message. */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 
 #include "archive/archive.h"
 #include "event/event.h"
+#include "net/js_proto.h"
 #include "util/json.h"
 #include "util/utf8.h"
 
@@ -146,6 +150,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ss_decode_reason r = ss_decode(dec, buf, size, &ev);
     CHECK(r >= SS_DECODE_OK && r <= SS_DECODE_OOM, "reason %d", r);
     CHECK(strcmp(ss_decode_reason_name(r), "") != 0, "reason %d has no name", r);
+    ss_js_peek_result pk;
+    memset(&pk, 0, sizeof pk);
+    int prc = ss_js_peek(buf, size, 1, &pk);
+    if (pk.collection) CHECK(inside(pk.collection, pk.collection_len, buf, size), "peeked collection outside the input");
+    if (r == SS_DECODE_OK) {
+        int want_kind = ev.kind == SS_KIND_COMMIT ? SS_JS_KIND_COMMIT
+                        : ev.kind == SS_KIND_IDENTITY ? SS_JS_KIND_IDENTITY : SS_JS_KIND_ACCOUNT;
+        CHECK(prc == 0, "ss_js_peek fails on an event the decoder accepts");
+        CHECK(pk.time_us == ev.time_us, "peek time_us %lld, decoder %lld", (long long)pk.time_us, (long long)ev.time_us);
+        CHECK(pk.kind == want_kind, "peek kind %d, decoder kind %d", pk.kind, ev.kind);
+        if (ev.kind == SS_KIND_COMMIT && !memchr(ev.collection.p, '\\', 0) &&
+            !memchr(pk.collection ? pk.collection : "", '\\', pk.collection ? pk.collection_len : 0))
+            CHECK(pk.collection && pk.collection_len == ev.collection.n &&
+                      !memcmp(pk.collection, ev.collection.p, ev.collection.n),
+                  "peek collection '%.*s', decoder '%.*s'", (int)(pk.collection ? pk.collection_len : 0),
+                  pk.collection ? pk.collection : "", (int)ev.collection.n, ev.collection.p);
+    }
     if (r != SS_DECODE_OK) {
         CHECK(ss_decoder_errstr(dec)[0] != 0, "reason %s without a message", ss_decode_reason_name(r));
         return 0;

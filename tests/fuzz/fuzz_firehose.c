@@ -14,7 +14,9 @@
  *   - good events are valid JSON that ss_decode accepts;
  *   - rejects carry a known reason and are a JSON object holding that reason;
  *   - cursors: the last output carries the frame's seq, earlier ones seq - 1;
- *   - the stats grow by exactly the outputs produced.
+ *   - the stats grow by exactly the outputs produced;
+ *   - the transport's peek (ss_frame_peek, src/net/frame_peek.h) agrees with the decoder:
+ *     same seq, and good events carry the peeked time and a kind matching the header t.
  * Memory is bounded by the decoder's limits; the smoke run sets -malloc_limit_mb. */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include "event/event.h"
 #include "fh_encode.h"
+#include "net/frame_peek.h"
 #include "source/firehose/fh_decode.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -111,6 +114,9 @@ static void check_frame(const uint8_t *frame, size_t len) {
           "stats grew by %llu events + %llu rejects for %d outputs",
           (unsigned long long)(after->events - before.events), (unsigned long long)(after->rejects - before.rejects), n);
     int64_t seq = ss_fh_frame_seq(d1);
+    ss_frame_peek_result pk;
+    int prc = ss_frame_peek(frame, len, &pk);
+    if (prc == 0 && pk.seq >= 0 && seq > 0) CHECK(pk.seq == seq, "peek seq %lld, decoder seq %lld", (long long)pk.seq, (long long)seq);
 
     for (size_t i = 0; i < cap2.n; i++) free(cap2.data[i]);
     cap2.n = 0;
@@ -143,6 +149,12 @@ static void check_frame(const uint8_t *frame, size_t len) {
             if (r != SS_DECODE_OK && known_bad_value(r, ss_decoder_errstr(ev_dec))) continue;
             CHECK(r == SS_DECODE_OK, "good output %d rejected by ss_decode: %s: %.*s", i, ss_decoder_errstr(ev_dec),
                   (int)(m.len < 400 ? m.len : 400), m.data);
+            CHECK(prc == 0, "a frame the peek rejects gave a good event");
+            if (pk.time_us != -1)
+                CHECK(ev.time_us == pk.time_us, "event time_us %lld, peeked frame time %lld", (long long)ev.time_us,
+                      (long long)pk.time_us);
+            const char *want_t = ev.kind == SS_KIND_COMMIT ? "#commit" : ev.kind == SS_KIND_IDENTITY ? "#identity" : "#account";
+            CHECK(!strcmp(pk.t, want_t), "event kind %d from a frame with t '%s'", ev.kind, pk.t);
         }
     }
 }

@@ -2,7 +2,7 @@
  *
  *   fuzz_seeds OUTDIR [SAMPLES_DIR]
  *
- * creates OUTDIR/<target>/ for json, event, file_source, firehose and parquet_writer, from
+ * creates OUTDIR/<target>/ for json, event, file_source, firehose, frames and parquet_writer, from
  * real Jetstream events (the .jsonl files of SAMPLES_DIR, the shared samples; optional), events of the
  * synthetic generator (good, duplicated and malformed lines) and frames built by the
  * test-side firehose encoder. Nothing generated is committed: the hand-written seeds in
@@ -103,9 +103,30 @@ static void read_synth(const char *args) {
 }
 
 /* ---- firehose ---- */
+static ss_buf frames_file; /* every frame, as a frames file (u32 LE length + bytes) */
+static size_t frame_ends[4096], nframes;
+
 static void frame_cb(void *ud, const uint8_t *frame, size_t len) {
     (void)ud;
     put("firehose", frame, len);
+    uint8_t le[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
+    ss_buf_append(&frames_file, le, 4);
+    ss_buf_append(&frames_file, frame, len);
+    if (nframes < 4096) frame_ends[nframes++] = frames_file.len;
+}
+
+/* frames: flags byte + a run of consecutive frames of the recording (sometimes cut). */
+static void frames_seeds(void) {
+    uint64_t s = 777;
+    for (int k = 0; k < 40 && nframes; k++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t first = (size_t)(s >> 33) % nframes, count = 1 + (size_t)(s >> 20) % 6;
+        if (first + count > nframes) count = nframes - first;
+        size_t from = first ? frame_ends[first - 1] : 0, to = frame_ends[first + count - 1];
+        if (k % 5 == 4 && to - from > 8) to -= 1 + (size_t)(s >> 50) % 8; /* cut short */
+        uint8_t flags = (uint8_t)((s >> 56) | 2); /* limits that take real frames */
+        put_prefixed("frames", (char)flags, frames_file.data + from, to - from);
+    }
 }
 
 static void firehose_seeds(void) {
@@ -226,7 +247,10 @@ int main(int argc, char **argv) {
         put("json", lines[i], lens[i]);
         put("event", lines[i], lens[i]);
     }
+    ss_buf_init(&frames_file);
     firehose_seeds();
+    frames_seeds();
+    ss_buf_free(&frames_file);
     file_seeds();
     parquet_seeds();
     fprintf(stderr, "fuzz_seeds: %zu lines, %zu seed files in %s\n", nlines, written, outdir);

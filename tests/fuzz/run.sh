@@ -83,7 +83,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 fi
 
 # Parsers of short strings saturate fast: half the time.
-small_target() { case $1 in redis_url|rfc3339) return 0 ;; *) return 1 ;; esac; }
+small_target() { case $1 in redis_url|rfc3339|ws_url) return 0 ;; *) return 1 ;; esac; }
 
 export ASAN_OPTIONS=${FUZZ_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

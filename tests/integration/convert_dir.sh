@@ -10,7 +10,7 @@ source "$(dirname "$0")/../lib/harness.sh"
 
 in=$SS_TMP/in.jsonl
 "$SKYSPOOL_BIN" synth --events 24000 --seed 11 --start 2025-12-31T22:40:00Z --rate 2.5 \
-  --jitter-frac 0.03 --jitter-us 90000000 --dup-frac 0.01 --bad-frac 0.01 > "$in"
+  --jitter-frac 0.03 --jitter-us 90000000 --dup-frac 0.01 --bad-frac 0.01 --bad-oversize > "$in"
 # an event far in the future, one at the epoch, one past year 9999 (rejected: cannot be partitioned)
 cat >> "$in" <<'JSONL'
 {"did":"did:plc:aaaaaaaaaaaaaaaaaaaaaaaa","time_us":4102444800000000,"kind":"identity","identity":{"did":"did:plc:aaaaaaaaaaaaaaaaaaaaaaaa","seq":7,"time":"2100-01-01T00:00:00Z","handle":"future.example.com"}}
@@ -24,6 +24,7 @@ rc=0
 ss_eq "convert exits 0 on input with malformed lines" 0 "$rc"
 jget() { node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(s[process.argv[2]])' "$1" "$2"; }
 ss_check "partitions were evicted and reopened (bounded open files)" test "$(jget "$SS_TMP/summary.json" evictions)" -gt 0
+ss_check "events of partitions without a slot were spilled and replayed" test "$(jget "$SS_TMP/summary.json" spilled)" -gt 0
 ss_eq "summary counts the partitions written" "$(find "$out" -type d -name 'type=*' | wc -l)" \
   "$(jget "$SS_TMP/summary.json" partitions)"
 ss_check "rejects were counted" test "$(jget "$SS_TMP/summary.json" rejects)" -gt 0

@@ -58,7 +58,7 @@ ss_eq "a second run adds no duplicate rows" "$lines" \
 # a run of the same inputs with room for every partition: the second run removes the
 # first run's extra files, which are stale.
 cat "$SS_TMP/all.jsonl" "$SS_TMP/all.jsonl" > "$SS_TMP/twice.jsonl" # every partition visited twice
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --quiet --max-open-files 2 "$SS_TMP/twice.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --quiet --max-open-files 2 --spill-bytes 0 "$SS_TMP/twice.jsonl" > /dev/null
 many=$(find "$SS_TMP/stale" -name 'part-*-000001.parquet' | wc -l)
 ss_check "few open files split partitions into extra part files ($many)" test "$many" -gt 0
 "$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --json "$SS_TMP/twice.jsonl" > "$SS_TMP/stale.json"
@@ -66,6 +66,12 @@ ss_eq "the normal run removed them" "0" "$(find "$SS_TMP/stale" -name 'part-*-00
 ss_eq "the summary says how many" "$many" "$(jget "$SS_TMP/stale.json" stale_removed)"
 ss_eq "no duplicate rows after the re-run" "$((2 * lines))" \
   "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$SS_TMP/stale/**/*.parquet')")"
+# a temporary left by an interrupted run of the same tag is cleaned up too
+first=$(find "$SS_TMP/stale" -name 'part-*-000000.parquet' | head -1)
+tmpname="$(dirname "$first")/.$(basename "${first%-000000.parquet}")-000009.parquet.tmp"
+: > "$tmpname"
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --quiet "$SS_TMP/twice.jsonl" > /dev/null
+ss_check "an interrupted run's temporary is removed" test ! -e "$tmpname"
 
 # Usage errors exit 2 with a message; --help exits 0 with examples.
 usage_rc() { "$SKYSPOOL_BIN" convert "$@" > /dev/null 2> "$SS_TMP/err.txt"; echo $?; }

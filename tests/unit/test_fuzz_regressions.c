@@ -10,8 +10,12 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include "archive/archive.h"
 #include "event/event.h"
+#include "net/js_proto.h"
 
 /* src/archive/map.c read_str(): a non-string value cleared the slice's pointer but kept
  * its length, so a repeated key ("$type" first a string, then an object) left embed_type
@@ -53,9 +57,30 @@ static void test_archive_map_repeated_key_non_string(void **state) {
     ss_decoder_free(d);
 }
 
+/* src/net/js_proto.c skip_value(): a NUL byte where a scalar was expected inside a
+ * container made strchr() match its terminator, so the skipper never advanced: the
+ * Jetstream client would spin forever on one message. Found by fuzz_event (timeout);
+ * input tests/fuzz/regressions/event/js-peek-nul-hang.json. An alarm turns a hang into a
+ * failure instead of a ctest timeout. */
+static void test_js_peek_nul_in_container(void **state) {
+    (void)state;
+    static const char doc[] = "{\"did\":\"did:plc:a\",\"x\":[1\0],\"time_us\":5,\"kind\":\"commit\"}";
+    static const char doc2[] = "{\"x\":{\"a\":\0}}";
+    alarm(10);
+    ss_js_peek_result r;
+    assert_int_equal(ss_js_peek(doc, sizeof doc - 1, 1, &r), -1);
+    assert_int_equal(ss_js_peek(doc2, sizeof doc2 - 1, 1, &r), -1);
+    /* A NUL outside containers is not JSON either; the peek stops there. */
+    static const char doc3[] = "{\"time_us\":7,\"kind\":\"identity\"}";
+    assert_int_equal(ss_js_peek(doc3, sizeof doc3 - 1, 0, &r), 0);
+    assert_int_equal(r.time_us, 7);
+    alarm(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_archive_map_repeated_key_non_string),
+        cmocka_unit_test(test_js_peek_nul_in_container),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
