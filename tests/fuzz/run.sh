@@ -39,6 +39,7 @@ while [ $# -gt 0 ]; do
 done
 WORK=${WORK:-$BUILD/corpus}
 SHARED=${SKYSPOOL_SHARED:-$SRC/../shared}
+export SKYSPOOL_SHARED=$SHARED # fuzz_zdict reads the Jetstream dictionary from there
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
 # ---- build ----------------------------------------------------------------------------
@@ -83,7 +84,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 fi
 
 # Parsers of short strings saturate fast: half the time.
-small_target() { case $1 in redis_url|rfc3339|ws_url) return 0 ;; *) return 1 ;; esac; }
+small_target() { case $1 in redis_url|rfc3339|ws_url|zdict) return 0 ;; *) return 1 ;; esac; }
 
 export ASAN_OPTIONS=${FUZZ_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
