@@ -13,6 +13,7 @@
 #   TARGET       json, event, ... (default: every fuzz_*.c)
 #
 # Engine: clang with libFuzzer when it works, otherwise gcc with the standalone driver
+# (FUZZ_CC=gcc forces a compiler for a new build dir)
 # (tests/fuzz/standalone.c: corpus replay + seeded random mutations). Either way
 # ASan + UBSan + LeakSanitizer watch every input, and the invariant checks inside the
 # targets abort on a violation. Exit status: 0 when every target ran its time without a
@@ -48,7 +49,9 @@ configure() { # $1 = C compiler
 }
 mkdir -p "$(dirname "$BUILD")"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  if command -v clang >/dev/null 2>&1 && configure clang; then
+  if [ -n "${FUZZ_CC:-}" ]; then
+    configure "$FUZZ_CC" || { cat "$BUILD.configure.log" >&2; echo "fuzz: SKIPPED: $FUZZ_CC cannot configure a fuzz build" >&2; exit 3; }
+  elif command -v clang >/dev/null 2>&1 && configure clang; then
     :
   else
     rm -rf "$BUILD"
