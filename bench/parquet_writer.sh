@@ -18,13 +18,13 @@ trap 'rm -rf "$tmp"' EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
-ours() { # codec level
-  for _ in $(seq "$RUNS"); do nice "$BUILD/pq_bench" "$tmp/ours.parquet" --rows "$ROWS" --codec "$1" --level "$2"; done
+ours() { # codec level [extra pq_bench flags]
+  for _ in $(seq "$RUNS"); do nice "$BUILD/pq_bench" "$tmp/ours.parquet" --rows "$ROWS" --codec "$1" --level "$2" ${3:-}; done
 }
 declare -A RPS BPR
-for cfg in "zstd 1" "zstd 2" "zstd 3" "snappy 3" "none 3"; do
+for cfg in "zstd 1" "zstd 2" "zstd 3" "snappy 3" "none 3" "zstd 1 --delta"; do
   set -- $cfg
-  out=$(ours "$1" "$2")
+  out=$(ours "$1" "$2" "${3:-}")
   RPS[$cfg]=$(echo "$out" | field rows_per_cpu_s | median)
   BPR[$cfg]=$(echo "$out" | field bytes_per_row | median)
 done
@@ -52,6 +52,8 @@ mkdir -p bench/results
     label="zstd level ${cfg#zstd }"; [ "$cfg" = "zstd 1" ] && label="$label (default)"
     echo "| skyspool | $label | ${RPS[$cfg]} | ${BPR[$cfg]} | $(ratio "${RPS[$cfg]}" "${RPS[duck zstd]}") | $(ratio "${BPR[duck zstd]}" "${BPR[$cfg]}") |"
   done
+  cfg="zstd 1 --delta"
+  echo "| skyspool | zstd level 1 + delta_int64 | ${RPS[$cfg]} | ${BPR[$cfg]} | $(ratio "${RPS[$cfg]}" "${RPS[duck zstd]}") | $(ratio "${BPR[duck zstd]}" "${BPR[$cfg]}") |"
   echo "| DuckDB | zstd (default level) | ${RPS[duck zstd]} | ${BPR[duck zstd]} | 1.00 | 1.00 |"
   echo "| skyspool | snappy | ${RPS[snappy 3]} | ${BPR[snappy 3]} | $(ratio "${RPS[snappy 3]}" "${RPS[duck snappy]}") | $(ratio "${BPR[duck snappy]}" "${BPR[snappy 3]}") |"
   echo "| DuckDB | snappy | ${RPS[duck snappy]} | ${BPR[duck snappy]} | 1.00 | 1.00 |"

@@ -174,12 +174,14 @@ typedef struct {
     uint64_t utf8_replaced, rows_flagged;
     uint64_t evictions;               /* files finished early to bound memory */
     uint64_t partitions;              /* distinct (type, hour) partitions written */
+    uint64_t spilled;                 /* events held back for a partition without a slot */
 } ss_ar_sink_stats;
 
 typedef struct ss_ar_sink ss_ar_sink;
 
 /* Files are named "part-TAG-NNNNNN.parquet", NNNNNN counting the files of one
- * (type, hour) partition in this sink. TAG must satisfy ss_ar_valid_name(). */
+ * (type, hour) partition in this sink. TAG must satisfy ss_ar_valid_name(). Memory is
+ * bounded by max_open x row_group_bytes plus the spill buffer. */
 ss_ar_sink *ss_ar_sink_new(const char *root, const char *tag, const ss_ar_options *o, size_t max_open,
                            int keep_other, char *err, size_t errlen);
 /* Routes one event. Returns 0 written, 1 skipped (type other and !keep_other), -1 error
@@ -190,6 +192,11 @@ const char *ss_ar_sink_errstr(const ss_ar_sink *s);
 const ss_ar_sink_stats *ss_ar_sink_stats_get(const ss_ar_sink *s);
 /* Finishes every open file. Returns 0 or -1 (errstr). */
 int ss_ar_sink_finish(ss_ar_sink *s);
+/* Memory for events of partitions that have no open slot (see sink.c); 0 disables
+ * spilling (every such event finishes the least recently used file). */
+#define SS_AR_DEFAULT_SPILL_BYTES (32u << 20)
+#define SS_AR_MAX_REPLAY_BYTES (64u << 20) /* one spilled event, when decoded again */
+void ss_ar_sink_set_spill(ss_ar_sink *s, size_t bytes);
 /* Called after each finished file (e.g. to print or record it); optional. */
 void ss_ar_sink_on_file(ss_ar_sink *s, void (*fn)(void *ctx, ss_type t, const ss_ar_file_result *r), void *ctx);
 /* Aborts open files (temporaries removed) and frees. Safe after finish. */

@@ -8,14 +8,24 @@
  * ("part-TAG-000001", ...). The per-partition part counter outlives the open file, so
  * names stay unique and deterministic for the same input and settings.
  *
+ * Input far from time order would make that thrash (one file per few events), so before
+ * evicting, an event for a partition that has no slot is *spilled*: its raw JSON is kept
+ * in that partition's pending buffer. Only when all pending buffers together pass
+ * spill_max does the partition with the most pending bytes get a slot (the least
+ * recently used file is finished), and its pending events are decoded again and written
+ * in their order. Files then hold batches instead of single events, and memory stays
+ * bounded by max_open x row_group_bytes + spill_max. Events without raw JSON (built by
+ * hand) are never spilled.
+ *
  * Open files are few (tens), so they live in a small array searched linearly, with the
- * last hit checked first; part counters live in an open-addressing table keyed by
- * (type, hour). */
+ * last hit checked first; part counters and pending buffers live in an open-addressing
+ * table keyed by the hour. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archive/archive.h"
+#include "util/buf.h"
 
 typedef struct {
     ss_ar_file *f;
@@ -27,6 +37,7 @@ typedef struct {
 typedef struct {
     int64_t hour; /* -1 = empty */
     uint32_t next_part[SS_TYPE__COUNT];
+    ss_buf pending[SS_TYPE__COUNT]; /* spilled events: raw JSON lines, '\n'-terminated */
 } part_counter;
 
 struct ss_ar_sink {
@@ -40,6 +51,8 @@ struct ss_ar_sink {
     part_counter *ctr;
     size_t ctr_cap, ctr_n;
     ss_ar_sink_stats st;
+    size_t spill_max, pending_total;
+    ss_decoder *dec; /* for replaying spilled events; created on first use */
     void (*on_file)(void *ctx, ss_type t, const ss_ar_file_result *r);
     void *on_file_ctx;
     char errstr[512];
@@ -68,6 +81,7 @@ ss_ar_sink *ss_ar_sink_new(const char *root, const char *tag, const ss_ar_option
     s->ctr = malloc(s->ctr_cap * sizeof *s->ctr);
     if (!s->slots || !s->ctr) goto oom;
     for (size_t i = 0; i < s->ctr_cap; i++) s->ctr[i].hour = -1;
+    s->spill_max = SS_AR_DEFAULT_SPILL_BYTES;
     return s;
 oom:
     if (s) {
@@ -94,12 +108,13 @@ static size_t ctr_slot(const part_counter *tab, size_t cap, int64_t hour) {
     return i;
 }
 
-/* The part counter for (type, hour); returns the next part number and advances it. */
-static int next_part(ss_ar_sink *s, ss_type t, int64_t hour, uint32_t *out) {
+/* The table entry of an hour, created if missing (may move the table: do not keep
+ * entry pointers across calls). NULL when out of memory. */
+static part_counter *ctr_get(ss_ar_sink *s, int64_t hour) {
     if ((s->ctr_n + 1) * 2 > s->ctr_cap) {
         size_t cap = s->ctr_cap * 2;
         part_counter *tab = malloc(cap * sizeof *tab);
-        if (!tab) return -1;
+        if (!tab) return NULL;
         for (size_t i = 0; i < cap; i++) tab[i].hour = -1;
         for (size_t i = 0; i < s->ctr_cap; i++)
             if (s->ctr[i].hour != -1) tab[ctr_slot(tab, cap, s->ctr[i].hour)] = s->ctr[i];
@@ -113,7 +128,14 @@ static int next_part(ss_ar_sink *s, ss_type t, int64_t hour, uint32_t *out) {
         s->ctr[i].hour = hour;
         s->ctr_n++;
     }
-    *out = s->ctr[i].next_part[t]++;
+    return &s->ctr[i];
+}
+
+/* The part counter for (type, hour); returns the next part number and advances it. */
+static int next_part(ss_ar_sink *s, ss_type t, int64_t hour, uint32_t *out) {
+    part_counter *pc = ctr_get(s, hour);
+    if (!pc) return -1;
+    *out = pc->next_part[t]++;
     if (*out == 0) s->st.partitions++;
     return 0;
 }
@@ -137,6 +159,40 @@ static int finish_slot(ss_ar_sink *s, size_t i) {
     s->st.rows_flagged += res.rows_flagged;
     if (s->on_file) s->on_file(s->on_file_ctx, t, &res);
     return 0;
+}
+
+/* Writes the spilled events of (t, hour) into f, in their order, and frees the buffer. */
+static int replay_pending(ss_ar_sink *s, ss_ar_file *f, ss_type t, int64_t hour) {
+    part_counter *pc = ctr_get(s, hour);
+    if (!pc) return snprintf(s->errstr, sizeof s->errstr, "out of memory"), -1;
+    if (pc->pending[t].len == 0) return 0;
+    ss_buf b = pc->pending[t]; /* take it: decoding cannot move the table, but be plain about ownership */
+    ss_buf_init(&pc->pending[t]);
+    s->pending_total -= b.len;
+    if (!s->dec) {
+        ss_decode_limits lim = {SS_AR_MAX_REPLAY_BYTES, SS_AR_MAX_DEPTH};
+        if (!(s->dec = ss_decoder_new(&lim))) {
+            ss_buf_free(&b);
+            return snprintf(s->errstr, sizeof s->errstr, "out of memory"), -1;
+        }
+    }
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < b.len;) {
+        const char *line = b.data + off, *nl = memchr(line, '\n', b.len - off);
+        size_t n = (size_t)(nl - line);
+        off += n + 1;
+        ss_event ev;
+        ss_decode_reason r = ss_decode(s->dec, line, n, &ev);
+        if (r != SS_DECODE_OK) {
+            snprintf(s->errstr, sizeof s->errstr, "replaying a spilled event: %s", ss_decoder_errstr(s->dec));
+            rc = -1;
+        } else if (ss_ar_file_append(f, &ev) != 0) {
+            snprintf(s->errstr, sizeof s->errstr, "%s", ss_ar_file_errstr(f));
+            rc = -1;
+        }
+    }
+    ss_buf_free(&b);
+    return rc;
 }
 
 static ss_ar_file *open_partition(ss_ar_sink *s, ss_type t, int64_t hour) {
@@ -163,8 +219,41 @@ static ss_ar_file *open_partition(ss_ar_sink *s, ss_type t, int64_t hour) {
     sl->f = f;
     sl->type = t;
     sl->hour = hour;
+    sl->last_use = ++s->tick;
     s->last = s->nopen++;
-    return f;
+    return replay_pending(s, f, t, hour) == 0 ? f : NULL;
+}
+
+/* Spills one event into its partition's pending buffer. */
+static int spill(ss_ar_sink *s, const ss_event *ev, int64_t hour) {
+    part_counter *pc = ctr_get(s, hour);
+    ss_buf *b = pc ? &pc->pending[ev->type] : NULL;
+    if (!b || ss_buf_reserve(b, ev->raw_len + 1) != 0) {
+        snprintf(s->errstr, sizeof s->errstr, "out of memory");
+        return -1;
+    }
+    ss_buf_append(b, ev->raw, ev->raw_len);
+    ss_buf_putc(b, '\n');
+    s->pending_total += ev->raw_len + 1;
+    s->st.spilled++;
+    return 0;
+}
+
+/* Gives the partition with the most pending bytes a slot; opening it replays them. */
+static int flush_largest_pending(ss_ar_sink *s) {
+    size_t best = 0, best_i = 0;
+    int best_t = -1;
+    for (size_t i = 0; i < s->ctr_cap; i++) {
+        if (s->ctr[i].hour == -1) continue;
+        for (int t = 0; t < SS_TYPE__COUNT; t++)
+            if (s->ctr[i].pending[t].len > best) {
+                best = s->ctr[i].pending[t].len;
+                best_i = i;
+                best_t = t;
+            }
+    }
+    if (best_t < 0) return 0;
+    return open_partition(s, (ss_type)best_t, s->ctr[best_i].hour) ? 0 : -1;
 }
 
 int ss_ar_sink_add(ss_ar_sink *s, const ss_event *ev) {
@@ -192,6 +281,12 @@ int ss_ar_sink_add(ss_ar_sink *s, const ss_event *ev) {
                 s->last = i;
                 break;
             }
+        if (!sl && s->nopen == s->max_open && s->spill_max && ev->raw) {
+            if (spill(s, ev, hour) != 0) return -1;
+            s->st.events++;
+            s->st.rows[ev->type]++;
+            return s->pending_total > s->spill_max ? flush_largest_pending(s) : 0;
+        }
         if (!sl) {
             if (!open_partition(s, ev->type, hour)) return -1;
             sl = &s->slots[s->last];
@@ -208,6 +303,8 @@ int ss_ar_sink_add(ss_ar_sink *s, const ss_event *ev) {
 }
 
 int ss_ar_sink_finish(ss_ar_sink *s) {
+    while (!s->errstr[0] && s->pending_total > 0)
+        if (flush_largest_pending(s) != 0) break;
     int rc = s->errstr[0] ? -1 : 0;
     while (s->nopen) {
         if (rc != 0) {
@@ -223,9 +320,15 @@ int ss_ar_sink_finish(ss_ar_sink *s) {
     return rc;
 }
 
+void ss_ar_sink_set_spill(ss_ar_sink *s, size_t bytes) { s->spill_max = bytes; }
+
 void ss_ar_sink_free(ss_ar_sink *s) {
     if (!s) return;
     while (s->nopen) ss_ar_file_abort(s->slots[--s->nopen].f);
+    for (size_t i = 0; i < s->ctr_cap; i++)
+        if (s->ctr[i].hour != -1)
+            for (int t = 0; t < SS_TYPE__COUNT; t++) ss_buf_free(&s->ctr[i].pending[t]);
+    ss_decoder_free(s->dec);
     free(s->slots);
     free(s->ctr);
     free(s);

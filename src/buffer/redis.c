@@ -79,14 +79,18 @@ static int parse_db(const char *s, size_t n, int *db, char *err, size_t errlen) 
     return 0;
 }
 
-/* "user:password" or "password" (redis-cli style "redis://:pw@"); s has no '@'. */
+/* "user:password", ":password" (redis-cli style) or "user" (the password then comes from a
+ * password file); s has no '@'. */
 static int parse_userinfo(const char *s, size_t n, ss_redis_url *u, char *err, size_t errlen) {
     const char *colon = memchr(s, ':', n);
     int bad;
-    if (!colon) return fail(err, errlen, "%s", "Redis URL credentials must be 'user:password@' or ':password@'");
-    size_t ulen = (size_t)(colon - s);
+    size_t ulen = colon ? (size_t)(colon - s) : n;
     if (copy_decoded(s, ulen, u->user, sizeof u->user, &bad) != 0)
         return fail(err, errlen, "%s", bad ? "bad %-escape in the Redis URL user name" : "Redis URL user name too long");
+    if (!colon) {
+        if (!u->user[0]) return fail(err, errlen, "%s", "empty credentials before '@' in the Redis URL");
+        return 0;
+    }
     if (copy_decoded(colon + 1, n - ulen - 1, u->password, sizeof u->password, &bad) != 0)
         return fail(err, errlen, "%s", bad ? "bad %-escape in the Redis URL password" : "Redis URL password too long");
     u->has_password = 1;
@@ -209,13 +213,13 @@ int ss_redis_url_parse(const char *url, ss_redis_url *out, char *err, size_t err
 }
 
 void ss_redis_url_describe(const ss_redis_url *u, char *out, size_t outlen) {
-    const char *cred = u->has_password ? ":***@" : "";
+    char cred[SS_REDIS_USER_MAX + 8] = "";
+    if (u->user[0] || u->has_password) snprintf(cred, sizeof cred, "%s%s@", u->user, u->has_password ? ":***" : "");
     if (u->is_unix) {
-        snprintf(out, outlen, "unix://%s%s%s?db=%d", u->user, cred, u->path, u->db);
+        snprintf(out, outlen, "unix://%s%s?db=%d", cred, u->path, u->db);
     } else {
         int v6 = strchr(u->host, ':') != NULL;
-        snprintf(out, outlen, "redis://%s%s%s%s%s:%d/%d", u->user, cred, v6 ? "[" : "", u->host, v6 ? "]" : "",
-                 u->port, u->db);
+        snprintf(out, outlen, "redis://%s%s%s%s:%d/%d", cred, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, u->db);
     }
 }
 
@@ -318,6 +322,13 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
     }
     redisSetTimeout(c, tv);
     if (!u->is_unix) redisEnableKeepAlive(c);
+    if (u->user[0] && !u->has_password) {
+        snprintf(err, errlen,
+                 "Redis at %s: user '%s' has no password; put it in the URL (user:password@) or use "
+                 "--redis-password-file", addr, u->user);
+        redisFree(c);
+        return NULL;
+    }
     if (u->has_password) {
         const char *argv[3] = {"AUTH", u->user, u->password};
         int rc = u->user[0] ? run_simple(c, 3, argv, "AUTH", addr, err, errlen)

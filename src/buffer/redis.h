@@ -3,7 +3,7 @@
  * A Redis address is a URL, so that one string (flag, SKYSPOOL_REDIS_URL, config file)
  * says everything:
  *
- *     redis://[[user]:password@]host[:port][/db]      host may be [::1]; port defaults to 6379
+ *     redis://[user[:password]@]host[:port][/db]      host may be [::1]; port defaults to 6379
  *     unix:///path/to/socket[?db=N]                   also unix://[user:password@]/path?db=N
  *
  * user and password may be percent-encoded. The password can instead come from a file

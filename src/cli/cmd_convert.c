@@ -58,7 +58,9 @@ static void usage(FILE *f) {
             "  --zstd-level N         1..22 (default %d)\n"
             "  --keep-other           also write collections outside the archived types (type=other)\n"
             "  --max-open-files N     partition files open at once (default %d); memory is bounded by\n"
-            "                         N x --row-group-bytes, older partitions are finished into extra parts\n"
+            "                         N x --row-group-bytes + --spill-bytes\n"
+            "  --spill-bytes SIZE     events of partitions without an open file wait here until the\n"
+            "                         fullest gets a file (default 32mb; 0: finish a file at once)\n"
             "  --row-group-rows N     rows per row group (default 131072)\n"
             "  --row-group-bytes SIZE buffered bytes per row group and open file (default 12mb)\n"
             "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
@@ -90,7 +92,7 @@ typedef struct {
     const char *out;
     char tag[SS_AR_MAX_NAME + 1];
     int json, quiet, keep_other;
-    size_t max_open;
+    size_t max_open, spill;
     ss_ar_options ao;
 
     ss_decoder *dec;
@@ -358,10 +360,11 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
                (unsigned long long)c->in_bytes, (unsigned long long)c->rejected);
         for (size_t i = 0; i < c->nreasons; i++)
             printf("%s\"%s\":%llu", i ? "," : "", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
-        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"partitions\":%llu,\"stale_removed\":%llu,\"elapsed_s\":%.3f,"
+        printf("},\"utf8_replaced\":%llu,\"rows_flagged\":%llu,\"evictions\":%llu,\"spilled\":%llu,\"partitions\":%llu,\"stale_removed\":%llu,\"elapsed_s\":%.3f,"
                "\"cpu_s\":%.3f,\"events_per_s\":%.0f,\"events_per_cpu_s\":%.0f,\"max_rss_kb\":%ld}\n",
                (unsigned long long)st->utf8_replaced, (unsigned long long)st->rows_flagged,
-               (unsigned long long)st->evictions, (unsigned long long)st->partitions,
+               (unsigned long long)st->evictions, (unsigned long long)st->spilled,
+               (unsigned long long)st->partitions,
                (unsigned long long)c->stale_removed, elapsed, cpu,
                elapsed > 0 ? st->events / elapsed : 0.0, cpu > 0 ? st->events / cpu : 0.0, ru.ru_maxrss);
         return;
@@ -373,9 +376,10 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
     if (st->skipped_other)
         printf("  other collections skipped: %llu (use --keep-other to write them)\n",
                (unsigned long long)st->skipped_other);
-    printf("files            %llu in %llu partitions (%llu row groups; %llu files finished early to bound memory)\n",
+    printf("files            %llu in %llu partitions (%llu row groups; %llu files finished early to bound memory,\n"
+           "                 %llu events held back for partitions without an open file)\n",
            (unsigned long long)st->files, (unsigned long long)st->partitions, (unsigned long long)st->row_groups,
-           (unsigned long long)st->evictions);
+           (unsigned long long)st->evictions, (unsigned long long)st->spilled);
     printf("bytes            %llu (%.1f bytes/event, codec %s)\n", (unsigned long long)st->bytes, bpe,
            ss_pq_codec_name(c->ao.codec));
     printf("rejects          %llu", (unsigned long long)c->rejected);
@@ -389,14 +393,14 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
     if (st->files > 2 * st->partitions + 16)
         fprintf(stderr,
                 "skyspool convert: warning: the input is far from time order: %llu files for %llu partitions. "
-                "Sort it by time_us, or raise --max-open-files (memory grows with it).\n",
+                "Sort it by time_us, or raise --max-open-files or --spill-bytes (memory grows with them).\n",
                 (unsigned long long)st->files, (unsigned long long)st->partitions);
     printf("elapsed          %.2f s, %.0f events/s, %.2f CPU s, peak RSS %ld MB\n", elapsed,
            elapsed > 0 ? st->events / elapsed : 0.0, cpu, ru.ru_maxrss / 1024);
 }
 
 int ss_cmd_convert(int argc, char **argv) {
-    enum { O_OUT = 1, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_PAGE, O_TAG, O_NOFSYNC, O_JSON, O_QUIET };
+    enum { O_OUT = 1, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_PAGE, O_SPILL, O_TAG, O_NOFSYNC, O_JSON, O_QUIET };
     static const struct option opts[] = {{"out", required_argument, 0, O_OUT},
                                          {"codec", required_argument, 0, O_CODEC},
                                          {"zstd-level", required_argument, 0, O_LEVEL},
@@ -405,6 +409,7 @@ int ss_cmd_convert(int argc, char **argv) {
                                          {"row-group-rows", required_argument, 0, O_RGROWS},
                                          {"row-group-bytes", required_argument, 0, O_RGBYTES},
                                          {"page-bytes", required_argument, 0, O_PAGE},
+                                         {"spill-bytes", required_argument, 0, O_SPILL},
                                          {"tag", required_argument, 0, O_TAG},
                                          {"no-fsync", no_argument, 0, O_NOFSYNC},
                                          {"json", no_argument, 0, O_JSON},
@@ -416,6 +421,7 @@ int ss_cmd_convert(int argc, char **argv) {
     ss_ar_options_init(&c.ao);
     c.ao.checksum = 0; /* nobody records it here; the DataWriter's ledger does */
     c.max_open = CONVERT_DEFAULT_MAX_OPEN;
+    c.spill = SS_AR_DEFAULT_SPILL_BYTES;
     const char *tag = NULL;
     long long v;
     int opt;
@@ -455,6 +461,11 @@ int ss_cmd_convert(int argc, char **argv) {
                 return ss_usage_error(CMD, "--page-bytes must be a size from 1kb to 256mb, e.g. 1mb (got '%s')", optarg);
             c.ao.page_bytes = (size_t)v;
             break;
+        case O_SPILL:
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 0 || v > (1LL << 34))
+                return ss_usage_error(CMD, "--spill-bytes must be a size up to 16gb, e.g. 32mb, or 0 (got '%s')", optarg);
+            c.spill = (size_t)v;
+            break;
         case O_TAG: tag = optarg; break;
         case O_NOFSYNC: c.ao.fsync = 0; break;
         case O_JSON: c.json = 1; break;
@@ -492,7 +503,10 @@ int ss_cmd_convert(int argc, char **argv) {
     path_set produced = {0};
     int rc = 0;
     if (!c.dec || !c.sink) rc = ss_cmd_fail(CMD, "%s", c.sink ? "out of memory" : err);
-    else ss_ar_sink_on_file(c.sink, produced_add, &produced);
+    else {
+        ss_ar_sink_on_file(c.sink, produced_add, &produced);
+        ss_ar_sink_set_spill(c.sink, c.spill);
+    }
     c.progress = !c.quiet && isatty(STDERR_FILENO);
     c.t0 = c.last_progress = now_s();
     for (int i = 0; rc == 0 && i < ninputs; i++) rc = convert_input(&c, inputs[i]);

@@ -7,14 +7,14 @@
  *
  * State machine: IDLE (waiting for next_connect_us) -> CONNECTING (lws is resolving and
  * connecting) -> TLS (wss:// only) -> HANDSHAKE (our upgrade request sent, reading the
- * 101) ->
- * OPEN (receiving) -> back to IDLE when the connection ends for any reason, with the
- * next attempt scheduled by the backoff table. Only the current wsi may change state: a connection we abandoned (stall,
- * reconnect) may still report its close later, and is ignored.
+ * 101) -> OPEN (receiving) -> back to IDLE when the connection ends for any reason,
+ * with the next attempt scheduled by the backoff table. Only the current wsi may change
+ * state: a connection we abandoned (stall, reconnect) may still report its close later,
+ * and is ignored.
  *
  * Waiting: lws_service() sleeps until socket activity or the next scheduled lws event
- * (its timeout argument is ignored since lws 3.2), so next() schedules a wake-up event
- * for its own deadline before servicing. */
+ * (its timeout argument only distinguishes "don't block" (< 0) from "block" since lws
+ * 3.2), so next() schedules a wake-up event for its own deadline before servicing. */
 #include "net/ws_client.h"
 
 #include <libwebsockets.h>

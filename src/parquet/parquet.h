@@ -57,6 +57,8 @@ typedef struct {
     size_t nkv;
     int fsync;              /* fsync the file in ss_pq_close(); default 1 */
     int replace_bad_utf8;   /* 1 (default): replace invalid UTF-8 with U+FFFD and count it; 0: error */
+    int delta_int64;        /* 1: INT64/TIMESTAMP pages use DELTA_BINARY_PACKED (compact for sorted
+                             * values such as time_us); 0 (default): PLAIN */
 } ss_pq_options;
 
 void ss_pq_options_init(ss_pq_options *o);

@@ -1,10 +1,11 @@
 /* Internals of the Parquet writer shared by its files and its unit tests.
  *
- * Three small encoders live here, each in its own file and each free of I/O so the unit
- * tests can drive them directly: a growable byte buffer with a sticky out-of-memory flag
- * (so hot paths append without checking every call), the Thrift compact protocol writer
- * used for page headers and the footer, the RLE/bit-packed hybrid used for levels and
- * dictionary indices, and UTF-8 validation with U+FFFD replacement. */
+ * The small encoders live here, free of I/O so the unit tests can drive them directly:
+ * a growable byte buffer with a sticky out-of-memory flag (so hot paths append without
+ * checking every call), the Thrift compact protocol writer used for page headers and
+ * the footer, the RLE/bit-packed hybrid used for levels and dictionary indices,
+ * DELTA_BINARY_PACKED, UTF-8 validation with U+FFFD replacement, and the truncation of
+ * string statistics. */
 #ifndef SS_PQ_INTERNAL_H
 #define SS_PQ_INTERNAL_H
 
@@ -75,6 +76,8 @@ void ss_tc_elem_binary(ss_tc *t, const void *p, size_t n);
 void ss_pq_hybrid_u8(ss_pqbuf *b, const uint8_t *v, size_t n, int bw);
 void ss_pq_hybrid_u32(ss_pqbuf *b, const uint32_t *v, size_t n, int bw);
 int ss_pq_bit_width(uint32_t max_value); /* bits needed for max_value, at least 1 */
+/* DELTA_BINARY_PACKED of n INT64 values (header, then blocks of 128 in 4 miniblocks). */
+void ss_pq_delta_i64(ss_pqbuf *b, const int64_t *v, size_t n);
 
 /* ---- UTF-8 ------------------------------------------------------------------------ */
 /* Returns 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */

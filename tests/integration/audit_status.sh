@@ -42,6 +42,28 @@ set -e
 ss_eq "--require-maxmemory 4gb fails a 2gb Redis" FAIL "$(jq -r '.checks[] | select(.name=="maxmemory") | .status' req.json)"
 ss_eq "bad --require-maxmemory exits 2" 2 "$rc"
 
+# --- passwords: in the URL, from a 0600 file, ACL users; refused when the file is readable by others ---
+ss_start_redis pw --requirepass s3cret --user alice on '>alicepw' '~*' '&*' '+@all'
+printf 's3cret\n' > pw.txt; chmod 600 pw.txt
+printf 'alicepw\n' > alice.txt; chmod 600 alice.txt
+H="127.0.0.1:$REDIS_PORT_pw"
+ss_check "password from the URL" bash -c "'$B' status --redis 'redis://:s3cret@$H' --json > /dev/null"
+ss_check "password from a 0600 file" bash -c "'$B' status --redis 'redis://$H' --redis-password-file pw.txt --json > /dev/null"
+ss_check "ACL user + password file" bash -c "'$B' status --redis 'redis://alice@$H' --redis-password-file alice.txt --json > /dev/null 2> acl.err || { cat acl.err >&2; false; }"
+set +e
+"$B" status --redis "redis://$H" > /dev/null 2> noauth.txt; rc=$?
+chmod 644 pw.txt
+"$B" status --redis "redis://$H" --redis-password-file pw.txt > /dev/null 2> perm.txt; rc2=$?
+"$B" status --redis "redis://:wrong@$H" > /dev/null 2> wrong.txt; rc3=$?
+set -e
+ss_eq "no password: exit 1" 1 "$rc"
+ss_check "no password: says how to give one" grep -q "redis-password-file" noauth.txt
+ss_eq "group-readable password file refused" 1 "$rc2"
+ss_check "and says chmod 600" grep -q "chmod 600" perm.txt
+ss_eq "wrong password: exit 1" 1 "$rc3"
+ss_check "wrong password: Redis's refusal is reported" grep -q "WRONGPASS" wrong.txt
+ss_check "the password never appears in messages" bash -c "! grep -q -e ':wrong@' -e s3cret wrong.txt noauth.txt perm.txt"
+
 # --- the embedded server ---------------------------------------------------------------------
 "$B" synth --events 20000 --seed 51 --bad-frac 0.005 --stats st.json > ev.jsonl
 "$B" ingest --source file:ev.jsonl --data-dir "$D" --json > ingest.json 2> ingest.log || { cat ingest.log >&2; ss_fail "ingest into the embedded server failed"; }

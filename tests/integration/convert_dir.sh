@@ -24,6 +24,7 @@ rc=0
 ss_eq "convert exits 0 on input with malformed lines" 0 "$rc"
 jget() { node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(s[process.argv[2]])' "$1" "$2"; }
 ss_check "partitions were evicted and reopened (bounded open files)" test "$(jget "$SS_TMP/summary.json" evictions)" -gt 0
+ss_check "events of partitions without a slot were spilled and replayed" test "$(jget "$SS_TMP/summary.json" spilled)" -gt 0
 ss_eq "summary counts the partitions written" "$(find "$out" -type d -name 'type=*' | wc -l)" \
   "$(jget "$SS_TMP/summary.json" partitions)"
 ss_check "rejects were counted" test "$(jget "$SS_TMP/summary.json" rejects)" -gt 0

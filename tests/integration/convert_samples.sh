@@ -58,7 +58,7 @@ ss_eq "a second run adds no duplicate rows" "$lines" \
 # a run of the same inputs with room for every partition: the second run removes the
 # first run's extra files, which are stale.
 cat "$SS_TMP/all.jsonl" "$SS_TMP/all.jsonl" > "$SS_TMP/twice.jsonl" # every partition visited twice
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --quiet --max-open-files 2 "$SS_TMP/twice.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --quiet --max-open-files 2 --spill-bytes 0 "$SS_TMP/twice.jsonl" > /dev/null
 many=$(find "$SS_TMP/stale" -name 'part-*-000001.parquet' | wc -l)
 ss_check "few open files split partitions into extra part files ($many)" test "$many" -gt 0
 "$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --json "$SS_TMP/twice.jsonl" > "$SS_TMP/stale.json"

@@ -69,6 +69,24 @@ ss_check "record: the recording equals the served frames file byte for byte" \
   cmp -s <(zstd -dc in.frames.zst) <(zstd -dc rec.frames.zst)
 timeout 60 "$SKYSPOOL_BIN" cat --source frames:rec.frames.zst > rec.jsonl 2>/dev/null
 ss_check "record: the recording decodes to the expected events" cmp -s expect.jsonl rec.jsonl
+net_stop "$RP_PID_tls2"
+
+# 6. Through `skyspool ingest` into a real redis-server, the server closing every
+#    connection after 700 frames: every event is in the streams, none twice.
+ss_start_redis r
+net_replay ing --frames in.frames.zst --close-after 700
+"$SKYSPOOL_BIN" ingest --source "firehose:ws://127.0.0.1:$RP_PORT_ing$PATH_FH" --redis "$REDIS_URL_r" \
+  > ing.json 2> ing.log &
+ing=$!; SS_PIDS+=("$ing")
+covers() { "$SKYSPOOL_BUILD/stream_check" --redis "$REDIS_URL_r" --input expect.jsonl --mode covers > check.json 2> check.err; }
+ss_wait_for 90 covers || true
+kill -TERM "$ing"; wait "$ing" || true
+if covers; then ss_pass "ingest: every event in the streams"; else ss_fail "ingest covers: $(cat check.json)"; fi
+ss_eq "ingest: no duplicates (the seq cursor is exact)" 0 "$(jq .dups check.json)"
+ss_eq "ingest: nothing foreign" 0 "$(jq .extra check.json)"
+key=$(redis-cli -p "$REDIS_PORT_r" --scan --pattern 'skyspool:cursor:firehose:*' | head -1)
+ss_eq "ingest: the stored cursor is the last seq" "$(tail -1 seqs.txt)" "$(redis-cli -p "$REDIS_PORT_r" hget "$key" cursor)"
+ss_check "ingest: reconnected ($(grep -c 'connected to' ing.log) connections)" test "$(grep -c 'connected to' ing.log)" -ge 4
 ss_log "frames: $nframes, events: $n"
 
 ss_done

@@ -11,13 +11,13 @@ URL=$REDIS_URL_r
 cli() { redis-cli -p "$REDIS_PORT_r" "$@"; }
 total_len() { local s=0 t; for t in post like repost follow block identity account; do s=$((s + $(cli xlen "skyspool:$t"))); done; echo $s; }
 
-N=400000
+N=300000
 "$B" synth --events $N --seed 31 --bad-frac 0.001 > ev.jsonl
 
 for round in 1 2; do
   "$B" ingest --source file:ev.jsonl --redis "$URL" --batch 256 > /dev/null 2> "ingest$round.log" &
   ING=$!; SS_PIDS+=("$ING")
-  floor=$((round * 80000))
+  floor=$((round * 60000))
   if ss_wait_for 120 bash -c "s=0; for t in post like repost follow block identity account; do s=\$((s + \$(redis-cli -p $REDIS_PORT_r xlen skyspool:\$t))); done; [ \$s -gt $floor ]"; then
     kill -9 "$ING"; wait "$ING" 2>/dev/null || true
     ss_pass "round $round: killed the ingester mid-run (kill -9)"

@@ -17,7 +17,7 @@ progress() { # prefix floor: the streams under prefix hold more than floor entri
 }
 export -f progress; export REDIS_PORT_r
 
-N=300000
+N=200000
 "$B" synth --events $N --seed 41 > ev.jsonl
 
 for mode in shutdown kill9 stdin; do
@@ -28,7 +28,7 @@ for mode in shutdown kill9 stdin; do
     "$B" ingest --source file:ev.jsonl --redis "$URL" --prefix "$P" --json > "$mode.json" 2> "$mode.log" &
   fi
   ING=$!; SS_PIDS+=("$ING")
-  ss_wait_for 120 progress "$P" 60000 || ss_fail "$mode: no progress"
+  ss_wait_for 120 progress "$P" 40000 || ss_fail "$mode: no progress"
   if [ $mode = kill9 ]; then
     kill -9 "$REDIS_PID_r"
     wait "$REDIS_PID_r" 2>/dev/null || true

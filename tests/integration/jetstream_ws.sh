@@ -51,6 +51,15 @@ ss_check "collections outside both prefixes are dropped" bash -c "! grep -q org.
 ss_eq "first event is the one at the cursor" "$CUR" "$(head -1 "$SS_TMP/out4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["time_us"])')"
 ss_check "the request carried cursor=$CUR" grep -q "cursor=$CUR" "$SS_TMP/cat4.log"
 
+# 4b. A cursor older than what the server has: Jetstream starts at its oldest event without
+#     saying so; the source notices the gap, warns and counts it.
+FIRST=$(head -1 "$IN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["time_us"])')
+timeout 30 "$SKYSPOOL_BIN" cat --source "jetstream:$URL" --cursor $((FIRST - 3600000000)) --limit 5 \
+  > "$SS_TMP/out4b" 2> "$SS_TMP/cat4b.log"
+ss_eq "old cursor: served from the oldest event" 5 "$(wc -l < "$SS_TMP/out4b")"
+ss_check "old cursor: the gap is reported" grep -q "older than the server's retention window" "$SS_TMP/cat4b.log"
+ss_check "old cursor: counted" grep -q " 1 clamped cursors" "$SS_TMP/cat4b.log"
+
 # 5. Fragmented messages are reassembled (the server splits each into 37-byte frames), and
 #    messages over --max-message-bytes are reported as too_large, not printed, not lost.
 net_replay frag --jsonl "$IN" --fragment 37

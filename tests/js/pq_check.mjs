@@ -254,6 +254,11 @@ function checkFooter(c, buf, exp) {
       if (hasDict) dictSeen.add(col.name);
       if (encs.includes(8) && encs.includes(0) && encs.indexOf(8) < encs.lastIndexOf(0)) fallbackSeen = true;
       if (encs.includes(8) && !hasDict) throw new Error(`${col.name}: RLE_DICTIONARY pages without a dictionary page`);
+      if (TYPES[col.type] === 2 && exp.delta && rows.some((r) => r[k] !== null) && encs.some((e) => e !== 5 && e !== 0))
+        throw new Error(`${col.name}: delta_int64 set but pages are ${encs}`);
+      if (TYPES[col.type] === 2 && exp.delta && encs.filter((e) => e === 5).length === 0 && rows.some((r) => r[k] !== null))
+        throw new Error(`${col.name}: delta_int64 set but no DELTA_BINARY_PACKED page`);
+      if (!exp.delta && encs.includes(5)) throw new Error(`${col.name}: DELTA_BINARY_PACKED without delta_int64`);
       checkStats(c, col, k, md.field_12, rows);
       comp += Number(md.field_7); unc += Number(md.field_6);
     });

@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: pq_bench OUT.parquet [--rows N] [--codec zstd|snappy|none] [--level L] [--ndjson FILE]\n"
-                "                [--page-bytes N] [--dict-max N] [--rg-rows N]\n"
+                "                [--page-bytes N] [--dict-max N] [--rg-rows N] [--delta]\n"
                 "  pq_bench /tmp/b.parquet --rows 1000000 --codec zstd\n");
         return argc < 2 ? 2 : 0;
     }
@@ -145,6 +145,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--page-bytes") && i + 1 < argc) o.page_bytes = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--dict-max") && i + 1 < argc) o.dict_max_bytes = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--rg-rows") && i + 1 < argc) o.row_group_rows = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--delta")) o.delta_int64 = 1;
         else {
             fprintf(stderr, "pq_bench: unknown argument %s (see --help)\n", argv[i]);
             return 2;

@@ -149,8 +149,9 @@ static int run_case(gcase *g, const char *dir) {
         fclose(f);
         return -1;
     }
-    fprintf(f, "{\"name\":\"%s\",\"codec\":\"%s\",\"row_group_rows\":%zu,\"row_group_bytes\":%zu,\"columns\":[",
-            g->name, ss_pq_codec_name(g->opt.codec), g->opt.row_group_rows, g->opt.row_group_bytes);
+    fprintf(f, "{\"name\":\"%s\",\"codec\":\"%s\",\"row_group_rows\":%zu,\"row_group_bytes\":%zu,\"delta\":%s,\"columns\":[",
+            g->name, ss_pq_codec_name(g->opt.codec), g->opt.row_group_rows, g->opt.row_group_bytes,
+            g->opt.delta_int64 ? "true" : "false");
     for (size_t c = 0; c < g->ncols; c++)
         fprintf(f, "%s{\"name\":\"%s\",\"type\":\"%s\",\"optional\":%s,\"dictionary\":%s}", c ? "," : "",
                 g->cols[c].name, type_name(g->cols[c].type), g->cols[c].optional ? "true" : "false",
@@ -631,6 +632,7 @@ static void case_random(gcase *g, uint64_t seed, int idx, char *namebuf, size_t 
     g->opt.row_group_rows = rg[rndn(&s, 6)];
     g->opt.page_bytes = pg[rndn(&s, 5)];
     g->opt.dict_max_bytes = dm[rndn(&s, 4)];
+    g->opt.delta_int64 = rndn(&s, 3) == 0;
     if (rndn(&s, 4) == 0) g->opt.row_group_bytes = 1000 + rndn(&s, 60000); /* flush by bytes */
     g->gen = gen_random;
 }
@@ -659,7 +661,7 @@ int main(int argc, char **argv) {
     }
     printf("pq_gen: seed %" PRIu64 ", %d random cases\n", seed, nrandom);
     int fails = 0;
-    for (int k = 0; k < 13 + nrandom; k++) {
+    for (int k = 0; k < 16 + nrandom; k++) {
         gcase g;
         char namebuf[64];
         memset(&g, 0, sizeof g);
@@ -679,7 +681,10 @@ int main(int argc, char **argv) {
         case 10: case_runs(&g); break;
         case 11: case_allnull(&g); break;
         case 12: case_many(&g, "many_none", SS_PQ_CODEC_NONE); break;
-        default: case_random(&g, seed, k - 13, namebuf, sizeof namebuf); break;
+        case 13: case_basic(&g, "basic_delta", SS_PQ_CODEC_ZSTD); g.opt.delta_int64 = 1; break;
+        case 14: case_many(&g, "many_delta", SS_PQ_CODEC_ZSTD); g.opt.delta_int64 = 1; break;
+        case 15: case_nullruns(&g); g.name = "null_runs_delta"; g.opt.delta_int64 = 1; break;
+        default: case_random(&g, seed, k - 16, namebuf, sizeof namebuf); break;
         }
         if (!only || !strcmp(only, g.name)) fails += run_case(&g, dir) != 0;
         free_case(&g);

@@ -232,6 +232,7 @@ static void test_sink_eviction(void **state) {
     o.fsync = 0;
     ss_ar_sink *s = ss_ar_sink_new(g_root, "t1", &o, 2, 0, err, sizeof err);
     assert_non_null(s);
+    ss_ar_sink_set_spill(s, 0); /* no spilling: every switch evicts */
     on_file_acc acc = {0, 0};
     ss_ar_sink_on_file(s, on_file, &acc);
     ss_event ev;
@@ -263,6 +264,44 @@ static void test_sink_eviction(void **state) {
     assert_int_equal(count_entries(dir, "."), 2); /* "." and "..": no temporaries */
     snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=08/type=like", g_root);
     assert_int_equal(count_entries(dir, "part-t1-"), 2);
+    ss_ar_sink_free(s);
+
+    /* with spilling (the default), events of partitions without a slot wait in memory and
+     * the same rotation writes one file per partition */
+    s = ss_ar_sink_new(g_root, "t3", &o, 2, 0, err, sizeof err);
+    acc = (on_file_acc){0, 0};
+    ss_ar_sink_on_file(s, on_file, &acc);
+    for (int i = 0; i < 30; i++) {
+        decode(like_json(T0 + (i % 3) * HOUR + i, i), &ev);
+        assert_int_equal(ss_ar_sink_add(s, &ev), 0);
+    }
+    assert_int_equal(ss_ar_sink_finish(s), 0);
+    st = ss_ar_sink_stats_get(s);
+    assert_int_equal(st->events, 30);
+    assert_int_equal(st->spilled, 10);
+    assert_int_equal(st->files, 3);
+    assert_int_equal(acc.rows, 30);
+    for (int h = 6; h <= 8; h++) {
+        snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=%02d/type=like", g_root, h);
+        assert_int_equal(count_entries(dir, "part-t3-000000.parquet"), 1);
+        assert_int_equal(count_entries(dir, "part-t3-"), 1);
+    }
+    ss_ar_sink_free(s);
+    /* a tiny spill budget forces flushes while events arrive; every event still lands once */
+    s = ss_ar_sink_new(g_root, "t4", &o, 2, 0, err, sizeof err);
+    ss_ar_sink_set_spill(s, 3000);
+    acc = (on_file_acc){0, 0};
+    ss_ar_sink_on_file(s, on_file, &acc);
+    for (int i = 0; i < 200; i++) {
+        decode(like_json(T0 + (i % 5) * HOUR + i, i), &ev);
+        assert_int_equal(ss_ar_sink_add(s, &ev), 0);
+    }
+    assert_int_equal(ss_ar_sink_finish(s), 0);
+    st = ss_ar_sink_stats_get(s);
+    assert_int_equal(st->events, 200);
+    assert_int_equal(acc.rows, 200);
+    assert_true(st->files > 5 && st->files < 100);
+    assert_int_equal(st->partitions, 5);
     ss_ar_sink_free(s);
 
     /* an event outside the partitionable range is an error; the sink then aborts its files */

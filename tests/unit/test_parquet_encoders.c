@@ -212,6 +212,80 @@ static void test_hybrid_null_runs(void **state) {
     }
 }
 
+/* DELTA_BINARY_PACKED decoded back by an independent decoder: sorted, random, extreme and
+ * constant sequences, every length 0..300 and a long one. */
+static int64_t rd_zigzag(const uint8_t *p, size_t n, size_t *i) {
+    uint64_t z = rd_varint(p, n, i);
+    return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+}
+
+static void delta_decode(const uint8_t *p, size_t n, int64_t *out, size_t count) {
+    size_t i = 0;
+    uint64_t block = rd_varint(p, n, &i), mbs = rd_varint(p, n, &i), total = rd_varint(p, n, &i);
+    assert_int_equal(block, 128);
+    assert_int_equal(mbs, 4);
+    assert_int_equal(total, count);
+    uint64_t cur = (uint64_t)rd_zigzag(p, n, &i);
+    size_t got = 0;
+    if (count) out[got++] = (int64_t)cur;
+    while (got < count) {
+        uint64_t min = (uint64_t)rd_zigzag(p, n, &i);
+        uint8_t bw[4];
+        for (int m = 0; m < 4; m++) bw[m] = p[i++];
+        for (int m = 0; m < 4 && got < count; m++) {
+            assert_true(bw[m] <= 64);
+            for (size_t k = 0; k < 32; k++) {
+                uint64_t x = 0;
+                for (int bit = 0; bit < bw[m]; bit++) {
+                    size_t pos = k * bw[m] + (size_t)bit;
+                    x |= (uint64_t)((p[i + pos / 8] >> (pos % 8)) & 1) << bit;
+                }
+                if (got < count) {
+                    cur += min + x;
+                    out[got++] = (int64_t)cur;
+                }
+            }
+            i += 4 * (size_t)bw[m];
+        }
+    }
+    assert_int_equal(i, n);
+}
+
+static void test_delta(void **state) {
+    (void)state;
+    uint64_t seed = 99;
+    enum { N = 5000 };
+    int64_t *v = malloc(N * sizeof *v), *out = malloc(N * sizeof *out);
+    for (int pattern = 0; pattern < 5; pattern++) {
+        for (size_t i = 0; i < N; i++) {
+            uint64_t r = rng_next(&seed);
+            switch (pattern) {
+            case 0: v[i] = 1732579200000000LL + (int64_t)i * 500 + (int64_t)(r % 300); break; /* time_us */
+            case 1: v[i] = (int64_t)r; break;
+            case 2: v[i] = (r & 1) ? INT64_MIN : INT64_MAX; break;
+            case 3: v[i] = 42; break;
+            default: v[i] = (int64_t)(r % 1000) - 500; break;
+            }
+        }
+        for (size_t n = 0; n <= 300; n++) {
+            ss_pqbuf b = {0};
+            ss_pq_delta_i64(&b, v, n);
+            delta_decode(b.p, b.len, out, n);
+            for (size_t i = 0; i < n; i++)
+                if (out[i] != v[i]) fail_msg("pattern %d n %zu: value %zu", pattern, n, i);
+            ss_pqbuf_free(&b);
+        }
+        ss_pqbuf b = {0};
+        ss_pq_delta_i64(&b, v, N);
+        delta_decode(b.p, b.len, out, N);
+        assert_memory_equal(out, v, N * sizeof *v);
+        if (pattern == 0) assert_true(b.len < N * 2); /* sorted timestamps: ~10 bits a value */
+        ss_pqbuf_free(&b);
+    }
+    free(v);
+    free(out);
+}
+
 static void test_bit_width(void **state) {
     (void)state;
     assert_int_equal(ss_pq_bit_width(0), 1);
@@ -551,6 +625,7 @@ int main(void) {
         cmocka_unit_test(test_thrift_nested_reset),
         cmocka_unit_test(test_hybrid_all_widths),
         cmocka_unit_test(test_hybrid_null_runs),
+        cmocka_unit_test(test_delta),
         cmocka_unit_test(test_bit_width),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_stat_truncation),

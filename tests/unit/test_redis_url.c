@@ -66,6 +66,10 @@ static void test_tcp_forms(void **st) {
     assert_int_equal(u.port, 6390);
     assert_int_equal(u.db, 1);
 
+    u = parse_ok("redis://alice@h:7");
+    assert_string_equal(u.user, "alice");
+    assert_false(u.has_password); /* the password comes from --redis-password-file */
+
     u = parse_ok("REDIS://H:65535");
     assert_int_equal(u.port, 65535);
 }
@@ -106,7 +110,7 @@ static void test_errors(void **st) {
     parse_bad("redis://h/abc", "database");
     parse_bad("redis://h/100001", "out of range");
     parse_bad("redis://h/-1", "database");
-    parse_bad("redis://user@h", "credentials");
+    parse_bad("redis://@h", "empty credentials");
     parse_bad("redis://u:p%zz@h", "escape");
     parse_bad("redis://u:p%4@h", "escape");
     parse_bad("redis://[::1:6379", "unterminated");
@@ -137,6 +141,12 @@ static void test_describe_hides_password(void **st) {
     u = parse_ok("redis://[::1]:9");
     ss_redis_url_describe(&u, d, sizeof d);
     assert_string_equal(d, "redis://[::1]:9/0");
+    u = parse_ok("redis://bob@h:8");
+    ss_redis_url_describe(&u, d, sizeof d);
+    assert_string_equal(d, "redis://bob@h:8/0");
+    u = parse_ok("unix://:pw@/s.sock");
+    ss_redis_url_describe(&u, d, sizeof d);
+    assert_string_equal(d, "unix://:***@/s.sock?db=0");
     u = parse_ok("unix:///a/b.sock?db=4");
     ss_redis_url_describe(&u, d, sizeof d);
     assert_string_equal(d, "unix:///a/b.sock?db=4");
