@@ -116,6 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     CHECK(out.len <= max_out, "%zu bytes out, max_out %zu", out.len, max_out);
+    /* A legacy (v0.2-v0.7) frame, which libzstd's streaming API still decodes: not
+     * comparable with the one-shot API (which sizes it differently). Jetstream never sends
+     * one; noted in the report as hardening (check the v1 magic first). */
+    if (n >= 4 && p[0] >= 0x22 && p[0] <= 0x27 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) return 0;
     /* Plain libzstd, one frame, into exactly the bytes produced plus one. */
     size_t fsz = ZSTD_findFrameCompressedSize(p, n);
     CHECK(!ZSTD_isError(fsz) && fsz == n, "accepted input is not exactly one frame (%zu of %zu)", fsz, n);
