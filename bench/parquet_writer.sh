@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BUILD=${SKYSPOOL_BUILD:-$PWD/build}
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-3}
-[ -x "$BUILD/pq_bench" ] || cmake --build "$BUILD" --target pq_bench -j2 >/dev/null
+cmake --build "$BUILD" --target pq_bench -j2 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

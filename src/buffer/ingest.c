@@ -92,6 +92,7 @@ struct ss_ingest {
     int64_t start_cursor;
     int has_start_cursor;
     int rewound; /* set by recover() when it seeked the source */
+    int ever_connected;
     uint64_t nread_total, skipped_local;
     int64_t last_msg_cursor; /* cursor after the last message read from the source */
     int has_last_msg_cursor, src_errors;
@@ -116,6 +117,7 @@ void ss_ingest_opts_init(ss_ingest_opts *o) {
     o->state_interval_ms = 1000;
     o->flush_ms = 50;
     o->reconnect_max_ms = 5000;
+    o->initial_wait_ms = 30000;
 }
 
 /* ---- time, keys ---------------------------------------------------------------------- */
@@ -646,18 +648,32 @@ static int load_cursor(ss_ingest *ing, int64_t *out) {
     return rc;
 }
 
-/* Connects (retrying with backoff and jitter until *stop) and checks the policy. */
+/* Errors that waiting cannot fix: credentials and permissions. */
+static int permanent_error(const char *err) {
+    return strstr(err, "WRONGPASS") || strstr(err, "NOAUTH") || strstr(err, "NOPERM") ||
+           strstr(err, "invalid password") || strstr(err, "has no password") || strstr(err, "invalid username");
+}
+
+/* Connects and checks the policy, retrying with backoff and jitter: forever (until *stop)
+ * after a first success, for at most initial_wait_ms before it, so that a wrong address
+ * fails the command instead of hanging it. Bad credentials fail at once. */
 static int connect_redis(ss_ingest *ing) {
     int delay = 100, attempt = 0;
+    int64_t give_up = ing->ever_connected ? 0 : mono_ms() + ing->o.initial_wait_ms;
     for (;;) {
         char err[512];
         ing->c = ss_redis_target_connect(ing->target, err, sizeof err);
+        if (!ing->c && permanent_error(err)) {
+            snprintf(ing->errstr, sizeof ing->errstr, "%.500s", err);
+            return E_FATAL;
+        }
         if (ing->c) {
             struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
             redisSetTimeout(ing->c, tv);
             int rc = check_policy(ing);
             if (rc == OK) {
-                if (attempt) ss_info("ingest", "reconnected to Redis after %d attempts", attempt);
+                if (attempt) ss_info("ingest", "connected to Redis after %d attempts", attempt + 1);
+                ing->ever_connected = 1;
                 return OK;
             }
             redisFree(ing->c);
@@ -666,6 +682,11 @@ static int connect_redis(ss_ingest *ing) {
             snprintf(err, sizeof err, "connection lost during setup");
         }
         attempt++;
+        if (give_up && mono_ms() > give_up) {
+            snprintf(ing->errstr, sizeof ing->errstr, "Redis unreachable for %d s: %.400s", ing->o.initial_wait_ms / 1000,
+                     err);
+            return E_FATAL;
+        }
         if (*ing->stop) {
             snprintf(ing->errstr, sizeof ing->errstr, "stopped while Redis was unreachable: %.400s", err);
             return E_STOP;
@@ -841,6 +862,7 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
     if (ing->o.state_interval_ms <= 0) ing->o.state_interval_ms = d.state_interval_ms;
     if (ing->o.flush_ms <= 0) ing->o.flush_ms = d.flush_ms;
     if (ing->o.reconnect_max_ms <= 0) ing->o.reconnect_max_ms = d.reconnect_max_ms;
+    if (ing->o.initial_wait_ms <= 0) ing->o.initial_wait_ms = d.initial_wait_ms;
     snprintf(ing->prefix, sizeof ing->prefix, "%s", ing->o.prefix);
     ing->o.prefix = ing->prefix;
     ing->target = target;

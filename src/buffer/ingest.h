@@ -54,6 +54,7 @@ typedef struct {
     int state_interval_ms;       /* Pingest heartbeat; default 1000 */
     int flush_ms;                /* send a partial batch after this long; default 50 */
     int reconnect_max_ms;        /* backoff cap; default 5000 */
+    int initial_wait_ms;         /* give up if the very first connection fails this long; 30000 */
     long long max_events;        /* stop after this many source messages; 0 = no limit */
 } ss_ingest_opts;
 
@@ -85,8 +86,9 @@ typedef struct ss_ingest ss_ingest;
 ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target);
 /* Runs until the source ends (0), *stop becomes non-zero (0, after flushing what was read
  * and storing the cursor), or a fatal error (-1, see ss_ingest_errstr): wrong eviction
- * policy, a key of the wrong type, a source error. Redis outages are not fatal: it
- * reconnects with backoff until *stop. The caller should ignore SIGPIPE. */
+ * policy, bad credentials, Redis unreachable for initial_wait_ms at start, a key of the wrong
+ * type, a source error. Outages after a first connection are not fatal: it reconnects with
+ * backoff until *stop. The caller should ignore SIGPIPE. */
 int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop);
 void ss_ingest_get_stats(ss_ingest *ing, ss_ingest_stats *out);
 const char *ss_ingest_errstr(const ss_ingest *ing);

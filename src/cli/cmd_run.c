@@ -172,6 +172,9 @@ int ss_cmd_run(int argc, char **argv) {
         goto out;
     }
     if (ss_cli_apply_log_level("run", cfg) != 0) goto out;
+    /* validate every writer setting before anything is opened or started */
+    if ((rc = ss_cli_writer_opts("run", cfg, NULL, &wo)) != 0) goto out;
+    rc = 2;
 
     ss_ingest_opts io;
     ss_ingest_opts_init(&io);
@@ -198,11 +201,7 @@ int ss_cmd_run(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    if ((rc = ss_cli_writer_opts("run", cfg, t, &wo)) != 0) {
-        ss_source_close(src);
-        ss_redis_target_close(t);
-        goto out;
-    }
+    wo.connect_ctx = t;
     wo.drain = &ended;
     ss_metrics_server *ms = NULL;
     const char *listen = ss_config_get(cfg, "metrics-listen");

@@ -197,6 +197,8 @@ int ss_cmd_write(int argc, char **argv) {
         goto out;
     }
     if (ss_cli_apply_log_level("write", cfg) != 0) goto out;
+    if ((rc = ss_cli_writer_opts("write", cfg, NULL, &wo)) != 0) goto out;
+    rc = 2;
     static volatile sig_atomic_t stop;
     stop = 0;
     ss_cli_stop_on_signals(&stop);
@@ -205,10 +207,7 @@ int ss_cmd_write(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    if ((rc = ss_cli_writer_opts("write", cfg, t, &wo)) != 0) {
-        ss_redis_target_close(t);
-        goto out;
-    }
+    wo.connect_ctx = t;
     ss_writer *w = ss_writer_new(&wo, err, sizeof err);
     if (!w) {
         rc = ss_cmd_fail("write", "%s", err);

@@ -503,7 +503,10 @@ static int consumer_stmt(ss_ledger *l, const char *sql, const char *consumer, in
 }
 
 int ss_ledger_fence(ss_ledger *l, const char *consumer) {
-    return consumer_stmt(l, "INSERT OR IGNORE INTO fenced(consumer, at_us) VALUES(?,?)", consumer, 1);
+    if (consumer_stmt(l, "INSERT OR IGNORE INTO fenced(consumer, at_us) VALUES(?,?)", consumer, 1) != 0) return -1;
+    /* its unfinished runs will never finish: their entries are written by the taker's runs */
+    return consumer_stmt(l, "UPDATE runs SET status='abandoned' WHERE consumer=? AND status IN ('running','retrying')",
+                         consumer, 0);
 }
 
 int ss_ledger_unfence(ss_ledger *l, const char *consumer) {

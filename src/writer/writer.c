@@ -178,6 +178,7 @@ struct ss_writer {
     int64_t flushed_end;
     int64_t max_event_t;
     int64_t last_hb_ms, last_reclaim_ms, last_prune_ms;
+    int64_t pruned_at_t; /* max_event_t at the last prune */
     long long fail_run; /* run the current failure belongs to (0: none) */
     int fatal;
     int attempt;
@@ -1364,9 +1365,16 @@ static int reclaim_dead(ss_writer *w) {
 
 /* ---- session and run ------------------------------------------------------------------------------ */
 
+/* Every 5 minutes of wall time, or whenever event time has moved on by a quarter of the
+ * horizon (a backlog drains hours of event time in minutes): the claim set then stays
+ * within ~1.25 horizons of event time. */
 static void maybe_prune(ss_writer *w, int force) {
-    if (!force && mono_ms() - w->last_prune_ms < PRUNE_EVERY_MS) return;
+    int due = force || mono_ms() - w->last_prune_ms >= PRUNE_EVERY_MS ||
+              (w->pruned_at_t > 0 && w->max_event_t - w->pruned_at_t >= w->o.horizon_us / 4) ||
+              (w->pruned_at_t == 0 && w->max_event_t > 0);
+    if (!due) return;
     w->last_prune_ms = mono_ms();
+    w->pruned_at_t = w->max_event_t;
     if (w->max_event_t <= 0) return;
     int64_t ref = w->max_event_t;
     int64_t wmark;
@@ -1569,7 +1577,7 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     snprintf(w->dlq_key, sizeof w->dlq_key, "%sdlq", w->prefix);
     for (int t = 0; t < SS_TYPE__COUNT; t++)
         snprintf(w->st[t].key, sizeof w->st[t].key, "%s%s", w->prefix, ss_type_name((ss_type)t));
-    w->rg_bytes = o->memory_budget / 8;
+    w->rg_bytes = o->memory_budget / 16;
     if (w->rg_bytes > (16u << 20)) w->rg_bytes = 16u << 20;
     if (w->rg_bytes < (1u << 20)) w->rg_bytes = 1u << 20;
     w->rng = (unsigned)getpid() ^ (unsigned)wall_us();

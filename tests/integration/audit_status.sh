@@ -55,12 +55,19 @@ set +e
 chmod 644 pw.txt
 "$B" status --redis "redis://$H" --redis-password-file pw.txt > /dev/null 2> perm.txt; rc2=$?
 "$B" status --redis "redis://:wrong@$H" > /dev/null 2> wrong.txt; rc3=$?
+printf '{"did":"did:plc:x"}\n' > one.jsonl
+t0=$(date +%s)
+"$B" ingest --source file:one.jsonl --redis "redis://:wrong@$H" > /dev/null 2> ingest-wrong.txt; rc4=$?
+t1=$(date +%s)
 set -e
 ss_eq "no password: exit 1" 1 "$rc"
 ss_check "no password: says how to give one" grep -q "redis-password-file" noauth.txt
 ss_eq "group-readable password file refused" 1 "$rc2"
 ss_check "and says chmod 600" grep -q "chmod 600" perm.txt
 ss_eq "wrong password: exit 1" 1 "$rc3"
+ss_eq "ingest with a wrong password fails (no endless retry)" 1 "$rc4"
+ss_check "and at once" test $((t1 - t0)) -le 5
+ss_check "saying why" grep -q WRONGPASS ingest-wrong.txt
 ss_check "wrong password: Redis's refusal is reported" grep -q "WRONGPASS" wrong.txt
 ss_check "the password never appears in messages" bash -c "! grep -q -e ':wrong@' -e s3cret wrong.txt noauth.txt perm.txt"
 

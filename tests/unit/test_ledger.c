@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "writer/claimset.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
 #include "writer/window.h"
@@ -155,6 +156,45 @@ static void test_idblob_roundtrip(void **state) {
     free(out);
     free(ids);
     ss_buf_free(&b);
+}
+
+static void test_claimset(void **state) {
+    (void)state;
+    ss_writer_claimset cs;
+    ss_writer_claimset_init(&cs);
+    uint32_t ex = 0;
+    /* 100k keys: each inserted once, found again with its owner, through several resizes */
+    for (uint64_t i = 0; i < 100000; i++) {
+        uint8_t key[16] = {0};
+        memcpy(key, &i, sizeof i);
+        key[15] = 0x5a;
+        uint64_t fp = ss_writer_claim_fp(key);
+        assert_true(fp != 0);
+        assert_int_equal(ss_writer_claimset_put(&cs, fp, ss_writer_claim_owner(1, i, 0), (uint32_t)(i / 1000), &ex), 1);
+    }
+    assert_int_equal(cs.n, 100000);
+    for (uint64_t i = 0; i < 100000; i += 7) {
+        uint8_t key[16] = {0};
+        memcpy(key, &i, sizeof i);
+        key[15] = 0x5a;
+        assert_int_equal(ss_writer_claimset_put(&cs, ss_writer_claim_fp(key), 0, 0, &ex), 0);
+        assert_int_equal(ex, ss_writer_claim_owner(1, i, 0));
+    }
+    /* different entries hash differently (owner identity) */
+    assert_int_not_equal(ss_writer_claim_owner(1, 5, 0), ss_writer_claim_owner(1, 5, 1));
+    assert_int_not_equal(ss_writer_claim_owner(1, 5, 0), ss_writer_claim_owner(2, 5, 0));
+    /* pruning drops exactly the old ones; the rest are still found */
+    size_t dropped = ss_writer_claimset_prune(&cs, 50); /* t < 50 <=> i < 50000 */
+    assert_int_equal(dropped, 50000);
+    assert_int_equal(cs.n, 50000);
+    for (uint64_t i = 0; i < 100000; i += 999) {
+        uint8_t key[16] = {0};
+        memcpy(key, &i, sizeof i);
+        key[15] = 0x5a;
+        int r = ss_writer_claimset_put(&cs, ss_writer_claim_fp(key), 7, 99, &ex);
+        assert_int_equal(r, i < 50000 ? 1 : 0);
+    }
+    ss_writer_claimset_free(&cs);
 }
 
 static char g_dir[256];
@@ -309,6 +349,7 @@ int main(void) {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_id_parse),
         cmocka_unit_test(test_idblob_roundtrip),
+        cmocka_unit_test(test_claimset),
         cmocka_unit_test_setup_teardown(test_ledger_queries, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
