@@ -76,10 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char canon[3 * SS_REDIS_URL_MAX + 64];
     size_t pos = 0;
     pos += (size_t)snprintf(canon, sizeof canon, "%s", u.is_unix ? "unix://" : "redis://");
-    if (u.user[0] || u.has_password) {
+    if (u.has_password) {
         encode(canon, sizeof canon, &pos, u.user, 0);
         canon[pos++] = ':';
         encode(canon, sizeof canon, &pos, u.password, 0);
+        canon[pos++] = '@';
+        canon[pos] = 0;
+    } else if (u.user[0]) { /* "user@host": a user without a password */
+        encode(canon, sizeof canon, &pos, u.user, 0);
         canon[pos++] = '@';
         canon[pos] = 0;
     }

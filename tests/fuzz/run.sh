@@ -13,6 +13,7 @@
 #   TARGET       json, event, ... (default: every fuzz_*.c)
 #
 # Engine: clang with libFuzzer when it works, otherwise gcc with the standalone driver
+# (FUZZ_CC=gcc forces a compiler for a new build dir)
 # (tests/fuzz/standalone.c: corpus replay + seeded random mutations). Either way
 # ASan + UBSan + LeakSanitizer watch every input, and the invariant checks inside the
 # targets abort on a violation. Exit status: 0 when every target ran its time without a
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
 done
 WORK=${WORK:-$BUILD/corpus}
 SHARED=${SKYSPOOL_SHARED:-$SRC/../shared}
+export SKYSPOOL_SHARED=$SHARED # fuzz_zdict reads the Jetstream dictionary from there
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
 # ---- build ----------------------------------------------------------------------------
@@ -47,7 +49,9 @@ configure() { # $1 = C compiler
 }
 mkdir -p "$(dirname "$BUILD")"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  if command -v clang >/dev/null 2>&1 && configure clang; then
+  if [ -n "${FUZZ_CC:-}" ]; then
+    configure "$FUZZ_CC" || { cat "$BUILD.configure.log" >&2; echo "fuzz: SKIPPED: $FUZZ_CC cannot configure a fuzz build" >&2; exit 3; }
+  elif command -v clang >/dev/null 2>&1 && configure clang; then
     :
   else
     rm -rf "$BUILD"
@@ -83,7 +87,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 fi
 
 # Parsers of short strings saturate fast: half the time.
-small_target() { case $1 in redis_url|rfc3339|ws_url) return 0 ;; *) return 1 ;; esac; }
+small_target() { case $1 in redis_url|rfc3339|ws_url|zdict) return 0 ;; *) return 1 ;; esac; }
 
 export ASAN_OPTIONS=${FUZZ_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -6,10 +6,10 @@
 # firehose test encoder, plus the hand-written seeds and every saved regression input).
 # Fails on any crash, leak, sanitizer report, invariant violation or timeout, and when a
 # target executed too few inputs to count as fuzzing. `make fuzz` runs the same targets
-# for longer. FUZZ_SMOKE_SECONDS (default 10) sets the time per target.
+# for longer. FUZZ_SMOKE_SECONDS (default 8) sets the time per target.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 
-secs=${FUZZ_SMOKE_SECONDS:-10}
+secs=${FUZZ_SMOKE_SECONDS:-8}
 build=${SKYSPOOL_FUZZ_BUILD:-$SKYSPOOL_SRC/build-fuzz}
 out=$SS_TMP/run.out
 set +e
