@@ -26,7 +26,6 @@
 #include "util/log.h"
 
 #define FH_DEFAULT_URL "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos"
-#define FH_MAX_FRAME 5000000u /* the subscribeRepos frame limit */
 
 typedef struct {
     ss_ws_client *ws;
@@ -58,8 +57,7 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     f->seek_cursor = -1;
     f->resume_seq = -1;
     if (ss_ws_source_base(u.path, &f->base, &f->seek_cursor) < 0) return ss_source_fail(s, "out of memory");
-    /* max_message_bytes is the event limit (2 MiB by default); a frame may be larger. */
-    f->max_frame = opts->max_message_bytes > FH_MAX_FRAME ? opts->max_message_bytes : FH_MAX_FRAME;
+    f->max_frame = ss_fh_frame_limit(opts->max_message_bytes);
     ss_fh_opts fo;
     ss_fh_opts_init(&fo);
     fo.verify_cids = opts->verify_cids;
