@@ -91,14 +91,4 @@ int ss_ar_partition_dir(char *out, size_t outlen, const char *root, ss_type t, i
     return n;
 }
 
-int ss_ar_valid_name(const char *name) {
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > SS_AR_MAX_NAME || name[0] == '.' || name[0] == '-') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
-}
+int ss_ar_valid_name(const char *name) { return ss_safe_name(name, SS_AR_MAX_NAME); }

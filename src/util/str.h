@@ -18,4 +18,19 @@ static inline int ss_str_eq(ss_str a, const char *s) {
     return a.p && a.n == n && memcmp(a.p, s, n) == 0;
 }
 
+/* 1 when s is 1..max bytes of [A-Za-z0-9._-] not starting with '.' or '-': usable as a
+ * file name and inside keys as it is (no separator, no hidden file, nothing that looks
+ * like an option). Archive part-file names use it. */
+static inline int ss_safe_name(const char *s, size_t max) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max || s[0] == '.' || s[0] == '-') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 #endif
