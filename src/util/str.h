@@ -5,6 +5,7 @@
 #define SS_STR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -31,6 +32,20 @@ static inline int ss_safe_name(const char *s, size_t max) {
             return 0;
     }
     return 1;
+}
+
+/* Writes v in decimal at p, which has room for 20 bytes; returns the length. No NUL. */
+static inline size_t ss_fmt_i64(char *p, int64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[n++] = '-';
+    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
 }
 
 #endif

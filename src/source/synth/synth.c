@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "util/civil.h"
+#include "util/str.h"
 
 /* ---- PRNG ------------------------------------------------------------------------ */
 
@@ -201,17 +202,8 @@ static void put(out_t *o, const char *s, size_t n) {
 static void put_cstr(out_t *o, const char *s) { put(o, s, strlen(s)); }
 
 static void put_i64(out_t *o, int64_t v) {
-    char tmp[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) tmp[n++] = '-';
     char out[24];
-    for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    put(o, out, (size_t)n);
+    put(o, out, ss_fmt_i64(out, v));
 }
 
 /* A JSON string as Go's encoding/json writes it: <, >, & and U+2028/9 as \u escapes. */
