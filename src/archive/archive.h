@@ -5,8 +5,9 @@
  *   1. Schema and mapping. ss_ar_schema() gives the file schema: one set of columns shared
  *      by every type, so a glob over the whole archive reads without union_by_name; each
  *      type fills its own columns and leaves the rest null (ss_ar_type_has_column();
- *      docs/SCHEMA.md documents every one). ss_ar_map() extracts the typed columns from an event's raw
- *      record JSON into an ss_ar_row view, without allocating per row; ss_ar_write_row()
+ *      docs/SCHEMA.md documents every one). ss_ar_map() extracts the typed columns from the record's JSON
+ *      tokens that the event decoder left in the event (ss_event.json; a hand-built event's
+ *      record is tokenized here) into an ss_ar_row view, without allocating per row; ss_ar_write_row()
  *      hands event + row to a Parquet writer.
  *
  *   2. Partition files. ss_ar_file_open() creates one part file in
@@ -92,7 +93,8 @@ typedef struct {
 #define SS_AR_ROW_LIST_TRUNCATED 2u  /* a list had more than SS_AR_MAX_LIST_ITEMS items */
 
 /* The typed columns of one event. ss_str with p == NULL is null. Views point into the
- * event's bytes or the mapper's scratch and stay valid until the next ss_ar_map(). */
+ * event's bytes, the decoder's document (ss_event.json: until the next ss_decode() on
+ * that decoder) or the mapper's scratch, and stay valid until the next ss_ar_map(). */
 typedef struct {
     ss_type type;
     unsigned flags;

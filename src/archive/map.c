@@ -5,8 +5,10 @@
  * rest are null in its files). docs/SCHEMA.md documents the same table, and a unit test
  * checks they agree.
  *
- * Mapping reads only the record's JSON (the event decoder already validated it) with the
- * allocation-free scanner in recjson.c, descending only into the keys a column needs.
+ * Mapping reads the record from the event decoder's JSON tokens (ss_event.json,
+ * util/json.h): the event was tokenized and validated once, and the mapping only walks
+ * the members of the keys a column needs, skipping any other subtree in one step. An
+ * event built by hand, without tokens, has its record tokenized here.
  * A field of the wrong JSON type simply leaves its column null: the raw record is always
  * stored verbatim, so nothing is lost, and the typed columns never guess.
  *
@@ -20,7 +22,7 @@
 #include <string.h>
 
 #include "archive/archive.h"
-#include "archive/recjson.h"
+#include "util/json.h"
 
 typedef enum {
     F_DID = 0,
@@ -154,18 +156,18 @@ typedef struct {
 
 struct ss_ar_mapper {
     side_list links_tmp, tags_tmp;
-    char *arena;
-    size_t arena_cap;
     ss_str *items;
     size_t items_n, items_cap;
     int truncated;
+    ss_json_doc doc; /* records of events without the decoder's tokens; set up on first use */
+    int doc_ready;
 };
 
 ss_ar_mapper *ss_ar_mapper_new(void) { return calloc(1, sizeof(ss_ar_mapper)); }
 
 void ss_ar_mapper_free(ss_ar_mapper *m) {
     if (!m) return;
-    free(m->arena);
+    if (m->doc_ready) ss_json_doc_free(&m->doc);
     free(m->items);
     free(m->links_tmp.v);
     free(m->tags_tmp.v);
@@ -174,17 +176,6 @@ void ss_ar_mapper_free(ss_ar_mapper *m) {
 
 /* Scratch kept between rows is capped so one huge record does not pin its size forever. */
 #define SCRATCH_KEEP (256u << 10)
-
-static int reserve_arena(ss_ar_mapper *m, size_t n) {
-    if (m->arena_cap >= n && (m->arena_cap <= SCRATCH_KEEP || n > SCRATCH_KEEP / 2)) return 0;
-    size_t cap = n < 4096 ? 4096 : n;
-    char *a = malloc(cap);
-    if (!a) return -1;
-    free(m->arena);
-    m->arena = a;
-    m->arena_cap = cap;
-    return 0;
-}
 
 static void list_start(ss_ar_mapper *m, list_acc *l) {
     l->start = m->items_n;
@@ -212,7 +203,7 @@ static int list_add(ss_ar_mapper *m, list_acc *l, ss_str s) {
 
 typedef struct {
     ss_ar_mapper *m;
-    ss_ar_scan c;
+    const ss_json_doc *d;
     list_acc langs, mentions, links, tags, labels;
     int oom;
 } map_ctx;
@@ -221,126 +212,104 @@ static void add(map_ctx *x, list_acc *l, ss_str s) {
     if (list_add(x->m, l, s) != 0) x->oom = 1;
 }
 
-/* Reads a string if the next value is one, else skips it and leaves out unset. */
-static void read_str(map_ctx *x, ss_str *out) {
-    if (ss_ar_scan_peek(&x->c) == '"') {
-        ss_ar_scan_string(&x->c, out);
-    } else {
-        out->p = NULL, out->n = 0;
-        ss_ar_scan_skip(&x->c);
-    }
+/* Iterators over an object's members or an array's elements that yield nothing when the
+ * value has another type. A repeated key is visited again, so its last value wins. */
+static inline ss_json_iter members_of(const map_ctx *x, const ss_json_tok *t) {
+    return ss_json_iter_of(x->d, ss_json_is(t, SS_JSON_OBJECT) ? t : NULL);
+}
+static inline ss_json_iter elements_of(const map_ctx *x, const ss_json_tok *t) {
+    return ss_json_iter_of(x->d, ss_json_is(t, SS_JSON_ARRAY) ? t : NULL);
 }
 
-static void read_time(map_ctx *x, int *has, int64_t *v) {
+/* Compares a member's key with a literal; keys are unescaped first (rarely needed). */
+static inline int key_is(const map_ctx *x, const ss_json_tok *k, const char *lit, size_t n) {
+    ss_str s = {NULL, 0};
+    ss_json_str(x->d, k, &s);
+    return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+#define KEY(k, lit) key_is(x, (k), lit, sizeof(lit) - 1)
+#define IS(s, lit) ((s).n == sizeof(lit) - 1 && memcmp((s).p, lit, sizeof(lit) - 1) == 0)
+
+/* A string value, or null for any other type. */
+static void read_str(map_ctx *x, const ss_json_tok *v, ss_str *out) {
+    if (ss_json_str(x->d, v, out) != 0) out->p = NULL, out->n = 0;
+}
+
+static void read_time(map_ctx *x, const ss_json_tok *v, int *has, int64_t *t) {
     ss_str s = {0};
-    read_str(x, &s);
-    *has = s.p && ss_ar_parse_rfc3339(s.p, s.n, v) == 0;
+    read_str(x, v, &s);
+    *has = s.p && ss_ar_parse_rfc3339(s.p, s.n, t) == 0;
 }
 
 /* A JSON array of strings; non-string elements are skipped. A non-array leaves l absent. */
-static void read_str_list(map_ctx *x, list_acc *l) {
-    if (ss_ar_scan_peek(&x->c) != '[') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
+static void read_str_list(map_ctx *x, const ss_json_tok *v, list_acc *l) {
+    if (!ss_json_is(v, SS_JSON_ARRAY)) return;
     list_start(x->m, l);
-    ss_ar_scan_arr_begin(&x->c);
-    while (ss_ar_scan_arr_next(&x->c) == 1) {
+    const ss_json_tok *el;
+    for (ss_json_iter it = elements_of(x, v); (el = ss_json_iter_next(&it));) {
         ss_str s = {0};
-        read_str(x, &s);
+        read_str(x, el, &s);
         if (s.p) add(x, l, s);
     }
 }
 
 /* A strongRef {uri, cid}. */
-static void read_ref(map_ctx *x, ss_str *uri, ss_str *cid) {
-    if (ss_ar_scan_peek(&x->c) != '{') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
-    ss_str k;
-    ss_ar_scan_obj_begin(&x->c);
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "uri")) read_str(x, uri);
-        else if (SS_AR_KEY(k, "cid")) read_str(x, cid);
-        else ss_ar_scan_skip(&x->c);
+static void read_ref(map_ctx *x, const ss_json_tok *v, ss_str *uri, ss_str *cid) {
+    const ss_json_tok *k, *val;
+    for (ss_json_iter it = members_of(x, v); ss_json_iter_member(&it, &k, &val);) {
+        if (KEY(k, "uri")) read_str(x, val, uri);
+        else if (KEY(k, "cid")) read_str(x, val, cid);
     }
 }
 
-static void read_reply(map_ctx *x, ss_ar_row *r) {
-    if (ss_ar_scan_peek(&x->c) != '{') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
-    ss_str k;
-    ss_ar_scan_obj_begin(&x->c);
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "root")) read_ref(x, &r->reply_root_uri, &r->reply_root_cid);
-        else if (SS_AR_KEY(k, "parent")) read_ref(x, &r->reply_parent_uri, &r->reply_parent_cid);
-        else ss_ar_scan_skip(&x->c);
+static void read_reply(map_ctx *x, const ss_json_tok *v, ss_ar_row *r) {
+    const ss_json_tok *k, *val;
+    for (ss_json_iter it = members_of(x, v); ss_json_iter_member(&it, &k, &val);) {
+        if (KEY(k, "root")) read_ref(x, val, &r->reply_root_uri, &r->reply_root_cid);
+        else if (KEY(k, "parent")) read_ref(x, val, &r->reply_parent_uri, &r->reply_parent_cid);
     }
 }
 
 /* The "record" member of an embed: a strongRef for app.bsky.embed.record, or
  * {record: strongRef} for app.bsky.embed.recordWithMedia. Both URIs are collected and the
  * embed's $type (which may come later in the object) picks one. */
-static void read_embed_record(map_ctx *x, ss_str *uri, ss_str *inner_uri) {
-    if (ss_ar_scan_peek(&x->c) != '{') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
-    ss_str k, cid_unused = {0};
-    ss_ar_scan_obj_begin(&x->c);
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "uri")) read_str(x, uri);
-        else if (SS_AR_KEY(k, "record")) read_ref(x, inner_uri, &cid_unused);
-        else ss_ar_scan_skip(&x->c);
+static void read_embed_record(map_ctx *x, const ss_json_tok *v, ss_str *uri, ss_str *inner_uri) {
+    const ss_json_tok *k, *val;
+    ss_str cid_unused = {0};
+    for (ss_json_iter it = members_of(x, v); ss_json_iter_member(&it, &k, &val);) {
+        if (KEY(k, "uri")) read_str(x, val, uri);
+        else if (KEY(k, "record")) read_ref(x, val, inner_uri, &cid_unused);
     }
 }
 
-static void read_embed(map_ctx *x, ss_ar_row *r) {
-    if (ss_ar_scan_peek(&x->c) != '{') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
-    ss_str k, type = {0}, ext_uri = {0}, rec_uri = {0}, rwm_uri = {0};
-    ss_ar_scan_obj_begin(&x->c);
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "$type")) {
-            read_str(x, &type);
-        } else if (SS_AR_KEY(k, "external")) {
-            ss_str cid_unused = {0};
-            read_ref(x, &ext_uri, &cid_unused);
-        } else if (SS_AR_KEY(k, "record")) {
-            read_embed_record(x, &rec_uri, &rwm_uri);
-        } else {
-            ss_ar_scan_skip(&x->c);
-        }
+static void read_embed(map_ctx *x, const ss_json_tok *v, ss_ar_row *r) {
+    if (!ss_json_is(v, SS_JSON_OBJECT)) return;
+    const ss_json_tok *k, *val;
+    ss_str type = {0}, ext_uri = {0}, rec_uri = {0}, rwm_uri = {0}, cid_unused = {0};
+    for (ss_json_iter it = members_of(x, v); ss_json_iter_member(&it, &k, &val);) {
+        if (KEY(k, "$type")) read_str(x, val, &type);
+        else if (KEY(k, "external")) read_ref(x, val, &ext_uri, &cid_unused);
+        else if (KEY(k, "record")) read_embed_record(x, val, &rec_uri, &rwm_uri);
     }
     r->embed_type = type;
-    if (SS_AR_KEY(type, "app.bsky.embed.external")) r->embed_uri = ext_uri;
-    else if (SS_AR_KEY(type, "app.bsky.embed.record")) r->embed_uri = rec_uri;
-    else if (SS_AR_KEY(type, "app.bsky.embed.recordWithMedia")) r->embed_uri = rwm_uri;
+    if (IS(type, "app.bsky.embed.external")) r->embed_uri = ext_uri;
+    else if (IS(type, "app.bsky.embed.record")) r->embed_uri = rec_uri;
+    else if (IS(type, "app.bsky.embed.recordWithMedia")) r->embed_uri = rwm_uri;
 }
 
 /* One facet feature: {$type, did | uri | tag}, keys in any order. */
-static void read_feature(map_ctx *x, ss_str *mention, ss_str *link, ss_str *tag) {
-    if (ss_ar_scan_peek(&x->c) != '{') {
-        ss_ar_scan_skip(&x->c);
-        return;
+static void read_feature(map_ctx *x, const ss_json_tok *v, ss_str *mention, ss_str *link, ss_str *tag) {
+    const ss_json_tok *k, *val;
+    ss_str type = {0}, did = {0}, uri = {0}, tg = {0};
+    for (ss_json_iter it = members_of(x, v); ss_json_iter_member(&it, &k, &val);) {
+        if (KEY(k, "$type")) read_str(x, val, &type);
+        else if (KEY(k, "did")) read_str(x, val, &did);
+        else if (KEY(k, "uri")) read_str(x, val, &uri);
+        else if (KEY(k, "tag")) read_str(x, val, &tg);
     }
-    ss_str k, type = {0}, did = {0}, uri = {0}, tg = {0};
-    ss_ar_scan_obj_begin(&x->c);
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "$type")) read_str(x, &type);
-        else if (SS_AR_KEY(k, "did")) read_str(x, &did);
-        else if (SS_AR_KEY(k, "uri")) read_str(x, &uri);
-        else if (SS_AR_KEY(k, "tag")) read_str(x, &tg);
-        else ss_ar_scan_skip(&x->c);
-    }
-    if (SS_AR_KEY(type, "app.bsky.richtext.facet#mention")) *mention = did;
-    else if (SS_AR_KEY(type, "app.bsky.richtext.facet#link")) *link = uri;
-    else if (SS_AR_KEY(type, "app.bsky.richtext.facet#tag")) *tag = tg;
+    if (IS(type, "app.bsky.richtext.facet#mention")) *mention = did;
+    else if (IS(type, "app.bsky.richtext.facet#link")) *link = uri;
+    else if (IS(type, "app.bsky.richtext.facet#tag")) *tag = tg;
 }
 
 /* Facets feed three lists at once, but lists are built one after another in the item
@@ -359,31 +328,18 @@ static int side_add(side_list *s, ss_str v) {
     return 0;
 }
 
-static void read_facets(map_ctx *x) {
-    if (ss_ar_scan_peek(&x->c) != '[') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
+static void read_facets(map_ctx *x, const ss_json_tok *v) {
+    if (!ss_json_is(v, SS_JSON_ARRAY)) return;
     side_list *links = &x->m->links_tmp, *tags = &x->m->tags_tmp;
     links->n = tags->n = 0;
     list_start(x->m, &x->mentions);
-    ss_ar_scan_arr_begin(&x->c);
-    while (ss_ar_scan_arr_next(&x->c) == 1) {
-        if (ss_ar_scan_peek(&x->c) != '{') {
-            ss_ar_scan_skip(&x->c);
-            continue;
-        }
-        ss_str k;
-        ss_ar_scan_obj_begin(&x->c);
-        while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-            if (!SS_AR_KEY(k, "features") || ss_ar_scan_peek(&x->c) != '[') {
-                ss_ar_scan_skip(&x->c);
-                continue;
-            }
-            ss_ar_scan_arr_begin(&x->c);
-            while (ss_ar_scan_arr_next(&x->c) == 1) {
+    const ss_json_tok *facet, *k, *val, *feature;
+    for (ss_json_iter it = elements_of(x, v); (facet = ss_json_iter_next(&it));) {
+        for (ss_json_iter fit = members_of(x, facet); ss_json_iter_member(&fit, &k, &val);) {
+            if (!KEY(k, "features")) continue;
+            for (ss_json_iter vit = elements_of(x, val); (feature = ss_json_iter_next(&vit));) {
                 ss_str mention = {0}, link = {0}, tag = {0};
-                read_feature(x, &mention, &link, &tag);
+                read_feature(x, feature, &mention, &link, &tag);
                 int r = 0;
                 if (mention.p) add(x, &x->mentions, mention);
                 if (link.p) r = side_add(links, link);
@@ -400,67 +356,48 @@ static void read_facets(map_ctx *x) {
 }
 
 /* Self-labels: {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": ...}]}. */
-static void read_labels(map_ctx *x) {
-    if (ss_ar_scan_peek(&x->c) != '{') {
-        ss_ar_scan_skip(&x->c);
-        return;
-    }
-    ss_str k;
-    ss_ar_scan_obj_begin(&x->c);
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (!SS_AR_KEY(k, "values") || ss_ar_scan_peek(&x->c) != '[') {
-            ss_ar_scan_skip(&x->c);
-            continue;
-        }
+static void read_labels(map_ctx *x, const ss_json_tok *v) {
+    const ss_json_tok *k, *val, *label, *lk, *lv;
+    for (ss_json_iter it = members_of(x, v); ss_json_iter_member(&it, &k, &val);) {
+        if (!KEY(k, "values") || !ss_json_is(val, SS_JSON_ARRAY)) continue;
         list_start(x->m, &x->labels);
-        ss_ar_scan_arr_begin(&x->c);
-        while (ss_ar_scan_arr_next(&x->c) == 1) {
-            if (ss_ar_scan_peek(&x->c) != '{') {
-                ss_ar_scan_skip(&x->c);
-                continue;
-            }
-            ss_str vk;
-            ss_ar_scan_obj_begin(&x->c);
-            while (ss_ar_scan_obj_next(&x->c, &vk) == 1) {
-                ss_str val = {0};
-                if (SS_AR_KEY(vk, "val")) read_str(x, &val);
-                else ss_ar_scan_skip(&x->c);
-                if (val.p) add(x, &x->labels, val);
+        for (ss_json_iter vit = elements_of(x, val); (label = ss_json_iter_next(&vit));) {
+            for (ss_json_iter lbl = members_of(x, label); ss_json_iter_member(&lbl, &lk, &lv);) {
+                ss_str s = {0};
+                if (KEY(lk, "val")) read_str(x, lv, &s);
+                if (s.p) add(x, &x->labels, s);
             }
         }
     }
 }
 
-static void map_post(map_ctx *x, ss_ar_row *r) {
-    ss_str k;
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "text")) read_str(x, &r->text);
-        else if (SS_AR_KEY(k, "createdAt")) read_time(x, &r->has_created_at, &r->created_at);
-        else if (SS_AR_KEY(k, "langs")) read_str_list(x, &x->langs);
-        else if (SS_AR_KEY(k, "reply")) read_reply(x, r);
-        else if (SS_AR_KEY(k, "embed")) read_embed(x, r);
-        else if (SS_AR_KEY(k, "facets")) read_facets(x);
-        else if (SS_AR_KEY(k, "labels")) read_labels(x);
-        else ss_ar_scan_skip(&x->c);
+static void map_post(map_ctx *x, const ss_json_tok *rec, ss_ar_row *r) {
+    const ss_json_tok *k, *v;
+    for (ss_json_iter it = members_of(x, rec); ss_json_iter_member(&it, &k, &v);) {
+        if (KEY(k, "text")) read_str(x, v, &r->text);
+        else if (KEY(k, "createdAt")) read_time(x, v, &r->has_created_at, &r->created_at);
+        else if (KEY(k, "langs")) read_str_list(x, v, &x->langs);
+        else if (KEY(k, "reply")) read_reply(x, v, r);
+        else if (KEY(k, "embed")) read_embed(x, v, r);
+        else if (KEY(k, "facets")) read_facets(x, v);
+        else if (KEY(k, "labels")) read_labels(x, v);
     }
 }
 
-static void map_like(map_ctx *x, ss_ar_row *r) {
-    ss_str k;
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "createdAt")) read_time(x, &r->has_created_at, &r->created_at);
-        else if (SS_AR_KEY(k, "subject")) read_ref(x, &r->subject_uri, &r->subject_cid);
-        else if (SS_AR_KEY(k, "via")) read_ref(x, &r->via_uri, &r->via_cid);
-        else ss_ar_scan_skip(&x->c);
+static void map_like(map_ctx *x, const ss_json_tok *rec, ss_ar_row *r) {
+    const ss_json_tok *k, *v;
+    for (ss_json_iter it = members_of(x, rec); ss_json_iter_member(&it, &k, &v);) {
+        if (KEY(k, "createdAt")) read_time(x, v, &r->has_created_at, &r->created_at);
+        else if (KEY(k, "subject")) read_ref(x, v, &r->subject_uri, &r->subject_cid);
+        else if (KEY(k, "via")) read_ref(x, v, &r->via_uri, &r->via_cid);
     }
 }
 
-static void map_follow(map_ctx *x, ss_ar_row *r) {
-    ss_str k;
-    while (ss_ar_scan_obj_next(&x->c, &k) == 1) {
-        if (SS_AR_KEY(k, "createdAt")) read_time(x, &r->has_created_at, &r->created_at);
-        else if (SS_AR_KEY(k, "subject")) read_str(x, &r->subject);
-        else ss_ar_scan_skip(&x->c);
+static void map_follow(map_ctx *x, const ss_json_tok *rec, ss_ar_row *r) {
+    const ss_json_tok *k, *v;
+    for (ss_json_iter it = members_of(x, rec); ss_json_iter_member(&it, &k, &v);) {
+        if (KEY(k, "createdAt")) read_time(x, v, &r->has_created_at, &r->created_at);
+        else if (KEY(k, "subject")) read_str(x, v, &r->subject);
     }
 }
 
@@ -473,14 +410,35 @@ static ss_ar_list finish_list(ss_ar_mapper *m, const list_acc *l) {
     return out;
 }
 
-/* Clears the typed columns whose scan went wrong: a malformed record keeps no half-read
- * values. */
-static void clear_typed(ss_ar_row *r) {
-    ss_type t = r->type;
-    unsigned fl = r->flags;
-    memset(r, 0, sizeof *r);
-    r->type = t;
-    r->flags = fl;
+/* The record's token in the decoder's document, when the event carries one that still
+ * describes ev->record (else NULL: a hand-built or edited event). A decoder allowing
+ * nesting deep enough to put a record over SS_AR_MAX_DEPTH (the envelope and the commit
+ * object take two levels) does not count: the record is parsed again under the limit. */
+static const ss_json_tok *decoder_record(const ss_event *ev) {
+    const ss_json_doc *d = ev->json;
+    if (!d || !ev->record_tok || ev->record_tok >= d->ntoks || d->lim.max_depth > SS_AR_MAX_DEPTH + 2) return NULL;
+    const ss_json_tok *t = d->toks + ev->record_tok;
+    if (t->type != SS_JSON_OBJECT || d->buf + t->start != ev->record.p || t->len != ev->record.n) return NULL;
+    return t;
+}
+
+/* Tokenizes a record that came without the decoder's tokens, leniently about text (the
+ * Parquet writer repairs invalid UTF-8 and counts it). Returns the root object, NULL
+ * when the record is not a well-formed JSON object; -1 in *oom when memory ran out. */
+static const ss_json_tok *parse_record(ss_ar_mapper *m, ss_str rec, int *oom) {
+    if (m->doc_ready && m->doc.arenacap > SCRATCH_KEEP && rec.n < SCRATCH_KEEP / 2) {
+        ss_json_doc_free(&m->doc);
+        m->doc_ready = 0;
+    }
+    if (!m->doc_ready) {
+        ss_json_limits lim = {(size_t)-1, SS_AR_MAX_DEPTH, (size_t)-1}; /* no limits but depth */
+        if (ss_json_doc_init(&m->doc, &lim) != 0) return *oom = 1, NULL;
+        ss_json_doc_lenient_text(&m->doc, 1);
+        m->doc_ready = 1;
+    }
+    ss_json_err e = ss_json_parse(&m->doc, rec.p, rec.n);
+    if (e == SS_JSON_ERR_OOM) *oom = 1;
+    return e == SS_JSON_OK && m->doc.toks[0].type == SS_JSON_OBJECT ? m->doc.toks : NULL;
 }
 
 int ss_ar_map(ss_ar_mapper *m, const ss_event *ev, ss_ar_row *r) {
@@ -492,29 +450,32 @@ int ss_ar_map(ss_ar_mapper *m, const ss_event *ev, ss_ar_row *r) {
     }
     if (!ev->record.p || ev->type == SS_TYPE_OTHER) return 0;
 
-    if (reserve_arena(m, ev->record.n + 1) != 0) return -1;
-    m->items_n = 0;
-    m->truncated = 0;
     map_ctx x;
     memset(&x, 0, sizeof x);
     x.m = m;
-    ss_ar_scan_init(&x.c, ev->record.p, ev->record.n, m->arena, SS_AR_MAX_DEPTH);
-    if (ss_ar_scan_obj_begin(&x.c) == 0) {
-        switch (ev->type) {
-        case SS_TYPE_POST: map_post(&x, r); break;
-        case SS_TYPE_LIKE:
-        case SS_TYPE_REPOST: map_like(&x, r); break;
-        case SS_TYPE_FOLLOW:
-        case SS_TYPE_BLOCK: map_follow(&x, r); break;
-        default: break;
+    const ss_json_tok *rec = decoder_record(ev);
+    if (rec) {
+        x.d = ev->json;
+    } else {
+        rec = parse_record(m, ev->record, &x.oom);
+        if (x.oom) return -1;
+        if (!rec) {
+            r->flags |= SS_AR_ROW_RECORD_UNPARSED;
+            return 0;
         }
+        x.d = &m->doc;
+    }
+    m->items_n = 0;
+    m->truncated = 0;
+    switch (ev->type) {
+    case SS_TYPE_POST: map_post(&x, rec, r); break;
+    case SS_TYPE_LIKE:
+    case SS_TYPE_REPOST: map_like(&x, rec, r); break;
+    case SS_TYPE_FOLLOW:
+    case SS_TYPE_BLOCK: map_follow(&x, rec, r); break;
+    default: break;
     }
     if (x.oom) return -1;
-    if (x.c.err) {
-        r->flags |= SS_AR_ROW_RECORD_UNPARSED;
-        clear_typed(r);
-        return 0;
-    }
     if (m->truncated) r->flags |= SS_AR_ROW_LIST_TRUNCATED;
     r->langs = finish_list(m, &x.langs);
     r->mentions = finish_list(m, &x.mentions);

@@ -1,8 +1,8 @@
 /* Time for the archive: strict RFC 3339 parsing (for createdAt and the relay's time) and
  * the UTC calendar hour of a time_us (for partition paths).
  *
- * Both are pure integer arithmetic on the proleptic Gregorian calendar: no libc time
- * functions, so no locale, no TZ environment, no 32-bit time_t limits, and no surprises
+ * Both are pure integer arithmetic on the proleptic Gregorian calendar (util/civil.h): no
+ * libc time functions, so no locale, no TZ environment, no 32-bit time_t limits, and no surprises
  * for years past 2038. createdAt is client-claimed and often malformed, so the parser
  * accepts exactly RFC 3339's date-time production and nothing else; anything else maps
  * to a null column, never a guess. */
@@ -10,31 +10,7 @@
 #include <string.h>
 
 #include "archive/archive.h"
-
-/* Days since 1970-01-01 of a civil date (any year >= 0). The year is shifted to start in
- * March so that the leap day is the last day of the shifted year. */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400; /* floor division */
-    int64_t yoe = y - era * 400;                                  /* [0, 399] */
-    int64_t mp = (m + 9) % 12;                                    /* March = 0 */
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;                     /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* [0, 146096] */
-    return era * 146097 + doe - 719468;
-}
-
-/* The inverse, for days >= 0. */
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-    z += 719468;
-    int64_t era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
+#include "util/civil.h"
 
 static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
@@ -93,7 +69,7 @@ int ss_ar_parse_rfc3339(const char *s, size_t n, int64_t *out_us) {
         return -1;
     }
     if (i != n) return -1;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    int64_t secs = ss_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
     *out_us = secs * 1000000 + frac_us;
     return 0;
 }
@@ -101,7 +77,7 @@ int ss_ar_parse_rfc3339(const char *s, size_t n, int64_t *out_us) {
 int ss_ar_hour_of(int64_t time_us, ss_ar_hour *h) {
     if (time_us < SS_AR_TIME_MIN_US || time_us > SS_AR_TIME_MAX_US) return -1;
     int64_t secs = time_us / 1000000;
-    civil_from_days(secs / 86400, &h->year, &h->month, &h->day);
+    ss_civil_from_days(secs / 86400, &h->year, &h->month, &h->day);
     h->hour = (int)(secs % 86400 / 3600);
     return 0;
 }
@@ -115,14 +91,4 @@ int ss_ar_partition_dir(char *out, size_t outlen, const char *root, ss_type t, i
     return n;
 }
 
-int ss_ar_valid_name(const char *name) {
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > SS_AR_MAX_NAME || name[0] == '.' || name[0] == '-') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
-}
+int ss_ar_valid_name(const char *name) { return ss_safe_name(name, SS_AR_MAX_NAME); }

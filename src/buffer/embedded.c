@@ -160,7 +160,8 @@ static int write_file_0600(const char *path, const char *data, size_t n, char *e
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+    int synced = fsync(fd) == 0;
+    if (close(fd) != 0 || !synced || rename(tmp, path) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;

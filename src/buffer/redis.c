@@ -61,7 +61,7 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *arg) {
 }
 
 static int parse_db(const char *s, size_t n, int *db, char *err, size_t errlen) {
-    if (n == 0 || n > 6) return fail(err, errlen, "bad database number in Redis URL: '%s' (want 0..100000)", "");
+    if (n == 0 || n > 6) return fail(err, errlen, "%s", "bad database number in Redis URL (want a number 0..100000)");
     long v = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') {

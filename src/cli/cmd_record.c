@@ -24,6 +24,7 @@
 #include "net/ws_url.h"
 #include "source/frames/frames.h"
 #include "source/source.h"
+#include "source/ws_source.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -141,13 +142,7 @@ typedef struct {
 
 static int fh_path(void *ud, ss_buf *path) {
     fh_rec *r = ud;
-    if (ss_buf_append(path, r->base.data, r->base.len) < 0) return -1;
-    if (r->seq >= 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)r->seq);
-        if (ss_ws_query_add(path, "cursor", v) < 0) return -1;
-    }
-    return 0;
+    return ss_ws_source_path(path, &r->base, r->seq);
 }
 
 typedef struct {
@@ -171,12 +166,7 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
     r.seq = cursor;
     if (ss_ws_query_strip(u.path, "cursor", &r.base) < 0) return ss_cmd_fail(cmd, "out of memory");
     ss_ws_client_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.url = url;
-    wo.tls_ca_file = so->tls_ca_file;
-    wo.tls_insecure = so->tls_insecure;
-    wo.connect_timeout_ms = so->connect_timeout_ms;
-    wo.read_timeout_ms = so->read_timeout_ms;
+    ss_ws_source_client_opts(&wo, url, so);
     wo.max_message_bytes = RECORD_MAX_FRAME;
     wo.path_fn = fh_path;
     wo.ud = &r;

@@ -236,6 +236,7 @@ static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_ev
                       ss_json_type_name((ss_json_type)rec->type));
     TRY(need_str(d, fget(&f, K_CID), "commit.cid", 1, &ev->cid));
     ev->record = ss_json_raw(&d->doc, rec);
+    ev->record_tok = (uint32_t)(rec - d->doc.toks);
     d->record = rec;
     return SS_DECODE_OK;
 }
@@ -299,6 +300,8 @@ static inline void clear_event(ss_event *ev) {
     ev->active = -1;
     ev->raw = NULL;
     ev->raw_len = 0;
+    ev->json = NULL;
+    ev->record_tok = 0;
 }
 
 ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event *ev) {
@@ -315,6 +318,7 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
     ss_json_err je = ss_json_parse(&d->doc, buf, len);
     if (je != SS_JSON_OK) return reject(d, json_reason(je), "%s", d->doc.errstr);
 
+    ev->json = &d->doc;
     const ss_json_tok *root = ss_json_root(&d->doc);
     if (root->type != SS_JSON_OBJECT)
         return reject(d, SS_DECODE_WRONG_TYPE, "the document must be an object, not %s",

@@ -20,6 +20,8 @@
 
 #include "util/str.h" /* ss_str: a slice {p, n}, not NUL-terminated; p NULL when absent */
 
+struct ss_json_doc;
+
 typedef enum { SS_KIND_COMMIT = 1, SS_KIND_IDENTITY, SS_KIND_ACCOUNT } ss_kind;
 
 /* Archive type: one Redis stream and one Parquet partition per value. The order is the
@@ -59,6 +61,14 @@ typedef struct {
 
     const char *raw; /* the whole input document, without a trailing "\n" or "\r\n" */
     size_t raw_len;
+
+    /* The decoder's JSON tokens of raw (util/json.h), so that consumers read record fields
+     * without parsing again: json->toks[record_tok] is the record object (record_tok is 0
+     * when there is no record). Set by a successful ss_decode() and valid, like the
+     * slices, until the next ss_decode() on the same decoder. NULL in an event built by
+     * hand; the archive then parses the record itself. */
+    const struct ss_json_doc *json;
+    uint32_t record_tok;
 } ss_event;
 
 /* Why an input was rejected. Names (ss_decode_reason_name) are stable: they are written
@@ -92,11 +102,9 @@ void ss_decoder_free(ss_decoder *d);
 ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event *ev);
 const char *ss_decoder_errstr(const ss_decoder *d);
 
-/* The JSON tokens of the document last decoded successfully, so that callers (the
- * archive) can read record fields without parsing again: see util/json.h. The record's
- * token is NULL for deletes and non-commit events. Both stay valid until the next
- * ss_decode() on this decoder. */
-struct ss_json_doc;
+/* The JSON tokens of the document last decoded successfully (the same as ev->json and
+ * ev->record_tok): see util/json.h. The record's token is NULL for deletes and
+ * non-commit events. Both stay valid until the next ss_decode() on this decoder. */
 struct ss_json_tok;
 const struct ss_json_doc *ss_decoder_json(const ss_decoder *d);
 const struct ss_json_tok *ss_decoder_record(const ss_decoder *d);

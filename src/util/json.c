@@ -110,6 +110,12 @@ static inline int hex4(const char *p) {
     return a << 12 | b << 8 | c << 4 | e;
 }
 
+/* 1 when p (a \u escape with 4 valid hex digits before e) starts a high + low surrogate pair. */
+static inline int surrogate_pair_at(const char *p, const char *e) {
+    int hi = hex4(p + 2), lo = e - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+    return hi >= 0xD800 && hi <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF;
+}
+
 /* Bytes of a word that need a closer look inside a string: '"', '\\', < 0x20, >= 0x80.
  * The lowest set bit marks the first such byte exactly (borrows only run upward). */
 static inline uint64_t special_bytes(uint64_t w) {
@@ -173,6 +179,7 @@ static const char *scan_string(ss_json_doc *d, const char *buf, const char *p, c
         }
         if (c >= 0x80) {
             size_t k = ss_utf8_seq_len((const unsigned char *)p, (size_t)(e - p));
+            if (!k && d->lenient_text) k = 1;
             if (!k) {
                 /* A multi-byte sequence cut off by the end of input is truncation. */
                 size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
@@ -219,6 +226,10 @@ static const char *scan_string(ss_json_doc *d, const char *buf, const char *p, c
         if (cu < 0) {
             fail(d, SS_JSON_ERR_SYNTAX, (size_t)(p - buf), "invalid \\u escape");
             return NULL;
+        }
+        if (cu >= 0xD800 && cu <= 0xDFFF && d->lenient_text && !surrogate_pair_at(p, e)) {
+            p += 6; /* a lone surrogate, unescaped as U+FFFD */
+            continue;
         }
         if (cu >= 0xDC00 && cu <= 0xDFFF) {
             fail(d, SS_JSON_ERR_SURROGATE, (size_t)(p - buf), "lone low surrogate escape");
@@ -613,10 +624,13 @@ size_t ss_json_unescape(const char *src, size_t n, char *dst) {
         case 'u': {
             uint32_t cp = (uint32_t)hex4(src + i);
             i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                uint32_t lo = (uint32_t)hex4(src + i + 2);
-                i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            if (cp >= 0xD800 && cp <= 0xDFFF) {
+                if (surrogate_pair_at(src + i - 6, src + n)) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)hex4(src + i + 2) - 0xDC00);
+                    i += 6;
+                } else {
+                    cp = 0xFFFD; /* lone: only in a lenient document */
+                }
             }
             o += ss_utf8_encode(cp, dst + o);
             break;

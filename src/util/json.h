@@ -90,12 +90,18 @@ typedef struct ss_json_doc {
     ss_json_err err;
     size_t err_off;
     char errstr[128];
+    int lenient_text; /* see ss_json_doc_lenient_text() */
 } ss_json_doc;
 
 /* limits may be NULL for the defaults; zero fields also take the default.
  * Returns 0, or -1 when memory runs out. */
 int ss_json_doc_init(ss_json_doc *d, const ss_json_limits *limits);
 void ss_json_doc_free(ss_json_doc *d);
+/* Lenient text (off by default): strings may hold invalid UTF-8 bytes, kept as they are,
+ * and lone surrogate escapes, unescaped as U+FFFD; everything else stays strict. For
+ * text that was checked elsewhere, or not at all, and must be read rather than judged
+ * (the archive maps hand-built events whose bytes its writer repairs). */
+static inline void ss_json_doc_lenient_text(ss_json_doc *d, int on) { d->lenient_text = on; }
 
 /* Tokenizes buf[0..len). Returns SS_JSON_OK, or an error code with d->err_off and
  * d->errstr ("offset 12: ...") set. On success the root value is d->toks[0].
@@ -184,8 +190,9 @@ static inline ss_str ss_json_raw(const ss_json_doc *d, const ss_json_tok *t) {
 }
 
 /* A string's unescaped value: a slice of the input when it has no escapes, otherwise
- * of the document's arena. Valid until the next parse. Always valid UTF-8 (raw bytes
- * were validated, escapes decode to scalar values; "\u0000" yields a NUL byte).
+ * of the document's arena. Valid until the next parse. Always valid UTF-8 unless the
+ * document is lenient (raw bytes were validated, escapes decode to scalar values;
+ * "\u0000" yields a NUL byte).
  * Returns 0, or -1 if t is NULL or not a string. */
 int ss_json_str_slow(const ss_json_doc *d, const ss_json_tok *t, ss_str *out);
 static inline int ss_json_str(const ss_json_doc *d, const ss_json_tok *t, ss_str *out) {
@@ -216,7 +223,8 @@ int ss_json_double(const ss_json_doc *d, const ss_json_tok *t, double *out);
 int ss_json_bool(const ss_json_tok *t, int *out);
 
 /* Unescapes the n bytes of a string body already validated by the parser (between the
- * quotes) into dst, which must hold n bytes. Returns the unescaped length (<= n). */
+ * quotes) into dst, which must hold n bytes. Returns the unescaped length (<= n). A lone
+ * surrogate escape (only a lenient document has them) becomes U+FFFD. */
 size_t ss_json_unescape(const char *src, size_t n, char *dst);
 
 #endif

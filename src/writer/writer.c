@@ -111,7 +111,7 @@ void ss_writer_opts_init(ss_writer_opts *o) {
 
 enum { KIND_CLOSE = 0, KIND_LATE = 1, KIND_SPILL = 2 };
 
-typedef struct {
+typedef struct part_s {
     int type;
     int64_t win;
     int late;
@@ -138,7 +138,7 @@ typedef struct {
     uint64_t committed_lo, committed_hi; /* ms range the set covers */
 } wstream;
 
-enum { A_NONE = 0, A_ACK, A_CLAIM, A_OWNER, A_DUP, A_DLQ };
+enum { A_NONE = 0, A_ACK, A_CLAIM, A_OWNER, A_DUP, A_DLQ, A_BAD };
 
 typedef struct {
     int type;
@@ -150,6 +150,7 @@ typedef struct {
     int action;
     int recheck; /* claim already ours: a redelivery, check the ledger */
     const char *reason;
+    struct part_s *part; /* owners: the part they are appended to */
 } bent;
 
 typedef struct {
@@ -169,7 +170,7 @@ struct ss_writer {
     int lock_fd;
     redisContext *rc;
     ss_ledger *led;
-    ss_decoder *dec;
+    ss_decoder *dec[2]; /* one per lane (apply_batch) */
     wstream st[SS_TYPE__COUNT];
     part **parts;
     size_t nparts, capparts;
@@ -348,9 +349,12 @@ done:
 
 /* ---- parts ---------------------------------------------------------------------------------- */
 
+/* What an open part costs, as measured (peak RSS against this estimate on multi-hour
+ * drains): the Parquet writer holds up to a row group of values plus dictionaries, page and
+ * compression buffers, about 3x the event bytes it buffered, and ~1 MB per open file. */
 static uint64_t part_mem(const ss_writer *w, const part *p) {
     uint64_t buffered = p->raw_bytes < w->rg_bytes ? p->raw_bytes : w->rg_bytes;
-    return buffered * 2 + p->nids * sizeof(ss_writer_id) + (p->file ? 256u * 1024 : 0);
+    return buffered * 3 + p->nids * sizeof(ss_writer_id) + (p->file ? 1u << 20 : 0);
 }
 
 static uint64_t mem_estimate(const ss_writer *w) {
@@ -618,7 +622,7 @@ static int scan_entries(ss_writer *w, int type, const redisReply *arr, int histo
         int have_k = ks && parse_key(ks, kl, e->key) == 0;
         if (!have_t || !have_k) {
             ss_event ev;
-            ss_decode_reason why = ss_decode(w->dec, e->e, e->elen, &ev);
+            ss_decode_reason why = ss_decode(w->dec[0], e->e, e->elen, &ev);
             if (why != SS_DECODE_OK) {
                 e->action = A_DLQ;
                 e->reason = ss_decode_reason_name(why);
@@ -691,32 +695,68 @@ static int dlq_entry(ss_writer *w, const bent *e) {
     return 0;
 }
 
-/* Second pass: owners are decoded and appended to their part file, duplicates recorded in
- * their part (acked with its commit), committed or undecodable entries acked now. */
-static int apply_batch(ss_writer *w, size_t from) {
-    ss_writer_id *acks[SS_TYPE__COUNT] = {0};
-    size_t nacks[SS_TYPE__COUNT] = {0}, capacks[SS_TYPE__COUNT] = {0};
-    int rc = 0;
-    for (size_t i = from; i < w->nb && rc == 0; i++) {
+/* Decoding and Parquet encoding are most of the writer's CPU, so owners are decoded and
+ * appended in two lanes at once, split by type (each part file belongs to one lane, so no
+ * file is touched by two threads): likes, blocks, identity and account in one, posts,
+ * reposts, follows and other in the other, about half the events each. */
+#define NLANES 2
+static int lane_of(int type) {
+    return type == SS_TYPE_LIKE || type == SS_TYPE_BLOCK || type == SS_TYPE_IDENTITY || type == SS_TYPE_ACCOUNT;
+}
+
+typedef struct {
+    ss_writer *w;
+    size_t from;
+    int lane;
+    ss_decoder *dec;
+    int rc;
+    part *errpart;
+    char err[512];
+} lane_job;
+
+static void *lane_run(void *arg) {
+    lane_job *j = arg;
+    ss_writer *w = j->w;
+    for (size_t i = j->from; i < w->nb; i++) {
         bent *e = &w->b[i];
-        if (e->action == A_ACK || e->action == A_DLQ) {
-            if (e->action == A_DLQ && dlq_entry(w, e) != 0) {
-                rc = -1;
-                break;
-            }
-            if (nacks[e->type] == capacks[e->type]) {
-                size_t nc = capacks[e->type] ? capacks[e->type] * 2 : 256;
-                ss_writer_id *a = realloc(acks[e->type], nc * sizeof *a);
-                if (!a) {
-                    rc = wfail(w, "out of memory");
-                    break;
-                }
-                acks[e->type] = a;
-                capacks[e->type] = nc;
-            }
-            acks[e->type][nacks[e->type]++] = e->id;
+        if (e->action != A_OWNER || !e->part || lane_of(e->type) != j->lane) continue;
+        part *p = e->part;
+        ss_event ev;
+        ss_decode_reason why = ss_decode(j->dec, e->e, e->elen, &ev);
+        if (why != SS_DECODE_OK || ev.type != (ss_type)e->type) {
+            e->action = A_BAD; /* goes to the DLQ instead (its id leaves the part) */
+            e->reason = why != SS_DECODE_OK ? ss_decode_reason_name(why) : "wrong_stream";
             continue;
         }
+        if (ss_ar_file_append(p->file, &ev) != 0) {
+            j->rc = -1;
+            j->errpart = p;
+            snprintf(j->err, sizeof j->err, "%s", ss_ar_file_errstr(p->file));
+            return NULL;
+        }
+        p->rows++;
+        p->raw_bytes += e->elen;
+    }
+    return NULL;
+}
+
+static void part_remove_id(part *p, ss_writer_id id) {
+    for (size_t k = p->nids; k-- > 0;)
+        if (ss_writer_id_cmp(p->ids[k], id) == 0) {
+            memmove(&p->ids[k], &p->ids[k + 1], (p->nids - k - 1) * sizeof *p->ids);
+            p->nids--;
+            return;
+        }
+}
+
+/* Second pass: each entry is placed in the part of its (type, window) -- duplicates are
+ * recorded there (acked with its commit), owners get a file (intent first) -- then the
+ * owners are decoded and appended in lanes; committed or undecodable entries are acked now. */
+static int apply_batch(ss_writer *w, size_t from) {
+    int rc = 0, lanes_used[NLANES] = {0};
+    for (size_t i = from; i < w->nb && rc == 0; i++) {
+        bent *e = &w->b[i];
+        e->part = NULL;
         if (e->action != A_OWNER && e->action != A_DUP) continue;
         int64_t win = ss_writer_window_start(e->t, w->o.window_us);
         part *p = find_part(w, e->type, win, 0);
@@ -739,26 +779,54 @@ static int apply_batch(ss_writer *w, size_t from) {
             p->dups++;
             continue;
         }
-        ss_event ev;
-        ss_decode_reason why = ss_decode(w->dec, e->e, e->elen, &ev);
-        if (why != SS_DECODE_OK || ev.type != (ss_type)e->type) {
-            p->nids--; /* not part of this commit: goes to the DLQ instead */
-            e->action = A_DLQ;
-            e->reason = why != SS_DECODE_OK ? ss_decode_reason_name(why) : "wrong_stream";
-            i--; /* revisit as a DLQ entry */
-            continue;
-        }
         if (!p->file && part_open_file(w, p, e->id) != 0) {
             rc = -1;
             break;
         }
-        if (ss_ar_file_append(p->file, &ev) != 0) {
-            rc = wfail(w, "writing %s/%s: %s", w->out, p->rel, ss_ar_file_errstr(p->file));
-            w->fail_run = p->run_id;
+        e->part = p;
+        lanes_used[lane_of(e->type)] = 1;
+    }
+    if (rc != 0) return -1;
+    lane_job jobs[NLANES];
+    pthread_t th[NLANES];
+    int started[NLANES] = {0};
+    for (int l = 0; l < NLANES; l++) jobs[l] = (lane_job){w, from, l, w->dec[l], 0, NULL, ""};
+    for (int l = 1; l < NLANES; l++)
+        if (lanes_used[l] && lanes_used[0] && pthread_create(&th[l], NULL, lane_run, &jobs[l]) == 0) started[l] = 1;
+    for (int l = 0; l < NLANES; l++)
+        if (!started[l] && lanes_used[l]) lane_run(&jobs[l]);
+    for (int l = 1; l < NLANES; l++)
+        if (started[l]) pthread_join(th[l], NULL);
+    for (int l = 0; l < NLANES; l++)
+        if (jobs[l].rc != 0) {
+            w->fail_run = jobs[l].errpart->run_id;
+            return wfail(w, "writing %s/%s: %s", w->out, jobs[l].errpart->rel, jobs[l].err);
+        }
+
+    ss_writer_id *acks[SS_TYPE__COUNT] = {0};
+    size_t nacks[SS_TYPE__COUNT] = {0}, capacks[SS_TYPE__COUNT] = {0};
+    for (size_t i = from; i < w->nb && rc == 0; i++) {
+        bent *e = &w->b[i];
+        if (e->action == A_BAD) { /* not part of its part's commit after all */
+            part_remove_id(e->part, e->id);
+            e->action = A_DLQ;
+        }
+        if (e->action != A_ACK && e->action != A_DLQ) continue;
+        if (e->action == A_DLQ && dlq_entry(w, e) != 0) {
+            rc = -1;
             break;
         }
-        p->rows++;
-        p->raw_bytes += e->elen;
+        if (nacks[e->type] == capacks[e->type]) {
+            size_t nc = capacks[e->type] ? capacks[e->type] * 2 : 256;
+            ss_writer_id *a = realloc(acks[e->type], nc * sizeof *a);
+            if (!a) {
+                rc = wfail(w, "out of memory");
+                break;
+            }
+            acks[e->type] = a;
+            capacks[e->type] = nc;
+        }
+        acks[e->type][nacks[e->type]++] = e->id;
     }
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         if (rc == 0 && nacks[t]) {
@@ -1577,7 +1645,7 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     snprintf(w->dlq_key, sizeof w->dlq_key, "%sdlq", w->prefix);
     for (int t = 0; t < SS_TYPE__COUNT; t++)
         snprintf(w->st[t].key, sizeof w->st[t].key, "%s%s", w->prefix, ss_type_name((ss_type)t));
-    w->rg_bytes = o->memory_budget / 16;
+    w->rg_bytes = o->memory_budget / 32;
     if (w->rg_bytes > (16u << 20)) w->rg_bytes = 16u << 20;
     if (w->rg_bytes < (1u << 20)) w->rg_bytes = 1u << 20;
     w->rng = (unsigned)getpid() ^ (unsigned)wall_us();
@@ -1607,8 +1675,9 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
         goto fail;
     }
     w->flushed_end = ss_ledger_flushed_until(w->led);
-    w->dec = ss_decoder_new(NULL);
-    if (!w->dec) {
+    w->dec[0] = ss_decoder_new(NULL);
+    w->dec[1] = ss_decoder_new(NULL);
+    if (!w->dec[0] || !w->dec[1]) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1625,7 +1694,8 @@ void ss_writer_free(ss_writer *w) {
     drop_committed(w);
     if (w->rc) redisFree(w->rc);
     if (w->led) ss_ledger_close(w->led);
-    if (w->dec) ss_decoder_free(w->dec);
+    for (int l = 0; l < 2; l++)
+        if (w->dec[l]) ss_decoder_free(w->dec[l]);
     if (w->lock_fd >= 0) close(w->lock_fd);
     free(w->parts);
     free(w->b);

@@ -30,6 +30,25 @@ prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_mon" \
   -web.listen-address "127.0.0.1:$EXP_PORT" -check-streams 'skyspool:*' >"$SS_TMP/exporter.log" 2>&1 &
 SS_PIDS+=($!)
 
+# skyspool itself, on its own Redis (watched by a second exporter), fed through a FIFO so that
+# it stays up while Prometheus scrapes it; synth plants bad lines so the DLQ series exist.
+ss_start_redis sky --maxmemory 256mb
+EXP2_PORT=$(ss_free_port)
+prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_sky" \
+  -web.listen-address "127.0.0.1:$EXP2_PORT" -check-streams 'skyspool:*' >"$SS_TMP/exporter2.log" 2>&1 &
+SS_PIDS+=($!)
+SKY_PORT=$(ss_free_port)
+"$SKYSPOOL_BIN" synth --events 20000 --seed 5 --rate 100 --bad-frac 0.01 >"$SS_TMP/ev.jsonl"
+mkfifo "$SS_TMP/feed"
+"$SKYSPOOL_BIN" run --source "file:$SS_TMP/feed" --redis "$REDIS_URL_sky" --out "$SS_TMP/archive" \
+  --data-dir "$SS_TMP/skydata" --set metrics-listen="127.0.0.1:$SKY_PORT" >"$SS_TMP/run.log" 2>&1 &
+RUN_PID=$!
+SS_PIDS+=("$RUN_PID")
+# Only this writer holds the FIFO open (an fd of the test shell would leak into every daemon
+# started later and the FIFO would never reach EOF); touching feed.close ends the source.
+{ cat "$SS_TMP/ev.jsonl"; until [ -e "$SS_TMP/feed.close" ]; do sleep 0.2; done; } >"$SS_TMP/feed" &
+SS_PIDS+=($!)
+
 AM_PORT=$(ss_free_port)
 mkdir -p "$SS_TMP/am"
 # The shipped config with the webhook pointed at the local receiver and fast timers.
@@ -51,7 +70,9 @@ alerting:
   alertmanagers: [{static_configs: [{targets: ['127.0.0.1:$AM_PORT']}]}]
 scrape_configs:
   - job_name: redis
-    static_configs: [{targets: ['127.0.0.1:$EXP_PORT']}]
+    static_configs: [{targets: ['127.0.0.1:$EXP_PORT', '127.0.0.1:$EXP2_PORT']}]
+  - job_name: skyspool
+    static_configs: [{targets: ['127.0.0.1:$SKY_PORT']}]
 YML
 prometheus --config.file="$SS_TMP/prom/prometheus.yml" --storage.tsdb.path="$SS_TMP/prom/data" \
   --web.listen-address="127.0.0.1:$PROM_PORT" >"$SS_TMP/prom.log" 2>&1 &
@@ -84,7 +105,8 @@ ss_check "SkyspoolRedisMemoryHigh reached Slack as danger" ss_wait_for 90 \
   bash -c "grep -q 'SkyspoolRedisMemoryHigh' '$SS_TMP/slack.jsonl' && grep 'SkyspoolRedisMemoryHigh' '$SS_TMP/slack.jsonl' | grep -q '\"color\":\"danger\"'"
 if [ -s "$SS_TMP/slack.jsonl" ]; then
   ss_check "Slack payload has channel, username and attachment text" node -e '
-    const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse)[0];
+    const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse)
+      .find((m) => m.attachments[0].title.includes("SkyspoolRedisMemoryHigh"));
     const a = l.attachments[0];
     if (l.channel !== "#skyspool-alerts" || l.username !== "skyspool-alertmanager" ||
         !a.title.includes("FIRING") || !a.text.includes("above 80% of maxmemory")) process.exit(1);' "$SS_TMP/slack.jsonl"
@@ -108,5 +130,27 @@ while IFS= read -r q; do
 done <"$SS_TMP/queries.txt"
 ss_check "dashboard has panel queries (collapsed rows included)" test "$nq" -ge 12
 ss_eq "every dashboard query is valid PromQL" 0 "$bad"
+
+# 4. Against the live skyspool, every panel shows data: no query names a metric that no
+# process serves (an empty result is how a mistyped metric shows up).
+ss_check "prometheus scrapes skyspool's writer and stream metrics" ss_wait_for 60 bash -c \
+  "curl -sf --get --data-urlencode 'query=skyspool_writer_rows_total > 0 and on() skyspool_stream_length' '$PROM/api/v1/query' | grep -q '\"value\"'"
+sleep 3
+empty=0
+while IFS= read -r q; do
+  n=$(curl -s --get --data-urlencode "query=$q" "$PROM/api/v1/query" | node -e '
+    let d=""; process.stdin.on("data",c=>d+=c).on("end",()=>{const r=JSON.parse(d); console.log(r.status==="success"?r.data.result.length:-1);});')
+  if [ "$n" -lt 1 ]; then empty=$((empty + 1)); echo "no data for: $q" >&2; fi
+done <"$SS_TMP/queries.txt"
+ss_eq "every dashboard query returns data from the live pipeline" 0 "$empty"
+for m in skyspool_ingest_events_total skyspool_ingest_dlq_total skyspool_ingest_paused skyspool_stream_lag \
+         skyspool_writer_rows_total skyspool_writer_failures_total skyspool_writer_watermark_lag_seconds; do
+  ss_check "METRICS.md documents $m, which skyspool serves" grep -q "\`$m\`" "$SKYSPOOL_SRC/docs/METRICS.md"
+done
+touch "$SS_TMP/feed.close"
+for _ in $(seq 600); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+if wait "$RUN_PID"; then ss_pass "skyspool run drains and exits 0 when its source ends"
+else ss_fail "skyspool run did not exit 0 after its source ended"; tail -5 "$SS_TMP/run.log"; fi
+ss_check "the run wrote what it ingested" grep -q 'buffer drained' "$SS_TMP/run.log"
 
 ss_done

@@ -277,12 +277,64 @@ static void test_zstd_cut_and_oversize(void **state) {
     free_lines(v, n);
 }
 
+/* A frame is not an event: under `skyspool ingest` max_message_bytes is the 2 MiB event
+ * limit, yet a relay's frames go up to 5,000,000 bytes. frames: (like firehose:) must
+ * decode a 3 MB frame whose event is small. (Frames over 5,000,000 bytes cannot even be
+ * written to a frames file; test_zstd_cut_and_oversize covers such a length prefix.) */
+static void test_frame_limit_is_not_the_event_limit(void **state) {
+    (void)state;
+    char p[300], spec[320], err[300];
+    path_of(p, sizeof p, "large.frames");
+    ss_frames_writer *w = ss_frames_writer_open(p, 0, err, sizeof err);
+    assert_non_null(w);
+    static const size_t pads[1] = {3000000}; /* the frame: just above */
+    ss_buf f;
+    ss_buf_init(&f);
+    for (int i = 0; i < 1; i++) {
+        ss_buf_reset(&f);
+        fhe_map *h = fhe_map_new();
+        fhe_uint(fhe_map_put(h, "op"), 1);
+        fhe_text(fhe_map_put(h, "t"), "#identity");
+        fhe_map_write(h, &f);
+        fhe_map *b = fhe_map_new();
+        fhe_uint(fhe_map_put(b, "seq"), (uint64_t)i + 1);
+        fhe_text(fhe_map_put(b, "did"), "did:plc:large");
+        fhe_text(fhe_map_put(b, "time"), "2026-05-25T14:23:29.950Z");
+        fhe_text(fhe_map_put(b, "handle"), "large.test");
+        char *pad = calloc(1, pads[i]);
+        assert_non_null(pad);
+        fhe_bytes(fhe_map_put(b, "padding"), pad, pads[i]); /* a key the decoder does not know */
+        free(pad);
+        fhe_map_write(b, &f);
+        assert_true(f.len > pads[i] && f.len < pads[i] + 200);
+        assert_int_equal(ss_frames_writer_append(w, f.data, f.len), 0);
+    }
+    assert_int_equal(ss_frames_writer_close(w, err, sizeof err), 0);
+    ss_buf_free(&f);
+
+    ss_source_opts o;
+    ss_source_opts_init(&o);
+    o.max_message_bytes = 2u << 20;
+    snprintf(spec, sizeof spec, "frames:%s", p);
+    ss_source *s = ss_source_open(spec, &o, err, sizeof err);
+    assert_non_null(s);
+    ss_source_msg m;
+    assert_int_equal(ss_source_next(s, &m, 100), SS_SOURCE_MSG);
+    assert_null(m.bad_reason);
+    assert_int_equal(m.cursor, 1);
+    assert_non_null(strstr(m.data, "\"kind\":\"identity\""));
+    assert_non_null(strstr(m.data, "\"handle\":\"large.test\""));
+    assert_int_equal(ss_source_next(s, &m, 100), SS_SOURCE_END);
+    ss_source_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writer_reader_roundtrip),
         cmocka_unit_test(test_source_and_resume),
         cmocka_unit_test(test_truncated_files),
         cmocka_unit_test(test_zstd_cut_and_oversize),
+        cmocka_unit_test(test_frame_limit_is_not_the_event_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

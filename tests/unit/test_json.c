@@ -294,6 +294,30 @@ static void test_numbers(void **state) {
     assert_memory_equal(raw.p, s, strlen(s));
 }
 
+/* Lenient text: invalid UTF-8 kept, lone surrogates become U+FFFD, pairs still pair, and
+ * everything that is not about text stays an error. Off by default. */
+static void test_lenient_text(void **state) {
+    (void)state;
+    ss_json_doc d;
+    assert_int_equal(ss_json_doc_init(&d, NULL), 0);
+    static const char bad[] = "[\"a\xff\xfe\", \"x\\ud83dy\\udc00z\\ud83d\\ude00\"]";
+    assert_int_equal(ss_json_parse(&d, bad, sizeof bad - 1), SS_JSON_ERR_UTF8);
+    ss_json_doc_lenient_text(&d, 1);
+    assert_int_equal(ss_json_parse(&d, bad, sizeof bad - 1), SS_JSON_OK);
+    ss_str s = {0};
+    assert_int_equal(ss_json_str(&d, ss_json_arr_at(&d, ss_json_root(&d), 0), &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_memory_equal(s.p, "a\xff\xfe", 3);
+    assert_int_equal(ss_json_str(&d, ss_json_arr_at(&d, ss_json_root(&d), 1), &s), 0);
+    static const char want[] = "x\xef\xbf\xbdy\xef\xbf\xbdz\xf0\x9f\x98\x80";
+    assert_int_equal(s.n, sizeof want - 1);
+    assert_memory_equal(s.p, want, sizeof want - 1);
+    static const char *const still_bad[] = {"[\"\\ud83d\\uZZZZ\"]", "[\"a\nb\"]", "{\"a\":1,}", "[\"\\q\"]"};
+    for (size_t i = 0; i < sizeof still_bad / sizeof *still_bad; i++)
+        assert_int_equal(ss_json_parse(&d, still_bad[i], strlen(still_bad[i])), SS_JSON_ERR_SYNTAX);
+    ss_json_doc_free(&d);
+}
+
 static void test_limits(void **state) {
     (void)state;
     ss_json_doc d;
@@ -758,6 +782,7 @@ int main(void) {
         cmocka_unit_test(test_post_record_fields),
         cmocka_unit_test(test_differential_random),
         cmocka_unit_test(test_differential_strings),
+        cmocka_unit_test(test_lenient_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -62,7 +62,7 @@ const char *ss_fh_reason_name(int reason) {
 void ss_fh_opts_init(ss_fh_opts *o) {
     memset(o, 0, sizeof *o);
     o->verify_cids = 1;
-    o->max_frame_bytes = 5000000;
+    o->max_frame_bytes = SS_FH_MAX_FRAME;
     o->max_record_bytes = 1000000;
     o->max_ops = 200;
     o->max_car_bytes = 2000000;

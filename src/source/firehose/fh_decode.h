@@ -64,9 +64,18 @@ typedef enum {
 
 const char *ss_fh_reason_name(int reason);
 
+#define SS_FH_MAX_FRAME 5000000u /* the subscribeRepos frame limit */
+
+/* The frame limit of a source given ss_source_opts.max_message_bytes, which is the *event*
+ * limit (2 MiB under `skyspool ingest`): a frame may be larger than any event it carries,
+ * so the limit is never below the protocol's. Shared by firehose: and frames:. */
+static inline size_t ss_fh_frame_limit(size_t max_message_bytes) {
+    return max_message_bytes > SS_FH_MAX_FRAME ? max_message_bytes : SS_FH_MAX_FRAME;
+}
+
 typedef struct {
     int verify_cids;         /* 1 (default): sha-256 of the commit block and of each record used */
-    size_t max_frame_bytes;  /* 5,000,000 */
+    size_t max_frame_bytes;  /* SS_FH_MAX_FRAME */
     size_t max_record_bytes; /* 1,000,000 */
     size_t max_ops;          /* 200 */
     size_t max_car_bytes;    /* 2,000,000 */

@@ -21,11 +21,11 @@
 #include "net/ws_url.h"
 #include "source/firehose/fh_decode.h"
 #include "source/source.h"
+#include "source/ws_source.h"
 #include "util/buf.h"
 #include "util/log.h"
 
 #define FH_DEFAULT_URL "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos"
-#define FH_MAX_FRAME 5000000u /* the subscribeRepos frame limit */
 
 typedef struct {
     ss_ws_client *ws;
@@ -41,14 +41,7 @@ typedef struct {
 
 static int fh_path(void *ud, ss_buf *path) {
     fh_source *f = ud;
-    if (ss_buf_append(path, f->base.data, f->base.len) < 0) return -1;
-    int64_t cur = f->resume_seq >= 0 ? f->resume_seq : f->seek_cursor;
-    if (cur >= 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)cur);
-        if (ss_ws_query_add(path, "cursor", v) < 0) return -1;
-    }
-    return 0;
+    return ss_ws_source_path(path, &f->base, f->resume_seq >= 0 ? f->resume_seq : f->seek_cursor);
 }
 
 static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
@@ -63,11 +56,8 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     ss_buf_init(&f->reject);
     f->seek_cursor = -1;
     f->resume_seq = -1;
-    if (ss_ws_query_strip(u.path, "cursor", &f->base) < 0) return ss_source_fail(s, "out of memory");
-    const char *cq = strstr(u.path, "cursor=");
-    if (cq && (cq[-1] == '?' || cq[-1] == '&')) f->seek_cursor = strtoll(cq + 7, NULL, 10);
-    /* max_message_bytes is the event limit (2 MiB by default); a frame may be larger. */
-    f->max_frame = opts->max_message_bytes > FH_MAX_FRAME ? opts->max_message_bytes : FH_MAX_FRAME;
+    if (ss_ws_source_base(u.path, &f->base, &f->seek_cursor) < 0) return ss_source_fail(s, "out of memory");
+    f->max_frame = ss_fh_frame_limit(opts->max_message_bytes);
     ss_fh_opts fo;
     ss_fh_opts_init(&fo);
     fo.verify_cids = opts->verify_cids;
@@ -75,19 +65,12 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory");
 
-    const char *q = strchr(u.path, '?');
-    snprintf(s->id, sizeof s->id, "firehose:%s://%s:%d%.*s", u.tls ? "wss" : "ws", u.host, u.port,
-             (int)(q ? (size_t)(q - u.path) : strlen(u.path)), u.path);
+    ss_ws_source_id(s->id, sizeof s->id, "firehose", &u);
     s->cursor_name = "seq";
     s->resume_margin = 0;
 
     ss_ws_client_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.url = url;
-    wo.tls_ca_file = opts->tls_ca_file;
-    wo.tls_insecure = opts->tls_insecure;
-    wo.connect_timeout_ms = opts->connect_timeout_ms;
-    wo.read_timeout_ms = opts->read_timeout_ms;
+    ss_ws_source_client_opts(&wo, url, opts);
     wo.max_message_bytes = f->max_frame;
     wo.queue_max_bytes = 4 * f->max_frame; /* room for a few of the largest frames */
     wo.path_fn = fh_path;

@@ -44,7 +44,7 @@ static int frames_open(ss_source *s, const char *args, const ss_source_opts *opt
     ss_fh_opts_init(&fo);
     if (opts) {
         fo.verify_cids = opts->verify_cids;
-        if (opts->max_message_bytes) fo.max_frame_bytes = opts->max_message_bytes;
+        fo.max_frame_bytes = ss_fh_frame_limit(opts->max_message_bytes); /* as firehose: does */
     }
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory"), -1;

@@ -28,6 +28,7 @@
 #include "net/ws_url.h"
 #include "net/zdict.h"
 #include "source/source.h"
+#include "source/ws_source.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -51,21 +52,15 @@ typedef struct {
 
 static int js_path(void *ud, ss_buf *path) {
     js_source *js = ud;
-    if (ss_buf_append(path, js->base.data, js->base.len) < 0) return -1;
     int64_t cur = js->last_time_us >= 0 ? js->last_time_us - JS_RESUME_MARGIN_US : js->seek_cursor;
     if (cur < 0 && js->last_time_us >= 0) cur = 0;
     js->requested = cur;
-    if (cur >= 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)cur);
-        if (ss_ws_query_add(path, "cursor", v) < 0) return -1;
-    }
-    return 0;
+    return ss_ws_source_path(path, &js->base, cur);
 }
 
 /* Builds the request path (without cursor) from the URL and the options. */
 static int build_base(ss_source *s, js_source *js, const ss_ws_url *u, const ss_source_opts *opts, int *compress) {
-    if (ss_ws_query_strip(u->path, "cursor", &js->base) < 0) return ss_source_fail(s, "out of memory");
+    if (ss_ws_source_base(u->path, &js->base, &js->seek_cursor) < 0) return ss_source_fail(s, "out of memory");
     int all = opts->wanted_collections && !strcmp(opts->wanted_collections, "*");
     if (!all && !ss_ws_query_has(u->path, "wantedCollections")) {
         const char *list = opts->wanted_collections && *opts->wanted_collections ? opts->wanted_collections
@@ -106,10 +101,8 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     js->requested = -1;
     js->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : 2u * 1024 * 1024;
     int compress = 0;
-    if (build_base(s, js, &u, opts, &compress) < 0) return -1;
     /* An explicit cursor in the URL is where to start, unless a seek says otherwise. */
-    const char *cq = strstr(u.path, "cursor=");
-    if (cq && (cq[-1] == '?' || cq[-1] == '&')) js->seek_cursor = strtoll(cq + 7, NULL, 10);
+    if (build_base(s, js, &u, opts, &compress) < 0) return -1;
     if (compress) {
         if (!opts->zstd_dictionary)
             return ss_source_fail(s, "compress=true needs Jetstream's zstd dictionary: set zstd-dictionary to its path "
@@ -117,19 +110,12 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
         js->zd = ss_zdict_open(opts->zstd_dictionary, 0, err, sizeof err);
         if (!js->zd) return ss_source_fail(s, "%s", err);
     }
-    const char *q = strchr(u.path, '?');
-    snprintf(s->id, sizeof s->id, "jetstream:%s://%s:%d%.*s", u.tls ? "wss" : "ws", u.host, u.port,
-             (int)(q ? (size_t)(q - u.path) : strlen(u.path)), u.path);
+    ss_ws_source_id(s->id, sizeof s->id, "jetstream", &u);
     s->cursor_name = "time_us";
     s->resume_margin = JS_RESUME_MARGIN_US;
 
     ss_ws_client_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.url = url;
-    wo.tls_ca_file = opts->tls_ca_file;
-    wo.tls_insecure = opts->tls_insecure;
-    wo.connect_timeout_ms = opts->connect_timeout_ms;
-    wo.read_timeout_ms = opts->read_timeout_ms;
+    ss_ws_source_client_opts(&wo, url, opts);
     wo.max_message_bytes = js->max_bytes;
     wo.path_fn = js_path;
     wo.ud = js;

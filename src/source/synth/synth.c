@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/civil.h"
+#include "util/str.h"
+
 /* ---- PRNG ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -154,28 +157,6 @@ int ss_synth_params_check(const ss_synth_params *p, char *err, size_t errlen) {
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 from a civil date (proleptic Gregorian), and back. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
-}
-
 int ss_synth_parse_time(const char *s, int64_t *us) {
     if (!s || !*s) return -1;
     int all_digits = 1;
@@ -200,7 +181,7 @@ int ss_synth_parse_time(const char *s, int64_t *us) {
         for (; digits < 6; digits++) frac *= 10;
     }
     if (strcmp(p, "Z") != 0) return -1;
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = ss_days_from_civil(y, (unsigned)mo, (unsigned)d);
     *us = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1000000) + frac;
     return 0;
 }
@@ -221,17 +202,8 @@ static void put(out_t *o, const char *s, size_t n) {
 static void put_cstr(out_t *o, const char *s) { put(o, s, strlen(s)); }
 
 static void put_i64(out_t *o, int64_t v) {
-    char tmp[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) tmp[n++] = '-';
     char out[24];
-    for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    put(o, out, (size_t)n);
+    put(o, out, ss_fmt_i64(out, v));
 }
 
 /* A JSON string as Go's encoding/json writes it: <, >, & and U+2028/9 as \u escapes. */
@@ -324,7 +296,7 @@ static size_t fmt_iso(int64_t us, int digits, char *out) {
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     int64_t sod = secs - days * 86400;
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    ss_civil_from_days(days, &y, &m, &d);
     int n = snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
                      (int)(sod % 60));
     if (digits == 3) n += snprintf(out + n, 40 - (size_t)n, ".%03dZ", (int)(frac / 1000));

@@ -1,0 +1,36 @@
+/* See ws_source.h: what the WebSocket sources share. */
+#include "source/ws_source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ss_ws_source_base(const char *path, ss_buf *base, int64_t *url_cursor) {
+    if (ss_ws_query_strip(path, "cursor", base) < 0) return -1;
+    const char *cq = strstr(path, "cursor=");
+    *url_cursor = cq && (cq[-1] == '?' || cq[-1] == '&') ? strtoll(cq + 7, NULL, 10) : -1;
+    return 0;
+}
+
+int ss_ws_source_path(ss_buf *path, const ss_buf *base, int64_t cursor) {
+    if (ss_buf_append(path, base->data, base->len) < 0) return -1;
+    if (cursor < 0) return 0;
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)cursor);
+    return ss_ws_query_add(path, "cursor", v) < 0 ? -1 : 0;
+}
+
+void ss_ws_source_client_opts(ss_ws_client_opts *wo, const char *url, const ss_source_opts *so) {
+    memset(wo, 0, sizeof *wo);
+    wo->url = url;
+    wo->tls_ca_file = so->tls_ca_file;
+    wo->tls_insecure = so->tls_insecure;
+    wo->connect_timeout_ms = so->connect_timeout_ms;
+    wo->read_timeout_ms = so->read_timeout_ms;
+}
+
+void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url *u) {
+    const char *q = strchr(u->path, '?');
+    snprintf(id, idlen, "%s:%s://%s:%d%.*s", scheme, u->tls ? "wss" : "ws", u->host, u->port,
+             (int)(q ? (size_t)(q - u->path) : strlen(u->path)), u->path);
+}
