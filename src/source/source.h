@@ -86,5 +86,10 @@ const ss_source_vtbl *const *ss_source_list(void);
 
 /* Helper for sources: sets s->err and a formatted s->errstr, returns SS_SOURCE_ERR. */
 int ss_source_fail(ss_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Helper for sources reading a file: sets s->id to "SCHEME:-" for path "-" (stdin), else
+ * "SCHEME:/real/path@dev:ino" so that a stored cursor belongs to the file, not to a name
+ * (dev/ino from st, the file's stat; st NULL when unknown: the id is the path alone). */
+struct stat;
+void ss_source_set_file_id(ss_source *s, const char *scheme, const char *path, const struct stat *st);
 
 #endif

@@ -327,6 +327,17 @@ static const char *scan_literal(ss_json_doc *d, const char *buf, const char *p, 
     return NULL;
 }
 
+/* Fills a leaf token (string, literal, number) spanning [p, q); ntok is the next index. */
+static inline __attribute__((always_inline)) void put_leaf(ss_json_tok *t, int type, uint8_t flags, const char *buf,
+                                                            const char *p, const char *q, size_t ntok) {
+    t->type = (uint8_t)type;
+    t->flags = flags;
+    t->_pad = 0;
+    t->start = (uint32_t)(p - buf);
+    t->len = (uint32_t)(q - p);
+    t->end = (uint32_t)ntok;
+}
+
 #define FAIL(code, at, msg) return fail(d, code, (size_t)((at) - buf), msg)
 #define NEED_MORE(at)                                                               \
     do {                                                                            \
@@ -386,15 +397,7 @@ value:
         q = scan_string(d, buf, p + 1, e, &fl);
         if (!q) return d->err;
         q++;
-        if (store) {
-            ss_json_tok *t = &d->toks[idx];
-            t->type = SS_JSON_STRING;
-            t->flags = fl;
-            t->_pad = 0;
-            t->start = (uint32_t)(p - buf);
-            t->len = (uint32_t)(q - p);
-            t->end = (uint32_t)ntok;
-        }
+        if (store) put_leaf(&d->toks[idx], SS_JSON_STRING, fl, buf, p, q, ntok);
         p = q;
         break;
     case 't':
@@ -404,30 +407,15 @@ value:
         else if (c == 'f') q = scan_literal(d, buf, p, e, "false", 5);
         else q = scan_literal(d, buf, p, e, "null", 4);
         if (!q) return d->err;
-        if (store) {
-            ss_json_tok *t = &d->toks[idx];
-            t->type = c == 't' ? SS_JSON_TRUE : c == 'f' ? SS_JSON_FALSE : SS_JSON_NULL;
-            t->flags = 0;
-            t->_pad = 0;
-            t->start = (uint32_t)(p - buf);
-            t->len = (uint32_t)(q - p);
-            t->end = (uint32_t)ntok;
-        }
+        if (store)
+            put_leaf(&d->toks[idx], c == 't' ? SS_JSON_TRUE : c == 'f' ? SS_JSON_FALSE : SS_JSON_NULL, 0, buf, p, q, ntok);
         p = q;
         break;
     default:
         if (c != '-' && !(c >= '0' && c <= '9')) FAIL(SS_JSON_ERR_SYNTAX, p, "unexpected character");
         q = scan_number(d, buf, p, e, &fl);
         if (!q) return d->err;
-        if (store) {
-            ss_json_tok *t = &d->toks[idx];
-            t->type = SS_JSON_NUMBER;
-            t->flags = fl;
-            t->_pad = 0;
-            t->start = (uint32_t)(p - buf);
-            t->len = (uint32_t)(q - p);
-            t->end = (uint32_t)ntok;
-        }
+        if (store) put_leaf(&d->toks[idx], SS_JSON_NUMBER, fl, buf, p, q, ntok);
         p = q;
         break;
     }
@@ -468,15 +456,7 @@ key:
     q = scan_string(d, buf, p + 1, e, &fl);
     if (!q) return d->err;
     q++;
-    if (store) {
-        ss_json_tok *t = &d->toks[idx];
-        t->type = SS_JSON_STRING;
-        t->flags = fl;
-        t->_pad = 0;
-        t->start = (uint32_t)(p - buf);
-        t->len = (uint32_t)(q - p);
-        t->end = (uint32_t)ntok;
-    }
+    if (store) put_leaf(&d->toks[idx], SS_JSON_STRING, fl, buf, p, q, ntok);
     p = skip_ws(q, e);
     NEED_MORE(p);
     if (*p != ':') FAIL(SS_JSON_ERR_SYNTAX, p, "expected ':' after key");

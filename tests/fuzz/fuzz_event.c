@@ -11,6 +11,9 @@
  *     "\n" / "\r\n", gives the same fields and the same dedup key (dedup is deterministic
  *     and depends on content only);
  *   - ss_ar_map succeeds and keeps the event's type; its string views are valid UTF-8;
+ *   - ss_ar_write_row writes it into a Parquet file (one long-lived writer on a memfd,
+ *     finished every 256 rows): never an error, and the finished file has both magics and
+ *     the rows written;
  *   - the transport's peek (ss_js_peek, src/net/js_proto.h) finds the same time_us, kind
  *     and collection as the decoder (a peek may be lenient, never different); on any
  *     input it stays inside the bytes.
@@ -19,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "archive/archive.h"
 #include "event/event.h"
@@ -37,6 +43,49 @@
     } while (0)
 
 static ss_decoder *dec, *dec2;
+
+/* ---- rows into a Parquet file ---- */
+static ss_pq_writer *pw;
+static int pq_fd = -1;
+static uint64_t pq_rows;
+
+static void pq_finish(void) {
+    if (!pw) return;
+    ss_pq_stats st;
+    char err[256] = "";
+    CHECK(ss_pq_close(pw, &st, err, sizeof err) == 0, "closing the archive file: %s", err);
+    pw = NULL;
+    CHECK(st.rows == pq_rows, "file has %llu rows, %llu written", (unsigned long long)st.rows, (unsigned long long)pq_rows);
+    struct stat sb;
+    CHECK(fstat(pq_fd, &sb) == 0 && (uint64_t)sb.st_size == st.file_bytes, "file size");
+    char head[4], tail[4];
+    CHECK(pread(pq_fd, head, 4, 0) == 4 && pread(pq_fd, tail, 4, sb.st_size - 4) == 4 && !memcmp(head, "PAR1", 4) &&
+              !memcmp(tail, "PAR1", 4),
+          "archive file without its magics");
+}
+
+static void pq_write(const ss_event *ev, const ss_ar_row *row) {
+    if (!pw) {
+        if (pq_fd < 0 && (pq_fd = memfd_create("fuzz-event-pq", 0)) < 0) abort();
+        if (ftruncate(pq_fd, 0) != 0) abort();
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", pq_fd);
+        size_t ncols;
+        const ss_pq_column *cols = ss_ar_schema(SS_TYPE_POST, &ncols);
+        ss_pq_options o;
+        ss_pq_options_init(&o);
+        o.codec = SS_PQ_CODEC_NONE;
+        o.row_group_rows = 64;
+        o.fsync = 0;
+        pw = ss_pq_open(path, cols, ncols, &o);
+        CHECK(pw && !ss_pq_err(pw), "opening the archive file: %s", pw ? ss_pq_errstr(pw) : "oom");
+        pq_rows = 0;
+    }
+    size_t ncols;
+    CHECK(ss_ar_schema(ev->type, &ncols) != NULL, "no schema for type %d", ev->type);
+    CHECK(ss_ar_write_row(pw, ev, row) == 0, "ss_ar_write_row failed on a decoded event: %s", ss_pq_errstr(pw));
+    if (++pq_rows == 256) pq_finish();
+}
 static ss_ar_mapper *mapper;
 
 static int inside(const char *p, size_t n, const char *base, size_t len) {
@@ -143,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         dec2 = ss_decoder_new(NULL);
         mapper = ss_ar_mapper_new();
         if (!dec || !dec2 || !mapper) abort();
+        atexit(pq_finish);
     }
     const char *buf = (const char *)data;
     ss_event ev;
@@ -180,6 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ss_ar_row row;
     CHECK(ss_ar_map(mapper, &ev, &row) == 0, "ss_ar_map failed on a decoded event");
     check_row(&row, &ev);
+    pq_write(&ev, &row);
 
     /* The same content elsewhere in memory: without a line ending, with "\n", with "\r\n". */
     size_t body = ev.raw_len;

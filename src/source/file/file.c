@@ -154,7 +154,7 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
     if (!strcmp(args, "-")) {
         f->is_stdin = 1;
         f->fd = STDIN_FILENO;
-        snprintf(s->id, sizeof s->id, "file:-");
+        ss_source_set_file_id(s, "file", args, NULL);
         struct stat st;
         f->pollable = fstat(f->fd, &st) == 0 && !S_ISREG(st.st_mode);
     } else {
@@ -164,10 +164,7 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
         if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat %s: %s", args, strerror(errno)), -1;
         if (S_ISDIR(st.st_mode)) return ss_source_fail(s, "%s is a directory, not a JSONL file", args), -1;
         f->pollable = !S_ISREG(st.st_mode); /* a named pipe */
-        char real[PATH_MAX];
-        if (!realpath(args, real)) snprintf(real, sizeof real, "%s", args);
-        snprintf(s->id, sizeof s->id, "file:%.400s@%llu:%llu", real, (unsigned long long)st.st_dev,
-                 (unsigned long long)st.st_ino);
+        ss_source_set_file_id(s, "file", args, &st);
 #ifdef POSIX_FADV_SEQUENTIAL
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif

@@ -11,7 +11,6 @@
  * recording interrupted) ends the stream after a "truncated" reject; a length over the
  * frame limit (corruption, or not a frames file) is a "frame_too_big" reject followed by
  * an error, since nothing after it can be trusted. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,18 +53,8 @@ static int frames_open(ss_source *s, const char *args, const ss_source_opts *opt
     size_t max_frame = fo.max_frame_bytes > SS_FRAMES_MAX_FRAME ? fo.max_frame_bytes : SS_FRAMES_MAX_FRAME;
     f->rd = ss_frames_reader_open(args, max_frame, err, sizeof err);
     if (!f->rd) return ss_source_fail(s, "%s", err), -1;
-    char real[PATH_MAX];
     struct stat st;
-    if (!strcmp(args, "-")) {
-        snprintf(s->id, sizeof s->id, "frames:-");
-    } else {
-        if (!realpath(args, real)) snprintf(real, sizeof real, "%s", args);
-        if (stat(args, &st) == 0)
-            snprintf(s->id, sizeof s->id, "frames:%.400s@%llu:%llu", real, (unsigned long long)st.st_dev,
-                     (unsigned long long)st.st_ino);
-        else
-            snprintf(s->id, sizeof s->id, "frames:%.400s", real);
-    }
+    ss_source_set_file_id(s, "frames", args, strcmp(args, "-") && stat(args, &st) == 0 ? &st : NULL);
     s->cursor_name = "seq";
     s->resume_margin = 0;
     return 0;
