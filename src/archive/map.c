@@ -183,20 +183,26 @@ static void list_start(ss_ar_mapper *m, list_acc *l) {
     l->present = 1;
 }
 
+/* Appends s to a growable array of slices (kept across rows). 0, or -1 out of memory. */
+static int push_str(ss_str **v, size_t *n, size_t *cap, ss_str s) {
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        ss_str *p = realloc(*v, c * sizeof *p);
+        if (!p) return -1;
+        *v = p;
+        *cap = c;
+    }
+    (*v)[(*n)++] = s;
+    return 0;
+}
+
 /* Appends to the list being built; lists are built one after another, never interleaved. */
 static int list_add(ss_ar_mapper *m, list_acc *l, ss_str s) {
     if (l->n >= SS_AR_MAX_LIST_ITEMS) {
         m->truncated = 1;
         return 0;
     }
-    if (m->items_n == m->items_cap) {
-        size_t cap = m->items_cap ? m->items_cap * 2 : 64;
-        ss_str *v = realloc(m->items, cap * sizeof *v);
-        if (!v) return -1;
-        m->items = v;
-        m->items_cap = cap;
-    }
-    m->items[m->items_n++] = s;
+    if (push_str(&m->items, &m->items_n, &m->items_cap, s) != 0) return -1;
     l->n++;
     return 0;
 }
@@ -317,15 +323,7 @@ static void read_feature(map_ctx *x, const ss_json_tok *v, ss_str *mention, ss_s
  * arrays (kept in the mapper, reused across rows) and are appended after the facets. */
 static int side_add(side_list *s, ss_str v) {
     if (s->n >= SS_AR_MAX_LIST_ITEMS) return 1;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        ss_str *p = realloc(s->v, cap * sizeof *p);
-        if (!p) return -1;
-        s->v = p;
-        s->cap = cap;
-    }
-    s->v[s->n++] = v;
-    return 0;
+    return push_str(&s->v, &s->n, &s->cap, v);
 }
 
 static void read_facets(map_ctx *x, const ss_json_tok *v) {
