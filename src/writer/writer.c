@@ -870,8 +870,10 @@ static void *finish_worker(void *arg) {
         finish_job *j = &fp->jobs[i];
         ss_ar_file *f = j->p->file;
         j->p->file = NULL; /* finish frees it, success or not */
-        ss_writer_crash_point("after_write");
-        j->rc = ss_ar_file_finish(f, &j->res, j->err, sizeof j->err);
+        j->rc = ss_ar_file_seal(f, &j->res, j->err, sizeof j->err);
+        if (j->rc != 0) continue;
+        ss_writer_crash_point("after_write"); /* sealed and fsynced, not yet renamed */
+        j->rc = ss_ar_file_publish(f, j->err, sizeof j->err);
         if (j->rc == 0) ss_writer_crash_point("after_rename");
     }
 }
