@@ -331,8 +331,11 @@ static int finish_rejects(convert_ctx *c, int do_fsync) {
     int ok = fflush(c->rejects) == 0 && (!do_fsync || fsync(fileno(c->rejects)) == 0);
     ok = (fclose(c->rejects) == 0) && ok;
     c->rejects = NULL;
-    if (!ok || rename(c->rejects_tmp, c->rejects_path) != 0)
-        return ss_cmd_fail(CMD, "cannot write %s: %s", c->rejects_path, strerror(errno));
+    if (!ok || rename(c->rejects_tmp, c->rejects_path) != 0) {
+        int e = errno;
+        unlink(c->rejects_tmp); /* the stream is closed: main() no longer sees the file */
+        return ss_cmd_fail(CMD, "cannot write %s: %s", c->rejects_path, strerror(e));
+    }
     return 0;
 }
 

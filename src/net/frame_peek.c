@@ -3,6 +3,8 @@
  * lengths are not DAG-CBOR and are rejected. */
 #include "net/frame_peek.h"
 
+#include <errno.h>
+
 #include <string.h>
 #include <time.h>
 
@@ -77,7 +79,19 @@ static int integer(cur *c, int64_t *v) {
 
 static int is_key(const char *k, size_t kn, const char *name) { return kn == strlen(name) && !memcmp(k, name, kn); }
 
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static int month_days(int y, int m) {
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : dm[m - 1];
+}
+
 int64_t ss_rfc3339_to_us(const char *s, size_t n) {
+    int64_t us;
+    return ss_rfc3339_parse(s, n, &us) == 0 ? us : -1;
+}
+
+int ss_rfc3339_parse(const char *s, size_t n, int64_t *out) {
     /* YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm) */
     if (n < 20) return -1;
     int f[6];
@@ -93,7 +107,7 @@ int64_t ss_rfc3339_to_us(const char *s, size_t n) {
     }
     if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
         return -1;
-    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60) return -1;
+    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > month_days(f[0], f[1]) || f[3] > 23 || f[4] > 59 || f[5] > 60) return -1;
     size_t i = 19;
     int64_t frac = 0;
     if (i < n && s[i] == '.') {
@@ -106,7 +120,8 @@ int64_t ss_rfc3339_to_us(const char *s, size_t n) {
     int64_t offset_s = 0;
     if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
         i++;
-    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':' && is_digit(s[i + 1]) &&
+               is_digit(s[i + 2]) && is_digit(s[i + 4]) && is_digit(s[i + 5])) {
         int hh = (s[i + 1] - '0') * 10 + (s[i + 2] - '0'), mm = (s[i + 4] - '0') * 10 + (s[i + 5] - '0');
         if (hh < 0 || hh > 23 || mm < 0 || mm > 59) return -1;
         offset_s = (int64_t)(hh * 3600 + mm * 60) * (s[i] == '+' ? 1 : -1);
@@ -122,9 +137,11 @@ int64_t ss_rfc3339_to_us(const char *s, size_t n) {
     tm.tm_hour = f[3];
     tm.tm_min = f[4];
     tm.tm_sec = f[5];
+    errno = 0;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1) return -1;
-    return ((int64_t)t - offset_s) * 1000000 + frac;
+    if (t == (time_t)-1 && errno) return -1; /* -1 is also 1969-12-31T23:59:59 */
+    *out = ((int64_t)t - offset_s) * 1000000 + frac;
+    return 0;
 }
 
 int ss_frame_peek(const uint8_t *p, size_t n, ss_frame_peek_result *out) {
@@ -160,7 +177,8 @@ int ss_frame_peek(const uint8_t *p, size_t n, ss_frame_peek_result *out) {
             const char *v;
             size_t vn;
             if (text(&c, &v, &vn) < 0) return -1;
-            out->time_us = ss_rfc3339_to_us(v, vn);
+            int64_t us;
+            if (ss_rfc3339_parse(v, vn, &us) == 0) out->time_us = us, out->has_time = 1;
         } else if (skip(&c, 1) < 0) {
             return -1;
         }

@@ -16,13 +16,18 @@ typedef struct {
     char t[32];      /* header t, e.g. "#commit"; "" when absent or longer */
     int64_t seq;     /* body seq; -1 when absent */
     int64_t time_us; /* body time (RFC 3339) in µs since the epoch; -1 when absent or unparsable */
+    int has_time;    /* 1 when time_us holds a parsed time (which may itself be -1) */
 } ss_frame_peek_result;
 
 /* Returns 0, or -1 when the bytes are not a header map followed by a body map. */
 int ss_frame_peek(const uint8_t *p, size_t n, ss_frame_peek_result *out);
 
-/* Parses an RFC 3339 UTC time such as "2024-09-10T12:34:56.789Z" (or with a +hh:mm
- * offset) into µs since the epoch. Returns -1 when malformed. */
+/* Parses an RFC 3339 time such as "2024-09-10T12:34:56.789Z" (or with a +hh:mm offset)
+ * into µs since the epoch in *out. Returns 0, or -1 when malformed: bad digits (offset
+ * included), impossible dates such as 2026-02-31, or out of time_t's range. */
+int ss_rfc3339_parse(const char *s, size_t n, int64_t *out);
+/* The same, returning the time or -1 when malformed; the valid instant -1 µs
+ * (1969-12-31T23:59:59.999999Z) cannot be told apart: use ss_rfc3339_parse. */
 int64_t ss_rfc3339_to_us(const char *s, size_t n);
 
 #endif

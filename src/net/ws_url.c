@@ -30,6 +30,11 @@ int ss_ws_url_parse(const char *url, ss_ws_url *out, char *err, size_t errlen) {
         if ((size_t)(close - p - 1) >= sizeof out->host || close == p + 1)
             return fail(err, errlen, "bad IPv6 host in URL", url);
         memcpy(out->host, p + 1, (size_t)(close - p - 1));
+        /* Hex digits, ':' and '.' (embedded IPv4), plus what a zone id may use: the
+         * host goes into the Host header, so no space, CR or LF may ever pass. */
+        for (const char *c = out->host; *c; c++)
+            if (!isalnum((unsigned char)*c) && !strchr(".:%-_", *c))
+                return fail(err, errlen, "bad character in bracketed host", url);
         host_end = close + 1;
     } else {
         host_end = p + strcspn(p, ":/?#");
@@ -68,10 +73,19 @@ static int param_is(const char *q, const char *key) {
     return strncmp(q, key, n) == 0 && (q[n] == '=' || q[n] == '&' || q[n] == '\0');
 }
 
-int ss_ws_query_has(const char *path, const char *key) {
+/* The query after the first '?' of path, or NULL. Extra '?' right after it ("/p??a=1")
+ * are skipped, as ss_ws_query_each skips them, so all three helpers agree on the keys. */
+static const char *query_start(const char *path) {
     const char *q = strchr(path, '?');
+    if (!q) return NULL;
+    while (*q == '?') q++;
+    return q;
+}
+
+int ss_ws_query_has(const char *path, const char *key) {
+    const char *q = query_start(path);
     while (q) {
-        q++;
+        if (*q == '&') q++;
         if (param_is(q, key)) return 1;
         q = strchr(q, '&');
     }
@@ -84,7 +98,7 @@ int ss_ws_query_strip(const char *path, const char *key, ss_buf *out) {
     if (!q) return ss_buf_puts(out, path);
     if (ss_buf_append(out, path, (size_t)(q - path)) < 0) return -1;
     int first = 1;
-    for (const char *p = q + 1; *p;) {
+    for (const char *p = query_start(path); *p;) {
         size_t n = strcspn(p, "&");
         if (n && !param_is(p, key)) {
             if (ss_buf_putc(out, first ? '?' : '&') < 0 || ss_buf_append(out, p, n) < 0) return -1;
@@ -143,7 +157,7 @@ static void decode(const char *src, size_t n, char *dst) {
 
 int ss_ws_query_each(const char *query, int (*fn)(const char *key, const char *value, void *ctx), void *ctx) {
     char key[SS_WS_URL_MAX], val[SS_WS_URL_MAX];
-    if (*query == '?') query++;
+    while (*query == '?') query++; /* as query_start() */
     for (const char *p = query; *p;) {
         size_t n = strcspn(p, "&");
         if (n >= SS_WS_URL_MAX) return -1;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <zstd.h>
 
+#define SS_ZDICT_WINDOW_LOG_CAP 27 /* zstd's ZSTD_WINDOWLOG_LIMIT_DEFAULT (static-only API) */
+
 struct ss_zdict {
     char *bytes;
     size_t len;
@@ -64,10 +66,34 @@ void ss_zdict_free(ss_zdict *z) {
     free(z);
 }
 
+/* The largest window a frame may ask for: enough for max_out bytes of output (a window
+ * never needs to exceed the content), at least 1 MiB so that frames from encoders with
+ * a generous default still pass, never above zstd's own default limit (2^27). Without
+ * it an 11-byte frame declaring a 128 MiB window and no content size makes the context
+ * allocate 128 MiB whatever max_out says. */
+static int window_log_for(size_t max_out) {
+    int log = 20;
+    while (log < SS_ZDICT_WINDOW_LOG_CAP && ((size_t)1 << log) < max_out) log++;
+    return log;
+}
+
+/* Only current zstd frames: the streaming API would also take legacy (pre-v0.8)
+ * frames, which Jetstream never sends, and skippable frames, which carry no message. */
+static int is_zstd_frame(const void *src, size_t n) {
+    const unsigned char *b = src;
+    return n >= 4 && ((unsigned)b[0] | (unsigned)b[1] << 8 | (unsigned)b[2] << 16 | (unsigned)b[3] << 24) ==
+                         ZSTD_MAGICNUMBER;
+}
+
 int ss_zdict_decompress(ss_zdict *z, const void *src, size_t n, ss_buf *out, size_t max_out, const char **reason) {
     ss_buf_reset(out);
+    if (!is_zstd_frame(src, n)) {
+        *reason = "bad_zstd";
+        return -1;
+    }
     ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
-    if (ZSTD_isError(ZSTD_DCtx_refDDict(z->dctx, z->ddict))) {
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax, window_log_for(max_out))) ||
+        ZSTD_isError(ZSTD_DCtx_refDDict(z->dctx, z->ddict))) {
         *reason = "bad_zstd";
         return -1;
     }

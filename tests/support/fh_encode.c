@@ -528,6 +528,9 @@ static int jvalue(jp *j, jv *v, int depth) {
                 j->p++;
             }
             if (jvalue(j, &v->kids[v->n], depth + 1)) {
+                /* the child may hold parsed children of its own: jparse() frees only
+                 * the v->n complete ones */
+                jfree(&v->kids[v->n]);
                 if (obj) free(v->keys[v->n]);
                 return -1;
             }

@@ -16,7 +16,8 @@
  * fed by a slow producer on stdin still gets control back to flush its own work.
  *
  * Line rules: '\n' ends a line, one '\r' before it is stripped, empty lines are skipped,
- * and a last line without '\n' is still an event. */
+ * and a last line without '\n' is still an event. Blank lines (spaces and tabs only) are
+ * skipped whatever their length, with or without a final '\n'. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -178,17 +179,35 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
     return start_stream(s, f, 1) == 0 ? 0 : -1;
 }
 
-/* Skips the rest of an oversized line (its first bytes are already in f->bad). */
-static int skip_line(ss_source *s, file_src *f) {
+/* Tracks whether an oversized line, seen in pieces, is blank: only spaces and tabs, and
+ * one '\r' allowed as its last byte (stripped like on short lines). */
+typedef struct {
+    int blank;
+    int cr; /* a '\r' was the last byte seen */
+} blank_scan;
+
+static void blank_feed(blank_scan *b, const char *p, size_t n) {
+    for (size_t i = 0; i < n && b->blank; i++) {
+        if (b->cr) b->blank = 0;
+        else if (p[i] == '\r') b->cr = 1;
+        else if (p[i] != ' ' && p[i] != '\t') b->blank = 0;
+    }
+}
+
+/* Skips the rest of an oversized line (its first bytes are already in f->bad), feeding
+ * the skipped bytes to b. */
+static int skip_line(ss_source *s, file_src *f, blank_scan *b) {
     for (;;) {
         char *nl = memchr(f->buf + f->start, '\n', f->end - f->start);
         if (nl) {
             size_t n = (size_t)(nl - (f->buf + f->start)) + 1;
+            blank_feed(b, f->buf + f->start, n - 1);
             f->pos += (int64_t)n;
             f->start += n;
             f->scan = 0;
             return 0;
         }
+        blank_feed(b, f->buf + f->start, f->end - f->start);
         f->pos += (int64_t)(f->end - f->start);
         f->start = f->end = f->scan = 0;
         int r = fill(s, f);
@@ -253,10 +272,13 @@ static int file_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
         }
         f->scan = avail;
         if (avail > f->max_line + 1) {
-            /* Too long already: keep the head, skip to the next newline. */
+            /* Too long already: keep the head, skip to the next newline. A blank line is
+             * skipped whatever its length and whether or not a '\n' ends it. */
             memcpy(f->bad, base, FILE_BAD_CAP < avail ? FILE_BAD_CAP : avail);
             size_t keep = FILE_BAD_CAP < avail ? FILE_BAD_CAP : avail;
-            if (skip_line(s, f) < 0) return SS_SOURCE_ERR;
+            blank_scan b = {1, 0};
+            if (skip_line(s, f, &b) < 0) return SS_SOURCE_ERR;
+            if (b.blank) continue;
             msg->data = f->bad, msg->len = keep, msg->bad_reason = "too_large", msg->cursor = f->pos;
             return SS_SOURCE_MSG;
         }

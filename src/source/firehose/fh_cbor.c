@@ -35,7 +35,9 @@ int fh_fail(fh_rd *r, int reason, const char *fmt, ...) {
         va_start(ap, fmt);
         int n = vsnprintf(r->detail, r->detail_cap, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (size_t)n + 24 < r->detail_cap)
+        /* The offset only when the position is inside the input: callers may point the
+         * reader at an absent field (NULL) before failing. */
+        if (n >= 0 && (size_t)n + 24 < r->detail_cap && r->p && r->base && r->p >= r->base && r->p <= r->end)
             snprintf(r->detail + n, r->detail_cap - (size_t)n, " at byte %zu", (size_t)(r->p - r->base));
     }
     return reason;

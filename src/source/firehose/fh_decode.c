@@ -205,13 +205,21 @@ static int digits(const char *s, int n, int *v) {
     return 0;
 }
 
+/* Days of month M (1..12) of year Y, proleptic Gregorian: timegm() would silently turn
+ * 2026-02-31 into 2026-03-03. */
+static int days_in_month(int Y, int M) {
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    return M == 2 && leap ? 29 : dm[M - 1];
+}
+
 int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out) {
     int Y, M, D, h, m, sec;
     if (n < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
         (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
         s[16] != ':' || digits(s + 17, 2, &sec))
         return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
+    if (M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 || sec > 60) return -1;
     size_t i = 19;
     int64_t frac = 0;
     if (i < n && s[i] == '.') {
@@ -273,6 +281,10 @@ static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_TIME, "time is not RFC 3339") ? -1 : 1;
     }
+    if (*us < 0) { /* the event model's time_us is never negative */
+        f->frame_level = 1;
+        return reject(d, f, SS_FH_BAD_TIME, "time is before 1970") ? -1 : 1;
+    }
     return 0;
 }
 
@@ -328,7 +340,7 @@ static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int 
         return reject_rd(d, f, r, SS_FH_BAD_BODY);
     f->repo = did;
     if (account) {
-        r->p = at.active;
+        r->p = at.active ? at.active : end_pos;
         if (!at.active || fh_bool(r, &active)) {
             if (!r->err) fh_fail(r, SS_FH_BAD_BODY, "account without active");
             return reject_rd(d, f, r, SS_FH_BAD_BODY);
@@ -338,6 +350,10 @@ static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int 
     if (!at.seq || !did.s) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_BODY, "%s without %s", account ? "#account" : "#identity", at.seq ? "did" : "seq");
+    }
+    if (did.n == 0) { /* an event's did is never empty */
+        f->frame_level = 1;
+        return reject(d, f, SS_FH_BAD_BODY, "%s with an empty did", account ? "#account" : "#identity");
     }
     int64_t us;
     int t = frame_time(d, f, &us);
@@ -498,6 +514,10 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_BODY, "#commit without %s", !at.seq ? "seq" : !f->repo.s ? "repo" : !f->rev.s ? "rev" : "ops");
     }
+    if (f->repo.n == 0 || f->rev.n == 0) { /* they become the events' did and rev */
+        f->frame_level = 1;
+        return reject(d, f, SS_FH_BAD_BODY, "#commit with an empty %s", f->repo.n == 0 ? "repo" : "rev");
+    }
     uint64_t nops;
     r->p = at.ops;
     if (fh_array(r, &nops)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
@@ -519,12 +539,12 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     size_t car_len;
     const uint8_t *commit;
     size_t commit_len;
-    r->p = at.blocks;
+    r->p = at.blocks ? at.blocks : r->end; /* absent: the offset of the body's end */
     if (!at.blocks || fh_bytes(r, &car, &car_len)) {
         if (!r->err) fh_fail(r, SS_FH_BAD_BODY, "#commit without blocks");
         return reject_rd(d, f, r, SS_FH_BAD_BODY);
     }
-    r->p = at.commit;
+    r->p = at.commit ? at.commit : r->end;
     if (!at.commit || fh_link(r, &commit, &commit_len)) {
         if (!r->err) fh_fail(r, SS_FH_BAD_BODY, "#commit without commit");
         return reject_rd(d, f, r, SS_FH_BAD_BODY);

@@ -25,6 +25,7 @@
 typedef struct {
     ss_frames_reader *rd;
     ss_fh_decoder *dec;
+    ss_fh_opts fo; /* to make a fresh decoder on seek */
     size_t next_out, nout;
     int64_t skip_upto; /* drop frames with 0 < seq <= this */
     int after_damage;  /* 1: end after the pending reject; 2: fail after it */
@@ -45,6 +46,7 @@ static int frames_open(ss_source *s, const char *args, const ss_source_opts *opt
         fo.verify_cids = opts->verify_cids;
         fo.max_frame_bytes = ss_fh_frame_limit(opts->max_message_bytes); /* as firehose: does */
     }
+    f->fo = fo;
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory"), -1;
     char err[300];
@@ -107,6 +109,14 @@ static int frames_seek(ss_source *s, int64_t cursor) {
     /* Before the first read there is nothing to rewind (this is what lets stdin resume). */
     int untouched = ss_frames_reader_offset(f->rd) == 0 && ss_fh_stats_get(f->dec)->frames == 0;
     if (!untouched && ss_frames_reader_rewind(f->rd)) return ss_source_fail(s, "%s", ss_frames_reader_error(f->rd)), -1;
+    if (!untouched) {
+        /* A fresh decoder: the old one's highest seq would otherwise become the cursor of
+         * seq-less outputs of the next pass, a cursor above frames still to come. */
+        ss_fh_decoder *d = ss_fh_decoder_new(&f->fo);
+        if (!d) return ss_source_fail(s, "out of memory"), -1;
+        ss_fh_decoder_free(f->dec);
+        f->dec = d;
+    }
     f->skip_upto = cursor;
     f->next_out = f->nout = 0;
     f->after_damage = 0;
