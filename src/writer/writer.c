@@ -172,6 +172,7 @@ struct ss_writer {
     int rd_pending;               /* an XREADGROUP was sent on rd and its reply not yet read */
     int rd_idx[SS_TYPE__COUNT];   /* the streams it asked for, in order */
     int rd_n;
+    int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
     ss_ledger *led;
     ss_decoder *dec[2]; /* one per lane (apply_batch) */
     wstream st[SS_TYPE__COUNT];
@@ -1184,6 +1185,7 @@ static void read_ahead(ss_writer *w) {
         }
     memcpy(w->rd_idx, idx, sizeof idx);
     w->rd_n = n;
+    w->rd_once = w->o.once;
     w->rd_pending = 1;
 }
 
@@ -1193,9 +1195,13 @@ static int read_round(ss_writer *w, int *got_any) {
     *got_any = 0;
     if (reader_connect(w) != 0) return -1;
     int idx[SS_TYPE__COUNT], nstreams;
+    /* A short read ends a stream in --once mode only if the read was sent in --once mode:
+     * one read ahead before `run`'s source ended may have missed its last entries. */
+    int sent_once = w->o.once;
     if (w->rd_pending) {
         nstreams = w->rd_n;
         memcpy(idx, w->rd_idx, sizeof idx);
+        sent_once = w->rd_once;
     } else {
         const char *argv[12 + 2 * SS_TYPE__COUNT];
         char count[16], block[16];
@@ -1265,7 +1271,7 @@ static int read_round(ss_writer *w, int *got_any) {
             }
             int short_read = got[t] < w->o.count;
             ss_writer_clock_observe(&s->clock, mins[t] != INT64_MAX ? got[t] : 0, mins[t], maxs[t], short_read, now);
-            if (w->o.once && short_read) s->done = 1;
+            if (w->o.once && sent_once && short_read) s->done = 1;
             if (got[t]) *got_any = 1;
         }
         read_ahead(w);
