@@ -67,10 +67,27 @@ int ss_ws_url_parse(const char *url, ss_ws_url *out, char *err, size_t errlen) {
     return 0;
 }
 
-/* Does the parameter starting at q (up to '&' or end) have this key? */
+static int hexval(int c);
+
+/* Does the parameter starting at q (up to '&' or end) have this key? The parameter's key
+ * is percent-decoded ('+' is a space) first, as ss_ws_query_each decodes it, so that
+ * "%63ursor" is "cursor" for every helper. */
 static int param_is(const char *q, const char *key) {
-    size_t n = strlen(key);
-    return strncmp(q, key, n) == 0 && (q[n] == '=' || q[n] == '&' || q[n] == '\0');
+    const char *k = key;
+    for (;;) {
+        if (*q == '=' || *q == '&' || *q == '\0') return *k == '\0';
+        int c;
+        if (*q == '+') {
+            c = ' ', q++;
+        } else if (*q == '%' && hexval((unsigned char)q[1]) >= 0 && hexval((unsigned char)q[2]) >= 0) {
+            c = hexval((unsigned char)q[1]) * 16 + hexval((unsigned char)q[2]), q += 3;
+        } else {
+            c = (unsigned char)*q++;
+        }
+        if (c == 0) return *k == '\0'; /* "%00": query_each's C string ends there too */
+        if (*k == '\0' || (unsigned char)*k != c) return 0;
+        k++;
+    }
 }
 
 /* The query after the first '?' of path, or NULL. Extra '?' right after it ("/p??a=1")

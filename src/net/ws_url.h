@@ -21,11 +21,14 @@ typedef struct {
     char path[SS_WS_URL_MAX]; /* path and query, always starting with '/' */
 } ss_ws_url;
 
-/* Parses "ws://host[:port][/path][?query]" or "wss://...". IPv6 literals go in brackets.
+/* Parses "ws://host[:port][/path][?query]" or "wss://...". IPv6 literals go in brackets
+ * (letters, digits and ".:%-_" only, so nothing but a host reaches the Host header).
  * Returns 0, or -1 with a message saying what is wrong. */
 int ss_ws_url_parse(const char *url, ss_ws_url *out, char *err, size_t errlen);
 
-/* Query helpers over a "path?query" string. Keys are compared exactly. */
+/* Query helpers over a "path?query" string. Keys are compared exactly. The query starts
+ * after the first '?' and any '?' right after it ("/p??a=1" has the parameter "a"), the
+ * same in all four helpers. */
 /* Returns 1 when the query holds at least one `key` parameter. */
 int ss_ws_query_has(const char *path, const char *key);
 /* Copies path to out without any `key` parameters. Returns 0 or -1 (out of memory). */
