@@ -131,17 +131,21 @@ static void check_one(const char *s, size_t n) {
     if (r_ok) CHECK(ar == ref, "'%.*s': archive %lld, reference %lld", (int)n, s, (long long)ar, (long long)ref);
     if (f_ok && r_ok) CHECK(fh == ref, "'%.*s': firehose %lld, reference %lld", (int)n, s, (long long)fh, (long long)ref);
     if (f_ok && !r_ok) {
-        /* KNOWN BUG (reported): the firehose parser checks the day only against 31, so
+        /* FIXED on main (5fb3a6f), strict under FUZZ_STRICT_TIME (defined by the build). Was:
+         * the firehose parser checks the day only against 31, so
          * "2026-02-31T00:00:00Z" is taken as March 3 (timegm normalizes). Tolerated and
          * counted; anything else it accepts beyond the reference fails. */
         CHECK(cal_bad, "firehose parser accepts '%.*s', the reference rejects it", (int)n, s);
+#ifdef FUZZ_STRICT_TIME
+        CHECK(0, "firehose parser accepts the impossible date '%.*s'", (int)n, s);
+#endif
         fh_calendar_lenient++;
     }
     if (r_ok && !f_ok) CHECK(fd > 9, "firehose parser rejects valid '%.*s'", (int)n, s);
 
     /* The transport's parser (src/net/frame_peek.h): -1 means malformed, so a valid time
      * of exactly -1 µs cannot be told apart; it also takes ' ' for 'T' (RFC 3339 5.6 note)
-     * and has no length limit. KNOWN BUGS (reported, tolerated and counted): impossible
+     * and has no length limit. FIXED on main (5fb3a6f), strict under FUZZ_STRICT_TIME: impossible
      * dates are normalized by timegm like the firehose parser, and the offset's places are
      * not checked to be digits ("+1/:00" is read as +09:00). */
     int64_t nt = ss_rfc3339_to_us(s, n);
@@ -161,7 +165,12 @@ static void check_one(const char *s, size_t n) {
     }
     if (n_ok && r_sp_ok) CHECK(nt == ref_sp, "'%.*s': transport %lld, reference %lld", (int)n, s, (long long)nt, (long long)ref_sp);
     if (n_ok && !r_sp_ok) {
-        if (offset_not_digits(s, n)) net_offset_lenient++;
+        if (offset_not_digits(s, n)) {
+#ifdef FUZZ_STRICT_TIME
+            CHECK(0, "transport parser accepts the offset of '%.*s'", (int)n, s);
+#endif
+            net_offset_lenient++;
+        }
         else if (n > 64) (void)0; /* no length limit there */
         else {
             int fd2, cal2;
@@ -176,6 +185,9 @@ static void check_one(const char *s, size_t n) {
                 free(t2);
             }
             CHECK(cal2, "transport parser accepts '%.*s', the reference rejects it", (int)n, s);
+#ifdef FUZZ_STRICT_TIME
+            CHECK(0, "transport parser accepts the impossible date '%.*s'", (int)n, s);
+#endif
             net_calendar_lenient++;
         }
     }

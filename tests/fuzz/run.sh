@@ -108,7 +108,7 @@ for t in "${TARGETS[@]}"; do
   done
   logf=$WORK/$t.log
   args=(-max_total_time="$secs" -timeout=10 -artifact_prefix="$WORK/artifacts/$t-" -print_final_stats=1
-        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=131072)
+        -rss_limit_mb=2048 -malloc_limit_mb=96 -max_len=131072)
   [ "$SEED" != 0 ] && args+=(-seed="$SEED")
   [ "$ENGINE" = standalone ] && [ "$SEED" = 0 ] && args+=(-seed=1)
   log "fuzz_$t for ${secs}s on ${dirs[*]}"
