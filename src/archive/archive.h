@@ -160,8 +160,15 @@ typedef struct {
     char sha256[65];           /* lowercase hex of the file's SHA-256 ("" if checksum off) */
 } ss_ar_file_result;
 
-/* Finishes the Parquet file, fsyncs it, renames it into place, fsyncs the directory and
- * frees f. Returns 0, or -1 with err set (the temporary file is removed). */
+/* Seals the file: writes the last row group and the footer, fsyncs the temporary and
+ * checksums it; res is filled (res->path is the final path, not yet present). f stays
+ * open for ss_ar_file_publish() or ss_ar_file_abort(). Returns 0, or -1 with err set
+ * (the temporary file is removed and f freed). */
+int ss_ar_file_seal(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen);
+/* Publishes a sealed file: renames it into place, fsyncs the directory and frees f.
+ * Returns 0, or -1 with err set (f is freed; the temporary is removed if the rename failed). */
+int ss_ar_file_publish(ss_ar_file *f, char *err, size_t errlen);
+/* ss_ar_file_seal() then ss_ar_file_publish(). */
 int ss_ar_file_finish(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen);
 /* Discards the file (removes the temporary) and frees f. */
 void ss_ar_file_abort(ss_ar_file *f);

@@ -3,7 +3,9 @@
  * The Parquet writer writes to ".NAME.parquet.tmp" beside the final name (same directory,
  * so the rename is atomic and readers globbing *.parquet never see it); finishing fsyncs
  * the file, renames it and fsyncs the directory, so after ss_ar_file_finish() returns the
- * file is durable under its final name, and after a crash before that there is at most a
+ * file is durable under its final name. Finishing is two steps a caller may separate:
+ * sealing (footer, fsync, checksum; still the temporary) and publishing (rename, directory
+ * fsync), so a crash between them leaves a complete but unpublished temporary, and after a crash before that there is at most a
  * stale temporary, never a truncated .parquet. The SHA-256 of the finished bytes is
  * computed for the DataWriter's run ledger. */
 #include <errno.h>
@@ -31,6 +33,7 @@ struct ss_ar_file {
     char path[SS_AR_MAX_PATH];
     char tmp[SS_AR_MAX_PATH];
     char errstr[256];
+    int sealed; /* footer written, temporary fsynced and checksummed; not yet renamed */
 };
 
 void ss_ar_options_init(ss_ar_options *o) {
@@ -219,10 +222,14 @@ static void free_file(ss_ar_file *f) {
     free(f);
 }
 
-int ss_ar_file_finish(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen) {
+int ss_ar_file_seal(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen) {
     ss_ar_file_result local;
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
+    if (f->sealed) {
+        seterr(err, errlen, "%s is already sealed", f->tmp);
+        return -1;
+    }
     if (f->errstr[0]) {
         seterr(err, errlen, "%s", f->errstr);
         ss_ar_file_abort(f);
@@ -234,25 +241,12 @@ int ss_ar_file_finish(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t e
     f->w = NULL;
     if (rc != 0) {
         seterr(err, errlen, "parquet: %s (%s)", perr, f->tmp);
-        unlink(f->tmp);
-        free_file(f);
+        ss_ar_file_abort(f);
         return -1;
     }
     if (f->o.checksum && sha256_file(f->tmp, res->sha256) != 0) {
         seterr(err, errlen, "cannot read back %s: %s", f->tmp, strerror(errno));
-        unlink(f->tmp);
-        free_file(f);
-        return -1;
-    }
-    if (rename(f->tmp, f->path) != 0) {
-        seterr(err, errlen, "cannot rename into %s: %s", f->path, strerror(errno));
-        unlink(f->tmp);
-        free_file(f);
-        return -1;
-    }
-    if (f->o.fsync && fsync_path(f->dir) != 0) {
-        seterr(err, errlen, "cannot fsync directory %s: %s", f->dir, strerror(errno));
-        free_file(f);
+        ss_ar_file_abort(f);
         return -1;
     }
     snprintf(res->path, sizeof res->path, "%s", f->path);
@@ -261,8 +255,33 @@ int ss_ar_file_finish(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t e
     res->bytes = st.file_bytes;
     res->utf8_replaced = st.utf8_replaced;
     res->rows_flagged = f->flagged;
+    f->sealed = 1;
+    return 0;
+}
+
+int ss_ar_file_publish(ss_ar_file *f, char *err, size_t errlen) {
+    if (!f->sealed) {
+        seterr(err, errlen, "%s is not sealed", f->tmp);
+        ss_ar_file_abort(f);
+        return -1;
+    }
+    if (rename(f->tmp, f->path) != 0) {
+        seterr(err, errlen, "cannot rename into %s: %s", f->path, strerror(errno));
+        ss_ar_file_abort(f);
+        return -1;
+    }
+    if (f->o.fsync && fsync_path(f->dir) != 0) {
+        seterr(err, errlen, "cannot fsync directory %s: %s", f->dir, strerror(errno));
+        free_file(f);
+        return -1;
+    }
     free_file(f);
     return 0;
+}
+
+int ss_ar_file_finish(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen) {
+    if (ss_ar_file_seal(f, res, err, errlen) != 0) return -1;
+    return ss_ar_file_publish(f, err, errlen);
 }
 
 void ss_ar_file_abort(ss_ar_file *f) {

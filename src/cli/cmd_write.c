@@ -51,7 +51,7 @@ static void usage(FILE *f) {
             "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"
             "  --json                print the final counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
-            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [3], and the keys above\n\n"
+            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [2], and the keys above\n\n"
             "%s\n"
             "fault injection (tests): SKYSPOOL_CRASH_AT=after_claim|after_write|after_rename|after_ledger|after_ack[:N]\n"
             "  makes the writer SIGKILL itself the Nth time it reaches that step of the commit protocol.\n\n"

@@ -53,7 +53,7 @@ static const ss_key g_keys[] = {
     {"read-timeout", "SKYSPOOL_READ_TIMEOUT", "60s", V_MS, "live sources: reconnect after this long without data"},
     {"out", "SKYSPOOL_OUT", NULL, V_STR, "root of the Parquet archive"},
     {"codec", "SKYSPOOL_CODEC", "zstd", V_STR, "Parquet compression: zstd, snappy or none"},
-    {"zstd-level", "SKYSPOOL_ZSTD_LEVEL", "3", V_INT, "zstd level for Parquet pages"},
+    {"zstd-level", "SKYSPOOL_ZSTD_LEVEL", "2", V_INT, "zstd level for Parquet pages"},
     {"window", "SKYSPOOL_WINDOW", "5m", V_MS, "DataWriter window length (event time)"},
     {"grace", "SKYSPOOL_GRACE", "30s", V_MS, "how long past its end a window stays open"},
     {"dedup-horizon", "SKYSPOOL_DEDUP_HORIZON", "1h", V_MS, "event-time horizon of duplicate removal"},

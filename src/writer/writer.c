@@ -104,7 +104,7 @@ void ss_writer_opts_init(ss_writer_opts *o) {
     o->count = 1000;
     o->block_ms = 1000;
     o->codec = SS_PQ_CODEC_ZSTD;
-    o->zstd_level = 3;
+    o->zstd_level = SS_AR_DEFAULT_ZSTD_LEVEL; /* 2: smaller and faster than 3 on these pages */
 }
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -131,7 +131,6 @@ typedef struct {
     int history;                  /* reading our own PEL */
     char hist_id[SS_WRITER_ID_STRLEN];
     int done;                     /* once: drained, no more reads */
-    int included;                 /* part of the current read */
     ss_writer_id *committed;      /* committed ids loaded for recovery checks */
     size_t ncommitted;
     int committed_valid;
@@ -169,6 +168,11 @@ struct ss_writer {
     char dlq_key[SS_WRITER_MAX_PREFIX + 16];
     int lock_fd;
     redisContext *rc;
+    redisContext *rd;             /* second connection: XREADGROUP only, so one can be in flight */
+    int rd_pending;               /* an XREADGROUP was sent on rd and its reply not yet read */
+    int rd_idx[SS_TYPE__COUNT];   /* the streams it asked for, in order */
+    int rd_n;
+    int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
     ss_ledger *led;
     ss_decoder *dec[2]; /* one per lane (apply_batch) */
     wstream st[SS_TYPE__COUNT];
@@ -870,8 +874,10 @@ static void *finish_worker(void *arg) {
         finish_job *j = &fp->jobs[i];
         ss_ar_file *f = j->p->file;
         j->p->file = NULL; /* finish frees it, success or not */
-        ss_writer_crash_point("after_write");
-        j->rc = ss_ar_file_finish(f, &j->res, j->err, sizeof j->err);
+        j->rc = ss_ar_file_seal(f, &j->res, j->err, sizeof j->err);
+        if (j->rc != 0) continue;
+        ss_writer_crash_point("after_write"); /* sealed and fsynced, not yet renamed */
+        j->rc = ss_ar_file_publish(f, j->err, sizeof j->err);
         if (j->rc == 0) ss_writer_crash_point("after_rename");
     }
 }
@@ -1092,43 +1098,63 @@ static int enforce_budget(ss_writer *w) {
 
 /* ---- reading ----------------------------------------------------------------------------------- */
 
-/* One XREADGROUP over every stream that should be read now. Returns 0, or -1. */
-static int read_round(ss_writer *w, int *got_any) {
-    *got_any = 0;
-    /* which streams: not done; history first; a live stream more than one window ahead of
-     * the slowest undrained stream waits */
+/* The reader connection: the XREADGROUP of round N+1 is sent before round N's entries are
+ * claimed, decoded and written, so Redis builds and sends the next reply while we work
+ * instead of us waiting for it. A read-ahead only moves entries into our PEL, which is
+ * where unprocessed entries live anyway: if the session ends before its reply is used,
+ * the entries stay pending and the next session's history pass (or a takeover) reads them
+ * again. Every other command uses w->rc, so replies never interleave. */
+static void reader_close(ss_writer *w) {
+    if (w->rd) redisFree(w->rd);
+    w->rd = NULL;
+    w->rd_pending = 0;
+}
+
+static int reader_connect(ss_writer *w) {
+    if (w->rd) return 0;
+    char err[512];
+    w->rd = w->o.connect(w->o.connect_ctx, err, sizeof err);
+    if (!w->rd) return wfail(w, "%s", err);
+    /* keep the reader's buffer between replies: hiredis otherwise frees and regrows it on
+     * every read, and the regrowth costs more than the parsing */
+    if (w->rd->reader) w->rd->reader->maxbuf = 0;
+    return 0;
+}
+
+/* Chooses the streams to read now and builds the XREADGROUP: not done; history first; a
+ * live stream more than one window ahead of the slowest undrained stream waits. Returns
+ * argc (0: nothing to read); idx/n get the streams in order, *blocking whether it blocks. */
+static int build_read(ss_writer *w, const char **argv, char *count, size_t countlen, char *block, size_t blocklen,
+                      int *idx, int *n, int *blocking) {
     int64_t slowest = INT64_MAX;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
         if (!s->done && !s->history && s->clock.seen && !s->clock.drained && s->clock.high < slowest)
             slowest = s->clock.high;
     }
-    const char *argv[12 + 2 * SS_TYPE__COUNT];
     int argc = 0, nstreams = 0, all_idle = 1;
-    char count[16], block[16];
-    snprintf(count, sizeof count, "%d", w->o.count);
-    snprintf(block, sizeof block, "%d", w->o.block_ms);
+    snprintf(count, countlen, "%d", w->o.count);
+    snprintf(block, blocklen, "%d", w->o.block_ms);
     argv[argc++] = "XREADGROUP";
     argv[argc++] = "GROUP";
     argv[argc++] = SS_WRITER_GROUP;
     argv[argc++] = w->consumer;
     argv[argc++] = "COUNT";
     argv[argc++] = count;
-    int idx[SS_TYPE__COUNT];
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
-        s->included = 0;
         if (s->done) continue;
         if (!s->history && s->clock.seen && !s->clock.drained && slowest != INT64_MAX &&
             s->clock.high > slowest + w->o.window_us)
             continue;
-        s->included = 1;
         if (s->history || !s->clock.drained) all_idle = 0;
         idx[nstreams++] = t;
     }
+    *n = nstreams;
+    *blocking = 0;
     if (nstreams == 0) return 0;
-    int use_block = !w->o.once && all_idle;
-    if (use_block) {
+    if (!w->o.once && all_idle) {
+        *blocking = 1;
         argv[argc++] = "BLOCK";
         argv[argc++] = block;
     }
@@ -1138,8 +1164,67 @@ static int read_round(ss_writer *w, int *got_any) {
         wstream *s = &w->st[idx[i]];
         argv[argc++] = s->history ? s->hist_id : ">";
     }
-    redisReply *r = cmdv(w, argc, argv, NULL);
-    if (!r) return -1;
+    return argc;
+}
+
+/* Sends the next XREADGROUP on the reader without waiting for it, unless it would block
+ * (a blocking read is only sent when we have nothing else to do). */
+static void read_ahead(ss_writer *w) {
+    if (w->rd_pending || !w->rd) return;
+    const char *argv[12 + 2 * SS_TYPE__COUNT];
+    char count[16], block[16];
+    int idx[SS_TYPE__COUNT], n, blocking;
+    int argc = build_read(w, argv, count, sizeof count, block, sizeof block, idx, &n, &blocking);
+    if (argc == 0 || blocking) return;
+    if (redisAppendCommandArgv(w->rd, argc, argv, NULL) != REDIS_OK) return;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(w->rd, &done) != REDIS_OK) {
+            reader_close(w); /* if it got through, its entries wait in our PEL for the next session */
+            return;
+        }
+    memcpy(w->rd_idx, idx, sizeof idx);
+    w->rd_n = n;
+    w->rd_once = w->o.once;
+    w->rd_pending = 1;
+}
+
+/* One XREADGROUP over every stream that should be read now (the one read ahead, if any).
+ * Returns 0, or -1. */
+static int read_round(ss_writer *w, int *got_any) {
+    *got_any = 0;
+    if (reader_connect(w) != 0) return -1;
+    int idx[SS_TYPE__COUNT], nstreams;
+    /* A short read ends a stream in --once mode only if the read was sent in --once mode:
+     * one read ahead before `run`'s source ended may have missed its last entries. */
+    int sent_once = w->o.once;
+    if (w->rd_pending) {
+        nstreams = w->rd_n;
+        memcpy(idx, w->rd_idx, sizeof idx);
+        sent_once = w->rd_once;
+    } else {
+        const char *argv[12 + 2 * SS_TYPE__COUNT];
+        char count[16], block[16];
+        int blocking;
+        int argc = build_read(w, argv, count, sizeof count, block, sizeof block, idx, &nstreams, &blocking);
+        if (argc == 0) return 0;
+        if (redisAppendCommandArgv(w->rd, argc, argv, NULL) != REDIS_OK) {
+            reader_close(w);
+            return wfail(w, "redis: out of memory");
+        }
+    }
+    w->rd_pending = 0;
+    redisReply *r = NULL;
+    if (redisGetReply(w->rd, (void **)&r) != REDIS_OK || !r) {
+        wfail(w, "redis: %s", w->rd->errstr[0] ? w->rd->errstr : "no reply");
+        reader_close(w);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        wfail(w, "redis XREADGROUP: %.*s", (int)r->len, r->str);
+        freeReplyObject(r);
+        return -1;
+    }
     int got[SS_TYPE__COUNT] = {0};
     int64_t mins[SS_TYPE__COUNT], maxs[SS_TYPE__COUNT];
     w->nb = 0;
@@ -1169,8 +1254,7 @@ static int read_round(ss_writer *w, int *got_any) {
             maxs[t] = tmax;
         }
     }
-    if (rc == 0) rc = claim_batch(w, 0);
-    if (rc == 0) rc = apply_batch(w, 0);
+    /* the streams' state first, so the next read can be sent before this batch is worked */
     if (rc == 0) {
         int64_t now = wall_us();
         for (int i = 0; i < nstreams; i++) {
@@ -1187,10 +1271,13 @@ static int read_round(ss_writer *w, int *got_any) {
             }
             int short_read = got[t] < w->o.count;
             ss_writer_clock_observe(&s->clock, mins[t] != INT64_MAX ? got[t] : 0, mins[t], maxs[t], short_read, now);
-            if (w->o.once && short_read) s->done = 1;
+            if (w->o.once && sent_once && short_read) s->done = 1;
             if (got[t]) *got_any = 1;
         }
+        read_ahead(w);
     }
+    if (rc == 0) rc = claim_batch(w, 0);
+    if (rc == 0) rc = apply_batch(w, 0);
     freeReplyObject(r);
     return rc;
 }
@@ -1547,6 +1634,7 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
         w->fail_run = 0;
         abort_parts(w);
         drop_committed(w);
+        reader_close(w); /* a read ahead's entries stay in our PEL for the next session */
         if (w->rc) {
             redisFree(w->rc);
             w->rc = NULL;
@@ -1692,6 +1780,7 @@ void ss_writer_free(ss_writer *w) {
     if (!w) return;
     abort_parts(w);
     drop_committed(w);
+    reader_close(w);
     if (w->rc) redisFree(w->rc);
     if (w->led) ss_ledger_close(w->led);
     for (int l = 0; l < 2; l++)
