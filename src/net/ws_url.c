@@ -74,6 +74,7 @@ static int hexval(int c);
  * "%63ursor" is "cursor" for every helper. */
 static int param_is(const char *q, const char *key) {
     const char *k = key;
+    while (*q == '?') q++; /* as query_each: "??cursor" is "cursor" */
     for (;;) {
         if (*q == '=' || *q == '&' || *q == '\0') return *k == '\0';
         int c;
@@ -90,8 +91,9 @@ static int param_is(const char *q, const char *key) {
     }
 }
 
-/* The query after the first '?' of path, or NULL. Extra '?' right after it ("/p??a=1")
- * are skipped, as ss_ws_query_each skips them, so all three helpers agree on the keys. */
+/* The query after the first '?' of path, or NULL. A parameter's leading '?' are not part
+ * of its key ("/p??a=1" and "/p?x&??a=1" have a parameter "a"), in every helper, so that
+ * what strip() keeps reads back the same whichever parameter comes first. */
 static const char *query_start(const char *path) {
     const char *q = strchr(path, '?');
     if (!q) return NULL;
@@ -174,8 +176,8 @@ static void decode(const char *src, size_t n, char *dst) {
 
 int ss_ws_query_each(const char *query, int (*fn)(const char *key, const char *value, void *ctx), void *ctx) {
     char key[SS_WS_URL_MAX], val[SS_WS_URL_MAX];
-    while (*query == '?') query++; /* as query_start() */
     for (const char *p = query; *p;) {
+        while (*p == '?') p++; /* as param_is() */
         size_t n = strcspn(p, "&");
         if (n >= SS_WS_URL_MAX) return -1;
         if (n) {

@@ -26,9 +26,9 @@ typedef struct {
  * Returns 0, or -1 with a message saying what is wrong. */
 int ss_ws_url_parse(const char *url, ss_ws_url *out, char *err, size_t errlen);
 
-/* Query helpers over a "path?query" string. Keys are compared exactly. The query starts
- * after the first '?' and any '?' right after it ("/p??a=1" has the parameter "a"), the
- * same in all four helpers. */
+/* Query helpers over a "path?query" string. The query starts after the first '?'. Keys
+ * are compared percent-decoded and without leading '?' ("/p??a=1" and "/p?%61=1" have the
+ * parameter "a"), the same in all four helpers. */
 /* Returns 1 when the query holds at least one `key` parameter. */
 int ss_ws_query_has(const char *path, const char *key);
 /* Copies path to out without any `key` parameters. Returns 0 or -1 (out of memory). */
