@@ -91,7 +91,11 @@ int ss_zdict_decompress(ss_zdict *z, const void *src, size_t n, ss_buf *out, siz
         *reason = "bad_zstd";
         return -1;
     }
-    ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_only);
+    if (!z->dctx && !(z->dctx = ZSTD_createDCtx())) {
+        *reason = "oom";
+        return -1;
+    }
+    ZSTD_DCtx_reset(z->dctx, ZSTD_reset_session_and_parameters);
     if (ZSTD_isError(ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax, window_log_for(max_out))) ||
         ZSTD_isError(ZSTD_DCtx_refDDict(z->dctx, z->ddict))) {
         *reason = "bad_zstd";
@@ -121,6 +125,11 @@ int ss_zdict_decompress(ss_zdict *z, const void *src, size_t n, ss_buf *out, siz
         out->len = o.pos;
         out->data[out->len] = '\0';
         if (ZSTD_isError(rc)) {
+            /* A context that failed mid-frame is replaced: libzstd 1.5.4, even after a full
+             * reset, can decode on a second attempt a frame a fresh context calls corrupt,
+             * so the verdict on a message would depend on the messages before it. */
+            ZSTD_freeDCtx(z->dctx);
+            z->dctx = ZSTD_createDCtx(); /* NULL: made again on the next call */
             *reason = "bad_zstd";
             return -1;
         }

@@ -493,6 +493,56 @@ static void test_zdict_window_bound(void **state) {
     ss_zdict_free(z);
 }
 
+/* A mangled frame that libzstd 1.5.4 calls corrupt with a fresh context decoded (to 149
+ * bytes of garbage) on a second attempt with the same context, even after a reset, so
+ * ss_zdict's verdict on a hostile message depended on the messages before it
+ * (regressions/zdict/libzstd-second-attempt-decodes.bin, fuzz_zdict's 'M' mode: k
+ * (position, xor) triples applied to the level-3 compression of the rest, with the
+ * target's raw-content dictionary). The same bytes must get the same verdict every time. */
+static void test_zdict_same_verdict_every_attempt(void **state) {
+    (void)state;
+    char path[512], err[300];
+    tmp_path(path, sizeof path, "zdict-raw");
+    FILE *fd = fopen(path, "wb");
+    assert_non_null(fd);
+    for (int i = 0; i < 200; i++) /* the fuzz target's fallback dictionary, byte for byte */
+        fprintf(fd, "{\"did\":\"did:plc:%024d\",\"time_us\":17545248%08d,\"kind\":\"commit\",\"commit\":{\"rev\":"
+                    "\"3lvrglr%06d\",\"operation\":\"create\",\"collection\":\"app.bsky.feed.like\"}}\n",
+                i * 7919, i, i);
+    fclose(fd);
+    ss_zdict *z = ss_zdict_open(path, 3, err, sizeof err);
+    unlink(path);
+    assert_non_null(z);
+    size_t n;
+    char *in = read_repro("zdict/libzstd-second-attempt-decodes.bin", &n);
+    const uint8_t *p = (const uint8_t *)in + 1;
+    n -= 1;
+    assert_int_equal(in[0], 'M');
+    size_t k = p[0] % 9, hdr = 1 + 3 * k;
+    assert_true(n >= hdr);
+    ss_buf comp, out;
+    ss_buf_init(&comp);
+    ss_buf_init(&out);
+    assert_int_equal(ss_zdict_compress(z, p + hdr, n - hdr, &comp), 0);
+    for (size_t i = 0; i < k; i++) {
+        size_t at = ((size_t)p[1 + 3 * i] << 8 | p[2 + 3 * i]) % comp.len;
+        comp.data[at] ^= (char)p[3 + 3 * i];
+    }
+    const char *reason = NULL;
+    int first = ss_zdict_decompress(z, comp.data, comp.len, &out, 65536, &reason);
+    assert_int_equal(first, -1); /* a fresh context's verdict */
+    assert_string_equal(reason, "bad_zstd");
+    for (int attempt = 0; attempt < 3; attempt++) {
+        const char *r2 = NULL;
+        assert_int_equal(ss_zdict_decompress(z, comp.data, comp.len, &out, 65536, &r2), first);
+        if (first) assert_string_equal(r2, reason);
+    }
+    free(in);
+    ss_buf_free(&comp);
+    ss_buf_free(&out);
+    ss_zdict_free(z);
+}
+
 /* ---- tests/support/fh_encode.c ---- */
 
 /* fhe_json_record_to_cbor() leaked the children of a value whose parse failed part-way
@@ -584,6 +634,7 @@ int main(void) {
         cmocka_unit_test(test_net_rfc3339),
         cmocka_unit_test(test_ws_url_host_and_query),
         cmocka_unit_test(test_zdict_window_bound),
+        cmocka_unit_test(test_zdict_same_verdict_every_attempt),
         cmocka_unit_test(test_file_blank_line_over_limit),
         cmocka_unit_test(test_fhe_json_partial_parse_frees),
     };
