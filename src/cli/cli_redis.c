@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buffer/stream_metrics.h"
 #include "cli/cli.h"
+#include "metrics/metrics.h"
 #include "util/log.h"
 
 int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg) {
@@ -54,4 +56,27 @@ void ss_cli_stop_on_signals(volatile sig_atomic_t *flag) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m) {
+    m->server = NULL;
+    m->streams = NULL;
+    const char *listen = ss_config_get(cfg, "metrics-listen");
+    if (!listen || !*listen) return 0;
+    char err[512];
+    m->server = ss_metrics_serve(listen, err, sizeof err);
+    if (!m->server) {
+        ss_usage_error(cmd, "metrics-listen %s: %s", listen, err);
+        return -1;
+    }
+    m->streams = ss_stream_metrics_start(t, ss_config_get(cfg, "prefix"), "writers");
+    ss_info(cmd, "serving /metrics on port %d", ss_metrics_server_port(m->server));
+    return 0;
+}
+
+void ss_cli_stop_metrics(ss_cli_metrics *m) {
+    if (m->server) ss_metrics_server_stop(m->server);
+    ss_stream_metrics_stop(m->streams);
+    m->server = NULL;
+    m->streams = NULL;
 }

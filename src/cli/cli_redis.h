@@ -14,6 +14,17 @@ int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg);
 /* Opens the target described by redis-url, redis-password-file, data-dir, maxmemory.
  * On failure prints "skyspool CMD: ..." and returns NULL. */
 ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg);
+/* The Prometheus endpoint of a long-running command: started when metrics-listen is set,
+ * serving the process's own metrics plus the stream gauges read from t at scrape time. */
+typedef struct {
+    struct ss_metrics_server *server;
+    struct ss_stream_metrics *streams;
+} ss_cli_metrics;
+/* Returns 0 (also when metrics-listen is unset), or -1 after printing a usage error for cmd:
+ * an operator who asked for metrics gets them or an error. */
+int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m);
+void ss_cli_stop_metrics(ss_cli_metrics *m);
+
 /* Installs SIGINT/SIGTERM handlers that set *flag (a second signal exits at once) and
  * ignores SIGPIPE. */
 void ss_cli_stop_on_signals(volatile sig_atomic_t *flag);

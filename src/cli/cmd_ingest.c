@@ -9,8 +9,6 @@
 #include <time.h>
 
 #include "buffer/ingest.h"
-#include "buffer/stream_metrics.h"
-#include "metrics/metrics.h"
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/config.h"
@@ -182,19 +180,12 @@ int ss_cmd_ingest(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    ss_metrics_server *ms = NULL;
-    ss_stream_metrics *sm = NULL;
-    const char *listen = ss_config_get(cfg, "metrics-listen");
-    if (listen && *listen) {
-        ms = ss_metrics_serve(listen, err, sizeof err);
-        if (!ms) {
-            ss_source_close(src);
-            ss_redis_target_close(t);
-            rc = ss_usage_error("ingest", "metrics-listen %s: %s", listen, err);
-            goto out;
-        }
-        sm = ss_stream_metrics_start(t, io.prefix, "writers");
-        ss_info("ingest", "serving /metrics on port %d", ss_metrics_server_port(ms));
+    ss_cli_metrics metrics;
+    if (ss_cli_start_metrics("ingest", cfg, t, &metrics) != 0) {
+        ss_source_close(src);
+        ss_redis_target_close(t);
+        rc = 2;
+        goto out;
     }
     ss_ingest *ing = ss_ingest_new(&io, t);
     if (!ing) {
@@ -226,8 +217,7 @@ int ss_cmd_ingest(int argc, char **argv) {
         ss_ingest_free(ing);
     }
     ss_source_close(src);
-    if (ms) ss_metrics_server_stop(ms);
-    ss_stream_metrics_stop(sm);
+    ss_cli_stop_metrics(&metrics);
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:
     ss_config_free(cfg);

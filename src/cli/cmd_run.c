@@ -18,8 +18,6 @@
 #include "cli/cli_redis.h"
 #include "cli/cli_writer.h"
 #include "cli/config.h"
-#include "buffer/stream_metrics.h"
-#include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "writer/writer.h"
@@ -204,20 +202,12 @@ int ss_cmd_run(int argc, char **argv) {
     }
     wo.connect_ctx = t;
     wo.drain = &ended;
-    ss_metrics_server *ms = NULL;
-    ss_stream_metrics *sm = NULL;
-    const char *listen = ss_config_get(cfg, "metrics-listen");
-    if (listen && *listen) {
-        /* An operator who asked for metrics gets them or an error, as with `ingest`. */
-        ms = ss_metrics_serve(listen, err, sizeof err);
-        if (!ms) {
-            ss_source_close(src);
-            ss_redis_target_close(t);
-            rc = ss_usage_error("run", "metrics-listen %s: %s", listen, err);
-            goto out;
-        }
-        sm = ss_stream_metrics_start(t, io.prefix, "writers");
-        ss_info("run", "serving /metrics on port %d", ss_metrics_server_port(ms));
+    ss_cli_metrics metrics;
+    if (ss_cli_start_metrics("run", cfg, t, &metrics) != 0) {
+        ss_source_close(src);
+        ss_redis_target_close(t);
+        rc = 2;
+        goto out;
     }
     ss_ingest *ing = ss_ingest_new(&io, t);
     ss_writer *w = ing ? ss_writer_new(&wo, err, sizeof err) : NULL;
@@ -266,8 +256,7 @@ int ss_cmd_run(int argc, char **argv) {
     ss_writer_free(w);
     if (ing) ss_ingest_free(ing);
     ss_source_close(src);
-    if (ms) ss_metrics_server_stop(ms);
-    ss_stream_metrics_stop(sm);
+    ss_cli_stop_metrics(&metrics);
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:
     ss_config_free(cfg);

@@ -51,7 +51,7 @@ static void usage(FILE *f) {
             "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"
             "  --json                print the final counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
-            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [2], and the keys above\n\n"
+            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [2], metrics-listen (host:port for GET /metrics), and the keys above\n\n"
             "%s\n"
             "fault injection (tests): SKYSPOOL_CRASH_AT=after_claim|after_write|after_rename|after_ledger|after_ack[:N]\n"
             "  makes the writer SIGKILL itself the Nth time it reaches that step of the commit protocol.\n\n"
@@ -208,6 +208,12 @@ int ss_cmd_write(int argc, char **argv) {
         goto out;
     }
     wo.connect_ctx = t;
+    ss_cli_metrics metrics;
+    if (ss_cli_start_metrics("write", cfg, t, &metrics) != 0) {
+        ss_redis_target_close(t);
+        rc = 2;
+        goto out;
+    }
     ss_writer *w = ss_writer_new(&wo, err, sizeof err);
     if (!w) {
         rc = ss_cmd_fail("write", "%s", err);
@@ -233,6 +239,7 @@ int ss_cmd_write(int argc, char **argv) {
         }
         ss_writer_free(w);
     }
+    ss_cli_stop_metrics(&metrics);
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:
     ss_config_free(cfg);
