@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 struct ss_ledger {
     sqlite3 *db;
@@ -69,6 +70,27 @@ static int exec(ss_ledger *l, const char *sql) {
         return -1;
     }
     return 0;
+}
+
+/* Opening: several writers may open a fresh ledger at the same moment. Switching to WAL and
+ * creating the schema need an exclusive lock, and SQLite answers SQLITE_BUSY at once (without
+ * calling the busy handler) when two connections would otherwise deadlock upgrading their
+ * locks. So these statements are retried, with a short sleep, for up to SS_LEDGER_BUSY_MS. */
+static int exec_open_retry(ss_ledger *l, const char *sql) {
+    for (int waited_ms = 0;; waited_ms += 20) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(l->db, sql, NULL, NULL, &msg);
+        if (rc == SQLITE_OK) return 0;
+        int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+        if (!busy || waited_ms >= SS_LEDGER_BUSY_MS) {
+            snprintf(l->errstr, sizeof l->errstr, "ledger: %s: %s", sql, msg ? msg : sqlite3_errmsg(l->db));
+            sqlite3_free(msg);
+            return -1;
+        }
+        sqlite3_free(msg);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int set_sync(ss_ledger *l, int full) {
@@ -147,8 +169,8 @@ static ss_ledger *open_db(const char *path, int flags, char *err, size_t errlen)
 ss_ledger *ss_ledger_open(const char *path, char *err, size_t errlen) {
     ss_ledger *l = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, err, errlen);
     if (!l) return NULL;
-    if (exec(l, "PRAGMA journal_mode=WAL") != 0 || set_sync(l, 1) != 0 || exec(l, "PRAGMA cache_size=-16384") != 0 ||
-        exec(l, g_schema) != 0) {
+    if (exec_open_retry(l, "PRAGMA journal_mode=WAL") != 0 || set_sync(l, 1) != 0 ||
+        exec(l, "PRAGMA cache_size=-16384") != 0 || exec_open_retry(l, g_schema) != 0) {
         snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
         ss_ledger_close(l);
         return NULL;
