@@ -25,7 +25,7 @@ scenario() { # NAME PREFIX EVENTS DUPFRAC DAEMONS ONCE_RUNS
   done
   for i in "${opids[@]}"; do wait "$i" || ss_fail "$name: a --once run failed"; done
   ss_check "$name: writers drained the buffer" ws_wait_drained "$U" "$prefix" 90
-  for i in "${pids[@]}"; do kill -TERM "$i"; done
+  for i in "${pids[@]}"; do kill -TERM "$i" 2>/dev/null || ss_fail "$name: daemon pid $i had exited before it was stopped"; done
   for i in "${pids[@]}"; do wait "$i" || ss_fail "$name: a daemon exited non-zero"; done
   # what the daemons left pending (windows still open at stop) is written by one last pass
   "$B" write "${W[@]}" --consumer final --once --all 2> "$SS_TMP/$name-final.err"
