@@ -40,6 +40,7 @@
 #include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #define KIND_DLQ 32 /* kind >= KIND_DLQ: DLQ entry with reason index kind - KIND_DLQ */
 #define CTL_MAX 4
@@ -149,19 +150,6 @@ int ss_ingest_cursor_key(const char *prefix, const char *source_id, char *out, s
 
 /* ---- RESP formatting --------------------------------------------------------------------- */
 
-/* Writes v in decimal at p; returns the length. */
-static size_t fmt_i64(char *p, int64_t v) {
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) tmp[n++] = '-';
-    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
-    return n;
-}
 
 static int resp_array(ss_buf *b, int n) { return ss_buf_printf(b, "*%d\r\n", n); }
 
@@ -169,7 +157,7 @@ static int resp_bulk(ss_buf *b, const char *p, size_t n) {
     if (ss_buf_reserve(b, n + 32) != 0) return -1;
     char *w = b->data + b->len;
     *w++ = '$';
-    w += fmt_i64(w, (int64_t)n);
+    w += ss_fmt_i64(w, (int64_t)n);
     *w++ = '\r';
     *w++ = '\n';
     memcpy(w, p, n);
@@ -185,7 +173,7 @@ static int resp_str(ss_buf *b, const char *s) { return resp_bulk(b, s, strlen(s)
 
 static int resp_i64(ss_buf *b, int64_t v) {
     char tmp[24];
-    return resp_bulk(b, tmp, fmt_i64(tmp, v));
+    return resp_bulk(b, tmp, ss_fmt_i64(tmp, v));
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */
@@ -302,7 +290,7 @@ static int add_event(ss_ingest *ing, batch *b, const ss_event *ev) {
     memcpy(w, ing->xadd_prefix[ev->type], plen);
     w += plen;
     *w++ = '$';
-    w += fmt_i64(w, (int64_t)ev->raw_len);
+    w += ss_fmt_i64(w, (int64_t)ev->raw_len);
     *w++ = '\r';
     *w++ = '\n';
     memcpy(w, ev->raw, ev->raw_len);
@@ -310,8 +298,8 @@ static int add_event(ss_ingest *ing, batch *b, const ss_event *ev) {
     memcpy(w, "\r\n$1\r\nt\r\n$", 10);
     w += 10;
     char t[24];
-    size_t tl = fmt_i64(t, ev->time_us);
-    w += fmt_i64(w, (int64_t)tl);
+    size_t tl = ss_fmt_i64(t, ev->time_us);
+    w += ss_fmt_i64(w, (int64_t)tl);
     *w++ = '\r';
     *w++ = '\n';
     memcpy(w, t, tl);

@@ -35,6 +35,7 @@
 #include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "writer/crash.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
@@ -62,17 +63,7 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ss_writer_valid_consumer(const char *name) {
-    size_t n = strlen(name);
-    if (n == 0 || n > SS_WRITER_MAX_CONSUMER || name[0] == '.' || name[0] == '-') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
-}
+int ss_writer_valid_consumer(const char *name) { return ss_safe_name(name, SS_WRITER_MAX_CONSUMER); }
 
 void ss_writer_default_consumer(char *out, size_t outlen) {
     char host[256] = "host";
