@@ -62,7 +62,8 @@
 #define PREFIX_MAX 200
 #define BATCH_MAX_BYTES (4u << 20) /* a batch closes at this many bytes of RESP, whatever its count */
 #define SOURCE_RETRIES 3           /* consecutive source errors retried via seek before giving up */
-enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO };
+#define IDLE_PING_MS 10000          /* a connection without data this long gets a PING */
+enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO, CTL_PING };
 
 /* The commands of one batch that go over one connection. */
 typedef struct {
@@ -109,6 +110,7 @@ struct ss_ingest {
     /* memory, from the latest INFO memory */
     long long used_memory, maxmemory;
     int64_t last_info_ms, last_state_ms;
+    int64_t last_sent_ms[SS_INGEST_MAX_CONNECTIONS]; /* keeps quiet connections alive (Redis `timeout`) */
 
     int64_t confirmed_cursor;
     int has_confirmed, cursor_written; /* cursor_written: confirmed_cursor is in Redis */
@@ -453,6 +455,12 @@ static int add_controls(ss_ingest *ing, batch *bt) {
         b->ctl[b->nctl++] = CTL_INFO;
         ing->last_info_ms = now;
     }
+    for (int i = 0; i < ing->nconn; i++) /* quiet streams' connections: a PING now and then */
+        if (i != ing->cc && now - ing->last_sent_ms[i] >= IDLE_PING_MS) {
+            part *q = &bt->p[i];
+            rc |= resp_array(&q->buf, 1) | resp_str(&q->buf, "PING");
+            q->ctl[q->nctl++] = CTL_PING;
+        }
     return rc;
 }
 
@@ -481,6 +489,7 @@ static int send_batch(ss_ingest *ing, batch *b) {
     for (int i = 0; i < ing->nconn; i++) {
         part *p = &b->p[i];
         if (p->buf.len == 0) continue;
+        ing->last_sent_ms[i] = mono_ms();
         if (redisAppendFormattedCommand(ing->c[i], p->buf.data, p->buf.len) != REDIS_OK) return E_IO;
         int done = 0;
         do {
@@ -663,6 +672,21 @@ static int info_memory_now(ss_ingest *ing) {
     return OK;
 }
 
+/* PINGs the connections other than the control one that were quiet for IDLE_PING_MS, when
+ * nothing is in flight (while paused), so that a Redis `timeout` does not close them. */
+static int ping_quiet_now(ss_ingest *ing) {
+    int64_t now = mono_ms();
+    for (int i = 0; i < ing->nconn; i++) {
+        if (i == ing->cc || now - ing->last_sent_ms[i] < IDLE_PING_MS) continue;
+        const char *argv[1] = {"PING"};
+        redisReply *r = redisCommandArgv(ing->c[i], 1, argv, NULL);
+        if (!r) return E_IO;
+        freeReplyObject(r);
+        ing->last_sent_ms[i] = now;
+    }
+    return OK;
+}
+
 /* ---- connection ------------------------------------------------------------------------------ */
 
 static int check_policy(ss_ingest *ing) {
@@ -758,6 +782,7 @@ static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) 
 static int connect_all(ss_ingest *ing, char *err, size_t errlen) {
     for (int i = 0; i < ing->nconn; i++) {
         ing->c[i] = open_conn(ing, i, err, errlen);
+        ing->last_sent_ms[i] = mono_ms();
         if (!ing->c[i]) {
             close_all(ing);
             if (!permanent_error(err)) return E_IO;
@@ -911,7 +936,7 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
             write_state_now(ing, "paused", reason); /* may itself be refused under OOM */
             last_state = now;
         }
-        if ((rc = info_memory_now(ing)) != OK) break;
+        if ((rc = info_memory_now(ing)) != OK || (rc = ping_quiet_now(ing)) != OK) break;
         if (below_low_watermark(ing)) break;
         if (*ing->stop) {
             rc = E_STOP;
