@@ -1,6 +1,7 @@
 /* stream_loop: the Redis Streams ceiling the DataWriter is compared with in bench/writer.sh.
  * The same work the writer does on Redis -- XREADGROUP COUNT 1000 from a consumer group,
- * then XACK + XDEL of what was read -- with no decoding and no Parquet, optionally while a
+ * then the writer's acknowledgement script (XACK + trim, src/writer/ack_script.h) on what was
+ * read -- with no decoding and no Parquet, optionally while a
  * producer XADDs pipelined batches of 1000 ~600-byte entries (the ingester's shape).
  *
  *   stream_loop HOST PORT consume STREAM            drain what is buffered; prints events/s
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "../src/writer/ack_script.h"
 
 static const char *g_host, *g_stream;
 static int g_port;
@@ -64,24 +67,23 @@ static int consume_round(redisContext *c) {
     }
     redisReply *ents = r->element[0]->element[1];
     int n = (int)ents->elements;
-    const char **argv = malloc((n + 3) * sizeof *argv);
-    size_t *lens = malloc((n + 3) * sizeof *lens);
+    const char **argv = malloc((n + 5) * sizeof *argv);
+    size_t *lens = malloc((n + 5) * sizeof *lens);
     for (int i = 0; i < n; i++) {
-        argv[3 + i] = ents->element[i]->element[0]->str;
-        lens[3 + i] = ents->element[i]->element[0]->len;
+        argv[5 + i] = ents->element[i]->element[0]->str;
+        lens[5 + i] = ents->element[i]->element[0]->len;
     }
-    argv[1] = "XDEL"; lens[1] = 4;
-    argv[2] = g_stream; lens[2] = strlen(g_stream);
-    redisAppendCommandArgv(c, n + 2, argv + 1, lens + 1);
-    argv[0] = "XACK"; lens[0] = 4;
-    argv[1] = g_stream; lens[1] = strlen(g_stream);
-    argv[2] = "g"; lens[2] = 1;
-    redisAppendCommandArgv(c, n + 3, argv, lens);
-    for (int i = 0; i < 2; i++) {
-        redisReply *x;
-        if (redisGetReply(c, (void **)&x) != REDIS_OK) exit(1);
-        freeReplyObject(x);
+    argv[0] = "EVAL"; lens[0] = 4;
+    argv[1] = SS_WRITER_ACK_SCRIPT; lens[1] = strlen(SS_WRITER_ACK_SCRIPT);
+    argv[2] = "1"; lens[2] = 1;
+    argv[3] = g_stream; lens[3] = strlen(g_stream);
+    argv[4] = "g"; lens[4] = 1;
+    redisReply *x = redisCommandArgv(c, n + 5, argv, lens);
+    if (!x || x->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "stream_loop: ack script failed\n");
+        exit(1);
     }
+    freeReplyObject(x);
     free(argv);
     free(lens);
     freeReplyObject(r);

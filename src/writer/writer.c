@@ -6,7 +6,7 @@
  *     stream in one XREADGROUP, claim their dedup keys in one ledger transaction, stream
  *     the owners into the open part file of their (type, window), then close what the
  *     watermark says is complete. A part closes with the commit protocol:
- *         finish file (fsync, rename, dir fsync) -> ledger commit -> XDEL + XACK.
+ *         finish file (fsync, rename, dir fsync) -> ledger commit -> XACK + trim (ack_script.h).
  *   - any failure ends the session: open parts are aborted (temporaries removed), the
  *     attempt and its error go to the ledger, the writer backs off (exponential, jittered,
  *     capped) and starts a new session, which re-reads its pending entries from Redis.
@@ -36,6 +36,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "writer/ack_script.h"
 #include "writer/crash.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
@@ -45,7 +46,7 @@
 #define MAX_OPEN_FILES 256      /* open part files at once; more are spilled */
 #define HEARTBEAT_MS 1000
 #define PRUNE_EVERY_MS 300000
-#define ACK_CHUNK 1000          /* ids per XDEL/XACK command */
+#define ACK_CHUNK 1000          /* ids per acknowledgement script call */
 #define MAX_COUNT 10000         /* XREADGROUP COUNT limit */
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -290,16 +291,15 @@ static int ensure_groups(ss_writer *w) {
     return 0;
 }
 
-/* XDEL then XACK the ids of one stream, pipelined in chunks. XDEL first: if we die in
- * between, the entries are gone but still pending, and recovery acks them; the other order
- * could leave acknowledged entries in the stream forever. */
+/* Acknowledges the ids of one stream and trims what no group needs any more, with the
+ * script of ack_script.h, pipelined in chunks of ACK_CHUNK ids. */
 static int drain_replies(ss_writer *w, size_t n) {
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(w->rc, (void **)&r) != REDIS_OK || !r)
             return wfail(w, "redis: %s", w->rc->errstr[0] ? w->rc->errstr : "connection lost");
-        if (r->type == REDIS_REPLY_ERROR && rc == 0) rc = wfail(w, "redis: %.*s", (int)r->len, r->str);
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) rc = wfail(w, "redis ack script: %.*s", (int)r->len, r->str);
         freeReplyObject(r);
     }
     return rc;
@@ -307,8 +307,8 @@ static int drain_replies(ss_writer *w, size_t n) {
 
 static int ack_ids(ss_writer *w, int type, const ss_writer_id *ids, size_t n) {
     if (n == 0) return 0;
-    const char *key = w->st[type].key;
-    const char **a = malloc((ACK_CHUNK + 3) * sizeof *a);
+    enum { FIXED = 5 }; /* EVAL script 1 key group */
+    const char **a = malloc((ACK_CHUNK + FIXED) * sizeof *a);
     char (*txt)[SS_WRITER_ID_STRLEN] = malloc(ACK_CHUNK * sizeof *txt);
     int rc = 0;
     size_t pending = 0;
@@ -316,21 +316,19 @@ static int ack_ids(ss_writer *w, int type, const ss_writer_id *ids, size_t n) {
         rc = wfail(w, "out of memory acking entries");
         goto done;
     }
+    a[0] = "EVAL";
+    a[1] = SS_WRITER_ACK_SCRIPT;
+    a[2] = "1";
+    a[3] = w->st[type].key;
+    a[4] = SS_WRITER_GROUP;
     for (size_t off = 0; off < n; off += ACK_CHUNK) {
         size_t k = n - off < ACK_CHUNK ? n - off : ACK_CHUNK;
         for (size_t i = 0; i < k; i++) {
             ss_writer_id_format(ids[off + i], txt[i]);
-            a[3 + i] = txt[i];
+            a[FIXED + i] = txt[i];
         }
-        a[1] = "XDEL";
-        a[2] = key;
-        redisAppendCommandArgv(w->rc, (int)(k + 2), a + 1, NULL); /* hiredis copies argv now */
-        a[0] = "XACK";
-        a[1] = key;
-        a[2] = SS_WRITER_GROUP;
-        redisAppendCommandArgv(w->rc, (int)(k + 3), a, NULL);
-        pending += 2;
-        if (pending >= 32) {
+        redisAppendCommandArgv(w->rc, (int)(k + FIXED), a, NULL); /* hiredis copies argv now */
+        if (++pending >= 16) {
             if ((rc = drain_replies(w, pending)) != 0) goto done;
             pending = 0;
         }
@@ -883,7 +881,7 @@ static void *finish_worker(void *arg) {
  *       recorded since the last one durable; then each file is finished (fsync), renamed
  *       into place and its directory fsynced, several at once;
  *   (3) one FULL transaction records every commit (refused as a whole if we were fenced);
- *   (4) then their entries are XDELed and XACKed.
+ *   (4) then their entries are XACKed and removed from the stream (ack_script.h).
  * Parts are freed on success; on failure they stay and the session ends (abort_parts). */
 static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
     if (n == 0) return 0;

@@ -10,7 +10,7 @@
  * into the open part file of its (type, window) as it arrives (so memory is bounded by
  * the row-group buffers, not by the window's size), and when a window closes it finishes
  * the file (fsync, rename, directory fsync), records the commit in the run ledger, and
- * only then XDELs and XACKs its entries. docs/DESIGN.md ("DataWriter") has the protocol,
+ * only then XACKs its entries and removes them from the stream. docs/DESIGN.md ("DataWriter") has the protocol,
  * its crash points and the recovery argument. Any failure (full disk, permission,
  * Redis, ledger) drops the in-memory state, backs off with jitter, and re-enters the same
  * recovery path a restart takes; nothing is acknowledged before it is committed. */
