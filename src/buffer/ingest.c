@@ -3,29 +3,43 @@
  * Pipeline. Messages are decoded and formatted straight into a batch buffer as RESP
  * (no per-event malloc, no hiredis format parsing): a precomputed "XADD <key> * e" prefix
  * per stream, then the event bytes, t and k. A batch (default 512 entries, or whatever
- * arrived within flush_ms) is handed to hiredis in one redisAppendFormattedCommand and
- * written at once; up to batches_in_flight batches are unanswered at any time, and the
- * oldest batch's replies are read while Redis works on the newer ones.
+ * arrived within flush_ms) is written at once; up to batches_in_flight batches are
+ * unanswered at any time, and the oldest batch's replies are read while Redis works on the
+ * newer ones.
  *
- * Control commands ride in front of a batch's data: the cursor HSET, the Pingest heartbeat
- * and INFO memory (read back asynchronously, so the memory check never stalls the pipe).
+ * Connections. Data goes over `connections` (default 3) connections. Redis pays per read,
+ * per event-loop iteration and per AOF/reply write(), so a single deep pipeline costs it ~25 %
+ * more CPU per entry than the same data spread over a few connections (measured with
+ * redis-benchmark, see docs/DESIGN.md). Each stream (each type, and the DLQ) is pinned to one
+ * connection, chosen at start by spreading the types' typical shares (like 47 %, follow 33 %,
+ * post 9 %, ...) over the connections, so every stream still gets its entries in source
+ * order. A batch therefore has one part per connection; each part is sent, and its replies
+ * read, on its own connection, in batch order.
  *
- * Cursor. A batch remembers the source cursor after its last message. When every reply of a
- * batch (and of every batch before it) is a success, that cursor becomes "confirmed", and
- * it is written in front of the next batch: after the data it covers, on the same
- * connection, so Redis applies (and logs to its AOF) the data first. A cursor is therefore
- * never written before Redis has accepted everything it covers; in particular an entry
- * refused with OOM can never be covered by a cursor that an OOM-free moment let through.
+ * Control commands ride in front of a batch's data on the control connection (the one with
+ * the lightest streams): the cursor HSET, the Pingest heartbeat and INFO memory (read back
+ * asynchronously, so the memory check never stalls the pipe). Synchronous commands (cursor
+ * load, pause polling, final state) use it too, with nothing in flight.
  *
- * OOM and watermarks. Entries refused with OOM are copied, in order, to a retry batch; the
- * ingester stops reading, drains the pipe, waits (paused) until used_memory is under the
- * low watermark, and re-sends the retry batch before reading on. Passing the high
- * watermark (seen in an INFO reply) pauses the same way, usually before any OOM.
+ * Cursor. A batch remembers the source cursor after its last message. When every reply of
+ * every part of a batch (and of every batch before it) is a success, that cursor becomes
+ * "confirmed", and it is written in front of the next batch. Confirmed means Redis has
+ * executed those commands, on whichever connection; it appends to its AOF in execution order,
+ * so the later cursor HSET lands after the data it covers. A cursor is therefore never
+ * written before Redis has accepted everything it covers; in particular an entry refused
+ * with OOM can never be covered by a cursor that an OOM-free moment let through.
  *
- * Reconnect. On a connection error the ingester reconnects with exponential backoff and
- * jitter, reads the stored cursor and seeks the source to cursor - resume_margin,
- * discarding what was in flight (it is read again). A source that cannot seek gets its
- * unconfirmed entries re-sent from the batches still in memory. */
+ * OOM and watermarks. Entries refused with OOM are copied, in order, to a retry batch (to
+ * the part of their own connection); the ingester stops reading, drains the pipe, waits
+ * (paused) until used_memory is under the low watermark, and re-sends the retry batch before
+ * reading on. Passing the high watermark (seen in an INFO reply) pauses the same way,
+ * usually before any OOM.
+ *
+ * Reconnect. An error on any connection closes all of them; the ingester reconnects them
+ * all with exponential backoff and jitter, reads the stored cursor and seeks the source to
+ * cursor - resume_margin, discarding what was in flight (it is read again). A source that
+ * cannot seek gets its unconfirmed entries (per part: those without a success reply)
+ * re-sent from the batches still in memory. */
 #include "buffer/ingest.h"
 
 #include <errno.h>
@@ -48,8 +62,10 @@
 #define PREFIX_MAX 200
 #define BATCH_MAX_BYTES (4u << 20) /* a batch closes at this many bytes of RESP, whatever its count */
 #define SOURCE_RETRIES 3           /* consecutive source errors retried via seek before giving up */
-enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO };
+#define IDLE_PING_MS 10000          /* a connection without data this long gets a PING */
+enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO, CTL_PING };
 
+/* The commands of one batch that go over one connection. */
 typedef struct {
     ss_buf buf;      /* control commands, then data commands, as RESP */
     size_t data_off; /* where data commands start in buf */
@@ -59,6 +75,10 @@ typedef struct {
     int n, cap;
     int ctl[CTL_MAX], nctl;
     int ctl_done, done; /* replies already read (for partial re-send) */
+} part;
+
+typedef struct {
+    part p[SS_INGEST_MAX_CONNECTIONS];
     int has_cursor;
     int64_t end_cursor;
 } batch;
@@ -66,7 +86,10 @@ typedef struct {
 struct ss_ingest {
     ss_ingest_opts o;
     ss_redis_target *target;
-    redisContext *c;
+    redisContext *c[SS_INGEST_MAX_CONNECTIONS];
+    int nconn, cc;                     /* connections; cc carries the control commands */
+    uint8_t conn_of[SS_TYPE__COUNT];   /* the connection each stream is pinned to */
+    uint8_t conn_dlq;
     ss_decoder *dec;
     ss_source *src;
     volatile sig_atomic_t *stop;
@@ -87,6 +110,7 @@ struct ss_ingest {
     /* memory, from the latest INFO memory */
     long long used_memory, maxmemory;
     int64_t last_info_ms, last_state_ms;
+    int64_t last_sent_ms[SS_INGEST_MAX_CONNECTIONS]; /* keeps quiet connections alive (Redis `timeout`) */
 
     int64_t confirmed_cursor;
     int has_confirmed, cursor_written; /* cursor_written: confirmed_cursor is in Redis */
@@ -114,6 +138,7 @@ void ss_ingest_opts_init(ss_ingest_opts *o) {
     o->max_event_bytes = 2u << 20;
     o->batch_events = 512;
     o->batches_in_flight = 4;
+    o->connections = 3;
     o->memory_check_ms = 100;
     o->state_interval_ms = 1000;
     o->flush_ms = 50;
@@ -178,62 +203,86 @@ static int resp_i64(ss_buf *b, int64_t v) {
 
 /* ---- batches ------------------------------------------------------------------------------ */
 
-static void batch_reset(batch *b) {
-    ss_buf_reset(&b->buf);
-    b->data_off = 0;
-    b->n = b->nctl = b->ctl_done = b->done = 0;
-    b->has_cursor = 0;
-    b->end_cursor = 0;
+static void part_reset(part *p) {
+    ss_buf_reset(&p->buf);
+    p->data_off = 0;
+    p->n = p->nctl = p->ctl_done = p->done = 0;
 }
 
-static void batch_free(batch *b) {
-    ss_buf_free(&b->buf);
-    free(b->off);
-    free(b->kind);
-    free(b->ebytes);
-    memset(b, 0, sizeof *b);
+static void part_free(part *p) {
+    ss_buf_free(&p->buf);
+    free(p->off);
+    free(p->kind);
+    free(p->ebytes);
+    memset(p, 0, sizeof *p);
 }
 
-static int batch_grow(batch *b) {
-    if (b->n + 1 < b->cap) return 0;
-    int cap = b->cap ? b->cap * 2 : 1024;
-    uint32_t *off = realloc(b->off, sizeof *off * (size_t)(cap + 1));
+static int part_grow(part *p) {
+    if (p->n + 1 < p->cap) return 0;
+    int cap = p->cap ? p->cap * 2 : 1024;
+    uint32_t *off = realloc(p->off, sizeof *off * (size_t)(cap + 1));
     if (!off) return -1;
-    b->off = off;
-    uint8_t *kind = realloc(b->kind, (size_t)cap);
+    p->off = off;
+    uint8_t *kind = realloc(p->kind, (size_t)cap);
     if (!kind) return -1;
-    b->kind = kind;
-    uint32_t *eb = realloc(b->ebytes, sizeof *eb * (size_t)cap);
+    p->kind = kind;
+    uint32_t *eb = realloc(p->ebytes, sizeof *eb * (size_t)cap);
     if (!eb) return -1;
-    b->ebytes = eb;
-    b->cap = cap;
+    p->ebytes = eb;
+    p->cap = cap;
     return 0;
 }
 
 /* Starts the data section (after the control commands). */
-static void batch_begin_data(batch *b) {
-    b->data_off = b->buf.len;
-    if (b->cap == 0) batch_grow(b);
-    if (b->off) b->off[0] = 0;
+static int part_begin_data(part *p) {
+    p->data_off = p->buf.len;
+    if (p->cap == 0 && part_grow(p) != 0) return -1;
+    p->off[0] = 0;
+    return 0;
 }
 
 /* Records the command just appended at the end of buf as data command n. */
-static int batch_commit_cmd(batch *b, uint8_t kind, uint32_t ebytes) {
-    if (batch_grow(b) != 0) return -1;
-    b->kind[b->n] = kind;
-    b->ebytes[b->n] = ebytes;
-    b->n++;
-    b->off[b->n] = (uint32_t)(b->buf.len - b->data_off);
+static int part_commit_cmd(part *p, uint8_t kind, uint32_t ebytes) {
+    if (part_grow(p) != 0) return -1;
+    p->kind[p->n] = kind;
+    p->ebytes[p->n] = ebytes;
+    p->n++;
+    p->off[p->n] = (uint32_t)(p->buf.len - p->data_off);
     return 0;
 }
 
 /* Appends data command i of src to dst (used for re-sends). */
-static int batch_copy_cmd(batch *dst, const batch *src, int i) {
-    if (dst->n == 0 && dst->nctl == 0 && dst->buf.len == 0) batch_begin_data(dst);
+static int part_copy_cmd(part *dst, const part *src, int i) {
+    if (dst->n == 0 && dst->nctl == 0 && dst->buf.len == 0 && part_begin_data(dst) != 0) return -1;
     const char *p = src->buf.data + src->data_off + src->off[i];
     size_t n = src->off[i + 1] - src->off[i];
     if (ss_buf_append(&dst->buf, p, n) != 0) return -1;
-    return batch_commit_cmd(dst, src->kind[i], src->ebytes[i]);
+    return part_commit_cmd(dst, src->kind[i], src->ebytes[i]);
+}
+
+static void batch_reset(batch *b, int nconn) {
+    for (int i = 0; i < nconn; i++) part_reset(&b->p[i]);
+    b->has_cursor = 0;
+    b->end_cursor = 0;
+}
+
+static int batch_begin_data(batch *b, int nconn) {
+    for (int i = 0; i < nconn; i++)
+        if (part_begin_data(&b->p[i]) != 0) return -1;
+    return 0;
+}
+
+/* Data commands in b, over all parts. */
+static int batch_entries(const batch *b, int nconn) {
+    int n = 0;
+    for (int i = 0; i < nconn; i++) n += b->p[i].n;
+    return n;
+}
+
+static size_t batch_bytes(const batch *b, int nconn) {
+    size_t n = 0;
+    for (int i = 0; i < nconn; i++) n += b->p[i].buf.len;
+    return n;
 }
 
 /* ---- formatting one message ---------------------------------------------------------------- */
@@ -257,10 +306,11 @@ static int reason_index(ss_ingest *ing, const char *reason) {
     return i;
 }
 
-static int add_dlq(ss_ingest *ing, batch *b, const char *reason, const char *detail, const char *raw, size_t rawlen,
+static int add_dlq(ss_ingest *ing, batch *bt, const char *reason, const char *detail, const char *raw, size_t rawlen,
                    int64_t cursor) {
     if (rawlen > SS_INGEST_DLQ_RAW_MAX) rawlen = SS_INGEST_DLQ_RAW_MAX;
     int ri = reason_index(ing, reason);
+    part *b = &bt->p[ing->conn_dlq];
     int rc = resp_array(&b->buf, 13);
     rc |= resp_str(&b->buf, "XADD");
     rc |= resp_str(&b->buf, ing->dlq_key);
@@ -276,12 +326,13 @@ static int add_dlq(ss_ingest *ing, batch *b, const char *reason, const char *det
     rc |= resp_str(&b->buf, "cursor");
     rc |= resp_i64(&b->buf, cursor);
     if (rc) return -1;
-    return batch_commit_cmd(b, (uint8_t)(KIND_DLQ + ri), 0);
+    return part_commit_cmd(b, (uint8_t)(KIND_DLQ + ri), 0);
 }
 
-static int add_event(ss_ingest *ing, batch *b, const ss_event *ev) {
+static int add_event(ss_ingest *ing, batch *bt, const ss_event *ev) {
     char hex[SS_DEDUP_HEX_LEN + 1];
     ss_event_dedup_hex(ev, hex);
+    part *b = &bt->p[ing->conn_of[ev->type]];
     ss_buf *buf = &b->buf;
     size_t plen = ing->xadd_prefix_len[ev->type];
     size_t need = plen + ev->raw_len + 24 + 16 + 24 + 16 + SS_DEDUP_HEX_LEN + 16;
@@ -311,7 +362,7 @@ static int add_event(ss_ingest *ing, batch *b, const ss_event *ev) {
     *w++ = '\r';
     *w++ = '\n';
     buf->len = (size_t)(w - buf->data);
-    return batch_commit_cmd(b, (uint8_t)ev->type, (uint32_t)ev->raw_len);
+    return part_commit_cmd(b, (uint8_t)ev->type, (uint32_t)ev->raw_len);
 }
 
 /* Decodes and formats one source message into b. Returns 0, or -1 when out of memory. */
@@ -384,8 +435,9 @@ static int add_info_cmd(ss_buf *b) {
     return resp_array(b, 2) | resp_str(b, "INFO") | resp_str(b, "memory");
 }
 
-/* Control commands for the batch being started, by due time. */
-static int add_controls(ss_ingest *ing, batch *b) {
+/* Control commands for the batch being started, by due time (on the control connection). */
+static int add_controls(ss_ingest *ing, batch *bt) {
+    part *b = &bt->p[ing->cc];
     int64_t now = mono_ms();
     int rc = 0;
     if (ing->has_confirmed && !ing->cursor_written) {
@@ -403,6 +455,12 @@ static int add_controls(ss_ingest *ing, batch *b) {
         b->ctl[b->nctl++] = CTL_INFO;
         ing->last_info_ms = now;
     }
+    for (int i = 0; i < ing->nconn; i++) /* quiet streams' connections: a PING now and then */
+        if (i != ing->cc && now - ing->last_sent_ms[i] >= IDLE_PING_MS) {
+            part *q = &bt->p[i];
+            rc |= resp_array(&q->buf, 1) | resp_str(&q->buf, "PING");
+            q->ctl[q->nctl++] = CTL_PING;
+        }
     return rc;
 }
 
@@ -426,19 +484,24 @@ static int below_low_watermark(const ss_ingest *ing) {
 enum { OK = 0, E_IO = -1, E_FATAL = -2, E_STOP = -3 };
 enum { SRC_OPEN = 0, SRC_END, SRC_FAILED };
 
+/* Sends every part of b on its connection. */
 static int send_batch(ss_ingest *ing, batch *b) {
-    if (b->buf.len == 0) return OK;
-    if (redisAppendFormattedCommand(ing->c, b->buf.data, b->buf.len) != REDIS_OK) return E_IO;
-    int done = 0;
-    do {
-        if (redisBufferWrite(ing->c, &done) != REDIS_OK) return E_IO;
-    } while (!done);
+    for (int i = 0; i < ing->nconn; i++) {
+        part *p = &b->p[i];
+        if (p->buf.len == 0) continue;
+        ing->last_sent_ms[i] = mono_ms();
+        if (redisAppendFormattedCommand(ing->c[i], p->buf.data, p->buf.len) != REDIS_OK) return E_IO;
+        int done = 0;
+        do {
+            if (redisBufferWrite(ing->c[i], &done) != REDIS_OK) return E_IO;
+        } while (!done);
+    }
     return OK;
 }
 
-static redisReply *next_reply(ss_ingest *ing) {
+static redisReply *next_reply(redisContext *c) {
     void *r = NULL;
-    if (redisGetReply(ing->c, &r) != REDIS_OK) return NULL;
+    if (redisGetReply(c, &r) != REDIS_OK) return NULL;
     return r;
 }
 
@@ -446,12 +509,19 @@ static int is_oom(const redisReply *r) {
     return r->type == REDIS_REPLY_ERROR && r->len >= 3 && strncmp(r->str, "OOM", 3) == 0;
 }
 
-/* Reads all replies of b, accounts them, queues OOM-refused entries for re-sending. */
-static int collect(ss_ingest *ing, batch *b) {
-    for (; b->ctl_done < b->nctl; b->ctl_done++) {
-        redisReply *r = next_reply(ing);
+/* What the replies of one batch confirmed, published once per batch. */
+typedef struct {
+    uint64_t by_type[SS_TYPE__COUNT], dlq, bytes, ooms;
+    uint64_t reasons[SS_INGEST_MAX_REASONS];
+    int failed;
+} tally;
+
+/* Reads the replies of control commands in p. */
+static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
+    for (; p->ctl_done < p->nctl; p->ctl_done++) {
+        redisReply *r = next_reply(c);
         if (!r) return E_IO;
-        int kind = b->ctl[b->ctl_done];
+        int kind = p->ctl[p->ctl_done];
         if (kind == CTL_INFO && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
             note_memory(ing, r->str);
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
@@ -462,69 +532,91 @@ static int collect(ss_ingest *ing, batch *b) {
         }
         freeReplyObject(r);
     }
-    uint64_t by_type[SS_TYPE__COUNT] = {0}, dlq = 0, bytes = 0, ooms = 0;
-    uint64_t reasons[SS_INGEST_MAX_REASONS] = {0};
-    int failed = 0;
-    for (; b->done < b->n; b->done++) {
-        redisReply *r = next_reply(ing);
-        if (!r) goto account_io;
-        int i = b->done;
+    return OK;
+}
+
+/* Reads all replies of part ci of a batch, counts them in t, and queues OOM-refused entries
+ * (in order) in the retry batch's part ci. */
+static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
+    redisContext *c = ing->c[ci];
+    int rc = collect_controls(ing, c, p);
+    if (rc != OK) return rc;
+    for (; p->done < p->n; p->done++) {
+        redisReply *r = next_reply(c);
+        if (!r) return E_IO;
+        int i = p->done;
         if (r->type == REDIS_REPLY_ERROR) {
             if (!is_oom(r)) {
-                const char *p = b->buf.data + b->data_off + b->off[i];
+                const char *cmd = p->buf.data + p->data_off + p->off[i];
                 snprintf(ing->errstr, sizeof ing->errstr, "Redis refused an entry: %.*s (command starts: %.60s)",
-                         (int)r->len, r->str, p);
+                         (int)r->len, r->str, cmd);
                 freeReplyObject(r);
                 return E_FATAL;
             }
-            ooms++;
-            failed++;
-            if (batch_copy_cmd(&ing->retry, b, i) != 0) {
+            t->ooms++;
+            t->failed++;
+            if (part_copy_cmd(&ing->retry.p[ci], p, i) != 0) {
                 freeReplyObject(r);
                 snprintf(ing->errstr, sizeof ing->errstr, "out of memory queueing a re-send");
                 return E_FATAL;
             }
         } else {
-            uint8_t k = b->kind[i];
+            uint8_t k = p->kind[i];
             if (k >= KIND_DLQ) {
-                dlq++;
-                reasons[k - KIND_DLQ]++;
+                t->dlq++;
+                t->reasons[k - KIND_DLQ]++;
             } else {
-                by_type[k]++;
-                bytes += b->ebytes[i];
+                t->by_type[k]++;
+                t->bytes += p->ebytes[i];
             }
         }
         freeReplyObject(r);
     }
-    if (failed || ing->retry.n) {
-        /* the retry batch now stands for everything up to the end of b */
-        ing->retry.has_cursor = b->has_cursor || ing->retry.has_cursor;
-        if (b->has_cursor) ing->retry.end_cursor = b->end_cursor;
-        if (failed) ing->oom_pending = 1;
-    } else if (b->has_cursor) {
-        ing->confirmed_cursor = b->end_cursor;
-        ing->has_confirmed = 1;
-        ing->cursor_written = 0;
-    }
-account_io:
+    return OK;
+}
+
+static void publish_tally(ss_ingest *ing, const tally *t) {
     pthread_mutex_lock(&ing->mu);
-    for (int t = 0; t < SS_TYPE__COUNT; t++) {
-        ing->st.by_type[t] += by_type[t];
-        ing->st.written += by_type[t];
+    for (int i = 0; i < SS_TYPE__COUNT; i++) {
+        ing->st.by_type[i] += t->by_type[i];
+        ing->st.written += t->by_type[i];
     }
-    ing->st.dlq += dlq;
-    for (int i = 0; i < SS_INGEST_MAX_REASONS; i++) ing->st.reason_count[i] += reasons[i];
-    ing->st.bytes += bytes;
-    ing->st.oom_replies += ooms;
+    ing->st.dlq += t->dlq;
+    for (int i = 0; i < SS_INGEST_MAX_REASONS; i++) ing->st.reason_count[i] += t->reasons[i];
+    ing->st.bytes += t->bytes;
+    ing->st.oom_replies += t->ooms;
     ing->st.has_cursor = ing->has_confirmed;
     ing->st.cursor = ing->confirmed_cursor;
     pthread_mutex_unlock(&ing->mu);
-    for (int t = 0; t < SS_TYPE__COUNT; t++)
-        if (by_type[t]) ss_metric_add(ing->m_events[t], (double)by_type[t]);
+    for (int i = 0; i < SS_TYPE__COUNT; i++)
+        if (t->by_type[i]) ss_metric_add(ing->m_events[i], (double)t->by_type[i]);
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
-        if (reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)reasons[i]);
+        if (t->reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)t->reasons[i]);
     if (ing->has_confirmed) ss_metric_set(ing->m_cursor, (double)ing->confirmed_cursor);
-    return b->done < b->n ? E_IO : OK;
+}
+
+/* Reads all replies of b on every connection. Its cursor is confirmed only when every part
+ * succeeded and nothing earlier waits for a re-send. */
+static int collect(ss_ingest *ing, batch *b) {
+    tally t;
+    memset(&t, 0, sizeof t);
+    int rc = OK;
+    for (int i = 0; i < ing->nconn && rc == OK; i++) rc = collect_part(ing, i, &b->p[i], &t);
+    if (rc == E_FATAL) return rc;
+    if (rc == OK) {
+        if (t.failed || batch_entries(&ing->retry, ing->nconn)) {
+            /* the retry batch now stands for everything up to the end of b */
+            ing->retry.has_cursor = b->has_cursor || ing->retry.has_cursor;
+            if (b->has_cursor) ing->retry.end_cursor = b->end_cursor;
+            if (t.failed) ing->oom_pending = 1;
+        } else if (b->has_cursor) {
+            ing->confirmed_cursor = b->end_cursor;
+            ing->has_confirmed = 1;
+            ing->cursor_written = 0;
+        }
+    }
+    publish_tally(ing, &t);
+    return rc;
 }
 
 static batch *ring_at(ss_ingest *ing, int i) { return &ing->ring[(ing->head + i) % ing->nring]; }
@@ -545,9 +637,9 @@ static int drain(ss_ingest *ing) {
     return OK;
 }
 
-/* Synchronous command when nothing is in flight. */
+/* Synchronous command on the control connection, when nothing is in flight. */
 static redisReply *command_now(ss_ingest *ing, int argc, const char **argv) {
-    return redisCommandArgv(ing->c, argc, argv, NULL);
+    return redisCommandArgv(ing->c[ing->cc], argc, argv, NULL);
 }
 
 static void write_state_now(ss_ingest *ing, const char *state, const char *pause_reason) {
@@ -559,9 +651,10 @@ static void write_state_now(ss_ingest *ing, const char *state, const char *pause
         n = 2;
     }
     add_state_cmd(ing, &b, state, pause_reason);
-    if (redisAppendFormattedCommand(ing->c, b.data, b.len) == REDIS_OK) {
+    redisContext *c = ing->c[ing->cc];
+    if (c && redisAppendFormattedCommand(c, b.data, b.len) == REDIS_OK) {
         for (int i = 0; i < n; i++) {
-            redisReply *r = next_reply(ing);
+            redisReply *r = next_reply(c);
             if (!r) break;
             if (i == 0 && n == 2 && r->type != REDIS_REPLY_ERROR) ing->cursor_written = 1;
             freeReplyObject(r);
@@ -576,6 +669,21 @@ static int info_memory_now(ss_ingest *ing) {
     if (!r) return E_IO;
     if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) note_memory(ing, r->str);
     freeReplyObject(r);
+    return OK;
+}
+
+/* PINGs the connections other than the control one that were quiet for IDLE_PING_MS, when
+ * nothing is in flight (while paused), so that a Redis `timeout` does not close them. */
+static int ping_quiet_now(ss_ingest *ing) {
+    int64_t now = mono_ms();
+    for (int i = 0; i < ing->nconn; i++) {
+        if (i == ing->cc || now - ing->last_sent_ms[i] < IDLE_PING_MS) continue;
+        const char *argv[1] = {"PING"};
+        redisReply *r = redisCommandArgv(ing->c[i], 1, argv, NULL);
+        if (!r) return E_IO;
+        freeReplyObject(r);
+        ing->last_sent_ms[i] = now;
+    }
     return OK;
 }
 
@@ -642,6 +750,54 @@ static int permanent_error(const char *err) {
            strstr(err, "invalid password") || strstr(err, "has no password") || strstr(err, "invalid username");
 }
 
+static void close_all(ss_ingest *ing) {
+    for (int i = 0; i < SS_INGEST_MAX_CONNECTIONS; i++) {
+        if (ing->c[i]) redisFree(ing->c[i]);
+        ing->c[i] = NULL;
+    }
+}
+
+/* Opens connection i and names it skyspool-ingest-<i> (CLIENT LIST shows which is which; a
+ * refused CLIENT SETNAME, e.g. by an ACL, is harmless). Returns NULL + err. */
+static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) {
+    redisContext *c = ss_redis_target_connect(ing->target, err, errlen);
+    if (!c) return NULL;
+    struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
+    redisSetTimeout(c, tv);
+    char name[32];
+    snprintf(name, sizeof name, "skyspool-ingest-%d", i);
+    const char *argv[3] = {"CLIENT", "SETNAME", name};
+    redisReply *r = redisCommandArgv(c, 3, argv, NULL);
+    if (!r) {
+        snprintf(err, errlen, "connection lost during setup: %s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(r);
+    return c;
+}
+
+/* Opens all connections and checks the policy; on any failure none stays open. E_FATAL
+ * (bad credentials, evicting policy) comes with ing->errstr. */
+static int connect_all(ss_ingest *ing, char *err, size_t errlen) {
+    for (int i = 0; i < ing->nconn; i++) {
+        ing->c[i] = open_conn(ing, i, err, errlen);
+        ing->last_sent_ms[i] = mono_ms();
+        if (!ing->c[i]) {
+            close_all(ing);
+            if (!permanent_error(err)) return E_IO;
+            snprintf(ing->errstr, sizeof ing->errstr, "%.500s", err);
+            return E_FATAL;
+        }
+    }
+    int rc = check_policy(ing);
+    if (rc != OK) {
+        if (rc != E_FATAL) snprintf(err, errlen, "connection lost during setup");
+        close_all(ing);
+    }
+    return rc;
+}
+
 /* Connects and checks the policy, retrying with backoff and jitter: forever (until *stop)
  * after a first success, for at most initial_wait_ms before it, so that a wrong address
  * fails the command instead of hanging it. Bad credentials fail at once. */
@@ -650,25 +806,13 @@ static int connect_redis(ss_ingest *ing) {
     int64_t give_up = ing->ever_connected ? 0 : mono_ms() + ing->o.initial_wait_ms;
     for (;;) {
         char err[512];
-        ing->c = ss_redis_target_connect(ing->target, err, sizeof err);
-        if (!ing->c && permanent_error(err)) {
-            snprintf(ing->errstr, sizeof ing->errstr, "%.500s", err);
-            return E_FATAL;
+        int rc = connect_all(ing, err, sizeof err);
+        if (rc == OK) {
+            if (attempt) ss_info("ingest", "connected to Redis after %d attempts", attempt + 1);
+            ing->ever_connected = 1;
+            return OK;
         }
-        if (ing->c) {
-            struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
-            redisSetTimeout(ing->c, tv);
-            int rc = check_policy(ing);
-            if (rc == OK) {
-                if (attempt) ss_info("ingest", "connected to Redis after %d attempts", attempt + 1);
-                ing->ever_connected = 1;
-                return OK;
-            }
-            redisFree(ing->c);
-            ing->c = NULL;
-            if (rc == E_FATAL) return E_FATAL;
-            snprintf(err, sizeof err, "connection lost during setup");
-        }
+        if (rc == E_FATAL) return E_FATAL;
         attempt++;
         if (give_up && mono_ms() > give_up) {
             snprintf(ing->errstr, sizeof ing->errstr, "Redis unreachable for %d s: %.400s", ing->o.initial_wait_ms / 1000,
@@ -699,14 +843,18 @@ static int seek_to(ss_ingest *ing, int64_t stored) {
     return 0;
 }
 
-/* After a lost connection: reconnect, then either rewind the source to the stored cursor or
- * queue everything unconfirmed for re-sending. */
+/* After a lost connection (any of them): close all, reconnect all, then either rewind the
+ * source to the stored cursor or queue everything unconfirmed for re-sending. */
 static int recover(ss_ingest *ing) {
     char why[256];
-    snprintf(why, sizeof why, "%s", ing->c && ing->c->err ? ing->c->errstr : "connection lost");
-    ss_warn("ingest", "lost the Redis connection (%s); reconnecting", why);
-    if (ing->c) redisFree(ing->c);
-    ing->c = NULL;
+    snprintf(why, sizeof why, "connection lost");
+    for (int i = 0; i < ing->nconn; i++)
+        if (ing->c[i] && ing->c[i]->err) {
+            snprintf(why, sizeof why, "connection %d: %s", i, ing->c[i]->errstr);
+            break;
+        }
+    ss_warn("ingest", "lost the Redis connection (%s); reconnecting all %d", why, ing->nconn);
+    close_all(ing);
     pthread_mutex_lock(&ing->mu);
     ing->st.reconnects++;
     pthread_mutex_unlock(&ing->mu);
@@ -728,9 +876,9 @@ static int recover(ss_ingest *ing) {
         can_target = 1;
     }
     if (can_target && seek_to(ing, target) == 0) {
-        for (int i = 0; i < ing->count; i++) batch_reset(ring_at(ing, i));
+        for (int i = 0; i < ing->count; i++) batch_reset(ring_at(ing, i), ing->nconn);
         ing->count = 0;
-        batch_reset(&ing->retry);
+        batch_reset(&ing->retry, ing->nconn);
         ing->oom_pending = 0;
         ing->has_confirmed = found;
         ing->confirmed_cursor = stored;
@@ -743,25 +891,29 @@ static int recover(ss_ingest *ing) {
         pthread_mutex_unlock(&ing->mu);
         return OK;
     }
-    /* cannot rewind: re-send every unconfirmed entry, oldest first */
+    /* cannot rewind: re-send every entry without a success reply, oldest first, each on
+     * its own stream's connection (so per-stream order is kept) */
     uint64_t n = 0;
     for (int i = 0; i < ing->count; i++) {
         batch *b = ring_at(ing, i);
-        for (int j = b->done; j < b->n; j++, n++)
-            if (batch_copy_cmd(&ing->retry, b, j) != 0) {
-                snprintf(ing->errstr, sizeof ing->errstr, "out of memory queueing a re-send");
-                return E_FATAL;
-            }
+        for (int ci = 0; ci < ing->nconn; ci++) {
+            part *p = &b->p[ci];
+            for (int j = p->done; j < p->n; j++, n++)
+                if (part_copy_cmd(&ing->retry.p[ci], p, j) != 0) {
+                    snprintf(ing->errstr, sizeof ing->errstr, "out of memory queueing a re-send");
+                    return E_FATAL;
+                }
+        }
         if (b->has_cursor) {
             ing->retry.has_cursor = 1;
             ing->retry.end_cursor = b->end_cursor;
         }
-        batch_reset(b);
+        batch_reset(b, ing->nconn);
     }
     ing->count = 0;
     ing->cursor_written = 0;
     ss_info("ingest", "source %s cannot rewind; re-sending %d unconfirmed entries from memory (%llu in flight)",
-            ing->src->id, ing->retry.n, (unsigned long long)n);
+            ing->src->id, batch_entries(&ing->retry, ing->nconn), (unsigned long long)n);
     return OK;
 }
 
@@ -784,7 +936,7 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
             write_state_now(ing, "paused", reason); /* may itself be refused under OOM */
             last_state = now;
         }
-        if ((rc = info_memory_now(ing)) != OK) break;
+        if ((rc = info_memory_now(ing)) != OK || (rc = ping_quiet_now(ing)) != OK) break;
         if (below_low_watermark(ing)) break;
         if (*ing->stop) {
             rc = E_STOP;
@@ -817,15 +969,45 @@ static int resend_retry(ss_ingest *ing) {
     batch tmp = *b;
     *b = ing->retry;
     ing->retry = tmp;
-    batch_reset(&ing->retry);
+    batch_reset(&ing->retry, ing->nconn);
     pthread_mutex_lock(&ing->mu);
-    ing->st.resent += (uint64_t)b->n;
+    ing->st.resent += (uint64_t)batch_entries(b, ing->nconn);
     pthread_mutex_unlock(&ing->mu);
     ing->oom_pending = 0;
     ing->count = 1;
     int rc = send_batch(ing, b);
     if (rc != OK) return rc;
     return collect_oldest(ing);
+}
+
+/* ---- pinning streams to connections -------------------------------------------------------- */
+
+/* Typical shares of the live firehose, in 0.1 % (issue 2, measured on Jetstream samples). */
+static const struct {
+    int type; /* ss_type, or -1 for the DLQ */
+    int share;
+} k_share[] = {
+    {SS_TYPE_LIKE, 470},    {SS_TYPE_FOLLOW, 330},  {SS_TYPE_POST, 90},    {SS_TYPE_REPOST, 60},
+    {SS_TYPE_OTHER, 19},    {SS_TYPE_BLOCK, 16},    {SS_TYPE_IDENTITY, 3}, {SS_TYPE_ACCOUNT, 3},
+    {-1, 1},
+};
+
+/* Pins every stream to one connection, biggest share first onto the least loaded one (a
+ * stream cannot be split without losing its order), and picks the least loaded connection
+ * for the control commands. With 3: like | follow | everything else (~18 %) + controls. */
+static void pin_streams(ss_ingest *ing) {
+    int load[SS_INGEST_MAX_CONNECTIONS] = {0};
+    for (size_t k = 0; k < sizeof k_share / sizeof k_share[0]; k++) {
+        int best = 0;
+        for (int i = 1; i < ing->nconn; i++)
+            if (load[i] < load[best]) best = i;
+        load[best] += k_share[k].share;
+        if (k_share[k].type < 0) ing->conn_dlq = (uint8_t)best;
+        else ing->conn_of[k_share[k].type] = (uint8_t)best;
+    }
+    ing->cc = 0;
+    for (int i = 1; i < ing->nconn; i++)
+        if (load[i] < load[ing->cc]) ing->cc = i;
 }
 
 /* ---- the loop ------------------------------------------------------------------------------------ */
@@ -846,6 +1028,8 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
     if (ing->o.batch_events > 100000) ing->o.batch_events = 100000;
     if (ing->o.batches_in_flight <= 0) ing->o.batches_in_flight = d.batches_in_flight;
     if (ing->o.batches_in_flight > MAX_IN_FLIGHT) ing->o.batches_in_flight = MAX_IN_FLIGHT;
+    if (ing->o.connections <= 0) ing->o.connections = d.connections;
+    if (ing->o.connections > SS_INGEST_MAX_CONNECTIONS) ing->o.connections = SS_INGEST_MAX_CONNECTIONS;
     if (ing->o.memory_check_ms <= 0) ing->o.memory_check_ms = d.memory_check_ms;
     if (ing->o.state_interval_ms <= 0) ing->o.state_interval_ms = d.state_interval_ms;
     if (ing->o.flush_ms <= 0) ing->o.flush_ms = d.flush_ms;
@@ -855,6 +1039,8 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
     ing->o.prefix = ing->prefix;
     ing->target = target;
     ing->nring = ing->o.batches_in_flight + 1;
+    ing->nconn = ing->o.connections;
+    pin_streams(ing);
     pthread_mutex_init(&ing->mu, NULL);
     ss_decode_limits lim = {.max_bytes = ing->o.max_event_bytes, .max_depth = 64};
     ing->dec = ss_decoder_new(&lim);
@@ -895,9 +1081,10 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
 
 void ss_ingest_free(ss_ingest *ing) {
     if (!ing) return;
-    for (int i = 0; i < MAX_IN_FLIGHT + 1; i++) batch_free(&ing->ring[i]);
-    batch_free(&ing->retry);
-    if (ing->c) redisFree(ing->c);
+    for (int i = 0; i < MAX_IN_FLIGHT + 1; i++)
+        for (int j = 0; j < SS_INGEST_MAX_CONNECTIONS; j++) part_free(&ing->ring[i].p[j]);
+    for (int j = 0; j < SS_INGEST_MAX_CONNECTIONS; j++) part_free(&ing->retry.p[j]);
+    close_all(ing);
     ss_decoder_free(ing->dec);
     pthread_mutex_destroy(&ing->mu);
     free(ing);
@@ -917,13 +1104,15 @@ static int finish(ss_ingest *ing, const char *state) {
     for (int tries = 0;; tries++) {
         int rc = drain(ing);
         if (rc != OK) return rc;
-        if (ing->retry.n == 0) break;
+        if (batch_entries(&ing->retry, ing->nconn) == 0) break;
         if (*ing->stop && tries > 0) return E_STOP; /* refused again and asked to stop: cursor stays behind */
         if (ing->oom_pending && (rc = pause_until_low(ing, "oom")) != OK) return rc;
         if ((rc = resend_retry(ing)) != OK) return rc;
     }
     write_state_now(ing, state, NULL);
-    return ing->c && !ing->c->err ? OK : E_IO;
+    for (int i = 0; i < ing->nconn; i++)
+        if (!ing->c[i] || ing->c[i]->err) return E_IO;
+    return OK;
 }
 
 static void publish_read(ss_ingest *ing, uint64_t nread, uint64_t skipped) {
@@ -939,7 +1128,7 @@ static int settle(ss_ingest *ing) {
     int rc = drain(ing);
     if (rc == OK && (ing->oom_pending || ing->pause_wanted))
         rc = pause_until_low(ing, ing->oom_pending ? "oom" : "high_watermark");
-    if (rc == OK && ing->retry.n) rc = resend_retry(ing);
+    if (rc == OK && batch_entries(&ing->retry, ing->nconn)) rc = resend_retry(ing);
     if (rc == OK && ing->count) rc = drain(ing);
     return rc;
 }
@@ -959,15 +1148,14 @@ static int retry_source(ss_ingest *ing) {
 /* Reads one batch from the source into the next ring slot and sends it. */
 static int read_and_send(ss_ingest *ing, int *src_state) {
     batch *b = ring_at(ing, ing->count);
-    batch_reset(b);
-    if (add_controls(ing, b) != 0) goto oom;
-    batch_begin_data(b);
+    batch_reset(b, ing->nconn);
+    if (add_controls(ing, b) != 0 || batch_begin_data(b, ing->nconn) != 0) goto oom;
     int64_t deadline = mono_ms() + ing->o.flush_ms;
     uint64_t nread = 0, skipped0 = ing->skipped_local;
     /* wait up to 200 ms for a first entry, then only for what is left of flush_ms (the
      * clock is read every 32 messages, not per message) */
-    int timeout = 200, timed = 0;
-    while (b->n < ing->o.batch_events) {
+    int timeout = 200, timed = 0, n = 0;
+    while (n < ing->o.batch_events) {
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
         if (r == SS_SOURCE_MSG) {
@@ -977,12 +1165,13 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
             ing->last_msg_cursor = m.cursor;
             ing->has_last_msg_cursor = 1;
             if (add_message(ing, b, &m) != 0) goto oom;
-            if (b->buf.len >= BATCH_MAX_BYTES) break;
+            n = batch_entries(b, ing->nconn);
+            if (batch_bytes(b, ing->nconn) >= BATCH_MAX_BYTES) break;
             if (ing->o.max_events && ing->nread_total >= (uint64_t)ing->o.max_events) {
                 *src_state = SRC_END;
                 break;
             }
-            if (b->n && (!timed || (nread & 31) == 0)) {
+            if (n && (!timed || (nread & 31) == 0)) {
                 int64_t left = deadline - mono_ms();
                 if (left <= 0) break;
                 timeout = (int)left;
@@ -1003,7 +1192,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
         if (*ing->stop) break;
     }
     publish_read(ing, nread, ing->skipped_local - skipped0);
-    if (b->buf.len == 0 && !b->has_cursor) return OK;
+    if (batch_bytes(b, ing->nconn) == 0 && !b->has_cursor) return OK;
     ing->count++;
     int rc = send_batch(ing, b);
     while (rc == OK && ing->count >= ing->o.batches_in_flight) rc = collect_oldest(ing);
@@ -1038,13 +1227,13 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
             }
         }
     }
-    ss_info("ingest", "ingesting %s into %s (prefix %s)", src->id, ss_redis_target_describe(ing->target),
-            ing->prefix);
+    ss_info("ingest", "ingesting %s into %s (prefix %s, %d connection%s)", src->id,
+            ss_redis_target_describe(ing->target), ing->prefix, ing->nconn, ing->nconn == 1 ? "" : "s");
 
     int src_state = SRC_OPEN;
     for (;;) {
         while (src_state == SRC_OPEN && !*ing->stop) {
-            if (ing->oom_pending || ing->pause_wanted || ing->retry.n) rc = settle(ing);
+            if (ing->oom_pending || ing->pause_wanted || batch_entries(&ing->retry, ing->nconn)) rc = settle(ing);
             else rc = read_and_send(ing, &src_state);
             if (rc == E_IO) rc = recover(ing);
             if (rc != OK) break;

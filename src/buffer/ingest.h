@@ -17,9 +17,12 @@
  *                      other_total, reconnects_total, heartbeat_us, source, cursor
  *
  * Guarantees:
- *   - A cursor is written only after Redis confirmed every entry before it, and in the same
- *     connection after them, so whichever cursor survives a crash, the data it covers survived.
- *   - On start and after every reconnect, reading resumes at stored cursor - resume_margin.
+ *   - Every stream (each type, and the DLQ) receives its entries in source order: data goes
+ *     over `connections` connections, and each stream is pinned to one of them.
+ *   - A cursor is written only after Redis confirmed every entry before it (on every
+ *     connection), so whichever cursor survives a crash, the data it covers survived.
+ *   - On start and after every reconnect (an error on any connection reconnects all of them),
+ *     reading resumes at stored cursor - resume_margin.
  *     A source that cannot seek (stdin) gets its unconfirmed entries re-sent from memory.
  *   - Redis must run with maxmemory-policy noeviction (checked; allow_eviction overrides).
  *     Above the high watermark, or on an OOM reply, reading pauses until used_memory falls
@@ -39,6 +42,7 @@
 
 #define SS_INGEST_DLQ_RAW_MAX 65536 /* bytes of a rejected input kept in the DLQ */
 #define SS_INGEST_MAX_REASONS 16    /* distinct DLQ reasons counted separately */
+#define SS_INGEST_MAX_CONNECTIONS 16 /* upper bound of ss_ingest_opts.connections */
 
 typedef struct {
     const char *prefix;          /* default "skyspool:" */
@@ -48,6 +52,8 @@ typedef struct {
     size_t max_event_bytes;      /* larger events go to the DLQ as too_large; default 2 MiB */
     int batch_events;            /* entries per pipelined batch; default 512 */
     int batches_in_flight;       /* unanswered batches before waiting; default 4 */
+    int connections;             /* Redis connections for data, 1..16; default 3. Each stream
+                                    is pinned to one, so per-stream order is the source's */
     int allow_eviction;          /* run even if maxmemory-policy is not noeviction */
     int ignore_cursor;           /* start from the source's beginning, not the stored cursor */
     int memory_check_ms;         /* INFO memory at most this often; default 100 */

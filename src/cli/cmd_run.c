@@ -182,6 +182,7 @@ int ss_cmd_run(int argc, char **argv) {
     io.high_watermark = ss_config_get_double(cfg, "high-watermark");
     io.low_watermark = ss_config_get_double(cfg, "low-watermark");
     io.max_event_bytes = (size_t)ss_config_get_bytes(cfg, "max-event-bytes");
+    io.connections = (int)ss_config_get_int(cfg, "ingest-connections"); /* ss_ingest_new clamps to 1..16 */
     ss_source_opts so;
     ss_source_opts_init(&so);
     so.max_message_bytes = io.max_event_bytes;

@@ -15,6 +15,7 @@
 #include "cli/config.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "writer/claimset.h"
 #include "writer/window.h"
 #include "writer/writer.h"
 
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
             "  --consumer NAME       consumer name in the group [<host>-<pid>]\n"
             "  --window DUR          window length, must divide an hour [5m]     (key window)\n"
             "  --grace DUR           a window closes this long after its end [30s] (key grace)\n"
-            "  --dedup-horizon DUR   event-time horizon of duplicate removal [1h] (key dedup-horizon)\n"
+            "  --dedup-horizon DUR   event-time horizon of duplicate removal, at most 24h [1h] (key dedup-horizon)\n"
             "  --claim-idle DUR      take over entries of a consumer silent this long [60s] (key claim-idle)\n"
             "  --retry-max DUR       cap of the retry backoff [5m]               (key retry-max)\n"
             "  --memory-budget SIZE  bound on buffered rows; larger windows spill into more part\n"
@@ -87,6 +88,8 @@ int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t
     if (!ss_writer_window_len_valid(o->window_us))
         return ss_usage_error(cmd, "window must be whole seconds dividing an hour (1m, 5m, 10m, 15m, 30m, 1h ...)");
     if (o->memory_budget < (1u << 20)) return ss_usage_error(cmd, "memory-budget must be at least 1mb");
+    if (o->horizon_us > SS_CLAIMSET_HORIZON_MAX_US)
+        return ss_usage_error(cmd, "dedup-horizon must be at most 24h");
     if (o->retry_max_ms < o->retry_base_ms) o->retry_max_ms = o->retry_base_ms;
     return 0;
 }

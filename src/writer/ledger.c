@@ -273,16 +273,22 @@ int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id 
 
 size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }
 
+void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]) {
+    ss_writer_claimset_prefetch(&l->cs, ss_writer_claim_fp(key));
+}
+
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us) {
+    /* to the minute, as the in-memory set keeps event times (claimset.h) */
+    int64_t before_s = claims_before_us > 0 ? claims_before_us / 60000000 * 60 : 0;
     if (begin(l, 0) != 0) return -1;
     sqlite3_stmt *st = prep(l, "DELETE FROM claim_log WHERE t < ?");
     if (!st) return rollback(l), -1;
-    sqlite3_bind_int64(st, 1, claims_before_us / 1000000);
+    sqlite3_bind_int64(st, 1, before_s);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "prune claims"), rollback(l), -1;
     long long dropped = sqlite3_changes(l->db);
-    if (l->cs_valid && claims_before_us > 0) ss_writer_claimset_prune(&l->cs, (uint32_t)(claims_before_us / 1000000));
+    if (l->cs_valid && before_s > 0) ss_writer_claimset_prune(&l->cs, (uint32_t)before_s);
     st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ?");
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, ids_before_us);

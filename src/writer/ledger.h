@@ -49,10 +49,14 @@ int ss_ledger_claims_begin(ss_ledger *l);
  * another entry owns the key. */
 int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner);
 int ss_ledger_claims_end(ss_ledger *l);
+/* Starts loading what claiming key will read (claimset.h): call it a few keys ahead. */
+void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]);
 /* Memory held by the in-memory claim set. */
 size_t ss_ledger_claims_bytes(const ss_ledger *l);
-/* Drops claims of event time < claims_before_us and the id blobs of commits whose newest
- * event is older than ids_before_us. Returns the number of claims dropped, or -1. */
+/* Drops claims of event time before claims_before_us rounded down to the minute (the
+ * in-memory set's resolution; it may keep some longer, see claimset.h), and the id blobs
+ * of commits whose newest event is older than ids_before_us. Returns the number of claims
+ * dropped from the ledger, or -1. */
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us);
 
 /* ---- runs and attempts ------------------------------------------------------------------ */

@@ -647,6 +647,8 @@ static int claim_batch(ss_writer *w, size_t from) {
     if (ss_ledger_claims_begin(w->led) != 0) return wfail(w, "%s", ss_ledger_errstr(w->led));
     for (size_t i = from; i < w->nb; i++) {
         bent *e = &w->b[i];
+        if (i + 8 < w->nb && w->b[i + 8].action == A_CLAIM) /* overlap the claim set's cache misses */
+            ss_ledger_claim_prefetch(w->led, w->b[i + 8].key);
         if (e->action != A_CLAIM) continue;
         int owner = 0;
         if (ss_ledger_claim(w->led, e->key, e->type, e->id, e->t, &owner) != 0) {

@@ -2,7 +2,8 @@
 # Redis goes away mid-run (a clean SHUTDOWN, then a kill -9 that loses the AOF's last
 # second) and comes back from its AOF: the ingester reconnects with backoff, rewinds to the
 # cursor that survived, and no input event is missing. From stdin, which cannot rewind, the
-# unconfirmed entries are re-sent from memory across a clean restart.
+# unconfirmed entries are re-sent from memory across a clean restart. All with three Redis
+# connections (ingest-connections 3), which must all be reset together.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 B=$SKYSPOOL_BIN
 CHECK=$SKYSPOOL_BUILD/stream_check
@@ -23,9 +24,9 @@ N=200000
 for mode in shutdown kill9 stdin; do
   P="$mode:"
   if [ $mode = stdin ]; then
-    "$B" ingest --source file:- --redis "$URL" --prefix "$P" --json < ev.jsonl > "$mode.json" 2> "$mode.log" &
+    "$B" ingest --source file:- --redis "$URL" --prefix "$P" --set ingest-connections=3 --json < ev.jsonl > "$mode.json" 2> "$mode.log" &
   else
-    "$B" ingest --source file:ev.jsonl --redis "$URL" --prefix "$P" --json > "$mode.json" 2> "$mode.log" &
+    "$B" ingest --source file:ev.jsonl --redis "$URL" --prefix "$P" --set ingest-connections=3 --json > "$mode.json" 2> "$mode.log" &
   fi
   ING=$!; SS_PIDS+=("$ING")
   ss_wait_for 120 progress "$P" 40000 || ss_fail "$mode: no progress"
@@ -39,6 +40,7 @@ for mode in shutdown kill9 stdin; do
   if wait "$ING"; then ss_pass "$mode: ingest finished after the restart"; else ss_fail "$mode: ingest failed"; cat "$mode.log" >&2; fi
   ss_check "$mode: ingest reconnected" test "$(jq .reconnects "$mode.json")" -ge 1
   ss_check "$mode: the outage was logged" grep -q "lost the Redis connection" "$mode.log"
+  ss_check "$mode: ran with three connections" grep -q "3 connections)" "$mode.log"
   if "$CHECK" --redis "$URL" --prefix "$P" --input ev.jsonl --mode covers > "check-$mode.json" 2> "check-$mode.err"; then
     ss_pass "$mode: no gap, every input event present"
   else

@@ -12,7 +12,6 @@
 
 #include <cmocka.h>
 
-#include "writer/claimset.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
 #include "writer/window.h"
@@ -159,45 +158,6 @@ static void test_idblob_roundtrip(void **state) {
     ss_buf_free(&b);
 }
 
-static void test_claimset(void **state) {
-    (void)state;
-    ss_writer_claimset cs;
-    ss_writer_claimset_init(&cs);
-    uint32_t ex = 0;
-    /* 100k keys: each inserted once, found again with its owner, through several resizes */
-    for (uint64_t i = 0; i < 100000; i++) {
-        uint8_t key[16] = {0};
-        memcpy(key, &i, sizeof i);
-        key[15] = 0x5a;
-        uint64_t fp = ss_writer_claim_fp(key);
-        assert_true(fp != 0);
-        assert_int_equal(ss_writer_claimset_put(&cs, fp, ss_writer_claim_owner(1, i, 0), (uint32_t)(i / 1000), &ex), 1);
-    }
-    assert_int_equal(cs.n, 100000);
-    for (uint64_t i = 0; i < 100000; i += 7) {
-        uint8_t key[16] = {0};
-        memcpy(key, &i, sizeof i);
-        key[15] = 0x5a;
-        assert_int_equal(ss_writer_claimset_put(&cs, ss_writer_claim_fp(key), 0, 0, &ex), 0);
-        assert_int_equal(ex, ss_writer_claim_owner(1, i, 0));
-    }
-    /* different entries hash differently (owner identity) */
-    assert_int_not_equal(ss_writer_claim_owner(1, 5, 0), ss_writer_claim_owner(1, 5, 1));
-    assert_int_not_equal(ss_writer_claim_owner(1, 5, 0), ss_writer_claim_owner(2, 5, 0));
-    /* pruning drops exactly the old ones; the rest are still found */
-    size_t dropped = ss_writer_claimset_prune(&cs, 50); /* t < 50 <=> i < 50000 */
-    assert_int_equal(dropped, 50000);
-    assert_int_equal(cs.n, 50000);
-    for (uint64_t i = 0; i < 100000; i += 999) {
-        uint8_t key[16] = {0};
-        memcpy(key, &i, sizeof i);
-        key[15] = 0x5a;
-        int r = ss_writer_claimset_put(&cs, ss_writer_claim_fp(key), 7, 99, &ex);
-        assert_int_equal(r, i < 50000 ? 1 : 0);
-    }
-    ss_writer_claimset_free(&cs);
-}
-
 static char g_dir[256];
 
 static int setup_dir(void **state) {
@@ -240,13 +200,13 @@ static void test_ledger_queries(void **state) {
     uint8_t k1[16] = {1}, k2[16] = {2};
     int owner = -1;
     assert_int_equal(ss_ledger_claims_begin(l), 0);
-    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){100, 0}, 5000000, &owner), 0);
+    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){100, 0}, 5 * MIN_US, &owner), 0);
     assert_int_equal(owner, 1);
-    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){101, 0}, 5000000, &owner), 0);
+    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){101, 0}, 5 * MIN_US, &owner), 0);
     assert_int_equal(owner, 0);
-    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){100, 0}, 5000000, &owner), 0);
+    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){100, 0}, 5 * MIN_US, &owner), 0);
     assert_int_equal(owner, 2);
-    assert_int_equal(ss_ledger_claim(l, k2, 1, (ss_writer_id){102, 0}, 9000000, &owner), 0);
+    assert_int_equal(ss_ledger_claim(l, k2, 1, (ss_writer_id){102, 0}, 9 * MIN_US, &owner), 0);
     assert_int_equal(owner, 1);
     assert_int_equal(ss_ledger_claims_end(l), 0);
 
@@ -319,15 +279,15 @@ static void test_ledger_queries(void **state) {
     ss_ledger_runs(l, 2, collect_run, &rc);
     assert_int_equal(ss_ledger_flushed_until(l), 300000000);
 
-    /* pruning: claims of event time < 6 s dropped, so k1 can be claimed anew */
-    assert_int_equal(ss_ledger_prune(l, 6000000, 10000000), 1);
+    /* pruning (to the minute): claims of event time < 6 min dropped, so k1 can be claimed anew */
+    assert_int_equal(ss_ledger_prune(l, 6 * MIN_US + 30000000, 10000000), 1);
     assert_int_equal(ss_ledger_committed_ids(l, 1, 0, 1000, &got, &ng), 0);
     assert_int_equal(ng, 0); /* blob pruned */
     free(got);
     ss_ledger_claims_begin(l);
-    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){500, 0}, 7000000, &owner), 0);
+    assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){500, 0}, 7 * MIN_US, &owner), 0);
     assert_int_equal(owner, 1);
-    assert_int_equal(ss_ledger_claim(l, k2, 1, (ss_writer_id){501, 0}, 9000000, &owner), 0);
+    assert_int_equal(ss_ledger_claim(l, k2, 1, (ss_writer_id){501, 0}, 9 * MIN_US, &owner), 0);
     assert_int_equal(owner, 0);
     ss_ledger_claims_end(l);
     ss_ledger_close(l);
@@ -379,7 +339,6 @@ int main(void) {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_id_parse),
         cmocka_unit_test(test_idblob_roundtrip),
-        cmocka_unit_test(test_claimset),
         cmocka_unit_test_setup_teardown(test_ledger_queries, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrent_open, setup_dir, teardown_dir),
     };
