@@ -4,6 +4,7 @@
 # (AOF everysec, noeviction, 64 KB stream nodes, fresh server per measurement).
 #   bench/ingest.sh                 (run by bench/run-all; writes bench/results/ingest.md)
 #   RUNS=7 EVENTS=2000000 bench/ingest.sh     (defaults: RUNS=5 EVENTS=1000000)
+#   INGEST_ARGS="--connections 1" bench/ingest.sh   (extra ingest flags, e.g. the one-connection baseline)
 # For each run: a fresh redis-server, then the peer (1M XADDs, 50 clients x 256 pipelined);
 # a fresh redis-server, then `skyspool ingest --source file:` of a synth file. Reports
 # medians of events/s, the ratio, client and server CPU-seconds per million events
@@ -15,6 +16,7 @@ BIN=${SKYSPOOL_BIN:-$PWD/build/skyspool}
 RUNS=${RUNS:-5}
 EVENTS=${EVENTS:-1000000}
 PEER_N=${PEER_N:-1000000}
+INGEST_ARGS=${INGEST_ARGS:-}
 [ -x "$BIN" ] || { echo "bench/ingest: build first (make bench)" >&2; exit 2; }
 out=$PWD/bench/out/ingest
 mkdir -p "$out"
@@ -45,7 +47,7 @@ cat "$corpus" > /dev/null   # warm the page cache
 avg_line=$(( $(stat -c %s "$corpus") / EVENTS ))
 value=$(head -c 600 /dev/zero | tr '\0' 'x')
 peer_cmd="redis-benchmark -p PORT -P 256 -n $PEER_N -q XADD bench:stream '*' e <600-byte value>"
-ours_cmd="skyspool ingest --source file:events.jsonl --redis redis://127.0.0.1:PORT --json"
+ours_cmd="skyspool ingest --source file:events.jsonl --redis redis://127.0.0.1:PORT --json${INGEST_ARGS:+ $INGEST_ARGS}"
 
 results=$tmp/results.txt
 : > "$results"
@@ -64,7 +66,7 @@ for run in $(seq "$RUNS"); do
   start_redis
   m0=$(used_mem); s0=$(server_cpu)
   /usr/bin/time -f "%e %U %S" -o "$tmp/ours.time" nice "$BIN" ingest --source "file:$corpus" \
-    --redis "redis://127.0.0.1:$PORT" --json --log-level warn > "$tmp/ours.json"
+    --redis "redis://127.0.0.1:$PORT" --json --log-level warn $INGEST_ARGS > "$tmp/ours.json"
   s1=$(server_cpu); m1=$(used_mem)
   read -r owall ouser osys < "$tmp/ours.time"
   written=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["written"])' "$tmp/ours.json")
@@ -95,8 +97,9 @@ print("loop, alternating, on the same machine.")
 print()
 print(f"- corpus: `{gen}` (average line {avg_line} bytes; ~1.9 % other collections are skipped)")
 print(f"- peer: `{peer_cmd}` (50 clients, the default)")
-print(f"- skyspool: `{ours_cmd}` (one connection, 512-entry batches, 4 in flight;")
-print("  each entry `XADD skyspool:<type> * e <event> t <time_us> k <dedup key>`)")
+print(f"- skyspool: `{ours_cmd}` (defaults unless flags above say otherwise: 3 connections, `ingest-connections`, each stream")
+print("  pinned to one: like | follow | post, repost and the rest + control commands; 512-entry batches,")
+print("  4 in flight; each entry `XADD skyspool:<type> * e <event> t <time_us> k <dedup key>`)")
 print()
 print(f"| median of {len(rows)} runs | redis-benchmark XADD | skyspool ingest |")
 print("|---|---:|---:|")

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "buffer/reply_arena.h"
 #include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -161,6 +162,7 @@ struct ss_writer {
     int lock_fd;
     redisContext *rc;
     redisContext *rd;             /* second connection: XREADGROUP only, so one can be in flight */
+    ss_reply_arena *arena;        /* rd's replies are built here (reset after each round) */
     int rd_pending;               /* an XREADGROUP was sent on rd and its reply not yet read */
     int rd_idx[SS_TYPE__COUNT];   /* the streams it asked for, in order */
     int rd_n;
@@ -1097,6 +1099,7 @@ static int enforce_budget(ss_writer *w) {
  * again. Every other command uses w->rc, so replies never interleave. */
 static void reader_close(ss_writer *w) {
     if (w->rd) redisFree(w->rd);
+    if (w->arena) ss_reply_arena_reset(w->arena);
     w->rd = NULL;
     w->rd_pending = 0;
 }
@@ -1109,6 +1112,7 @@ static int reader_connect(ss_writer *w) {
     /* keep the reader's buffer between replies: hiredis otherwise frees and regrows it on
      * every read, and the regrowth costs more than the parsing */
     if (w->rd->reader) w->rd->reader->maxbuf = 0;
+    ss_reply_arena_attach(w->rd, w->arena);
     return 0;
 }
 
@@ -1213,7 +1217,7 @@ static int read_round(ss_writer *w, int *got_any) {
     }
     if (r->type == REDIS_REPLY_ERROR) {
         wfail(w, "redis XREADGROUP: %.*s", (int)r->len, r->str);
-        freeReplyObject(r);
+        ss_reply_arena_reset(w->arena);
         return -1;
     }
     int got[SS_TYPE__COUNT] = {0};
@@ -1269,7 +1273,7 @@ static int read_round(ss_writer *w, int *got_any) {
     }
     if (rc == 0) rc = claim_batch(w, 0);
     if (rc == 0) rc = apply_batch(w, 0);
-    freeReplyObject(r);
+    ss_reply_arena_reset(w->arena); /* r and every entry string in w->b die here */
     return rc;
 }
 
@@ -1756,7 +1760,8 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     w->flushed_end = ss_ledger_flushed_until(w->led);
     w->dec[0] = ss_decoder_new(NULL);
     w->dec[1] = ss_decoder_new(NULL);
-    if (!w->dec[0] || !w->dec[1]) {
+    w->arena = ss_reply_arena_new();
+    if (!w->dec[0] || !w->dec[1] || !w->arena) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1772,6 +1777,7 @@ void ss_writer_free(ss_writer *w) {
     abort_parts(w);
     drop_committed(w);
     reader_close(w);
+    ss_reply_arena_free(w->arena);
     if (w->rc) redisFree(w->rc);
     if (w->led) ss_ledger_close(w->led);
     for (int l = 0; l < 2; l++)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -721,6 +722,53 @@ static void test_source_seek_and_oversize(void **state) {
     ss_buf_free(&b);
 }
 
+/* pace=R: a live-like feed. It never changes the bytes or the source id (the cursor key),
+ * holds the rate (AGAIN while ahead of it, with timeout 0), and rejects bad values. */
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_source_pace(void **state) {
+    (void)state;
+    char err[256];
+    ss_source *a = ss_source_open("synth:events=1500,seed=3", NULL, err, sizeof err);
+    ss_source *b = ss_source_open("synth:events=1500,pace=3000,seed=3", NULL, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a->id, b->id);
+    ss_source_msg ma, mb;
+    double t0 = now_s();
+    int agains = 0;
+    for (int i = 0; i < 1500; i++) {
+        assert_int_equal(ss_source_next(a, &ma, 0), SS_SOURCE_MSG);
+        int r;
+        while ((r = ss_source_next(b, &mb, 0)) == SS_SOURCE_AGAIN) agains++;
+        assert_int_equal(r, SS_SOURCE_MSG);
+        assert_int_equal(ma.len, mb.len);
+        assert_memory_equal(ma.data, mb.data, ma.len);
+    }
+    double dt = now_s() - t0;
+    /* 1500 at 3000/s: 0.5 s (the first millisecond's worth goes at once) */
+    assert_true(dt >= 0.45);
+    assert_true(dt < 5.0);
+    assert_true(agains > 0);
+    /* a blocking wait (timeout) returns the message instead of AGAIN */
+    assert_int_equal(ss_source_seek(b, 0), 0);
+    assert_int_equal(ss_source_next(b, &mb, 1000), SS_SOURCE_MSG);
+    assert_int_equal(ss_source_next(b, &mb, 1000), SS_SOURCE_MSG);
+    ss_source_close(a);
+    ss_source_close(b);
+    const char *bad[] = {"synth:events=5,pace=0", "synth:events=5,pace=-1", "synth:events=5,pace=x",
+                         "synth:events=5,pace=1e9", "synth:events=5,pace="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_null(ss_source_open(bad[i], NULL, err, sizeof err));
+        assert_true(err[0] != '\0');
+    }
+}
+
 static void test_params(void **state) {
     ss_synth_params p;
     char err[256], canon[512];
@@ -816,6 +864,7 @@ int main(void) {
         cmocka_unit_test(test_post_text_and_facets),
         cmocka_unit_test(test_planting_matches_stats),
         cmocka_unit_test(test_source_seek_and_oversize),
+        cmocka_unit_test(test_source_pace),
         cmocka_unit_test(test_decoder_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
