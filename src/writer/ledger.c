@@ -268,7 +268,7 @@ ss_ledger *ss_ledger_open(const char *path, char *err, size_t errlen) {
     ss_ledger *l = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, err, errlen);
     if (!l) return NULL;
     if (exec_open_retry(l, "PRAGMA journal_mode=WAL") != 0 || set_sync(l, 1) != 0 ||
-        exec(l, "PRAGMA cache_size=-16384") != 0 || exec_open_retry(l, g_schema) != 0) {
+        exec(l, "PRAGMA cache_size=-8192") != 0 || exec_open_retry(l, g_schema) != 0) {
         snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
         ss_ledger_close(l);
         return NULL;
