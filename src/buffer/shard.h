@@ -24,7 +24,7 @@
 #include "buffer/xinfo.h"
 #include "event/event.h"
 
-#define SS_SHARDS_MAX 64          /* upper bound of the `shards` setting */
+#define SS_SHARDS_MAX 16          /* upper bound of the `shards` setting (ledger stream numbers fit a byte) */
 #define SS_SHARD_OWNER_MAX 128    /* characters of a ledger id */
 #define SS_SHARD_UNSHARDED "all"  /* owner field of the unsharded layout */
 

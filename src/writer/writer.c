@@ -208,6 +208,7 @@ const char *ss_writer_errstr(const ss_writer *w) { return w->errstr; }
 /* A stream's number in the ledger (claims, runs, commits): its type when unsharded, a
  * number of its own per (shard, type) otherwise. Entry ids of two streams can be equal,
  * so two shards owned by one ledger must never look up each other's committed ids. */
+_Static_assert(SS_TYPE__COUNT * (SS_SHARDS_MAX + 1) <= 256, "ledger stream numbers must fit the claim log's byte");
 static int led_type(const ss_writer *w, int type) {
     return w->nshards > 1 ? SS_TYPE__COUNT * (w->o.shard + 1) + type : type;
 }
