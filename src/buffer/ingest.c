@@ -1255,9 +1255,10 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
             }
         }
     }
-    ss_info("ingest", "ingesting %s into %s (prefix %s, %d connection%s, %d shard%s)", src->id,
-            ss_redis_target_describe(ing->target), ing->prefix, ing->nconn, ing->nconn == 1 ? "" : "s", ing->nshards,
-            ing->nshards == 1 ? "" : "s");
+    char shards[48] = "";
+    if (ing->nshards > 1) snprintf(shards, sizeof shards, ", %d shards per type", ing->nshards);
+    ss_info("ingest", "ingesting %s into %s (prefix %s, %d connection%s)%s", src->id,
+            ss_redis_target_describe(ing->target), ing->prefix, ing->nconn, ing->nconn == 1 ? "" : "s", shards);
 
     int src_state = SRC_OPEN;
     for (;;) {

@@ -47,7 +47,7 @@ static void usage(FILE *f) {
             "  --consumer NAME       consumer name in the group [<host>-<pid>] (+ .s<I> with --shard)\n"
             "  --shard I[/M]         consume only shard I of M (streams <prefix><type>:<I>); M from\n"
             "                        /M or the shards setting, and it must be what the ingester\n"
-            "                        recorded (key shards; default: unsharded)\n"
+            "                        recorded (keys shard and shards; default: unsharded)\n"
             "  --take-shard          claim the shard (or unsharded buffer) for this ledger although\n"
             "                        another ledger owns it: only when that machine is gone for good\n"
             "                        (what it committed but had not acknowledged is written again)\n"
@@ -202,9 +202,8 @@ int ss_cmd_write(int argc, char **argv) {
         case O_LEDGER: wo.ledger = optarg; break;
         case O_JSON: json = 1; break;
         case O_SHARD:
-            if (ss_shard_parse(optarg, &shard, &shard_m) != 0) {
-                rc = ss_usage_error("write", "--shard wants I or I/M with 0 <= I < M <= %d, not '%s'", SS_SHARDS_MAX,
-                                    optarg);
+            if (ss_config_set(cfg, "shard", optarg, SS_CFG_FLAG, err, sizeof err) != 0) {
+                rc = ss_usage_error("write", "--shard: %s", err);
                 goto out;
             }
             break;
@@ -227,6 +226,11 @@ int ss_cmd_write(int argc, char **argv) {
     if (ss_cli_apply_log_level("write", cfg) != 0) goto out;
     if ((rc = ss_cli_writer_opts("write", cfg, NULL, &wo)) != 0) goto out;
     rc = 2;
+    const char *shard_s = ss_config_get(cfg, "shard");
+    if (shard_s && ss_shard_parse(shard_s, &shard, &shard_m) != 0) {
+        rc = ss_usage_error("write", "shard wants I or I/M with 0 <= I < M <= %d, not '%s'", SS_SHARDS_MAX, shard_s);
+        goto out;
+    }
     if (shard_m > 0) {
         if (ss_config_get_origin(cfg, "shards") != SS_CFG_DEFAULT && ss_config_get_int(cfg, "shards") != shard_m) {
             rc = ss_usage_error("write", "--shard %d/%d contradicts shards=%lld", shard, shard_m,
