@@ -57,7 +57,7 @@ static void usage(FILE *f) {
             "  --claim-idle DUR      take over entries of a consumer silent this long [60s] (key claim-idle)\n"
             "  --retry-max DUR       cap of the retry backoff [5m]               (key retry-max)\n"
             "  --memory-budget SIZE  bound on buffered rows; larger windows spill into more part\n"
-            "                        files [128mb]                               (key memory-budget)\n"
+            "                        files [96mb]                                (key memory-budget)\n"
             "  --max-attempts N      give up after N failed attempts in a row [0 = retry forever]\n"
             "  --count N             entries per stream per XREADGROUP [1000]\n"
             "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"

@@ -62,7 +62,7 @@ static const ss_key g_keys[] = {
     {"dedup-horizon", "SKYSPOOL_DEDUP_HORIZON", "1h", V_MS, "event-time horizon of duplicate removal"},
     {"retry-max", "SKYSPOOL_RETRY_MAX", "5m", V_MS, "cap of the writer's retry backoff"},
     {"claim-idle", "SKYSPOOL_CLAIM_IDLE", "60s", V_MS, "reclaim entries of a consumer idle this long"},
-    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "128mb", V_BYTES, "writer's in-memory budget of buffered entries"},
+    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "96mb", V_BYTES, "writer's in-memory budget of buffered entries"},
     {"metrics-listen", "SKYSPOOL_METRICS_LISTEN", NULL, V_STR, "host:port for the Prometheus /metrics endpoint"},
 };
 #define SS_NKEYS (sizeof g_keys / sizeof g_keys[0])

@@ -297,13 +297,40 @@ void ss_ledger_close(ss_ledger *l) {
 
 /* ---- claims ------------------------------------------------------------------------------ */
 
-static int load_one(void *ctx, const ss_claimrec *r) {
-    ss_ledger *l = ctx;
+/* Loading goes through a short queue: each claim's lines are prefetched LOAD_AHEAD claims
+ * before it is put, so the cache misses of a restart's millions of puts overlap. */
+#define LOAD_AHEAD 8
+typedef struct {
+    ss_ledger *l;
+    struct {
+        uint64_t fp;
+        uint32_t owner, t;
+    } q[LOAD_AHEAD];
+    size_t n; /* claims seen; the last min(n, LOAD_AHEAD) are queued */
+} loader;
+
+static int load_put(loader *ld, size_t i) {
     uint32_t existing;
-    return ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(r->key), ss_writer_claim_owner(r->type, r->ms, r->seq),
-                                  (uint32_t)r->t, &existing) < 0
-               ? -2
-               : 0;
+    return ss_writer_claimset_put(&ld->l->cs, ld->q[i].fp, ld->q[i].owner, ld->q[i].t, &existing) < 0 ? -2 : 0;
+}
+
+static int load_one(void *ctx, const ss_claimrec *r) {
+    loader *ld = ctx;
+    size_t i = ld->n++ % LOAD_AHEAD;
+    if (ld->n > LOAD_AHEAD && load_put(ld, i) != 0) return -2; /* the oldest queued, then its slot is free */
+    ld->q[i].fp = ss_writer_claim_fp(r->key);
+    ld->q[i].owner = ss_writer_claim_owner(r->type, r->ms, r->seq);
+    ld->q[i].t = (uint32_t)r->t;
+    ss_writer_claimset_prefetch(&ld->l->cs, ld->q[i].fp);
+    return 0;
+}
+
+static int load_flush(loader *ld) {
+    size_t queued = ld->n < LOAD_AHEAD ? ld->n : LOAD_AHEAD;
+    for (size_t k = ld->n - queued; k < ld->n; k++)
+        if (load_put(ld, k % LOAD_AHEAD) != 0) return -2;
+    ld->n = 0;
+    return 0;
 }
 
 /* Under the write lock, reads the claim batches appended since we last looked (by other
@@ -322,9 +349,11 @@ int ss_ledger_claims_begin(ss_ledger *l) {
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, l->last_seq);
     int rc;
+    loader ld = {.l = l, .n = 0};
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         size_t n = 0;
-        int d = ss_claimlog_decode(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), load_one, l, &n);
+        int d = ss_claimlog_decode(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), load_one, &ld, &n);
+        if (d == 0) d = load_flush(&ld); /* in order: a later batch may claim the same key */
         if (d != 0 || n != (size_t)sqlite3_column_int64(st, 1)) {
             snprintf(l->errstr, sizeof l->errstr, "ledger: %s (claim batch %lld)",
                      d == -2 ? "out of memory loading dedup claims" : "a claim batch is corrupt",

@@ -497,6 +497,53 @@ static void test_claims_shared(void **state) {
     ss_ledger_close(a);
 }
 
+/* A restart reloads thousands of claims (through the loader's prefetch queue) with every
+ * owner as it was, in append order: a key claimed again after its claim was pruned from
+ * memory (its batch still in the ledger) reloads with its first owner. */
+static void test_claims_reload(void **state) {
+    (void)state;
+    char path[300], err[256];
+    snprintf(path, sizeof path, "%s/%s", g_dir, SS_LEDGER_FILE);
+    ss_ledger *l = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(l);
+    int owner;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(ss_ledger_claims_begin(l), 0);
+        for (int i = 0; i < 1000; i++) {
+            uint8_t key[16] = {(uint8_t)round, (uint8_t)(i & 0xff), (uint8_t)(i >> 8), 0x77};
+            int64_t t = (round == 0 && i == 0 ? 5 : 20) * MIN_US; /* key 0-0 is old */
+            assert_int_equal(ss_ledger_claim(l, key, 1, (ss_writer_id){(uint64_t)(round * 1000 + i), 0}, t, &owner), 0);
+            assert_int_equal(owner, 1);
+        }
+        assert_int_equal(ss_ledger_claims_end(l), 0);
+    }
+    /* memory drops key 0-0 (5 min); its batch stays (newest claim 20 min); claimed anew */
+    assert_int_equal(ss_ledger_prune(l, 6 * MIN_US, 0), 0);
+    uint8_t k00[16] = {0, 0, 0, 0x77};
+    assert_int_equal(ss_ledger_claims_begin(l), 0);
+    assert_int_equal(ss_ledger_claim(l, k00, 1, (ss_writer_id){99999, 0}, 21 * MIN_US, &owner), 0);
+    assert_int_equal(owner, 1);
+    assert_int_equal(ss_ledger_claims_end(l), 0);
+    ss_ledger_close(l);
+
+    l = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(ss_ledger_claims_begin(l), 0);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 1000; i++) {
+            uint8_t key[16] = {(uint8_t)round, (uint8_t)(i & 0xff), (uint8_t)(i >> 8), 0x77};
+            uint64_t ms = (uint64_t)(round * 1000 + i);
+            assert_int_equal(ss_ledger_claim(l, key, 1, (ss_writer_id){ms, 0}, 20 * MIN_US, &owner), 0);
+            assert_int_equal(owner, 2); /* the same entry: its own claim */
+            assert_int_equal(ss_ledger_claim(l, key, 1, (ss_writer_id){ms, 1}, 20 * MIN_US, &owner), 0);
+            assert_int_equal(owner, 0);
+        }
+    assert_int_equal(ss_ledger_claim(l, k00, 1, (ss_writer_id){99999, 0}, 21 * MIN_US, &owner), 0);
+    assert_int_equal(owner, 0); /* the first owner (entry 0-0) came back first */
+    assert_int_equal(ss_ledger_claims_end(l), 0);
+    ss_ledger_close(l);
+}
+
 /* A ledger written before claim batches (schema version 0, claim_log) is migrated on open;
  * a version this code does not know is refused with a message saying so. */
 static void test_schema_versions(void **state) {
@@ -549,6 +596,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_concurrent_open, setup_dir, teardown_dir),
         cmocka_unit_test(test_claimlog_codec),
         cmocka_unit_test_setup_teardown(test_claims_shared, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_claims_reload, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_schema_versions, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
