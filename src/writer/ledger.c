@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ss_ledger {
     sqlite3 *db;
@@ -57,7 +58,8 @@ static const char g_schema[] =
     "CREATE INDEX IF NOT EXISTS commits_range ON commits(type_id, last_ms);"
     "CREATE TABLE IF NOT EXISTS fenced(consumer TEXT PRIMARY KEY, at_us INTEGER);"
     "CREATE TABLE IF NOT EXISTS claim_batches(seq INTEGER PRIMARY KEY AUTOINCREMENT, max_t INTEGER NOT NULL,"
-    "  n INTEGER NOT NULL, recs BLOB NOT NULL);";
+    "  n INTEGER NOT NULL, recs BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 #define SCHEMA_VERSION 2
 #define SCHEMA_VERSION_SET "PRAGMA user_version=2"
@@ -693,6 +695,40 @@ int ss_ledger_unfence(ss_ledger *l, const char *consumer) {
 }
 
 int ss_ledger_is_fenced(ss_ledger *l, const char *consumer) { return fenced_in_txn(l, consumer); }
+
+/* "<host>-<16 hex>": the host for people reading an error, random bits for uniqueness. */
+static void fresh_id(char *out, size_t outlen) {
+    char host[64] = "host";
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "host");
+    host[sizeof host - 1] = '\0';
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')) *p = '_';
+    uint64_t r = (uint64_t)now_us() ^ ((uint64_t)getpid() << 40);
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        uint64_t v;
+        if (fread(&v, sizeof v, 1, f) == 1) r ^= v;
+        fclose(f);
+    }
+    snprintf(out, outlen, "%.40s-%016llx", host, (unsigned long long)r);
+}
+
+int ss_ledger_id(ss_ledger *l, char *out, size_t outlen) {
+    char id[80];
+    fresh_id(id, sizeof id);
+    sqlite3_stmt *st = prep(l, "INSERT OR IGNORE INTO meta(key, value) VALUES('ledger_id', ?)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "create the ledger id");
+    st = prep(l, "SELECT value FROM meta WHERE key='ledger_id'");
+    if (!st) return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(l, "read the ledger id");
+}
 
 int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t max_ms, ss_writer_id **ids,
                             size_t *n) {

@@ -16,6 +16,7 @@
  *             disk, served from memory (claimset.h)
  *   fenced    consumers declared dead by another writer, which then took over their entries;
  *             a fenced consumer can no longer commit
+ *   meta      ledger_id: this ledger's identity, for the shard owners recorded in Redis
  *
  * WAL mode, so readers (`skyspool runs`) never block writers and several writers on one
  * machine share one ledger (busy_timeout serializes their short write transactions). Commit
@@ -122,6 +123,9 @@ int ss_ledger_fence(ss_ledger *l, const char *consumer);
 int ss_ledger_unfence(ss_ledger *l, const char *consumer);
 /* 1 fenced, 0 not, -1 error. */
 int ss_ledger_is_fenced(ss_ledger *l, const char *consumer);
+/* This ledger's id ("<host>-<16 hex>"), created at the first call and kept in the table meta:
+ * Redis records which ledger owns a shard (buffer/shard.h), and the id moves with the file. */
+int ss_ledger_id(ss_ledger *l, char *out, size_t outlen);
 
 /* Loads the ids of every commit of stream type whose id range may hold ids in
  * [min_ms, max_ms], sorted and unique, into *ids (malloc'd; caller frees). */
