@@ -172,7 +172,9 @@ W2=(--out "$OUT2" --data-dir "$DC" --redis "$U" --prefix "$P2" --grace 1s --clai
 "$B" write "${W2[@]}" --shard 0/2 --consumer c0 --once --all 2> "$SS_TMP/c0.err"
 rc=0; SKYSPOOL_CRASH_AT=after_write:1 "$B" write "${W2[@]}" --shard 1/2 --consumer c1 --once --all 2> "$SS_TMP/c1.err" || rc=$?
 ss_eq "the shard-1 writer crashed after sealing a file" 137 "$rc"
-"$B" write "${W2[@]}" --shard 1/2 --consumer c1 --once --all 2>> "$SS_TMP/c1.err"
+"$B" write "${W2[@]}" --shard 1/2 --consumer c1 --once --all --json > "$SS_TMP/c1.json" 2>> "$SS_TMP/c1.err"
+ss_eq "shard 0 being done first makes none of shard 1's windows late" 0 \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["late_rows"])' "$SS_TMP/c1.json")"
 ss_eq "both shards drained" "0 0" "$(P="$P2" shard_left)"
 if ss_node writer_check.mjs --out "$OUT2" --input "$SS_TMP/c.jsonl" --ledger-rows "$(ws_ledger_rows "$DC")" \
   > "$SS_TMP/check3.log" 2>&1; then
