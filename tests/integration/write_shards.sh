@@ -8,7 +8,7 @@
 #     no loss), XLEN 0 and nothing pending, and the takeover stayed inside machine A's ledger.
 #  2. a writer of machine B on shard 0 is refused (shard 0 belongs to A's ledger), so is a writer
 #     without --shard, and so is an ingester with another number of shards (data buffered).
-#  3. status, audit and runs show the shard streams; --take-shard moves a shard.
+#  3. status, audit and runs show the shard streams; --take-shard moves a shard; --reshard.
 #  4. one ledger owning both shards keeps their (colliding) entry ids apart across a crash.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/writer.sh"
@@ -156,6 +156,12 @@ if ss_node writer_check.mjs --out "$OUT" --input "$SS_TMP/all.jsonl" --ledger-ro
 else
   ss_fail "exactly-once check after the move"; sed 's/^/    /' "$SS_TMP/check2.log"
 fi
+# --reshard, once drained: an explicit change of M is recorded and routes into the new streams
+"$B" ingest --source "file:$SS_TMP/more.jsonl" --redis "$U" --prefix "$P" --shards 3 --reshard --from-start \
+  --log-level warn 2> "$SS_TMP/reshard3.err"
+ss_eq "--reshard records shards=3" 3 "$(redis-cli -p "$PORT" HGET "${P}ingest" shards)"
+ss_check "--reshard warns" grep -q "reshard" "$SS_TMP/reshard3.err"
+ss_check "and the third shard's streams receive events" test "$(redis-cli -p "$PORT" XLEN "${P}like:2")" -gt 0
 
 # ---- 4. one machine owning both shards ------------------------------------------------------
 # Entry ids of like:0 and like:1 coincide (both streams get entries in the same milliseconds),
