@@ -40,7 +40,7 @@ static void usage(FILE *f) {
             "                        stream is pinned to one, so every stream keeps source order;\n"
             "                        a few connections cost Redis less CPU per entry than one\n"
             "  --shards M            route events to M streams per type, <prefix><type>:<s> with\n"
-            "                        s = hash(dedup key) mod M, one writer machine per shard [1]\n"
+            "                        s = hash(dedup key) mod M (1-16), one writer machine per shard [1]\n"
             "                        (key shards). Recorded in <prefix>ingest; another M is refused\n"
             "  --reshard             accept a --shards other than the recorded one (after draining;\n"
             "                        duplicates around the switch may then be written twice)\n"

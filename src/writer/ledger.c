@@ -773,6 +773,18 @@ int64_t ss_ledger_flushed_until(ss_ledger *l) {
     return v;
 }
 
+int64_t ss_ledger_flushed_until_streams(ss_ledger *l, int type_lo, int type_hi) {
+    sqlite3_stmt *st = prep(l, "SELECT MAX(window_start_us + window_us) FROM runs WHERE late=0 AND status='ok'"
+                               " AND type_id BETWEEN ? AND ?");
+    if (!st) return 0;
+    sqlite3_bind_int(st, 1, type_lo);
+    sqlite3_bind_int(st, 2, type_hi);
+    int64_t v = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* ---- history --------------------------------------------------------------------------------- */
 
 static void copy_text(char *dst, size_t cap, const unsigned char *s) {

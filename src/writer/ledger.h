@@ -134,6 +134,9 @@ int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t ma
 
 /* Highest window end (start + len) of any non-late commit: windows up to it were flushed. */
 int64_t ss_ledger_flushed_until(ss_ledger *l);
+/* The same over the streams numbered type_lo..type_hi only (one shard's, when a ledger holds
+ * several: another shard's progress says nothing about which of ours are late). */
+int64_t ss_ledger_flushed_until_streams(ss_ledger *l, int type_lo, int type_hi);
 
 /* ---- history ------------------------------------------------------------------------------ */
 typedef struct {

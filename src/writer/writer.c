@@ -1841,7 +1841,7 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
     }
-    w->flushed_end = ss_ledger_flushed_until(w->led);
+    w->flushed_end = ss_ledger_flushed_until_streams(w->led, led_type(w, 0), led_type(w, SS_TYPE__COUNT - 1));
     w->dec[0] = ss_decoder_new(NULL);
     w->dec[1] = ss_decoder_new(NULL);
     w->arena = ss_reply_arena_new();

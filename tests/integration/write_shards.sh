@@ -8,7 +8,7 @@
 #     no loss), XLEN 0 and nothing pending, and the takeover stayed inside machine A's ledger.
 #  2. a writer of machine B on shard 0 is refused (shard 0 belongs to A's ledger), so is a writer
 #     without --shard, and so is an ingester with another number of shards (data buffered).
-#  3. status, audit and runs show the shard streams; --take-shard moves a shard.
+#  3. status, audit and runs show the shard streams; --take-shard moves a shard; --reshard.
 #  4. one ledger owning both shards keeps their (colliding) entry ids apart across a crash.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/writer.sh"
@@ -156,6 +156,12 @@ if ss_node writer_check.mjs --out "$OUT" --input "$SS_TMP/all.jsonl" --ledger-ro
 else
   ss_fail "exactly-once check after the move"; sed 's/^/    /' "$SS_TMP/check2.log"
 fi
+# --reshard, once drained: an explicit change of M is recorded and routes into the new streams
+"$B" ingest --source "file:$SS_TMP/more.jsonl" --redis "$U" --prefix "$P" --shards 3 --reshard --from-start \
+  --log-level warn 2> "$SS_TMP/reshard3.err"
+ss_eq "--reshard records shards=3" 3 "$(redis-cli -p "$PORT" HGET "${P}ingest" shards)"
+ss_check "--reshard warns" grep -q "reshard" "$SS_TMP/reshard3.err"
+ss_check "and the third shard's streams receive events" test "$(redis-cli -p "$PORT" XLEN "${P}like:2")" -gt 0
 
 # ---- 4. one machine owning both shards ------------------------------------------------------
 # Entry ids of like:0 and like:1 coincide (both streams get entries in the same milliseconds),
@@ -172,7 +178,9 @@ W2=(--out "$OUT2" --data-dir "$DC" --redis "$U" --prefix "$P2" --grace 1s --clai
 "$B" write "${W2[@]}" --shard 0/2 --consumer c0 --once --all 2> "$SS_TMP/c0.err"
 rc=0; SKYSPOOL_CRASH_AT=after_write:1 "$B" write "${W2[@]}" --shard 1/2 --consumer c1 --once --all 2> "$SS_TMP/c1.err" || rc=$?
 ss_eq "the shard-1 writer crashed after sealing a file" 137 "$rc"
-"$B" write "${W2[@]}" --shard 1/2 --consumer c1 --once --all 2>> "$SS_TMP/c1.err"
+"$B" write "${W2[@]}" --shard 1/2 --consumer c1 --once --all --json > "$SS_TMP/c1.json" 2>> "$SS_TMP/c1.err"
+ss_eq "shard 0 being done first makes none of shard 1's windows late" 0 \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["late_rows"])' "$SS_TMP/c1.json")"
 ss_eq "both shards drained" "0 0" "$(P="$P2" shard_left)"
 if ss_node writer_check.mjs --out "$OUT2" --input "$SS_TMP/c.jsonl" --ledger-rows "$(ws_ledger_rows "$DC")" \
   > "$SS_TMP/check3.log" 2>&1; then
