@@ -2,6 +2,8 @@
  * CONFIG values and INFO text, so the grading rules read like the documentation. */
 #include "buffer/audit.h"
 
+#include "buffer/shard.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,14 +276,19 @@ static void check_groups(actx *x) {
     int ntypes = x->o->keep_other ? SS_TYPE__COUNT : SS_TYPE_OTHER;
     int missing = 0, existing = 0;
     long long pending = 0, lag = 0, len = 0;
-    int lag_unknown = 0;
+    int lag_unknown = 0, shards = 1;
+    char err[256];
+    /* with shards (buffer/shard.h) each row stands for the type's M streams, summed */
+    if (ss_shard_recorded(x->c, x->o->prefix, &shards, err, sizeof err) != 0 || shards < 1) shards = 1;
     for (int t = 0; t < ntypes && x->a->ngroups < 16; t++) {
         ss_audit_group *g = &x->a->groups[x->a->ngroups++];
         memset(g, 0, sizeof *g);
-        snprintf(g->stream, sizeof g->stream, "%s%s", x->o->prefix, ss_type_name((ss_type)t));
+        if (shards > 1)
+            snprintf(g->stream, sizeof g->stream, "%s%s:{0..%d}", x->o->prefix, ss_type_name((ss_type)t), shards - 1);
+        else snprintf(g->stream, sizeof g->stream, "%s%s", x->o->prefix, ss_type_name((ss_type)t));
         ss_stream_info si;
-        char err[256];
-        if (ss_stream_info_get(x->c, g->stream, x->o->group, &si, err, sizeof err) != 0) continue;
+        if (ss_shard_stream_info(x->c, x->o->prefix, (ss_type)t, shards, x->o->group, &si, NULL, err, sizeof err) != 0)
+            continue;
         g->exists = si.exists;
         g->length = si.length;
         g->has_group = si.has_group;
@@ -316,7 +323,9 @@ static void check_groups(actx *x) {
     if (lag_unknown) snprintf(val, sizeof val, "pending %lld, lag unknown", pending);
     else snprintf(val, sizeof val, "pending %lld, lag %lld", pending, lag);
     ss_check *k = add(x, "consumer-groups", 0, SS_CHECK_PASS, val);
-    msg(k, "group '%s' on all %d streams (%lld entries buffered)", x->o->group, existing, len);
+    if (shards > 1)
+        msg(k, "group '%s' on all %d types in %d shards (%lld entries buffered)", x->o->group, existing, shards, len);
+    else msg(k, "group '%s' on all %d streams (%lld entries buffered)", x->o->group, existing, len);
 }
 
 int ss_audit_run(redisContext *c, const ss_audit_opts *opts, ss_audit *out, char *err, size_t errlen) {

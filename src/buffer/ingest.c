@@ -51,7 +51,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer/shard.h"
 #include "metrics/metrics.h"
+#include "util/hash.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -96,8 +98,9 @@ struct ss_ingest {
     char errstr[1024];
 
     char prefix[PREFIX_MAX + 1];
-    char xadd_prefix[SS_TYPE__COUNT][PREFIX_MAX + 64];
-    size_t xadd_prefix_len[SS_TYPE__COUNT];
+    int nshards;                        /* the `shards` setting: streams per type */
+    char xadd_prefix[SS_TYPE__COUNT * SS_SHARDS_MAX][PREFIX_MAX + 64]; /* [type * nshards + shard] */
+    size_t xadd_prefix_len[SS_TYPE__COUNT * SS_SHARDS_MAX];
     char dlq_key[PREFIX_MAX + 8];
     char state_key[PREFIX_MAX + 8];
     char cursor_key[PREFIX_MAX + 600];
@@ -331,14 +334,18 @@ static int add_dlq(ss_ingest *ing, batch *bt, const char *reason, const char *de
 
 static int add_event(ss_ingest *ing, batch *bt, const ss_event *ev) {
     char hex[SS_DEDUP_HEX_LEN + 1];
-    ss_event_dedup_hex(ev, hex);
+    uint8_t key[16];
+    ss_event_dedup_key(ev, key);
+    ss_hash128_hex(key, hex);
+    /* every shard of a type rides on the type's connection: each stream keeps source order */
     part *b = &bt->p[ing->conn_of[ev->type]];
     ss_buf *buf = &b->buf;
-    size_t plen = ing->xadd_prefix_len[ev->type];
+    int sx = (int)ev->type * ing->nshards + (int)ss_shard_of(key, (unsigned)ing->nshards);
+    size_t plen = ing->xadd_prefix_len[sx];
     size_t need = plen + ev->raw_len + 24 + 16 + 24 + 16 + SS_DEDUP_HEX_LEN + 16;
     if (ss_buf_reserve(buf, need) != 0) return -1;
     char *w = buf->data + buf->len;
-    memcpy(w, ing->xadd_prefix[ev->type], plen);
+    memcpy(w, ing->xadd_prefix[sx], plen);
     w += plen;
     *w++ = '$';
     w += ss_fmt_i64(w, (int64_t)ev->raw_len);
@@ -723,6 +730,23 @@ static int check_policy(ss_ingest *ing) {
     return OK;
 }
 
+/* Records the number of shards in Pingest, or refuses a number other than the recorded one
+ * (shard.h): a key's copies must all meet in one shard. Checked at every (re)connect. */
+static int check_shards(ss_ingest *ing) {
+    char err[1024];
+    int recorded = 0;
+    int rc = ss_shard_record(ing->c[ing->cc], ing->prefix, ing->nshards, ing->o.reshard, &recorded, err, sizeof err);
+    if (rc < 0) return E_IO;
+    if (rc > 0) {
+        snprintf(ing->errstr, sizeof ing->errstr, "%s", err);
+        return E_FATAL;
+    }
+    if (ing->o.reshard && recorded != ing->nshards)
+        ss_warn("ingest", "--reshard: %singest now records shards=%d (was %d); writers must use the new layout",
+                ing->prefix, ing->nshards, recorded);
+    return OK;
+}
+
 /* Reads the stored cursor: 1 found (in *out), 0 none, E_IO. */
 static int load_cursor(ss_ingest *ing, int64_t *out) {
     const char *argv[3] = {"HGET", ing->cursor_key, "cursor"};
@@ -791,6 +815,7 @@ static int connect_all(ss_ingest *ing, char *err, size_t errlen) {
         }
     }
     int rc = check_policy(ing);
+    if (rc == OK) rc = check_shards(ing);
     if (rc != OK) {
         if (rc != E_FATAL) snprintf(err, errlen, "connection lost during setup");
         close_all(ing);
@@ -1048,13 +1073,16 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
         free(ing);
         return NULL;
     }
-    for (int t = 0; t < SS_TYPE__COUNT; t++) {
-        char key[PREFIX_MAX + 16];
-        int kl = ss_ingest_stream_key(ing->prefix, (ss_type)t, key, sizeof key);
-        int n = snprintf(ing->xadd_prefix[t], sizeof ing->xadd_prefix[t],
-                         "*9\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$1\r\n*\r\n$1\r\ne\r\n", kl, key);
-        ing->xadd_prefix_len[t] = (size_t)n;
-    }
+    ing->nshards = ing->o.shards < 1 ? 1 : ing->o.shards > SS_SHARDS_MAX ? SS_SHARDS_MAX : ing->o.shards;
+    for (int t = 0; t < SS_TYPE__COUNT; t++)
+        for (int s = 0; s < ing->nshards; s++) {
+            char key[PREFIX_MAX + 24];
+            int sx = t * ing->nshards + s;
+            int kl = ss_shard_stream_key(ing->prefix, (ss_type)t, s, ing->nshards, key, sizeof key);
+            int n = snprintf(ing->xadd_prefix[sx], sizeof ing->xadd_prefix[sx],
+                             "*9\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$1\r\n*\r\n$1\r\ne\r\n", kl, key);
+            ing->xadd_prefix_len[sx] = (size_t)n;
+        }
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         char labels[48];
         snprintf(labels, sizeof labels, "type=\"%s\"", ss_type_name((ss_type)t));
@@ -1227,8 +1255,10 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
             }
         }
     }
-    ss_info("ingest", "ingesting %s into %s (prefix %s, %d connection%s)", src->id,
-            ss_redis_target_describe(ing->target), ing->prefix, ing->nconn, ing->nconn == 1 ? "" : "s");
+    char shards[48] = "";
+    if (ing->nshards > 1) snprintf(shards, sizeof shards, ", %d shards per type", ing->nshards);
+    ss_info("ingest", "ingesting %s into %s (prefix %s, %d connection%s)%s", src->id,
+            ss_redis_target_describe(ing->target), ing->prefix, ing->nconn, ing->nconn == 1 ? "" : "s", shards);
 
     int src_state = SRC_OPEN;
     for (;;) {

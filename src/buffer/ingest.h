@@ -10,11 +10,13 @@
  * What it writes (prefix P, default "skyspool:"):
  *   P<type>            one stream per type (post like repost follow block identity account,
  *                      and other with keep_other): XADD P<type> * e <event bytes> t <time_us> k <dedup hex>
+ *   P<type>:<s>        instead, with shards = M > 1: shard s = ss_shard_of(dedup key, M) (shard.h)
  *   Pdlq               rejected input: XADD Pdlq * reason R detail D raw <bytes, capped 64 KiB>
  *                      source <source id> cursor <cursor>
  *   Pcursor:<src id>   hash: cursor, updated_us, name (offset | time_us | seq | index)
  *   Pingest            hash: state, paused, pause_reason, pauses_total, events_total, dlq_total,
- *                      other_total, reconnects_total, heartbeat_us, source, cursor
+ *                      other_total, reconnects_total, heartbeat_us, source, cursor, and shards
+ *                      (the M the buffer is ingested with; another M is refused unless reshard)
  *
  * Guarantees:
  *   - Every stream (each type, and the DLQ) receives its entries in source order: data goes
@@ -62,6 +64,8 @@ typedef struct {
     int reconnect_max_ms;        /* backoff cap; default 5000 */
     int initial_wait_ms;         /* give up if the very first connection fails this long; 30000 */
     long long max_events;        /* stop after this many source messages; 0 = no limit */
+    int shards;                  /* streams per type, key-routed (buffer/shard.h); default 1 */
+    int reshard;                 /* start even if Pingest records another number of shards */
 } ss_ingest_opts;
 
 void ss_ingest_opts_init(ss_ingest_opts *o);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define CHUNK_BYTES (1u << 20)
-#define KEEP_BYTES (32u << 20)
+#define KEEP_BYTES (8u << 20)
 
 typedef struct chunk {
     struct chunk *next;

@@ -124,10 +124,17 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
     ss_redis_info_ll(info, "maxmemory", &s->maxmemory);
     ss_redis_info_str(info, "maxmemory_policy", s->policy, sizeof s->policy);
     free(info);
-    for (int t = 0; t < SS_TYPE__COUNT; t++) {
-        char key[256];
-        snprintf(key, sizeof key, "%s%s", s->prefix, ss_type_name((ss_type)t));
-        if (ss_stream_info_get(c, key, group, &s->streams[t], err, errlen) != 0) return -1;
+    if (ss_shard_recorded(c, s->prefix, &s->shards, err, errlen) != 0) return -1;
+    if (s->shards < 1) s->shards = 1;
+    for (int t = 0; t < SS_TYPE__COUNT; t++)
+        if (ss_shard_stream_info(c, s->prefix, (ss_type)t, s->shards, group, &s->streams[t],
+                                 s->shards > 1 ? s->shard_streams[t] : NULL, err, errlen) != 0)
+            return -1;
+    for (int i = 0; i < s->shards; i++) {
+        char field[16];
+        if (s->shards > 1) snprintf(field, sizeof field, "%d", i);
+        else snprintf(field, sizeof field, "%s", SS_SHARD_UNSHARDED);
+        if (ss_shard_owner(c, s->prefix, field, s->owners[i], sizeof s->owners[i], err, errlen) != 0) return -1;
     }
     char key[256];
     snprintf(key, sizeof key, "%sdlq", s->prefix);
@@ -196,8 +203,27 @@ int ss_status_render_text(const ss_status *s, ss_buf *b) {
         rc |= ss_buf_printf(b, "%-10s %12lld %10lld %12s %10s\n", ss_type_name((ss_type)t), si->length, si->pending,
                             lag, old);
         total += si->length;
+        for (int sh = 0; s->shards > 1 && sh < s->shards; sh++) {
+            const ss_stream_info *ss = &s->shard_streams[t][sh];
+            char name[32];
+            snprintf(name, sizeof name, "  %s:%d", ss_type_name((ss_type)t), sh);
+            snprintf(old, sizeof old, "-");
+            if (!ss->exists) snprintf(lag, sizeof lag, "-");
+            else if (!ss->has_group) snprintf(lag, sizeof lag, "no group");
+            else if (ss->lag < 0) snprintf(lag, sizeof lag, "unknown");
+            else snprintf(lag, sizeof lag, "%lld", ss->lag);
+            if (ss->exists && ss->length > 0 && ss->first_ms >= 0) age(s->now_us - ss->first_ms * 1000, old, sizeof old);
+            rc |= ss_buf_printf(b, "%-10s %12lld %10lld %12s %10s\n", name, ss->length, ss->pending, lag, old);
+        }
     }
     rc |= ss_buf_printf(b, "%-10s %12lld\n%-10s %12lld\n", "total", total, "dlq", s->dlq.length);
+    if (s->shards > 1) {
+        rc |= ss_buf_printf(b, "\nshards   %d (streams <prefix><type>:<shard>), writer ledger of each:\n", s->shards);
+        for (int i = 0; i < s->shards; i++)
+            rc |= ss_buf_printf(b, "  %d  %s\n", i, s->owners[i][0] ? s->owners[i] : "(no writer yet)");
+    } else if (s->owners[0][0]) {
+        rc |= ss_buf_printf(b, "\nwriters  ledger %s\n", s->owners[0]);
+    }
     rc |= ss_buf_puts(b, "\ncursors\n");
     if (s->ncursors == 0) rc |= ss_buf_puts(b, "  (none stored)\n");
     for (int i = 0; i < s->ncursors; i++) {
@@ -248,6 +274,23 @@ int ss_status_render_json(const ss_status *s, ss_buf *b) {
     }
     rc |= ss_buf_printf(b, "},\"total_length\":%lld,\"total_pending\":%lld,\"dlq\":{\"length\":%lld}", total, pending,
                         s->dlq.length);
+    rc |= ss_buf_printf(b, ",\"shards\":%d,\"shard_streams\":{", s->shards);
+    first = 1;
+    for (int t = 0; s->shards > 1 && t < SS_TYPE__COUNT; t++) {
+        if (t == SS_TYPE_OTHER && !s->streams[t].exists) continue;
+        for (int sh = 0; sh < s->shards; sh++) {
+            rc |= ss_buf_printf(b, "%s\"%s:%d\":", first ? "" : ",", ss_type_name((ss_type)t), sh);
+            first = 0;
+            rc |= stream_json(b, s, &s->shard_streams[t][sh]);
+        }
+    }
+    rc |= ss_buf_puts(b, "},\"shard_owners\":[");
+    for (int i = 0; i < s->shards; i++) {
+        if (i) rc |= ss_buf_putc(b, ',');
+        if (s->owners[i][0]) rc |= jstr(b, s->owners[i]);
+        else rc |= ss_buf_puts(b, "null");
+    }
+    rc |= ss_buf_putc(b, ']');
     rc |= ss_buf_puts(b, ",\"ingest\":");
     if (!s->has_ingest) {
         rc |= ss_buf_puts(b, "null");

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer/shard.h"
 #include "buffer/xinfo.h"
 #include "event/event.h"
 #include "util/buf.h"
@@ -33,7 +34,10 @@ typedef struct {
     long long used_memory, maxmemory;
     char policy[32];
     char prefix[200];
-    ss_stream_info streams[SS_TYPE__COUNT]; /* index = ss_type */
+    ss_stream_info streams[SS_TYPE__COUNT]; /* index = ss_type; summed over the shards */
+    int shards;                             /* recorded in <prefix>ingest (buffer/shard.h); 1 if none */
+    ss_stream_info shard_streams[SS_TYPE__COUNT][SS_SHARDS_MAX]; /* with shards > 1: <prefix><type>:<s> */
+    char owners[SS_SHARDS_MAX][SS_SHARD_OWNER_MAX + 1]; /* ledger owning each shard ([0]: "all" if 1) */
     ss_stream_info dlq;
     ss_status_cursor cursors[SS_STATUS_MAX_CURSORS];
     int ncursors;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer/shard.h"
 #include "buffer/xinfo.h"
 #include "event/event.h"
 #include "metrics/metrics.h"
@@ -25,11 +26,14 @@ static void collect(void *ctx) {
     pthread_mutex_lock(&m->mu);
     char err[512];
     if (!m->c) m->c = ss_redis_target_connect(m->t, err, sizeof err);
+    int shards = 1; /* with shards (buffer/shard.h), a type's streams are summed */
+    if (m->c && ss_shard_recorded(m->c, m->prefix, &shards, err, sizeof err) != 0) {
+        redisFree(m->c);
+        m->c = NULL;
+    }
     for (int t = 0; m->c && t < SS_TYPE__COUNT; t++) {
-        char key[256];
-        snprintf(key, sizeof key, "%s%s", m->prefix, ss_type_name((ss_type)t));
         ss_stream_info si;
-        if (ss_stream_info_get(m->c, key, m->group, &si, err, sizeof err) != 0) {
+        if (ss_shard_stream_info(m->c, m->prefix, (ss_type)t, shards, m->group, &si, NULL, err, sizeof err) != 0) {
             redisFree(m->c);
             m->c = NULL;
             break;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buffer/ingest.h"
+#include "buffer/shard.h"
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/config.h"
@@ -38,16 +39,23 @@ static void usage(FILE *f) {
             "  --connections N       Redis connections, 1-16 [3] (key ingest-connections): each\n"
             "                        stream is pinned to one, so every stream keeps source order;\n"
             "                        a few connections cost Redis less CPU per entry than one\n"
+            "  --shards M            route events to M streams per type, <prefix><type>:<s> with\n"
+            "                        s = hash(dedup key) mod M (1-16), one writer machine per shard [1]\n"
+            "                        (key shards). Recorded in <prefix>ingest; another M is refused\n"
+            "  --reshard             accept a --shards other than the recorded one (after draining;\n"
+            "                        duplicates around the switch may then be written twice)\n"
             "  --json                print the final counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
             "settings (--set KEY=VALUE, env, config file): high-watermark [0.8], low-watermark [0.6],\n"
-            "max-event-bytes [2mb], keep-other [no], ingest-connections [3],\n"
+            "max-event-bytes [2mb], keep-other [no], ingest-connections [3], shards [1],\n"
             "metrics-listen (host:port for GET /metrics)\n\n"
             "%s\n"
             "examples:\n"
             "  skyspool synth --events 100000 > ev.jsonl && skyspool ingest --source file:ev.jsonl\n"
             "  skyspool ingest --source synth:events=1000000,seed=7 --redis redis://127.0.0.1:6379\n"
             "  SKYSPOOL_INGEST_CONNECTIONS=1 skyspool ingest --source file:ev.jsonl   (one connection)\n"
+            "  skyspool ingest --source jetstream --redis redis://10.0.0.5:6379 --shards 2\n"
+            "      # then on machine A: skyspool write --shard 0/2 ...; on machine B: --shard 1/2\n"
             "  zcat old.jsonl.gz | skyspool ingest --source file:- --redis unix:///run/redis.sock\n"
             "  skyspool ingest --source file:ev.jsonl --redis redis://app@db:6379/2 \\\n"
             "      --redis-password-file ~/.skyspool-redis-pw\n",
@@ -84,7 +92,8 @@ static double now_s(void) {
 }
 
 int ss_cmd_ingest(int argc, char **argv) {
-    enum { O_KEEP_OTHER = 1, O_FROM_START, O_ALLOW_EVICTION, O_MAX_EVENTS, O_BATCH, O_PIPELINE, O_CONNECTIONS, O_JSON };
+    enum { O_KEEP_OTHER = 1, O_FROM_START, O_ALLOW_EVICTION, O_MAX_EVENTS, O_BATCH, O_PIPELINE, O_CONNECTIONS, O_JSON, O_SHARDS,
+           O_RESHARD };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"source", required_argument, 0, 's'},
                                          {"keep-other", no_argument, 0, O_KEEP_OTHER},
@@ -95,6 +104,8 @@ int ss_cmd_ingest(int argc, char **argv) {
                                          {"pipeline", required_argument, 0, O_PIPELINE},
                                          {"connections", required_argument, 0, O_CONNECTIONS},
                                          {"json", no_argument, 0, O_JSON},
+                                         {"shards", required_argument, 0, O_SHARDS},
+                                         {"reshard", no_argument, 0, O_RESHARD},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ss_config *cfg = ss_config_new();
@@ -123,6 +134,13 @@ int ss_cmd_ingest(int argc, char **argv) {
                 goto out;
             }
             break;
+        case O_SHARDS:
+            if (ss_config_set(cfg, "shards", optarg, SS_CFG_FLAG, err, sizeof err) != 0) {
+                rc = ss_usage_error("ingest", "--shards: %s", err);
+                goto out;
+            }
+            break;
+        case O_RESHARD: io.reshard = 1; break;
         case O_FROM_START: io.ignore_cursor = 1; break;
         case O_ALLOW_EVICTION: io.allow_eviction = 1; break;
         case O_JSON: json = 1; break;
@@ -177,6 +195,12 @@ int ss_cmd_ingest(int argc, char **argv) {
         goto out;
     }
     io.connections = (int)nconn;
+    long long nshards = ss_config_get_int(cfg, "shards");
+    if (nshards < 1 || nshards > SS_SHARDS_MAX) {
+        rc = ss_usage_error("ingest", "shards wants 1..%d, not %lld", SS_SHARDS_MAX, nshards);
+        goto out;
+    }
+    io.shards = (int)nshards;
     if (io.low_watermark > io.high_watermark) {
         rc = ss_usage_error("ingest", "low-watermark (%.2f) must not exceed high-watermark (%.2f)", io.low_watermark,
                             io.high_watermark);

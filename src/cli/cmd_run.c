@@ -31,7 +31,9 @@ static void usage(FILE *f) {
             "SIGINT/SIGTERM (Ctrl-C) shuts down cleanly: the ingester stores its cursor, the writer\n"
             "writes what is due, everything else stays buffered for the next start. When a finite\n"
             "source ends, the writer drains the buffer, writes every window, and run exits.\n"
-            "A progress line is shown when stdout is a terminal.\n\n"
+            "A progress line is shown when stdout is a terminal.\n"
+            "run keeps the unsharded layout (shards=1); to spread writers over machines use\n"
+            "`skyspool ingest --shards M` and `skyspool write --shard I/M` instead.\n\n"
             "options:\n"
             "  --source SRC          where events come from (default: live Jetstream once available):\n");
     for (const ss_source_vtbl *const *v = ss_source_list(); *v; v++)
@@ -174,6 +176,15 @@ int ss_cmd_run(int argc, char **argv) {
     /* validate every writer setting before anything is opened or started */
     if ((rc = ss_cli_writer_opts("run", cfg, NULL, &wo)) != 0) goto out;
     rc = 2;
+    if (wo.shards > 1) {
+        /* run is one machine's ingester and writer; shards exist to spread writers over machines */
+        rc = ss_usage_error("run",
+                            "shards=%d: `skyspool run` is one machine's ingester plus writer and keeps the unsharded "
+                            "layout. For shards, run `skyspool ingest --shards %d` and on each writer machine "
+                            "`skyspool write --shard I/%d`",
+                            wo.shards, wo.shards, wo.shards);
+        goto out;
+    }
 
     ss_ingest_opts io;
     ss_ingest_opts_init(&io);

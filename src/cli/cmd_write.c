@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buffer/shard.h"
 #include "buffer/target.h"
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
@@ -30,8 +31,12 @@ static void usage(FILE *f) {
             "entries acknowledged and deleted from Redis: exactly once, across crashes at any step.\n"
             "Duplicates (same did, collection, rkey, rev, operation) within the dedup horizon are\n"
             "written once. Late events go to extra part files in their own partition.\n"
-            "Several writers (processes or machines) may run in the same group; each writes its own\n"
-            "part files. `skyspool runs` shows the history.\n\n"
+            "Several writers may run in the same group; each writes its own part files. All writers of\n"
+            "one buffer (or of one shard) must share one ledger, i.e. run on one machine with one\n"
+            "data dir: the first writer records its ledger as the owner in Redis, others are refused.\n"
+            "To spread the work over machines, ingest with --shards M and run the writers of\n"
+            "machine A with --shard 0/M, of machine B with --shard 1/M, and so on. `skyspool runs`\n"
+            "shows the history.\n\n"
             "modes:\n"
             "  (default)             daemon: run until SIGINT/SIGTERM, writing windows as they close\n"
             "  --once                process what is buffered now, write every window whose end plus\n"
@@ -39,14 +44,20 @@ static void usage(FILE *f) {
             "  --all                 with --once: write the still-open window too\n\n"
             "options:\n"
             "  --out DIR             archive root (key out; required)\n"
-            "  --consumer NAME       consumer name in the group [<host>-<pid>]\n"
+            "  --consumer NAME       consumer name in the group [<host>-<pid>] (+ .s<I> with --shard)\n"
+            "  --shard I[/M]         consume only shard I of M (streams <prefix><type>:<I>); M from\n"
+            "                        /M or the shards setting, and it must be what the ingester\n"
+            "                        recorded (keys shard and shards; default: unsharded)\n"
+            "  --take-shard          claim the shard (or unsharded buffer) for this ledger although\n"
+            "                        another ledger owns it: only when that machine is gone for good\n"
+            "                        (what it committed but had not acknowledged is written again)\n"
             "  --window DUR          window length, must divide an hour [5m]     (key window)\n"
             "  --grace DUR           a window closes this long after its end [30s] (key grace)\n"
             "  --dedup-horizon DUR   event-time horizon of duplicate removal, at most 24h [1h] (key dedup-horizon)\n"
             "  --claim-idle DUR      take over entries of a consumer silent this long [60s] (key claim-idle)\n"
             "  --retry-max DUR       cap of the retry backoff [5m]               (key retry-max)\n"
             "  --memory-budget SIZE  bound on buffered rows; larger windows spill into more part\n"
-            "                        files [128mb]                               (key memory-budget)\n"
+            "                        files [96mb]                                (key memory-budget)\n"
             "  --max-attempts N      give up after N failed attempts in a row [0 = retry forever]\n"
             "  --count N             entries per stream per XREADGROUP [1000]\n"
             "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"
@@ -60,7 +71,8 @@ static void usage(FILE *f) {
             "  skyspool write --out archive                         # daemon, embedded Redis\n"
             "  skyspool write --out archive --once                  # what is due now, then exit\n"
             "  skyspool write --out archive --once --all --redis redis://127.0.0.1:6379\n"
-            "  skyspool write --out /data/bsky --consumer w2 --set window=15m   # second writer\n",
+            "  skyspool write --out /data/bsky --consumer w2 --set window=15m   # second writer\n"
+            "  skyspool write --out /data/bsky --redis redis://10.0.0.5:6379 --shard 1/2   # machine B\n",
             ss_config_common_help);
 }
 
@@ -81,6 +93,9 @@ int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t
     o->retry_max_ms = ss_config_get_ms(cfg, "retry-max");
     o->memory_budget = (size_t)ss_config_get_bytes(cfg, "memory-budget");
     o->zstd_level = (int)ss_config_get_int(cfg, "zstd-level");
+    long long shards = ss_config_get_int(cfg, "shards");
+    if (shards < 1 || shards > SS_SHARDS_MAX) return ss_usage_error(cmd, "shards wants 1..%d, not %lld", SS_SHARDS_MAX, shards);
+    o->shards = (int)shards;
     const char *codec = ss_config_get(cfg, "codec");
     if (codec && ss_pq_codec_parse(codec, &o->codec) != 0)
         return ss_usage_error(cmd, "codec '%s' is not one of zstd, snappy, none", codec);
@@ -128,7 +143,7 @@ void ss_cli_writer_stats_json(const ss_writer_stats *s, double secs, ss_buf *b) 
 }
 
 int ss_cmd_write(int argc, char **argv) {
-    enum { O_ONCE = 1, O_ALL, O_CONSUMER, O_MAX_ATTEMPTS, O_COUNT, O_LEDGER, O_JSON };
+    enum { O_ONCE = 1, O_ALL, O_CONSUMER, O_MAX_ATTEMPTS, O_COUNT, O_LEDGER, O_JSON, O_SHARD, O_TAKE_SHARD };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          SS_CLI_WRITER_LONG_OPTIONS,
                                          {"once", no_argument, 0, O_ONCE},
@@ -138,13 +153,15 @@ int ss_cmd_write(int argc, char **argv) {
                                          {"count", required_argument, 0, O_COUNT},
                                          {"ledger", required_argument, 0, O_LEDGER},
                                          {"json", no_argument, 0, O_JSON},
+                                         {"shard", required_argument, 0, O_SHARD},
+                                         {"take-shard", no_argument, 0, O_TAKE_SHARD},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ss_config *cfg = ss_config_new();
     if (!cfg) return ss_cmd_fail("write", "out of memory");
     ss_writer_opts wo;
     ss_writer_opts_init(&wo);
-    int json = 0, c, rc = 2;
+    int json = 0, c, rc = 2, shard = -1, shard_m = 0;
     long long v;
     char err[1024];
     optind = 1;
@@ -184,6 +201,13 @@ int ss_cmd_write(int argc, char **argv) {
             break;
         case O_LEDGER: wo.ledger = optarg; break;
         case O_JSON: json = 1; break;
+        case O_SHARD:
+            if (ss_config_set(cfg, "shard", optarg, SS_CFG_FLAG, err, sizeof err) != 0) {
+                rc = ss_usage_error("write", "--shard: %s", err);
+                goto out;
+            }
+            break;
+        case O_TAKE_SHARD: wo.take_shard = 1; break;
         default: rc = ss_usage_error("write", "unknown option"); goto out;
         }
     }
@@ -202,6 +226,33 @@ int ss_cmd_write(int argc, char **argv) {
     if (ss_cli_apply_log_level("write", cfg) != 0) goto out;
     if ((rc = ss_cli_writer_opts("write", cfg, NULL, &wo)) != 0) goto out;
     rc = 2;
+    const char *shard_s = ss_config_get(cfg, "shard");
+    if (shard_s && ss_shard_parse(shard_s, &shard, &shard_m) != 0) {
+        rc = ss_usage_error("write", "shard wants I or I/M with 0 <= I < M <= %d, not '%s'", SS_SHARDS_MAX, shard_s);
+        goto out;
+    }
+    if (shard_m > 0) {
+        if (ss_config_get_origin(cfg, "shards") != SS_CFG_DEFAULT && ss_config_get_int(cfg, "shards") != shard_m) {
+            rc = ss_usage_error("write", "--shard %d/%d contradicts shards=%lld", shard, shard_m,
+                                ss_config_get_int(cfg, "shards"));
+            goto out;
+        }
+        wo.shards = shard_m;
+    }
+    if (wo.shards > 1 && shard < 0) {
+        rc = ss_usage_error("write", "shards=%d: say which shard this writer consumes with --shard I (0..%d)", wo.shards,
+                            wo.shards - 1);
+        goto out;
+    }
+    if (shard >= 0 && wo.shards <= 1) {
+        rc = ss_usage_error("write", "--shard %d needs the number of shards: --shard %d/M or shards=M", shard, shard);
+        goto out;
+    }
+    if (shard >= wo.shards && wo.shards > 1) {
+        rc = ss_usage_error("write", "--shard %d: there are only %d shards (0..%d)", shard, wo.shards, wo.shards - 1);
+        goto out;
+    }
+    if (shard >= 0) wo.shard = shard;
     static volatile sig_atomic_t stop;
     stop = 0;
     ss_cli_stop_on_signals(&stop);

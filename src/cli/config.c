@@ -45,6 +45,8 @@ static const ss_key g_keys[] = {
     {"max-event-bytes", "SKYSPOOL_MAX_EVENT_BYTES", "2mb", V_BYTES, "events larger than this go to the DLQ"},
     {"keep-other", "SKYSPOOL_KEEP_OTHER", "no", V_BOOL, "keep events of other collections (type 'other')"},
     {"ingest-connections", "SKYSPOOL_INGEST_CONNECTIONS", "3", V_INT, "Redis connections the ingester spreads streams over (1-16)"},
+    {"shards", "SKYSPOOL_SHARDS", "1", V_INT, "key-routed stream shards per type (1-16): one writer machine per shard"},
+    {"shard", "SKYSPOOL_SHARD", NULL, V_STR, "writer: the shard I (or I/M) it consumes when shards > 1"},
     {"zstd-dictionary", "SKYSPOOL_ZSTD_DICTIONARY", NULL, V_STR, "Jetstream's zstd dictionary, for compress=true"},
     {"wanted-collections", "SKYSPOOL_WANTED_COLLECTIONS", NULL, V_STR, "jetstream: NSIDs or prefix.* to ask for ('*' = all; default the archived types)"},
     {"compress", "SKYSPOOL_COMPRESS", "no", V_BOOL, "jetstream: ask for zstd-compressed messages (needs zstd-dictionary)"},
@@ -60,7 +62,7 @@ static const ss_key g_keys[] = {
     {"dedup-horizon", "SKYSPOOL_DEDUP_HORIZON", "1h", V_MS, "event-time horizon of duplicate removal"},
     {"retry-max", "SKYSPOOL_RETRY_MAX", "5m", V_MS, "cap of the writer's retry backoff"},
     {"claim-idle", "SKYSPOOL_CLAIM_IDLE", "60s", V_MS, "reclaim entries of a consumer idle this long"},
-    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "128mb", V_BYTES, "writer's in-memory budget of buffered entries"},
+    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "96mb", V_BYTES, "writer's in-memory budget of buffered entries"},
     {"metrics-listen", "SKYSPOOL_METRICS_LISTEN", NULL, V_STR, "host:port for the Prometheus /metrics endpoint"},
 };
 #define SS_NKEYS (sizeof g_keys / sizeof g_keys[0])

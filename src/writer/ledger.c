@@ -1,11 +1,18 @@
 /* The run ledger on SQLite; see ledger.h for the tables and the durability argument.
  *
- * Statements used per entry (claims) are prepared once and kept; everything else is
- * prepared on use, since it runs once per file or per run. Every write transaction is
- * BEGIN IMMEDIATE, so a writer waits (busy_timeout) for the write lock up front instead
- * of failing half-way with SQLITE_BUSY when another writer process commits. */
+ * Nothing is written per entry: a round's claims are packed into one blob (claimlog.h) and
+ * stored as one row when the round ends; everything else runs once per file or per run, so
+ * its statements are prepared on use. Every write transaction is BEGIN IMMEDIATE, so a
+ * writer waits (busy_timeout) for the write lock up front instead of failing half-way with
+ * SQLITE_BUSY when another writer process commits.
+ *
+ * Schema versions (PRAGMA user_version): 0 = before versioning, claims one row each in
+ * claim_log; 2 = claims in claim_batches. Opening a version-0 ledger migrates it (its
+ * claims repacked into batches, claim_log dropped) in one transaction; a newer version is
+ * refused. */
 #include "writer/ledger.h"
 
+#include "writer/claimlog.h"
 #include "writer/claimset.h"
 
 #include <sqlite3.h>
@@ -15,13 +22,17 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 struct ss_ledger {
     sqlite3 *db;
-    sqlite3_stmt *claim_ins;
     ss_writer_claimset cs; /* the claims, in memory (see claimset.h) */
     int cs_valid;          /* 0: reload everything at the next claims_begin */
-    long long last_seq;    /* highest claim_log row already in cs */
+    long long last_seq;    /* highest claim_batches row already in cs */
+    ss_buf pend;           /* this round's new claims, packed (claimlog.h) */
+    ss_claimlog_enc enc;
+    size_t npend;
+    int64_t pend_max_t;
     int sync_full; /* current PRAGMA synchronous */
     int batch, batch_failed;
     char errstr[512];
@@ -46,8 +57,14 @@ static const char g_schema[] =
     "  sha256 TEXT, max_time_us INTEGER, ids BLOB);"
     "CREATE INDEX IF NOT EXISTS commits_range ON commits(type_id, last_ms);"
     "CREATE TABLE IF NOT EXISTS fenced(consumer TEXT PRIMARY KEY, at_us INTEGER);"
-    "CREATE TABLE IF NOT EXISTS claim_log(seq INTEGER PRIMARY KEY, key BLOB NOT NULL, owner_type INTEGER NOT NULL,"
-    "  owner_ms INTEGER NOT NULL, owner_seq INTEGER NOT NULL, t INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS claim_batches(seq INTEGER PRIMARY KEY AUTOINCREMENT, max_t INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL, recs BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION_SET "PRAGMA user_version=2"
+/* Claims per batch row when migrating a version-0 claim_log. */
+#define MIGRATE_BATCH 65536
 
 static int64_t now_us(void) {
     struct timeval tv;
@@ -163,20 +180,102 @@ static ss_ledger *open_db(const char *path, int flags, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(l->db, SS_LEDGER_BUSY_MS);
     l->sync_full = -1;
+    ss_buf_init(&l->pend);
     return l;
+}
+
+static int user_version(ss_ledger *l) {
+    sqlite3_stmt *st = prep(l, "PRAGMA user_version");
+    if (!st) return -1;
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (v < 0) fail(l, "read the schema version");
+    return v;
+}
+
+static int insert_batch(ss_ledger *l, const ss_buf *recs, size_t n, int64_t max_t) {
+    sqlite3_stmt *st = prep(l, "INSERT INTO claim_batches(max_t, n, recs) VALUES(?,?,?)");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, max_t);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+    sqlite3_bind_blob(st, 3, recs->data, (int)recs->len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(l, "insert claims");
+}
+
+/* Version 0 -> 2: claim_log's rows, in order, become batches of MIGRATE_BATCH claims. */
+static int migrate_claim_log(ss_ledger *l) {
+    sqlite3_stmt *st = prep(l, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='claim_log'");
+    if (!st) return -1;
+    int exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!exists) return 0;
+    st = prep(l, "SELECT key, owner_type, owner_ms, owner_seq, t FROM claim_log ORDER BY seq");
+    if (!st) return -1;
+    ss_buf b;
+    ss_buf_init(&b);
+    ss_claimlog_enc enc = {0, 0};
+    size_t n = 0;
+    int64_t max_t = 0;
+    int rc, bad = 0;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != 16) continue;
+        ss_claimrec r;
+        memcpy(r.key, sqlite3_column_blob(st, 0), 16);
+        r.type = sqlite3_column_int(st, 1);
+        r.ms = (uint64_t)sqlite3_column_int64(st, 2);
+        r.seq = (uint64_t)sqlite3_column_int64(st, 3);
+        r.t = sqlite3_column_int64(st, 4);
+        if (ss_claimlog_append(&b, &enc, &r) != 0) {
+            snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory migrating claims");
+            bad = 1;
+            break;
+        }
+        if (!n || r.t > max_t) max_t = r.t;
+        if (++n == MIGRATE_BATCH) {
+            bad = insert_batch(l, &b, n, max_t) != 0;
+            ss_buf_reset(&b);
+            enc = (ss_claimlog_enc){0, 0};
+            n = 0;
+        }
+    }
+    if (!bad && rc != SQLITE_DONE) bad = fail(l, "read claim_log") != 0;
+    sqlite3_finalize(st);
+    if (!bad && n) bad = insert_batch(l, &b, n, max_t) != 0;
+    ss_buf_free(&b);
+    if (bad) return -1;
+    return exec(l, "DROP TABLE claim_log");
+}
+
+/* Brings the ledger to SCHEMA_VERSION (under the write lock: several writers may open an
+ * old ledger at once; the first migrates, the others find it done). */
+static int check_version(ss_ledger *l) {
+    if (exec_open_retry(l, "BEGIN IMMEDIATE") != 0) return -1;
+    int v = user_version(l);
+    if (v == SCHEMA_VERSION) return exec(l, "COMMIT");
+    int ok = 0;
+    if (v > SCHEMA_VERSION || v == 1)
+        snprintf(l->errstr, sizeof l->errstr,
+                 "ledger schema version %d is not one this skyspool knows (%d): run the skyspool that wrote it, "
+                 "or use another --data-dir",
+                 v, SCHEMA_VERSION);
+    else if (v == 0)
+        ok = migrate_claim_log(l) == 0 && exec(l, SCHEMA_VERSION_SET) == 0 && exec(l, "COMMIT") == 0;
+    if (!ok) sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    return ok ? 0 : -1;
 }
 
 ss_ledger *ss_ledger_open(const char *path, char *err, size_t errlen) {
     ss_ledger *l = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, err, errlen);
     if (!l) return NULL;
     if (exec_open_retry(l, "PRAGMA journal_mode=WAL") != 0 || set_sync(l, 1) != 0 ||
-        exec(l, "PRAGMA cache_size=-16384") != 0 || exec_open_retry(l, g_schema) != 0) {
+        exec(l, "PRAGMA cache_size=-8192") != 0 || exec_open_retry(l, g_schema) != 0) {
         snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
         ss_ledger_close(l);
         return NULL;
     }
-    l->claim_ins = prep(l, "INSERT INTO claim_log(key, owner_type, owner_ms, owner_seq, t) VALUES(?,?,?,?,?)");
-    if (!l->claim_ins) {
+    if (check_version(l) != 0) {
         snprintf(err, errlen, "ledger %s: %s", path, l->errstr);
         ss_ledger_close(l);
         return NULL;
@@ -190,38 +289,78 @@ ss_ledger *ss_ledger_open_readonly(const char *path, char *err, size_t errlen) {
 
 void ss_ledger_close(ss_ledger *l) {
     if (!l) return;
-    sqlite3_finalize(l->claim_ins);
     ss_writer_claimset_free(&l->cs);
+    ss_buf_free(&l->pend);
     if (l->db) sqlite3_close_v2(l->db);
     free(l);
 }
 
 /* ---- claims ------------------------------------------------------------------------------ */
 
-/* Under the write lock, reads the claims appended since we last looked (by other writers,
- * or all of them after a failure), so the in-memory set is exactly the table. */
+/* Loading goes through a short queue: each claim's lines are prefetched LOAD_AHEAD claims
+ * before it is put, so the cache misses of a restart's millions of puts overlap. */
+#define LOAD_AHEAD 8
+typedef struct {
+    ss_ledger *l;
+    struct {
+        uint64_t fp;
+        uint32_t owner, t;
+    } q[LOAD_AHEAD];
+    size_t n; /* claims seen; the last min(n, LOAD_AHEAD) are queued */
+} loader;
+
+static int load_put(loader *ld, size_t i) {
+    uint32_t existing;
+    return ss_writer_claimset_put(&ld->l->cs, ld->q[i].fp, ld->q[i].owner, ld->q[i].t, &existing) < 0 ? -2 : 0;
+}
+
+static int load_one(void *ctx, const ss_claimrec *r) {
+    loader *ld = ctx;
+    size_t i = ld->n++ % LOAD_AHEAD;
+    if (ld->n > LOAD_AHEAD && load_put(ld, i) != 0) return -2; /* the oldest queued, then its slot is free */
+    ld->q[i].fp = ss_writer_claim_fp(r->key);
+    ld->q[i].owner = ss_writer_claim_owner(r->type, r->ms, r->seq);
+    ld->q[i].t = (uint32_t)r->t;
+    ss_writer_claimset_prefetch(&ld->l->cs, ld->q[i].fp);
+    return 0;
+}
+
+static int load_flush(loader *ld) {
+    size_t queued = ld->n < LOAD_AHEAD ? ld->n : LOAD_AHEAD;
+    for (size_t k = ld->n - queued; k < ld->n; k++)
+        if (load_put(ld, k % LOAD_AHEAD) != 0) return -2;
+    ld->n = 0;
+    return 0;
+}
+
+/* Under the write lock, reads the claim batches appended since we last looked (by other
+ * writers, or all of them after a failure), so the in-memory set is exactly the table. */
 int ss_ledger_claims_begin(ss_ledger *l) {
     if (begin(l, 0) != 0) return -1;
     if (!l->cs_valid) {
         ss_writer_claimset_clear(&l->cs);
         l->last_seq = 0;
     }
-    sqlite3_stmt *st = prep(l, "SELECT seq, key, owner_type, owner_ms, owner_seq, t FROM claim_log WHERE seq > ?");
+    ss_buf_reset(&l->pend);
+    l->enc = (ss_claimlog_enc){0, 0};
+    l->npend = 0;
+    l->pend_max_t = 0;
+    sqlite3_stmt *st = prep(l, "SELECT seq, n, recs FROM claim_batches WHERE seq > ? ORDER BY seq");
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, l->last_seq);
     int rc;
+    loader ld = {.l = l, .n = 0};
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(st, 1) != 16) continue;
-        const uint8_t *key = sqlite3_column_blob(st, 1);
-        uint32_t owner = ss_writer_claim_owner(sqlite3_column_int(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
-                                               (uint64_t)sqlite3_column_int64(st, 4));
-        uint32_t existing;
-        if (ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), owner, (uint32_t)sqlite3_column_int64(st, 5),
-                                   &existing) < 0) {
+        size_t n = 0;
+        int d = ss_claimlog_decode(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), load_one, &ld, &n);
+        if (d == 0) d = load_flush(&ld); /* in order: a later batch may claim the same key */
+        if (d != 0 || n != (size_t)sqlite3_column_int64(st, 1)) {
+            snprintf(l->errstr, sizeof l->errstr, "ledger: %s (claim batch %lld)",
+                     d == -2 ? "out of memory loading dedup claims" : "a claim batch is corrupt",
+                     (long long)sqlite3_column_int64(st, 0));
             sqlite3_finalize(st);
             rollback(l);
             l->cs_valid = 0;
-            snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory loading dedup claims");
             return -1;
         }
         l->last_seq = sqlite3_column_int64(st, 0);
@@ -235,7 +374,17 @@ int ss_ledger_claims_begin(ss_ledger *l) {
     return 0;
 }
 
+/* The round's new claims become one row, committed with the round. */
 int ss_ledger_claims_end(ss_ledger *l) {
+    if (l->npend) {
+        if (insert_batch(l, &l->pend, l->npend, l->pend_max_t) != 0) {
+            rollback(l);
+            l->cs_valid = 0;
+            return -1;
+        }
+        l->last_seq = sqlite3_last_insert_rowid(l->db);
+        l->npend = 0;
+    }
     if (commit(l) != 0) {
         l->cs_valid = 0; /* the set may hold claims the table does not */
         return -1;
@@ -245,7 +394,8 @@ int ss_ledger_claims_end(ss_ledger *l) {
 
 int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id id, int64_t t_us, int *owner) {
     uint32_t me = ss_writer_claim_owner(type, id.ms, id.seq), existing = 0;
-    int r = ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), me, (uint32_t)(t_us / 1000000), &existing);
+    int64_t t = t_us / 1000000;
+    int r = ss_writer_claimset_put(&l->cs, ss_writer_claim_fp(key), me, (uint32_t)t, &existing);
     if (r < 0) {
         l->cs_valid = 0;
         snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory in the dedup set");
@@ -255,18 +405,14 @@ int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id 
         *owner = existing == me ? 2 : 0;
         return 0;
     }
-    sqlite3_stmt *st = l->claim_ins;
-    sqlite3_reset(st);
-    sqlite3_bind_blob(st, 1, key, 16, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, type);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)id.ms);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)id.seq);
-    sqlite3_bind_int64(st, 5, t_us / 1000000);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        l->cs_valid = 0;
-        return fail(l, "claim");
+    ss_claimrec rec = {.type = type, .ms = id.ms, .seq = id.seq, .t = t};
+    memcpy(rec.key, key, 16);
+    if (ss_claimlog_append(&l->pend, &l->enc, &rec) != 0) {
+        l->cs_valid = 0; /* in the set, not in the batch */
+        snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory recording a claim");
+        return -1;
     }
-    l->last_seq = sqlite3_last_insert_rowid(l->db);
+    if (!l->npend++ || t > l->pend_max_t) l->pend_max_t = t;
     *owner = 1;
     return 0;
 }
@@ -281,13 +427,20 @@ long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_be
     /* to the minute, as the in-memory set keeps event times (claimset.h) */
     int64_t before_s = claims_before_us > 0 ? claims_before_us / 60000000 * 60 : 0;
     if (begin(l, 0) != 0) return -1;
-    sqlite3_stmt *st = prep(l, "DELETE FROM claim_log WHERE t < ?");
+    /* a batch goes when its newest claim is older (its older claims are kept longer) */
+    sqlite3_stmt *st = prep(l, "SELECT COALESCE(SUM(n), 0) FROM claim_batches WHERE max_t < ?");
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, before_s);
     int rc = sqlite3_step(st);
+    long long dropped = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return fail(l, "count old claims"), rollback(l), -1;
+    st = prep(l, "DELETE FROM claim_batches WHERE max_t < ?");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, before_s);
+    rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "prune claims"), rollback(l), -1;
-    long long dropped = sqlite3_changes(l->db);
     if (l->cs_valid && before_s > 0) ss_writer_claimset_prune(&l->cs, (uint32_t)before_s);
     st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ?");
     if (!st) return rollback(l), -1;
@@ -543,6 +696,40 @@ int ss_ledger_unfence(ss_ledger *l, const char *consumer) {
 
 int ss_ledger_is_fenced(ss_ledger *l, const char *consumer) { return fenced_in_txn(l, consumer); }
 
+/* "<host>-<16 hex>": the host for people reading an error, random bits for uniqueness. */
+static void fresh_id(char *out, size_t outlen) {
+    char host[64] = "host";
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "host");
+    host[sizeof host - 1] = '\0';
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')) *p = '_';
+    uint64_t r = (uint64_t)now_us() ^ ((uint64_t)getpid() << 40);
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        uint64_t v;
+        if (fread(&v, sizeof v, 1, f) == 1) r ^= v;
+        fclose(f);
+    }
+    snprintf(out, outlen, "%.40s-%016llx", host, (unsigned long long)r);
+}
+
+int ss_ledger_id(ss_ledger *l, char *out, size_t outlen) {
+    char id[80];
+    fresh_id(id, sizeof id);
+    sqlite3_stmt *st = prep(l, "INSERT OR IGNORE INTO meta(key, value) VALUES('ledger_id', ?)");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "create the ledger id");
+    st = prep(l, "SELECT value FROM meta WHERE key='ledger_id'");
+    if (!st) return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(l, "read the ledger id");
+}
+
 int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t max_ms, ss_writer_id **ids,
                             size_t *n) {
     *ids = NULL;
@@ -580,6 +767,18 @@ int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t ma
 int64_t ss_ledger_flushed_until(ss_ledger *l) {
     sqlite3_stmt *st = prep(l, "SELECT MAX(window_start_us + window_us) FROM runs WHERE late=0 AND status='ok'");
     if (!st) return 0;
+    int64_t v = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int64_t ss_ledger_flushed_until_streams(ss_ledger *l, int type_lo, int type_hi) {
+    sqlite3_stmt *st = prep(l, "SELECT MAX(window_start_us + window_us) FROM runs WHERE late=0 AND status='ok'"
+                               " AND type_id BETWEEN ? AND ?");
+    if (!st) return 0;
+    sqlite3_bind_int(st, 1, type_lo);
+    sqlite3_bind_int(st, 2, type_hi);
     int64_t v = 0;
     if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);

@@ -10,17 +10,23 @@
  *             the file is created, so a crash never leaves a file the ledger does not know)
  *   commits   one row per committed part file: window, type, path, entry-id range, rows,
  *             duplicates skipped, checksum, and the exact entry ids as a delta-varint blob
- *   claim_log the dedup horizon: key -> owner entry; the first entry seen with a key owns it.
- *             Append-only on disk, served from memory (claimset.h)
+ *   claim_batches the dedup horizon: key -> owner entry; the first entry seen with a key
+ *             owns it. One row per claims transaction (the round's new claims packed in a
+ *             blob, claimlog.h, with their newest event time for pruning); append-only on
+ *             disk, served from memory (claimset.h)
  *   fenced    consumers declared dead by another writer, which then took over their entries;
  *             a fenced consumer can no longer commit
+ *   meta      ledger_id: this ledger's identity, for the shard owners recorded in Redis
  *
  * WAL mode, so readers (`skyspool runs`) never block writers and several writers on one
  * machine share one ledger (busy_timeout serializes their short write transactions). Commit
  * transactions run with synchronous=FULL: once ss_ledger_commit() returns, the commit
  * survives power loss. Claim transactions run with synchronous=NORMAL: a claim lost in a
  * crash is harmless (its owner entry is still pending and claims again), and every later
- * FULL commit makes earlier claims durable too, since the WAL is sequential. */
+ * FULL commit makes earlier claims durable too, since the WAL is sequential.
+ *
+ * The schema carries a version (PRAGMA user_version, 2 since claims moved to batches); a
+ * ledger written before versioning is migrated when opened for writing, a newer one refused. */
 #ifndef SS_WRITER_LEDGER_H
 #define SS_WRITER_LEDGER_H
 
@@ -42,7 +48,9 @@ void ss_ledger_close(ss_ledger *l);
 const char *ss_ledger_errstr(const ss_ledger *l);
 
 /* ---- dedup claims -------------------------------------------------------------------- */
-/* Claims are made in batches: begin, claim each entry, end. */
+/* Claims are made in batches: begin (takes the write lock and loads the claims other
+ * writers made since), claim each entry, end (stores the new claims as one row and commits;
+ * call it after a failed claim too). */
 int ss_ledger_claims_begin(ss_ledger *l);
 /* Claims key for the entry (stream type, id) with event time t_us. Sets *owner to 1 when
  * the entry claimed the key now, 2 when it had claimed it before (a redelivery), 0 when
@@ -53,10 +61,10 @@ int ss_ledger_claims_end(ss_ledger *l);
 void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]);
 /* Memory held by the in-memory claim set. */
 size_t ss_ledger_claims_bytes(const ss_ledger *l);
-/* Drops claims of event time before claims_before_us rounded down to the minute (the
- * in-memory set's resolution; it may keep some longer, see claimset.h), and the id blobs
- * of commits whose newest event is older than ids_before_us. Returns the number of claims
- * dropped from the ledger, or -1. */
+/* Drops claims of event time before claims_before_us rounded down to the minute: from
+ * memory (claimset.h; it may keep some longer), and from the ledger the batches whose
+ * newest claim is older; also the id blobs of commits whose newest event is older than
+ * ids_before_us. Returns the number of claims dropped from the ledger, or -1. */
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us);
 
 /* ---- runs and attempts ------------------------------------------------------------------ */
@@ -115,6 +123,9 @@ int ss_ledger_fence(ss_ledger *l, const char *consumer);
 int ss_ledger_unfence(ss_ledger *l, const char *consumer);
 /* 1 fenced, 0 not, -1 error. */
 int ss_ledger_is_fenced(ss_ledger *l, const char *consumer);
+/* This ledger's id ("<host>-<16 hex>"), created at the first call and kept in the table meta:
+ * Redis records which ledger owns a shard (buffer/shard.h), and the id moves with the file. */
+int ss_ledger_id(ss_ledger *l, char *out, size_t outlen);
 
 /* Loads the ids of every commit of stream type whose id range may hold ids in
  * [min_ms, max_ms], sorted and unique, into *ids (malloc'd; caller frees). */
@@ -123,6 +134,9 @@ int ss_ledger_committed_ids(ss_ledger *l, int type, uint64_t min_ms, uint64_t ma
 
 /* Highest window end (start + len) of any non-late commit: windows up to it were flushed. */
 int64_t ss_ledger_flushed_until(ss_ledger *l);
+/* The same over the streams numbered type_lo..type_hi only (one shard's, when a ledger holds
+ * several: another shard's progress says nothing about which of ours are late). */
+int64_t ss_ledger_flushed_until_streams(ss_ledger *l, int type_lo, int type_hi);
 
 /* ---- history ------------------------------------------------------------------------------ */
 typedef struct {

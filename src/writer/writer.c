@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 
 #include "archive/archive.h"
 #include "buffer/reply_arena.h"
+#include "buffer/shard.h"
 #include "metrics/metrics.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -93,7 +95,7 @@ void ss_writer_opts_init(ss_writer_opts *o) {
     o->claim_idle_ms = 60000;
     o->retry_base_ms = 200;
     o->retry_max_ms = 300000;
-    o->memory_budget = 128u << 20;
+    o->memory_budget = 96u << 20;
     o->count = 1000;
     o->block_ms = 1000;
     o->codec = SS_PQ_CODEC_ZSTD;
@@ -146,7 +148,7 @@ typedef struct {
 } bent;
 
 typedef struct {
-    ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq;
+    ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
     ss_metric *open_parts, *mem, *wm_lag, *flush_s;
 } wmetrics;
 
@@ -157,6 +159,10 @@ struct ss_writer {
     char lock_dir[PATH_MAX];
     char prefix[SS_WRITER_MAX_PREFIX + 1];
     char consumer[SS_WRITER_MAX_CONSUMER + 1];
+    int nshards;                          /* 1: unsharded */
+    int shard_owned;                      /* the shard is claimed for our ledger (checked once) */
+    char ledger_id[SS_SHARD_OWNER_MAX + 1];
+    char ltype_name[SS_TYPE__COUNT][24];  /* a stream's name in the ledger: type, or type:shard */
     char hb_key[SS_WRITER_MAX_PREFIX + 16];
     char dlq_key[SS_WRITER_MAX_PREFIX + 16];
     int lock_fd;
@@ -200,6 +206,14 @@ static int wfail(ss_writer *w, const char *fmt, ...) {
 
 const char *ss_writer_errstr(const ss_writer *w) { return w->errstr; }
 
+/* A stream's number in the ledger (claims, runs, commits): its type when unsharded, a
+ * number of its own per (shard, type) otherwise. Entry ids of two streams can be equal,
+ * so two shards owned by one ledger must never look up each other's committed ids. */
+_Static_assert(SS_TYPE__COUNT * (SS_SHARDS_MAX + 1) <= 256, "ledger stream numbers must fit the claim log's byte");
+static int led_type(const ss_writer *w, int type) {
+    return w->nshards > 1 ? SS_TYPE__COUNT * (w->o.shard + 1) + type : type;
+}
+
 static void stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m) {
     pthread_mutex_lock(&w->mu);
     *field += v;
@@ -232,6 +246,8 @@ static void register_metrics(ss_writer *w) {
     w->m.dlq = ss_metric_get("skyspool_writer_dlq_total", SS_METRIC_COUNTER,
                              "Entries the writer could not decode, moved to the DLQ", NULL);
     w->m.open_parts = ss_metric_get("skyspool_writer_open_parts", SS_METRIC_GAUGE, "Part files open", NULL);
+    w->m.claims_mem = ss_metric_get("skyspool_writer_dedup_claims_bytes", SS_METRIC_GAUGE,
+                                    "Memory of the in-memory dedup claim set (the horizon's keys)", NULL);
     w->m.mem = ss_metric_get("skyspool_writer_memory_estimate_bytes", SS_METRIC_GAUGE,
                              "Writer's estimate of its buffered bytes (budget: memory-budget)", NULL);
     w->m.wm_lag = ss_metric_get("skyspool_writer_watermark_lag_seconds", SS_METRIC_GAUGE,
@@ -366,6 +382,7 @@ static void update_gauges(ss_writer *w) {
     pthread_mutex_unlock(&w->mu);
     ss_metric_set(w->m.open_parts, (double)w->nparts);
     ss_metric_set(w->m.mem, (double)m);
+    ss_metric_set(w->m.claims_mem, (double)ss_ledger_claims_bytes(w->led));
 }
 
 static void temp_path_of(const ss_writer *w, const char *rel, char *out, size_t outlen) {
@@ -505,7 +522,7 @@ static int load_committed(ss_writer *w, int type, uint64_t lo, uint64_t hi) {
     s->committed = NULL;
     s->ncommitted = 0;
     s->committed_valid = 0;
-    if (ss_ledger_committed_ids(w->led, type, lo, hi, &s->committed, &s->ncommitted) != 0)
+    if (ss_ledger_committed_ids(w->led, led_type(w, type), lo, hi, &s->committed, &s->ncommitted) != 0)
         return wfail(w, "%s", ss_ledger_errstr(w->led));
     s->committed_valid = 1;
     s->committed_lo = lo;
@@ -651,7 +668,7 @@ static int claim_batch(ss_writer *w, size_t from) {
             ss_ledger_claim_prefetch(w->led, w->b[i + 8].key);
         if (e->action != A_CLAIM) continue;
         int owner = 0;
-        if (ss_ledger_claim(w->led, e->key, e->type, e->id, e->t, &owner) != 0) {
+        if (ss_ledger_claim(w->led, e->key, led_type(w, e->type), e->id, e->t, &owner) != 0) {
             wfail(w, "%s", ss_ledger_errstr(w->led));
             ss_ledger_claims_end(w->led);
             return -1;
@@ -892,7 +909,7 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
     for (size_t i = 0; i < n; i++) {
         part *p = ps[i];
         if (p->run_id) continue;
-        p->run_id = ss_ledger_run_open(w->led, p->win, w->o.window_us, p->type, ss_type_name((ss_type)p->type),
+        p->run_id = ss_ledger_run_open(w->led, p->win, w->o.window_us, led_type(w, p->type), w->ltype_name[p->type],
                                        w->consumer, kinds[i]);
         if (p->run_id < 0) {
             p->run_id = 0;
@@ -946,8 +963,8 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
             if (jobs[j].p == p) res = &jobs[j].res;
         ss_ledger_commit_rec c = {.run_id = p->run_id,
                                   .window_start_us = p->win,
-                                  .type = p->type,
-                                  .type_name = ss_type_name((ss_type)p->type),
+                                  .type = led_type(w, p->type),
+                                  .type_name = w->ltype_name[p->type],
                                   .consumer = w->consumer,
                                   .path = p->rel[0] ? p->rel : NULL,
                                   .ids = p->ids,
@@ -1070,6 +1087,9 @@ static int flush_cycle(ss_writer *w, int final, int all) {
         rc = flush_parts(w, due + off, kinds + off, n - off < 64 ? n - off : 64);
     free(due);
     free(kinds);
+    /* The parts' buffers were allocated by the lane threads, whose malloc arenas keep freed
+     * memory; give it back, or RSS creeps to the sum of every arena's peak. */
+    if (n) malloc_trim(0);
     return rc;
 }
 
@@ -1515,12 +1535,12 @@ static int reclaim_dead(ss_writer *w) {
 
 /* ---- session and run ------------------------------------------------------------------------------ */
 
-/* Every 5 minutes of wall time, or whenever event time has moved on by a quarter of the
- * horizon (a backlog drains hours of event time in minutes): the claim set then stays
- * within ~1.25 horizons of event time. */
+/* Every 5 minutes of wall time, or whenever event time has moved on by a twelfth of the
+ * horizon (a backlog or a fast feed covers hours of event time in minutes): the claim set
+ * then stays within 13/12 of the horizon (at the live peak, 7.8M keys, ~125 MB). */
 static void maybe_prune(ss_writer *w, int force) {
     int due = force || mono_ms() - w->last_prune_ms >= PRUNE_EVERY_MS ||
-              (w->pruned_at_t > 0 && w->max_event_t - w->pruned_at_t >= w->o.horizon_us / 4) ||
+              (w->pruned_at_t > 0 && w->max_event_t - w->pruned_at_t >= w->o.horizon_us / 12) ||
               (w->pruned_at_t == 0 && w->max_event_t > 0);
     if (!due) return;
     w->last_prune_ms = mono_ms();
@@ -1549,12 +1569,54 @@ static int any_history(const ss_writer *w) {
     return 0;
 }
 
+/* Once per process, before touching a stream: the buffer's recorded number of shards must
+ * be ours, and our shard must belong to our ledger (shard.h). Both refusals are fatal: a
+ * retry cannot fix a configuration. */
+static int claim_shard(ss_writer *w) {
+    if (w->shard_owned) return 0;
+    char err[512], owner[SS_SHARD_OWNER_MAX + 1], field[16];
+    int recorded = 0;
+    if (ss_shard_recorded(w->rc, w->prefix, &recorded, err, sizeof err) != 0) return wfail(w, "%s", err);
+    if (recorded && recorded != w->nshards) {
+        w->fatal = 1;
+        if (recorded > 1)
+            return wfail(w, "the buffer (prefix %s) is ingested into %d shards, this writer expects %d: run one writer "
+                            "machine per shard with --shard I/%d (I = 0..%d)",
+                         w->prefix, recorded, w->nshards, recorded, recorded - 1);
+        return wfail(w, "the buffer (prefix %s) is not sharded (its ingester runs with shards=1), this writer expects "
+                        "%d shards: drop --shard and the shards setting",
+                     w->prefix, w->nshards);
+    }
+    if (w->nshards > 1) snprintf(field, sizeof field, "%d", w->o.shard);
+    else snprintf(field, sizeof field, "%s", SS_SHARD_UNSHARDED);
+    int rc = ss_shard_claim_owner(w->rc, w->prefix, field, w->ledger_id, w->o.take_shard, owner, sizeof owner, err,
+                                  sizeof err);
+    if (rc < 0) return wfail(w, "%s", err);
+    if (rc > 0) {
+        w->fatal = 1;
+        return wfail(w,
+                     "%s %s of prefix %s is owned by the writers of another ledger (%s); this writer's ledger %s is "
+                     "%s. A shard must be consumed by the writers of one machine only, whose ledger knows its "
+                     "commits and dedup claims. Run this writer where that ledger is, move that data dir (the ledger "
+                     "with its -wal file) here, or, only if the owner's writers are gone for good, pass --take-shard "
+                     "(entries it committed but had not acknowledged are then written a second time)",
+                     w->nshards > 1 ? "shard" : "the unsharded buffer", w->nshards > 1 ? field : "(all streams)",
+                     w->prefix, owner, w->ledger_path, w->ledger_id);
+    }
+    if (w->o.take_shard && owner[0] && strcmp(owner, w->ledger_id) != 0)
+        ss_warn(LOG, "--take-shard: %s %s now belongs to ledger %s (was %s)", w->nshards > 1 ? "shard" : "buffer",
+                field, w->ledger_id, owner);
+    w->shard_owned = 1;
+    return 0;
+}
+
 static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (!w->rc) {
         char err[512];
         w->rc = w->o.connect(w->o.connect_ctx, err, sizeof err);
         if (!w->rc) return wfail(w, "%s", err);
     }
+    if (claim_shard(w) != 0) return -1;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
         memset(&s->clock, 0, sizeof s->clock);
@@ -1698,6 +1760,10 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
         snprintf(err, errlen, "prefix longer than %d characters", SS_WRITER_MAX_PREFIX);
         return NULL;
     }
+    if (o->shards > SS_SHARDS_MAX || o->shard < 0 || o->shard >= (o->shards > 1 ? o->shards : 1)) {
+        snprintf(err, errlen, "shard %d of %d: want 0 <= shard < shards <= %d", o->shard, o->shards, SS_SHARDS_MAX);
+        return NULL;
+    }
     if (o->consumer && !ss_writer_valid_consumer(o->consumer)) {
         snprintf(err, errlen, "consumer name '%s' must be 1-%d characters of A-Z a-z 0-9 . _ - (not starting with . or -)",
                  o->consumer, SS_WRITER_MAX_CONSUMER);
@@ -1720,14 +1786,28 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     snprintf(w->prefix, sizeof w->prefix, "%s", o->prefix ? o->prefix : "skyspool:");
     if (o->consumer) snprintf(w->consumer, sizeof w->consumer, "%s", o->consumer);
     else ss_writer_default_consumer(w->consumer, sizeof w->consumer);
+    w->nshards = o->shards > 1 ? o->shards : 1;
+    if (w->nshards > 1) { /* a name per shard: heartbeat, lock, intents and fence are per consumer */
+        char suffix[16];
+        int sl = snprintf(suffix, sizeof suffix, ".s%d", o->shard);
+        size_t cl = strlen(w->consumer);
+        if (cl < (size_t)sl || strcmp(w->consumer + cl - (size_t)sl, suffix) != 0) {
+            if (cl + (size_t)sl > SS_WRITER_MAX_CONSUMER) cl = SS_WRITER_MAX_CONSUMER - (size_t)sl;
+            snprintf(w->consumer + cl, sizeof w->consumer - cl, "%s", suffix);
+        }
+    }
     snprintf(w->stats.consumer, sizeof w->stats.consumer, "%s", w->consumer);
     if (o->ledger) snprintf(w->ledger_path, sizeof w->ledger_path, "%s", o->ledger);
     else snprintf(w->ledger_path, sizeof w->ledger_path, "%.*s/%s", PATH_MAX - 32, o->data_dir, SS_LEDGER_FILE);
     snprintf(w->lock_dir, sizeof w->lock_dir, "%.*s/writers", PATH_MAX - 16, o->data_dir);
     snprintf(w->hb_key, sizeof w->hb_key, "%swriters", w->prefix);
     snprintf(w->dlq_key, sizeof w->dlq_key, "%sdlq", w->prefix);
-    for (int t = 0; t < SS_TYPE__COUNT; t++)
-        snprintf(w->st[t].key, sizeof w->st[t].key, "%s%s", w->prefix, ss_type_name((ss_type)t));
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        ss_shard_stream_key(w->prefix, (ss_type)t, o->shard, w->nshards, w->st[t].key, sizeof w->st[t].key);
+        if (w->nshards > 1)
+            snprintf(w->ltype_name[t], sizeof w->ltype_name[t], "%s:%d", ss_type_name((ss_type)t), o->shard);
+        else snprintf(w->ltype_name[t], sizeof w->ltype_name[t], "%s", ss_type_name((ss_type)t));
+    }
     w->rg_bytes = o->memory_budget / 32;
     if (w->rg_bytes > (16u << 20)) w->rg_bytes = 16u << 20;
     if (w->rg_bytes < (1u << 20)) w->rg_bytes = 1u << 20;
@@ -1753,11 +1833,15 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     }
     w->led = ss_ledger_open(w->ledger_path, err, errlen);
     if (!w->led) goto fail;
+    if (ss_ledger_id(w->led, w->ledger_id, sizeof w->ledger_id) != 0) {
+        snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
+        goto fail;
+    }
     if (ss_ledger_unfence(w->led, w->consumer) != 0) {
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
     }
-    w->flushed_end = ss_ledger_flushed_until(w->led);
+    w->flushed_end = ss_ledger_flushed_until_streams(w->led, led_type(w, 0), led_type(w, SS_TYPE__COUNT - 1));
     w->dec[0] = ss_decoder_new(NULL);
     w->dec[1] = ss_decoder_new(NULL);
     w->arena = ss_reply_arena_new();

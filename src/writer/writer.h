@@ -34,7 +34,14 @@ typedef struct {
     const char *data_dir; /* ledger and consumer locks live here (required) */
     const char *ledger;   /* default DATA_DIR/ledger.sqlite */
     const char *prefix;   /* default "skyspool:" */
-    const char *consumer; /* default "<host>-<pid>" */
+    const char *consumer; /* default "<host>-<pid>"; with shards > 1, ".s<shard>" is appended */
+    /* Key-routed shards (buffer/shard.h): with shards > 1 the writer consumes only the streams
+     * <prefix><type>:<shard>. Whatever the layout, the writer first claims its shard ("all"
+     * when unsharded) for its ledger in Redis and refuses one another ledger owns, so a
+     * shard's entries, commits and dedup claims all live in one ledger. */
+    int shard;             /* 0..shards-1 */
+    int shards;            /* 0 or 1: the unsharded streams <prefix><type> */
+    int take_shard;        /* claim the shard even if another ledger owns it (that machine is gone) */
     /* A new Redis connection (called at start and after every failure). */
     redisContext *(*connect)(void *ctx, char *err, size_t errlen);
     void *connect_ctx;

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
+#include "writer/claimlog.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
 #include "writer/window.h"
@@ -206,6 +208,8 @@ static void test_ledger_queries(void **state) {
     assert_int_equal(owner, 0);
     assert_int_equal(ss_ledger_claim(l, k1, 1, (ss_writer_id){100, 0}, 5 * MIN_US, &owner), 0);
     assert_int_equal(owner, 2);
+    assert_int_equal(ss_ledger_claims_end(l), 0);
+    assert_int_equal(ss_ledger_claims_begin(l), 0); /* a second round: a second batch */
     assert_int_equal(ss_ledger_claim(l, k2, 1, (ss_writer_id){102, 0}, 9 * MIN_US, &owner), 0);
     assert_int_equal(owner, 1);
     assert_int_equal(ss_ledger_claims_end(l), 0);
@@ -279,7 +283,8 @@ static void test_ledger_queries(void **state) {
     ss_ledger_runs(l, 2, collect_run, &rc);
     assert_int_equal(ss_ledger_flushed_until(l), 300000000);
 
-    /* pruning (to the minute): claims of event time < 6 min dropped, so k1 can be claimed anew */
+    /* pruning (to the minute): batches whose claims are all < 6 min dropped, so k1 can be
+     * claimed anew */
     assert_int_equal(ss_ledger_prune(l, 6 * MIN_US + 30000000, 10000000), 1);
     assert_int_equal(ss_ledger_committed_ids(l, 1, 0, 1000, &got, &ng), 0);
     assert_int_equal(ng, 0); /* blob pruned */
@@ -332,6 +337,254 @@ static void test_concurrent_open(void **state) {
     }
 }
 
+/* ---- claim batches ---------------------------------------------------------------------- */
+
+typedef struct {
+    ss_claimrec r[64];
+    size_t n;
+} recs_ctx;
+
+static int collect_rec(void *ctx, const ss_claimrec *r) {
+    recs_ctx *c = ctx;
+    if (c->n == 64) return 7;
+    c->r[c->n++] = *r;
+    return 0;
+}
+
+static void test_claimlog_codec(void **state) {
+    (void)state;
+    ss_claimrec in[5];
+    memset(in, 0, sizeof in);
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < 16; j++) in[i].key[j] = (uint8_t)(i * 31 + j * 7);
+        in[i].type = i * 3 % 9;
+    }
+    /* ids and times move both ways (several streams interleave); extremes survive */
+    in[0].ms = 1740000000123ULL, in[0].seq = 0, in[0].t = 1740000000;
+    in[1].ms = 1740000000100ULL, in[1].seq = 17, in[1].t = 1739999000;
+    in[2].ms = UINT64_MAX, in[2].seq = UINT64_MAX, in[2].t = 4000000000LL;
+    in[3].ms = 0, in[3].seq = 1, in[3].t = 0;
+    in[4].ms = 1740000000124ULL, in[4].seq = 2, in[4].t = 1740000001;
+    ss_buf b;
+    ss_buf_init(&b);
+    ss_claimlog_enc enc = {0, 0};
+    for (int i = 0; i < 5; i++) assert_int_equal(ss_claimlog_append(&b, &enc, &in[i]), 0);
+    recs_ctx c = {.n = 0};
+    size_t n = 99;
+    assert_int_equal(ss_claimlog_decode(b.data, b.len, collect_rec, &c, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(c.n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_memory_equal(c.r[i].key, in[i].key, 16);
+        assert_int_equal(c.r[i].type, in[i].type);
+        assert_true(c.r[i].ms == in[i].ms && c.r[i].seq == in[i].seq);
+        assert_int_equal(c.r[i].t, in[i].t);
+    }
+    /* a typical round: ~21 bytes per claim */
+    ss_buf t;
+    ss_buf_init(&t);
+    enc = (ss_claimlog_enc){0, 0};
+    for (int i = 0; i < 1000; i++) {
+        ss_claimrec r = {.type = i % 7, .ms = 1740000000000ULL + (uint64_t)i / 3, .seq = (uint64_t)i % 3,
+                         .t = 1740000000 + (i % 50) - 25};
+        assert_int_equal(ss_claimlog_append(&t, &enc, &r), 0);
+    }
+    assert_true(t.len <= 1000 * 22);
+    ss_buf_free(&t);
+    /* every truncation is an error, never a crash or a short success */
+    for (size_t cut = 1; cut < b.len; cut++) {
+        c.n = 0;
+        int rc = ss_claimlog_decode(b.data, cut, collect_rec, &c, &n);
+        int ends_at_record = 0;
+        size_t off = 0;
+        for (int i = 0; i < 5 && !ends_at_record; i++) {
+            ss_buf one;
+            ss_buf_init(&one);
+            ss_claimlog_enc e2 = {0, 0};
+            for (int j = 0; j <= i; j++) ss_claimlog_append(&one, &e2, &in[j]);
+            off = one.len;
+            ss_buf_free(&one);
+            if (off == cut) ends_at_record = 1;
+        }
+        assert_int_equal(rc, ends_at_record ? 0 : -1);
+    }
+    /* an overlong varint and a type beyond a byte are refused */
+    uint8_t bad[16 + 11];
+    memset(bad, 0, sizeof bad);
+    memset(bad + 16, 0xff, 10);
+    bad[26] = 0x01;
+    assert_int_equal(ss_claimlog_decode(bad, sizeof bad, collect_rec, &c, &n), -1);
+    uint8_t big[16 + 5] = {0};
+    big[16] = 0x80, big[17] = 0x02; /* type 256 */
+    assert_int_equal(ss_claimlog_decode(big, sizeof big, collect_rec, &c, &n), -1);
+    /* the callback stops the walk */
+    recs_ctx full = {.n = 64};
+    assert_int_equal(ss_claimlog_decode(b.data, b.len, collect_rec, &full, &n), 7);
+    ss_buf_free(&b);
+}
+
+static long long sql_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int claim1(ss_ledger *l, uint8_t k, uint64_t ms, int64_t t_us) {
+    uint8_t key[16] = {k, 0x5a};
+    int owner = -1;
+    assert_int_equal(ss_ledger_claim(l, key, 2, (ss_writer_id){ms, 0}, t_us, &owner), 0);
+    return owner;
+}
+
+/* Two writers on one ledger see each other's claims; a round stores one row; a restart
+ * reloads every owner; pruning drops whole batches by their newest claim. */
+static void test_claims_shared(void **state) {
+    (void)state;
+    char path[300], err[256];
+    snprintf(path, sizeof path, "%s/%s", g_dir, SS_LEDGER_FILE);
+    ss_ledger *a = ss_ledger_open(path, err, sizeof err), *b = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(ss_ledger_claims_begin(a), 0);
+    assert_int_equal(claim1(a, 1, 1, 10 * MIN_US), 1);
+    assert_int_equal(claim1(a, 2, 2, 11 * MIN_US), 1);
+    assert_int_equal(claim1(a, 2, 2, 11 * MIN_US), 2);
+    assert_int_equal(ss_ledger_claims_end(a), 0);
+    assert_int_equal(ss_ledger_claims_begin(b), 0);
+    assert_int_equal(claim1(b, 1, 3, 10 * MIN_US), 0); /* a's claim, read under the lock */
+    assert_int_equal(claim1(b, 3, 4, 12 * MIN_US), 1);
+    assert_int_equal(ss_ledger_claims_end(b), 0);
+    assert_int_equal(ss_ledger_claims_begin(a), 0);
+    assert_int_equal(claim1(a, 3, 5, 12 * MIN_US), 0); /* b's claim */
+    assert_int_equal(claim1(a, 1, 1, 10 * MIN_US), 2);
+    assert_int_equal(ss_ledger_claims_end(a), 0); /* nothing new: no row */
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM claim_batches"), 2);
+    assert_int_equal(sql_int(path, "SELECT SUM(n) FROM claim_batches"), 3);
+    assert_int_equal(sql_int(path, "SELECT MAX(max_t) FROM claim_batches"), 12 * 60);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+    ss_ledger_close(a);
+    ss_ledger_close(b);
+
+    /* restart: every owner comes back */
+    a = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(a);
+    assert_int_equal(ss_ledger_claims_begin(a), 0);
+    assert_int_equal(claim1(a, 2, 6, 11 * MIN_US), 0);
+    assert_int_equal(claim1(a, 2, 2, 11 * MIN_US), 2);
+    assert_int_equal(claim1(a, 3, 4, 12 * MIN_US), 2);
+    assert_int_equal(ss_ledger_claims_end(a), 0);
+    /* a's batch (newest claim 11 min) goes at 12 min; b's (12 min) stays */
+    assert_int_equal(ss_ledger_prune(a, 11 * MIN_US + 59000000, 0), 0);
+    assert_int_equal(ss_ledger_prune(a, 12 * MIN_US + 30000000, 0), 2);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM claim_batches"), 1);
+    assert_int_equal(ss_ledger_claims_begin(a), 0);
+    assert_int_equal(claim1(a, 1, 7, 10 * MIN_US), 1); /* pruned: claimable anew */
+    assert_int_equal(claim1(a, 3, 8, 12 * MIN_US), 0);
+    assert_int_equal(ss_ledger_claims_end(a), 0);
+    /* a batch keeps its seq forever (AUTOINCREMENT): pruning everything and appending again
+     * must not reuse a number another writer has already read past */
+    long long top = sql_int(path, "SELECT MAX(seq) FROM claim_batches");
+    assert_int_equal(ss_ledger_prune(a, 60 * MIN_US, 0), 2);
+    assert_int_equal(ss_ledger_claims_begin(a), 0);
+    assert_int_equal(claim1(a, 4, 9, 70 * MIN_US), 1);
+    assert_int_equal(ss_ledger_claims_end(a), 0);
+    assert_true(sql_int(path, "SELECT MAX(seq) FROM claim_batches") > top);
+    ss_ledger_close(a);
+}
+
+/* A restart reloads thousands of claims (through the loader's prefetch queue) with every
+ * owner as it was, in append order: a key claimed again after its claim was pruned from
+ * memory (its batch still in the ledger) reloads with its first owner. */
+static void test_claims_reload(void **state) {
+    (void)state;
+    char path[300], err[256];
+    snprintf(path, sizeof path, "%s/%s", g_dir, SS_LEDGER_FILE);
+    ss_ledger *l = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(l);
+    int owner;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(ss_ledger_claims_begin(l), 0);
+        for (int i = 0; i < 1000; i++) {
+            uint8_t key[16] = {(uint8_t)round, (uint8_t)(i & 0xff), (uint8_t)(i >> 8), 0x77};
+            int64_t t = (round == 0 && i == 0 ? 5 : 20) * MIN_US; /* key 0-0 is old */
+            assert_int_equal(ss_ledger_claim(l, key, 1, (ss_writer_id){(uint64_t)(round * 1000 + i), 0}, t, &owner), 0);
+            assert_int_equal(owner, 1);
+        }
+        assert_int_equal(ss_ledger_claims_end(l), 0);
+    }
+    /* memory drops key 0-0 (5 min); its batch stays (newest claim 20 min); claimed anew */
+    assert_int_equal(ss_ledger_prune(l, 6 * MIN_US, 0), 0);
+    uint8_t k00[16] = {0, 0, 0, 0x77};
+    assert_int_equal(ss_ledger_claims_begin(l), 0);
+    assert_int_equal(ss_ledger_claim(l, k00, 1, (ss_writer_id){99999, 0}, 21 * MIN_US, &owner), 0);
+    assert_int_equal(owner, 1);
+    assert_int_equal(ss_ledger_claims_end(l), 0);
+    ss_ledger_close(l);
+
+    l = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(ss_ledger_claims_begin(l), 0);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 1000; i++) {
+            uint8_t key[16] = {(uint8_t)round, (uint8_t)(i & 0xff), (uint8_t)(i >> 8), 0x77};
+            uint64_t ms = (uint64_t)(round * 1000 + i);
+            assert_int_equal(ss_ledger_claim(l, key, 1, (ss_writer_id){ms, 0}, 20 * MIN_US, &owner), 0);
+            assert_int_equal(owner, 2); /* the same entry: its own claim */
+            assert_int_equal(ss_ledger_claim(l, key, 1, (ss_writer_id){ms, 1}, 20 * MIN_US, &owner), 0);
+            assert_int_equal(owner, 0);
+        }
+    assert_int_equal(ss_ledger_claim(l, k00, 1, (ss_writer_id){99999, 0}, 21 * MIN_US, &owner), 0);
+    assert_int_equal(owner, 0); /* the first owner (entry 0-0) came back first */
+    assert_int_equal(ss_ledger_claims_end(l), 0);
+    ss_ledger_close(l);
+}
+
+/* A ledger written before claim batches (schema version 0, claim_log) is migrated on open;
+ * a version this code does not know is refused with a message saying so. */
+static void test_schema_versions(void **state) {
+    (void)state;
+    char path[300], err[256];
+    snprintf(path, sizeof path, "%s/old.sqlite", g_dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE claim_log(seq INTEGER PRIMARY KEY, key BLOB NOT NULL, owner_type INTEGER"
+                                  " NOT NULL, owner_ms INTEGER NOT NULL, owner_seq INTEGER NOT NULL, t INTEGER NOT NULL);"
+                                  "INSERT INTO claim_log(key, owner_type, owner_ms, owner_seq, t) VALUES"
+                                  " (X'015a0000000000000000000000000000', 2, 1, 0, 600),"
+                                  " (X'025a0000000000000000000000000000', 2, 2, 0, 660);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ss_ledger *l = ss_ledger_open(path, err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name='claim_log'"), 0);
+    assert_int_equal(sql_int(path, "SELECT SUM(n) FROM claim_batches"), 2);
+    assert_int_equal(sql_int(path, "SELECT MAX(max_t) FROM claim_batches"), 660);
+    assert_int_equal(ss_ledger_claims_begin(l), 0);
+    assert_int_equal(claim1(l, 1, 9, 10 * MIN_US), 0);
+    assert_int_equal(claim1(l, 1, 1, 10 * MIN_US), 2);
+    assert_int_equal(claim1(l, 2, 2, 11 * MIN_US), 2);
+    assert_int_equal(ss_ledger_claims_end(l), 0);
+    ss_ledger_close(l);
+    l = ss_ledger_open(path, err, sizeof err); /* already current: opens as is */
+    assert_non_null(l);
+    ss_ledger_close(l);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=7", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    err[0] = 0;
+    assert_null(ss_ledger_open(path, err, sizeof err));
+    assert_non_null(strstr(err, "schema version 7"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_math),
@@ -341,6 +594,10 @@ int main(void) {
         cmocka_unit_test(test_idblob_roundtrip),
         cmocka_unit_test_setup_teardown(test_ledger_queries, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_concurrent_open, setup_dir, teardown_dir),
+        cmocka_unit_test(test_claimlog_codec),
+        cmocka_unit_test_setup_teardown(test_claims_shared, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_claims_reload, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_schema_versions, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
