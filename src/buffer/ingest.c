@@ -90,7 +90,7 @@ struct ss_ingest {
     ss_redis_target *target;
     redisContext *c[SS_INGEST_MAX_CONNECTIONS];
     int nconn, cc;                     /* connections; cc carries the control commands */
-    uint8_t conn_of[SS_TYPE__COUNT];   /* the connection each stream is pinned to */
+    uint8_t conn_of[SS_TYPE__COUNT * SS_SHARDS_MAX]; /* the connection each stream [type * nshards + shard] is pinned to */
     uint8_t conn_dlq;
     ss_decoder *dec;
     ss_source *src;
@@ -337,10 +337,10 @@ static int add_event(ss_ingest *ing, batch *bt, const ss_event *ev) {
     uint8_t key[16];
     ss_event_dedup_key(ev, key);
     ss_hash128_hex(key, hex);
-    /* every shard of a type rides on the type's connection: each stream keeps source order */
-    part *b = &bt->p[ing->conn_of[ev->type]];
-    ss_buf *buf = &b->buf;
+    /* each stream (a type's shard) rides on its own pinned connection: it keeps source order */
     int sx = (int)ev->type * ing->nshards + (int)ss_shard_of(key, (unsigned)ing->nshards);
+    part *b = &bt->p[ing->conn_of[sx]];
+    ss_buf *buf = &b->buf;
     size_t plen = ing->xadd_prefix_len[sx];
     size_t need = plen + ev->raw_len + 24 + 16 + 24 + 16 + SS_DEDUP_HEX_LEN + 16;
     if (ss_buf_reserve(buf, need) != 0) return -1;
@@ -1019,16 +1019,21 @@ static const struct {
 
 /* Pins every stream to one connection, biggest share first onto the least loaded one (a
  * stream cannot be split without losing its order), and picks the least loaded connection
- * for the control commands. With 3: like | follow | everything else (~18 %) + controls. */
+ * for the control commands. With 3: like | follow | everything else (~18 %) + controls.
+ * With shards, each shard of a type is a stream of its own (a share / shards), so likes no
+ * longer need to sit on a single connection. */
 static void pin_streams(ss_ingest *ing) {
     int load[SS_INGEST_MAX_CONNECTIONS] = {0};
     for (size_t k = 0; k < sizeof k_share / sizeof k_share[0]; k++) {
-        int best = 0;
-        for (int i = 1; i < ing->nconn; i++)
-            if (load[i] < load[best]) best = i;
-        load[best] += k_share[k].share;
-        if (k_share[k].type < 0) ing->conn_dlq = (uint8_t)best;
-        else ing->conn_of[k_share[k].type] = (uint8_t)best;
+        int n = k_share[k].type < 0 ? 1 : ing->nshards;
+        for (int s = 0; s < n; s++) {
+            int best = 0;
+            for (int i = 1; i < ing->nconn; i++)
+                if (load[i] < load[best]) best = i;
+            load[best] += k_share[k].share * 64 / n;
+            if (k_share[k].type < 0) ing->conn_dlq = (uint8_t)best;
+            else ing->conn_of[k_share[k].type * ing->nshards + s] = (uint8_t)best;
+        }
     }
     ing->cc = 0;
     for (int i = 1; i < ing->nconn; i++)
@@ -1065,7 +1070,6 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
     ing->target = target;
     ing->nring = ing->o.batches_in_flight + 1;
     ing->nconn = ing->o.connections;
-    pin_streams(ing);
     pthread_mutex_init(&ing->mu, NULL);
     ss_decode_limits lim = {.max_bytes = ing->o.max_event_bytes, .max_depth = 64};
     ing->dec = ss_decoder_new(&lim);
@@ -1074,6 +1078,7 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
         return NULL;
     }
     ing->nshards = ing->o.shards < 1 ? 1 : ing->o.shards > SS_SHARDS_MAX ? SS_SHARDS_MAX : ing->o.shards;
+    pin_streams(ing);
     for (int t = 0; t < SS_TYPE__COUNT; t++)
         for (int s = 0; s < ing->nshards; s++) {
             char key[PREFIX_MAX + 24];

@@ -6,6 +6,7 @@
 # and Redis saw N connections. Then, with N = 3, one of the three connections is killed
 # mid-run (CLIENT KILL): all of them are reset and reconnected, and no input event is
 # missing, both for a file (rewind to the cursor) and for stdin (re-sent from memory).
+# With shards (2 over 4 connections), every shard stream is in input order too.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 B=$SKYSPOOL_BIN
 CHECK=$SKYSPOOL_BUILD/stream_check
@@ -73,6 +74,40 @@ ss_eq "n=3: like entries read back = written" "$wrote" "$nlike"
 ss_check "n=3: like stream is not empty ($nlike)" test "$nlike" -gt 1000
 ss_eq "n=3: like payloads not in the input" 0 "$unknown"
 ss_eq "n=3: like payloads out of input order" 0 "$backwards"
+
+# With shards, every shard of a type is a stream of its own and may sit on its own
+# connection: each shard stream must still be in input order (2 shards over 4 connections).
+P="sh:"
+"$B" ingest --source file:ev.jsonl --redis "$URL" --prefix "$P" --shards 2 --connections 4 --json > sh.json 2> sh.log \
+  || { ss_fail "shards: ingest failed"; cat sh.log >&2; }
+: > sh.raw
+nstreams=0
+for key in $(cli --scan --pattern "${P}*" | grep -v "dlq$" | sort); do
+  [ "$(cli type "$key")" = stream ] || continue
+  cli --raw xrange "$key" - + >> sh.raw
+  nstreams=$((nstreams + 1))
+  printf '%s\n' "--end-of-stream--" >> sh.raw
+done
+ss_check "shards: streams per type x shard exist ($nstreams)" test "$nstreams" -ge 12
+python3 - ev.jsonl sh.raw > sh.check <<'PY'
+import sys
+where = {}
+for i, line in enumerate(open(sys.argv[1], "rb")):
+    where.setdefault(line.rstrip(b"\r\n"), i)
+total = unknown = backwards = 0
+for block in open(sys.argv[2], "rb").read().split(b"--end-of-stream--\n"):
+    raw = block.split(b"\n")
+    got = [raw[i + 1] for i in range(len(raw) - 1) if raw[i] == b"e" and (i % 7) == 1]
+    idx = [where.get(p, -1) for p in got]
+    total += len(got)
+    unknown += sum(1 for x in idx if x < 0)
+    backwards += sum(1 for a, b in zip(idx, idx[1:]) if b <= a)
+print(total, unknown, backwards)
+PY
+read -r total unknown backwards < sh.check
+ss_eq "shards: entries read back = written" "$(jq .written sh.json)" "$total"
+ss_eq "shards: payloads not in the input" 0 "$unknown"
+ss_eq "shards: payloads out of input order within a shard stream" 0 "$backwards"
 
 # --- one connection of three killed mid-run: everything resets, nothing is missing ---
 "$B" synth --events 300000 --seed 29 > big.jsonl
