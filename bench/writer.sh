@@ -90,7 +90,7 @@ e2e_run() { # label seconds pace(0 = none): sets e2e_* variables
   rm -rf "$tmp/arch" "$tmp/dd"
   nice "$B" write --out "$tmp/arch" --data-dir "$tmp/dd" --redis "$U" --grace 1s --log-level warn 2> "$tmp/e2e-w-$label.err" &
   WPID=$!; BG="$WPID"
-  events=$(( (secs + 30) * (pace > 0 ? pace : 400000) ))
+  events=$(( (2 * secs + 60) * (pace > 0 ? pace : 400000) )) # more than the run needs: it is stopped
   src="synth:events=$events,seed=9,start=2025-03-01T00:00:00Z,rate=2000"
   [ "$pace" -gt 0 ] && src="$src,pace=$pace"
   nice "$B" ingest --source "$src" --redis "$U" --log-level warn 2> "$tmp/e2e-i-$label.err" &
@@ -99,17 +99,19 @@ e2e_run() { # label seconds pace(0 = none): sets e2e_* variables
   local c0 c1 t0 t1 k0 k1
   c0=$(committed); t0=$(date +%s.%N); k0=$(cpu_ticks "$WPID")
   : > "$tmp/mem-$label"; : > "$tmp/buf-$label"
-  for _ in $(seq "$secs"); do
+  local tend=$(( $(date +%s) + secs ))
+  while [ "$(date +%s)" -lt "$tend" ]; do # one sample a second
     rc INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' >> "$tmp/mem-$label"
     for t in $TYPES; do rc XLEN "skyspool:$t"; done | awk '{s+=$1} END {print s}' >> "$tmp/buf-$label"
     sleep 1
   done
+  kill -0 "$IPID" 2>/dev/null || { echo "bench/writer: the ingester ended early:" >&2; cat "$tmp/e2e-i-$label.err" >&2; exit 1; }
   c1=$(committed); t1=$(date +%s.%N); k1=$(cpu_ticks "$WPID")
   e2e_rss=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$WPID/status")
-  kill -INT "$IPID"; wait "$IPID" || true
-  kill -TERM "$WPID"; wait "$WPID" || true
+  kill -INT "$IPID" 2>/dev/null || true; wait "$IPID" || true
+  kill -TERM "$WPID" 2>/dev/null || true; wait "$WPID" || true
   BG=
-  local hz half; hz=$(getconf CLK_TCK); half=$((secs / 2))
+  local hz half; hz=$(getconf CLK_TCK); half=$(( $(wc -l < "$tmp/mem-$label") / 2 ))
   e2e_rate=$(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.0f", (b - a) / (y - x)}')
   e2e_cpu=$(awk -v a="$c0" -v b="$c1" -v x="$k0" -v y="$k1" -v hz="$hz" 'BEGIN {printf "%.0f", (y > x) ? (b - a) / ((y - x) / hz) : 0}')
   e2e_peak=$(sort -n "$tmp/mem-$label" | tail -1)
