@@ -48,13 +48,19 @@ static int teardown(void **st) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Runs a command, fails the test on an error reply; returns the reply (caller frees). */
+static redisReply *run_v(const char *fmt, va_list ap) {
+    redisReply *r = redisvCommand(g_c, fmt, ap);
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_ERROR) fail_msg("%s: %s", fmt, r->str);
+    return r;
+}
+
 static long long cmd_int(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(g_c, fmt, ap);
+    redisReply *r = run_v(fmt, ap);
     va_end(ap);
-    assert_non_null(r);
-    if (r->type == REDIS_REPLY_ERROR) fail_msg("%s: %s", fmt, r->str);
     long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
     return v;
@@ -63,11 +69,8 @@ static long long cmd_int(const char *fmt, ...) {
 static void ok(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(g_c, fmt, ap);
+    freeReplyObject(run_v(fmt, ap));
     va_end(ap);
-    assert_non_null(r);
-    if (r->type == REDIS_REPLY_ERROR) fail_msg("%s: %s", fmt, r->str);
-    freeReplyObject(r);
 }
 
 /* XADDs n entries with ids ms-0 for ms = first..first+n-1 */
@@ -80,21 +83,17 @@ static void deliver(const char *key, const char *g, const char *c, int n) {
     ok("XREADGROUP GROUP %s %s COUNT %d STREAMS %s >", g, c, n, key);
 }
 
-/* runs the script on ids ms-0 for ms = first..first+n-1; returns {acked, trimmed} */
-static void ack(const char *key, const char *g, int first, int n, long long *acked, long long *trimmed) {
+/* runs the script on the given ids; returns {acked, trimmed} */
+static void ack_list(const char *key, const char *g, const char *const *ids, int n, long long *acked,
+                     long long *trimmed) {
     const char **argv = calloc((size_t)n + 5, sizeof *argv);
-    char (*ids)[32] = calloc((size_t)n, sizeof *ids);
     assert_non_null(argv);
-    assert_non_null(ids);
     argv[0] = "EVAL";
     argv[1] = SS_WRITER_ACK_SCRIPT;
     argv[2] = "1";
     argv[3] = key;
     argv[4] = g;
-    for (int i = 0; i < n; i++) {
-        snprintf(ids[i], sizeof ids[i], "%d-0", first + i);
-        argv[5 + i] = ids[i];
-    }
+    for (int i = 0; i < n; i++) argv[5 + i] = ids[i];
     redisReply *r = redisCommandArgv(g_c, n + 5, argv, NULL);
     assert_non_null(r);
     if (r->type != REDIS_REPLY_ARRAY) fail_msg("script: %s", r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
@@ -103,7 +102,21 @@ static void ack(const char *key, const char *g, int first, int n, long long *ack
     *trimmed = r->element[1]->integer;
     freeReplyObject(r);
     free(argv);
+}
+
+/* runs the script on ids ms-0 for ms = first..first+n-1 */
+static void ack(const char *key, const char *g, int first, int n, long long *acked, long long *trimmed) {
+    char (*txt)[32] = calloc((size_t)n, sizeof *txt);
+    const char **ids = calloc((size_t)n, sizeof *ids);
+    assert_non_null(txt);
+    assert_non_null(ids);
+    for (int i = 0; i < n; i++) {
+        snprintf(txt[i], sizeof txt[i], "%d-0", first + i);
+        ids[i] = txt[i];
+    }
+    ack_list(key, g, ids, n, acked, trimmed);
     free(ids);
+    free(txt);
 }
 
 static void test_trims_only_below_oldest_pending(void **st) {
@@ -179,13 +192,8 @@ static void test_large_ids(void **st) {
     ok("XADD s4 1795684154658-0 e x");
     ok("XGROUP CREATE s4 writers 0");
     deliver("s4", "writers", "A", 2);
-    redisReply *r = redisCommand(g_c, "EVAL %s 1 s4 writers 1795684154657-0 1795684154657-9007199254740000",
-                                 SS_WRITER_ACK_SCRIPT);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    a = r->element[0]->integer;
-    t = r->element[1]->integer;
-    freeReplyObject(r);
+    const char *ids[] = {"1795684154657-0", "1795684154657-9007199254740000"};
+    ack_list("s4", "writers", ids, 2, &a, &t);
     assert_int_equal(a, 2);
     assert_int_equal(t, 2);
     assert_int_equal(cmd_int("XLEN s4"), 1); /* the undelivered third entry stays */
