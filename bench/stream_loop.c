@@ -44,8 +44,8 @@ static void *producer(void *arg) {
     memset(payload, 'x', sizeof payload);
     while (!g_stop) {
         for (int i = 0; i < 1000; i++)
-            redisAppendCommand(c, "XADD %s * e %b t 1 k 0123456789abcdef0123456789abcdef", g_stream, payload,
-                               sizeof payload);
+            redisAppendCommand(c, "XADD %s * %s %b", g_stream, "0123456789abcdef0123456789abcdef 1754524800000278",
+                               payload, sizeof payload);
         for (int i = 0; i < 1000; i++) {
             redisReply *r;
             if (redisGetReply(c, (void **)&r) != REDIS_OK) exit(1);

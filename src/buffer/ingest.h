@@ -9,7 +9,8 @@
  *
  * What it writes (prefix P, default "skyspool:"):
  *   P<type>            one stream per type (post like repost follow block identity account,
- *                      and other with keep_other): XADD P<type> * e <event bytes> t <time_us> k <dedup hex>
+ *                      and other with keep_other): XADD P<type> * <meta> <event bytes>, one
+ *                      pair: meta = "<dedup key, 32 hex> <time_us>" (ss_event_meta_format)
  *   P<type>:<s>        instead, with shards = M > 1: shard s = ss_shard_of(dedup key, M) (shard.h)
  *   Pdlq               rejected input: XADD Pdlq * reason R detail D raw <bytes, capped 64 KiB>
  *                      source <source id> cursor <cursor>
@@ -30,7 +31,7 @@
  *     Above the high watermark, or on an OOM reply, reading pauses until used_memory falls
  *     below the low watermark; refused entries are re-sent. Nothing is dropped.
  *   - Bad input goes to the DLQ with its reason and is counted; ingest goes on.
- * Duplicates from rewinds are expected and removed downstream by the dedup key `k`. */
+ * Duplicates from rewinds are expected and removed downstream by the dedup key in the meta. */
 #ifndef SS_BUFFER_INGEST_H
 #define SS_BUFFER_INGEST_H
 
@@ -52,8 +53,8 @@ typedef struct {
     double high_watermark;       /* pause above this share of maxmemory; default 0.8 */
     double low_watermark;        /* resume below this share; default 0.6 */
     size_t max_event_bytes;      /* larger events go to the DLQ as too_large; default 2 MiB */
-    int batch_events;            /* entries per pipelined batch; default 512 */
-    int batches_in_flight;       /* unanswered batches before waiting; default 4 */
+    int batch_events;            /* entries per pipelined batch; default 1024 */
+    int batches_in_flight;       /* unanswered batches before waiting; default 8 */
     int connections;             /* Redis connections for data, 1..16; default 3. Each stream
                                     is pinned to one, so per-stream order is the source's */
     int allow_eviction;          /* run even if maxmemory-policy is not noeviction */

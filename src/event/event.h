@@ -121,5 +121,17 @@ const char *ss_op_name(ss_op op); /* "create", "update", "delete", "" */
 #define SS_DEDUP_HEX_LEN 32
 void ss_event_dedup_key(const ss_event *ev, uint8_t out[16]);
 void ss_event_dedup_hex(const ss_event *ev, char out[SS_DEDUP_HEX_LEN + 1]);
+/* Parses 32 hex chars (either case) back into a key. Returns 0, or -1 if malformed. */
+int ss_event_dedup_parse(const char *hex, size_t n, uint8_t out[16]);
+
+/* The "meta" string a buffered event is filed under: the dedup key in hex, one space, then
+ * time_us in decimal ("0f3a...9c 1754524800000278"). It is the field name of the event's
+ * one field-value pair in its stream entry, so a reader gets both without decoding the
+ * JSON, and Redis handles one pair per entry (see "Stream entries" in docs/DESIGN.md). */
+#define SS_EVENT_META_MAX (SS_DEDUP_HEX_LEN + 1 + 20)
+/* Writes the meta string (no NUL) into out; returns its length. */
+size_t ss_event_meta_format(const uint8_t key[16], int64_t time_us, char out[SS_EVENT_META_MAX]);
+/* Parses a meta string. Returns 0, or -1 if it is not exactly "<32 hex> <decimal>". */
+int ss_event_meta_parse(const char *s, size_t n, uint8_t key[16], int64_t *time_us);
 
 #endif

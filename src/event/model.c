@@ -5,6 +5,7 @@
 
 #include "event/event.h"
 #include "util/hash.h"
+#include "util/str.h"
 
 static const char *const type_names[SS_TYPE__COUNT] = {
     "post", "like", "repost", "follow", "block", "identity", "account", "other",
@@ -78,4 +79,46 @@ void ss_event_dedup_hex(const ss_event *ev, char out[SS_DEDUP_HEX_LEN + 1]) {
     uint8_t k[16];
     ss_event_dedup_key(ev, k);
     ss_hash128_hex(k, out);
+}
+
+static int hex_nibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int ss_event_dedup_parse(const char *hex, size_t n, uint8_t out[16]) {
+    if (n != SS_DEDUP_HEX_LEN) return -1;
+    for (size_t i = 0; i < 16; i++) {
+        int a = hex_nibble(hex[2 * i]), b = hex_nibble(hex[2 * i + 1]);
+        if (a < 0 || b < 0) return -1;
+        out[i] = (uint8_t)(a << 4 | b);
+    }
+    return 0;
+}
+
+size_t ss_event_meta_format(const uint8_t key[16], int64_t time_us, char out[SS_EVENT_META_MAX]) {
+    char hex[SS_DEDUP_HEX_LEN + 1];
+    ss_hash128_hex(key, hex);
+    memcpy(out, hex, SS_DEDUP_HEX_LEN);
+    out[SS_DEDUP_HEX_LEN] = ' ';
+    return SS_DEDUP_HEX_LEN + 1 + ss_fmt_i64(out + SS_DEDUP_HEX_LEN + 1, time_us);
+}
+
+int ss_event_meta_parse(const char *s, size_t n, uint8_t key[16], int64_t *time_us) {
+    /* time_us: at most 19 digits, negative before 1970 */
+    if (n < SS_DEDUP_HEX_LEN + 2 || n > SS_DEDUP_HEX_LEN + 1 + 20 || s[SS_DEDUP_HEX_LEN] != ' ') return -1;
+    if (ss_event_dedup_parse(s, SS_DEDUP_HEX_LEN, key) != 0) return -1;
+    const char *d = s + SS_DEDUP_HEX_LEN + 1;
+    size_t dl = n - SS_DEDUP_HEX_LEN - 1, i = d[0] == '-';
+    if (i == dl || dl - i > 19) return -1;
+    uint64_t v = 0;
+    for (; i < dl; i++) {
+        if (d[i] < '0' || d[i] > '9') return -1;
+        v = v * 10 + (uint64_t)(d[i] - '0'); /* 19 digits fit in 64 unsigned bits */
+    }
+    if (v > (uint64_t)INT64_MAX) return -1;
+    *time_us = d[0] == '-' ? -(int64_t)v : (int64_t)v;
+    return 0;
 }

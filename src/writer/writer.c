@@ -541,23 +541,6 @@ static void drop_committed(ss_writer *w) {
 
 /* ---- entries ---------------------------------------------------------------------------------- */
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int parse_key(const char *s, size_t n, uint8_t out[16]) {
-    if (n != SS_DEDUP_HEX_LEN) return -1;
-    for (size_t i = 0; i < 16; i++) {
-        int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
-        if (a < 0 || b < 0) return -1;
-        out[i] = (uint8_t)(a << 4 | b);
-    }
-    return 0;
-}
-
 static int parse_i64(const char *s, size_t n, int64_t *out) {
     if (n == 0 || n > 19) return -1;
     int neg = s[0] == '-';
@@ -585,8 +568,10 @@ static bent *next_bent(ss_writer *w) {
     return e;
 }
 
-/* First pass over one stream's entries: ids, fields, time and key; no decoding unless the
- * ingester's t/k fields are missing. */
+/* First pass over one stream's entries: ids, fields, time and key, without decoding. The
+ * ingester writes one pair per entry, <meta> <event> (meta: event.h). Entries buffered by
+ * skyspool before 2026-11 are e <event> t <time_us> k <key hex>; for those, and for any entry
+ * with an `e` field alone, whatever is missing comes from decoding the event. */
 static int scan_entries(ss_writer *w, int type, const redisReply *arr, int history, int *n_out, int64_t *tmin,
                         int64_t *tmax) {
     *n_out = 0;
@@ -607,14 +592,22 @@ static int scan_entries(ss_writer *w, int type, const redisReply *arr, int histo
             e->action = A_ACK;
             continue;
         }
+        int have_t = 0, have_k = 0;
         const char *ts = NULL, *ks = NULL;
         size_t tl = 0, kl = 0;
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            const redisReply *k = f->element[j], *v = f->element[j + 1];
-            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1) continue;
-            if (k->str[0] == 'e') e->e = v->str, e->elen = v->len;
-            else if (k->str[0] == 't') ts = v->str, tl = v->len;
-            else if (k->str[0] == 'k') ks = v->str, kl = v->len;
+        if (f->elements == 2 && f->element[0]->type == REDIS_REPLY_STRING &&
+            f->element[1]->type == REDIS_REPLY_STRING &&
+            ss_event_meta_parse(f->element[0]->str, f->element[0]->len, e->key, &e->t) == 0) {
+            e->e = f->element[1]->str, e->elen = f->element[1]->len; /* <meta> <event> */
+            have_t = have_k = 1;
+        } else {
+            for (size_t j = 0; j + 1 < f->elements; j += 2) { /* e <event> [t <time_us> k <key>] */
+                const redisReply *k = f->element[j], *v = f->element[j + 1];
+                if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1) continue;
+                if (k->str[0] == 'e') e->e = v->str, e->elen = v->len;
+                else if (k->str[0] == 't') ts = v->str, tl = v->len;
+                else if (k->str[0] == 'k') ks = v->str, kl = v->len;
+            }
         }
         if (history) {
             wstream *s = &w->st[type];
@@ -630,8 +623,8 @@ static int scan_entries(ss_writer *w, int type, const redisReply *arr, int histo
             e->reason = "no_event_field";
             continue;
         }
-        int have_t = ts && parse_i64(ts, tl, &e->t) == 0;
-        int have_k = ks && parse_key(ks, kl, e->key) == 0;
+        if (!have_t) have_t = ts && parse_i64(ts, tl, &e->t) == 0;
+        if (!have_k) have_k = ks && ss_event_dedup_parse(ks, kl, e->key) == 0;
         if (!have_t || !have_k) {
             ss_event ev;
             ss_decode_reason why = ss_decode(w->dec[0], e->e, e->elen, &ev);

@@ -63,7 +63,7 @@ where = {}
 for i, line in enumerate(open(sys.argv[1], "rb")):
     where.setdefault(line.rstrip(b"\r\n"), i)
 raw = open(sys.argv[2], "rb").read().split(b"\n")
-got = [raw[i + 1] for i in range(len(raw) - 1) if raw[i] == b"e" and (i % 7) == 1]
+got = raw[2::3]  # per entry: id, meta, event
 idx = [where.get(p, -1) for p in got]
 unknown = sum(1 for x in idx if x < 0)
 backwards = sum(1 for a, b in zip(idx, idx[1:]) if b <= a)
@@ -97,7 +97,7 @@ for i, line in enumerate(open(sys.argv[1], "rb")):
 total = unknown = backwards = 0
 for block in open(sys.argv[2], "rb").read().split(b"--end-of-stream--\n"):
     raw = block.split(b"\n")
-    got = [raw[i + 1] for i in range(len(raw) - 1) if raw[i] == b"e" and (i % 7) == 1]
+    got = raw[2::3]  # per entry: id, meta, event
     idx = [where.get(p, -1) for p in got]
     total += len(got)
     unknown += sum(1 for x in idx if x < 0)

@@ -48,10 +48,10 @@ l0=$(redis-cli -p "$PORT" XLEN "${P}like:0"); l1=$(redis-cli -p "$PORT" XLEN "${
 ss_check "both shards got likes ($l0, $l1)" test "$l0" -gt 10000 -a "$l1" -gt 10000
 ss_eq "the ingester recorded shards=2" 2 "$(redis-cli -p "$PORT" HGET "${P}ingest" shards)"
 # every copy of a key sits in one shard: no key appears in both like:0 and like:1
-keys() { redis-cli -p "$PORT" --raw XRANGE "$1" - + | awk 'p == "k" {print} {p = $0}' | sort -u; }
+keys() { redis-cli -p "$PORT" --raw XRANGE "$1" - + | awk 'NR % 3 == 2 {print $1}' | sort -u; }
 both=$(comm -12 <(keys "${P}like:0") <(keys "${P}like:1") | wc -l)
 ss_eq "no dedup key in two shards" 0 "$both"
-dupk=$(redis-cli -p "$PORT" --raw XRANGE "${P}like:0" - + | awk 'p == "k" {print} {p = $0}' | sort | uniq -d | wc -l)
+dupk=$(redis-cli -p "$PORT" --raw XRANGE "${P}like:0" - + | awk 'NR % 3 == 2 {print $1}' | sort | uniq -d | wc -l)
 ss_check "planted duplicates met in one shard ($dupk keys twice in like:0)" test "$dupk" -gt 100
 
 W=(--out "$OUT" --redis "$U" --prefix "$P" --grace 1s --claim-idle 5s --log-level warn --json)

@@ -5,7 +5,7 @@
  * Every input line is classified with the decoder (type stream, other, or DLQ), then every
  * entry of every stream is read back with paged XRANGE and compared:
  *   exact   each stream holds exactly its input lines, byte for byte, in input order, with
- *           t = time_us and k = the dedup key; the DLQ holds exactly the rejected lines
+ *           field name "<dedup key hex> <time_us>"; the DLQ holds exactly the rejected lines
  *           (raw = the line, capped at 64 KiB) with the decoder's reason;
  *   covers  every input line is present at least once and nothing else is (duplicates from
  *           rewinds allowed): the "no gap" check after crashes and restarts.
@@ -89,6 +89,16 @@ static redisReply *field(redisReply *entry_fields, const char *name) {
     return NULL;
 }
 
+/* An ingested entry is one pair, <meta> <event>: returns the event, or NULL. */
+static redisReply *event_of(redisReply *entry_fields) {
+    uint8_t key[16];
+    int64_t t;
+    if (entry_fields->elements != 2 ||
+        ss_event_meta_parse(entry_fields->element[0]->str, entry_fields->element[0]->len, key, &t) != 0)
+        return NULL;
+    return entry_fields->element[1];
+}
+
 /* Takes entries off the streams until the ingester has ended and they are empty. */
 static int drain(redisContext *rc, const char *prefix, const char *path) {
     FILE *out = fopen(path, "w");
@@ -114,7 +124,7 @@ static int drain(redisContext *rc, const char *prefix, const char *path) {
                 argv_[0] = "XDEL";
                 argv_[1] = key;
                 for (size_t e = 0; e < r->elements; e++) {
-                    redisReply *val = field(r->element[e]->element[1], "e");
+                    redisReply *val = event_of(r->element[e]->element[1]);
                     if (val) {
                         fwrite(val->str, 1, val->len, out);
                         fputc('\n', out);
@@ -270,7 +280,7 @@ int main(int argc, char **argv) {
                 redisReply *ent = r->element[e];
                 snprintf(last, sizeof last, "%s", ent->element[0]->str);
                 redisReply *fv = ent->element[1];
-                redisReply *val = field(fv, is_dlq ? "raw" : "e");
+                redisReply *val = is_dlq ? field(fv, "raw") : event_of(fv);
                 if (!val) {
                     fields++;
                     continue;
@@ -299,11 +309,10 @@ int main(int argc, char **argv) {
                                     reason ? reason->str : "(none)", l->reason);
                     }
                 } else {
-                    char hex[SS_DEDUP_HEX_LEN + 1], tbuf[32];
-                    redisReply *tv = field(fv, "t"), *kv = field(fv, "k");
-                    ss_hash128_hex(l->key, hex);
-                    snprintf(tbuf, sizeof tbuf, "%" PRId64, l->time_us);
-                    if (!tv || !kv || strcmp(tv->str, tbuf) || strcmp(kv->str, hex)) fields++;
+                    char want[SS_EVENT_META_MAX];
+                    size_t wl = ss_event_meta_format(l->key, l->time_us, want);
+                    redisReply *mv = fv->element[0];
+                    if (mv->len != wl || memcmp(mv->str, want, wl)) fields++;
                 }
                 if (exact) {
                     /* next input line of this kind, in order */

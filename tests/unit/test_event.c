@@ -796,6 +796,48 @@ static void test_sizes_depth_and_garbage(void **state) {
 
 /* ---- dedup keys ------------------------------------------------------------------- */
 
+/* The buffer's meta field: "<key hex> <time_us>", parsed back exactly; anything else refused. */
+static void test_meta_field(void **state) {
+    (void)state;
+    uint8_t key[16], back[16];
+    for (int i = 0; i < 16; i++) key[i] = (uint8_t)(0x11 * i);
+    const int64_t times[] = {1754524800000278, 0, -1, 1, INT64_MAX, -INT64_MAX};
+    char m[SS_EVENT_META_MAX + 1];
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        size_t n = ss_event_meta_format(key, times[i], m);
+        assert_true(n <= SS_EVENT_META_MAX);
+        m[n] = 0;
+        int64_t t = 12345;
+        memset(back, 0, sizeof back);
+        assert_int_equal(ss_event_meta_parse(m, n, back, &t), 0);
+        assert_memory_equal(key, back, 16);
+        assert_true(t == times[i]);
+    }
+    ss_event_meta_format(key, 1754524800000278, m);
+    assert_memory_equal(m, "00112233445566778899aabbccddeeff 1754524800000278", 49);
+    /* upper-case hex is accepted */
+    int64_t t;
+    assert_int_equal(ss_event_meta_parse("00112233445566778899AABBCCDDEEFF 7", 34, back, &t), 0);
+    assert_memory_equal(key, back, 16);
+    assert_true(t == 7);
+    static const char *const bad[] = {
+        "",
+        "00112233445566778899aabbccddeeff",                       /* no time */
+        "00112233445566778899aabbccddeeff ",                      /* empty time */
+        "00112233445566778899aabbccddeeff -",                     /* sign only */
+        "00112233445566778899aabbccddeeffx1754524800000278",      /* wrong separator */
+        "00112233445566778899aabbccddeef 1754524800000278",       /* 31 hex */
+        "00112233445566778899aabbccddeefg 1754524800000278",      /* not hex */
+        "00112233445566778899aabbccddeeff 17545248000002x8",      /* not a number */
+        "00112233445566778899aabbccddeeff 1754524800000278 ",     /* trailing space */
+        "00112233445566778899aabbccddeeff 9223372036854775808",   /* INT64_MAX + 1 */
+        "00112233445566778899aabbccddeeff 99999999999999999999",  /* 20 digits */
+        "00112233445566778899aabbccddeeff +1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(ss_event_meta_parse(bad[i], strlen(bad[i]), back, &t), -1);
+}
+
 static void test_dedup_keys(void **state) {
     (void)state;
     ss_event ev;
@@ -1055,6 +1097,7 @@ int main(void) {
         cmocka_unit_test(test_sizes_depth_and_garbage),
         cmocka_unit_test(test_dedup_keys),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_meta_field),
         cmocka_unit_test(test_no_allocation_in_steady_state),
         cmocka_unit_test(test_fuzz_mutations),
     };
