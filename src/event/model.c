@@ -1,6 +1,6 @@
-/* The event model's small tables (type and operation names, collection -> type) and
- * the dedup key. Names are stable: they appear in Redis stream names, Parquet partition
- * paths and metric labels. */
+/* The event model's small tables (type and operation names, collection -> type), the
+ * dedup key, and the meta string an event is buffered under. Names are stable: they appear
+ * in Redis stream names, Parquet partition paths and metric labels. */
 #include <string.h>
 
 #include "event/event.h"

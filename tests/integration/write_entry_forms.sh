@@ -14,7 +14,6 @@ B=$SKYSPOOL_BIN
 ss_start_redis r
 U=$REDIS_URL_r
 PORT=${U##*:}
-js() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
 
 "$B" synth --events 8000 --seed 31 --start 2025-03-01T10:00:00Z --rate 50 > "$SS_TMP/a.jsonl"
 # the ingester writes the meta form under a staging prefix; the script below re-buffers each
@@ -78,9 +77,9 @@ ss_eq "every staged event re-buffered" "$staged" "$pairs_n"
 
 "$B" write --out "$SS_TMP/arch" --data-dir "$SS_TMP/dd" --redis "$U" --log-level warn --once --all --json \
   > "$SS_TMP/w.json"
-ss_eq "one row per event" "$staged" "$(js "$SS_TMP/w.json" rows)"
-ss_eq "the second copy of each event skipped as a duplicate" "$staged" "$(js "$SS_TMP/w.json" duplicates)"
-ss_eq "two rejected entries" 2 "$(js "$SS_TMP/w.json" dlq)"
+ss_eq "one row per event" "$staged" "$(ws_json "$SS_TMP/w.json" rows)"
+ss_eq "the second copy of each event skipped as a duplicate" "$staged" "$(ws_json "$SS_TMP/w.json" duplicates)"
+ss_eq "two rejected entries" 2 "$(ws_json "$SS_TMP/w.json" dlq)"
 reasons=$(redis-cli -p "$PORT" --raw XRANGE skyspool:dlq - + | awk 'p == "reason" {print} {p = $0}' | sort | tr '\n' ' ')
 ss_eq "rejections carry their reasons" "no_event_field not_json " "$reasons"
 ws_drained "every form" "$U"

@@ -17,6 +17,9 @@ ws_streams_left() {
   echo "$len $pend"
 }
 
+# ws_json FILE KEY: one top-level value of a JSON file (e.g. `write --json` output).
+ws_json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+
 # ws_ledger_rows DATA_DIR: the ledger's total committed rows.
 ws_ledger_rows() {
   "$SKYSPOOL_BIN" runs --data-dir "$1" --last 1 --json | tail -1 |
