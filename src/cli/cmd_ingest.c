@@ -23,6 +23,8 @@ static void usage(FILE *f) {
             "Reads events from a source and buffers them in Redis Streams, one stream per type\n"
             "(<prefix>post, like, repost, follow, block, identity, account), never losing one:\n"
             "the source cursor is stored after the data it covers, and a restart resumes there.\n"
+            "Each entry is one field-value pair: the field is \"<dedup key, 32 hex> <time_us>\", the\n"
+            "value the event's Jetstream JSON, verbatim (look: redis-cli XRANGE skyspool:like - + COUNT 1).\n"
             "Malformed input goes to <prefix>dlq with its reason. When Redis memory passes the high\n"
             "watermark (or Redis answers OOM) reading pauses until a writer drains the streams.\n\n"
             "options:\n"

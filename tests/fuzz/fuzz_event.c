@@ -14,6 +14,10 @@
  *   - ss_ar_write_row writes it into a Parquet file (one long-lived writer on a memfd,
  *     finished every 256 rows): never an error, and the finished file has both magics and
  *     the rows written;
+ *   - the meta an accepted event is buffered under (ss_event_meta_format) parses back to
+ *     its dedup key and time_us;
+ *   - on any input, ss_event_meta_parse stays inside the bytes, and what it accepts formats
+ *     to a meta that parses to the same key and time;
  *   - the transport's peek (ss_js_peek, src/net/js_proto.h) finds the same time_us, kind
  *     and collection as the decoder (a peek may be lenient, never different); on any
  *     input it stays inside the bytes.
@@ -186,6 +190,27 @@ static void check_row(const ss_ar_row *row, const ss_event *ev) {
     }
 }
 
+/* The input as a meta string (it may be any bytes): accepted ones round-trip. */
+static void check_meta_parse(const char *buf, size_t size) {
+    uint8_t key[16], key2[16];
+    int64_t t, t2;
+    if (ss_event_meta_parse(buf, size, key, &t) != 0) return;
+    char m[SS_EVENT_META_MAX];
+    size_t n = ss_event_meta_format(key, t, m);
+    CHECK(n <= SS_EVENT_META_MAX && n <= size, "meta of %zu bytes formats to %zu", size, n);
+    CHECK(ss_event_meta_parse(m, n, key2, &t2) == 0 && !memcmp(key, key2, 16) && t == t2, "meta round trip");
+}
+
+static void check_meta_roundtrip(const ss_event *ev) {
+    uint8_t key[16], back[16];
+    int64_t t;
+    char m[SS_EVENT_META_MAX];
+    ss_event_dedup_key(ev, key);
+    size_t n = ss_event_meta_format(key, ev->time_us, m);
+    CHECK(ss_event_meta_parse(m, n, back, &t) == 0, "meta '%.*s' refused", (int)n, m);
+    CHECK(!memcmp(key, back, 16) && t == ev->time_us, "meta '%.*s' parses to another key or time", (int)n, m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dec) {
         dec = ss_decoder_new(NULL);
@@ -200,6 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ss_decode_reason r = ss_decode(dec, buf, size, &ev);
     CHECK(r >= SS_DECODE_OK && r <= SS_DECODE_OOM, "reason %d", r);
     CHECK(strcmp(ss_decode_reason_name(r), "") != 0, "reason %d has no name", r);
+    check_meta_parse(buf, size);
     ss_js_peek_result pk;
     memset(&pk, 0, sizeof pk);
     int prc = ss_js_peek(buf, size, 1, &pk);
@@ -226,6 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ss_event_dedup_hex(&ev, hex1);
     ss_event_dedup_hex(&ev, hex2);
     CHECK(strlen(hex1) == SS_DEDUP_HEX_LEN && strcmp(hex1, hex2) == 0, "dedup hex not deterministic");
+    check_meta_roundtrip(&ev);
 
     ss_ar_row row;
     CHECK(ss_ar_map(mapper, &ev, &row) == 0, "ss_ar_map failed on a decoded event");
