@@ -34,8 +34,8 @@
  * OOM and watermarks. Entries refused with OOM are copied, in order, to a retry batch (to
  * the part of their own connection); the ingester stops reading, drains the pipe, waits
  * (paused) until used_memory is under the low watermark, and re-sends the retry batch before
- * reading on. Passing the high watermark (seen in an INFO reply) pauses the same way,
- * usually before any OOM.
+ * reading on. Passing the high watermark pauses the same way, before any OOM: between INFO
+ * replies Redis's memory is estimated from the bytes sent since (estimate_memory).
  *
  * Reconnect. An error on any connection closes all of them; the ingester reconnects them
  * all with exponential backoff and jitter, reads the stored cursor and seeks the source to
@@ -79,6 +79,7 @@ typedef struct {
     int n, cap;
     int ctl[CTL_MAX], nctl;
     int ctl_done, done; /* replies already read (for partial re-send) */
+    uint64_t info_base; /* with a CTL_INFO: bytes sent and answered before it was queued */
 } part;
 
 typedef struct {
@@ -112,8 +113,11 @@ struct ss_ingest {
     batch retry;
     int oom_pending, pause_wanted;
 
-    /* memory, from the latest INFO memory */
+    /* memory, from the latest INFO memory, and what was sent since (see estimate_memory) */
     long long used_memory, maxmemory;
+    uint64_t sent_bytes;     /* RESP bytes sent, all connections, ever */
+    uint64_t mem_base;       /* sent_bytes already reflected in used_memory */
+    uint64_t info_queued_at; /* sent_bytes when the last INFO was queued */
     int64_t last_info_ms, last_state_ms;
     int64_t last_sent_ms[SS_INGEST_MAX_CONNECTIONS]; /* keeps quiet connections alive (Redis `timeout`) */
 
@@ -439,6 +443,16 @@ static int add_info_cmd(ss_buf *b) {
     return resp_array(b, 2) | resp_str(b, "INFO") | resp_str(b, "memory");
 }
 
+static batch *ring_at(ss_ingest *ing, int i);
+
+/* RESP bytes sent and not yet answered. */
+static uint64_t inflight_bytes(ss_ingest *ing) {
+    uint64_t n = 0;
+    for (int i = 0; i < ing->count; i++)
+        for (int c = 0; c < ing->nconn; c++) n += ring_at(ing, i)->p[c].buf.len;
+    return n;
+}
+
 /* Control commands for the batch being started, by due time (on the control connection). */
 static int add_controls(ss_ingest *ing, batch *bt) {
     part *b = &bt->p[ing->cc];
@@ -454,10 +468,14 @@ static int add_controls(ss_ingest *ing, batch *bt) {
         b->ctl[b->nctl++] = CTL_STATE;
         ing->last_state_ms = now;
     }
-    if (now - ing->last_info_ms >= ing->o.memory_check_ms) {
+    uint64_t info_every = ing->maxmemory > 0 ? (uint64_t)ing->maxmemory / 64 : UINT64_MAX;
+    if (info_every < (1u << 20)) info_every = 1u << 20;
+    if (now - ing->last_info_ms >= ing->o.memory_check_ms || ing->sent_bytes - ing->info_queued_at >= info_every) {
         rc |= add_info_cmd(&b->buf);
         b->ctl[b->nctl++] = CTL_INFO;
+        b->info_base = ing->sent_bytes - inflight_bytes(ing); /* answered before it was queued */
         ing->last_info_ms = now;
+        ing->info_queued_at = ing->sent_bytes;
     }
     for (int i = 0; i < ing->nconn; i++) /* quiet streams' connections: a PING now and then */
         if (i != ing->cc && now - ing->last_sent_ms[i] >= IDLE_PING_MS) {
@@ -470,13 +488,31 @@ static int add_controls(ss_ingest *ing, batch *bt) {
 
 /* ---- memory ---------------------------------------------------------------------------------- */
 
-static void note_memory(ss_ingest *ing, const char *info) {
-    long long used, max;
-    if (ss_redis_info_ll(info, "used_memory", &used) == 0) ing->used_memory = used;
-    if (ss_redis_info_ll(info, "maxmemory", &max) == 0) ing->maxmemory = max;
+/* Redis memory now, at most: used_memory from the latest INFO plus every byte sent since the
+ * data that INFO had surely seen. INFO goes out every memory_check_ms and every
+ * 1/64 of maxmemory sent, but at several hundred thousand entries a second 100 ms and a
+ * pipeline are tens of MB: without the estimate a small Redis would reach OOM before the
+ * high watermark was ever seen. Wire bytes overstate Redis's memory per entry slightly
+ * (~620 sent for ~600 stored), so the estimate errs on the early side. */
+static double estimate_memory(const ss_ingest *ing) {
+    return (double)ing->used_memory + (double)(ing->sent_bytes - ing->mem_base);
+}
+
+static void check_high_watermark(ss_ingest *ing) {
     if (ing->maxmemory > 0 && ing->o.high_watermark < 1.0 &&
-        (double)ing->used_memory > ing->o.high_watermark * (double)ing->maxmemory)
+        estimate_memory(ing) > ing->o.high_watermark * (double)ing->maxmemory)
         ing->pause_wanted = 1;
+}
+
+/* An INFO memory reply; base: the sent bytes it surely reflects. */
+static void note_memory(ss_ingest *ing, const char *info, uint64_t base) {
+    long long used, max;
+    if (ss_redis_info_ll(info, "used_memory", &used) == 0) {
+        ing->used_memory = used;
+        ing->mem_base = base;
+    }
+    if (ss_redis_info_ll(info, "maxmemory", &max) == 0) ing->maxmemory = max;
+    check_high_watermark(ing);
 }
 
 static int below_low_watermark(const ss_ingest *ing) {
@@ -495,6 +531,7 @@ static int send_batch(ss_ingest *ing, batch *b) {
         if (p->buf.len == 0) continue;
         ing->last_sent_ms[i] = mono_ms();
         if (redisAppendFormattedCommand(ing->c[i], p->buf.data, p->buf.len) != REDIS_OK) return E_IO;
+        ing->sent_bytes += p->buf.len;
         int done = 0;
         do {
             if (redisBufferWrite(ing->c[i], &done) != REDIS_OK) return E_IO;
@@ -527,7 +564,7 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
         if (!r) return E_IO;
         int kind = p->ctl[p->ctl_done];
         if (kind == CTL_INFO && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
-            note_memory(ing, r->str);
+            note_memory(ing, r->str, p->info_base);
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
             ing->cursor_written = 0; /* try again with the next batch */
             if (!is_oom(r)) ss_warn("ingest", "storing the cursor failed: %s", r->str);
@@ -671,7 +708,7 @@ static int info_memory_now(ss_ingest *ing) {
     const char *argv[2] = {"INFO", "memory"};
     redisReply *r = command_now(ing, 2, argv);
     if (!r) return E_IO;
-    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) note_memory(ing, r->str);
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) note_memory(ing, r->str, ing->sent_bytes);
     freeReplyObject(r);
     return OK;
 }
@@ -705,7 +742,7 @@ static int check_policy(ss_ingest *ing) {
     }
     char policy[64] = "";
     ss_redis_info_str(r->str, "maxmemory_policy", policy, sizeof policy);
-    note_memory(ing, r->str);
+    note_memory(ing, r->str, ing->sent_bytes); /* nothing in flight */
     ing->pause_wanted = 0;
     freeReplyObject(r);
     if (strcmp(policy, "noeviction") != 0) {
@@ -1225,6 +1262,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     if (batch_bytes(b, ing->nconn) == 0 && !b->has_cursor) return OK;
     ing->count++;
     int rc = send_batch(ing, b);
+    if (rc == OK) check_high_watermark(ing);
     while (rc == OK && ing->count >= ing->o.batches_in_flight) rc = collect_oldest(ing);
     return rc;
 oom:

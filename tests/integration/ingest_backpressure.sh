@@ -27,7 +27,9 @@ fi
 ss_check "ingester still running while paused" kill -0 "$ING"
 ss_eq "pause reason" high_watermark "$(cli hget skyspool:ingest pause_reason)"
 used=$(cli info memory | awk -F: '/^used_memory:/{print $2+0}')
-ss_check "used_memory stays under maxmemory ($used)" test "$used" -le $((64 * 1024 * 1024))
+# the ingester estimates memory between INFO replies (used_memory + bytes sent since), so
+# it stops near the 80 % watermark, not at maxmemory (0.85: slack for Redis's own buffers)
+ss_check "used_memory stays near the high watermark ($used)" test "$used" -le $((64 * 1024 * 1024 * 85 / 100))
 n1=$(total_len skyspool:); sleep 1; n2=$(total_len skyspool:)
 ss_eq "nothing is written while paused" "$n1" "$n2"
 ss_check "the buffer holds part of the input ($n1)" test "$n1" -gt 50000 -a "$n1" -lt 150000
