@@ -443,7 +443,7 @@ static int add_info_cmd(ss_buf *b) {
     return resp_array(b, 2) | resp_str(b, "INFO") | resp_str(b, "memory");
 }
 
-static batch *ring_at(ss_ingest *ing, int i);
+static batch *ring_at(ss_ingest *ing, int i) { return &ing->ring[(ing->head + i) % ing->nring]; }
 
 /* RESP bytes sent and not yet answered. */
 static uint64_t inflight_bytes(ss_ingest *ing) {
@@ -659,8 +659,6 @@ static int collect(ss_ingest *ing, batch *b) {
     publish_tally(ing, &t);
     return rc;
 }
-
-static batch *ring_at(ss_ingest *ing, int i) { return &ing->ring[(ing->head + i) % ing->nring]; }
 
 static int collect_oldest(ss_ingest *ing) {
     int rc = collect(ing, ring_at(ing, 0));

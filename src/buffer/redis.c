@@ -16,14 +16,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* ---- URL parsing ------------------------------------------------------------------- */
+#include "util/str.h"
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+/* ---- URL parsing ------------------------------------------------------------------- */
 
 /* Copies s[0..n) into out (cap bytes with the NUL), decoding %XX. -1 on bad escape/too long. */
 static int copy_decoded(const char *s, size_t n, char *out, size_t cap, int *bad_escape) {
@@ -36,7 +31,7 @@ static int copy_decoded(const char *s, size_t n, char *out, size_t cap, int *bad
                 *bad_escape = 1;
                 return -1;
             }
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = ss_hex_val((unsigned char)s[i + 1]), l = ss_hex_val((unsigned char)s[i + 2]);
             if (h < 0 || l < 0) {
                 *bad_escape = 1;
                 return -1;

@@ -81,17 +81,10 @@ void ss_event_dedup_hex(const ss_event *ev, char out[SS_DEDUP_HEX_LEN + 1]) {
     ss_hash128_hex(k, out);
 }
 
-static int hex_nibble(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int ss_event_dedup_parse(const char *hex, size_t n, uint8_t out[16]) {
     if (n != SS_DEDUP_HEX_LEN) return -1;
     for (size_t i = 0; i < 16; i++) {
-        int a = hex_nibble(hex[2 * i]), b = hex_nibble(hex[2 * i + 1]);
+        int a = ss_hex_val((unsigned char)hex[2 * i]), b = ss_hex_val((unsigned char)hex[2 * i + 1]);
         if (a < 0 || b < 0) return -1;
         out[i] = (uint8_t)(a << 4 | b);
     }
@@ -99,9 +92,7 @@ int ss_event_dedup_parse(const char *hex, size_t n, uint8_t out[16]) {
 }
 
 size_t ss_event_meta_format(const uint8_t key[16], int64_t time_us, char out[SS_EVENT_META_MAX]) {
-    char hex[SS_DEDUP_HEX_LEN + 1];
-    ss_hash128_hex(key, hex);
-    memcpy(out, hex, SS_DEDUP_HEX_LEN);
+    ss_hash128_hex(key, out); /* 32 digits and a NUL, which the space replaces */
     out[SS_DEDUP_HEX_LEN] = ' ';
     return SS_DEDUP_HEX_LEN + 1 + ss_fmt_i64(out + SS_DEDUP_HEX_LEN + 1, time_us);
 }

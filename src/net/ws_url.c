@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/str.h"
+
 static int fail(char *err, size_t errlen, const char *msg, const char *url) {
     snprintf(err, errlen, "%s: '%.200s'", msg, url);
     return -1;
@@ -67,7 +69,6 @@ int ss_ws_url_parse(const char *url, ss_ws_url *out, char *err, size_t errlen) {
     return 0;
 }
 
-static int hexval(int c);
 
 /* Does the parameter starting at q (up to '&' or end) have this key? The parameter's key
  * is percent-decoded ('+' is a space) first, as ss_ws_query_each decodes it, so that
@@ -80,8 +81,8 @@ static int param_is(const char *q, const char *key) {
         int c;
         if (*q == '+') {
             c = ' ', q++;
-        } else if (*q == '%' && hexval((unsigned char)q[1]) >= 0 && hexval((unsigned char)q[2]) >= 0) {
-            c = hexval((unsigned char)q[1]) * 16 + hexval((unsigned char)q[2]), q += 3;
+        } else if (*q == '%' && ss_hex_val((unsigned char)q[1]) >= 0 && ss_hex_val((unsigned char)q[2]) >= 0) {
+            c = ss_hex_val((unsigned char)q[1]) * 16 + ss_hex_val((unsigned char)q[2]), q += 3;
         } else {
             c = (unsigned char)*q++;
         }
@@ -150,22 +151,15 @@ int ss_ws_query_add(ss_buf *out, const char *key, const char *value) {
     return put_encoded(out, value);
 }
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes src[0..n) into dst (which has room for n+1 bytes). */
 static void decode(const char *src, size_t n, char *dst) {
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         if (src[i] == '+') {
             dst[j++] = ' ';
-        } else if (src[i] == '%' && i + 2 < n && hexval((unsigned char)src[i + 1]) >= 0 &&
-                   hexval((unsigned char)src[i + 2]) >= 0) {
-            dst[j++] = (char)(hexval((unsigned char)src[i + 1]) * 16 + hexval((unsigned char)src[i + 2]));
+        } else if (src[i] == '%' && i + 2 < n && ss_hex_val((unsigned char)src[i + 1]) >= 0 &&
+                   ss_hex_val((unsigned char)src[i + 2]) >= 0) {
+            dst[j++] = (char)(ss_hex_val((unsigned char)src[i + 1]) * 16 + ss_hex_val((unsigned char)src[i + 2]));
             i += 2;
         } else {
             dst[j++] = src[i];

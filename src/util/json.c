@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/str.h"
 #include "util/utf8.h"
 
 #ifdef __SSE2__
@@ -95,17 +96,10 @@ static inline const char *skip_ws(const char *p, const char *e) {
     return p;
 }
 
-static inline int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* Four hex digits at p (which has at least 4 bytes) as a code unit, or -1. */
 static inline int hex4(const char *p) {
-    int a = hexval((unsigned char)p[0]), b = hexval((unsigned char)p[1]);
-    int c = hexval((unsigned char)p[2]), e = hexval((unsigned char)p[3]);
+    int a = ss_hex_val((unsigned char)p[0]), b = ss_hex_val((unsigned char)p[1]);
+    int c = ss_hex_val((unsigned char)p[2]), e = ss_hex_val((unsigned char)p[3]);
     if ((a | b | c | e) < 0) return -1;
     return a << 12 | b << 8 | c << 4 | e;
 }

@@ -34,6 +34,14 @@ static inline int ss_safe_name(const char *s, size_t max) {
     return 1;
 }
 
+/* The value of one hex digit (either case), or -1. */
+static inline int ss_hex_val(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /* Writes v in decimal at p, which has room for 20 bytes; returns the length. No NUL. */
 static inline size_t ss_fmt_i64(char *p, int64_t v) {
     char tmp[20];
