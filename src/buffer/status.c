@@ -63,6 +63,23 @@ static int collect_ingest(redisContext *c, ss_status *s) {
     return 0;
 }
 
+static int collect_loss(redisContext *c, ss_status *s) {
+    char key[256];
+    snprintf(key, sizeof key, "%sredis-loss", s->prefix);
+    const char *argv[2] = {"HGETALL", key};
+    redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        s->loss_detected = hget_ll(r, "detected");
+        s->loss_last_us = hget_ll(r, "last_us");
+        s->loss_released = hget_ll(r, "last_released");
+        const char *v = hget(r, "last_stream");
+        snprintf(s->loss_stream, sizeof s->loss_stream, "%s", v ? v : "");
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
 static int collect_cursors(redisContext *c, ss_status *s) {
     char pat[512], esc[400];
     glob_escape(s->prefix, esc, sizeof esc);
@@ -139,7 +156,7 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
     char key[256];
     snprintf(key, sizeof key, "%sdlq", s->prefix);
     if (ss_stream_info_get(c, key, group, &s->dlq, err, errlen) != 0) return -1;
-    if (collect_ingest(c, s) != 0 || collect_cursors(c, s) != 0) {
+    if (collect_ingest(c, s) != 0 || collect_cursors(c, s) != 0 || collect_loss(c, s) != 0) {
         ss_redis_describe_error(c, NULL, err, errlen);
         return -1;
     }
@@ -223,6 +240,14 @@ int ss_status_render_text(const ss_status *s, ss_buf *b) {
             rc |= ss_buf_printf(b, "  %d  %s\n", i, s->owners[i][0] ? s->owners[i] : "(no writer yet)");
     } else if (s->owners[0][0]) {
         rc |= ss_buf_printf(b, "\nwriters  ledger %s\n", s->owners[0]);
+    }
+    if (s->loss_detected > 0) {
+        char a[32];
+        age(s->now_us - s->loss_last_us, a, sizeof a);
+        rc |= ss_buf_printf(b, "\nDATA LOSS in Redis detected %lld time(s), last %s ago in %s: entries the writer had "
+                               "read were gone; %lld dedup claims released so re-sent copies are written (see the "
+                               "writer's log and the ledger table redis_losses)\n",
+                            s->loss_detected, a, s->loss_stream, s->loss_released);
     }
     rc |= ss_buf_puts(b, "\ncursors\n");
     if (s->ncursors == 0) rc |= ss_buf_puts(b, "  (none stored)\n");
@@ -308,6 +333,10 @@ int ss_status_render_json(const ss_status *s, ss_buf *b) {
         rc |= jstr(b, s->ingest_source);
         rc |= ss_buf_putc(b, '}');
     }
+    rc |= ss_buf_printf(b, ",\"redis_loss\":{\"detected\":%lld,\"last_us\":%lld,\"last_released\":%lld,\"last_stream\":",
+                        s->loss_detected, (long long)s->loss_last_us, s->loss_released);
+    rc |= jstr(b, s->loss_stream);
+    rc |= ss_buf_putc(b, '}');
     rc |= ss_buf_puts(b, ",\"cursors\":[");
     for (int i = 0; i < s->ncursors; i++) {
         const ss_status_cursor *c = &s->cursors[i];

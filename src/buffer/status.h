@@ -50,6 +50,12 @@ typedef struct {
     long long pauses_total, events_total, dlq_total, other_total, reconnects_total;
     int64_t heartbeat_us;
     char ingest_source[512];
+    /* Redis data loss detected by a writer (<prefix>redis-loss): entries it had delivered
+     * were gone after a restart or failover, and the writer released their dedup claims. */
+    long long loss_detected;   /* how many times; 0: never */
+    int64_t loss_last_us;
+    char loss_stream[256];
+    long long loss_released;
 } ss_status;
 
 /* Gathers the status. Returns 0, or -1 with err on a connection error. out->redis may be

@@ -33,6 +33,11 @@ struct ss_ledger {
     ss_claimlog_enc enc;
     size_t npend;
     int64_t pend_max_t;
+    /* Highest owner entry id among the claims in cs, per stream number: a Redis whose group
+     * has delivered less than this has lost entries the ledger saw (ss_ledger_claims_max). */
+    ss_writer_id maxid[256];
+    uint8_t has_maxid[256];
+    long long gen;  /* meta claims_gen when cs was loaded: a release elsewhere forces a reload */
     int sync_full; /* current PRAGMA synchronous */
     int batch, batch_failed;
     char errstr[512];
@@ -59,7 +64,9 @@ static const char g_schema[] =
     "CREATE TABLE IF NOT EXISTS fenced(consumer TEXT PRIMARY KEY, at_us INTEGER);"
     "CREATE TABLE IF NOT EXISTS claim_batches(seq INTEGER PRIMARY KEY AUTOINCREMENT, max_t INTEGER NOT NULL,"
     "  n INTEGER NOT NULL, recs BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS redis_losses(at_us INTEGER NOT NULL, stream TEXT NOT NULL,"
+    "  last_delivered TEXT NOT NULL, max_claimed TEXT NOT NULL, released INTEGER NOT NULL, redis_run_id TEXT);";
 
 #define SCHEMA_VERSION 2
 #define SCHEMA_VERSION_SET "PRAGMA user_version=2"
@@ -314,8 +321,16 @@ static int load_put(loader *ld, size_t i) {
     return ss_writer_claimset_put(&ld->l->cs, ld->q[i].fp, ld->q[i].owner, ld->q[i].t, &existing) < 0 ? -2 : 0;
 }
 
+static void note_max(ss_ledger *l, int type, uint64_t ms, uint64_t seq) {
+    ss_writer_id id = {ms, seq};
+    unsigned t = (unsigned)type & 0xff;
+    if (!l->has_maxid[t] || ss_writer_id_cmp(id, l->maxid[t]) > 0) l->maxid[t] = id;
+    l->has_maxid[t] = 1;
+}
+
 static int load_one(void *ctx, const ss_claimrec *r) {
     loader *ld = ctx;
+    note_max(ld->l, r->type, r->ms, r->seq);
     size_t i = ld->n++ % LOAD_AHEAD;
     if (ld->n > LOAD_AHEAD && load_put(ld, i) != 0) return -2; /* the oldest queued, then its slot is free */
     ld->q[i].fp = ss_writer_claim_fp(r->key);
@@ -335,11 +350,26 @@ static int load_flush(loader *ld) {
 
 /* Under the write lock, reads the claim batches appended since we last looked (by other
  * writers, or all of them after a failure), so the in-memory set is exactly the table. */
+static long long meta_ll(ss_ledger *l, const char *key) {
+    sqlite3_stmt *st = prep(l, "SELECT value FROM meta WHERE key=?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    long long v = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 int ss_ledger_claims_begin(ss_ledger *l) {
     if (begin(l, 0) != 0) return -1;
+    long long gen = meta_ll(l, "claims_gen");
+    if (gen < 0) return rollback(l), -1;
+    if (gen != l->gen) l->cs_valid = 0; /* claims were released: the set is reloaded whole */
     if (!l->cs_valid) {
         ss_writer_claimset_clear(&l->cs);
         l->last_seq = 0;
+        memset(l->has_maxid, 0, sizeof l->has_maxid);
+        l->gen = gen;
     }
     ss_buf_reset(&l->pend);
     l->enc = (ss_claimlog_enc){0, 0};
@@ -413,8 +443,153 @@ int ss_ledger_claim(ss_ledger *l, const uint8_t key[16], int type, ss_writer_id 
         return -1;
     }
     if (!l->npend++ || t > l->pend_max_t) l->pend_max_t = t;
+    note_max(l, type, id.ms, id.seq);
     *owner = 1;
     return 0;
+}
+
+int ss_ledger_claims_max(ss_ledger *l, int type, ss_writer_id *out) {
+    if (ss_ledger_claims_begin(l) != 0 || ss_ledger_claims_end(l) != 0) return -1;
+    unsigned t = (unsigned)type & 0xff;
+    if (!l->has_maxid[t]) return 0;
+    *out = l->maxid[t];
+    return 1;
+}
+
+/* ---- releasing claims whose owners Redis lost ---------------------------------------------- */
+
+typedef struct {
+    ss_ledger_release *rel; /* by stream number; NULL where nothing is released */
+    ss_writer_id *committed[256];
+    size_t ncommitted[256];
+    ss_buf out;
+    ss_claimlog_enc enc;
+    size_t kept, dropped;
+    int oom;
+} release_ctx;
+
+static int release_one(void *ctx, const ss_claimrec *r) {
+    release_ctx *x = ctx;
+    ss_writer_id id = {r->ms, r->seq};
+    unsigned t = (unsigned)r->type & 0xff;
+    ss_ledger_release *rel = NULL;
+    for (ss_ledger_release *p = x->rel; p && p->type >= 0; p++)
+        if ((unsigned)p->type == t) rel = p;
+    if (rel && ss_writer_id_cmp(id, rel->after) > 0 && !ss_writer_id_find(x->committed[t], x->ncommitted[t], id)) {
+        rel->released++;
+        x->dropped++;
+        return 0;
+    }
+    if (ss_claimlog_append(&x->out, &x->enc, r) != 0) {
+        x->oom = 1;
+        return 1;
+    }
+    x->kept++;
+    return 0;
+}
+
+long long ss_ledger_release_claims(ss_ledger *l, ss_ledger_release *rel) {
+    if (begin(l, 1) != 0) return -1;
+    release_ctx x;
+    memset(&x, 0, sizeof x);
+    x.rel = rel;
+    ss_buf_init(&x.out);
+    int bad = 0, rc = SQLITE_DONE;
+    for (ss_ledger_release *p = rel; p->type >= 0 && !bad; p++) {
+        unsigned t = (unsigned)p->type & 0xff;
+        p->released = 0;
+        if (!x.committed[t] &&
+            ss_ledger_committed_ids(l, p->type, p->after.ms, (uint64_t)INT64_MAX, &x.committed[t], &x.ncommitted[t]) != 0)
+            bad = 1;
+    }
+    sqlite3_stmt *st = bad ? NULL : prep(l, "SELECT seq, recs FROM claim_batches ORDER BY seq");
+    sqlite3_stmt *up = bad ? NULL : prep(l, "UPDATE claim_batches SET n=?, recs=? WHERE seq=?");
+    sqlite3_stmt *del = bad ? NULL : prep(l, "DELETE FROM claim_batches WHERE seq=?");
+    long long released = 0;
+    if (!st || !up || !del) bad = 1;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        long long seq = sqlite3_column_int64(st, 0);
+        ss_buf_reset(&x.out);
+        x.enc = (ss_claimlog_enc){0, 0};
+        x.kept = x.dropped = 0;
+        size_t n = 0;
+        int d = ss_claimlog_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), release_one, &x,
+                                   &n);
+        if (d != 0 || x.oom) {
+            snprintf(l->errstr, sizeof l->errstr, "ledger: %s (claim batch %lld)",
+                     x.oom ? "out of memory releasing claims" : "a claim batch is corrupt", seq);
+            bad = 1;
+            break;
+        }
+        if (!x.dropped) continue;
+        released += (long long)x.dropped;
+        sqlite3_stmt *w = x.kept ? up : del;
+        sqlite3_reset(w);
+        if (x.kept) {
+            sqlite3_bind_int64(up, 1, (sqlite3_int64)x.kept);
+            sqlite3_bind_blob(up, 2, x.out.data, (int)x.out.len, SQLITE_STATIC);
+            sqlite3_bind_int64(up, 3, seq);
+        } else {
+            sqlite3_bind_int64(del, 1, seq);
+        }
+        if (sqlite3_step(w) != SQLITE_DONE) bad = fail(l, "rewrite a claim batch") != 0;
+    }
+    if (!bad && rc != SQLITE_DONE) bad = fail(l, "read claim batches") != 0;
+    if (st) sqlite3_finalize(st);
+    if (up) sqlite3_finalize(up);
+    if (del) sqlite3_finalize(del);
+    ss_buf_free(&x.out);
+    for (int t = 0; t < 256; t++) free(x.committed[t]);
+    if (!bad && released > 0 &&
+        exec(l, "INSERT INTO meta(key, value) VALUES('claims_gen', '1') ON CONFLICT(key) DO UPDATE SET "
+                "value = CAST(value AS INTEGER) + 1") != 0)
+        bad = 1;
+    if (bad) return rollback(l), -1;
+    if (commit(l) != 0) return fail(l, "commit released claims"), -1;
+    l->cs_valid = 0; /* reloaded whole at the next claims round */
+    return released;
+}
+
+int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_delivered, const char *max_claimed,
+                          long long released, const char *redis_run_id) {
+    if (begin(l, 1) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "INSERT INTO redis_losses(at_us, stream, last_delivered, max_claimed, released, "
+                               "redis_run_id) VALUES(?,?,?,?,?,?)");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_int64(st, 1, now_us());
+    sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, last_delivered, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, max_claimed, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, released);
+    sqlite3_bind_text(st, 6, redis_run_id ? redis_run_id : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "record a Redis data loss"), rollback(l), -1;
+    return commit(l);
+}
+
+int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen) {
+    out[0] = '\0';
+    sqlite3_stmt *st = prep(l, "SELECT value FROM meta WHERE key=?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(l, "read meta");
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int ss_ledger_meta_set(ss_ledger *l, const char *key, const char *value) {
+    if (begin(l, 0) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "write meta"), rollback(l), -1;
+    return commit(l);
 }
 
 size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }

@@ -16,7 +16,10 @@
  *             disk, served from memory (claimset.h)
  *   fenced    consumers declared dead by another writer, which then took over their entries;
  *             a fenced consumer can no longer commit
- *   meta      ledger_id: this ledger's identity, for the shard owners recorded in Redis
+ *   meta      ledger_id: this ledger's identity, for the shard owners recorded in Redis;
+ *             claims_gen: bumped when claims are released (every writer then reloads);
+ *             redis_run_id: the Redis server last seen (a change is logged as a restart)
+ *   redis_losses every detected loss of delivered entries in Redis, with the claims released
  *
  * WAL mode, so readers (`skyspool runs`) never block writers and several writers on one
  * machine share one ledger (busy_timeout serializes their short write transactions). Commit
@@ -66,6 +69,30 @@ size_t ss_ledger_claims_bytes(const ss_ledger *l);
  * newest claim is older; also the id blobs of commits whose newest event is older than
  * ids_before_us. Returns the number of claims dropped from the ledger, or -1. */
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us);
+
+/* The highest owner entry id of stream number type among the claims held (reading the claims
+ * other writers made first). Returns 1 and sets *out, 0 when the stream has no claim, -1. */
+int ss_ledger_claims_max(ss_ledger *l, int type, ss_writer_id *out);
+/* Redis lost entries of a stream that were delivered after `after` (its group's last
+ * delivered id now): their claims name entries that no longer exist, and a re-sent copy of
+ * such an event would be dropped as a duplicate of a row that was never written. One FULL
+ * transaction removes, for every listed stream, each claim whose owner id is above `after`
+ * and in no commit (a committed owner's row is safe: later copies stay duplicates). Owners
+ * still in the stream but undelivered claim again when they are read. Every writer of this
+ * ledger reloads its claims at its next round. rel ends with type -1; each element's
+ * released is set. Returns the total released, or -1. */
+typedef struct {
+    int type;           /* stream number */
+    ss_writer_id after; /* the group's last delivered id */
+    long long released; /* out */
+} ss_ledger_release;
+long long ss_ledger_release_claims(ss_ledger *l, ss_ledger_release *rel);
+/* Records a detected Redis data loss (table redis_losses). */
+int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_delivered, const char *max_claimed,
+                          long long released, const char *redis_run_id);
+/* Small key/value settings in the meta table. get: 1 found, 0 not (out = ""), -1 error. */
+int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen);
+int ss_ledger_meta_set(ss_ledger *l, const char *key, const char *value);
 
 /* ---- runs and attempts ------------------------------------------------------------------ */
 /* Finds the unfinished run of (window, type, consumer, late) or starts one. Returns its id

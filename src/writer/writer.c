@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "buffer/redis.h"
 #include "buffer/reply_arena.h"
 #include "buffer/shard.h"
 #include "metrics/metrics.h"
@@ -148,6 +149,7 @@ typedef struct {
 } bent;
 
 typedef struct {
+    ss_metric *released;
     ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
     ss_metric *open_parts, *mem, *wm_lag, *flush_s;
 } wmetrics;
@@ -245,6 +247,8 @@ static void register_metrics(ss_writer *w) {
                                    "Entries taken over from dead consumers", NULL);
     w->m.dlq = ss_metric_get("skyspool_writer_dlq_total", SS_METRIC_COUNTER,
                              "Entries the writer could not decode, moved to the DLQ", NULL);
+    w->m.released = ss_metric_get("skyspool_writer_released_claims_total", SS_METRIC_COUNTER,
+                                  "Dedup claims released because Redis lost the entries that held them", NULL);
     w->m.open_parts = ss_metric_get("skyspool_writer_open_parts", SS_METRIC_GAUGE, "Part files open", NULL);
     w->m.claims_mem = ss_metric_get("skyspool_writer_dedup_claims_bytes", SS_METRIC_GAUGE,
                                     "Memory of the in-memory dedup claim set (the horizon's keys)", NULL);
@@ -1603,6 +1607,99 @@ static int claim_shard(ss_writer *w) {
     return 0;
 }
 
+/* ---- Redis data loss ----------------------------------------------------------------------------- */
+
+/* The group's last delivered id of a stream; 0-0 when the stream or the group is missing. */
+static int group_last_delivered(ss_writer *w, int t, ss_writer_id *out) {
+    *out = (ss_writer_id){0, 0};
+    redisReply *r = redisCommand(w->rc, "XINFO GROUPS %s", w->st[t].key);
+    if (!r) return wfail(w, "redis: %s", w->rc->errstr[0] ? w->rc->errstr : "connection lost");
+    if (r->type == REDIS_REPLY_ERROR) { /* no such key: the stream is gone */
+        int nokey = strstr(r->str, "no such key") != NULL;
+        if (!nokey) wfail(w, "redis XINFO GROUPS %s: %.*s", w->st[t].key, (int)r->len, r->str);
+        freeReplyObject(r);
+        return nokey ? 0 : -1;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *g = r->element[i];
+        if (g->type != REDIS_REPLY_ARRAY) continue;
+        const char *name = NULL, *last = NULL;
+        size_t lastlen = 0;
+        for (size_t j = 0; j + 1 < g->elements; j += 2) {
+            const redisReply *k = g->element[j], *v = g->element[j + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+            if (!strcmp(k->str, "name")) name = v->str;
+            else if (!strcmp(k->str, "last-delivered-id")) last = v->str, lastlen = v->len;
+        }
+        if (name && last && !strcmp(name, SS_WRITER_GROUP) && ss_writer_id_parse(last, lastlen, out) != 0) {
+            freeReplyObject(r);
+            return wfail(w, "unexpected last-delivered-id in %s", w->st[t].key);
+        }
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Before a session touches a stream: has Redis lost entries it had delivered to us? Claims
+ * are made only after delivery, so in a Redis that kept its data every claimed id is at or
+ * below the group's last delivered id. An AOF cut short by a host crash, a restart without
+ * persistence or a lagging replica promoted all roll Redis back to an earlier state, and
+ * then the group has delivered less than the ledger saw. The claims above that point name
+ * entries that are gone (or undelivered again), so they are released unless their rows are
+ * committed: otherwise the ingester's re-sent copies would be dropped as duplicates of rows
+ * that were never written. A changed server run_id (a restart) is logged too. */
+static int check_redis_loss(ss_writer *w) {
+    char err[256], run_id[64] = "";
+    char *info = ss_redis_info(w->rc, "server", err, sizeof err);
+    if (!info) return wfail(w, "redis INFO: %s", err);
+    ss_redis_info_str(info, "run_id", run_id, sizeof run_id);
+    free(info);
+    char seen[64] = "";
+    if (ss_ledger_meta_get(w->led, "redis_run_id", seen, sizeof seen) < 0) return wfail(w, "%s", ss_ledger_errstr(w->led));
+    if (run_id[0] && strcmp(seen, run_id) != 0) {
+        if (seen[0]) ss_info(LOG, "Redis restarted since this ledger last saw it (run_id %.12s -> %.12s): checking for lost entries", seen, run_id);
+        if (ss_ledger_meta_set(w->led, "redis_run_id", run_id) != 0) return wfail(w, "%s", ss_ledger_errstr(w->led));
+    }
+    ss_ledger_release rel[SS_TYPE__COUNT + 1];
+    ss_writer_id maxc[SS_TYPE__COUNT];
+    int ts[SS_TYPE__COUNT], n = 0;
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        ss_writer_id last;
+        int has = ss_ledger_claims_max(w->led, led_type(w, t), &maxc[n]);
+        if (has < 0) return wfail(w, "%s", ss_ledger_errstr(w->led));
+        if (!has) continue;
+        if (group_last_delivered(w, t, &last) != 0) return -1;
+        if (ss_writer_id_cmp(maxc[n], last) <= 0) continue;
+        rel[n] = (ss_ledger_release){led_type(w, t), last, 0};
+        ts[n++] = t;
+    }
+    if (n == 0) return 0;
+    rel[n].type = -1;
+    if (ss_ledger_release_claims(w->led, rel) < 0) return wfail(w, "%s", ss_ledger_errstr(w->led));
+    for (int i = 0; i < n; i++) {
+        int t = ts[i];
+        char a[SS_WRITER_ID_STRLEN], b[SS_WRITER_ID_STRLEN];
+        ss_writer_id_format(rel[i].after, a);
+        ss_writer_id_format(maxc[i], b);
+        ss_warn(LOG,
+                "Redis lost entries of %s: its group has delivered up to %s, but this ledger claimed entries up to %s "
+                "(Redis restarted without its data, lost its last writes, or failed over to a replica that lagged); "
+                "released %lld dedup claims of entries that are gone, so their re-sent copies are written",
+                w->st[t].key, a, b, rel[i].released);
+        if (ss_ledger_record_loss(w->led, w->st[t].key, a, b, rel[i].released, run_id) != 0)
+            return wfail(w, "%s", ss_ledger_errstr(w->led));
+        redisReply *r = cmd(w, "HSET %sredis-loss last_us %lld last_stream %s last_released %lld last_delivered %s "
+                               "max_claimed %s", w->prefix, (long long)wall_us(), w->st[t].key, rel[i].released, a, b);
+        if (!r) return -1;
+        freeReplyObject(r);
+        stat_add(w, &w->stats.released, (uint64_t)rel[i].released, w->m.released);
+    }
+    redisReply *r = cmd(w, "HINCRBY %sredis-loss detected 1", w->prefix);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (!w->rc) {
         char err[512];
@@ -1610,6 +1707,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
         if (!w->rc) return wfail(w, "%s", err);
     }
     if (claim_shard(w) != 0) return -1;
+    if (check_redis_loss(w) != 0) return -1;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
         memset(&s->clock, 0, sizeof s->clock);
