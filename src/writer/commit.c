@@ -16,6 +16,11 @@
 
 /* ---- the commit protocol ------------------------------------------------------------------------ */
 
+int ss_wr_ack(ss_writer *w, int type, const ss_writer_id *ids, size_t n) {
+    if (n == 0) return 0;
+    return w->c->v->ack(w->c, type, ids, n) != 0 ? ss_wr_consumer_fail(w) : 0;
+}
+
 static int cmp_id(const void *a, const void *b) {
     return ss_writer_id_cmp(*(const ss_writer_id *)a, *(const ss_writer_id *)b);
 }
@@ -162,7 +167,7 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
     }
     /* (4) acknowledge, pipelined per part */
     for (size_t i = 0; i < n; i++) {
-        if (ss_wr_ack_ids(w, ps[i]->type, ps[i]->ids, ps[i]->nids) != 0) {
+        if (ss_wr_ack(w, ps[i]->type, ps[i]->ids, ps[i]->nids) != 0) {
             free(jobs);
             return -1;
         }

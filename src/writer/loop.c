@@ -94,6 +94,8 @@ int ss_wr_led_type(const ss_writer *w, int type) {
     return w->nshards > 1 ? SS_TYPE__COUNT * (w->o.shard + 1) + type : type;
 }
 
+int ss_wr_consumer_fail(ss_writer *w) { return ss_wr_fail(w, "%s", w->c->errstr); }
+
 void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m) {
     pthread_mutex_lock(&w->mu);
     *field += v;
@@ -200,26 +202,56 @@ static int clean_intents(ss_writer *w, const char *consumer) {
     return rc;
 }
 
+static int heartbeat(ss_writer *w, int exited) {
+    if (w->c->v->heartbeat(w->c, exited ? 0LL : (long long)ss_wr_wall_ms()) != 0) return ss_wr_consumer_fail(w);
+    w->last_hb_ms = ss_wr_mono_ms();
+    return 0;
+}
+
+/* Takes over consumer `dead`'s pending entries of stream t that have been idle at least
+ * min_idle ms, and processes them like our own pending entries. */
+static int take_over_stream(ss_writer *w, int t, const char *dead, long long min_idle) {
+    const char *key = w->st[t].key;
+    for (;;) {
+        ss_writer_batch b;
+        int r = w->c->v->take_over(w->c, t, dead, min_idle, &b);
+        if (r < 0) return ss_wr_consumer_fail(w);
+        if (r == 0) return 0;
+        w->nb = 0;
+        int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+        int got = 0;
+        int rc = ss_wr_scan_entries(w, t, b.e, b.n, 1, &got, &tmin, &tmax);
+        if (rc == 0) rc = ss_wr_claim_batch(w, 0);
+        if (rc == 0) rc = ss_wr_apply_batch(w, 0);
+        w->c->v->release(w->c);
+        if (rc != 0) return -1;
+        ss_wr_stat_add(w, &w->stats.reclaimed, (uint64_t)got, w->m.reclaimed);
+        ss_info(LOG, "took over %d pending entries of dead consumer %s in %s", got, dead, key);
+        if (got == 0) return 0; /* nothing claimable (entries touched meanwhile) */
+        if (ss_wr_enforce_budget(w) != 0) return -1;
+    }
+}
+
 /* A consumer is dead when its heartbeat says it exited, or is older than claim-idle (or
  * it never had one and has been idle that long), and no process on this machine holds its
  * lock. Its intents are cleaned and it is fenced before its entries are taken, so even a
  * writer wrongly declared dead can no longer commit anything. */
 static int reclaim_dead(ss_writer *w) {
-    consumer_info *cs = NULL;
+    ss_writer_consumer_info *cs = NULL;
     size_t n = 0;
-    if (ss_wr_list_consumers(w, &cs, &n) != 0) return -1;
+    if (w->c->v->consumers(w->c, &cs, &n) != 0) {
+        free(cs);
+        return ss_wr_consumer_fail(w);
+    }
     int rc = 0;
     long long now = (long long)ss_wr_wall_ms();
     for (size_t i = 0; i < n && rc == 0; i++) {
-        consumer_info *c = &cs[i];
-        redisReply *r = ss_wr_cmd(w, "HGET %s %s", w->hb_key, c->name);
-        if (!r) {
-            rc = -1;
+        ss_writer_consumer_info *c = &cs[i];
+        long long hb = -1;
+        if (w->c->v->heartbeat_of(w->c, c->name, &hb) != 0) {
+            rc = ss_wr_consumer_fail(w);
             break;
         }
-        long long hb = -1;
-        if (r->type == REDIS_REPLY_STRING) hb = strtoll(r->str, NULL, 10);
-        freeReplyObject(r);
         long long min_idle;
         if (hb == 0) min_idle = 0; /* exited cleanly */
         else if (hb > 0 && now - hb > w->o.claim_idle_ms) min_idle = w->o.claim_idle_ms;
@@ -232,30 +264,10 @@ static int reclaim_dead(ss_writer *w) {
                     hb == 0 ? "exited" : "silent", c->pending);
             if (ss_ledger_fence(w->led, c->name) != 0) rc = ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
             if (rc == 0) rc = clean_intents(w, c->name);
-            for (int t = 0; t < SS_TYPE__COUNT && rc == 0; t++) rc = ss_wr_take_over_stream(w, t, c->name, min_idle);
+            for (int t = 0; t < SS_TYPE__COUNT && rc == 0; t++) rc = take_over_stream(w, t, c->name, min_idle);
         }
-        if (rc == 0) {
-            /* forget it once nothing of it is pending anywhere */
-            int left = 0;
-            for (int t = 0; t < SS_TYPE__COUNT && rc == 0 && !left; t++) {
-                redisReply *p = ss_wr_cmd(w, "XPENDING %s %s - + 1 %s", w->st[t].key, SS_WRITER_GROUP, c->name);
-                if (!p) rc = -1;
-                else {
-                    left = p->type == REDIS_REPLY_ARRAY && p->elements > 0;
-                    freeReplyObject(p);
-                }
-            }
-            for (int t = 0; t < SS_TYPE__COUNT && rc == 0 && !left; t++) {
-                redisReply *d = ss_wr_cmd(w, "XGROUP DELCONSUMER %s %s %s", w->st[t].key, SS_WRITER_GROUP, c->name);
-                if (!d) rc = -1;
-                else freeReplyObject(d);
-            }
-            if (rc == 0 && !left) {
-                redisReply *d = ss_wr_cmd(w, "HDEL %s %s", w->hb_key, c->name);
-                if (!d) rc = -1;
-                else freeReplyObject(d);
-            }
-        }
+        /* forget it once nothing of it is pending anywhere */
+        if (rc == 0 && w->c->v->forget(w->c, c->name) != 0) rc = ss_wr_consumer_fail(w);
         close(fd);
     }
     free(cs);
@@ -304,9 +316,9 @@ static int any_history(const ss_writer *w) {
  * retry cannot fix a configuration. */
 static int claim_shard(ss_writer *w) {
     if (w->shard_owned) return 0;
-    char err[512], owner[SS_SHARD_OWNER_MAX + 1], field[16];
+    char owner[SS_SHARD_OWNER_MAX + 1], field[16];
     int recorded = 0;
-    if (ss_shard_recorded(w->rc, w->prefix, &recorded, err, sizeof err) != 0) return ss_wr_fail(w, "%s", err);
+    if (w->c->v->shard_recorded(w->c, &recorded) != 0) return ss_wr_consumer_fail(w);
     if (recorded && recorded != w->nshards) {
         w->fatal = 1;
         if (recorded > 1)
@@ -319,9 +331,8 @@ static int claim_shard(ss_writer *w) {
     }
     if (w->nshards > 1) snprintf(field, sizeof field, "%d", w->o.shard);
     else snprintf(field, sizeof field, "%s", SS_SHARD_UNSHARDED);
-    int rc = ss_shard_claim_owner(w->rc, w->prefix, field, w->ledger_id, w->o.take_shard, owner, sizeof owner, err,
-                                  sizeof err);
-    if (rc < 0) return ss_wr_fail(w, "%s", err);
+    int rc = w->c->v->shard_claim(w->c, field, w->ledger_id, w->o.take_shard, owner, sizeof owner);
+    if (rc < 0) return ss_wr_consumer_fail(w);
     if (rc > 0) {
         w->fatal = 1;
         return ss_wr_fail(w,
@@ -341,11 +352,7 @@ static int claim_shard(ss_writer *w) {
 }
 
 static int session(ss_writer *w, volatile sig_atomic_t *stop) {
-    if (!w->rc) {
-        char err[512];
-        w->rc = w->o.connect(w->o.connect_ctx, err, sizeof err);
-        if (!w->rc) return ss_wr_fail(w, "%s", err);
-    }
+    if (w->c->v->connect(w->c) != 0) return ss_wr_consumer_fail(w);
     if (claim_shard(w) != 0) return -1;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
@@ -355,13 +362,14 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
         s->done = 0;
     }
     ss_wr_drop_committed(w);
-    if (ss_wr_ensure_groups(w) != 0 || ss_wr_heartbeat(w, 0) != 0) return -1;
+    if (w->c->v->ensure_groups(w->c) != 0) return ss_wr_consumer_fail(w);
+    if (heartbeat(w, 0) != 0) return -1;
     if (clean_intents(w, w->consumer) != 0) return -1;
     /* Dead consumers' entries are taken over only after our own pending entries have been
      * re-read (XCLAIM puts them into our PEL, which the history pass reads). */
     int cleared = 0, reclaimed_once = 0;
     while (!*stop) {
-        if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && ss_wr_heartbeat(w, 0) != 0) return -1;
+        if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
         if (!any_history(w) && (!reclaimed_once || (!w->o.once && ss_wr_mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2))) {
             if (reclaim_dead(w) != 0) return -1;
             reclaimed_once = 1;
@@ -395,7 +403,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
                 (unsigned long long)rows);
     }
     ss_wr_abort_parts(w);
-    ss_wr_heartbeat(w, 1);
+    heartbeat(w, 1);
     return 0;
 }
 
@@ -421,11 +429,8 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
         w->fail_run = 0;
         ss_wr_abort_parts(w);
         ss_wr_drop_committed(w);
-        ss_wr_reader_close(w); /* a read ahead's entries stay in our PEL for the next session */
-        if (w->rc) {
-            redisFree(w->rc);
-            w->rc = NULL;
-        }
+        w->c->v->close(w->c); /* a read ahead's entries stay in our PEL for the next session */
+        w->rd_pending = 0;
         if (w->o.max_attempts > 0 && w->attempt >= w->o.max_attempts) {
             ss_wr_fail(w, "giving up after %d failed attempts; last error: %s", w->attempt, err);
             ss_error(LOG, "%s", w->errstr);
@@ -442,19 +447,12 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
             sleep_ms(left < 100 ? left : 100);
             /* keep our heartbeat fresh while we wait, so nobody takes our work over */
             if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS) {
-                if (!w->rc) {
-                    char e2[256];
-                    w->rc = w->o.connect(w->o.connect_ctx, e2, sizeof e2);
-                }
-                if (w->rc && ss_wr_heartbeat(w, 0) != 0) {
-                    redisFree(w->rc);
-                    w->rc = NULL;
-                }
+                if (w->c->v->connect(w->c) == 0 && heartbeat(w, 0) != 0) w->c->v->close(w->c);
                 w->last_hb_ms = ss_wr_mono_ms();
             }
         }
         if (*stop) {
-            if (w->rc) ss_wr_heartbeat(w, 1);
+            heartbeat(w, 1); /* only if connected */
             return 0;
         }
     }
@@ -473,42 +471,44 @@ static int mkdir_p(const char *path, mode_t mode) {
     return 0;
 }
 
-ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
-    if (!o->out || !*o->out || !o->data_dir || !*o->data_dir || !o->connect) {
+/* The consumer c, when given, is the writer's from here on (freed also when this fails). */
+static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, char *err, size_t errlen) {
+    if (!o->out || !*o->out || !o->data_dir || !*o->data_dir || (!c && !o->connect)) {
         snprintf(err, errlen, "the writer needs an output directory, a data directory and a Redis connection");
-        return NULL;
+        goto reject;
     }
     if (!ss_writer_window_len_valid(o->window_us)) {
         snprintf(err, errlen, "window must be a whole number of seconds that divides one hour (e.g. 1m, 5m, 15m, 1h)");
-        return NULL;
+        goto reject;
     }
     if (o->grace_us < 0 || o->horizon_us < 0 || o->count < 1 || o->count > MAX_COUNT || o->memory_budget < (1u << 20)) {
         snprintf(err, errlen, "grace and horizon must be >= 0, count 1..%d, memory budget >= 1mb", MAX_COUNT);
-        return NULL;
+        goto reject;
     }
     if (o->prefix && strlen(o->prefix) > SS_WRITER_MAX_PREFIX) {
         snprintf(err, errlen, "prefix longer than %d characters", SS_WRITER_MAX_PREFIX);
-        return NULL;
+        goto reject;
     }
     if (o->shards > SS_SHARDS_MAX || o->shard < 0 || o->shard >= (o->shards > 1 ? o->shards : 1)) {
         snprintf(err, errlen, "shard %d of %d: want 0 <= shard < shards <= %d", o->shard, o->shards, SS_SHARDS_MAX);
-        return NULL;
+        goto reject;
     }
     if (o->consumer && !ss_writer_valid_consumer(o->consumer)) {
         snprintf(err, errlen, "consumer name '%s' must be 1-%d characters of A-Z a-z 0-9 . _ - (not starting with . or -)",
                  o->consumer, SS_WRITER_MAX_CONSUMER);
-        return NULL;
+        goto reject;
     }
     char cerr[256];
     if (ss_writer_crash_init(cerr, sizeof cerr) != 0) {
         snprintf(err, errlen, "%s", cerr);
-        return NULL;
+        goto reject;
     }
     ss_writer *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        goto reject;
     }
+    w->c = c;
     w->o = *o;
     w->lock_fd = -1;
     pthread_mutex_init(&w->mu, NULL);
@@ -537,6 +537,16 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
         if (w->nshards > 1)
             snprintf(w->ltype_name[t], sizeof w->ltype_name[t], "%s:%d", ss_type_name((ss_type)t), o->shard);
         else snprintf(w->ltype_name[t], sizeof w->ltype_name[t], "%s", ss_type_name((ss_type)t));
+    }
+    if (!w->c) {
+        ss_writer_consumer_cfg cc = {.prefix = w->prefix, .consumer = w->consumer, .hb_key = w->hb_key,
+                                     .dlq_key = w->dlq_key};
+        for (int t = 0; t < SS_TYPE__COUNT; t++) cc.stream_key[t] = w->st[t].key;
+        w->c = ss_writer_consumer_redis(&cc, o->connect, o->connect_ctx);
+        if (!w->c) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
     }
     w->rg_bytes = o->memory_budget / 32;
     if (w->rg_bytes > (16u << 20)) w->rg_bytes = 16u << 20;
@@ -574,8 +584,7 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     w->flushed_end = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, 0), ss_wr_led_type(w, SS_TYPE__COUNT - 1));
     w->dec[0] = ss_decoder_new(NULL);
     w->dec[1] = ss_decoder_new(NULL);
-    w->arena = ss_reply_arena_new();
-    if (!w->dec[0] || !w->dec[1] || !w->arena) {
+    if (!w->dec[0] || !w->dec[1]) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -584,15 +593,26 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
 fail:
     ss_writer_free(w);
     return NULL;
+reject:
+    if (c) c->v->free(c);
+    return NULL;
+}
+
+ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) { return writer_new(o, NULL, err, errlen); }
+
+ss_writer *ss_writer_new_with_consumer(const ss_writer_opts *o, ss_writer_consumer *c, char *err, size_t errlen) {
+    if (!c) {
+        snprintf(err, errlen, "no consumer");
+        return NULL;
+    }
+    return writer_new(o, c, err, errlen);
 }
 
 void ss_writer_free(ss_writer *w) {
     if (!w) return;
     ss_wr_abort_parts(w);
     ss_wr_drop_committed(w);
-    ss_wr_reader_close(w);
-    ss_reply_arena_free(w->arena);
-    if (w->rc) redisFree(w->rc);
+    if (w->c) w->c->v->free(w->c);
     if (w->led) ss_ledger_close(w->led);
     for (int l = 0; l < 2; l++)
         if (w->dec[l]) ss_decoder_free(w->dec[l]);

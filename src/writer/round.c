@@ -77,41 +77,35 @@ static bent *next_bent(ss_writer *w) {
  * ingester writes one pair per entry, <meta> <event> (meta: event.h). Entries buffered by
  * skyspool before 2026-11 are e <event> t <time_us> k <key hex>; for those, and for any entry
  * with an `e` field alone, whatever is missing comes from decoding the event. */
-int ss_wr_scan_entries(ss_writer *w, int type, const redisReply *arr, int history, int *n_out, int64_t *tmin,
-                        int64_t *tmax) {
+int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size_t nents, int history, int *n_out,
+                       int64_t *tmin, int64_t *tmax) {
     *n_out = 0;
-    if (!arr || arr->type != REDIS_REPLY_ARRAY) return 0;
-    for (size_t i = 0; i < arr->elements; i++) {
-        const redisReply *ent = arr->element[i];
-        if (!ent || ent->type != REDIS_REPLY_ARRAY || ent->elements < 1 || ent->element[0]->type != REDIS_REPLY_STRING)
-            continue;
+    for (size_t i = 0; i < nents; i++) {
+        const ss_writer_entry *ent = &ents[i];
         bent *e = next_bent(w);
         if (!e) return ss_wr_fail(w, "out of memory");
         e->type = type;
-        if (ss_writer_id_parse(ent->element[0]->str, ent->element[0]->len, &e->id) != 0)
-            return ss_wr_fail(w, "unexpected entry id '%.*s' in %s", (int)ent->element[0]->len, ent->element[0]->str,
-                         w->st[type].key);
+        if (ss_writer_id_parse(ent->id, ent->idlen, &e->id) != 0)
+            return ss_wr_fail(w, "unexpected entry id '%.*s' in %s", (int)ent->idlen, ent->id, w->st[type].key);
         (*n_out)++;
-        const redisReply *f = ent->elements > 1 ? ent->element[1] : NULL;
-        if (!f || f->type != REDIS_REPLY_ARRAY) { /* deleted entry still pending: already committed */
+        if (ent->deleted) { /* deleted entry still pending: already committed */
             e->action = A_ACK;
             continue;
         }
+        const ss_writer_str *f = ent->f;
         int have_t = 0, have_k = 0;
         const char *ts = NULL, *ks = NULL;
         size_t tl = 0, kl = 0;
-        if (f->elements == 2 && f->element[0]->type == REDIS_REPLY_STRING &&
-            f->element[1]->type == REDIS_REPLY_STRING &&
-            ss_event_meta_parse(f->element[0]->str, f->element[0]->len, e->key, &e->t) == 0) {
-            e->e = f->element[1]->str, e->elen = f->element[1]->len; /* <meta> <event> */
+        if (ent->nf == 2 && f[0].p && f[1].p && ss_event_meta_parse(f[0].p, f[0].n, e->key, &e->t) == 0) {
+            e->e = f[1].p, e->elen = f[1].n; /* <meta> <event> */
             have_t = have_k = 1;
         } else {
-            for (size_t j = 0; j + 1 < f->elements; j += 2) { /* e <event> [t <time_us> k <key>] */
-                const redisReply *k = f->element[j], *v = f->element[j + 1];
-                if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1) continue;
-                if (k->str[0] == 'e') e->e = v->str, e->elen = v->len;
-                else if (k->str[0] == 't') ts = v->str, tl = v->len;
-                else if (k->str[0] == 'k') ks = v->str, kl = v->len;
+            for (size_t j = 0; j + 1 < ent->nf; j += 2) { /* e <event> [t <time_us> k <key>] */
+                const ss_writer_str *k = &f[j], *v = &f[j + 1];
+                if (!k->p || !v->p || k->n != 1) continue;
+                if (k->p[0] == 'e') e->e = v->p, e->elen = v->n;
+                else if (k->p[0] == 't') ts = v->p, tl = v->n;
+                else if (k->p[0] == 'k') ks = v->p, kl = v->n;
             }
         }
         if (history) {
@@ -187,6 +181,15 @@ int ss_wr_claim_batch(ss_writer *w, size_t from) {
         }
     }
     ss_writer_crash_point("after_claim");
+    return 0;
+}
+
+static int dlq_entry(ss_writer *w, const bent *e) {
+    char id[SS_WRITER_ID_STRLEN];
+    ss_writer_id_format(e->id, id);
+    if (w->c->v->dlq(w->c, e->type, id, e->reason, e->e, e->elen) != 0) return ss_wr_consumer_fail(w);
+    ss_warn(LOG, "entry %s of %s moved to %s: %s", id, w->st[e->type].key, w->dlq_key, e->reason);
+    ss_wr_stat_add(w, &w->stats.dlq, 1, w->m.dlq);
     return 0;
 }
 
@@ -298,7 +301,7 @@ int ss_wr_apply_batch(ss_writer *w, size_t from) {
             e->action = A_DLQ;
         }
         if (e->action != A_ACK && e->action != A_DLQ) continue;
-        if (e->action == A_DLQ && ss_wr_dlq_entry(w, e) != 0) {
+        if (e->action == A_DLQ && dlq_entry(w, e) != 0) {
             rc = -1;
             break;
         }
@@ -316,7 +319,7 @@ int ss_wr_apply_batch(ss_writer *w, size_t from) {
     }
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         if (rc == 0 && nacks[t]) {
-            rc = ss_wr_ack_ids(w, t, acks[t], nacks[t]);
+            rc = ss_wr_ack(w, t, acks[t], nacks[t]);
             if (rc == 0) ss_wr_stat_add(w, &w->stats.entries, nacks[t], w->m.entries);
         }
         free(acks[t]);
@@ -327,23 +330,16 @@ int ss_wr_apply_batch(ss_writer *w, size_t from) {
 /* Chooses the streams to read now and builds the XREADGROUP: not done; history first; a
  * live stream more than one window ahead of the slowest undrained stream waits. Returns
  * argc (0: nothing to read); idx/n get the streams in order, *blocking whether it blocks. */
-int ss_wr_build_read(ss_writer *w, const char **argv, char *count, size_t countlen, char *block, size_t blocklen,
-                      int *idx, int *n, int *blocking) {
+static void build_read(ss_writer *w, ss_writer_read_req *req, int *blocking) {
     int64_t slowest = INT64_MAX;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
         if (!s->done && !s->history && s->clock.seen && !s->clock.drained && s->clock.high < slowest)
             slowest = s->clock.high;
     }
-    int argc = 0, nstreams = 0, all_idle = 1;
-    snprintf(count, countlen, "%d", w->o.count);
-    snprintf(block, blocklen, "%d", w->o.block_ms);
-    argv[argc++] = "XREADGROUP";
-    argv[argc++] = "GROUP";
-    argv[argc++] = SS_WRITER_GROUP;
-    argv[argc++] = w->consumer;
-    argv[argc++] = "COUNT";
-    argv[argc++] = count;
+    int nstreams = 0, all_idle = 1;
+    req->count = w->o.count;
+    req->block_ms = 0;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         wstream *s = &w->st[t];
         if (s->done) continue;
@@ -351,89 +347,76 @@ int ss_wr_build_read(ss_writer *w, const char **argv, char *count, size_t countl
             s->clock.high > slowest + w->o.window_us)
             continue;
         if (s->history || !s->clock.drained) all_idle = 0;
-        idx[nstreams++] = t;
+        req->type[nstreams] = t;
+        req->from[nstreams++] = s->history ? s->hist_id : ">";
     }
-    *n = nstreams;
+    req->n = nstreams;
     *blocking = 0;
-    if (nstreams == 0) return 0;
+    if (nstreams == 0) return;
     if (!w->o.once && all_idle) {
         *blocking = 1;
-        argv[argc++] = "BLOCK";
-        argv[argc++] = block;
+        req->block_ms = w->o.block_ms;
     }
-    argv[argc++] = "STREAMS";
-    for (int i = 0; i < nstreams; i++) argv[argc++] = w->st[idx[i]].key;
-    for (int i = 0; i < nstreams; i++) {
-        wstream *s = &w->st[idx[i]];
-        argv[argc++] = s->history ? s->hist_id : ">";
-    }
-    return argc;
+}
+
+/* Sends the next round's read without waiting for it, unless it would block (a blocking read
+ * is only sent when we have nothing else to do). */
+static void read_ahead(ss_writer *w) {
+    if (w->rd_pending) return;
+    ss_writer_read_req req;
+    int blocking;
+    build_read(w, &req, &blocking);
+    if (req.n == 0 || blocking) return;
+    if (!w->c->v->read_ahead(w->c, &req)) return;
+    memcpy(w->rd_idx, req.type, sizeof w->rd_idx);
+    w->rd_n = req.n;
+    w->rd_once = w->o.once;
+    w->rd_pending = 1;
 }
 
 /* One XREADGROUP over every stream that should be read now (the one read ahead, if any).
  * Returns 0, or -1. */
 int ss_wr_read_round(ss_writer *w, int *got_any) {
     *got_any = 0;
-    if (ss_wr_reader_connect(w) != 0) return -1;
     int idx[SS_TYPE__COUNT], nstreams;
     /* A short read ends a stream in --once mode only if the read was sent in --once mode:
      * one read ahead before `run`'s source ended may have missed its last entries. */
     int sent_once = w->o.once;
+    ss_writer_round r;
+    int rr;
     if (w->rd_pending) {
         nstreams = w->rd_n;
         memcpy(idx, w->rd_idx, sizeof idx);
         sent_once = w->rd_once;
+        w->rd_pending = 0;
+        rr = w->c->v->read(w->c, NULL, &r);
     } else {
-        const char *argv[12 + 2 * SS_TYPE__COUNT];
-        char count[16], block[16];
+        ss_writer_read_req req;
         int blocking;
-        int argc = ss_wr_build_read(w, argv, count, sizeof count, block, sizeof block, idx, &nstreams, &blocking);
-        if (argc == 0) return 0;
-        if (redisAppendCommandArgv(w->rd, argc, argv, NULL) != REDIS_OK) {
-            ss_wr_reader_close(w);
-            return ss_wr_fail(w, "redis: out of memory");
-        }
+        build_read(w, &req, &blocking);
+        if (req.n == 0) return 0;
+        nstreams = req.n;
+        memcpy(idx, req.type, sizeof idx);
+        rr = w->c->v->read(w->c, &req, &r);
     }
-    w->rd_pending = 0;
-    redisReply *r = NULL;
-    if (redisGetReply(w->rd, (void **)&r) != REDIS_OK || !r) {
-        ss_wr_fail(w, "redis: %s", w->rd->errstr[0] ? w->rd->errstr : "no reply");
-        ss_wr_reader_close(w);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        ss_wr_fail(w, "redis XREADGROUP: %.*s", (int)r->len, r->str);
-        ss_reply_arena_reset(w->arena);
-        return -1;
-    }
+    if (rr != 0) return ss_wr_consumer_fail(w);
     int got[SS_TYPE__COUNT] = {0};
     int64_t mins[SS_TYPE__COUNT], maxs[SS_TYPE__COUNT];
     w->nb = 0;
     int rc = 0;
-    if (r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements && rc == 0; i++) {
-            redisReply *sr = r->element[i];
-            if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 || sr->element[0]->type != REDIS_REPLY_STRING)
-                continue;
-            int t = -1;
-            for (int k = 0; k < SS_TYPE__COUNT; k++)
-                if (strlen(w->st[k].key) == sr->element[0]->len && !memcmp(w->st[k].key, sr->element[0]->str, sr->element[0]->len))
-                    t = k;
-            if (t < 0) continue;
-            int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-            size_t before = w->nb;
-            int n = 0;
-            rc = ss_wr_scan_entries(w, t, sr->element[1], w->st[t].history, &n, &tmin, &tmax);
-            if (rc == 0 && w->st[t].history && n > 0) {
-                const redisReply *last = sr->element[1]->element[sr->element[1]->elements - 1];
-                snprintf(w->st[t].hist_id, sizeof w->st[t].hist_id, "%.*s", (int)last->element[0]->len,
-                         last->element[0]->str);
-            }
-            (void)before;
-            got[t] = n;
-            mins[t] = tmin;
-            maxs[t] = tmax;
+    for (int i = 0; i < r.n && rc == 0; i++) {
+        const ss_writer_batch *b = &r.s[i];
+        int t = b->type;
+        int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+        int n = 0;
+        rc = ss_wr_scan_entries(w, t, b->e, b->n, w->st[t].history, &n, &tmin, &tmax);
+        if (rc == 0 && w->st[t].history && n > 0) {
+            const ss_writer_entry *last = &b->e[b->n - 1];
+            snprintf(w->st[t].hist_id, sizeof w->st[t].hist_id, "%.*s", (int)last->idlen, last->id);
         }
+        got[t] = n;
+        mins[t] = tmin;
+        maxs[t] = tmax;
     }
     /* the streams' state first, so the next read can be sent before this batch is worked */
     if (rc == 0) {
@@ -455,10 +438,10 @@ int ss_wr_read_round(ss_writer *w, int *got_any) {
             if (w->o.once && sent_once && short_read) s->done = 1;
             if (got[t]) *got_any = 1;
         }
-        ss_wr_read_ahead(w);
+        read_ahead(w);
     }
     if (rc == 0) rc = ss_wr_claim_batch(w, 0);
     if (rc == 0) rc = ss_wr_apply_batch(w, 0);
-    ss_reply_arena_reset(w->arena); /* r and every entry string in w->b die here */
+    w->c->v->release(w->c); /* r and every entry string in w->b die here */
     return rc;
 }

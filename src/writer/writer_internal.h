@@ -6,7 +6,7 @@
  *              placing them in parts, decoding and appending in two lanes;
  *   parts.c    part files: open/find/new/remove/abort, entry ids, memory estimate, budget spill;
  *   commit.c   the commit protocol: seal, publish, ledger commit, ack (and its crash points);
- *   consumer.c everything that talks to Redis.
+ *   consumer.c everything that talks to Redis, behind the interface of consumer.h.
  * One header rather than one per file because every file works on the same struct ss_writer;
  * names shared between files start with ss_wr_ so they cannot meet another module's. */
 #ifndef SS_WRITER_WRITER_INTERNAL_H
@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 #include "archive/archive.h"
-#include "buffer/reply_arena.h"
 #include "buffer/shard.h"
 #include "metrics/metrics.h"
+#include "writer/consumer.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
 #include "writer/window.h"
@@ -29,7 +29,6 @@
 #define MAX_OPEN_FILES 256      /* open part files at once; more are spilled */
 #define HEARTBEAT_MS 1000
 #define PRUNE_EVERY_MS 300000
-#define ACK_CHUNK 1000          /* ids per acknowledgement script call */
 #define MAX_COUNT 10000         /* XREADGROUP COUNT limit */
 
 enum { KIND_CLOSE = 0, KIND_LATE = 1, KIND_SPILL = 2 };
@@ -94,10 +93,8 @@ struct ss_writer {
     char hb_key[SS_WRITER_MAX_PREFIX + 16];
     char dlq_key[SS_WRITER_MAX_PREFIX + 16];
     int lock_fd;
-    redisContext *rc;
-    redisContext *rd;             /* second connection: XREADGROUP only, so one can be in flight */
-    ss_reply_arena *arena;        /* rd's replies are built here (reset after each round) */
-    int rd_pending;               /* an XREADGROUP was sent on rd and its reply not yet read */
+    ss_writer_consumer *c;        /* Redis (consumer.h): the core never sees a connection */
+    int rd_pending;               /* a read was sent ahead and its reply not yet collected */
     int rd_idx[SS_TYPE__COUNT];   /* the streams it asked for, in order */
     int rd_n;
     int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
@@ -123,11 +120,6 @@ struct ss_writer {
     char errstr[1024];
 };
 
-typedef struct {
-    char name[SS_WRITER_MAX_CONSUMER + 1];
-    long long pending, idle_ms;
-} consumer_info;
-
 /* loop.c */
 int64_t ss_wr_wall_us(void);
 int64_t ss_wr_wall_ms(void);
@@ -136,18 +128,8 @@ int64_t ss_wr_mono_ms(void);
 int ss_wr_fail(ss_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ss_wr_led_type(const ss_writer *w, int type);
 void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m);
-
-/* consumer.c */
-redisReply *ss_wr_cmd(ss_writer *w, const char *fmt, ...);
-int ss_wr_heartbeat(ss_writer *w, int exited);
-int ss_wr_ensure_groups(ss_writer *w);
-int ss_wr_ack_ids(ss_writer *w, int type, const ss_writer_id *ids, size_t n);
-int ss_wr_dlq_entry(ss_writer *w, const bent *e);
-void ss_wr_reader_close(ss_writer *w);
-int ss_wr_reader_connect(ss_writer *w);
-void ss_wr_read_ahead(ss_writer *w);
-int ss_wr_take_over_stream(ss_writer *w, int t, const char *dead, long long min_idle);
-int ss_wr_list_consumers(ss_writer *w, consumer_info **out, size_t *n);
+/* The consumer's error (w->c->errstr) becomes the writer's; returns -1. */
+int ss_wr_consumer_fail(ss_writer *w);
 
 /* parts.c */
 void ss_wr_update_gauges(ss_writer *w);
@@ -163,16 +145,16 @@ int ss_wr_enforce_budget(ss_writer *w);
 
 /* round.c */
 void ss_wr_drop_committed(ss_writer *w);
-int ss_wr_scan_entries(ss_writer *w, int type, const redisReply *arr, int history, int *n_out, int64_t *tmin,
-                       int64_t *tmax);
+int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size_t nents, int history, int *n_out,
+                       int64_t *tmin, int64_t *tmax);
 int ss_wr_claim_batch(ss_writer *w, size_t from);
 int ss_wr_apply_batch(ss_writer *w, size_t from);
-int ss_wr_build_read(ss_writer *w, const char **argv, char *count, size_t countlen, char *block, size_t blocklen,
-                     int *idx, int *n, int *blocking);
 int ss_wr_read_round(ss_writer *w, int *got_any);
 
 /* commit.c */
 int ss_wr_flush_part(ss_writer *w, part *p, int kind);
 int ss_wr_flush_cycle(ss_writer *w, int final, int all);
+/* Acknowledges ids of stream `type` through the consumer. */
+int ss_wr_ack(ss_writer *w, int type, const ss_writer_id *ids, size_t n);
 
 #endif
