@@ -1,0 +1,160 @@
+/* Private to src/writer/: the DataWriter's shared state and the functions its files call in
+ * each other. The engine is split along its seams (docs/DESIGN.md, "DataWriter"):
+ *   loop.c     the session, ss_writer_run (retries, backoff), dead-consumer policy, pruning,
+ *              ss_writer_new/free;
+ *   round.c    one read round: which streams to read, scanning entries, claiming their keys,
+ *              placing them in parts, decoding and appending in two lanes;
+ *   parts.c    part files: open/find/new/remove/abort, entry ids, memory estimate, budget spill;
+ *   commit.c   the commit protocol: seal, publish, ledger commit, ack (and its crash points);
+ *   consumer.c everything that talks to Redis, behind the interface of consumer.h.
+ * One header rather than one per file because every file works on the same struct ss_writer;
+ * names shared between files start with ss_wr_ so they cannot meet another module's. */
+#ifndef SS_WRITER_WRITER_INTERNAL_H
+#define SS_WRITER_WRITER_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "archive/archive.h"
+#include "buffer/shard.h"
+#include "metrics/metrics.h"
+#include "writer/consumer.h"
+#include "writer/ids.h"
+#include "writer/ledger.h"
+#include "writer/window.h"
+#include "writer/writer.h"
+
+#define LOG "writer"
+#define MAX_OPEN_FILES 256      /* open part files at once; more are spilled */
+#define HEARTBEAT_MS 1000
+#define PRUNE_EVERY_MS 300000
+#define MAX_COUNT 10000         /* XREADGROUP COUNT limit */
+
+enum { KIND_CLOSE = 0, KIND_LATE = 1, KIND_SPILL = 2 };
+
+typedef struct part_s {
+    int type;
+    int64_t win;
+    int late;
+    ss_ar_file *file;
+    char rel[SS_AR_MAX_PATH + SS_AR_MAX_NAME + 16]; /* path relative to the archive root ("" until the file exists) */
+    ss_writer_id *ids;
+    size_t nids, cap;
+    uint64_t rows, dups, raw_bytes;
+    int64_t max_t;
+    int64_t opened_ms; /* monotonic */
+    long long run_id;
+} part;
+
+typedef struct {
+    char key[SS_WRITER_MAX_PREFIX + 16];
+    ss_writer_stream_clock clock;
+    int history;                  /* reading our own PEL */
+    char hist_id[SS_WRITER_ID_STRLEN];
+    int done;                     /* once: drained, no more reads */
+    ss_writer_id *committed;      /* committed ids loaded for recovery checks */
+    size_t ncommitted;
+    int committed_valid;
+    uint64_t committed_lo, committed_hi; /* ms range the set covers */
+} wstream;
+
+enum { A_NONE = 0, A_ACK, A_CLAIM, A_OWNER, A_DUP, A_DLQ, A_BAD };
+
+typedef struct {
+    int type;
+    ss_writer_id id;
+    const char *e;
+    size_t elen;
+    int64_t t;
+    uint8_t key[16];
+    int action;
+    int recheck; /* claim already ours: a redelivery, check the ledger */
+    const char *reason;
+    struct part_s *part; /* owners: the part they are appended to */
+} bent;
+
+typedef struct {
+    ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
+    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released;
+} wmetrics;
+
+struct ss_writer {
+    ss_writer_opts o;
+    char out[PATH_MAX];
+    char ledger_path[PATH_MAX];
+    char lock_dir[PATH_MAX];
+    char prefix[SS_WRITER_MAX_PREFIX + 1];
+    char consumer[SS_WRITER_MAX_CONSUMER + 1];
+    int nshards;                          /* 1: unsharded */
+    int shard_owned;                      /* the shard is claimed for our ledger (checked once) */
+    char ledger_id[SS_SHARD_OWNER_MAX + 1];
+    char ltype_name[SS_TYPE__COUNT][24];  /* a stream's name in the ledger: type, or type:shard */
+    char hb_key[SS_WRITER_MAX_PREFIX + 16];
+    char dlq_key[SS_WRITER_MAX_PREFIX + 16];
+    int lock_fd;
+    ss_writer_consumer *c;        /* Redis (consumer.h): the core never sees a connection */
+    int rd_pending;               /* a read was sent ahead and its reply not yet collected */
+    int rd_idx[SS_TYPE__COUNT];   /* the streams it asked for, in order */
+    int rd_n;
+    int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
+    ss_ledger *led;
+    ss_decoder *dec[2]; /* one per lane (apply_batch) */
+    wstream st[SS_TYPE__COUNT];
+    part **parts;
+    size_t nparts, capparts;
+    bent *b;
+    size_t nb, capb;
+    int64_t flushed_end;
+    int64_t max_event_t;
+    int64_t last_hb_ms, last_reclaim_ms, last_prune_ms;
+    int64_t pruned_at_t; /* max_event_t at the last prune */
+    long long fail_run; /* run the current failure belongs to (0: none) */
+    int fatal;
+    int attempt;
+    size_t rg_bytes;
+    unsigned rng;
+    pthread_mutex_t mu;
+    ss_writer_stats stats;
+    wmetrics m;
+    char errstr[1024];
+};
+
+/* loop.c */
+int64_t ss_wr_wall_us(void);
+int64_t ss_wr_wall_ms(void);
+int64_t ss_wr_mono_ms(void);
+/* Formats the error into w->errstr; returns -1. */
+int ss_wr_fail(ss_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ss_wr_led_type(const ss_writer *w, int type);
+void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m);
+/* The consumer's error (w->c->errstr) becomes the writer's; returns -1. */
+int ss_wr_consumer_fail(ss_writer *w);
+
+/* parts.c */
+void ss_wr_update_gauges(ss_writer *w);
+void ss_wr_unlink_uncommitted(const ss_writer *w, const char *rel);
+void ss_wr_remove_part(ss_writer *w, part *p);
+void ss_wr_abort_parts(ss_writer *w);
+part *ss_wr_find_part(ss_writer *w, int type, int64_t win, int late);
+part *ss_wr_new_part(ss_writer *w, int type, int64_t win, int late);
+int ss_wr_part_add_id(part *p, ss_writer_id id);
+int ss_wr_part_open_file(ss_writer *w, part *p, ss_writer_id first);
+void ss_wr_part_remove_id(part *p, ss_writer_id id);
+int ss_wr_enforce_budget(ss_writer *w);
+
+/* round.c */
+void ss_wr_drop_committed(ss_writer *w);
+int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size_t nents, int history, int *n_out,
+                       int64_t *tmin, int64_t *tmax);
+int ss_wr_claim_batch(ss_writer *w, size_t from);
+int ss_wr_apply_batch(ss_writer *w, size_t from);
+int ss_wr_read_round(ss_writer *w, int *got_any);
+
+/* commit.c */
+int ss_wr_flush_part(ss_writer *w, part *p, int kind);
+int ss_wr_flush_cycle(ss_writer *w, int final, int all);
+/* Acknowledges ids of stream `type` through the consumer. */
+int ss_wr_ack(ss_writer *w, int type, const ss_writer_id *ids, size_t n);
+
+#endif
