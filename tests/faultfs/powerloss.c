@@ -702,7 +702,7 @@ int mkdirat(int dirfd, const char *path, mode_t mode) {
  * ====================================================================================== */
 
 static void join(char *out, size_t outlen, const char *a, const char *b) {
-    if (!strcmp(b, ".")) snprintf(out, outlen, "%s", a);
+    if (!strcmp(a, ".")) snprintf(out, outlen, "%s", b);
     else snprintf(out, outlen, "%s/%s", a, b);
 }
 

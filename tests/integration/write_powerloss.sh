@@ -69,10 +69,15 @@ mkdir -p "$ROOT" # arch and dd do not exist yet: the writer creates them
 W=(--out "$ARCH" --data-dir "$DD" --redis "$U" --consumer w1 --log-level error)
 : > "$SS_TMP/in.jsonl"
 batch=0
-feed() { # N events, 5% duplicates, one simulated day per batch
+# Event time runs on from batch to batch, as it does live: a writer that is down for more
+# than twice the dedup horizon while it holds committed-but-unacked entries may write them
+# again (ledger.h: commits keep their id blobs for 2 horizons), a limit this test is not about.
+tnext=$(date -u -d 2025-05-01T08:00:00Z +%s)
+feed() { # N events at 2.5/s of event time, 5% duplicates
   batch=$((batch + 1))
-  "$B" synth --events "$1" --seed "$batch" --start "2025-05-$(printf %02d "$batch")T08:00:00Z" --rate 2.5 \
+  "$B" synth --events "$1" --seed "$batch" --start "$(date -u -d "@$tnext" +%Y-%m-%dT%H:%M:%SZ)" --rate 2.5 \
     --dup-frac 0.05 > "$SS_TMP/b$batch.jsonl"
+  tnext=$((tnext + $1 * 2 / 5 + 60))
   cat "$SS_TMP/b$batch.jsonl" >> "$SS_TMP/in.jsonl"
   "$B" ingest --source "file:$SS_TMP/b$batch.jsonl" --redis "$U" --log-level error
   avail=$(ws_streams_left "$U" | awk '{print $1}') # entries in the streams now
@@ -108,11 +113,11 @@ ledger_ok "power loss after a clean exit"
 [ "${syncs:-0}" -gt 20 ] || ss_fail "writer: too few syncs counted ($syncs)"
 # Power loss before sync N, N spread over a run (each run also recovers what the one before
 # left pending). New data every other run.
-points=${SS_PL_POINTS:-18}
+points=${SS_PL_POINTS:-10}
 runs=0 lost=0
 for ((k = 0; k < points; k++)); do
-  if [ $((k % 2)) = 0 ]; then feed 1500; fi
-  n=$(( 1 + (k * 37 + k * syncs / points) % (syncs * 2 / 3 + 1) ))
+  [ $((k % 3)) = 0 ] && feed 1500
+  n=$(( 1 + (k * syncs / points + k * 7) % syncs ))
   rc=0 avail=$(ws_streams_left "$U" | awk '{print $1}')
   SS_PL_OPS=sync SS_PL_NTH=$n pl_run "$ROOT" "$ST" "$B" write "${W[@]}" --once --all >/dev/null 2>"$SS_TMP/w.err" || rc=$?
   runs=$((runs + 1))
@@ -123,8 +128,10 @@ for ((k = 0; k < points; k++)); do
   ledger_ok "power loss before sync $n ($(grep '^power' "$ST/journal" | cut -d' ' -f3-))"
 done
 # Power loss at the writer's crash points (it SIGKILLs itself there; then the restore).
-for step in after_claim:1 after_write:2 after_rename:1 after_rename:3 after_ledger:2 after_ack:1 after_ack:3; do
-  feed 600
+steps=(after_claim:1 after_write:2 after_rename:3 after_ledger:2 after_ack:3)
+for ((k = 0; k < ${#steps[@]}; k++)); do
+  step=${steps[$k]}
+  [ $((k % 2)) = 0 ] && feed 1000
   rc=0 avail=$(ws_streams_left "$U" | awk '{print $1}')
   SKYSPOOL_CRASH_AT=$step pl_run "$ROOT" "$ST" "$B" write "${W[@]}" --once --all >/dev/null 2>"$SS_TMP/w.err" || rc=$?
   runs=$((runs + 1))
@@ -149,12 +156,12 @@ ss_log "writer part done at $((SECONDS - t0)) s"
 # ---- 3. convert -------------------------------------------------------------------------
 snapshot() { [ -d "$1" ] || return 0; (cd "$1" && find . -type f ! -name '.*' -exec sha256sum {} + 2>/dev/null | sort -k2); }
 "$B" synth --events 400 --seed 7 --bad-frac 0.05 > "$SS_TMP/conv.jsonl"
-C=(convert --quiet --tag t "$SS_TMP/conv.jsonl")
-"$B" "${C[@]}" --out "$SS_TMP/conv-ref" >/dev/null 2>&1
+IN=$SS_TMP/conv.jsonl C=(convert --quiet --tag t)
+"$B" "${C[@]}" --out "$SS_TMP/conv-ref" "$IN" >/dev/null 2>&1
 want=$(snapshot "$SS_TMP/conv-ref")
 CR=$SS_TMP/plc
 mkdir -p "$CR"
-SS_PL_OPS=sync pl_run "$CR" "$SS_TMP/st-c" "$B" "${C[@]}" --out "$CR/out" >/dev/null 2>&1 || ss_fail "convert: clean run under the shim"
+SS_PL_OPS=sync pl_run "$CR" "$SS_TMP/st-c" "$B" "${C[@]}" --out "$CR/out" "$IN" >/dev/null 2>&1 || ss_fail "convert: clean run under the shim"
 csyncs=$(pl_ops "$SS_TMP/st-c")
 pl_restore "$SS_TMP/st-c"
 # KNOWN BUG (reported, not fixed here: src/cli/cmd_convert.c is being reworked): convert
@@ -169,16 +176,17 @@ fi
 ss_log "convert: $csyncs fsync/fdatasync calls"
 [ "${csyncs:-0}" -gt 5 ] || ss_fail "convert: too few syncs counted ($csyncs)"
 cbad=0 cruns=0
-for ((n = 1; n <= csyncs + 1; n++)); do
+cstride=$(( (csyncs + 4) / 5 )) # about 5 points, the last one past the end (a clean exit)
+for ((n = 1; n <= csyncs + 1; n += cstride)); do
   for over in 0 1; do # from nothing, and over a complete earlier output
     rm -rf "$CR/out"
     [ "$over" = 1 ] && cp -a "$SS_TMP/conv-ref" "$CR/out"
     rc=0
-    SS_PL_OPS=sync SS_PL_NTH=$n pl_run "$CR" "$SS_TMP/st-c" "$B" "${C[@]}" --out "$CR/out" >/dev/null 2>&1 || rc=$?
+    SS_PL_OPS=sync SS_PL_NTH=$n pl_run "$CR" "$SS_TMP/st-c" "$B" "${C[@]}" --out "$CR/out" "$IN" >/dev/null 2>&1 || rc=$?
     cruns=$((cruns + 1))
     pl_restore "$SS_TMP/st-c"
     [ "$rc" = 137 ] || [ "$rc" = 0 ] || { ss_fail "convert: sync $n exited $rc"; cbad=$((cbad + 1)); }
-    "$B" "${C[@]}" --out "$CR/out" >/dev/null 2>&1 || { ss_fail "convert: re-run after power loss at sync $n failed"; cbad=$((cbad + 1)); }
+    "$B" "${C[@]}" --out "$CR/out" "$IN" >/dev/null 2>&1 || { ss_fail "convert: re-run after power loss at sync $n failed"; cbad=$((cbad + 1)); }
     if [ "$(snapshot "$CR/out")" != "$want" ] || [ -n "$(find "$CR/out" -name '.*.tmp')" ]; then
       ss_fail "convert: power loss at sync $n (over=$over): after the re-run the output differs"; cbad=$((cbad + 1))
     fi
