@@ -95,8 +95,9 @@ ledger_ok() {
   ic=$(sqlite3 "$led" 'pragma integrity_check' 2>&1)
   [ "$ic" = ok ] || { ss_fail "$what: integrity_check: $ic"; bad=$((bad + 1)); }
   missing=$(sqlite3 "$led" 'select path from commits where path is not null' 2>&1 |
-    while read -r p; do [ -f "$ARCH/$p" ] || echo "$p"; done | head -3)
-  [ -z "$missing" ] || { ss_fail "$what: committed but missing on disk: $missing"; bad=$((bad + 1)); }
+    while read -r p; do [ -f "$ARCH/$p" ] || echo "$p"; done)
+  [ -z "$missing" ] ||
+    { ss_fail "$what: $(echo "$missing" | wc -l) committed files missing on disk, e.g. $(echo "$missing" | sed -n 1p)"; bad=$((bad + 1)); }
 }
 avail=0
 feed 3000
