@@ -126,7 +126,8 @@ for ((k = 0; k < points; k++)); do
   elif [ "$rc" != 0 ]; then ss_fail "writer: run with power loss at sync $n exited $rc: $(head -c 300 "$SS_TMP/w.err")"; bad=$((bad + 1))
   fi
   pl_restore "$ST"
-  ledger_ok "power loss before sync $n ($(grep '^power' "$ST/journal" | cut -d' ' -f3-))"
+  at=$(grep '^power' "$ST/journal" | cut -d' ' -f3-) || at="the run finished first: power lost after its exit"
+  ledger_ok "power loss before sync $n ($at)"
 done
 # Power loss at the writer's crash points (it SIGKILLs itself there; then the restore).
 steps=(after_claim:1 after_write:2 after_rename:3 after_ledger:2 after_ack:3)
