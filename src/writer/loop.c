@@ -518,17 +518,38 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
     }
 }
 
+/* Creates tmp (if missing) and makes its entry durable: a directory is in its parent only
+ * once the parent is fsynced. Without that, a power cut after the first commits could take
+ * the whole new data dir (the ledger) and archive root with it although Redis had already
+ * acked and deleted the entries (tests/integration/write_powerloss.sh). */
+static int mkdir_durable(char *tmp, mode_t mode) {
+    if (mkdir(tmp, mode) != 0) return errno == EEXIST ? 0 : -1;
+    char *slash = strrchr(tmp, '/');
+    if (!slash) { /* relative, in the working directory */
+        int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+        if (fd >= 0) close(fd);
+        return r;
+    }
+    char keep = slash[1];
+    if (slash == tmp) slash[1] = '\0'; /* parent is / */
+    else *slash = '\0';
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0) close(fd);
+    if (slash == tmp) slash[1] = keep;
+    else *slash = '/';
+    return r;
+}
+
 static int mkdir_p(const char *path, mode_t mode) {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST) return -1;
+        if (mkdir_durable(tmp, mode) != 0) return -1;
         *p = '/';
     }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST) return -1;
-    return 0;
+    return mkdir_durable(tmp, mode);
 }
 
 /* The consumer c, when given, is the writer's from here on (freed also when this fails). */
