@@ -181,7 +181,10 @@ static void problem(run_ctx *c, ss_verify_kind k, const char *path, uint64_t exp
 /* One committed file: 0 intact, 1 a problem was reported. */
 static int check_file(run_ctx *c, const char *root, const lfile *f) {
     char abs[PATH_MAX];
-    snprintf(abs, sizeof abs, "%s/%s", root, f->path);
+    if (snprintf(abs, sizeof abs, "%s/%s", root, f->path) >= (int)sizeof abs) {
+        problem(c, SS_VERIFY_UNREADABLE, f->path, f->bytes, 0, "path too long");
+        return 1;
+    }
     int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -280,8 +283,8 @@ int ss_verify_run(const char *root_in, ss_ledger **ledgers, const char *const *l
         }
     }
     if (walk(root, "", 0, &df, err, errlen) != 0) goto out;
-    qsort(lf.v, lf.n, sizeof *lf.v, cmp_lfile);
-    qsort(df.v, df.n, sizeof *df.v, cmp_str);
+    if (lf.n) qsort(lf.v, lf.n, sizeof *lf.v, cmp_lfile);
+    if (df.n) qsort(df.v, df.n, sizeof *df.v, cmp_str);
     st->files_on_disk = df.n;
     st->temporaries = df.temporaries;
     size_t i = 0, j = 0;
