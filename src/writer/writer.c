@@ -40,6 +40,7 @@
 #include "util/log.h"
 #include "util/str.h"
 #include "writer/ack_script.h"
+#include "writer/archive_id.h" /* [archive-id] */
 #include "writer/crash.h"
 #include "writer/ids.h"
 #include "writer/ledger.h"
@@ -174,6 +175,7 @@ struct ss_writer {
     int rd_n;
     int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
     ss_ledger *led;
+    ss_archive_guard *guard; /* [archive-id] partition directories checked (archive_id.h) */
     ss_decoder *dec[2]; /* one per lane (apply_batch) */
     wstream st[SS_TYPE__COUNT];
     part **parts;
@@ -493,6 +495,11 @@ static int part_open_file(ss_writer *w, part *p, ss_writer_id first) {
         return wfail(w, "cannot build the partition path of window %lld", (long long)p->win);
     if (strlen(dir) + strlen(name) + 12 > SS_AR_MAX_PATH)
         return wfail(w, "partition path too long under %s", w->out);
+    { /* [archive-id] part files there the ledger does not know: refuse (archive_id.h) */
+        char gerr[2048];
+        int g = ss_archive_guard_dir(w->guard, w->led, dir + 2, gerr, sizeof gerr);
+        if (g != 0) return w->fatal = g == -2, wfail(w, "%s", gerr);
+    }
     snprintf(p->rel, sizeof p->rel, "%s/%s.parquet", dir + 2, name);
     if (ss_ledger_intent(w->led, p->rel, w->consumer) != 0) {
         p->rel[0] = '\0';
@@ -1830,6 +1837,13 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
     }
+    { /* [archive-id] the ledger belongs to one archive (archive_id.h) */
+        char aid[SS_ARCHIVE_ID_MAX + 1], sfx[16];
+        snprintf(sfx, sizeof sfx, ".s%d", o->shard);
+        if (ss_archive_bind(w->led, w->ledger_path, w->ledger_id, w->out, aid, sizeof aid, err, errlen) != 0) goto fail;
+        if (!(w->guard = ss_archive_guard_new(w->out, w->ledger_path, w->nshards > 1 ? sfx : NULL)))
+            goto fail_oom;
+    }
     if (ss_ledger_unfence(w->led, w->consumer) != 0) {
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
@@ -1844,6 +1858,8 @@ ss_writer *ss_writer_new(const ss_writer_opts *o, char *err, size_t errlen) {
     }
     register_metrics(w);
     return w;
+fail_oom: /* [archive-id] */
+    snprintf(err, errlen, "out of memory");
 fail:
     ss_writer_free(w);
     return NULL;
@@ -1857,6 +1873,7 @@ void ss_writer_free(ss_writer *w) {
     ss_reply_arena_free(w->arena);
     if (w->rc) redisFree(w->rc);
     if (w->led) ss_ledger_close(w->led);
+    ss_archive_guard_free(w->guard); /* [archive-id] */
     for (int l = 0; l < 2; l++)
         if (w->dec[l]) ss_decoder_free(w->dec[l]);
     if (w->lock_fd >= 0) close(w->lock_fd);
