@@ -61,6 +61,7 @@ static const char g_schema[] =
     "  rows INTEGER NOT NULL, dups INTEGER NOT NULL, bytes INTEGER NOT NULL, late INTEGER NOT NULL,"
     "  sha256 TEXT, max_time_us INTEGER, ids BLOB);"
     "CREATE INDEX IF NOT EXISTS commits_range ON commits(type_id, last_ms);"
+    "CREATE INDEX IF NOT EXISTS commits_path ON commits(path);"
     "CREATE TABLE IF NOT EXISTS fenced(consumer TEXT PRIMARY KEY, at_us INTEGER);"
     "CREATE TABLE IF NOT EXISTS claim_batches(seq INTEGER PRIMARY KEY AUTOINCREMENT, max_t INTEGER NOT NULL,"
     "  n INTEGER NOT NULL, recs BLOB NOT NULL);"
@@ -1015,4 +1016,85 @@ int ss_ledger_totals_get(ss_ledger *l, ss_ledger_totals *t) {
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : fail(l, "totals");
+}
+
+/* ---- the archive this ledger writes, and its files ------------------------------------------ */
+
+int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen) {
+    sqlite3_stmt *st = prep(l, "SELECT value FROM meta WHERE key=?");
+    if (!st) {
+        /* a ledger of a skyspool before the meta table (read-only opens skip the schema) */
+        if (strstr(sqlite3_errmsg(l->db), "no such table")) return 0;
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return 1;
+    return rc == SQLITE_DONE ? 0 : fail(l, "read meta");
+}
+
+int ss_ledger_meta_set(ss_ledger *l, const char *key, const char *value, int replace) {
+    if (begin(l, 1) != 0) return -1;
+    sqlite3_stmt *st = prep(l, replace ? "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)"
+                                       : "INSERT OR IGNORE INTO meta(key, value) VALUES(?,?)");
+    if (!st) return rollback(l), -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "write meta"), rollback(l), -1;
+    return commit(l);
+}
+
+int ss_ledger_files(ss_ledger *l, int (*fn)(void *ctx, const ss_ledger_file *f), void *ctx) {
+    sqlite3_stmt *st = prep(l, "SELECT path, rows, bytes, sha256, window_start_us, type FROM commits"
+                               " WHERE path IS NOT NULL ORDER BY path");
+    if (!st) return -1;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ss_ledger_file f;
+        f.path = (const char *)sqlite3_column_text(st, 0);
+        f.rows = (uint64_t)sqlite3_column_int64(st, 1);
+        f.bytes = (uint64_t)sqlite3_column_int64(st, 2);
+        f.sha256 = (const char *)sqlite3_column_text(st, 3);
+        f.window_start_us = sqlite3_column_int64(st, 4);
+        f.type = (const char *)sqlite3_column_text(st, 5);
+        if (fn(ctx, &f) != 0) stop = 1;
+    }
+    sqlite3_finalize(st);
+    if (stop) return 1;
+    return rc == SQLITE_DONE ? 0 : fail(l, "list committed files");
+}
+
+int ss_ledger_files_count(ss_ledger *l, uint64_t *n, char *last_path, size_t last_len) {
+    *n = 0;
+    if (last_path && last_len) last_path[0] = '\0';
+    sqlite3_stmt *st = prep(l, "SELECT COUNT(path) FROM commits");
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return fail(l, "count committed files");
+    if (!last_path || !*n) return 0;
+    st = prep(l, "SELECT path FROM commits WHERE path IS NOT NULL ORDER BY id DESC LIMIT 1");
+    if (!st) return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) snprintf(last_path, last_len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(l, "read the last committed file");
+}
+
+int ss_ledger_known_under(ss_ledger *l, const char *dir, void (*fn)(void *ctx, const char *path), void *ctx) {
+    /* [dir + "/", dir + "0"): every path directly or deeper under dir ('0' follows '/'); both
+     * columns are indexed, so this reads only the directory's rows */
+    sqlite3_stmt *st = prep(l, "SELECT path FROM commits WHERE path >= ?1 || '/' AND path < ?1 || '0'"
+                               " UNION SELECT path FROM intents WHERE path >= ?1 || '/' AND path < ?1 || '0'");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, dir, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) fn(ctx, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(l, "list the files of a partition");
 }

@@ -17,6 +17,7 @@
  *   fenced    consumers declared dead by another writer, which then took over their entries;
  *             a fenced consumer can no longer commit
  *   meta      ledger_id: this ledger's identity, for the shard owners recorded in Redis;
+ *             archive_id, archive_root: the archive this ledger writes (writer/archive_id.h)
  *             claims_gen: bumped when claims are released (every writer then reloads);
  *             redis_run_id: the Redis server last seen (a change is logged as a restart)
  *   redis_losses every detected loss of delivered entries in Redis, with the claims released
@@ -186,5 +187,28 @@ typedef struct {
     uint64_t commits, rows, dups, entries, bytes, files, late_rows;
 } ss_ledger_totals;
 int ss_ledger_totals_get(ss_ledger *l, ss_ledger_totals *t);
+
+/* ---- the archive this ledger writes, and its files ------------------------------------------ */
+/* A value of the meta table: 1 found (copied to out), 0 absent, -1 error. */
+int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen);
+/* Sets a meta value in one FULL transaction; without replace an existing value is kept. */
+int ss_ledger_meta_set(ss_ledger *l, const char *key, const char *value, int replace);
+
+/* One committed part file, as the ledger recorded it. */
+typedef struct {
+    const char *path; /* relative to the archive root */
+    uint64_t rows, bytes;
+    const char *sha256; /* of the whole file as written (archive/file.c); NULL if not computed */
+    int64_t window_start_us;
+    const char *type;
+} ss_ledger_file;
+/* Visits every committed file, ordered by path; fn returns non-zero to stop (then 1 is
+ * returned). 0 done, -1 error. */
+int ss_ledger_files(ss_ledger *l, int (*fn)(void *ctx, const ss_ledger_file *f), void *ctx);
+/* Number of committed files and, when last_path is given, the path of the newest one. */
+int ss_ledger_files_count(ss_ledger *l, uint64_t *n, char *last_path, size_t last_len);
+/* Visits the paths under dir (relative to the archive root, no trailing slash) that the
+ * ledger knows: committed files and intents (files that may exist uncommitted). */
+int ss_ledger_known_under(ss_ledger *l, const char *dir, void (*fn)(void *ctx, const char *path), void *ctx);
 
 #endif

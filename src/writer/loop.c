@@ -23,6 +23,7 @@
 
 #include "util/log.h"
 #include "util/str.h"
+#include "writer/archive_id.h"
 #include "writer/crash.h"
 #include "writer/writer_internal.h"
 
@@ -658,6 +659,15 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
     }
+    { /* the ledger belongs to one archive (archive_id.h) */
+        char aid[SS_ARCHIVE_ID_MAX + 1], sfx[16];
+        snprintf(sfx, sizeof sfx, ".s%d", o->shard);
+        if (ss_archive_bind(w->led, w->ledger_path, w->ledger_id, w->out, aid, sizeof aid, err, errlen) != 0) goto fail;
+        if (!(w->guard = ss_archive_guard_new(w->out, w->ledger_path, w->nshards > 1 ? sfx : NULL))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
     if (ss_ledger_unfence(w->led, w->consumer) != 0) {
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
@@ -695,6 +705,7 @@ void ss_writer_free(ss_writer *w) {
     ss_wr_drop_committed(w);
     if (w->c) w->c->v->free(w->c);
     if (w->led) ss_ledger_close(w->led);
+    ss_archive_guard_free(w->guard);
     for (int l = 0; l < 2; l++)
         if (w->dec[l]) ss_decoder_free(w->dec[l]);
     if (w->lock_fd >= 0) close(w->lock_fd);

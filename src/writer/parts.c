@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "writer/archive_id.h"
 #include "writer/writer_internal.h"
 
 /* ---- parts ---------------------------------------------------------------------------------- */
@@ -147,6 +148,11 @@ int ss_wr_part_open_file(ss_writer *w, part *p, ss_writer_id first) {
         return ss_wr_fail(w, "cannot build the partition path of window %lld", (long long)p->win);
     if (strlen(dir) + strlen(name) + 12 > SS_AR_MAX_PATH)
         return ss_wr_fail(w, "partition path too long under %s", w->out);
+    { /* part files there that the ledger does not know (a restored data dir): refuse (archive_id.h) */
+        char gerr[2048];
+        int g = ss_archive_guard_dir(w->guard, w->led, dir + 2, gerr, sizeof gerr);
+        if (g != 0) return w->fatal = g == -2, ss_wr_fail(w, "%s", gerr);
+    }
     snprintf(p->rel, sizeof p->rel, "%s/%s.parquet", dir + 2, name);
     if (ss_ledger_intent(w->led, p->rel, w->consumer) != 0) {
         p->rel[0] = '\0';

@@ -99,6 +99,7 @@ struct ss_writer {
     int rd_n;
     int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
     ss_ledger *led;
+    struct ss_archive_guard *guard; /* partition directories checked (archive_id.h) */
     ss_decoder *dec[2]; /* one per lane (apply_batch) */
     wstream st[SS_TYPE__COUNT];
     part **parts;

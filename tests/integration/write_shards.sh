@@ -133,7 +133,7 @@ ss_eq "status: like total is the sum of its shards" \
   "$(py 's["shard_streams"]["like:0"]["length"] + s["shard_streams"]["like:1"]["length"]')" "$(py 's["streams"]["like"]["length"]')"
 ss_check "status: buffered events of the second input are shown" test "$(py 's["total_length"]')" -gt 1000
 ss_eq "status: shard owners are the two ledgers" \
-  "$(sqlite3 "$DA/ledger.sqlite" "select value from meta") $(sqlite3 "$DB/ledger.sqlite" "select value from meta")" \
+  "$(sqlite3 "$DA/ledger.sqlite" "select value from meta where key='ledger_id'") $(sqlite3 "$DB/ledger.sqlite" "select value from meta where key='ledger_id'")" \
   "$(py '" ".join(s["shard_owners"])')"
 "$B" status --redis "$U" --prefix "$P" > "$SS_TMP/status.txt"
 ss_check "status text lists like:1" grep -q '^  like:1 ' "$SS_TMP/status.txt"
@@ -147,7 +147,7 @@ ss_check "runs names the shard streams" grep -q ' like:0 ' "$SS_TMP/runsA.txt"
 ss_check "--take-shard warns" grep -q "take-shard" "$SS_TMP/mover.err"
 "$B" write "${W[@]}" --data-dir "$DB" --shard 1/2 --consumer fb2 --once --all > /dev/null 2>> "$SS_TMP/mover.err"
 ss_eq "streams empty after the move" "0 0" "$(shard_left)"
-ss_eq "shard 0 now belongs to B's ledger" "$(sqlite3 "$DB/ledger.sqlite" "select value from meta")" \
+ss_eq "shard 0 now belongs to B's ledger" "$(sqlite3 "$DB/ledger.sqlite" "select value from meta where key='ledger_id'")" \
   "$(redis-cli -p "$PORT" HGET "${P}shard-owner" 0)"
 cat "$IN" "$SS_TMP/more.jsonl" > "$SS_TMP/all.jsonl"
 rows=$(( $(ws_ledger_rows "$DA") + $(ws_ledger_rows "$DB") ))
