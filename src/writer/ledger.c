@@ -569,30 +569,6 @@ int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_del
     return commit(l);
 }
 
-int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen) {
-    out[0] = '\0';
-    sqlite3_stmt *st = prep(l, "SELECT value FROM meta WHERE key=?");
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(l, "read meta");
-    return rc == SQLITE_ROW ? 1 : 0;
-}
-
-int ss_ledger_meta_set(ss_ledger *l, const char *key, const char *value) {
-    if (begin(l, 0) != 0) return -1;
-    sqlite3_stmt *st = prep(l, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-    if (!st) return rollback(l), -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(l, "write meta"), rollback(l), -1;
-    return commit(l);
-}
-
 size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }
 
 void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]) {

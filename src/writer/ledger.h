@@ -91,9 +91,6 @@ long long ss_ledger_release_claims(ss_ledger *l, ss_ledger_release *rel);
 /* Records a detected Redis data loss (table redis_losses). */
 int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_delivered, const char *max_claimed,
                           long long released, const char *redis_run_id);
-/* Small key/value settings in the meta table. get: 1 found, 0 not (out = ""), -1 error. */
-int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen);
-int ss_ledger_meta_set(ss_ledger *l, const char *key, const char *value);
 
 /* ---- runs and attempts ------------------------------------------------------------------ */
 /* Finds the unfinished run of (window, type, consumer, late) or starts one. Returns its id

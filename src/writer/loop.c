@@ -375,7 +375,7 @@ static int check_redis_loss(ss_writer *w) {
         if (seen[0])
             ss_info(LOG, "Redis restarted since this ledger last saw it (run_id %.12s -> %.12s): checking for lost "
                          "entries", seen, run_id);
-        if (ss_ledger_meta_set(w->led, "redis_run_id", run_id) != 0) return ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
+        if (ss_ledger_meta_set(w->led, "redis_run_id", run_id, 1) != 0) return ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
     }
     ss_ledger_release rel[SS_TYPE__COUNT + 1];
     ss_writer_id maxc[SS_TYPE__COUNT];
