@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +60,17 @@ typedef struct {
     ss_ingest *ing;
     ss_source *src;
     volatile sig_atomic_t *stop;
-    volatile sig_atomic_t *ended; /* set when the ingester returns */
+    atomic_int *ended; /* set when the source really ended (not on a stop) */
     int rc;
 } ingest_thread;
 
 static void *run_ingest(void *arg) {
     ingest_thread *it = arg;
     it->rc = ss_ingest_run(it->ing, it->src, it->stop);
-    *it->ended = 1;
+    /* Only a source that ended closes every window; a stop (signal, or the writer failed)
+     * leaves the open windows pending for the next run. */
+    if (it->rc == 0 && !*it->stop) atomic_store(it->ended, 1);
+    else if (it->rc != 0) *it->stop = 1; /* the ingester failed: the writer stops too */
     return NULL;
 }
 
@@ -203,8 +207,10 @@ int ss_cmd_run(int argc, char **argv) {
         rc = ss_usage_error("run", "--source %s: %s", spec, err);
         goto out;
     }
-    static volatile sig_atomic_t stop, ended, quit;
-    stop = ended = quit = 0;
+    static volatile sig_atomic_t stop, quit;
+    static atomic_int ended;
+    stop = quit = 0;
+    atomic_store(&ended, 0);
     ss_cli_stop_on_signals(&stop);
     ss_redis_target *t = ss_cli_open_target("run", cfg);
     if (!t) {
@@ -232,7 +238,7 @@ int ss_cmd_run(int argc, char **argv) {
         progress_thread pt = {ing, w, &quit};
         pthread_t ith, pth;
         int have_ing = pthread_create(&ith, NULL, run_ingest, &it) == 0;
-        if (!have_ing) ended = 1;
+        if (!have_ing) stop = 1;
         int have_prog = progress && pthread_create(&pth, NULL, run_progress, &pt) == 0;
         int wr = ss_writer_run(w, &stop);
         if (wr != 0) stop = 1; /* the writer failed: stop ingesting too */

@@ -445,7 +445,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
         if (ss_wr_flush_cycle(w, 0, 0) != 0) return -1;
         ss_wr_update_gauges(w);
         w->attempt = 0;
-        if (w->o.drain && *w->o.drain && !w->o.once) {
+        if (w->o.drain && atomic_load(w->o.drain) && !w->o.once) {
             ss_info(LOG, "the source has ended: draining what is buffered and closing every window");
             w->o.once = 1;
             w->o.all = 1;
@@ -455,7 +455,11 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
         if (w->o.once && all_done(w)) break;
         maybe_prune(w, 0);
     }
-    if (ss_wr_flush_cycle(w, 1, w->o.once && w->o.all) != 0) return -1;
+    /* A stop is not an end: a daemon (or a --once run) that was told to stop closes only what
+     * its watermark says is complete, as in any round; its open windows stay pending in Redis
+     * and the next run carries on with them (no early window, no late parts after it). */
+    int stopped = *stop != 0;
+    if (ss_wr_flush_cycle(w, !stopped, !stopped && w->o.once && w->o.all) != 0) return -1;
     maybe_prune(w, 1);
     if (w->nparts) {
         uint64_t rows = 0;

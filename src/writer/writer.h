@@ -19,6 +19,7 @@
 
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,9 +60,11 @@ typedef struct {
     int zstd_level;        /* default 3 */
     int once;              /* process what is buffered, close due windows, exit */
     int all;               /* with once: close the open windows too */
-    /* When non-NULL and it becomes non-zero (the source has ended), a daemon switches to
-     * once + all: it drains what is buffered, closes every window and returns. */
-    volatile sig_atomic_t *drain;
+    /* When non-NULL and it becomes non-zero (the source has really ended: a file, a finite
+     * synth), a daemon switches to once + all: it drains what is buffered, closes every
+     * window and returns. Set by another thread, hence atomic. A stop is not an end: on
+     * *stop a daemon closes only what is due anyway and leaves open windows pending. */
+    atomic_int *drain;
     /* Called after each commit (for progress lines); optional, may be NULL. */
     void (*on_commit)(void *ctx, const char *path, uint64_t rows);
     void *on_commit_ctx;
