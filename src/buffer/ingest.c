@@ -125,6 +125,15 @@ struct ss_ingest {
     int has_confirmed, cursor_written; /* cursor_written: confirmed_cursor is in Redis */
     int64_t start_cursor;
     int has_start_cursor;
+    char start_fp[SS_SOURCE_FINGERPRINT_MAX]; /* the fingerprint start_cursor was stored with */
+    int cursor_ours; /* the stored cursor is this run's: validated at start, or written by it */
+    /* --from-start: re-sent events older than this (µs) may be past the writer's dedup
+     * horizon; 0 = no check. old_resent counts them, oldest_resent is the oldest. */
+    int64_t horizon_before, horizon_ref, oldest_resent;
+    uint64_t old_resent;
+    int horizon_on;
+    int64_t newest_us; /* newest event time_us ever ingested into this buffer (Pingest newest_us) */
+    int newest_stored; /* Pingest had newest_us at start */
     int rewound; /* set by recover() when it seeked the source */
     int ever_connected;
     uint64_t nread_total, skipped_local;
@@ -153,6 +162,7 @@ void ss_ingest_opts_init(ss_ingest_opts *o) {
     o->flush_ms = 50;
     o->reconnect_max_ms = 5000;
     o->initial_wait_ms = 30000;
+    o->horizon_us = 3600LL * 1000000;
 }
 
 /* ---- time, keys ---------------------------------------------------------------------- */
@@ -373,6 +383,28 @@ static int add_event(ss_ingest *ing, batch *bt, const ss_event *ev) {
     return part_commit_cmd(b, (uint8_t)ev->type, (uint32_t)ev->raw_len);
 }
 
+static void fmt_time(int64_t us, char out[32]) {
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, 32, "%lld us", (long long)us);
+}
+
+/* --from-start re-sends an event older than the writers' dedup horizon: said once, when it
+ * first happens, and counted (the count and the oldest are reported at the end). */
+static void note_past_horizon(ss_ingest *ing, int64_t time_us) {
+    if (ing->old_resent++ == 0 || time_us < ing->oldest_resent) ing->oldest_resent = time_us;
+    if (ing->old_resent > 1) return;
+    char t[32], ref[32], before[32];
+    fmt_time(time_us, t);
+    fmt_time(ing->horizon_ref, ref);
+    fmt_time(ing->horizon_before, before);
+    ss_warn("ingest",
+            "--from-start re-sends events older than the writers' dedup horizon (%lld s before %s, the newest event "
+            "%s): this one is from %s. Rows from before %s that a writer already committed may be written twice",
+            (long long)(ing->o.horizon_us / 1000000), ref,
+            ing->newest_stored ? "this buffer has seen" : "time: now, as the buffer records none", t, before);
+}
+
 /* Decodes and formats one source message into b. Returns 0, or -1 when out of memory. */
 static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
     b->has_cursor = 1;
@@ -386,6 +418,8 @@ static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
         ing->skipped_local++; /* published per batch */
         return 0;
     }
+    if (ev.time_us > ing->newest_us) ing->newest_us = ev.time_us;
+    if (ing->horizon_on && ev.time_us < ing->horizon_before) note_past_horizon(ing, ev.time_us);
     /* the stored bytes are the message as given, without a trailing newline */
     ev.raw = m->data;
     ev.raw_len = m->len;
@@ -395,8 +429,10 @@ static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
 
 /* ---- control commands ------------------------------------------------------------------------ */
 
+/* The cursor and, always in the same HSET, the content fingerprint it belongs to (an empty
+ * one too: it must not survive from other content). */
 static int add_cursor_cmd(ss_ingest *ing, ss_buf *b) {
-    int rc = resp_array(b, 8);
+    int rc = resp_array(b, 10);
     rc |= resp_str(b, "HSET");
     rc |= resp_str(b, ing->cursor_key);
     rc |= resp_str(b, "cursor");
@@ -405,14 +441,20 @@ static int add_cursor_cmd(ss_ingest *ing, ss_buf *b) {
     rc |= resp_i64(b, wall_us());
     rc |= resp_str(b, "name");
     rc |= resp_str(b, ing->src->cursor_name ? ing->src->cursor_name : "index");
+    rc |= resp_str(b, "fingerprint");
+    rc |= resp_str(b, ing->src->fingerprint);
     return rc;
 }
 
 static int add_state_cmd(ss_ingest *ing, ss_buf *b, const char *state, const char *pause_reason) {
     ss_ingest_stats *s = &ing->st;
-    int rc = resp_array(b, 24);
+    int rc = resp_array(b, ing->newest_us > 0 ? 26 : 24);
     rc |= resp_str(b, "HSET");
     rc |= resp_str(b, ing->state_key);
+    if (ing->newest_us > 0) {
+        rc |= resp_str(b, "newest_us"); /* for --from-start's horizon check (start_horizon_check) */
+        rc |= resp_i64(b, ing->newest_us);
+    }
     rc |= resp_str(b, "state");
     rc |= resp_str(b, state);
     rc |= resp_str(b, "paused");
@@ -568,6 +610,8 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
             ing->cursor_written = 0; /* try again with the next batch */
             if (!is_oom(r)) ss_warn("ingest", "storing the cursor failed: %s", r->str);
+        } else if (kind == CTL_CURSOR) {
+            ing->cursor_ours = 1;
         } else if (r->type == REDIS_REPLY_ERROR && !is_oom(r)) {
             ss_warn("ingest", "Redis refused a control command: %s", r->str);
         }
@@ -695,7 +739,7 @@ static void write_state_now(ss_ingest *ing, const char *state, const char *pause
         for (int i = 0; i < n; i++) {
             redisReply *r = next_reply(c);
             if (!r) break;
-            if (i == 0 && n == 2 && r->type != REDIS_REPLY_ERROR) ing->cursor_written = 1;
+            if (i == 0 && n == 2 && r->type != REDIS_REPLY_ERROR) ing->cursor_written = ing->cursor_ours = 1;
             freeReplyObject(r);
         }
     }
@@ -779,21 +823,26 @@ static int check_shards(ss_ingest *ing) {
     return OK;
 }
 
-/* Reads the stored cursor: 1 found (in *out), 0 none, E_IO. */
-static int load_cursor(ss_ingest *ing, int64_t *out) {
-    const char *argv[3] = {"HGET", ing->cursor_key, "cursor"};
-    redisReply *r = command_now(ing, 3, argv);
+/* Reads the stored cursor and the fingerprint stored with it ("" if none): 1 found (in
+ * *out, fp), 0 none, E_IO. */
+static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRINT_MAX]) {
+    const char *argv[4] = {"HMGET", ing->cursor_key, "cursor", "fingerprint"};
+    redisReply *r = command_now(ing, 4, argv);
     if (!r) return E_IO;
     int rc = 0;
-    if (r->type == REDIS_REPLY_STRING) {
+    fp[0] = '\0';
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
+        const char *str = r->element[0]->str;
         char *end;
         errno = 0;
-        long long v = strtoll(r->str, &end, 10);
-        if (!errno && end != r->str && !*end) {
+        long long v = strtoll(str, &end, 10);
+        if (!errno && end != str && !*end) {
             *out = v;
             rc = 1;
+            if (r->element[1]->type == REDIS_REPLY_STRING)
+                snprintf(fp, SS_SOURCE_FINGERPRINT_MAX, "%s", r->element[1]->str);
         } else {
-            ss_warn("ingest", "ignoring unreadable stored cursor '%s' in %s", r->str, ing->cursor_key);
+            ss_warn("ingest", "ignoring unreadable stored cursor '%s' in %s", str, ing->cursor_key);
         }
     }
     freeReplyObject(r);
@@ -890,10 +939,52 @@ static int connect_redis(ss_ingest *ing) {
     }
 }
 
-static int seek_to(ss_ingest *ing, int64_t stored) {
+/* Reads Pingest newest_us (the newest event time ever ingested here, kept as a maximum
+ * across runs): 1 found, 0 none, E_IO. */
+static int load_newest(ss_ingest *ing) {
+    const char *argv[3] = {"HGET", ing->state_key, "newest_us"};
+    redisReply *r = command_now(ing, 3, argv);
+    if (!r) return E_IO;
+    int rc = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(r->str, &end, 10);
+        if (!errno && end != r->str && !*end && v > 0) {
+            if (v > ing->newest_us) ing->newest_us = v;
+            rc = 1;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* --from-start: a writer keeps an event's dedup key for horizon_us of event time behind the
+ * newest event it has seen, then forgets it. Re-sent events older than that reference minus
+ * the horizon can therefore be written a second time. The reference is the newest event
+ * time this buffer has ever been fed (what its writers have seen at most), or, if it records
+ * none, now. */
+static void start_horizon_check(ss_ingest *ing) {
+    if (ing->o.horizon_us <= 0) return;
+    ing->horizon_ref = ing->newest_stored ? ing->newest_us : wall_us();
+    ing->horizon_before = ing->horizon_ref - ing->o.horizon_us;
+    ing->horizon_on = 1;
+}
+
+/* Positions the source at stored - margin if the source agrees that the cursor belongs to
+ * its content (fp: what was stored with it). Returns 0 there, 1 refused (the source is at
+ * its start; the log says why), -1 cannot seek (src->errstr). */
+static int seek_to(ss_ingest *ing, int64_t stored, const char *fp) {
     int64_t at = stored - ing->src->resume_margin;
     if (at < 0) at = 0;
-    if (ss_source_seek(ing->src, at) != 0) return -1;
+    char why[400];
+    int r = ss_source_resume(ing->src, at, fp, why, sizeof why);
+    if (r < 0) return -1;
+    if (r > 0) {
+        ss_warn("ingest", "not resuming %s at the stored %s %lld: %s; reading it from the start", ing->src->id,
+                ing->src->cursor_name ? ing->src->cursor_name : "cursor", (long long)at, why);
+        return 1;
+    }
     ss_info("ingest", "resuming %s at %s %lld (stored %lld - margin %lld)", ing->src->id,
             ing->src->cursor_name ? ing->src->cursor_name : "cursor", (long long)at, (long long)stored,
             (long long)ing->src->resume_margin);
@@ -920,19 +1011,27 @@ static int recover(ss_ingest *ing) {
     if (rc != OK) return rc;
 
     int64_t stored = 0;
-    int found = load_cursor(ing, &stored);
+    char fp[SS_SOURCE_FINGERPRINT_MAX];
+    int found = load_cursor(ing, &stored, fp);
     if (found < 0) return E_IO;
+    /* A stored cursor this run has not taken over (refused at start, or ignored by
+     * --from-start) is not where to go back to, until this run's own cursor replaced it. */
+    if (found && !ing->cursor_ours) found = 0;
     int64_t target = stored;
+    const char *target_fp = fp;
     int can_target = found;
     if (!found && ing->has_start_cursor) {
         target = ing->start_cursor + ing->src->resume_margin; /* seek_to subtracts it again */
+        target_fp = ing->start_fp;
         can_target = 1;
     } else if (!found && ing->src->cursor_name &&
                (!strcmp(ing->src->cursor_name, "offset") || !strcmp(ing->src->cursor_name, "index"))) {
         target = 0;
         can_target = 1;
     }
-    if (can_target && seek_to(ing, target) == 0) {
+    int sr = can_target ? seek_to(ing, target, target_fp) : -1;
+    if (sr == 1) found = 0; /* at the start: nothing confirmed */
+    if (sr >= 0) {
         for (int i = 0; i < ing->count; i++) batch_reset(ring_at(ing, i), ing->nconn);
         ing->count = 0;
         batch_reset(&ing->retry, ing->nconn);
@@ -1277,21 +1376,31 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
 
     int rc = connect_redis(ing);
     if (rc != OK) return rc == E_STOP ? 0 : -1;
-    if (!ing->o.ignore_cursor) {
-        int64_t stored;
-        int found = load_cursor(ing, &stored);
-        if (found == 1) {
-            if (seek_to(ing, stored) != 0) {
-                ss_warn("ingest", "%s has a stored cursor %lld but cannot seek (%s); reading from its start",
-                        src->id, (long long)stored, src->errstr);
-            } else {
-                ing->start_cursor = stored - src->resume_margin;
-                ing->has_start_cursor = 1;
-                ing->confirmed_cursor = stored;
-                ing->has_confirmed = 1;
-                ing->cursor_written = 1;
-            }
+    /* where to start; a connection lost meanwhile is retried like any outage */
+    int nr, found = 0;
+    int64_t stored = 0;
+    char fp[SS_SOURCE_FINGERPRINT_MAX];
+    while ((nr = load_newest(ing)) < 0 || (!ing->o.ignore_cursor && (found = load_cursor(ing, &stored, fp)) < 0)) {
+        close_all(ing);
+        if ((rc = connect_redis(ing)) != OK) return rc == E_STOP ? 0 : -1;
+    }
+    ing->newest_stored = nr;
+    if (!ing->o.ignore_cursor && found == 1) {
+        int sr = seek_to(ing, stored, fp);
+        if (sr < 0) {
+            ss_warn("ingest", "%s has a stored cursor %lld but cannot seek (%s); reading from its start",
+                    src->id, (long long)stored, src->errstr);
+        } else if (sr == 0) {
+            ing->start_cursor = stored - src->resume_margin;
+            ing->has_start_cursor = 1;
+            snprintf(ing->start_fp, sizeof ing->start_fp, "%s", fp);
+            ing->confirmed_cursor = stored;
+            ing->has_confirmed = 1;
+            ing->cursor_written = 1;
+            ing->cursor_ours = 1;
         }
+    } else if (ing->o.ignore_cursor) {
+        start_horizon_check(ing);
     }
     char shards[48] = "";
     if (ing->nshards > 1) snprintf(shards, sizeof shards, ", %d shards per type", ing->nshards);
@@ -1324,6 +1433,17 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
         }
         break;
     }
+    if (ing->old_resent) {
+        char t[32], before[32];
+        fmt_time(ing->oldest_resent, t);
+        fmt_time(ing->horizon_before, before);
+        ss_warn("ingest", "--from-start re-sent %llu events from before %s (the dedup horizon), the oldest from %s: "
+                "those a writer already committed may be in the archive twice",
+                (unsigned long long)ing->old_resent, before, t);
+    }
+    pthread_mutex_lock(&ing->mu);
+    ing->st.past_horizon = ing->old_resent;
+    pthread_mutex_unlock(&ing->mu);
     if (rc == E_FATAL || src_state == SRC_FAILED) return -1;
     if (rc == E_STOP || rc == E_IO) {
         ss_warn("ingest", "stopped before everything was confirmed; the next run resumes at the stored cursor");

@@ -14,9 +14,12 @@
  *   P<type>:<s>        instead, with shards = M > 1: shard s = ss_shard_of(dedup key, M) (shard.h)
  *   Pdlq               rejected input: XADD Pdlq * reason R detail D raw <bytes, capped 64 KiB>
  *                      source <source id> cursor <cursor>
- *   Pcursor:<src id>   hash: cursor, updated_us, name (offset | time_us | seq | index)
+ *   Pcursor:<src id>   hash: cursor, updated_us, name (offset | time_us | seq | index),
+ *                      fingerprint (the source's content fingerprint, "" if none: a file:
+ *                      cursor is used again only for the same content, source.h)
  *   Pingest            hash: state, paused, pause_reason, pauses_total, events_total, dlq_total,
- *                      other_total, reconnects_total, heartbeat_us, source, cursor, and shards
+ *                      other_total, reconnects_total, heartbeat_us, source, cursor, newest_us
+ *                      (newest event time_us ever ingested, kept across runs), and shards
  *                      (the M the buffer is ingested with; another M is refused unless reshard)
  *
  * Guarantees:
@@ -25,7 +28,8 @@
  *   - A cursor is written only after Redis confirmed every entry before it (on every
  *     connection), so whichever cursor survives a crash, the data it covers survived.
  *   - On start and after every reconnect (an error on any connection reconnects all of them),
- *     reading resumes at stored cursor - resume_margin.
+ *     reading resumes at stored cursor - resume_margin, if the source accepts it for its
+ *     content (ss_source_resume: file: refuses an offset into other content and starts over).
  *     A source that cannot seek (stdin) gets its unconfirmed entries re-sent from memory.
  *   - Redis must run with maxmemory-policy noeviction (checked; allow_eviction overrides).
  *     Above the high watermark, or on an OOM reply, reading pauses until used_memory falls
@@ -67,6 +71,10 @@ typedef struct {
     long long max_events;        /* stop after this many source messages; 0 = no limit */
     int shards;                  /* streams per type, key-routed (buffer/shard.h); default 1 */
     int reshard;                 /* start even if Pingest records another number of shards */
+    int64_t horizon_us;          /* with ignore_cursor: the writers' dedup horizon, default 1 h.
+                                    Re-sent events older than the newest event time the buffer
+                                    has seen (Pingest newest_us; now if none) minus this are
+                                    warned about and counted (they may be written twice); 0 = no check */
 } ss_ingest_opts;
 
 void ss_ingest_opts_init(ss_ingest_opts *o);
@@ -83,6 +91,7 @@ typedef struct {
     uint64_t reconnects;
     uint64_t resent;                     /* entries re-sent after OOM or reconnect */
     uint64_t rewinds;                    /* seeks back to the stored cursor after reconnect */
+    uint64_t past_horizon;               /* --from-start: events re-sent from before the dedup horizon */
     int paused;                          /* 1 while paused */
     int has_cursor;
     int64_t cursor;                      /* last confirmed cursor */

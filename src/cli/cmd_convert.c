@@ -8,11 +8,21 @@
  * dropped silently: a line that is not a valid event, or whose time_us cannot be
  * partitioned, is written with its reason to DIR/_rejects/rejects-TAG.jsonl and counted.
  *
- * File names are deterministic from the inputs: TAG is a hash of the inputs' absolute
- * paths (or --tag; required for stdin), so converting the same inputs again into the same
- * DIR rewrites the same files instead of adding duplicates, and after a successful run
- * any other part-TAG-* file in DIR (left by an earlier run of the same inputs that split
- * partitions differently, or was interrupted) is removed as stale. */
+ * File names are deterministic from the inputs' content: TAG is a hash of the bytes of
+ * every input file as stored (compressed bytes for .zst; one hash per file, the set of them
+ * sorted, so order and repeats do not matter), or --tag (required for stdin). Converting the
+ * same content again into the same DIR rewrites the same files instead of adding
+ * duplicates, and after a successful run any other part-TAG-* file in DIR (left by an
+ * earlier run of the same content that split partitions differently, or was interrupted) is
+ * removed as stale. Content, not paths: a new day.jsonl converted through yesterday's path
+ * has another tag and removes nothing of yesterday's files, and the same file under two
+ * names is one tag, not two copies. Hashing costs one extra read of the inputs before the
+ * conversion (a few GB/s from the page cache; compressed inputs are smaller still).
+ *
+ * Duplicates within a run (the same dedup key, ss_event_dedup_key, as the DataWriter uses)
+ * are written once and counted: the run keeps a set of the 64-bit fingerprints of the keys
+ * it wrote, ~12-24 bytes per event (so ~1 GB for 60 M events). Two distinct keys collide
+ * with odds n^2 / 2^65 for n events (1e-4 for a 60 M-event run), as in the writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -31,6 +41,7 @@
 #include "event/event.h"
 #include "source/source.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/utf8.h"
 
 #define CMD "convert"
@@ -38,6 +49,51 @@
 #define CONVERT_MAX_OPEN_LIMIT 1024
 #define CONVERT_MAX_REASONS 32
 #define REJECT_KEEP_BYTES (64u * 1024) /* of a rejected line, kept in the rejects file */
+#define CONVERT_HASH_BLOCK (1u << 20)   /* read size of the content hash */
+#define CONVERT_TAG_HEX 16              /* hex digits of a content tag (64 bits) */
+#define CONVERT_DEDUP_MAX_KEYS (1ULL << 34) /* distinct events per run the dedup set may hold */
+
+/* The dedup set: open addressing over 64-bit key fingerprints (0 = empty), grown at 3/4. */
+typedef struct {
+    uint64_t *slot;
+    size_t cap, n; /* cap is a power of two */
+} key_set;
+
+static uint64_t key_fp(const uint8_t key[16]) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)key[i] << (8 * i);
+    return v ? v : 1;
+}
+
+static void key_set_place(uint64_t *slot, size_t cap, uint64_t fp) {
+    size_t i = (size_t)(fp * 0x9E3779B97F4A7C15ULL >> 20) & (cap - 1);
+    while (slot[i]) i = (i + 1) & (cap - 1);
+    slot[i] = fp;
+}
+
+/* Returns 1 inserted, 0 already present, -1 out of memory or over the limit. */
+static int key_set_put(key_set *ks, const uint8_t key[16]) {
+    uint64_t fp = key_fp(key);
+    if (ks->cap) {
+        size_t i = (size_t)(fp * 0x9E3779B97F4A7C15ULL >> 20) & (ks->cap - 1);
+        for (; ks->slot[i]; i = (i + 1) & (ks->cap - 1))
+            if (ks->slot[i] == fp) return 0;
+    }
+    if ((ks->n + 1) * 4 > ks->cap * 3) {
+        if (ks->n >= CONVERT_DEDUP_MAX_KEYS) return -1;
+        size_t ncap = ks->cap ? ks->cap * 2 : 1u << 16;
+        uint64_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns) return -1;
+        for (size_t i = 0; i < ks->cap; i++)
+            if (ks->slot[i]) key_set_place(ns, ncap, ks->slot[i]);
+        free(ks->slot);
+        ks->slot = ns;
+        ks->cap = ncap;
+    }
+    key_set_place(ks->slot, ks->cap, fp);
+    ks->n++;
+    return 1;
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -50,7 +106,8 @@ static void usage(FILE *f) {
             "(docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files are detected and\n"
             "decompressed. Input is expected roughly in time order, as Jetstream delivers it.\n"
             "Lines that are not valid events are not dropped: they go to\n"
-            "DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted.\n"
+            "DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted. Duplicate events (the\n"
+            "writer's dedup key) within a run are written once, and counted.\n"
             "\n"
             "options:\n"
             "  --out DIR              output directory (created if missing)\n"
@@ -64,8 +121,10 @@ static void usage(FILE *f) {
             "  --row-group-rows N     rows per row group (default 131072)\n"
             "  --row-group-bytes SIZE buffered bytes per row group and open file (default 12mb)\n"
             "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
-            "  --tag TAG              file name tag (default: a hash of the input paths; required for\n"
-            "                         stdin). A run replaces every earlier file of its tag in DIR.\n"
+            "  --tag TAG              file name tag (default: a hash of the inputs' content, so the same\n"
+            "                         content names the same files whatever its path; required for\n"
+            "                         stdin). A run replaces every earlier file of its tag in DIR, and\n"
+            "                         nothing else: new content through an old path adds its own files.\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
             "  --json                 print the summary as one JSON object\n"
             "  --quiet                no progress line\n"
@@ -102,7 +161,8 @@ typedef struct {
     char rejects_tmp[SS_AR_MAX_PATH];
     ss_buf line;
 
-    uint64_t lines, in_bytes, rejected, stale_removed;
+    uint64_t lines, in_bytes, rejected, stale_removed, duplicates;
+    key_set keys;
     reason_count reasons[CONVERT_MAX_REASONS];
     size_t nreasons;
     int progress;
@@ -178,22 +238,63 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
-    return h;
+/* The 128-bit hash of a file's bytes as stored. Returns 0, or -1 with errno. */
+static int hash_file(const char *path, uint8_t out[16]) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char *buf = malloc(CONVERT_HASH_BLOCK);
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    ss_hash128_state h;
+    ss_hash128_init(&h, 0x7461673176ULL); /* "tag1v": not a dedup key */
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, CONVERT_HASH_BLOCK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 0) break;
+        ss_hash128_update(&h, buf, (size_t)r);
+    }
+    int e = errno;
+    free(buf);
+    close(fd);
+    errno = e;
+    if (rc == 0) ss_hash128_final(&h, out);
+    return rc;
 }
 
-/* A tag from the inputs' absolute paths: the same inputs name the same files. */
-static void derive_tag(char *tag, size_t n, char **inputs, int ninputs) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (int i = 0; i < ninputs; i++) {
-        char abs[PATH_MAX];
-        const char *p = inputs[i];
-        if (strcmp(p, "-") != 0 && realpath(p, abs)) p = abs;
-        h = fnv1a(h, p, strlen(p) + 1);
-    }
-    snprintf(tag, n, "%012llx", (unsigned long long)(h >> 16));
+static int cmp_digest(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+/* A tag from the inputs' content: the hash of the sorted set of the files' hashes, so the
+ * same content names the same files whatever its paths and order. Returns 0, or 1 after
+ * reporting a file that cannot be read. */
+static int derive_tag(char *tag, size_t n, char **inputs, int ninputs) {
+    uint8_t(*d)[16] = calloc((size_t)ninputs, 16);
+    if (!d) return ss_cmd_fail(CMD, "out of memory");
+    for (int i = 0; i < ninputs; i++)
+        if (hash_file(inputs[i], d[i]) != 0) {
+            int e = errno;
+            free(d);
+            return ss_cmd_fail(CMD, "cannot read %s: %s", inputs[i], strerror(e));
+        }
+    qsort(d, (size_t)ninputs, 16, cmp_digest);
+    ss_hash128_state h;
+    ss_hash128_init(&h, 0x7461673176ULL);
+    for (int i = 0; i < ninputs; i++)
+        if (i == 0 || memcmp(d[i], d[i - 1], 16) != 0) ss_hash128_update(&h, d[i], 16);
+    free(d);
+    uint8_t out[16];
+    char hex[33];
+    ss_hash128_final(&h, out);
+    ss_hash128_hex(out, hex);
+    snprintf(tag, n, "%.*s", CONVERT_TAG_HEX, hex);
+    return 0;
 }
 
 /* Per-reason counts; reasons are a short fixed vocabulary, the last slot collects any
@@ -276,6 +377,13 @@ static void progress(convert_ctx *c, int final) {
     if (final) fputc('\n', stderr);
 }
 
+/* 1: the first event of its dedup key in this run; 0: a duplicate; -1: out of memory. */
+static int dedup(convert_ctx *c, const ss_event *ev) {
+    uint8_t key[16];
+    ss_event_dedup_key(ev, key);
+    return key_set_put(&c->keys, key);
+}
+
 /* Returns 0, or 1 on a runtime failure (already reported). */
 static int convert_input(convert_ctx *c, const char *input) {
     char spec[PATH_MAX + 8], err[512];
@@ -297,7 +405,7 @@ static int convert_input(convert_ctx *c, const char *input) {
         }
         c->lines++;
         c->in_bytes += (uint64_t)(msg.cursor - offset);
-        int rj = 0;
+        int rj = 0, dk;
         if (msg.bad_reason) {
             rj = reject(c, input, offset, msg.bad_reason, "the source could not read this line", msg.data, msg.len);
         } else {
@@ -310,6 +418,12 @@ static int convert_input(convert_ctx *c, const char *input) {
                 rj = reject(c, input, offset, "time_out_of_range",
                             "time_us is outside 1970-01-01 .. 9999-12-31 and cannot be partitioned", msg.data,
                             msg.len);
+            } else if ((ev.type != SS_TYPE_OTHER || c->keep_other) && (dk = dedup(c, &ev)) != 1) {
+                if (dk < 0) {
+                    rc = ss_cmd_fail(CMD, "out of memory for the dedup set (%zu distinct events so far)", c->keys.n);
+                    break;
+                }
+                c->duplicates++;
             } else if (ss_ar_sink_add(c->sink, &ev) < 0) {
                 rc = ss_cmd_fail(CMD, "writing %s: %s", c->out, ss_ar_sink_errstr(c->sink));
                 break;
@@ -352,8 +466,8 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
         ss_buf_append_json_string(&b, c->out, strlen(c->out));
         fwrite(b.data, 1, b.len, stdout);
         ss_buf_free(&b);
-        printf(",\"tag\":\"%s\",\"lines\":%llu,\"events\":%llu,\"rows\":{", c->tag, (unsigned long long)c->lines,
-               (unsigned long long)st->events);
+        printf(",\"tag\":\"%s\",\"lines\":%llu,\"events\":%llu,\"duplicates\":%llu,\"rows\":{", c->tag,
+               (unsigned long long)c->lines, (unsigned long long)st->events, (unsigned long long)c->duplicates);
         for (int t = 0; t < SS_TYPE__COUNT; t++)
             printf("%s\"%s\":%llu", t ? "," : "", ss_type_name((ss_type)t), (unsigned long long)st->rows[t]);
         printf("},\"skipped_other\":%llu,\"files\":%llu,\"row_groups\":%llu,\"bytes\":%llu,\"bytes_per_event\":%.2f,"
@@ -389,6 +503,9 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
     for (size_t i = 0; i < c->nreasons; i++)
         printf("%s%s %llu", i ? ", " : " (", c->reasons[i].name, (unsigned long long)c->reasons[i].n);
     printf("%s\n", c->nreasons ? ") -> _rejects/" : "");
+    printf("duplicates       %llu removed (same dedup key as the writer: did, collection, rkey, rev, operation;\n"
+           "                 identity/account: did, seq, kind)\n",
+           (unsigned long long)c->duplicates);
     printf("utf8 replaced    %llu strings\n", (unsigned long long)st->utf8_replaced);
     if (c->stale_removed)
         printf("stale removed    %llu files of tag %s from an earlier run\n", (unsigned long long)c->stale_removed,
@@ -491,8 +608,8 @@ int ss_cmd_convert(int argc, char **argv) {
         if (!ss_ar_valid_name(tag) || strlen(tag) > 64)
             return ss_usage_error(CMD, "--tag must be 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'");
         snprintf(c.tag, sizeof c.tag, "%s", tag);
-    } else {
-        derive_tag(c.tag, sizeof c.tag, inputs, ninputs);
+    } else if (derive_tag(c.tag, sizeof c.tag, inputs, ninputs) != 0) {
+        return 1;
     }
     if (strlen(c.out) > SS_AR_MAX_PATH - 256) return ss_usage_error(CMD, "--out path is too long");
     if (mkdir(c.out, 0755) != 0 && errno != EEXIST) return ss_cmd_fail(CMD, "cannot create %s: %s", c.out, strerror(errno));
@@ -535,5 +652,6 @@ int ss_cmd_convert(int argc, char **argv) {
     ss_ar_sink_free(c.sink);
     ss_decoder_free(c.dec);
     ss_buf_free(&c.line);
+    free(c.keys.slot);
     return rc;
 }

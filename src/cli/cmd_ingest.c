@@ -33,7 +33,10 @@ static void usage(FILE *f) {
         fprintf(f, "                          %s\n", (*v)->usage ? (*v)->usage : (*v)->scheme);
     fprintf(f,
             "  --keep-other          also keep other collections, in <prefix>other (key keep-other)\n"
-            "  --from-start          ignore the stored cursor; read the source from its beginning\n"
+            "  --from-start          ignore the stored cursor; read the source from its beginning.\n"
+            "                        Warns when it re-sends events older than the writers' dedup\n"
+            "                        horizon (key dedup-horizon [1h]) before the newest event the buffer\n"
+            "                        has seen: rows already committed from then may be written twice\n"
             "  --allow-eviction      run even if Redis may evict (data loss!); default: refuse\n"
             "  --max-events N        stop after N source messages\n"
             "  --batch N             entries per pipelined batch [1024]\n"
@@ -70,9 +73,10 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
     ss_buf_printf(b,
                   ",\"read\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"other_skipped\":%" PRIu64
                   ",\"bytes\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"oom_replies\":%" PRIu64
-                  ",\"reconnects\":%" PRIu64 ",\"resent\":%" PRIu64 ",\"rewinds\":%" PRIu64 ",\"seconds\":%.3f",
+                  ",\"reconnects\":%" PRIu64 ",\"resent\":%" PRIu64 ",\"rewinds\":%" PRIu64
+                  ",\"past_horizon\":%" PRIu64 ",\"seconds\":%.3f",
                   s->read, s->written, s->dlq, s->other_skipped, s->bytes, s->pauses, s->oom_replies, s->reconnects,
-                  s->resent, s->rewinds, secs);
+                  s->resent, s->rewinds, s->past_horizon, secs);
     if (s->has_cursor) ss_buf_printf(b, ",\"cursor\":%" PRId64, s->cursor);
     else ss_buf_puts(b, ",\"cursor\":null");
     ss_buf_puts(b, ",\"types\":{");
@@ -188,6 +192,7 @@ int ss_cmd_ingest(int argc, char **argv) {
     io.high_watermark = ss_config_get_double(cfg, "high-watermark");
     io.low_watermark = ss_config_get_double(cfg, "low-watermark");
     io.max_event_bytes = (size_t)ss_config_get_bytes(cfg, "max-event-bytes");
+    io.horizon_us = ss_config_get_ms(cfg, "dedup-horizon") * 1000;
     long long nconn = ss_config_get_int(cfg, "ingest-connections");
     if (nconn < 1 || nconn > SS_INGEST_MAX_CONNECTIONS) {
         static const char *const from[] = {"default", "config file", "SKYSPOOL_INGEST_CONNECTIONS",

@@ -97,6 +97,12 @@ int ss_source_seek(ss_source *s, int64_t cursor) {
     return s->vt->seek(s, cursor);
 }
 
+int ss_source_resume(ss_source *s, int64_t cursor, const char *fingerprint, char *why, size_t whylen) {
+    if (whylen) why[0] = '\0';
+    if (!s->vt->resume) return ss_source_seek(s, cursor);
+    return s->vt->resume(s, cursor, fingerprint ? fingerprint : "", why, whylen);
+}
+
 void ss_source_close(ss_source *s) {
     if (!s) return;
     if (s->vt->close) s->vt->close(s);

@@ -10,6 +10,13 @@
  * without skipping anything. The cursor is a byte offset for file:, time_us for
  * jetstream:, seq for firehose:, an index for synth:.
  *
+ * A byte offset only means something in the content it was taken from, and a path (even
+ * with its inode) does not name content: a file overwritten in place keeps both. A source
+ * whose cursor is only valid for its content therefore also sets s->fingerprint, which the
+ * consumer stores next to the cursor and hands back to ss_source_resume(); the source then
+ * checks that the cursor still points into the same content and otherwise starts over
+ * (file: fingerprints its first 64 KiB, see src/source/file/file.c).
+ *
  * Adding a source touches one folder: src/source/NAME/ with a file defining
  *     const ss_source_vtbl ss_source_NAME = { .scheme = "NAME", ... };
  * The build generates the registry from the folder names. */
@@ -64,7 +71,14 @@ typedef struct ss_source_vtbl {
      * the caller). Returns 0, or -1 with s->errstr (e.g. stdin cannot seek). */
     int (*seek)(ss_source *s, int64_t cursor);
     void (*close)(ss_source *s);
+    /* Optional: continue from a stored cursor only if it belongs to this content.
+     * fingerprint is s->fingerprint as it was when the cursor was stored ("" when none was
+     * stored). Returns 0 positioned at cursor; 1 refused: positioned at the source's start,
+     * with the reason in why; -1 error (s->errstr). NULL: ss_source_resume() just seeks. */
+    int (*resume)(ss_source *s, int64_t cursor, const char *fingerprint, char *why, size_t whylen);
 } ss_source_vtbl;
+
+#define SS_SOURCE_FINGERPRINT_MAX 96 /* bytes of s->fingerprint, NUL included */
 
 struct ss_source {
     const ss_source_vtbl *vt;
@@ -72,6 +86,9 @@ struct ss_source {
     char id[512];          /* e.g. "file:/abs/path@dev:ino", "jetstream:wss://host/subscribe" */
     const char *cursor_name; /* "offset", "time_us", "seq", "index" */
     int64_t resume_margin; /* subtract this from a stored cursor before seek (e.g. 5 s in µs) */
+    /* What the cursor's content is, to store next to the cursor (see above); "" = nothing
+     * to check. It may change while reading (file: until 64 KiB have been read). */
+    char fingerprint[SS_SOURCE_FINGERPRINT_MAX];
     int err;
     char errstr[256];
 };
@@ -80,6 +97,10 @@ struct ss_source {
 ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *err, size_t errlen);
 int ss_source_next(ss_source *s, ss_source_msg *msg, int timeout_ms);
 int ss_source_seek(ss_source *s, int64_t cursor);
+/* Resumes at a stored cursor (margin already applied) stored with `fingerprint` (NULL or ""
+ * if none): 0 positioned there, 1 refused and positioned at the start (why says why, for
+ * the log), -1 error (s->errstr). Sources without a content check seek (0 or -1). */
+int ss_source_resume(ss_source *s, int64_t cursor, const char *fingerprint, char *why, size_t whylen);
 void ss_source_close(ss_source *s);
 /* The registered sources, NULL-terminated, for help text. */
 const ss_source_vtbl *const *ss_source_list(void);

@@ -13,7 +13,7 @@
 //
 // Always checked, with DuckDB over the whole directory:
 //   - read_parquet('DIR/**/*.parquet', hive_partitioning=true) returns exactly the input
-//     events: the multiset of (did, collection, rkey, rev, operation, time_us) (identity
+//     events, each dedup key's first event once (duplicates are written once): the multiset of (did, collection, rkey, rev, operation, time_us) (identity
 //     and account: (did, kind, seq, time_us)) equals the input's, and the counts per
 //     type x (year, month, day, hour) equal the input's;
 //   - every file's rows lie in the file's partition hour;
@@ -264,6 +264,12 @@ const keyOf = (r, type) => (type === 'identity' || type === 'account'
   ? `${type}|${r.did}|${r.kind}|${r.seq}|${r.time_us}`
   : `${type}|${r.did}|${r.collection}|${r.rkey}|${r.rev}|${r.operation}|${r.time_us}`);
 
+// The writer's dedup key (ss_event_dedup_key): commits (did, collection, rkey, rev, operation),
+// identity and account (did, seq, kind); time_us is not part of it.
+const dedupKeyOf = (r, type) => (type === 'identity' || type === 'account'
+  ? `${r.did}|${r.seq}|${r.kind}`
+  : `${r.did}|${r.collection}|${r.rkey}|${r.rev}|${r.operation}`);
+const seenKeys = new Set();
 const exp = [];
 const wantRejects = new Map(); // "input|offset" -> reason
 for (const f of opt.jsonl) {
@@ -278,7 +284,14 @@ for (const f of opt.jsonl) {
     if (bytes.length > 0 && !/^[ \t]*$/.test(bytes.toString('latin1'))) {
       const e = expected(bytes);
       if (e.reject) wantRejects.set(`${path.resolve(f)}|${off}`, e.reject);
-      else if (e.type !== 'other' || opt.keepOther) exp.push(e);
+      else if (e.type !== 'other' || opt.keepOther) {
+        // convert (like the DataWriter) writes the first event of each dedup key once
+        const dk = dedupKeyOf(e.row, e.type);
+        if (!seenKeys.has(dk)) {
+          seenKeys.add(dk);
+          exp.push(e);
+        }
+      }
     }
     off = nl + 1;
   }

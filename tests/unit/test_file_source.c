@@ -1,5 +1,7 @@
 /* Unit tests for the file: source: line splitting, cursors and seek, CRLF, blank lines,
- * a last line without newline, oversized lines, stdin, and zstd-compressed files.
+ * a last line without newline, oversized lines, stdin, and zstd-compressed files; and
+ * resuming from a stored cursor only in the same content (fingerprint of the first 64 KiB,
+ * offset on a line boundary and not past the end), plain and zstd.
  * Every test writes real files in a private temp directory and reads them back through
  * the public source interface. */
 #include <fcntl.h>
@@ -313,6 +315,191 @@ static void test_stdin_pipe_timeout(void **state) {
     close(saved);
 }
 
+/* ---- resume: the cursor belongs to content ------------------------------------------------ */
+
+static void write_zst(const char *path, const void *data, size_t n, const char *mode) {
+    size_t bound = ZSTD_compressBound(n);
+    void *z = malloc(bound);
+    assert_non_null(z);
+    size_t zn = ZSTD_compress(z, bound, data, n, 1);
+    assert_false(ZSTD_isError(zn));
+    FILE *f = fopen(path, mode);
+    assert_non_null(f);
+    assert_int_equal(fwrite(z, 1, zn, f), zn);
+    assert_int_equal(fclose(f), 0);
+    free(z);
+}
+
+static void append_file(const char *path, const char *data) {
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, strlen(data), f), strlen(data));
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Reads a whole source; returns the fingerprint after the last message, and the cursor. */
+static int64_t read_all(ss_source *s, char fp[SS_SOURCE_FINGERPRINT_MAX]) {
+    ss_source_msg m;
+    int64_t cur = 0;
+    int r;
+    while ((r = ss_source_next(s, &m, 0)) == SS_SOURCE_MSG) cur = m.cursor;
+    assert_int_equal(r, SS_SOURCE_END);
+    snprintf(fp, SS_SOURCE_FINGERPRINT_MAX, "%s", s->fingerprint);
+    return cur;
+}
+
+/* Opens path, resumes at cursor with fp; checks the result (0 or 1), the reason's words and
+ * the next message (NULL: the end). */
+static void resume_case(const char *path, int64_t cursor, const char *fp, int want, const char *why_has,
+                        const char *next) {
+    ss_source *s = open_src(path, 0);
+    char why[400];
+    int r = ss_source_resume(s, cursor, fp, why, sizeof why);
+    if (r != want) fail_msg("resume %s at %lld: got %d, want %d (%s; %s)", path, (long long)cursor, r, want, why, s->errstr);
+    if (why_has && !strstr(why, why_has)) fail_msg("reason '%s' lacks '%s'", why, why_has);
+    if (want == 0) assert_string_equal(why, "");
+    ss_source_msg m;
+    int n = ss_source_next(s, &m, 0);
+    if (next) {
+        assert_int_equal(n, SS_SOURCE_MSG);
+        assert_int_equal(m.len, strlen(next));
+        assert_memory_equal(m.data, next, m.len);
+    } else {
+        assert_int_equal(n, SS_SOURCE_END);
+    }
+    ss_source_close(s);
+}
+
+static void test_resume_plain(void **state) {
+    (void)state;
+    char path[512], fp[SS_SOURCE_FINGERPRINT_MAX];
+    snprintf(path, sizeof path, "%s/r.jsonl", g_dir);
+    write_file(path, "{\"a\":1}\n{\"b\":2}\n", 16);
+    ss_source *s = open_src(path, 0);
+    assert_non_null(strstr(s->fingerprint, "v1:16:")); /* a small file: all of it */
+    int64_t cur = read_all(s, fp);
+    ss_source_close(s);
+    assert_int_equal(cur, 16);
+
+    /* unchanged: resumes at the end, and at a line boundary inside */
+    resume_case(path, 16, fp, 0, NULL, NULL);
+    resume_case(path, 8, fp, 0, NULL, "{\"b\":2}");
+    /* appended (the prefix is the same): resumes where it was */
+    append_file(path, "{\"c\":3}\n");
+    resume_case(path, 16, fp, 0, NULL, "{\"c\":3}");
+    /* an offset in the middle of a line of the same content is refused */
+    resume_case(path, 5, fp, 1, "not at the start of a line", "{\"a\":1}");
+    /* no fingerprint stored (an older skyspool), or a malformed one: from the start */
+    resume_case(path, 16, "", 1, "no content fingerprint", "{\"a\":1}");
+    resume_case(path, 16, "v1:16:nothex", 1, "unreadable", "{\"a\":1}");
+    resume_case(path, 16, "v2:16:00000000000000000000000000000000", 1, "unreadable", "{\"a\":1}");
+    /* offset 0 needs no check */
+    resume_case(path, 0, "", 0, NULL, "{\"a\":1}");
+
+    /* overwritten in place with other content, longer and shorter, same inode */
+    write_file(path, "{\"x\":1}\n{\"y\":2}\n{\"z\":3}\n", 24);
+    resume_case(path, 16, fp, 1, "differ from those", "{\"x\":1}");
+    write_file(path, "{\"q\":1}\n", 8);
+    resume_case(path, 16, fp, 1, "fewer than the 16", "{\"q\":1}");
+    /* a file read to its end: its fingerprint covers every byte read (under 64 KiB) */
+    write_file(path, "{\"a\":1}\n{\"b\":2}\nxx\n", 19);
+    s = open_src(path, 0);
+    read_all(s, fp);
+    ss_source_close(s);
+    write_file(path, "{\"a\":1}\n{\"b\":2}\nyy\n{\"d\":4}\n", 27);
+    resume_case(path, 19, fp, 1, "differ", "{\"a\":1}"); /* all 19 bytes read are covered */
+    write_file(path, "{\"a\":1}\n{\"b\":2}\nxx\n{\"d\":4}\n", 27);
+    resume_case(path, 19, fp, 0, NULL, "{\"d\":4}"); /* that is an append */
+
+    /* a last line without '\n': the end of the same content is a valid place to be */
+    write_file(path, "{\"a\":1}\n{\"b\":2}", 15);
+    s = open_src(path, 0);
+    cur = read_all(s, fp);
+    ss_source_close(s);
+    assert_int_equal(cur, 15);
+    resume_case(path, 15, fp, 0, NULL, NULL);
+}
+
+/* Files over 64 KiB: the fingerprint covers the first 64 KiB only, so a rewrite past them
+ * is caught by the boundary and end checks. */
+static void test_resume_large(void **state) {
+    (void)state;
+    char path[512], fp[SS_SOURCE_FINGERPRINT_MAX];
+    snprintf(path, sizeof path, "%s/big.jsonl", g_dir);
+    ss_buf b;
+    ss_buf_init(&b);
+    for (int i = 0; b.len < 100000; i++) ss_buf_printf(&b, "{\"n\":%d}\n", i);
+    write_file(path, b.data, b.len);
+    ss_source *s = open_src(path, 0);
+    assert_non_null(strstr(s->fingerprint, "v1:65536:"));
+    int64_t cur = read_all(s, fp);
+    ss_source_close(s);
+    assert_int_equal(cur, (int64_t)b.len);
+    /* a line start past 64 KiB */
+    const char *p = memchr(b.data + 70000, '\n', b.len - 70000);
+    int64_t at = p - b.data + 1;
+    char next[32];
+    size_t nl = (size_t)((const char *)memchr(p + 1, '\n', b.len) - (p + 1));
+    memcpy(next, p + 1, nl);
+    next[nl] = '\0';
+    resume_case(path, at, fp, 0, NULL, next);
+    /* truncated to between 64 KiB and the offset: past the end */
+    assert_int_equal(truncate(path, 66000), 0);
+    resume_case(path, at, fp, 1, "past the end", "{\"n\":0}");
+    /* the first 64 KiB rewritten (one digit), same size */
+    write_file(path, b.data, b.len);
+    char *c = strstr(b.data, "{\"n\":7}");
+    c[5] = '8';
+    write_file(path, b.data, b.len);
+    resume_case(path, at, fp, 1, "differ", "{\"n\":0}");
+    ss_buf_free(&b);
+}
+
+/* A file that was smaller than 64 KiB at open and grew while being read: the fingerprint
+ * follows what has been read, up to 64 KiB. */
+static void test_fingerprint_grows(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/grow.jsonl", g_dir);
+    write_file(path, "{\"a\":1}\n", 8);
+    ss_source *s = open_src(path, 0);
+    assert_non_null(strstr(s->fingerprint, "v1:8:"));
+    append_file(path, "{\"b\":2}\n");
+    char fp[SS_SOURCE_FINGERPRINT_MAX];
+    assert_int_equal(read_all(s, fp), 16);
+    assert_non_null(strstr(fp, "v1:16:"));
+    ss_source_close(s);
+    resume_case(path, 16, fp, 0, NULL, NULL);
+    /* an empty file has a fingerprint too; stdin has none */
+    write_file(path, "", 0);
+    s = open_src(path, 0);
+    assert_non_null(strstr(s->fingerprint, "v1:0:"));
+    ss_source_close(s);
+}
+
+static void test_resume_zstd(void **state) {
+    (void)state;
+    char path[512], fp[SS_SOURCE_FINGERPRINT_MAX];
+    snprintf(path, sizeof path, "%s/r.jsonl.zst", g_dir);
+    const char *a = "{\"a\":1}\n{\"b\":2}\n";
+    write_zst(path, a, strlen(a), "wb");
+    ss_source *s = open_src(path, 0);
+    int64_t cur = read_all(s, fp);
+    ss_source_close(s);
+    assert_int_equal(cur, 16);
+    resume_case(path, 16, fp, 0, NULL, NULL);
+    resume_case(path, 8, fp, 0, NULL, "{\"b\":2}");
+    resume_case(path, 5, fp, 1, "not at the start of a line", "{\"a\":1}");
+    resume_case(path, 40, fp, 1, "past the end", "{\"a\":1}");
+    /* a second frame appended: resumes at the old end */
+    write_zst(path, "{\"c\":3}\n", 8, "ab");
+    resume_case(path, 16, fp, 0, NULL, "{\"c\":3}");
+    /* overwritten in place with other content */
+    const char *x = "{\"x\":1}\n{\"y\":2}\n{\"z\":3}\n";
+    write_zst(path, x, strlen(x), "wb");
+    resume_case(path, 16, fp, 1, "compressed bytes", "{\"x\":1}");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_cursors_crlf),
@@ -321,6 +508,10 @@ int main(void) {
         cmocka_unit_test(test_default_limit),
         cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_stdin_pipe_timeout),
+        cmocka_unit_test(test_resume_plain),
+        cmocka_unit_test(test_resume_large),
+        cmocka_unit_test(test_fingerprint_grows),
+        cmocka_unit_test(test_resume_zstd),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

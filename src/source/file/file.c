@@ -12,6 +12,22 @@
  * decompressed stream, and seeking re-decompresses from the start. stdin cannot seek,
  * except to where it already is.
  *
+ * Content, not path. The source id (path@dev:ino) names a file, but a file overwritten in
+ * place (`synth > ev.jsonl` twice) keeps path and inode, so an offset stored for the old
+ * content would skip part of the new one and cut a line in half. The fingerprint stored
+ * next to the cursor is therefore "v1:L:H": H, the 128-bit hash of the file's first L bytes,
+ * L = min(64 KiB, bytes read so far) -- for zstd files, of the compressed bytes, which are
+ * what is on disk. A prefix, not the whole file and not its size: appending (the normal
+ * tail case, also appending zstd frames) changes neither, so an appended-to file still
+ * resumes where it was; and 64 KiB (hundreds of events, each with its own time_us and
+ * DID) tells two different event files apart for the cost of one read at open and one at
+ * resume. resume() uses a stored offset only if the fingerprint matches, the offset is not
+ * past the end, and it falls on a line boundary: the byte before it is '\n' (or it is the
+ * very end of the content). Anything else reads the file from the start and says why:
+ * re-reading costs duplicates, which the writer removes; skipping would lose rows. What
+ * the prefix cannot see is a rewrite that keeps the first 64 KiB and changes later bytes
+ * while keeping a '\n' at the old offset.
+ *
  * next() honours its timeout on pipes and terminals (poll before reading), so a consumer
  * fed by a slow producer on stdin still gets control back to flush its own work.
  *
@@ -22,6 +38,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +47,13 @@
 #include <zstd.h>
 
 #include "source/source.h"
+#include "util/hash.h"
 
 #define FILE_BLOCK (1u << 20)                   /* read size and initial buffer size */
 #define FILE_DEFAULT_MAX_LINE (2u * 1024 * 1024) /* bytes per line, like Jetstream's own limit */
 #define FILE_BAD_CAP (64u * 1024)                /* bytes kept of an oversized line */
+#define FILE_FP_PREFIX (64u * 1024)              /* bytes of the file the fingerprint covers */
+#define FILE_FP_SEED 0x73736670u                 /* "ssfp": fingerprints are not dedup keys */
 
 typedef struct {
     int fd;
@@ -57,6 +77,8 @@ typedef struct {
     size_t zret; /* last ZSTD_decompressStream result: 0 at a frame end */
 
     char *bad; /* FILE_BAD_CAP bytes for a capped oversized line */
+    int64_t fp_len; /* bytes the fingerprint covers; -1: none (stdin, pipes) */
+    char last_byte; /* zstd seek: the last decompressed byte before the offset */
 } file_src;
 
 static ssize_t read_fd(int fd, void *p, size_t n) {
@@ -64,6 +86,54 @@ static ssize_t read_fd(int fd, void *p, size_t n) {
         ssize_t r = read(fd, p, n);
         if (r >= 0 || errno != EINTR) return r;
     }
+}
+
+/* Hashes the first n bytes of the file (pread: the read position does not move) into out,
+ * using scratch (at least FILE_FP_PREFIX bytes). Returns 0, or -1 when fewer bytes exist. */
+static int prefix_hash(int fd, size_t n, char *scratch, uint8_t out[16]) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, scratch + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    ss_hash128(scratch, n, FILE_FP_SEED, out);
+    return 0;
+}
+
+static int fingerprint_format(char *out, size_t outlen, int64_t len, const uint8_t hash[16]) {
+    char hex[33];
+    ss_hash128_hex(hash, hex);
+    return snprintf(out, outlen, "v1:%lld:%s", (long long)len, hex);
+}
+
+/* Parses "v1:L:H" (H 32 hex digits). Returns 0, or -1 if it is not one. */
+static int fingerprint_parse(const char *fp, int64_t *len, char hex[33]) {
+    if (strncmp(fp, "v1:", 3) != 0) return -1;
+    char *end;
+    errno = 0;
+    long long l = strtoll(fp + 3, &end, 10);
+    if (errno || end == fp + 3 || *end != ':' || l < 0 || l > (long long)FILE_FP_PREFIX) return -1;
+    const char *h = end + 1;
+    if (strlen(h) != 32) return -1;
+    for (int i = 0; i < 32; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return -1;
+    memcpy(hex, h, 33);
+    *len = l;
+    return 0;
+}
+
+/* Re-takes s->fingerprint over min(FILE_FP_PREFIX, upto) bytes if that covers more than
+ * now: at open (upto = the file's size), and while the first 64 KiB of a file that was
+ * smaller at open are being read (upto = raw bytes read). */
+static void refresh_fingerprint(ss_source *s, file_src *f, int64_t upto, char *scratch) {
+    if (f->fp_len < 0 || f->fp_len >= (int64_t)FILE_FP_PREFIX || upto <= f->fp_len) return;
+    int64_t n = upto < (int64_t)FILE_FP_PREFIX ? upto : (int64_t)FILE_FP_PREFIX;
+    uint8_t h[16];
+    if (prefix_hash(f->fd, (size_t)n, scratch, h) != 0) return; /* keep the old one */
+    f->fp_len = n;
+    fingerprint_format(s->fingerprint, sizeof s->fingerprint, n, h);
 }
 
 /* Produces up to n decompressed bytes into p. Returns bytes, 0 at the end, -1 on error. */
@@ -112,6 +182,13 @@ static int fill(ss_source *s, file_src *f) {
         return 0;
     }
     f->end += (size_t)r;
+    if (f->fp_len >= 0 && f->fp_len < (int64_t)FILE_FP_PREFIX) {
+        /* a file smaller than 64 KiB at open that grew: cover what has been read since */
+        off_t at = lseek(f->fd, 0, SEEK_CUR);
+        char *scratch = at > f->fp_len ? malloc(FILE_FP_PREFIX) : NULL;
+        if (scratch) refresh_fingerprint(s, f, (int64_t)at, scratch);
+        free(scratch);
+    }
     return 1;
 }
 
@@ -172,6 +249,15 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
     }
     s->cursor_name = "offset";
     s->resume_margin = 0;
+    f->fp_len = -1;
+    if (!f->is_stdin && !f->pollable) {
+        struct stat st;
+        f->fp_len = 0; /* an empty file: the fingerprint of nothing, until it grows */
+        uint8_t h[16];
+        ss_hash128("", 0, FILE_FP_SEED, h);
+        fingerprint_format(s->fingerprint, sizeof s->fingerprint, 0, h);
+        if (fstat(f->fd, &st) == 0) refresh_fingerprint(s, f, (int64_t)st.st_size, f->buf);
+    }
     if (f->pollable) {
         f->need_sniff = 1;
         return 0;
@@ -332,6 +418,7 @@ static int file_seek(ss_source *s, int64_t cursor) {
         if (r < 0) return -1;
         size_t avail = f->end - f->start;
         size_t take = (int64_t)avail < cursor - f->pos ? avail : (size_t)(cursor - f->pos);
+        if (take) f->last_byte = f->buf[f->start + take - 1];
         f->start += take;
         f->pos += (int64_t)take;
         if (f->start == f->end) f->start = f->end = 0;
@@ -341,6 +428,87 @@ static int file_seek(ss_source *s, int64_t cursor) {
                    -1;
     }
     f->scan = 0;
+    return 0;
+}
+
+/* Refuses a resume: back to the start, with the reason. Returns 1, or -1 if even that fails. */
+static int refuse(ss_source *s, char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(ss_source *s, char *why, size_t whylen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return file_seek(s, 0) == 0 ? 1 : -1;
+}
+
+/* See "Content, not path" at the top. */
+static int file_resume(ss_source *s, int64_t cursor, const char *fp, char *why, size_t whylen) {
+    file_src *f = s->impl;
+    if (cursor == 0 || f->is_stdin || f->fp_len < 0) return file_seek(s, cursor);
+    if (cursor < 0) return refuse(s, why, whylen, "the stored offset %lld is negative", (long long)cursor);
+    int64_t len;
+    char want[33];
+    if (!*fp)
+        return refuse(s, why, whylen,
+                      "the stored offset %lld has no content fingerprint (stored by an older skyspool), so it may "
+                      "belong to other content",
+                      (long long)cursor);
+    if (fingerprint_parse(fp, &len, want) != 0)
+        return refuse(s, why, whylen, "the fingerprint stored with offset %lld is unreadable ('%.40s')",
+                      (long long)cursor, fp);
+    struct stat st;
+    if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat %s: %s", f->path, strerror(errno)), -1;
+    const char *what = f->zst ? "compressed bytes" : "bytes";
+    if ((int64_t)st.st_size < len)
+        return refuse(s, why, whylen, "the file has %lld %s, fewer than the %lld its stored fingerprint covers: it "
+                      "was replaced or truncated",
+                      (long long)st.st_size, what, (long long)len);
+    char *scratch = malloc(FILE_FP_PREFIX);
+    if (!scratch) return ss_source_fail(s, "out of memory"), -1;
+    uint8_t h[16];
+    char got[33];
+    int rd = prefix_hash(f->fd, (size_t)len, scratch, h);
+    free(scratch);
+    if (rd != 0) return ss_source_fail(s, "read %s: %s", f->path, errno ? strerror(errno) : "short read"), -1;
+    ss_hash128_hex(h, got);
+    if (strcmp(got, want) != 0)
+        return refuse(s, why, whylen, "its first %lld %s differ from those the offset %lld was stored for: the file "
+                      "was replaced or rewritten in place",
+                      (long long)len, what, (long long)cursor);
+    if (!f->zst) {
+        if (cursor > (int64_t)st.st_size)
+            return refuse(s, why, whylen, "the stored offset %lld is past the end of the file (%lld bytes): it was "
+                          "truncated or rewritten",
+                          (long long)cursor, (long long)st.st_size);
+        char before;
+        ssize_t r;
+        do r = pread(f->fd, &before, 1, (off_t)(cursor - 1));
+        while (r < 0 && errno == EINTR);
+        if (r != 1) return ss_source_fail(s, "read %s: %s", f->path, r < 0 ? strerror(errno) : "short read"), -1;
+        if (before != '\n' && cursor != (int64_t)st.st_size)
+            return refuse(s, why, whylen, "the stored offset %lld is not at the start of a line (the byte before it "
+                          "is not a newline): the file was rewritten",
+                          (long long)cursor);
+        return file_seek(s, cursor);
+    }
+    /* zstd: decompress up to the offset; it must exist and follow a '\n' (or end the stream).
+     * Already there (a reconnect right after the last read): this is the stream being read. */
+    if (f->pos == cursor) return 0;
+    char err[sizeof s->errstr];
+    if (file_seek(s, cursor) != 0) {
+        snprintf(err, sizeof err, "%s", s->errstr);
+        s->err = 0;
+        s->errstr[0] = '\0';
+        return refuse(s, why, whylen, "%s", err);
+    }
+    if (f->last_byte != '\n') {
+        int r = f->start < f->end ? 1 : fill(s, f);
+        if (r < 0) return -1;
+        if (r > 0)
+            return refuse(s, why, whylen, "the stored offset %lld is not at the start of a line of the decompressed "
+                          "stream: the file was rewritten",
+                          (long long)cursor);
+    }
     return 0;
 }
 
@@ -363,4 +531,5 @@ const ss_source_vtbl ss_source_file = {
     .next = file_next,
     .seek = file_seek,
     .close = file_close,
+    .resume = file_resume,
 };
