@@ -49,6 +49,7 @@ static void fmt_time(int64_t us, char *out, size_t n) {
 
 typedef struct {
     int json;
+    int attempts_header;
 } runs_ctx;
 
 static void print_run(void *ctx, const ss_ledger_run_row *r) {
@@ -79,6 +80,39 @@ static void print_run(void *ctx, const ss_ledger_run_row *r) {
     printf("%-18s %-8s %-5s %10" PRIu64 " %5" PRIu64 " %12" PRIu64 " %8.2f %4d  %-8s %s\n", win, r->type,
            kind_name(r->late), r->rows, r->files, r->bytes, (double)r->duration_ms / 1000.0, r->attempts, r->status,
            r->error);
+}
+
+static void utc(int64_t us, char *out, size_t n) {
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_attempt(void *vctx, const ss_ledger_attempt_row *a) {
+    runs_ctx *ctx = vctx;
+    char at[32], win[32] = "-";
+    utc(a->at_us, at, sizeof at);
+    if (a->run_id > 0) utc(a->window_start_us, win, sizeof win);
+    if (ctx->json) {
+        ss_buf b;
+        ss_buf_init(&b);
+        ss_buf_printf(&b, "{\"attempt\":true,\"at\":\"%s\",\"at_us\":%" PRId64 ",\"run\":%lld,\"window\":", at, a->at_us,
+                      a->run_id);
+        if (a->run_id > 0) ss_buf_printf(&b, "\"%s\",\"type\":\"%s\"", win, a->type);
+        else ss_buf_puts(&b, "null,\"type\":null");
+        ss_buf_puts(&b, ",\"error\":");
+        ss_buf_append_json_string(&b, a->error, strlen(a->error));
+        ss_buf_puts(&b, "}\n");
+        fwrite(b.data, 1, b.len, stdout);
+        ss_buf_free(&b);
+        return;
+    }
+    if (!ctx->attempts_header) {
+        printf("\nfailed attempts (newest last)\n%-20s %-20s %-8s %s\n", "at (UTC)", "window", "type", "error");
+        ctx->attempts_header = 1;
+    }
+    printf("%-20s %-20s %-8s %s\n", at, win, a->run_id > 0 ? a->type : "-", a->error);
 }
 
 int ss_cmd_runs(int argc, char **argv) {
@@ -143,7 +177,8 @@ int ss_cmd_runs(int argc, char **argv) {
         printf("%-18s %-8s %-5s %10s %5s %12s %8s %4s  %-8s %s\n", "window", "type", "kind", "rows", "files", "bytes",
                "seconds", "att", "status", "error");
     ss_ledger_totals t;
-    if (ss_ledger_runs(l, (int)last, print_run, &ctx) != 0 || ss_ledger_totals_get(l, &t) != 0) {
+    if (ss_ledger_runs(l, (int)last, print_run, &ctx) != 0 || ss_ledger_attempts(l, (int)last, print_attempt, &ctx) != 0 ||
+        ss_ledger_totals_get(l, &t) != 0) {
         rc = ss_cmd_fail("runs", "%s", ss_ledger_errstr(l));
     } else {
         if (ctx.json)
@@ -151,9 +186,9 @@ int ss_cmd_runs(int argc, char **argv) {
                    ",\"entries\":%" PRIu64 ",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"late_rows\":%" PRIu64 "}\n",
                    t.commits, t.rows, t.dups, t.entries, t.files, t.bytes, t.late_rows);
         else
-            printf("total: %" PRIu64 " rows in %" PRIu64 " files (%" PRIu64 " bytes), %" PRIu64
+            printf("%stotal: %" PRIu64 " rows in %" PRIu64 " files (%" PRIu64 " bytes), %" PRIu64
                    " duplicates skipped, %" PRIu64 " late rows, %" PRIu64 " commits\n",
-                   t.rows, t.files, t.bytes, t.dups, t.late_rows, t.commits);
+                   ctx.attempts_header ? "\n" : "", t.rows, t.files, t.bytes, t.dups, t.late_rows, t.commits);
         rc = 0;
     }
     ss_ledger_close(l);

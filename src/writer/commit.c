@@ -142,7 +142,9 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
                                   .late = kinds[i] == KIND_LATE,
                                   .sha256 = res ? res->sha256 : NULL,
                                   .max_time_us = p->max_t,
-                                  .duration_ms = dt};
+                                  .duration_ms = dt,
+                                  .closes_window = kinds[i] == KIND_CLOSE,
+                                  .window_us = w->o.window_us};
         int lr = ss_ledger_commit(w->led, &c);
         if (lr == SS_LEDGER_FENCED) fenced = 1;
         else if (lr != SS_LEDGER_OK) rc = -1;
@@ -164,14 +166,6 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         p->rel[0] = '\0'; /* committed: no longer ours to remove */
         if (kinds[i] == KIND_CLOSE && p->win + w->o.window_us > w->flushed_end) w->flushed_end = p->win + w->o.window_us;
         ss_writer_crash_point("after_ledger");
-    }
-    /* (4) acknowledge, pipelined per part */
-    for (size_t i = 0; i < n; i++) {
-        if (ss_wr_ack(w, ps[i]->type, ps[i]->ids, ps[i]->nids) != 0) {
-            free(jobs);
-            return -1;
-        }
-        ss_writer_crash_point("after_ack");
     }
     dt = ss_wr_mono_ms() - t0;
     for (size_t i = 0; i < n; i++) {
@@ -198,8 +192,19 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         ss_debug(LOG, "committed %s: %llu rows, %llu duplicates, %llu bytes", res ? res->path : "(no rows)",
                  (unsigned long long)p->rows, (unsigned long long)p->dups, (unsigned long long)bytes);
         if (w->o.on_commit) w->o.on_commit(w->o.on_commit_ctx, res ? res->path : "", p->rows);
-        ss_wr_remove_part(w, p);
     }
+    /* (4) acknowledge, pipelined per part. The rows above are counted as soon as they are
+     * committed: a failed ack leaves the entries pending, and the retry only acknowledges
+     * them (as recovered), so every committed row is counted once, by the process that
+     * committed it. */
+    for (size_t i = 0; i < n; i++) {
+        if (ss_wr_ack(w, ps[i]->type, ps[i]->ids, ps[i]->nids) != 0) {
+            free(jobs);
+            return -1;
+        }
+        ss_writer_crash_point("after_ack");
+    }
+    for (size_t i = 0; i < n; i++) ss_wr_remove_part(w, ps[i]);
     ss_metric_set(w->m.flush_s, (double)dt / 1000.0);
     w->fail_run = 0;
     free(jobs);

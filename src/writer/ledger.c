@@ -66,6 +66,8 @@ static const char g_schema[] =
     "CREATE TABLE IF NOT EXISTS claim_batches(seq INTEGER PRIMARY KEY AUTOINCREMENT, max_t INTEGER NOT NULL,"
     "  n INTEGER NOT NULL, recs BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS window_closes(type_id INTEGER NOT NULL, window_start_us INTEGER NOT NULL,"
+    "  window_end_us INTEGER NOT NULL, closed_us INTEGER NOT NULL, PRIMARY KEY(type_id, window_start_us));"
     "CREATE TABLE IF NOT EXISTS redis_losses(at_us INTEGER NOT NULL, stream TEXT NOT NULL,"
     "  last_delivered TEXT NOT NULL, max_claimed TEXT NOT NULL, released INTEGER NOT NULL, redis_run_id TEXT);";
 
@@ -653,7 +655,9 @@ int ss_ledger_run_failed(ss_ledger *l, long long run_id, const char *error) {
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "insert attempt"), rollback(l), -1;
     if (run_id > 0) {
-        st = prep(l, "UPDATE runs SET attempts=attempts+1, status='retrying', error=? WHERE id=?");
+        /* a window part whose commit exists stays "ok": the failed attempt is still recorded */
+        st = prep(l, "UPDATE runs SET attempts=attempts+1, error=?, status=CASE WHEN status='ok' OR EXISTS"
+                     " (SELECT 1 FROM commits WHERE run_id=runs.id) THEN 'ok' ELSE 'retrying' END WHERE id=?");
         if (!st) return rollback(l), -1;
         sqlite3_bind_text(st, 1, error, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, run_id);
@@ -797,6 +801,21 @@ int ss_ledger_commit(ss_ledger *l, const ss_ledger_commit_rec *c) {
         fail(l, "insert commit");
         goto err;
     }
+    if (c->closes_window) { /* the window is closed for this stream: later entries of it are late */
+        st = prep(l, "INSERT OR IGNORE INTO window_closes(type_id, window_start_us, window_end_us, closed_us) "
+                     "VALUES(?,?,?,?)");
+        if (!st) goto err;
+        sqlite3_bind_int(st, 1, c->type);
+        sqlite3_bind_int64(st, 2, c->window_start_us);
+        sqlite3_bind_int64(st, 3, c->window_start_us + c->window_us);
+        sqlite3_bind_int64(st, 4, now_us());
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+            fail(l, "record a window close");
+            goto err;
+        }
+    }
     if (c->run_id > 0) {
         st = prep(l, "UPDATE runs SET rows=rows+?, dups=dups+?, entries=entries+?, files=files+?, bytes=bytes+?, "
                      "duration_ms=duration_ms+?, status='ok' WHERE id=?");
@@ -926,12 +945,21 @@ int64_t ss_ledger_flushed_until(ss_ledger *l) {
 }
 
 int64_t ss_ledger_flushed_until_streams(ss_ledger *l, int type_lo, int type_hi) {
-    sqlite3_stmt *st = prep(l, "SELECT MAX(window_start_us + window_us) FROM runs WHERE late=0 AND status='ok'"
-                               " AND type_id BETWEEN ? AND ?");
+    /* windows really closed (a spill commit does not close its window); ledgers written
+     * before window_closes existed fall back to their runs */
+    sqlite3_stmt *st = prep(l, "SELECT MAX(window_end_us), COUNT(*) FROM window_closes WHERE type_id BETWEEN ? AND ?");
     if (!st) return 0;
     sqlite3_bind_int(st, 1, type_lo);
     sqlite3_bind_int(st, 2, type_hi);
-    int64_t v = 0;
+    int64_t v = 0, n = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    if (n > 0) return v;
+    st = prep(l, "SELECT MAX(window_start_us + window_us) FROM runs WHERE late=0 AND status='ok'"
+                 " AND type_id BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM window_closes)");
+    if (!st) return 0;
+    sqlite3_bind_int(st, 1, type_lo);
+    sqlite3_bind_int(st, 2, type_hi);
     if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
@@ -973,6 +1001,27 @@ int ss_ledger_runs(ss_ledger *l, int last, void (*fn)(void *ctx, const ss_ledger
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(l, "list runs");
+}
+
+int ss_ledger_attempts(ss_ledger *l, int last, void (*fn)(void *ctx, const ss_ledger_attempt_row *a), void *ctx) {
+    sqlite3_stmt *st = prep(l, "SELECT * FROM (SELECT a.at_us, COALESCE(a.run_id, 0), COALESCE(r.window_start_us, 0),"
+                               " COALESCE(r.type, ''), a.error, a.rowid AS k FROM attempts a LEFT JOIN runs r ON r.id = a.run_id"
+                               " ORDER BY a.rowid DESC LIMIT ?) ORDER BY k");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, last > 0 ? last : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ss_ledger_attempt_row a;
+        memset(&a, 0, sizeof a);
+        a.at_us = sqlite3_column_int64(st, 0);
+        a.run_id = sqlite3_column_int64(st, 1);
+        a.window_start_us = sqlite3_column_int64(st, 2);
+        copy_text(a.type, sizeof a.type, sqlite3_column_text(st, 3));
+        copy_text(a.error, sizeof a.error, sqlite3_column_text(st, 4));
+        fn(ctx, &a);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(l, "read attempts");
 }
 
 int ss_ledger_totals_get(ss_ledger *l, ss_ledger_totals *t) {

@@ -14,6 +14,7 @@
  *             owns it. One row per claims transaction (the round's new claims packed in a
  *             blob, claimlog.h, with their newest event time for pruning); append-only on
  *             disk, served from memory (claimset.h)
+ *   window_closes (stream, window) pairs whose window closed: entries of it read later are late
  *   fenced    consumers declared dead by another writer, which then took over their entries;
  *             a fenced consumer can no longer commit
  *   meta      ledger_id: this ledger's identity, for the shard owners recorded in Redis;
@@ -134,6 +135,8 @@ typedef struct {
     const char *sha256;
     int64_t max_time_us; /* newest event time in the commit, for pruning */
     int64_t duration_ms; /* added to the run's duration; the run becomes "ok" */
+    int closes_window;   /* the window closed with this commit (not a spill, not late) */
+    int64_t window_us;   /* with closes_window: the window's length */
 } ss_ledger_commit_rec;
 
 enum { SS_LEDGER_OK = 0, SS_LEDGER_ERR = -1, SS_LEDGER_FENCED = -2 };
@@ -179,6 +182,17 @@ typedef struct {
 
 /* Visits the last n runs (0 = all), oldest first. */
 int ss_ledger_runs(ss_ledger *l, int last, void (*fn)(void *ctx, const ss_ledger_run_row *r), void *ctx);
+
+/* A failed attempt (table attempts), with the run it belongs to if any. */
+typedef struct {
+    int64_t at_us;            /* wall clock */
+    long long run_id;         /* 0: outside any run (e.g. Redis unreachable) */
+    int64_t window_start_us;  /* of its run (0 without one) */
+    char type[16];
+    char error[512];
+} ss_ledger_attempt_row;
+/* Visits the last n failed attempts (0 = all), oldest first. */
+int ss_ledger_attempts(ss_ledger *l, int last, void (*fn)(void *ctx, const ss_ledger_attempt_row *a), void *ctx);
 
 typedef struct {
     uint64_t commits, rows, dups, entries, bytes, files, late_rows;

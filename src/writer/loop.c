@@ -235,19 +235,34 @@ static int take_over_stream(ss_writer *w, int t, const char *dead, long long min
     }
 }
 
-/* A consumer is dead when its heartbeat says it exited, or is older than claim-idle (or
- * it never had one and has been idle that long), and no process on this machine holds its
- * lock. Its intents are cleaned and it is fenced before its entries are taken, so even a
- * writer wrongly declared dead can no longer commit anything. */
+/* 1 when consumer has a lock file in our data dir: it ran on this machine, with this data
+ * dir, so its lock tells for sure whether its process is alive. */
+static int has_lock_file(const ss_writer *w, const char *consumer) {
+    char path[PATH_MAX + 80];
+    struct stat st;
+    return lock_path_of(w, consumer, path, sizeof path) == 0 && stat(path, &st) == 0;
+}
+
+/* A consumer is dead when
+ *   - it ran on this machine (its lock file is in our data dir) and no process holds the
+ *     lock: its process is gone, whatever its heartbeat says -- taken over at once; or
+ *   - its heartbeat says it exited, or is older than claim-idle (or it never had one and
+ *     has been idle that long), and no process here holds its lock.
+ * Its intents are cleaned and it is fenced before its entries are taken, so even a writer
+ * wrongly declared dead can no longer commit anything. Consumers that look alive elsewhere
+ * are counted in w->others_pending (for --once --all, which must not claim it is done). */
 static int reclaim_dead(ss_writer *w) {
     ss_writer_consumer_info *cs = NULL;
     size_t n = 0;
+    w->others_pending = 0;
+    w->others_name[0] = '\0';
+    w->others_hb_age_ms = -1;
     if (w->c->v->consumers(w->c, &cs, &n) != 0) {
         free(cs);
         return ss_wr_consumer_fail(w);
     }
     int rc = 0;
-    long long now = (long long)ss_wr_wall_ms();
+    long long now = (long long)ss_wr_wall_ms(), most = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         ss_writer_consumer_info *c = &cs[i];
         long long hb = -1;
@@ -255,16 +270,31 @@ static int reclaim_dead(ss_writer *w) {
             rc = ss_wr_consumer_fail(w);
             break;
         }
+        int local = has_lock_file(w, c->name);
+        int fd = -1;
         long long min_idle;
-        if (hb == 0) min_idle = 0; /* exited cleanly */
-        else if (hb > 0 && now - hb > w->o.claim_idle_ms) min_idle = w->o.claim_idle_ms;
-        else if (hb < 0 && c->idle_ms >= w->o.claim_idle_ms) min_idle = w->o.claim_idle_ms;
-        else continue; /* alive */
-        int fd = try_lock_consumer(w, c->name);
-        if (fd < 0) continue; /* a live process on this machine */
+        const char *why;
+        if (local) {
+            fd = try_lock_consumer(w, c->name);
+            if (fd < 0) continue; /* a live process on this machine */
+            min_idle = 0, why = "its process on this machine is gone";
+        } else if (hb == 0) {
+            min_idle = 0, why = "exited";
+        } else if ((hb > 0 && now - hb > w->o.claim_idle_ms) || (hb < 0 && c->idle_ms >= w->o.claim_idle_ms)) {
+            min_idle = w->o.claim_idle_ms, why = "silent for longer than claim-idle";
+        } else { /* alive, somewhere else */
+            w->others_pending += c->pending;
+            if (c->pending > most) {
+                most = c->pending;
+                snprintf(w->others_name, sizeof w->others_name, "%s", c->name);
+                w->others_hb_age_ms = hb > 0 ? now - hb : -1;
+            }
+            continue;
+        }
+        if (fd < 0) fd = try_lock_consumer(w, c->name);
+        if (fd < 0) continue;
         if (c->pending > 0) {
-            ss_info(LOG, "consumer %s is dead (%s); taking over its %lld pending entries", c->name,
-                    hb == 0 ? "exited" : "silent", c->pending);
+            ss_info(LOG, "consumer %s is dead (%s); taking over its %lld pending entries", c->name, why, c->pending);
             if (ss_ledger_fence(w->led, c->name) != 0) rc = ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
             if (rc == 0) rc = clean_intents(w, c->name);
             for (int t = 0; t < SS_TYPE__COUNT && rc == 0; t++) rc = take_over_stream(w, t, c->name, min_idle);
@@ -276,6 +306,38 @@ static int reclaim_dead(ss_writer *w) {
     free(cs);
     w->last_reclaim_ms = ss_wr_mono_ms();
     return rc;
+}
+
+/* --once --all promises that nothing is left behind. Entries pending with consumers that
+ * look alive on another machine are theirs to finish: wait for them (they commit, or go
+ * silent and are taken over) for up to claim-idle, with a progress line, and fail naming
+ * them if they are still there. Returns 0 when nothing is left, -1 (fatal) otherwise. */
+static int wait_for_others(ss_writer *w, volatile sig_atomic_t *stop) {
+    int64_t t0 = ss_wr_mono_ms(), last_log = 0;
+    for (;;) {
+        if (reclaim_dead(w) != 0) return -1;
+        if (w->others_pending == 0) return 0;
+        int64_t waited = ss_wr_mono_ms() - t0;
+        if (waited >= w->o.claim_idle_ms || *stop) {
+            w->fatal = 1;
+            return ss_wr_fail(w,
+                              "not done: %lld entries are still pending with consumer %s%s, which looks alive "
+                              "(heartbeat %.1f s ago, no lock of it on this machine). They are its to commit: "
+                              "run again once it has stopped, or after it has been silent for claim-idle (%.0f s)",
+                              w->others_pending, w->others_name, "",
+                              (double)w->others_hb_age_ms / 1000.0, (double)w->o.claim_idle_ms / 1000.0);
+        }
+        if (ss_wr_mono_ms() - last_log >= 5000) {
+            ss_info(LOG, "waiting for %lld entries pending with consumer %s (heartbeat %.1f s ago) to be committed or "
+                         "to go silent: %.0f of at most %.0f s (claim-idle)",
+                    w->others_pending, w->others_name, (double)w->others_hb_age_ms / 1000.0, (double)waited / 1000.0,
+                    (double)w->o.claim_idle_ms / 1000.0);
+            last_log = ss_wr_mono_ms();
+        }
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
+    }
 }
 
 /* ---- session and run ------------------------------------------------------------------------------ */
@@ -429,6 +491,8 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     /* Dead consumers' entries are taken over only after our own pending entries have been
      * re-read (XCLAIM puts them into our PEL, which the history pass reads). */
     int cleared = 0, reclaimed_once = 0;
+    int64_t session_t0 = ss_wr_mono_ms();
+    uint64_t commits0 = w->stats.commits;
     while (!*stop) {
         if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
         if (!any_history(w) && (!reclaimed_once || (!w->o.once && ss_wr_mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2))) {
@@ -444,7 +508,13 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
         }
         if (ss_wr_flush_cycle(w, 0, 0) != 0) return -1;
         ss_wr_update_gauges(w);
-        w->attempt = 0;
+        /* Failures count as consecutive until work really moves on: a commit, or a session
+         * that has run without failing for a while. A round that succeeds is not progress:
+         * a full disk lets every session read its pending entries before the write fails. */
+        if (w->attempt && (w->stats.commits > commits0 || ss_wr_mono_ms() - session_t0 >= HEALTHY_MS)) {
+            ss_info(LOG, "recovered after %d failed attempt%s", w->attempt, w->attempt == 1 ? "" : "s");
+            w->attempt = 0;
+        }
         if (w->o.drain && atomic_load(w->o.drain) && !w->o.once) {
             ss_info(LOG, "the source has ended: draining what is buffered and closing every window");
             w->o.once = 1;
@@ -452,7 +522,10 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
             for (int t = 0; t < SS_TYPE__COUNT; t++) w->st[t].done = 0;
             continue;
         }
-        if (w->o.once && all_done(w)) break;
+        if (w->o.once && all_done(w)) {
+            if (w->o.all && wait_for_others(w, stop) != 0) return -1;
+            break;
+        }
         maybe_prune(w, 0);
     }
     /* A stop is not an end: a daemon (or a --once run) that was told to stop closes only what
@@ -518,7 +591,9 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
         }
         if (*stop) {
             heartbeat(w, 1); /* only if connected */
-            return 0;
+            /* stopped with work failing: not a clean end (its entries stay pending) */
+            return ss_wr_fail(w, "stopped while retrying after %d failed attempt%s; last error: %s", w->attempt,
+                              w->attempt == 1 ? "" : "s", err);
         }
     }
 }

@@ -26,6 +26,7 @@
 #include "writer/writer.h"
 
 #define LOG "writer"
+#define HEALTHY_MS 30000 /* a session this old without a failure ends a run of failed attempts */
 #define MAX_OPEN_FILES 256      /* open part files at once; more are spilled */
 #define HEARTBEAT_MS 1000
 #define PRUNE_EVERY_MS 300000
@@ -109,6 +110,11 @@ struct ss_writer {
     int64_t flushed_end;
     int64_t max_event_t;
     int64_t last_hb_ms, last_reclaim_ms, last_prune_ms;
+    /* Set by each reclaim pass: entries still pending with consumers that look alive but not
+     * on this machine (no lock file here), and the one with the most of them. */
+    long long others_pending;
+    char others_name[SS_WRITER_MAX_CONSUMER + 1];
+    long long others_hb_age_ms; /* -1: it has no heartbeat */
     int64_t pruned_at_t; /* max_event_t at the last prune */
     long long fail_run; /* run the current failure belongs to (0: none) */
     int fatal;
