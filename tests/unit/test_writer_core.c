@@ -64,6 +64,9 @@ typedef struct {
     int ack_calls, read_calls;
     char fail_op[16]; /* inject: the fail_nth-th call of this op fails */
     int fail_nth, fail_count;
+    uint64_t id_base; /* added to the first entry id of a stream (a Redis clock that moved on) */
+    char run_id[16];  /* the fake server's identity */
+    int losses;       /* report_loss calls */
 } fk_state;
 
 static fk_state *S;
@@ -302,6 +305,25 @@ static int fk_take_over(ss_writer_consumer *c, int type, const char *dead, long 
     return ne ? 1 : 0;
 }
 
+static int fk_server_id(ss_writer_consumer *c, char *out, size_t outlen) {
+    (void)c;
+    snprintf(out, outlen, "%s", S->run_id);
+    return 0;
+}
+
+static int fk_last_delivered(ss_writer_consumer *c, int type, ss_writer_id *out) {
+    (void)c;
+    *out = S->last[type];
+    return 0;
+}
+
+static int fk_report_loss(ss_writer_consumer *c, int type, long long released, const char *last_delivered,
+                          const char *max_claimed) {
+    (void)c, (void)type, (void)released, (void)last_delivered, (void)max_claimed;
+    S->losses++;
+    return 0;
+}
+
 static int fk_forget(ss_writer_consumer *c, const char *dead) {
     (void)c, (void)dead;
     return 0;
@@ -328,6 +350,9 @@ static const ss_writer_consumer_vtbl fk_vtbl = {
     .dlq = fk_dlq,
     .consumers = fk_consumers,
     .take_over = fk_take_over,
+    .server_id = fk_server_id,
+    .last_delivered = fk_last_delivered,
+    .report_loss = fk_report_loss,
     .forget = fk_forget,
     .free = fk_free,
 };
@@ -391,7 +416,7 @@ static void add_event(int i, int64_t t) {
     ss_writer_id last = {0, 0};
     for (int k = 0; k < S->n; k++)
         if (S->e[k].type == x->type && ss_writer_id_cmp(S->e[k].id, last) > 0) last = S->e[k].id;
-    x->id = (ss_writer_id){last.ms ? last.ms + 1 : 1754524800000ull, 0};
+    x->id = (ss_writer_id){last.ms ? last.ms + 1 : 1754524800000ull + S->id_base, 0};
     ss_writer_id_format(x->id, x->idtxt);
     S->n++;
 }
@@ -587,6 +612,75 @@ static void test_fail_heartbeat(void **state) {
     fail_and_retry("heartbeat", 1, 0);
 }
 
+/* (d) Redis loses entries a dead writer had claimed (the claim rules of "when Redis loses
+ * entries"): the writer is killed after claiming `rounds` rounds, then the fake server keeps
+ * only the first `keep` entries of each stream (an AOF cut short: a prefix of its history,
+ * with the group's last delivered id rolled back with it) and restarts under a new run id; the
+ * ingester re-sends the lost events with new, later ids. A claim may make the writer drop a
+ * copy only while its owner is safe, so every event must be written exactly once. */
+static void lose_and_resend(const char *at, int keep) {
+    add_events(300);
+    snprintf(S->run_id, sizeof S->run_id, "run-1");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("SKYSPOOL_CRASH_AT", at, 1);
+        ss_writer_opts o;
+        opts(&o, "t1");
+        char err[512];
+        ss_writer *w = ss_writer_new_with_consumer(&o, fk_new("t1"), err, sizeof err);
+        volatile sig_atomic_t stop = 0;
+        if (w) ss_writer_run(w, &stop);
+        _exit(3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(totals().commits, 0);
+    /* the loss: per stream, the first `keep` entries survive, with their delivery state */
+    int per[SS_TYPE__COUNT] = {0}, n = 0, lost[FK_MAX], nlost = 0;
+    for (int t = 0; t < SS_TYPE__COUNT; t++) S->last[t] = (ss_writer_id){0, 0};
+    for (int k = 0; k < S->n; k++) {
+        fk_entry *x = &S->e[k];
+        if (per[x->type]++ < keep) {
+            if (x->delivered && ss_writer_id_cmp(x->id, S->last[x->type]) > 0) S->last[x->type] = x->id;
+            S->e[n++] = *x;
+        } else {
+            lost[nlost++] = k;
+        }
+    }
+    S->n = n;
+    snprintf(S->run_id, sizeof S->run_id, "run-2");
+    /* the ingester rewinds and sends every event again: the lost ones come back with new ids,
+     * the surviving ones once more as duplicates */
+    S->id_base = 10000000;
+    for (int i = 0; i < 300; i++) add_event(i, BASE_US + (i < 150 ? 0 : WIN_US) + (int64_t)i * 1000);
+    (void)lost;
+    ss_writer_stats st;
+    assert_int_equal(run_writer("t1", &st), 0);
+    ss_ledger_totals t = totals();
+    assert_int_equal(t.rows, 300); /* every event once, none dropped as a "duplicate" of a lost entry */
+    assert_int_equal(S->bad_acks, 0);
+    assert_int_equal(pending(), 0);
+    assert_int_equal(acked(), S->n);
+    if (nlost > 0) {
+        assert_true(st.released > 0);
+        assert_int_equal(S->losses > 0, 1);
+    }
+}
+static void test_loss_everything(void **state) {
+    (void)state;
+    lose_and_resend("after_claim:2", 0); /* a restart on an empty dataset */
+}
+static void test_loss_tail(void **state) {
+    (void)state;
+    lose_and_resend("after_claim:3", 30); /* the last deliveries of each stream are gone */
+}
+static void test_loss_none(void **state) {
+    (void)state;
+    lose_and_resend("after_claim:1", 1000); /* nothing lost: nothing released, copies are duplicates */
+}
+
 /* (c2) A writer killed at each crash point of the commit protocol (SKYSPOOL_CRASH_AT, as
  * `kill -9` would) leaves its state; a second writer -- the same consumer restarted, or
  * another taking the dead one's entries over -- ends exactly once. */
@@ -682,6 +776,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_crash_after_ledger_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_ack_2_takeover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_none, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
