@@ -606,6 +606,20 @@ static int r_last_delivered(ss_writer_consumer *c, int type, ss_writer_id *out) 
     return rc;
 }
 
+static int r_oldest_pending(ss_writer_consumer *c, int type, ss_writer_id *out) {
+    rcons *r0 = c->impl;
+    redisReply *r = cmd(c, "XPENDING %s %s", r0->key[type], SS_WRITER_GROUP);
+    if (!r) return -1;
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+        r->element[0]->integer > 0 && r->element[1]->type == REDIS_REPLY_STRING)
+        rc = ss_writer_id_parse(r->element[1]->str, r->element[1]->len, out) == 0
+                 ? 1
+                 : cfail(c, "unexpected XPENDING reply for %s", r0->key[type]);
+    freeReplyObject(r);
+    return rc;
+}
+
 static int r_report_loss(ss_writer_consumer *c, int type, long long released, const char *last_delivered,
                          const char *max_claimed) {
     rcons *r0 = c->impl;
@@ -638,6 +652,7 @@ static const ss_writer_consumer_vtbl redis_vtbl = {
     .server_id = r_server_id,
     .last_delivered = r_last_delivered,
     .report_loss = r_report_loss,
+    .oldest_pending = r_oldest_pending,
     .forget = r_forget,
     .free = r_free,
 };

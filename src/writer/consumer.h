@@ -111,6 +111,9 @@ typedef struct ss_writer_consumer_vtbl {
     int (*server_id)(ss_writer_consumer *c, char *out, size_t outlen);
     /* The group's last delivered id on stream `type`; 0-0 when the stream or group is gone. */
     int (*last_delivered)(ss_writer_consumer *c, int type, ss_writer_id *out);
+    /* The oldest entry of stream `type` pending in the group (any consumer): 1 and *out, or
+     * 0 when nothing is pending. */
+    int (*oldest_pending)(ss_writer_consumer *c, int type, ss_writer_id *out);
     /* Records a detected loss of delivered entries where `skyspool status` shows it. */
     int (*report_loss)(ss_writer_consumer *c, int type, long long released, const char *last_delivered,
                        const char *max_claimed);

@@ -38,6 +38,10 @@ struct ss_ledger {
     ss_writer_id maxid[256];
     uint8_t has_maxid[256];
     long long gen;  /* meta claims_gen when cs was loaded: a release elsewhere forces a reload */
+    /* ss_ledger_prune_floor: per stream number, the lowest entry id ms Redis may still hold
+     * pending; a commit's id blob is kept while any of its ids may be pending */
+    uint64_t floor_ms[256];
+    uint8_t has_floor[256];
     int sync_full; /* current PRAGMA synchronous */
     int batch, batch_failed;
     char errstr[512];
@@ -577,6 +581,11 @@ void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]) {
     ss_writer_claimset_prefetch(&l->cs, ss_writer_claim_fp(key));
 }
 
+void ss_ledger_prune_floor(ss_ledger *l, int type, uint64_t floor_ms) {
+    l->floor_ms[type & 0xff] = floor_ms;
+    l->has_floor[type & 0xff] = 1;
+}
+
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us) {
     /* to the minute, as the in-memory set keeps event times (claimset.h) */
     int64_t before_s = claims_before_us > 0 ? claims_before_us / 60000000 * 60 : 0;
@@ -596,12 +605,28 @@ long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_be
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "prune claims"), rollback(l), -1;
     if (l->cs_valid && before_s > 0) ss_writer_claimset_prune(&l->cs, (uint32_t)before_s);
-    st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ?");
-    if (!st) return rollback(l), -1;
-    sqlite3_bind_int64(st, 1, ids_before_us);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(l, "prune ids"), rollback(l), -1;
+    int floors = 0;
+    for (int t = 0; t < 256; t++) floors += l->has_floor[t];
+    if (!floors) { /* no floors known (tools, tests): by event time alone */
+        st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ?");
+        if (!st) return rollback(l), -1;
+        sqlite3_bind_int64(st, 1, ids_before_us);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return fail(l, "prune ids"), rollback(l), -1;
+    }
+    for (int t = 0; t < 256 && floors; t++) {
+        if (!l->has_floor[t]) continue; /* another writer's streams: it prunes them */
+        st = prep(l, "UPDATE commits SET ids=NULL WHERE ids IS NOT NULL AND max_time_us < ? AND type_id = ?"
+                     " AND last_ms < ?");
+        if (!st) return rollback(l), -1;
+        sqlite3_bind_int64(st, 1, ids_before_us);
+        sqlite3_bind_int(st, 2, t);
+        sqlite3_bind_int64(st, 3, l->floor_ms[t] > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)l->floor_ms[t]);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return fail(l, "prune ids"), rollback(l), -1;
+    }
     if (commit(l) != 0) return -1;
     return dropped;
 }

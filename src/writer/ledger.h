@@ -71,6 +71,12 @@ size_t ss_ledger_claims_bytes(const ss_ledger *l);
  * newest claim is older; also the id blobs of commits whose newest event is older than
  * ids_before_us. Returns the number of claims dropped from the ledger, or -1. */
 long long ss_ledger_prune(ss_ledger *l, int64_t claims_before_us, int64_t ids_before_us);
+/* Bounds the id-blob pruning of stream number type: blobs of commits whose last id is at or
+ * after floor_ms (the stream's oldest pending entry in Redis) are kept whatever their event
+ * time, since recovery needs them to recognise committed entries still pending (a writer that
+ * crashed between commit and ack, taken over after event time had moved on). Once any floor is
+ * set, ss_ledger_prune drops only the blobs of streams with a floor. */
+void ss_ledger_prune_floor(ss_ledger *l, int type, uint64_t floor_ms);
 
 /* The highest owner entry id of stream number type among the claims held (reading the claims
  * other writers made first). Returns 1 and sets *out, 0 when the stream has no claim, -1. */

@@ -359,6 +359,18 @@ static void maybe_prune(ss_writer *w, int force) {
     wmark = w->stats.watermark_us;
     pthread_mutex_unlock(&w->mu);
     if (wmark > 0 && wmark < ref) ref = wmark;
+    /* keep the id blobs of commits that may still have pending entries: the oldest pending
+     * entry of each stream, or everything delivered when nothing is pending */
+    for (int t = 0; t < SS_TYPE__COUNT && w->c->v->oldest_pending && w->c->v->last_delivered; t++) {
+        ss_writer_id id;
+        int r = w->c->v->oldest_pending(w->c, t, &id);
+        if (r == 0 && w->c->v->last_delivered(w->c, t, &id) == 0) id.ms++;
+        else if (r < 0) {
+            ss_warn(LOG, "not pruning the ledger now: %s", w->c->errstr);
+            return;
+        }
+        ss_ledger_prune_floor(w->led, ss_wr_led_type(w, t), id.ms);
+    }
     long long n = ss_ledger_prune(w->led, ref - w->o.horizon_us, ref - 2 * w->o.horizon_us);
     if (n < 0) ss_warn(LOG, "pruning the ledger failed: %s", ss_ledger_errstr(w->led));
     else if (n > 0) ss_debug(LOG, "pruned %lld dedup claims older than the horizon", n);

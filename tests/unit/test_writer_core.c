@@ -317,6 +317,18 @@ static int fk_last_delivered(ss_writer_consumer *c, int type, ss_writer_id *out)
     return 0;
 }
 
+static int fk_oldest_pending(ss_writer_consumer *c, int type, ss_writer_id *out) {
+    (void)c;
+    int any = 0;
+    for (int k = 0; k < S->n; k++) {
+        fk_entry *x = &S->e[k];
+        if (x->type != type || !x->owner[0]) continue;
+        if (!any || ss_writer_id_cmp(x->id, *out) < 0) *out = x->id;
+        any = 1;
+    }
+    return any;
+}
+
 static int fk_report_loss(ss_writer_consumer *c, int type, long long released, const char *last_delivered,
                           const char *max_claimed) {
     (void)c, (void)type, (void)released, (void)last_delivered, (void)max_claimed;
@@ -353,6 +365,7 @@ static const ss_writer_consumer_vtbl fk_vtbl = {
     .server_id = fk_server_id,
     .last_delivered = fk_last_delivered,
     .report_loss = fk_report_loss,
+    .oldest_pending = fk_oldest_pending,
     .forget = fk_forget,
     .free = fk_free,
 };
