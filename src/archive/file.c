@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "archive/archive.h"
+#include "util/fs.h"
 
 struct ss_ar_file {
     ss_type type;
@@ -57,40 +58,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-static int fsync_path(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
-/* mkdir -p for the partition directory; a directory created here is made durable by
- * fsyncing its parent (when fsync is on). */
-static int make_dirs(char *path, int do_fsync) {
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) return 0;
-        errno = ENOTDIR;
-        return -1;
-    }
-    char *slash = strrchr(path, '/');
-    if (slash && slash != path) {
-        *slash = '\0';
-        int r = make_dirs(path, do_fsync);
-        *slash = '/';
-        if (r != 0) return -1;
-    }
-    if (mkdir(path, 0755) != 0) return errno == EEXIST ? 0 : -1;
-    if (do_fsync && slash && slash != path) {
-        *slash = '\0';
-        int r = fsync_path(path);
-        *slash = '/';
-        if (r != 0) return -1;
-    }
-    return 0;
-}
-
 ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, const char *name,
                             const ss_ar_options *o, char *err, size_t errlen) {
     if (!ss_ar_valid_name(name)) {
@@ -123,7 +90,7 @@ ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, c
         free(f);
         return NULL;
     }
-    if (make_dirs(f->dir, f->o.fsync) != 0) {
+    if (ss_mkdir_p(f->dir, 0755, f->o.fsync) != 0) {
         seterr(err, errlen, "cannot create directory %s: %s", f->dir, strerror(errno));
         free(f);
         return NULL;
@@ -270,7 +237,7 @@ int ss_ar_file_publish(ss_ar_file *f, char *err, size_t errlen) {
         ss_ar_file_abort(f);
         return -1;
     }
-    if (f->o.fsync && fsync_path(f->dir) != 0) {
+    if (f->o.fsync && ss_fsync_dir(f->dir) != 0) {
         seterr(err, errlen, "cannot fsync directory %s: %s", f->dir, strerror(errno));
         free_file(f);
         return -1;

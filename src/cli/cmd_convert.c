@@ -41,6 +41,7 @@
 #include "event/event.h"
 #include "source/source.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/hash.h"
 #include "util/utf8.h"
 
@@ -336,7 +337,7 @@ static int reject(convert_ctx *c, const char *input, int64_t offset, const char 
     if (!c->rejects) {
         char dir[SS_AR_MAX_PATH];
         snprintf(dir, sizeof dir, "%s/_rejects", c->out);
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
+        if (ss_mkdir_p(dir, 0755, c->ao.fsync) != 0) return -1;
         c->rejects = fopen(c->rejects_tmp, "w");
         if (!c->rejects) return -1;
     }
@@ -445,7 +446,7 @@ static int finish_rejects(convert_ctx *c, int do_fsync) {
     int ok = fflush(c->rejects) == 0 && (!do_fsync || fsync(fileno(c->rejects)) == 0);
     ok = (fclose(c->rejects) == 0) && ok;
     c->rejects = NULL;
-    if (!ok || rename(c->rejects_tmp, c->rejects_path) != 0) {
+    if (!ok || ss_rename_durable(c->rejects_tmp, c->rejects_path, do_fsync) != 0) {
         int e = errno;
         unlink(c->rejects_tmp); /* the stream is closed: main() no longer sees the file */
         return ss_cmd_fail(CMD, "cannot write %s: %s", c->rejects_path, strerror(e));
@@ -612,7 +613,7 @@ int ss_cmd_convert(int argc, char **argv) {
         return 1;
     }
     if (strlen(c.out) > SS_AR_MAX_PATH - 256) return ss_usage_error(CMD, "--out path is too long");
-    if (mkdir(c.out, 0755) != 0 && errno != EEXIST) return ss_cmd_fail(CMD, "cannot create %s: %s", c.out, strerror(errno));
+    if (ss_mkdir_p(c.out, 0755, c.ao.fsync) != 0) return ss_cmd_fail(CMD, "cannot create %s: %s", c.out, strerror(errno));
     snprintf(c.rejects_path, sizeof c.rejects_path, "%s/_rejects/rejects-%s.jsonl", c.out, c.tag);
     snprintf(c.rejects_tmp, sizeof c.rejects_tmp, "%s/_rejects/.rejects-%s.jsonl.tmp", c.out, c.tag);
 

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "writer/archive_id.h"
@@ -610,40 +611,6 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
     }
 }
 
-/* Creates tmp (if missing) and makes its entry durable: a directory is in its parent only
- * once the parent is fsynced. Without that, a power cut after the first commits could take
- * the whole new data dir (the ledger) and archive root with it although Redis had already
- * acked and deleted the entries (tests/integration/write_powerloss.sh). */
-static int mkdir_durable(char *tmp, mode_t mode) {
-    if (mkdir(tmp, mode) != 0) return errno == EEXIST ? 0 : -1;
-    char *slash = strrchr(tmp, '/');
-    if (!slash) { /* relative, in the working directory */
-        int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-        if (fd >= 0) close(fd);
-        return r;
-    }
-    char keep = slash[1];
-    if (slash == tmp) slash[1] = '\0'; /* parent is / */
-    else *slash = '\0';
-    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-    if (fd >= 0) close(fd);
-    if (slash == tmp) slash[1] = keep;
-    else *slash = '/';
-    return r;
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir_durable(tmp, mode) != 0) return -1;
-        *p = '/';
-    }
-    return mkdir_durable(tmp, mode);
-}
-
 /* The consumer c, when given, is the writer's from here on (freed also when this fails). */
 static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, char *err, size_t errlen) {
     if (!o->out || !*o->out || !o->data_dir || !*o->data_dir || (!c && !o->connect)) {
@@ -726,11 +693,11 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
     if (w->rg_bytes < (1u << 20)) w->rg_bytes = 1u << 20;
     w->rng = (unsigned)getpid() ^ (unsigned)ss_wr_wall_us();
     w->last_prune_ms = ss_wr_mono_ms();
-    if (mkdir_p(o->data_dir, 0700) != 0 || mkdir_p(w->lock_dir, 0700) != 0) {
+    if (ss_mkdir_p(o->data_dir, 0700, 1) != 0 || ss_mkdir_p(w->lock_dir, 0700, 1) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", w->lock_dir, strerror(errno));
         goto fail;
     }
-    if (mkdir_p(w->out, 0755) != 0) {
+    if (ss_mkdir_p(w->out, 0755, 1) != 0) {
         snprintf(err, errlen, "cannot create the output directory %s: %s", w->out, strerror(errno));
         goto fail;
     }

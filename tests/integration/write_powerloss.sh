@@ -166,15 +166,11 @@ mkdir -p "$CR"
 SS_PL_OPS=sync pl_run "$CR" "$SS_TMP/st-c" "$B" "${C[@]}" --out "$CR/out" "$IN" >/dev/null 2>&1 || ss_fail "convert: clean run under the shim"
 csyncs=$(pl_ops "$SS_TMP/st-c")
 pl_restore "$SS_TMP/st-c"
-# KNOWN BUG (reported, not fixed here: src/cli/cmd_convert.c is being reworked): convert
-# creates --out and _rejects/ without fsyncing their parents and renames the rejects file
-# without fsyncing _rejects/, so after exit 0 and a power cut the output can be gone.
-# Tolerated (counted) unless SS_PL_STRICT=1; a re-run restores it (checked below).
+# convert once created --out and _rejects/ without fsyncing their parents and renamed the
+# rejects file without fsyncing _rejects/: after exit 0 and a power cut, 0 of 8 files were
+# left. Its output must be durable at exit 0 (util/fs.h).
 known=0
-if [ "$(snapshot "$CR/out")" != "$want" ]; then
-  if [ "${SS_PL_STRICT:-0}" = 1 ]; then ss_fail "convert: exit 0, then power loss: the output is not durable"
-  else known=$((known + 1)); ss_log "KNOWN BUG: convert's output is not durable at exit 0 ($(snapshot "$CR/out" | wc -l) of $(echo "$want" | wc -l) files after power loss)"; fi
-fi
+ss_eq "convert: exit 0, then power loss: the whole output is there" "$want" "$(snapshot "$CR/out")"
 ss_log "convert: $csyncs fsync/fdatasync calls"
 [ "${csyncs:-0}" -gt 5 ] || ss_fail "convert: too few syncs counted ($csyncs)"
 cbad=0 cruns=0
