@@ -137,9 +137,10 @@ void ss_cli_writer_stats_json(const ss_writer_stats *s, double secs, ss_buf *b) 
     ss_buf_printf(b,
                   ",\"entries\":%" PRIu64 ",\"rows\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"late_rows\":%" PRIu64
                   ",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"recovered\":%" PRIu64
-                  ",\"reclaimed\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"failures\":%" PRIu64 ",\"seconds\":%.3f}\n",
+                  ",\"reclaimed\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"failures\":%" PRIu64
+                  ",\"released_claims\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"seconds\":%.3f}\n",
                   s->entries, s->rows, s->dups, s->late_rows, s->files, s->bytes, s->commits, s->recovered,
-                  s->reclaimed, s->dlq, s->failures, secs);
+                  s->reclaimed, s->dlq, s->failures, s->released, s->lost, secs);
 }
 
 int ss_cmd_write(int argc, char **argv) {

@@ -129,6 +129,8 @@ static void register_metrics(ss_writer *w) {
                                    "Entries taken over from dead consumers", NULL);
     w->m.dlq = ss_metric_get("skyspool_writer_dlq_total", SS_METRIC_COUNTER,
                              "Entries the writer could not decode, moved to the DLQ", NULL);
+    w->m.lost = ss_metric_get("skyspool_writer_lost_entries_total", SS_METRIC_COUNTER,
+                              "Pending entries found deleted from their stream before they were written (lost)", NULL);
     w->m.released = ss_metric_get("skyspool_writer_released_claims_total", SS_METRIC_COUNTER,
                                   "Dedup claims released because Redis lost the entries that held them", NULL);
     w->m.open_parts = ss_metric_get("skyspool_writer_open_parts", SS_METRIC_GAUGE, "Part files open", NULL);

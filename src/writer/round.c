@@ -88,8 +88,18 @@ int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size
         if (ss_writer_id_parse(ent->id, ent->idlen, &e->id) != 0)
             return ss_wr_fail(w, "unexpected entry id '%.*s' in %s", (int)ent->idlen, ent->id, w->st[type].key);
         (*n_out)++;
-        if (ent->deleted) { /* deleted entry still pending: already committed */
+        if (ent->deleted) { /* pending, but gone from the stream: nothing left to write */
             e->action = A_ACK;
+            wstream *s = &w->st[type];
+            if (load_committed(w, type, e->id.ms, e->id.ms) != 0) return -1;
+            if (!ss_writer_id_find(s->committed, s->ncommitted, e->id)) {
+                /* not committed either: deleted by someone else (XDEL, XTRIM MAXLEN) before it was
+                 * written, so its event is lost. Say so: acking it only clears the PEL. */
+                ss_wr_stat_add(w, &w->stats.lost, 1, w->m.lost);
+                ss_warn(LOG, "entry %.*s of %s is pending but was deleted from the stream before it was written: "
+                             "its event is lost (something other than skyspool trims or deletes these streams)",
+                        (int)ent->idlen, ent->id, s->key);
+            }
             continue;
         }
         const ss_writer_str *f = ent->f;

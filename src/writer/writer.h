@@ -83,6 +83,7 @@ typedef struct {
     uint64_t dlq;        /* entries moved to the DLQ (undecodable) */
     uint64_t failures;   /* failed attempts (each followed by backoff) */
     uint64_t released;   /* dedup claims released because Redis lost their entries */
+    uint64_t lost;       /* pending entries found deleted from their stream and not committed */
     uint64_t open_parts;
     uint64_t mem_estimate;
     int64_t watermark_us;

@@ -77,7 +77,7 @@ typedef struct {
 
 typedef struct {
     ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
-    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released;
+    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost;
 } wmetrics;
 
 struct ss_writer {
