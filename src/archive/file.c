@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "archive/archive.h"
+#include "util/err.h"
 #include "util/fs.h"
 
 struct ss_ar_file {
@@ -49,36 +50,28 @@ void ss_ar_options_init(ss_ar_options *o) {
     o->checksum = 1;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, const char *name,
                             const ss_ar_options *o, char *err, size_t errlen) {
     if (!ss_ar_valid_name(name)) {
-        seterr(err, errlen, "invalid part file name '%s' (use [A-Za-z0-9._-], not starting with '.' or '-')",
+        ss_seterr(err, errlen, "invalid part file name '%s' (use [A-Za-z0-9._-], not starting with '.' or '-')",
                name ? name : "");
         return NULL;
     }
     if ((unsigned)t >= SS_TYPE__COUNT) {
-        seterr(err, errlen, "invalid archive type");
+        ss_seterr(err, errlen, "invalid archive type");
         return NULL;
     }
     ss_ar_file *f = calloc(1, sizeof *f);
     if (!f) {
-        seterr(err, errlen, "out of memory");
+        ss_seterr(err, errlen, "out of memory");
         return NULL;
     }
     if (o) f->o = *o;
     else ss_ar_options_init(&f->o);
     f->type = t;
     if (ss_ar_partition_dir(f->dir, sizeof f->dir, root, t, hour_time_us) < 0) {
-        seterr(err, errlen, "time_us out of the partitionable range (1970..9999) or path too long");
+        ss_seterr(err, errlen, "time_us out of the partitionable range (1970..9999) or path too long");
         free(f);
         return NULL;
     }
@@ -86,18 +79,18 @@ ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, c
     int n1 = snprintf(f->path, sizeof f->path, "%s/%s.parquet", f->dir, name);
     int n2 = snprintf(f->tmp, sizeof f->tmp, "%s/.%s.parquet.tmp", f->dir, name);
     if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof f->path || (size_t)n2 >= sizeof f->tmp) {
-        seterr(err, errlen, "output path too long under '%s'", root);
+        ss_seterr(err, errlen, "output path too long under '%s'", root);
         free(f);
         return NULL;
     }
     if (ss_mkdir_p(f->dir, 0755, f->o.fsync) != 0) {
-        seterr(err, errlen, "cannot create directory %s: %s", f->dir, strerror(errno));
+        ss_seterr(err, errlen, "cannot create directory %s: %s", f->dir, strerror(errno));
         free(f);
         return NULL;
     }
     f->m = ss_ar_mapper_new();
     if (!f->m) {
-        seterr(err, errlen, "out of memory");
+        ss_seterr(err, errlen, "out of memory");
         free(f);
         return NULL;
     }
@@ -119,7 +112,7 @@ ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, c
     const ss_pq_column *cols = ss_ar_schema(t, &ncols);
     f->w = ss_pq_open(f->tmp, cols, ncols, &po);
     if (!f->w || ss_pq_err(f->w)) {
-        seterr(err, errlen, "cannot open %s: %s", f->tmp, f->w ? ss_pq_errstr(f->w) : "out of memory");
+        ss_seterr(err, errlen, "cannot open %s: %s", f->tmp, f->w ? ss_pq_errstr(f->w) : "out of memory");
         if (f->w) ss_pq_abort(f->w);
         unlink(f->tmp);
         ss_ar_mapper_free(f->m);
@@ -194,11 +187,11 @@ int ss_ar_file_seal(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t err
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
     if (f->sealed) {
-        seterr(err, errlen, "%s is already sealed", f->tmp);
+        ss_seterr(err, errlen, "%s is already sealed", f->tmp);
         return -1;
     }
     if (f->errstr[0]) {
-        seterr(err, errlen, "%s", f->errstr);
+        ss_seterr(err, errlen, "%s", f->errstr);
         ss_ar_file_abort(f);
         return -1;
     }
@@ -207,12 +200,12 @@ int ss_ar_file_seal(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t err
     int rc = ss_pq_close(f->w, &st, perr, sizeof perr);
     f->w = NULL;
     if (rc != 0) {
-        seterr(err, errlen, "parquet: %s (%s)", perr, f->tmp);
+        ss_seterr(err, errlen, "parquet: %s (%s)", perr, f->tmp);
         ss_ar_file_abort(f);
         return -1;
     }
     if (f->o.checksum && sha256_file(f->tmp, res->sha256) != 0) {
-        seterr(err, errlen, "cannot read back %s: %s", f->tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot read back %s: %s", f->tmp, strerror(errno));
         ss_ar_file_abort(f);
         return -1;
     }
@@ -228,17 +221,17 @@ int ss_ar_file_seal(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t err
 
 int ss_ar_file_publish(ss_ar_file *f, char *err, size_t errlen) {
     if (!f->sealed) {
-        seterr(err, errlen, "%s is not sealed", f->tmp);
+        ss_seterr(err, errlen, "%s is not sealed", f->tmp);
         ss_ar_file_abort(f);
         return -1;
     }
     if (rename(f->tmp, f->path) != 0) {
-        seterr(err, errlen, "cannot rename into %s: %s", f->path, strerror(errno));
+        ss_seterr(err, errlen, "cannot rename into %s: %s", f->path, strerror(errno));
         ss_ar_file_abort(f);
         return -1;
     }
     if (f->o.fsync && ss_fsync_dir(f->dir) != 0) {
-        seterr(err, errlen, "cannot fsync directory %s: %s", f->dir, strerror(errno));
+        ss_seterr(err, errlen, "cannot fsync directory %s: %s", f->dir, strerror(errno));
         free_file(f);
         return -1;
     }

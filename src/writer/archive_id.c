@@ -5,6 +5,7 @@
  * a directory that falls out of it is only listed again, which is always safe (the
  * writer's own files there are committed or intended, hence known). */
 #include "writer/archive_id.h"
+#include "util/err.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,14 +28,6 @@
 #define GUARD_SLOTS 4096
 #define GUARD_MAX_LISTED 100000 /* entries read from one partition directory */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int valid_id(const char *s) { return ss_safe_name(s, SS_ARCHIVE_ID_MAX); }
 
@@ -42,13 +35,13 @@ int ss_archive_marker_read(const char *root, ss_archive_marker *m, char *err, si
     memset(m, 0, sizeof *m);
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", root, SS_ARCHIVE_MARKER) >= (int)sizeof path) {
-        seterr(err, errlen, "archive path too long: %s", root);
+        ss_seterr(err, errlen, "archive path too long: %s", root);
         return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
-        seterr(err, errlen, "cannot open the archive marker %s: %s", path, strerror(errno));
+        ss_seterr(err, errlen, "cannot open the archive marker %s: %s", path, strerror(errno));
         return -1;
     }
     char buf[SS_ARCHIVE_MARKER_MAX + 1];
@@ -57,7 +50,7 @@ int ss_archive_marker_read(const char *root, ss_archive_marker *m, char *err, si
         ssize_t r = read(fd, buf + n, sizeof buf - n);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            seterr(err, errlen, "cannot read the archive marker %s: %s", path, strerror(errno));
+            ss_seterr(err, errlen, "cannot read the archive marker %s: %s", path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -67,36 +60,36 @@ int ss_archive_marker_read(const char *root, ss_archive_marker *m, char *err, si
     }
     close(fd);
     if (n > SS_ARCHIVE_MARKER_MAX) {
-        seterr(err, errlen, "the archive marker %s is over %d bytes: not a skyspool marker", path,
+        ss_seterr(err, errlen, "the archive marker %s is over %d bytes: not a skyspool marker", path,
                SS_ARCHIVE_MARKER_MAX);
         return -1;
     }
     ss_json_doc d;
     if (ss_json_doc_init(&d, NULL) != 0) {
-        seterr(err, errlen, "out of memory");
+        ss_seterr(err, errlen, "out of memory");
         return -1;
     }
     int rc = -1;
     if (ss_json_parse(&d, buf, n) != SS_JSON_OK) {
-        seterr(err, errlen, "the archive marker %s is not JSON (%s)", path, d.errstr);
+        ss_seterr(err, errlen, "the archive marker %s is not JSON (%s)", path, d.errstr);
         goto out;
     }
     const ss_json_tok *root_t = ss_json_root(&d);
     const ss_json_tok *id = ss_json_obj_get(&d, root_t, "archive_id");
     ss_str s;
     if (!id || ss_json_str(&d, id, &s) != 0 || s.n == 0 || s.n > SS_ARCHIVE_ID_MAX) {
-        seterr(err, errlen, "the archive marker %s has no valid archive_id", path);
+        ss_seterr(err, errlen, "the archive marker %s has no valid archive_id", path);
         goto out;
     }
     memcpy(m->id, s.p, s.n);
     m->id[s.n] = '\0';
     if (!valid_id(m->id)) {
-        seterr(err, errlen, "the archive marker %s has an archive_id that is not [A-Za-z0-9._-]", path);
+        ss_seterr(err, errlen, "the archive marker %s has an archive_id that is not [A-Za-z0-9._-]", path);
         goto out;
     }
     const ss_json_tok *t = ss_json_obj_get(&d, root_t, "layout");
     if (!t || ss_json_int64(&d, t, &m->layout) != 0) {
-        seterr(err, errlen, "the archive marker %s has no integer layout", path);
+        ss_seterr(err, errlen, "the archive marker %s has no integer layout", path);
         goto out;
     }
     t = ss_json_obj_get(&d, root_t, "created_us");
@@ -141,7 +134,7 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
     char path[PATH_MAX], tmp[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", root, SS_ARCHIVE_MARKER) >= (int)sizeof path ||
         snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", root, SS_ARCHIVE_MARKER, (long)getpid()) >= (int)sizeof tmp) {
-        seterr(err, errlen, "archive path too long: %s", root);
+        ss_seterr(err, errlen, "archive path too long: %s", root);
         return -1;
     }
     ss_buf b;
@@ -153,7 +146,7 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
     ss_buf_puts(&b, "}\n");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         ss_buf_free(&b);
         return -1;
     }
@@ -167,13 +160,13 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
     }
     ss_buf_free(&b);
     if (!ok || fsync(fd) != 0) {
-        seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return -1;
     }
     if (close(fd) != 0) {
-        seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -189,11 +182,11 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
         } else {
             rc = -1;
         }
-        if (rc < 0) seterr(err, errlen, "cannot create the archive marker %s: %s", path, strerror(errno));
+        if (rc < 0) ss_seterr(err, errlen, "cannot create the archive marker %s: %s", path, strerror(errno));
     }
     unlink(tmp);
     if (rc == 0 && fsync_dir(root) != 0) {
-        seterr(err, errlen, "cannot fsync %s: %s", root, strerror(errno));
+        ss_seterr(err, errlen, "cannot fsync %s: %s", root, strerror(errno));
         return -1;
     }
     return rc;
@@ -207,7 +200,7 @@ static int file_exists(const char *root, const char *rel) {
 }
 
 static int ledger_err(ss_ledger *l, char *err, size_t errlen) {
-    seterr(err, errlen, "%s", ss_ledger_errstr(l));
+    ss_seterr(err, errlen, "%s", ss_ledger_errstr(l));
     return -1;
 }
 
@@ -218,7 +211,7 @@ static int record(ss_ledger *l, const char *id, const char *root, char *err, siz
     char got[SS_ARCHIVE_ID_MAX + 1];
     if (ss_ledger_meta_get(l, SS_ARCHIVE_META_ID, got, sizeof got) != 1) return ledger_err(l, err, errlen);
     if (strcmp(got, id) != 0) {
-        seterr(err, errlen, "another writer of this ledger bound it to archive %s at the same moment; start again", got);
+        ss_seterr(err, errlen, "another writer of this ledger bound it to archive %s at the same moment; start again", got);
         return -1;
     }
     return 0;
@@ -228,7 +221,7 @@ int ss_archive_bind(ss_ledger *l, const char *ledger_path, const char *ledger_id
                     char *archive_id, size_t idlen, char *err, size_t errlen) {
     char root[PATH_MAX];
     if (!realpath(root_in, root)) {
-        seterr(err, errlen, "cannot resolve the archive directory %s: %s", root_in, strerror(errno));
+        ss_seterr(err, errlen, "cannot resolve the archive directory %s: %s", root_in, strerror(errno));
         return -1;
     }
     ss_archive_marker m;
@@ -245,7 +238,7 @@ int ss_archive_bind(ss_ledger *l, const char *ledger_path, const char *ledger_id
     if (have_id) {
         if (have_m) {
             if (strcmp(m.id, lid) != 0) {
-                seterr(err, errlen,
+                ss_seterr(err, errlen,
                        "the ledger %s belongs to archive %s (last at %s), but %s is archive %s (its %s): a ledger "
                        "writes one archive, and pointed at another it would count every event as already written. "
                        "Point --out at the ledger's archive (%s, or wherever it was moved), or use a fresh "
@@ -273,7 +266,7 @@ int ss_archive_bind(ss_ledger *l, const char *ledger_path, const char *ledger_id
             snprintf(archive_id, idlen, "%s", lid);
             return 0;
         }
-        seterr(err, errlen,
+        ss_seterr(err, errlen,
                "the ledger %s belongs to archive %s at %s, but %s has no archive marker (%s)%s: pointed at another "
                "directory the ledger would count every event it already wrote as a duplicate. Point --out at the "
                "ledger's archive (%s), or use a fresh --data-dir for a new archive in %s",
@@ -285,7 +278,7 @@ int ss_archive_bind(ss_ledger *l, const char *ledger_path, const char *ledger_id
 
     /* an unbound ledger: fresh, or from before archive markers */
     if (!last_here) {
-        seterr(err, errlen,
+        ss_seterr(err, errlen,
                "the ledger %s has %llu committed files, but its newest (%s) is not in %s: it wrote another "
                "archive. Point --out at that archive, or use a fresh --data-dir for %s",
                ledger_path, (unsigned long long)nfiles, last, root, root);
@@ -422,7 +415,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
     if (g->seen[slot] && strcmp(g->seen[slot], rel_dir) == 0) return 0;
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", g->root, rel_dir) >= (int)sizeof path) {
-        seterr(err, errlen, "partition path too long: %s/%s", g->root, rel_dir);
+        ss_seterr(err, errlen, "partition path too long: %s/%s", g->root, rel_dir);
         return -1;
     }
     int rc = 0;
@@ -431,7 +424,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
     DIR *d = opendir(path);
     if (!d) {
         if (errno != ENOENT) {
-            seterr(err, errlen, "cannot list %s: %s", path, strerror(errno));
+            ss_seterr(err, errlen, "cannot list %s: %s", path, strerror(errno));
             return -1;
         }
     } else {
@@ -439,7 +432,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
         char cons[128];
         while ((de = readdir(d)) != NULL) {
             if (++listed > GUARD_MAX_LISTED) {
-                seterr(err, errlen, "%s holds more than %d entries: not a partition directory this writer made", path,
+                ss_seterr(err, errlen, "%s holds more than %d entries: not a partition directory this writer made", path,
                        GUARD_MAX_LISTED);
                 rc = -2;
                 break;
@@ -451,7 +444,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
                 char **a = realloc(ls.names, nc * sizeof *a);
                 if (!a) {
                     rc = -1;
-                    seterr(err, errlen, "out of memory");
+                    ss_seterr(err, errlen, "out of memory");
                     break;
                 }
                 ls.names = a;
@@ -459,7 +452,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
             }
             if (!(ls.names[ls.n] = strdup(de->d_name))) {
                 rc = -1;
-                seterr(err, errlen, "out of memory");
+                ss_seterr(err, errlen, "out of memory");
                 break;
             }
             ls.n++;
@@ -471,16 +464,16 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
          * created, so the query sees it as an intent or a commit */
         qsort(ls.names, ls.n, sizeof *ls.names, cmp_str);
         if (!(ls.known_at = calloc(ls.n, 1))) {
-            seterr(err, errlen, "out of memory");
+            ss_seterr(err, errlen, "out of memory");
             rc = -1;
         } else if (ss_ledger_known_under(l, rel_dir, mark_known, &ls) != 0) {
-            seterr(err, errlen, "%s", ss_ledger_errstr(l));
+            ss_seterr(err, errlen, "%s", ss_ledger_errstr(l));
             rc = -1;
         } else if (ls.known < ls.n) {
             const char *first = NULL;
             for (size_t i = 0; i < ls.n && !first; i++)
                 if (!ls.known_at[i]) first = ls.names[i];
-            seterr(err, errlen,
+            ss_seterr(err, errlen,
                    "%s holds %zu part file%s this writer's ledger %s does not know (e.g. %s): a newer copy of the "
                    "ledger committed them, so this one is older than the archive (a data dir restored from a "
                    "backup?), and writing would duplicate their rows. Nothing was written there. Restore the newest "

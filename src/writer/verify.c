@@ -5,6 +5,7 @@
  * 5-minute parts of eight types is under a million files). Paths compare bytewise, as
  * SQLite's BINARY collation does. */
 #include "writer/verify.h"
+#include "util/err.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,14 +22,6 @@
 
 #include "parquet/footer.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *ss_verify_kind_name(ss_verify_kind k) {
     static const char *const n[] = {"missing", "size", "unreadable", "rows", "checksum", "unknown", "no_marker",
@@ -93,7 +86,7 @@ static int add_dfile(dfiles *d, const char *rel) {
 static int walk(const char *abs, const char *rel, int depth, dfiles *d, char *err, size_t errlen) {
     DIR *dir = opendir(abs);
     if (!dir) {
-        seterr(err, errlen, "cannot list %s: %s", abs, strerror(errno));
+        ss_seterr(err, errlen, "cannot list %s: %s", abs, strerror(errno));
         return -1;
     }
     struct dirent *de;
@@ -105,7 +98,7 @@ static int walk(const char *abs, const char *rel, int depth, dfiles *d, char *er
         char a[PATH_MAX], r[PATH_MAX];
         if (snprintf(a, sizeof a, "%s/%s", abs, nm) >= (int)sizeof a ||
             snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", nm) >= (int)sizeof r) {
-            seterr(err, errlen, "path too long under %s", abs);
+            ss_seterr(err, errlen, "path too long under %s", abs);
             rc = -1;
             break;
         }
@@ -118,7 +111,7 @@ static int walk(const char *abs, const char *rel, int depth, dfiles *d, char *er
         if (type == DT_DIR) {
             if (nm[0] == '.') continue; /* not part of the layout */
             if (depth + 1 > SS_VERIFY_MAX_DEPTH) {
-                seterr(err, errlen, "%s is nested more than %d levels deep: not an archive layout", a,
+                ss_seterr(err, errlen, "%s is nested more than %d levels deep: not an archive layout", a,
                        SS_VERIFY_MAX_DEPTH);
                 rc = -1;
                 break;
@@ -130,7 +123,7 @@ static int walk(const char *abs, const char *rel, int depth, dfiles *d, char *er
         }
     }
     closedir(dir);
-    if (d->oom) seterr(err, errlen, "out of memory listing the archive");
+    if (d->oom) ss_seterr(err, errlen, "out of memory listing the archive");
     return rc;
 }
 
@@ -235,12 +228,12 @@ int ss_verify_run(const char *root_in, ss_ledger **ledgers, const char *const *l
     memset(st, 0, sizeof *st);
     char root[PATH_MAX];
     if (!realpath(root_in, root)) {
-        seterr(err, errlen, "cannot open the archive %s: %s", root_in, strerror(errno));
+        ss_seterr(err, errlen, "cannot open the archive %s: %s", root_in, strerror(errno));
         return -1;
     }
     struct stat rs;
     if (stat(root, &rs) != 0 || !S_ISDIR(rs.st_mode)) {
-        seterr(err, errlen, "%s is not a directory", root);
+        ss_seterr(err, errlen, "%s is not a directory", root);
         return -1;
     }
     run_ctx c = {o, st};
@@ -253,7 +246,7 @@ int ss_verify_run(const char *root_in, ss_ledger **ledgers, const char *const *l
         char lid[SS_ARCHIVE_ID_MAX + 1] = "";
         int b = ss_ledger_meta_get(ledgers[i], SS_ARCHIVE_META_ID, lid, sizeof lid);
         if (b < 0) {
-            seterr(err, errlen, "%s: %s", ledger_paths[i], ss_ledger_errstr(ledgers[i]));
+            ss_seterr(err, errlen, "%s: %s", ledger_paths[i], ss_ledger_errstr(ledgers[i]));
             return -1;
         }
         if (i == 0 && b) snprintf(st->ledger_archive_id, sizeof st->ledger_archive_id, "%s", lid);
@@ -274,11 +267,11 @@ int ss_verify_run(const char *root_in, ss_ledger **ledgers, const char *const *l
         lf.ledger = ledger_paths[i];
         int r = ss_ledger_files(ledgers[i], add_lfile, &lf);
         if (lf.oom) {
-            seterr(err, errlen, "out of memory loading the ledger's files");
+            ss_seterr(err, errlen, "out of memory loading the ledger's files");
             goto out;
         }
         if (r != 0) {
-            seterr(err, errlen, "%s: %s", ledger_paths[i], ss_ledger_errstr(ledgers[i]));
+            ss_seterr(err, errlen, "%s: %s", ledger_paths[i], ss_ledger_errstr(ledgers[i]));
             goto out;
         }
     }

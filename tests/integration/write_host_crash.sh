@@ -37,15 +37,7 @@ for trial in $(seq 1 "$TRIALS"); do
   "$B" synth --events "$N" --seed "$((100 + trial))" --start "2025-09-$(printf %02d "$trial")T06:00:00Z" --rate 20 \
     --dup-frac 0.02 > "$T/in.jsonl"
   # the newest event the server sends (other collections are not subscribed to)
-  last_t=$(python3 -c '
-import json, sys
-want = {"app.bsky.feed.post", "app.bsky.feed.like", "app.bsky.feed.repost", "app.bsky.graph.follow", "app.bsky.graph.block"}
-m = 0
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e.get("kind") != "commit" or e.get("commit", {}).get("collection") in want:
-        m = max(m, e["time_us"])
-print(m)' "$T/in.jsonl")
+  last_t=$(ws_last_served_us "$T/in.jsonl")
   ss_start_redis "r$trial"
   pv="REDIS_PORT_r$trial"; port=${!pv}
   uv="REDIS_URL_r$trial"; U=${!uv}

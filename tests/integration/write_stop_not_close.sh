@@ -12,15 +12,7 @@ B=$SKYSPOOL_BIN
 ss_start_redis r
 U=$REDIS_URL_r
 "$B" synth --events 12000 --seed 5 --start 2025-07-01T12:00:00Z --rate 20 > "$SS_TMP/in.jsonl"
-last_t=$(python3 -c '
-import json, sys
-want = {"app.bsky.feed.post", "app.bsky.feed.like", "app.bsky.feed.repost", "app.bsky.graph.follow", "app.bsky.graph.block"}
-m = 0
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e.get("kind") != "commit" or e.get("commit", {}).get("collection") in want:
-        m = max(m, e["time_us"])
-print(m)' "$SS_TMP/in.jsonl")
+last_t=$(ws_last_served_us "$SS_TMP/in.jsonl")
 cursor_at_end() {
   local k c
   k=$(redis-cli -p "$REDIS_PORT_r" --scan --pattern 'skyspool:cursor:*' | head -1)

@@ -57,3 +57,18 @@ ws_wait_drained() {
     sleep 0.3
   done
 }
+
+# ws_last_served_us FILE: the newest time_us among the events of a Jetstream JSONL file that a
+# replay-server sends to skyspool's default subscription (the five archived collections, plus
+# identity and account events, which always pass).
+ws_last_served_us() {
+  python3 -c '
+import json, sys
+want = {"app.bsky.feed.post", "app.bsky.feed.like", "app.bsky.feed.repost", "app.bsky.graph.follow", "app.bsky.graph.block"}
+m = 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("kind") != "commit" or e.get("commit", {}).get("collection") in want:
+        m = max(m, e["time_us"])
+print(m)' "$1"
+}
