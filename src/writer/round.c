@@ -80,6 +80,7 @@ static bent *next_bent(ss_writer *w) {
 int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size_t nents, int history, int *n_out,
                        int64_t *tmin, int64_t *tmax) {
     *n_out = 0;
+    int64_t now_us = ss_wr_wall_us();
     for (size_t i = 0; i < nents; i++) {
         const ss_writer_entry *ent = &ents[i];
         bent *e = next_bent(w);
@@ -148,6 +149,15 @@ int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size
         if (e->t < SS_AR_TIME_MIN_US || e->t > SS_AR_TIME_MAX_US) {
             e->action = A_DLQ;
             e->reason = "time_out_of_range";
+            continue;
+        }
+        /* An event dated far ahead of the wall clock (a misbehaving Jetstream, a bad line in
+         * a file) would sit in a window that cannot close for years, pending, and hold the
+         * stream's trim floor (ack_script.h) there: Redis would fill up behind it. It goes to
+         * the DLQ with its bytes instead, where an operator can look at it. */
+        if (e->t > now_us + SS_WRITER_MAX_FUTURE_US) {
+            e->action = A_DLQ;
+            e->reason = "time_in_future";
             continue;
         }
         e->action = A_CLAIM;

@@ -29,6 +29,10 @@
 #define SS_WRITER_GROUP "writers"
 #define SS_WRITER_MAX_CONSUMER 64 /* characters of a consumer name */
 #define SS_WRITER_MAX_PREFIX 128
+/* Events dated more than this ahead of the wall clock go to the DLQ (reason time_in_future):
+ * their window could not close, so they would hold back trimming for as long. Sources whose
+ * time is skyspool's own receipt clock (firehose:) never produce them. */
+#define SS_WRITER_MAX_FUTURE_US (3600LL * 1000000)
 
 typedef struct {
     const char *out;      /* archive root (required) */

@@ -61,14 +61,17 @@ ws_wait_drained() {
 # ws_last_served_us FILE: the newest time_us among the events of a Jetstream JSONL file that a
 # replay-server sends to skyspool's default subscription (the five archived collections, plus
 # identity and account events, which always pass).
-ws_last_served_us() {
+ws_last_served_us() { ws_served "$1" max; }
+# ws_served_count FILE: how many events of FILE that subscription receives.
+ws_served_count() { ws_served "$1" count; }
+ws_served() {
   python3 -c '
 import json, sys
 want = {"app.bsky.feed.post", "app.bsky.feed.like", "app.bsky.feed.repost", "app.bsky.graph.follow", "app.bsky.graph.block"}
-m = 0
+m = n = 0
 for line in open(sys.argv[1]):
     e = json.loads(line)
     if e.get("kind") != "commit" or e.get("commit", {}).get("collection") in want:
-        m = max(m, e["time_us"])
-print(m)' "$1"
+        m, n = max(m, e["time_us"]), n + 1
+print(m if sys.argv[2] == "max" else n)' "$1" "$2"
 }
