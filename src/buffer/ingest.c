@@ -1072,6 +1072,11 @@ static int seek_to(ss_ingest *ing, int64_t stored, const char *fp) {
     return 0;
 }
 
+/* How a source that cannot be re-read is named in a loss report. */
+static const char *unrereadable_name(const ss_source *src) {
+    return !strcmp(src->id, "file:-") ? "stdin" : src->id;
+}
+
 /* A stream's last-generated-id (XINFO STREAM): 0 (in ms/seq; 0-0 when the stream is gone),
  * 1 unknown (Redis refused XINFO: the log says why), E_IO. Waits while Redis is loading. */
 static int last_generated(ss_ingest *ing, const char *key, uint64_t *ms, uint64_t *seq) {
@@ -1186,7 +1191,7 @@ static int recover(ss_ingest *ing) {
         ss_error("ingest", "Redis lost up to %llu of the events this ingester had buffered (it restarted without "
                  "them: %s); %s cannot be re-read, so they are lost: re-run with the input as a file to recover "
                  "them. Ingesting the rest; this run will exit non-zero", (unsigned long long)lost, lost_detail,
-                 ing->src->id);
+                 unrereadable_name(ing->src));
     }
     if (sr >= 0) {
         for (int i = 0; i < ing->count; i++) batch_reset(ring_at(ing, i), ing->nconn);
@@ -1610,7 +1615,7 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
         snprintf(ing->errstr, sizeof ing->errstr,
                  "Redis lost up to %llu of the events this ingester had buffered (it restarted without them); %.300s "
                  "cannot be re-read, so they are lost: re-run with the input as a file to recover them",
-                 (unsigned long long)ing->lost, src->id);
+                 (unsigned long long)ing->lost, unrereadable_name(src));
         return -1;
     }
     if (rc == E_STOP || rc == E_IO) {
