@@ -879,6 +879,10 @@ static int check_policy(ss_ingest *ing) {
     ing->pause_wanted = 0;
     freeReplyObject(r);
     if (rc != OK) return rc;
+    if (!ing->persist.policy_known) { /* as before: a policy we cannot see is not noeviction */
+        ing->persist.problems |= SS_PERSIST_EVICTING;
+        if ((rc = persist_verdict(ing)) != OK) return rc;
+    }
     if (!ing->persist.aof_known)
         ss_warn("ingest", "Redis does not report aof_enabled: cannot check that its AOF is on");
     if (ing->maxmemory == 0)
