@@ -53,6 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer/confirmed.h"
+#include "buffer/persist.h"
+#include "buffer/redis.h"
 #include "buffer/shard.h"
 #include "metrics/metrics.h"
 #include "util/hash.h"
@@ -60,21 +63,23 @@
 #include "util/log.h"
 #include "util/str.h"
 
-#define KIND_DLQ 32 /* kind >= KIND_DLQ: DLQ entry with reason index kind - KIND_DLQ */
-#define CTL_MAX 4
+#define NSTREAMS (SS_TYPE__COUNT * SS_SHARDS_MAX)
+#define KIND_DLQ NSTREAMS /* kind < KIND_DLQ: a stream (type * nshards + shard); else DLQ, reason kind - KIND_DLQ */
+_Static_assert(KIND_DLQ + SS_INGEST_MAX_REASONS <= 256, "a command's kind must fit a byte");
+#define CTL_MAX 6
 #define MAX_IN_FLIGHT 64
 #define PREFIX_MAX 200
 #define BATCH_MAX_BYTES (4u << 20) /* a batch closes at this many bytes of RESP, whatever its count */
 #define SOURCE_RETRIES 3           /* consecutive source errors retried via seek before giving up */
 #define IDLE_PING_MS 10000          /* a connection without data this long gets a PING */
-enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO, CTL_PING };
+enum { CTL_CURSOR = 1, CTL_STATE, CTL_INFO, CTL_PING, CTL_PERSIST };
 
 /* The commands of one batch that go over one connection. */
 typedef struct {
     ss_buf buf;      /* control commands, then data commands, as RESP */
     size_t data_off; /* where data commands start in buf */
     uint32_t *off;   /* data command i is buf[data_off + off[i] .. data_off + off[i+1]) */
-    uint8_t *kind;   /* ss_type, or KIND_DLQ + reason index */
+    uint8_t *kind;   /* stream index (type * nshards + shard), or KIND_DLQ + reason index */
     uint32_t *ebytes;
     int n, cap;
     int ctl[CTL_MAX], nctl;
@@ -119,6 +124,15 @@ struct ss_ingest {
     uint64_t mem_base;       /* sent_bytes already reflected in used_memory */
     uint64_t info_queued_at; /* sent_bytes when the last INFO was queued */
     int64_t last_info_ms, last_state_ms;
+    /* persistence (buffer/persist.h): the latest verdict, what was warned about, and when
+     * INFO persistence was last asked (it rides in front of a batch every SS_PERSIST_CHECK_MS) */
+    ss_persist persist;
+    unsigned persist_warned;
+    int64_t last_persist_ms, last_aof_err_log_ms;
+    /* the ids Redis confirmed, per stream and for the DLQ (index NSTREAMS), to count what a
+     * restarted Redis lost (confirmed.h); lost: their sum over every detected loss */
+    ss_confirmed conf[NSTREAMS + 1];
+    uint64_t lost;
     int64_t last_sent_ms[SS_INGEST_MAX_CONNECTIONS]; /* keeps quiet connections alive (Redis `timeout`) */
 
     int64_t confirmed_cursor;
@@ -144,7 +158,7 @@ struct ss_ingest {
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
     ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm,
-        *m_pauses_oom, *m_reconnects, *m_cursor;
+        *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost;
     uint64_t backoff_seed;
 };
 
@@ -380,7 +394,7 @@ static int add_event(ss_ingest *ing, batch *bt, const ss_event *ev) {
     *w++ = '\r';
     *w++ = '\n';
     buf->len = (size_t)(w - buf->data);
-    return part_commit_cmd(b, (uint8_t)ev->type, (uint32_t)ev->raw_len);
+    return part_commit_cmd(b, (uint8_t)sx, (uint32_t)ev->raw_len);
 }
 
 static void fmt_time(int64_t us, char out[32]) {
@@ -519,6 +533,11 @@ static int add_controls(ss_ingest *ing, batch *bt) {
         ing->last_info_ms = now;
         ing->info_queued_at = ing->sent_bytes;
     }
+    if (now - ing->last_persist_ms >= SS_PERSIST_CHECK_MS) { /* AOF still on? (note_persistence) */
+        rc |= resp_array(&b->buf, 2) | resp_str(&b->buf, "INFO") | resp_str(&b->buf, "persistence");
+        b->ctl[b->nctl++] = CTL_PERSIST;
+        ing->last_persist_ms = now;
+    }
     for (int i = 0; i < ing->nconn; i++) /* quiet streams' connections: a PING now and then */
         if (i != ing->cc && now - ing->last_sent_ms[i] >= IDLE_PING_MS) {
             part *q = &bt->p[i];
@@ -546,8 +565,59 @@ static void check_high_watermark(ss_ingest *ing) {
         ing->pause_wanted = 1;
 }
 
-/* An INFO memory reply; base: the sent bytes it surely reflects. */
-static void note_memory(ss_ingest *ing, const char *info, uint64_t base) {
+/* ---- persistence (buffer/persist.h) ----------------------------------------------------------- */
+
+enum { OK = 0, E_IO = -1, E_FATAL = -2, E_STOP = -3 };
+enum { SRC_OPEN = 0, SRC_END, SRC_FAILED };
+
+/* Acts on ing->persist, the latest INFO persistence / memory seen: an evicting policy or no
+ * AOF is fatal (E_FATAL, errstr says what and how to fix it) unless allowed, then it is
+ * warned about once (again if it comes back); a failed AOF write is logged as an error at
+ * most every SS_PERSIST_CHECK_MS while it lasts (Redis refuses writes meanwhile). */
+static int persist_verdict(ss_ingest *ing) {
+    unsigned bad = ing->persist.problems;
+    unsigned allowed = (ing->o.allow_eviction ? SS_PERSIST_EVICTING : 0u) | (ing->o.allow_no_aof ? SS_PERSIST_NO_AOF : 0u);
+    char why[900];
+    for (unsigned bit = SS_PERSIST_NO_AOF; bit <= SS_PERSIST_EVICTING; bit <<= 1) {
+        if (!(bad & bit)) continue;
+        ss_persist_describe(&ing->persist, bit, why, sizeof why);
+        if (!(allowed & bit)) {
+            snprintf(ing->errstr, sizeof ing->errstr, "%s%s", why,
+                     bit == SS_PERSIST_EVICTING ? " (or run without --redis to use the embedded server). "
+                                                  "--allow-eviction overrides this check."
+                                                : " (or run without --redis to use the embedded server). "
+                                                  "--allow-no-aof overrides this check.");
+            return E_FATAL;
+        }
+        if (!(ing->persist_warned & bit)) {
+            if (bit == SS_PERSIST_EVICTING)
+                ss_warn("ingest", "maxmemory-policy is %s, not noeviction: Redis may silently drop buffered events "
+                        "(--allow-eviction)", ing->persist.policy[0] ? ing->persist.policy : "(unknown)");
+            else
+                ss_warn("ingest", "Redis runs without its AOF (appendonly no): a Redis restart loses every buffered "
+                        "event not yet archived (--allow-no-aof)");
+        }
+    }
+    int64_t now = mono_ms();
+    if ((bad & SS_PERSIST_AOF_WRITE_ERR) &&
+        (!(ing->persist_warned & SS_PERSIST_AOF_WRITE_ERR) || now - ing->last_aof_err_log_ms >= SS_PERSIST_CHECK_MS)) {
+        ss_persist_describe(&ing->persist, SS_PERSIST_AOF_WRITE_ERR, why, sizeof why);
+        ss_error("ingest", "%s", why);
+        ing->last_aof_err_log_ms = now;
+    }
+    ing->persist_warned = bad; /* a problem that goes away is warned about again if it returns */
+    return OK;
+}
+
+/* An INFO persistence reply. */
+static int note_persistence(ss_ingest *ing, const char *info) {
+    ss_persist_parse(info, &ing->persist);
+    return persist_verdict(ing);
+}
+
+/* An INFO memory reply; base: the sent bytes it surely reflects. It carries the eviction
+ * policy too, so that is checked as often as memory (it costs a scan of the reply). */
+static int note_memory(ss_ingest *ing, const char *info, uint64_t base) {
     long long used, max;
     if (ss_redis_info_ll(info, "used_memory", &used) == 0) {
         ing->used_memory = used;
@@ -555,6 +625,8 @@ static void note_memory(ss_ingest *ing, const char *info, uint64_t base) {
     }
     if (ss_redis_info_ll(info, "maxmemory", &max) == 0) ing->maxmemory = max;
     check_high_watermark(ing);
+    ss_persist_parse(info, &ing->persist);
+    return persist_verdict(ing);
 }
 
 static int below_low_watermark(const ss_ingest *ing) {
@@ -562,9 +634,6 @@ static int below_low_watermark(const ss_ingest *ing) {
 }
 
 /* ---- sending and collecting ------------------------------------------------------------------- */
-
-enum { OK = 0, E_IO = -1, E_FATAL = -2, E_STOP = -3 };
-enum { SRC_OPEN = 0, SRC_END, SRC_FAILED };
 
 /* Sends every part of b on its connection. */
 static int send_batch(ss_ingest *ing, batch *b) {
@@ -604,9 +673,11 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
     for (; p->ctl_done < p->nctl; p->ctl_done++) {
         redisReply *r = next_reply(c);
         if (!r) return E_IO;
-        int kind = p->ctl[p->ctl_done];
+        int kind = p->ctl[p->ctl_done], rc = OK;
         if (kind == CTL_INFO && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
-            note_memory(ing, r->str, p->info_base);
+            rc = note_memory(ing, r->str, p->info_base);
+        } else if (kind == CTL_PERSIST && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
+            rc = note_persistence(ing, r->str);
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
             ing->cursor_written = 0; /* try again with the next batch */
             if (!is_oom(r)) ss_warn("ingest", "storing the cursor failed: %s", r->str);
@@ -616,6 +687,7 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
             ss_warn("ingest", "Redis refused a control command: %s", r->str);
         }
         freeReplyObject(r);
+        if (rc != OK) return rc;
     }
     return OK;
 }
@@ -647,11 +719,14 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
             }
         } else {
             uint8_t k = p->kind[i];
+            uint64_t ms, seq; /* the id Redis gave the entry, to notice a Redis that lost it (recover) */
+            if (r->type == REDIS_REPLY_STRING && ss_confirmed_parse_id(r->str, r->len, &ms, &seq) == 0)
+                ss_confirmed_note(&ing->conf[k >= KIND_DLQ ? NSTREAMS : k], ms, seq);
             if (k >= KIND_DLQ) {
                 t->dlq++;
                 t->reasons[k - KIND_DLQ]++;
             } else {
-                t->by_type[k]++;
+                t->by_type[k / ing->nshards]++;
                 t->bytes += p->ebytes[i];
             }
         }
@@ -750,9 +825,22 @@ static int info_memory_now(ss_ingest *ing) {
     const char *argv[2] = {"INFO", "memory"};
     redisReply *r = command_now(ing, 2, argv);
     if (!r) return E_IO;
-    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) note_memory(ing, r->str, ing->sent_bytes);
+    int rc = OK;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) rc = note_memory(ing, r->str, ing->sent_bytes);
     freeReplyObject(r);
-    return OK;
+    return rc;
+}
+
+/* INFO persistence, synchronously (nothing in flight): at connect and while paused. */
+static int info_persistence_now(ss_ingest *ing) {
+    const char *argv[2] = {"INFO", "persistence"};
+    redisReply *r = command_now(ing, 2, argv);
+    if (!r) return E_IO;
+    int rc = OK;
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) rc = note_persistence(ing, r->str);
+    freeReplyObject(r);
+    ing->last_persist_ms = mono_ms();
+    return rc;
 }
 
 /* PINGs the connections other than the control one that were quiet for IDLE_PING_MS, when
@@ -772,7 +860,12 @@ static int ping_quiet_now(ss_ingest *ing) {
 
 /* ---- connection ------------------------------------------------------------------------------ */
 
+/* Checks, with nothing in flight, that Redis keeps what it acknowledges (persist.h): AOF on,
+ * maxmemory-policy noeviction. The same checks then run every SS_PERSIST_CHECK_MS. */
 static int check_policy(ss_ingest *ing) {
+    memset(&ing->persist, 0, sizeof ing->persist); /* this server's, from scratch */
+    int rc = info_persistence_now(ing);
+    if (rc != OK) return rc;
     const char *argv[2] = {"INFO", "memory"};
     redisReply *r = command_now(ing, 2, argv);
     if (!r) return E_IO;
@@ -782,24 +875,16 @@ static int check_policy(ss_ingest *ing) {
         freeReplyObject(r);
         return E_FATAL;
     }
-    char policy[64] = "";
-    ss_redis_info_str(r->str, "maxmemory_policy", policy, sizeof policy);
-    note_memory(ing, r->str, ing->sent_bytes); /* nothing in flight */
+    rc = note_memory(ing, r->str, ing->sent_bytes); /* nothing in flight */
     ing->pause_wanted = 0;
     freeReplyObject(r);
-    if (strcmp(policy, "noeviction") != 0) {
-        if (!ing->o.allow_eviction) {
-            snprintf(ing->errstr, sizeof ing->errstr,
-                     "Redis runs with maxmemory-policy %s; skyspool needs noeviction. An evicting policy "
-                     "silently deletes whole streams (and their consumer groups) while XADD still answers OK, "
-                     "so events would be lost. Fix: CONFIG SET maxmemory-policy noeviction (and in redis.conf), "
-                     "or run without --redis to use the embedded server. --allow-eviction overrides this check.",
-                     policy[0] ? policy : "(unknown)");
-            return E_FATAL;
-        }
-        ss_warn("ingest", "maxmemory-policy is %s, not noeviction: Redis may silently drop buffered events",
-                policy);
+    if (rc != OK) return rc;
+    if (!ing->persist.policy_known) { /* as before: a policy we cannot see is not noeviction */
+        ing->persist.problems |= SS_PERSIST_EVICTING;
+        if ((rc = persist_verdict(ing)) != OK) return rc;
     }
+    if (!ing->persist.aof_known)
+        ss_warn("ingest", "Redis does not report aof_enabled: cannot check that its AOF is on");
     if (ing->maxmemory == 0)
         ss_warn("ingest", "Redis has no maxmemory: no backpressure until the host runs out of memory "
                           "(set maxmemory, e.g. 2gb)");
@@ -991,6 +1076,70 @@ static int seek_to(ss_ingest *ing, int64_t stored, const char *fp) {
     return 0;
 }
 
+/* How a source that cannot be re-read is named in a loss report. */
+static const char *unrereadable_name(const ss_source *src) {
+    return !strcmp(src->id, "file:-") ? "stdin" : src->id;
+}
+
+/* A stream's last-generated-id (XINFO STREAM): 0 (in ms/seq; 0-0 when the stream is gone),
+ * 1 unknown (Redis refused XINFO: the log says why), E_IO. Waits while Redis is loading. */
+static int last_generated(ss_ingest *ing, const char *key, uint64_t *ms, uint64_t *seq) {
+    *ms = *seq = 0;
+    for (int tries = 0;; tries++) {
+        const char *argv[3] = {"XINFO", "STREAM", key};
+        redisReply *r = command_now(ing, 3, argv);
+        if (!r) return E_IO;
+        if (r->type == REDIS_REPLY_ERROR) {
+            int loading = !strncmp(r->str, "LOADING", 7), nokey = strstr(r->str, "no such key") != NULL;
+            if (!loading && !nokey) ss_warn("ingest", "XINFO STREAM %s failed: %s; cannot check it for loss", key, r->str);
+            freeReplyObject(r);
+            if (loading && tries < 600 && !*ing->stop) {
+                sleep_ms(100);
+                continue;
+            }
+            return nokey ? 0 : 1;
+        }
+        int rc = 1;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+            const redisReply *k = r->element[i], *v = r->element[i + 1];
+            if (k->type == REDIS_REPLY_STRING && !strcmp(k->str, "last-generated-id") && v->type == REDIS_REPLY_STRING &&
+                ss_confirmed_parse_id(v->str, v->len, ms, seq) == 0)
+                rc = 0;
+        }
+        freeReplyObject(r);
+        return rc;
+    }
+}
+
+/* After a reconnect: did Redis come back without entries it had confirmed to us (restarted
+ * from an AOF that missed its last second, or on an empty dataset)? Per stream, the entries
+ * confirmed after its last-generated-id may be gone (confirmed.h). *lost: their sum; detail:
+ * the first stream that lost some. The record starts over (what counts from now on is what
+ * this Redis confirms). Returns OK or E_IO. */
+static int check_lost(ss_ingest *ing, uint64_t *lost, char *detail, size_t detlen) {
+    *lost = 0;
+    detail[0] = '\0';
+    for (int sx = 0; sx <= NSTREAMS; sx++) {
+        ss_confirmed *c = &ing->conf[sx];
+        if (!c->has_last) continue;
+        char key[PREFIX_MAX + 24];
+        if (sx == NSTREAMS) snprintf(key, sizeof key, "%s", ing->dlq_key);
+        else ss_shard_stream_key(ing->prefix, (ss_type)(sx / ing->nshards), sx % ing->nshards, ing->nshards, key,
+                                 sizeof key);
+        uint64_t ms, seq;
+        int rc = last_generated(ing, key, &ms, &seq);
+        if (rc < 0) return rc;
+        uint64_t n = rc == 0 ? ss_confirmed_after(c, ms, seq) : 0;
+        if (n && !detail[0])
+            snprintf(detail, detlen, "%s now ends at %llu-%llu, Redis had confirmed %llu-%llu", key,
+                     (unsigned long long)ms, (unsigned long long)seq, (unsigned long long)c->last_ms,
+                     (unsigned long long)c->last_seq);
+        *lost += n;
+    }
+    for (int sx = 0; sx <= NSTREAMS; sx++) ss_confirmed_reset(&ing->conf[sx]);
+    return OK;
+}
+
 /* After a lost connection (any of them): close all, reconnect all, then either rewind the
  * source to the stored cursor or queue everything unconfirmed for re-sending. */
 static int recover(ss_ingest *ing) {
@@ -1009,6 +1158,9 @@ static int recover(ss_ingest *ing) {
     ss_metric_inc(ing->m_reconnects);
     int rc = connect_redis(ing);
     if (rc != OK) return rc;
+    uint64_t lost = 0;
+    char lost_detail[PREFIX_MAX + 160];
+    if ((rc = check_lost(ing, &lost, lost_detail, sizeof lost_detail)) != OK) return rc;
 
     int64_t stored = 0;
     char fp[SS_SOURCE_FINGERPRINT_MAX];
@@ -1031,6 +1183,20 @@ static int recover(ss_ingest *ing) {
     }
     int sr = can_target ? seek_to(ing, target, target_fp) : -1;
     if (sr == 1) found = 0; /* at the start: nothing confirmed */
+    if (lost && sr >= 0) {
+        ss_warn("ingest", "Redis lost up to %llu of the events this ingester had buffered (it restarted without "
+                "them: %s); %s is rewound to re-read them", (unsigned long long)lost, lost_detail, ing->src->id);
+    } else if (lost) { /* nothing can bring them back: said now, and the run fails at its end */
+        ing->lost += lost;
+        pthread_mutex_lock(&ing->mu);
+        ing->st.lost = ing->lost;
+        pthread_mutex_unlock(&ing->mu);
+        ss_metric_add(ing->m_lost, (double)lost);
+        ss_error("ingest", "Redis lost up to %llu of the events this ingester had buffered (it restarted without "
+                 "them: %s); %s cannot be re-read, so they are lost: re-run with the input as a file to recover "
+                 "them. Ingesting the rest; this run will exit non-zero", (unsigned long long)lost, lost_detail,
+                 unrereadable_name(ing->src));
+    }
     if (sr >= 0) {
         for (int i = 0; i < ing->count; i++) batch_reset(ring_at(ing, i), ing->nconn);
         ing->count = 0;
@@ -1093,6 +1259,7 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
             last_state = now;
         }
         if ((rc = info_memory_now(ing)) != OK || (rc = ping_quiet_now(ing)) != OK) break;
+        if (now - ing->last_persist_ms >= SS_PERSIST_CHECK_MS && (rc = info_persistence_now(ing)) != OK) break;
         if (below_low_watermark(ing)) break;
         if (*ing->stop) {
             rc = E_STOP;
@@ -1235,6 +1402,9 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                                       "reason=\"oom\"");
     ing->m_reconnects = ss_metric_get("skyspool_ingest_redis_reconnects_total", SS_METRIC_COUNTER,
                                       "reconnections to Redis", NULL);
+    ing->m_lost = ss_metric_get("skyspool_ingest_lost_events_total", SS_METRIC_COUNTER,
+                                "confirmed events a restarted Redis came back without, that the source could not "
+                                "re-read (at most)", NULL);
     ing->m_cursor = ss_metric_get("skyspool_ingest_cursor", SS_METRIC_GAUGE, "the last source cursor stored in Redis",
                                   NULL);
     snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
@@ -1445,6 +1615,13 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
     ing->st.past_horizon = ing->old_resent;
     pthread_mutex_unlock(&ing->mu);
     if (rc == E_FATAL || src_state == SRC_FAILED) return -1;
+    if (ing->lost) { /* everything else was sent; these cannot be */
+        snprintf(ing->errstr, sizeof ing->errstr,
+                 "Redis lost up to %llu of the events this ingester had buffered (it restarted without them); %.300s "
+                 "cannot be re-read, so they are lost: re-run with the input as a file to recover them",
+                 (unsigned long long)ing->lost, unrereadable_name(src));
+        return -1;
+    }
     if (rc == E_STOP || rc == E_IO) {
         ss_warn("ingest", "stopped before everything was confirmed; the next run resumes at the stored cursor");
         return 0;

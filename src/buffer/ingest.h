@@ -31,7 +31,13 @@
  *     reading resumes at stored cursor - resume_margin, if the source accepts it for its
  *     content (ss_source_resume: file: refuses an offset into other content and starts over).
  *     A source that cannot seek (stdin) gets its unconfirmed entries re-sent from memory.
- *   - Redis must run with maxmemory-policy noeviction (checked; allow_eviction overrides).
+ *   - Redis must run with maxmemory-policy noeviction and its AOF on (buffer/persist.h), checked
+ *     at connect and every SS_PERSIST_CHECK_MS while running; either finding is fatal
+ *     (allow_eviction, allow_no_aof turn it into a warning). A failed AOF write is logged.
+ *   - After a reconnect, every stream's last-generated-id is compared with the last id Redis
+ *     gave our XADDs: a Redis that restarted without some confirmed entries is reported
+ *     with their number (stats.lost). A source that can rewind re-reads them; one that
+ *     cannot (stdin) goes on with the rest and then fails (-1): those events are lost.
  *     Above the high watermark, or on an OOM reply, reading pauses until used_memory falls
  *     below the low watermark; refused entries are re-sent. Nothing is dropped.
  *   - Bad input goes to the DLQ with its reason and is counted; ingest goes on.
@@ -61,7 +67,8 @@ typedef struct {
     int batches_in_flight;       /* unanswered batches before waiting; default 8 */
     int connections;             /* Redis connections for data, 1..16; default 3. Each stream
                                     is pinned to one, so per-stream order is the source's */
-    int allow_eviction;          /* run even if maxmemory-policy is not noeviction */
+    int allow_eviction;          /* run even if maxmemory-policy is not noeviction (warn) */
+    int allow_no_aof;            /* run even if Redis has no AOF (appendonly no; warn) */
     int ignore_cursor;           /* start from the source's beginning, not the stored cursor */
     int memory_check_ms;         /* INFO memory at most this often; default 100 */
     int state_interval_ms;       /* Pingest heartbeat; default 1000 */
@@ -92,6 +99,7 @@ typedef struct {
     uint64_t resent;                     /* entries re-sent after OOM or reconnect */
     uint64_t rewinds;                    /* seeks back to the stored cursor after reconnect */
     uint64_t past_horizon;               /* --from-start: events re-sent from before the dedup horizon */
+    uint64_t lost;                       /* confirmed entries a restarted Redis came back without (at most) */
     int paused;                          /* 1 while paused */
     int has_cursor;
     int64_t cursor;                      /* last confirmed cursor */
@@ -106,7 +114,8 @@ typedef struct ss_ingest ss_ingest;
 ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target);
 /* Runs until the source ends (0), *stop becomes non-zero (0, after flushing what was read
  * and storing the cursor), or a fatal error (-1, see ss_ingest_errstr): wrong eviction
- * policy, bad credentials, Redis unreachable for initial_wait_ms at start, a key of the wrong
+ * policy or no AOF (also when it changes while running), confirmed events lost by Redis
+ * that the source cannot re-read (after reading the source to its end), bad credentials, Redis unreachable for initial_wait_ms at start, a key of the wrong
  * type, a source error. Outages after a first connection are not fatal: it reconnects with
  * backoff until *stop. The caller should ignore SIGPIPE. */
 int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop);

@@ -38,6 +38,9 @@ static void usage(FILE *f) {
             "                        horizon (key dedup-horizon [1h]) before the newest event the buffer\n"
             "                        has seen: rows already committed from then may be written twice\n"
             "  --allow-eviction      run even if Redis may evict (data loss!); default: refuse\n"
+            "  --allow-no-aof        run even if Redis has no AOF (appendonly no: a Redis restart\n"
+            "                        loses the buffer); default: refuse. Both are checked at connect\n"
+            "                        and every 10 s while running\n"
             "  --max-events N        stop after N source messages\n"
             "  --batch N             entries per pipelined batch [1024]\n"
             "  --pipeline N          batches in flight before waiting for replies [8]\n"
@@ -74,9 +77,9 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
                   ",\"read\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"other_skipped\":%" PRIu64
                   ",\"bytes\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"oom_replies\":%" PRIu64
                   ",\"reconnects\":%" PRIu64 ",\"resent\":%" PRIu64 ",\"rewinds\":%" PRIu64
-                  ",\"past_horizon\":%" PRIu64 ",\"seconds\":%.3f",
+                  ",\"past_horizon\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"seconds\":%.3f",
                   s->read, s->written, s->dlq, s->other_skipped, s->bytes, s->pauses, s->oom_replies, s->reconnects,
-                  s->resent, s->rewinds, s->past_horizon, secs);
+                  s->resent, s->rewinds, s->past_horizon, s->lost, secs);
     if (s->has_cursor) ss_buf_printf(b, ",\"cursor\":%" PRId64, s->cursor);
     else ss_buf_puts(b, ",\"cursor\":null");
     ss_buf_puts(b, ",\"types\":{");
@@ -99,12 +102,13 @@ static double now_s(void) {
 
 int ss_cmd_ingest(int argc, char **argv) {
     enum { O_KEEP_OTHER = 1, O_FROM_START, O_ALLOW_EVICTION, O_MAX_EVENTS, O_BATCH, O_PIPELINE, O_CONNECTIONS, O_JSON, O_SHARDS,
-           O_RESHARD };
+           O_RESHARD, O_ALLOW_NO_AOF };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"source", required_argument, 0, 's'},
                                          {"keep-other", no_argument, 0, O_KEEP_OTHER},
                                          {"from-start", no_argument, 0, O_FROM_START},
                                          {"allow-eviction", no_argument, 0, O_ALLOW_EVICTION},
+                                         {"allow-no-aof", no_argument, 0, O_ALLOW_NO_AOF},
                                          {"max-events", required_argument, 0, O_MAX_EVENTS},
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"pipeline", required_argument, 0, O_PIPELINE},
@@ -149,6 +153,7 @@ int ss_cmd_ingest(int argc, char **argv) {
         case O_RESHARD: io.reshard = 1; break;
         case O_FROM_START: io.ignore_cursor = 1; break;
         case O_ALLOW_EVICTION: io.allow_eviction = 1; break;
+        case O_ALLOW_NO_AOF: io.allow_no_aof = 1; break;
         case O_JSON: json = 1; break;
         case O_MAX_EVENTS:
             if (ss_parse_i64(optarg, 1, INT64_MAX, &v) != 0) {

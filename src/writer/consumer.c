@@ -13,13 +13,15 @@
  * object), and it keeps its hiredis buffer between replies (maxbuf = 0: freeing and regrowing
  * it on every read cost more than the parsing). Entries are handed to the core as borrowed
  * pointers into those replies (consumer.h has the contract); the entry and field arrays that
- * describe them are reused from round to round. */
+ * describe them are reused from round to round. `persistence` reads INFO persistence and
+ * INFO memory on the command connection (buffer/persist.h has the verdict). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "buffer/persist.h"
 #include "buffer/redis.h"
 #include "buffer/reply_arena.h"
 #include "buffer/shard.h"
@@ -634,6 +636,31 @@ static int r_report_loss(ss_writer_consumer *c, int type, long long released, co
     return 0;
 }
 
+/* ---- persistence ---------------------------------------------------------------------------- */
+
+static int r_persistence(ss_writer_consumer *c, char *why, size_t n) {
+    rcons *r0 = c->impl;
+    why[0] = '\0';
+    if (!r0->rc) return cfail(c, "redis: not connected");
+    char err[256];
+    ss_persist p;
+    memset(&p, 0, sizeof p);
+    /* two sections, two calls: INFO with several sections needs Redis 7 */
+    for (int i = 0; i < 2; i++) {
+        char *info = ss_redis_info(r0->rc, i ? "memory" : "persistence", err, sizeof err);
+        if (!info) return cfail(c, "redis %s", err);
+        ss_persist_parse(info, &p);
+        free(info);
+    }
+    unsigned fatal = p.problems & (SS_PERSIST_NO_AOF | SS_PERSIST_EVICTING);
+    if (fatal) {
+        ss_persist_describe(&p, fatal, why, n);
+        return 1;
+    }
+    if (p.problems) ss_persist_describe(&p, p.problems, why, n);
+    return 0;
+}
+
 static const ss_writer_consumer_vtbl redis_vtbl = {
     .connect = r_connect,
     .close = r_close,
@@ -653,6 +680,7 @@ static const ss_writer_consumer_vtbl redis_vtbl = {
     .last_delivered = r_last_delivered,
     .report_loss = r_report_loss,
     .oldest_pending = r_oldest_pending,
+    .persistence = r_persistence,
     .forget = r_forget,
     .free = r_free,
 };

@@ -117,6 +117,12 @@ typedef struct ss_writer_consumer_vtbl {
     /* Records a detected loss of delivered entries where `skyspool status` shows it. */
     int (*report_loss)(ss_writer_consumer *c, int type, long long released, const char *last_delivered,
                        const char *max_claimed);
+    /* Does the server keep what it acknowledges (Redis: AOF on, maxmemory-policy
+     * noeviction; buffer/persist.h)? 0 yes -- why may then hold a problem to log as an error
+     * that does not stop the writer (a failed AOF write: Redis refuses writes until its disk
+     * recovers, which fails and retries sessions anyway); 1 no: why says what is wrong and the
+     * exact fix; -1 error (errstr). NULL: not checked (the tests' fake). */
+    int (*persistence)(ss_writer_consumer *c, char *why, size_t n);
     /* Deletes `dead` from the groups and the heartbeats when nothing of it is pending. */
     int (*forget)(ss_writer_consumer *c, const char *dead);
     void (*free)(ss_writer_consumer *c);

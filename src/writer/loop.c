@@ -490,6 +490,7 @@ static int check_redis_loss(ss_writer *w) {
 
 static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (w->c->v->connect(w->c) != 0) return ss_wr_consumer_fail(w);
+    if (ss_wr_check_persistence(w, 1) != 0) return -1; /* AOF on, noeviction (persistence.c): else fatal */
     if (claim_shard(w) != 0) return -1;
     if (check_redis_loss(w) != 0) return -1;
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
@@ -510,6 +511,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     uint64_t commits0 = w->stats.commits;
     while (!*stop) {
         if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
+        if (ss_wr_check_persistence(w, 0) != 0) return -1; /* again every SS_PERSIST_CHECK_MS */
         if (!any_history(w) && (!reclaimed_once || (!w->o.once && ss_wr_mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2))) {
             if (reclaim_dead(w) != 0) return -1;
             reclaimed_once = 1;

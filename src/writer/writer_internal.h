@@ -110,6 +110,7 @@ struct ss_writer {
     int64_t flushed_end;
     int64_t max_event_t;
     int64_t last_hb_ms, last_reclaim_ms, last_prune_ms;
+    int64_t last_persist_ms; /* persistence.c */
     /* Set by each reclaim pass: entries still pending with consumers that look alive but not
      * on this machine (no lock file here), and the one with the most of them. */
     long long others_pending;
@@ -137,6 +138,10 @@ int ss_wr_led_type(const ss_writer *w, int type);
 void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m);
 /* The consumer's error (w->c->errstr) becomes the writer's; returns -1. */
 int ss_wr_consumer_fail(ss_writer *w);
+
+/* persistence.c: checks that Redis keeps what it acknowledges, now or when
+ * SS_PERSIST_CHECK_MS have passed; a finding sets w->fatal. 0 or -1 (errstr). */
+int ss_wr_check_persistence(ss_writer *w, int now);
 
 /* parts.c */
 void ss_wr_update_gauges(ss_writer *w);
