@@ -701,6 +701,7 @@ fhe_conv *fhe_conv_new(fhe_frame_cb cb, void *ud, size_t filler_bytes, uint64_t 
 }
 
 uint64_t fhe_conv_frames(const fhe_conv *c) { return c->frames; }
+void fhe_conv_set_next_seq(fhe_conv *c, int64_t seq) { c->next_seq = seq; }
 
 static void emit(fhe_conv *c) {
     c->cb(c->ud, (const uint8_t *)c->frame.data, c->frame.len);

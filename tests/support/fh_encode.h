@@ -95,5 +95,7 @@ int fhe_conv_line(fhe_conv *c, const char *line, size_t n, char *err, size_t err
 void fhe_conv_flush(fhe_conv *c);
 void fhe_conv_free(fhe_conv *c); /* flushes first */
 uint64_t fhe_conv_frames(const fhe_conv *c);
+/* The seq of the next commit frame (default 1). */
+void fhe_conv_set_next_seq(fhe_conv *c, int64_t seq);
 
 #endif

@@ -1,6 +1,6 @@
 /* fh_mkframes: Jetstream JSONL -> a frames file of real firehose frames (test tool).
  *
- *   fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] OUT[.zst] < events.jsonl
+ *   fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] [--seq-start N] OUT[.zst] < events.jsonl
  *
  * Each commit event's record becomes canonical DAG-CBOR with a real CID, consecutive
  * commit events of one repo and rev become one multi-op #commit, and each CAR carries the
@@ -11,7 +11,8 @@
  * --expect writes what the decoder must print for these frames: each input line with its
  * time_us set to the frame time and, for creates and updates, its "cid" set to the CID of
  * the record as encoded (input CIDs may be made up, as in `skyspool synth`). --seqs
- * writes the frame seq of each expected line, for cursor tests. */
+ * writes the frame seq of each expected line, for cursor tests. --seq-start N numbers the
+ * commit frames from N (default 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,15 +89,17 @@ static void on_frame(void *ud, const uint8_t *frame, size_t len) {
 int main(int argc, char **argv) {
     size_t filler = 0;
     unsigned long long seed = 1;
+    long long seq_start = 1;
     const char *out = NULL, *expect = NULL, *seqs = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--filler") && i + 1 < argc) filler = (size_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--expect") && i + 1 < argc) expect = argv[++i];
         else if (!strcmp(argv[i], "--seqs") && i + 1 < argc) seqs = argv[++i];
+        else if (!strcmp(argv[i], "--seq-start") && i + 1 < argc) seq_start = strtoll(argv[++i], NULL, 10);
         else if (argv[i][0] != '-' || !strcmp(argv[i], "-")) out = argv[i];
         else {
-            fprintf(stderr, "usage: fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] OUT[.zst] < events.jsonl\n");
+            fprintf(stderr, "usage: fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] [--seq-start N] OUT[.zst] < events.jsonl\n");
             return 2;
         }
     }
@@ -121,6 +124,7 @@ int main(int argc, char **argv) {
         }
     }
     fhe_conv *c = fhe_conv_new(on_frame, &t, filler, seed);
+    fhe_conv_set_next_seq(c, seq_start);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
