@@ -108,12 +108,16 @@ static void next_msg(ss_source *s, ss_source_msg *m, int seconds) {
     fail_msg("no message within %d s", seconds);
 }
 
+/* The cursor of the next good event within seconds (rejects are skipped). */
 static int64_t good_seq(ss_source *s, int seconds) {
     ss_source_msg m;
-    for (;;) {
+    int64_t deadline = ss_ws_now_us() + (int64_t)seconds * 1000000;
+    while (ss_ws_now_us() < deadline) {
         next_msg(s, &m, seconds);
         if (!m.bad_reason) return m.cursor;
     }
+    fail_msg("no good event within %d s", seconds);
+    return -1;
 }
 
 /* A Redis-side rewind: after seq 47 was delivered the consumer seeks back to 39. The next
@@ -161,10 +165,39 @@ static void test_seq_reset_followed(void **state) {
     server_stop(&srv);
 }
 
+/* FutureCursor: the relay (1..30, of which 21.. are live) is asked for cursor 100. Its error
+ * frame is handed on as a reject that keeps the cursor asked for (never 0, which on a
+ * real relay replays the whole retained log), and the next connection asks for no cursor:
+ * the live tail, 21 onwards. */
+static void test_future_cursor_goes_live(void **state) {
+    (void)state;
+    char path[300];
+    snprintf(path, sizeof path, "%s/future.frames", g_dir);
+    write_identities(path, 1, 30);
+    ss_ws_replay_opts o;
+    memset(&o, 0, sizeof o);
+    o.frames_path = path;
+    o.history = 20;
+    o.future_cursor = 1;
+    server srv;
+    server_start(&srv, &o);
+    ss_source *s = open_source(srv.url);
+    assert_int_equal(ss_source_seek(s, 100), 0);
+    ss_source_msg m;
+    next_msg(s, &m, 10);
+    assert_non_null(m.bad_reason);
+    assert_string_equal(m.bad_reason, "error_frame");
+    assert_int_equal(m.cursor, 100);
+    for (int64_t want = 21; want <= 30; want++) assert_int_equal(good_seq(s, 10), want);
+    ss_source_close(s);
+    server_stop(&srv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_after_seek_back),
         cmocka_unit_test(test_seq_reset_followed),
+        cmocka_unit_test(test_future_cursor_goes_live),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

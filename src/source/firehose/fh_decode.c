@@ -716,7 +716,7 @@ int ss_fh_decode(ss_fh_decoder *d, const uint8_t *frame, size_t len) {
     }
     d->frame_seq = f.seq;
     int64_t last = f.seq > 0 ? f.seq : d->st.last_seq;
-    if (f.seq > d->st.last_seq) d->st.last_seq = f.seq;
+    if (f.seq > 0 && f.seq > d->st.last_seq) d->st.last_seq = f.seq; /* error frames have no seq */
     for (size_t i = 0; i < d->nouts; i++) {
         d->outs[i].cursor = (i + 1 < d->nouts && f.seq > 0) ? f.seq - 1 : last;
         if (d->outs[i].cursor < 0) d->outs[i].cursor = 0;

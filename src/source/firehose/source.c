@@ -126,8 +126,19 @@ static void note_frame(fh_source *f) {
     if (st->error_frames > f->errors_seen) {
         f->errors_seen = st->error_frames;
         const char *e = ss_fh_last_error(f->dec);
-        ss_warn("firehose", "the relay sent an error frame: %s (the cursor stays at %lld)", e,
-                (long long)resume_cursor(f));
+        if (!strncmp(e, "FutureCursor", 12)) {
+            f->future_cursors++;
+            snprintf(why, sizeof why,
+                     "the relay says cursor %lld is in its future (%s); reconnecting at live, without a cursor: "
+                     "whatever the relay sequenced between our cursor and its live tail is not delivered",
+                     (long long)f->requested, e);
+            fh_gap(f, "future_cursor", f->requested, -1, why);
+            f->seek_cursor = -1; /* the relay closes the connection; the next one is live */
+            f->delivered = -1;
+        } else {
+            ss_warn("firehose", "the relay sent an error frame: %s (the cursor stays at %lld)", e,
+                    (long long)resume_cursor(f));
+        }
     }
     if (st->outdated_cursor > f->outdated_seen) {
         f->outdated_seen = st->outdated_cursor;
