@@ -23,8 +23,12 @@ stop_after() {
   SS_PIDS+=("$pid")
   sleep "$secs"
   kill "-$sig" "$pid"
-  local rc=0
+  # a command that ignores the signal (a background job ignores SIGINT unless it installs
+  # a handler) is killed after 15 s, so the test fails instead of hanging
+  ( sleep 15; kill -9 "$pid" 2>/dev/null ) &
+  local watchdog=$! rc=0
   wait "$pid" || rc=$?
+  kill "$watchdog" 2>/dev/null || true
   return "$rc"
 }
 
