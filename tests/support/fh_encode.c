@@ -256,10 +256,10 @@ void fhe_commit_frame(ss_buf *out, const fhe_commit *c) {
     }
     /* the signed commit object */
     fhe_map *cm = fhe_map_new();
-    fhe_text(fhe_map_put(cm, "did"), c->repo);
+    fhe_text(fhe_map_put(cm, "did"), c->commit_did ? c->commit_did : c->repo);
     fhe_uint(fhe_map_put(cm, "version"), 3);
     fhe_link(fhe_map_put(cm, "data"), root, sizeof root);
-    fhe_text(fhe_map_put(cm, "rev"), c->rev);
+    fhe_text(fhe_map_put(cm, "rev"), c->commit_rev ? c->commit_rev : c->rev);
     fhe_null(fhe_map_put(cm, "prev"));
     uint8_t sig[64];
     for (size_t i = 0; i < sizeof sig; i++) sig[i] = (uint8_t)rnd(&seed);

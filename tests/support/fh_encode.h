@@ -67,6 +67,8 @@ typedef struct {
     int too_big;             /* tooBig: true, no blocks */
     int corrupt_commit;      /* change a byte of the commit block */
     int wrong_root;          /* CAR root differs from the commit CID */
+    const char *commit_did;  /* the signed commit object's did; NULL = repo */
+    const char *commit_rev;  /* ... and rev; NULL = rev */
 } fhe_commit;
 
 void fhe_commit_frame(ss_buf *out, const fhe_commit *c);

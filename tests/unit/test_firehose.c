@@ -912,14 +912,78 @@ static void test_time_parse(void **state) {
     assert_int_equal(us, 1779719009500000LL);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29.123456789Z", 30, &us), 0);
     assert_int_equal(us, 1779719009123456LL);
+    /* more than 9 fractional digits: truncated, as indigo does (was rejected) */
+    assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29.1234567891234Z", 34, &us), 0);
+    assert_int_equal(us, 1779719009123456LL);
+    char longt[SS_FH_MAX_TIME_LEN + 8] = "2026-05-25T14:23:29.";
+    while (strlen(longt) < SS_FH_MAX_TIME_LEN) strcat(longt, "1");
+    strcat(longt, "Z"); /* one over the limit */
+    assert_int_equal(ss_fh_parse_time_us(longt, strlen(longt), &us), -1);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25 14:23:29Z", 20, &us), -1);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29.Z", 21, &us), -1);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29", 19, &us), -1);
 }
 
+/* A record of exactly `size` bytes of DAG-CBOR: {"$type": "app.bsky.feed.like", "pad": "xxx..."}. */
+static void record_of_size(ss_buf *rec, size_t size) {
+    for (size_t pad = size > 64 ? size - 64 : 0;; pad++) {
+        char *p = malloc(pad + 1);
+        assert_non_null(p);
+        memset(p, 'x', pad);
+        p[pad] = 0;
+        ss_buf_reset(rec);
+        fhe_head(rec, 5, 2);
+        fhe_text(rec, "pad");
+        fhe_text(rec, p);
+        fhe_text(rec, "$type");
+        fhe_text(rec, "app.bsky.feed.like");
+        free(p);
+        if (rec->len >= size) break;
+    }
+    assert_int_equal(rec->len, size);
+}
+
+/* Fidelity with the relay: records up to 1 MiB (not 1,000,000 B) are events; a frame time
+ * with 10+ fractional digits is an event (truncated); a commit whose signed object names
+ * another did or rev is a commit_mismatch reject, as goat firehose --verify-basic says. */
+static void test_relay_fidelity(void **state) {
+    (void)state;
+    ss_fh_decoder *d = ss_fh_decoder_new(NULL);
+    ss_buf rec;
+    ss_buf_init(&rec);
+    fhe_op op0 = {0};
+    fhe_commit c0 = {0};
+    int n;
+    ss_source_msg m;
+    record_of_size(&rec, 1000001);
+    assert_null(one_op(d, &rec, op0, c0, &n, &m));
+    record_of_size(&rec, SS_FH_MAX_RECORD);
+    assert_null(one_op(d, &rec, op0, c0, &n, &m));
+    record_of_size(&rec, SS_FH_MAX_RECORD + 1);
+    EXPECT_REASON(d, &rec, op0, c0, "record_too_big");
+
+    ss_buf_reset(&rec);
+    like_cbor(&rec);
+    fhe_commit ct = {.time = "2026-05-25T14:23:28.7781234567Z"};
+    const char *rt = one_op(d, &rec, op0, ct, &n, &m);
+    if (rt) fail_msg("%s: %.*s", rt, (int)m.len, m.data);
+    assert_non_null(strstr(m.data, "\"time_us\":1779719008778123"));
+
+    fhe_commit cd = {.commit_did = "did:plc:someoneelse"};
+    EXPECT_REASON(d, &rec, op0, cd, "commit_mismatch");
+    one_op(d, &rec, op0, cd, &n, &m);
+    assert_non_null(strstr(m.data, "did:plc:someoneelse"));
+    fhe_commit cr = {.commit_rev = "3older"};
+    EXPECT_REASON(d, &rec, op0, cr, "commit_mismatch");
+    assert_int_equal(ss_fh_stats_get(d)->by_reason[SS_FH_COMMIT_MISMATCH], 3);
+    ss_buf_free(&rec);
+    ss_fh_decoder_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_relay_fidelity),
         cmocka_unit_test(test_shared_samples_roundtrip),
         cmocka_unit_test(test_handmade_roundtrip),
         cmocka_unit_test(test_sync_info_error_toobig),

@@ -51,6 +51,7 @@ static const char *const g_reason_names[SS_FH_REASON__COUNT] = {
     [SS_FH_BAD_RECORD] = "bad_record",
     [SS_FH_TOO_BIG] = "too_big",
     [SS_FH_ERROR_FRAME] = "error_frame",
+    [SS_FH_COMMIT_MISMATCH] = "commit_mismatch",
     [SS_FH_OOM] = "oom",
 };
 
@@ -63,7 +64,7 @@ void ss_fh_opts_init(ss_fh_opts *o) {
     memset(o, 0, sizeof *o);
     o->verify_cids = 1;
     o->max_frame_bytes = SS_FH_MAX_FRAME;
-    o->max_record_bytes = 1000000;
+    o->max_record_bytes = SS_FH_MAX_RECORD;
     o->max_ops = 200;
     o->max_car_bytes = 2000000;
     o->max_blocks = 100000;
@@ -215,7 +216,7 @@ static int days_in_month(int Y, int M) {
 
 int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out) {
     int Y, M, D, h, m, sec;
-    if (n < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
+    if (n < 20 || n > SS_FH_MAX_TIME_LEN || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
         (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
         s[16] != ':' || digits(s + 17, 2, &sec))
         return -1;
@@ -229,7 +230,7 @@ int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out) {
             if (nd < 6) frac = frac * 10 + (s[i] - '0');
             nd++, i++;
         }
-        if (nd == 0 || nd > 9) return -1;
+        if (nd == 0) return -1; /* any longer fraction is truncated to µs, as indigo does */
         for (int k = nd; k < 6; k++) frac *= 10;
     }
     int64_t off = 0;
@@ -473,6 +474,43 @@ static int decode_op(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t us) {
     return finish_event(d, f, off, PUT("}}") ? -1 : 0);
 }
 
+static int slice_eq(fh_slice a, fh_slice b) { return a.n == b.n && (a.n == 0 || !memcmp(a.s, b.s, a.n)); }
+
+/* The signed commit object must be the frame's: its did and rev equal the frame's repo and
+ * rev (what `goat firehose --verify-basic` checks); a relay passing on a commit for
+ * another repo, or another revision, is not to be believed. Returns 0 when they agree,
+ * 1 after a reject, -1 when out of memory. */
+static int check_commit_object(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
+    fh_rd r;
+    d->detail[0] = '\0';
+    fh_rd_init(&r, cb->data, cb->data_len, d->detail, sizeof d->detail);
+    uint64_t n;
+    fh_slice did = {0}, rev = {0};
+    int bad = fh_map(&r, &n) != 0;
+    for (uint64_t i = 0; !bad && i < n; i++) {
+        const char *k;
+        size_t kn;
+        if (fh_text(&r, &k, &kn)) {
+            bad = 1;
+            break;
+        }
+        fh_slice *dst = key_eq(k, kn, "did") ? &did : key_eq(k, kn, "rev") ? &rev : NULL;
+        if (dst) bad = fh_text(&r, &dst->s, &dst->n) != 0;
+        else bad = fh_skip(&r, d->o.max_depth) != 0;
+    }
+    f->frame_level = 1;
+    if (bad || !did.s || !rev.s)
+        return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block is not a commit object with did and rev") ? -1 : 1;
+    if (!slice_eq(did, f->repo))
+        return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block's did is %.*s, not the frame's repo",
+                      (int)(did.n > 80 ? 80 : did.n), did.s) ? -1 : 1;
+    if (!slice_eq(rev, f->rev))
+        return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block's rev is %.*s, not the frame's rev",
+                      (int)(rev.n > 40 ? 40 : rev.n), rev.s) ? -1 : 1;
+    f->frame_level = 0;
+    return 0;
+}
+
 static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     fh_commit_fields at = {0};
     uint64_t n;
@@ -577,6 +615,8 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         f->frame_level = 1;
         return reject(d, f, e, "commit: %s", why);
     }
+    e = check_commit_object(d, f, cb);
+    if (e) return e < 0 ? -1 : 0;
     /* The ops, in order. */
     r->p = at.ops;
     fh_array(r, &nops);

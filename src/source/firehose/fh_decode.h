@@ -58,6 +58,7 @@ typedef enum {
     SS_FH_BAD_RECORD,      /* "bad_record": not an object, bad $type/blob/$link, mixed array */
     SS_FH_TOO_BIG,         /* "too_big": a tooBig commit (not an error: backfill it) */
     SS_FH_ERROR_FRAME,     /* "error_frame": op = -1 from the server */
+    SS_FH_COMMIT_MISMATCH, /* "commit_mismatch": the commit block's did/rev differ from the frame's repo/rev */
     SS_FH_OOM,             /* "oom" */
     SS_FH_REASON__COUNT
 } ss_fh_reason;
@@ -65,6 +66,8 @@ typedef enum {
 const char *ss_fh_reason_name(int reason);
 
 #define SS_FH_MAX_FRAME 5000000u /* the subscribeRepos frame limit */
+#define SS_FH_MAX_RECORD (1024u * 1024) /* a record block: 1 MiB, the relay's limit */
+#define SS_FH_MAX_TIME_LEN 64 /* a frame's time string; longer is no RFC 3339 time */
 
 /* The frame limit of a source given ss_source_opts.max_message_bytes, which is the *event*
  * limit (2 MiB under `skyspool ingest`): a frame may be larger than any event it carries,
@@ -76,7 +79,7 @@ static inline size_t ss_fh_frame_limit(size_t max_message_bytes) {
 typedef struct {
     int verify_cids;         /* 1 (default): sha-256 of the commit block and of each record used */
     size_t max_frame_bytes;  /* SS_FH_MAX_FRAME */
-    size_t max_record_bytes; /* 1,000,000 */
+    size_t max_record_bytes; /* SS_FH_MAX_RECORD (1 MiB) */
     size_t max_ops;          /* 200 */
     size_t max_car_bytes;    /* 2,000,000 */
     size_t max_blocks;       /* 100,000 per CAR */
@@ -135,7 +138,8 @@ const char *ss_fh_last_info(const ss_fh_decoder *d);
 int ss_fh_record_to_json(ss_fh_decoder *d, const uint8_t *cbor, size_t len, const char **json, size_t *json_len);
 const char *ss_fh_last_detail(const ss_fh_decoder *d);
 
-/* RFC 3339 ("2026-05-25T14:23:29.950Z", offsets allowed, up to 9 fractional digits) to
+/* RFC 3339 ("2026-05-25T14:23:29.950Z", offsets allowed; a fraction of any length is
+ * truncated to microseconds, as indigo does; at most SS_FH_MAX_TIME_LEN bytes) to
  * microseconds since the epoch. Returns 0, or -1 when malformed. */
 int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out);
 
