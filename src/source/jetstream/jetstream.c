@@ -10,7 +10,11 @@
  *   - the cursor: each event's time_us, read with a cheap top-level peek. After a seek
  *     the request carries the caller's cursor (margin already applied); after a
  *     connection loss we resume ourselves from the last delivered time_us minus
- *     resume_margin, as Jetstream's docs advise (duplicates are removed downstream);
+ *     resume_margin, as Jetstream's docs advise (duplicates are removed downstream).
+ *     Newer Jetstreams add an integer "cursor" to each event, the instance's own exact
+ *     position: when the last event carried one, a reconnect to the same instance asks
+ *     for exactly it (no rewind, no overlap). The cursor handed to consumers (and stored)
+ *     stays time_us, which any instance understands;
  *   - compress=true: each binary message is one zstd frame made with Jetstream's
  *     dictionary, digested once;
  *   - retention clamping: Jetstream silently starts at its oldest event when a cursor is
@@ -45,13 +49,21 @@ typedef struct {
     size_t max_bytes;
     int64_t seek_cursor;     /* cursor given to seek(); -1 = live */
     int64_t last_time_us;    /* last delivered time_us since the seek; -1 = none */
+    int64_t last_exact;      /* the last delivered event's own "cursor" field; -1 = none */
+    uint64_t exact_resumes;  /* reconnects that asked for an exact cursor */
     int64_t requested;       /* cursor of the current connection's request; -1 = live */
     uint64_t clamped;        /* connections whose first event came well after the cursor */
+    const char *id;          /* the source's id, for gap reports */
     uint64_t bad;            /* messages handed on as bad */
 } js_source;
 
 static int js_path(void *ud, ss_buf *path) {
     js_source *js = ud;
+    if (js->last_exact >= 0) { /* the instance's own position: resume exactly */
+        js->requested = -1;     /* not a time: no clamp check */
+        js->exact_resumes++;
+        return ss_ws_source_path(path, &js->base, js->last_exact);
+    }
     int64_t cur = js->last_time_us >= 0 ? js->last_time_us - JS_RESUME_MARGIN_US : js->seek_cursor;
     if (cur < 0 && js->last_time_us >= 0) cur = 0;
     js->requested = cur;
@@ -98,6 +110,7 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     ss_buf_init(&js->out);
     js->seek_cursor = -1;
     js->last_time_us = -1;
+    js->last_exact = -1;
     js->requested = -1;
     js->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : 2u * 1024 * 1024;
     int compress = 0;
@@ -111,6 +124,7 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
         if (!js->zd) return ss_source_fail(s, "%s", err);
     }
     ss_ws_source_id(s->id, sizeof s->id, "jetstream", &u);
+    js->id = s->id;
     s->cursor_name = "time_us";
     s->resume_margin = JS_RESUME_MARGIN_US;
 
@@ -129,6 +143,9 @@ static void check_clamp(js_source *js, int64_t t) {
     if (js->requested < 0 || t < 0) return;
     if (t - js->requested > JS_CLAMP_GAP_US) {
         js->clamped++;
+        ss_source_gap g = {js->id, "clamped_cursor", "time_us", js->requested, t - 1,
+                           "the first event came well after the cursor: clamped to the server's retention window"};
+        ss_source_gap_report(&g);
         ss_warn("jetstream",
                 "asked for cursor %lld but the first event is %.1f s later (time_us %lld): the cursor is probably "
                 "older than the server's retention window, and events in between are missing",
@@ -155,11 +172,12 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     }
     ss_js_peek_result pk;
     if (!bad) {
-        ss_js_peek(data, len, 0, &pk);
+        ss_js_peek(data, len, SS_JS_PEEK_CURSOR, &pk);
         if (pk.time_us >= 0) {
             if (m.first_of_conn) check_clamp(js, pk.time_us);
             js->last_time_us = pk.time_us;
         }
+        js->last_exact = pk.cursor; /* -1 when this event has none: fall back to time_us */
     }
     msg->cursor = js->last_time_us >= 0 ? js->last_time_us : js->seek_cursor;
     if (bad) {
@@ -177,6 +195,7 @@ static int js_seek(ss_source *s, int64_t cursor) {
     js_source *js = s->impl;
     js->seek_cursor = cursor < 0 ? 0 : cursor;
     js->last_time_us = -1;
+    js->last_exact = -1;
     ss_ws_client_reconnect(js->ws);
     return 0;
 }
@@ -188,10 +207,10 @@ static void js_close(ss_source *s) {
         const ss_ws_client_stats *st = ss_ws_client_get_stats(js->ws);
         ss_info("jetstream",
                 "closing: %llu messages, %llu connects, %llu disconnects, %llu stalls, %llu pauses, "
-                "%llu clamped cursors, %llu bad messages",
+                "%llu clamped cursors, %llu exact-cursor resumes, %llu bad messages",
                 (unsigned long long)st->messages, (unsigned long long)st->connects,
                 (unsigned long long)st->disconnects, (unsigned long long)st->stalls, (unsigned long long)st->pauses,
-                (unsigned long long)js->clamped, (unsigned long long)js->bad);
+                (unsigned long long)js->clamped, (unsigned long long)js->exact_resumes, (unsigned long long)js->bad);
     }
     ss_ws_client_free(js->ws);
     ss_zdict_free(js->zd);
