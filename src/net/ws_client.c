@@ -31,6 +31,7 @@
 typedef struct qmsg {
     size_t len, full_len;
     uint64_t conn_id;
+    int64_t recv_us;
     uint8_t binary, truncated, first;
     uint8_t data[]; /* len bytes + NUL */
 } qmsg;
@@ -239,6 +240,9 @@ static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int bi
     m->truncated = full > n;
     m->conn_id = c->conn_id;
     m->first = c->conn_delivered == 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m->recv_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     memcpy(m->data, p, n);
     m->data[n] = 0;
     if (queue_push(c, m) < 0) {
@@ -573,6 +577,7 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
             msg->full_len = m->full_len;
             msg->conn_id = m->conn_id;
             msg->first_of_conn = m->first;
+            msg->recv_us = m->recv_us;
             c->stats.messages++;
             c->stats.bytes += m->full_len;
             if (m->truncated) c->stats.truncated++;

@@ -59,6 +59,7 @@ typedef struct {
     size_t full_len;     /* the message's real length */
     uint64_t conn_id;    /* the connection that delivered it: 1, 2, ... */
     int first_of_conn;   /* the first message of that connection */
+    int64_t recv_us;     /* wall clock (µs since the epoch) when its last byte arrived */
 } ss_ws_msg;
 
 typedef struct {

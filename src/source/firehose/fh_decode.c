@@ -104,6 +104,9 @@ struct ss_fh_decoder {
     fh_hasher hasher;
     ss_buf tmp;
     int64_t frame_seq;
+    int64_t receipt_us;  /* SS_FH_CLOCK_RECEIPT: set by the caller */
+    int64_t clock_last;  /* the last time_us given out (-1 none): the clocks never go back */
+    int64_t clock_jump;  /* SS_FH_CLOCK_REPLAY: a claim far ahead not yet believed; -1 none */
     int oom;
     char detail[256];
     char last_error[192];
@@ -118,6 +121,9 @@ ss_fh_decoder *ss_fh_decoder_new(const ss_fh_opts *opts) {
     if (d->o.max_depth <= 0 || d->o.max_depth > 64) d->o.max_depth = 32;
     d->scratch.max_depth = d->o.max_depth;
     d->st.last_seq = -1;
+    d->clock_last = -1;
+    d->clock_jump = -1;
+    d->receipt_us = -1;
     if (fh_hasher_init(&d->hasher)) {
         ss_fh_decoder_free(d);
         return NULL;
@@ -276,6 +282,36 @@ static int event_start(ss_buf *b, fh_slice did, int64_t time_us, const char *kin
     return 0;
 }
 
+static int64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The event time for a frame whose claimed time is `claimed` (see ss_fh_clock). Called
+ * once per frame that has events. */
+static int64_t clock_time(ss_fh_decoder *d, int64_t claimed) {
+    int64_t t = claimed;
+    if (d->o.clock == SS_FH_CLOCK_CLAIMED) return t;
+    if (d->o.clock == SS_FH_CLOCK_RECEIPT) {
+        t = d->receipt_us >= 0 ? d->receipt_us : wall_us();
+    } else if (t > wall_us()) {
+        t = d->clock_last >= 0 ? d->clock_last : wall_us(); /* a claim from the future */
+    } else if (d->clock_last >= 0 && t > d->clock_last + SS_FH_REPLAY_SKEW_US) {
+        /* A jump: one frame's claim is not believed, but two in a row that agree are (the
+         * recording really skipped ahead, e.g. two recordings concatenated). */
+        int64_t prev = d->clock_jump;
+        d->clock_jump = t;
+        if (prev < 0 || t < prev - SS_FH_REPLAY_SKEW_US || t > prev + SS_FH_REPLAY_SKEW_US) t = d->clock_last;
+        else d->clock_jump = -1;
+    } else {
+        d->clock_jump = -1;
+    }
+    if (t < d->clock_last) t = d->clock_last; /* never decreasing */
+    d->clock_last = t;
+    return t;
+}
+
 static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
     if (!f->time.s) return reject(d, f, SS_FH_BAD_BODY, "no time field") ? -1 : 1;
     if (ss_fh_parse_time_us(f->time.s, f->time.n, us)) {
@@ -286,6 +322,7 @@ static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_TIME, "time is before 1970") ? -1 : 1;
     }
+    *us = clock_time(d, *us);
     return 0;
 }
 
@@ -471,6 +508,9 @@ static int decode_op(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t us) {
         }
         if (PUT(",\"cid\":\"") || fh_cid_text(b, cid, cid_len) || PUT("\"")) return -1;
     }
+    /* the claimed time, verbatim: the claimed_time column (time_us is the clock's) */
+    e = PUT(",\"time\":") ? -1 : fh_json_str(b, f->time.s, f->time.n, 0);
+    if (e) return finish_event(d, f, off, e);
     return finish_event(d, f, off, PUT("}}") ? -1 : 0);
 }
 
@@ -786,6 +826,7 @@ int ss_fh_decode_frame(ss_fh_decoder *d, const uint8_t *frame, size_t len, ss_fh
 }
 
 int64_t ss_fh_frame_seq(const ss_fh_decoder *d) { return d->frame_seq; }
+void ss_fh_set_receipt_us(ss_fh_decoder *d, int64_t us) { d->receipt_us = us; }
 int64_t ss_fh_last_seq(const ss_fh_decoder *d) { return d->st.last_seq; }
 const ss_fh_stats *ss_fh_stats_get(const ss_fh_decoder *d) { return &d->st; }
 const char *ss_fh_last_error(const ss_fh_decoder *d) { return d->last_error; }

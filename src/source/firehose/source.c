@@ -20,6 +20,10 @@
  *     is live: the next connection asks for no cursor, and the gap is reported.
  *     #info OutdatedCursor (the cursor is older than the relay keeps) is reported as a
  *     gap ending just before the first seq that follows.
+ *   - time_us is skyspool's receipt clock (the wall clock when the frame arrived, never
+ *     decreasing per source), as Jetstream's time_us is its own: the frame's `time` is a
+ *     PDS's claim (a like dated 2099 once pinned Redis), kept in the event as the claimed
+ *     time (commit.time) for the archive's claimed_time column.
  *   - frames over the 5 MB limit are not decoded; they become a "frame_too_big" reject
  *     with their size, for the dead-letter stream. */
 #include <stdio.h>
@@ -86,6 +90,7 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     ss_fh_opts_init(&fo);
     fo.verify_cids = opts->verify_cids;
     fo.max_frame_bytes = f->max_frame;
+    fo.clock = SS_FH_CLOCK_RECEIPT; /* time_us is ours, as Jetstream's is its own: a PDS's claim never pins it */
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory");
 
@@ -183,6 +188,7 @@ static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
             oversize_reject(f, &m, msg);
             return SS_SOURCE_MSG;
         }
+        ss_fh_set_receipt_us(f->dec, m.recv_us);
         int n = ss_fh_decode(f->dec, m.data, m.len);
         if (n < 0) return ss_source_fail(s, "out of memory decoding a frame");
         f->frame_cursor = resume_cursor(f);
