@@ -36,8 +36,8 @@
 
 /* Written to every file's key/value metadata as skyspool.schema_version; bump it on any
  * change of a column's name, type or meaning. */
-#define SS_AR_SCHEMA_VERSION 1
-#define SS_AR_SCHEMA_VERSION_STR "1"
+#define SS_AR_SCHEMA_VERSION 2 /* 2: claimed_time */
+#define SS_AR_SCHEMA_VERSION_STR "2"
 
 /* Partitionable time range: 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z, so the
  * year is always four digits. Events outside it are rejected ("time_out_of_range"). */
@@ -112,6 +112,9 @@ typedef struct {
     /* identity, account */
     int has_relay_time;
     int64_t relay_time;
+    /* every type: the upstream's claimed time (ss_event.claimed_time) */
+    int has_claimed_time;
+    int64_t claimed_time;
 } ss_ar_row;
 
 typedef struct ss_ar_mapper ss_ar_mapper;

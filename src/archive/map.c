@@ -59,6 +59,7 @@ typedef enum {
     F_HANDLE,
     F_ACTIVE,
     F_STATUS,
+    F_CLAIMED_TIME,
     F__COUNT
 } ar_field;
 
@@ -98,6 +99,7 @@ static const ss_pq_column g_fields[F__COUNT] = {
     [F_HANDLE] = {"handle", SS_PQ_STRING, 1, 0},
     [F_ACTIVE] = {"active", SS_PQ_BOOLEAN, 1, 0},
     [F_STATUS] = {"status", SS_PQ_STRING, 1, 1},
+    [F_CLAIMED_TIME] = {"claimed_time", SS_PQ_TIMESTAMP_MICROS, 1, 0},
 };
 
 /* Which fields each type fills; every other column is null in that type's files.
@@ -109,8 +111,9 @@ static const ss_pq_column g_fields[F__COUNT] = {
 #define B(f) (1ULL << (f))
 #define COMMIT_MASK \
     (B(F_DID) | B(F_TIME_US) | B(F_TIME) | B(F_KIND) | B(F_OPERATION) | B(F_COLLECTION) | B(F_RKEY) | B(F_REV) | \
-     B(F_CID) | B(F_RECORD))
-#define REPO_MASK (B(F_DID) | B(F_TIME_US) | B(F_TIME) | B(F_KIND) | B(F_SEQ) | B(F_RELAY_TIME) | B(F_RELAY_TIME_TEXT))
+     B(F_CID) | B(F_RECORD) | B(F_CLAIMED_TIME))
+#define REPO_MASK \
+    (B(F_DID) | B(F_TIME_US) | B(F_TIME) | B(F_KIND) | B(F_SEQ) | B(F_RELAY_TIME) | B(F_RELAY_TIME_TEXT) | B(F_CLAIMED_TIME))
 #define POST_MASK                                                                                            \
     (COMMIT_MASK | B(F_CREATED_AT) | B(F_TEXT) | B(F_LANGS) | B(F_REPLY_ROOT_URI) | B(F_REPLY_ROOT_CID) |    \
      B(F_REPLY_PARENT_URI) | B(F_REPLY_PARENT_CID) | B(F_EMBED_TYPE) | B(F_EMBED_URI) | B(F_MENTIONS) |     \
@@ -442,6 +445,8 @@ static const ss_json_tok *parse_record(ss_ar_mapper *m, ss_str rec, int *oom) {
 int ss_ar_map(ss_ar_mapper *m, const ss_event *ev, ss_ar_row *r) {
     memset(r, 0, sizeof *r);
     r->type = ev->type;
+    if (ev->claimed_time.p)
+        r->has_claimed_time = ss_ar_parse_rfc3339(ev->claimed_time.p, ev->claimed_time.n, &r->claimed_time) == 0;
     if (ev->kind != SS_KIND_COMMIT) {
         if (ev->time.p) r->has_relay_time = ss_ar_parse_rfc3339(ev->time.p, ev->time.n, &r->relay_time) == 0;
         return 0;
@@ -552,6 +557,7 @@ static int set_field(ss_pq_writer *w, size_t col, ar_field f, const ss_event *ev
     case F_HANDLE: return set_str(w, col, ev->handle);
     case F_ACTIVE: return ss_pq_set_bool(w, col, ev->active > 0);
     case F_STATUS: return set_str(w, col, ev->status);
+    case F_CLAIMED_TIME: return r->has_claimed_time ? ss_pq_set_int64(w, col, r->claimed_time) : 0;
     case F__COUNT: break;
     }
     return -1;

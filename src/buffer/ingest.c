@@ -112,6 +112,7 @@ struct ss_ingest {
     char dlq_key[PREFIX_MAX + 8];
     char state_key[PREFIX_MAX + 8];
     char cursor_key[PREFIX_MAX + 600];
+    char legacy_key[PREFIX_MAX + 600]; /* where an older version stored it; "" once read */
 
     batch ring[MAX_IN_FLIGHT + 1];
     int nring, head, count; /* in-flight batches: ring[head .. head+count) */
@@ -930,7 +931,26 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
             ss_warn("ingest", "ignoring unreadable stored cursor '%s' in %s", str, ing->cursor_key);
         }
     }
+    int nil = r->type == REDIS_REPLY_NIL;
     freeReplyObject(r);
+    if (nil && ing->legacy_key[0]) { /* an upgrade: the cursor under the source's old id, once */
+        const char *largv[3] = {"HGET", ing->legacy_key, "cursor"};
+        redisReply *lr = command_now(ing, 3, largv);
+        if (!lr) return E_IO;
+        if (lr->type == REDIS_REPLY_STRING) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(lr->str, &end, 10);
+            if (!errno && end != lr->str && !*end) {
+                *out = v;
+                rc = 1;
+                ss_info("ingest", "read the cursor %lld stored under the old key %s; from now on it is stored under %s",
+                        v, ing->legacy_key, ing->cursor_key);
+            }
+        }
+        freeReplyObject(lr);
+        ing->legacy_key[0] = '\0';
+    }
     return rc;
 }
 
@@ -1543,6 +1563,9 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
     ing->stop = stop ? stop : &never;
     ing->errstr[0] = '\0';
     ss_ingest_cursor_key(ing->prefix, src->id, ing->cursor_key, sizeof ing->cursor_key);
+    ing->legacy_key[0] = '\0';
+    if (src->legacy_id[0] && strcmp(src->legacy_id, src->id))
+        ss_ingest_cursor_key(ing->prefix, src->legacy_id, ing->legacy_key, sizeof ing->legacy_key);
 
     int rc = connect_redis(ing);
     if (rc != OK) return rc == E_STOP ? 0 : -1;

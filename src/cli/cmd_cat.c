@@ -3,9 +3,15 @@
  * The debugging window into every source: what `cat` prints is exactly what the
  * ingester would store. Messages a source could not turn into an event (bad_reason set)
  * are not printed; they are counted and reported on stderr with their cursor, so stdout
- * stays clean JSONL that can be piped into another skyspool command. */
+ * stays clean JSONL that can be piped into another skyspool command.
+ *
+ * SIGINT and SIGTERM end it cleanly: the loop stops, what was received is flushed (stdout
+ * is fully buffered, so dying by the signal's default action would lose up to 1 MiB of
+ * events) and the exit status is 0. The handler is installed without SA_RESTART, so a read
+ * blocked on a quiet stdin returns too. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +70,9 @@ typedef struct {
     long long count;
     long long first_cursor;
 } reason_count;
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { g_stop = sig; }
 
 static double now_s(void) {
     struct timespec ts;
@@ -151,6 +160,13 @@ int ss_cmd_cat(int argc, char **argv) {
         return rc;
     }
 
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     static char obuf[1 << 20];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     int tty = isatty(STDERR_FILENO);
@@ -160,11 +176,12 @@ int ss_cmd_cat(int argc, char **argv) {
     reason_count reasons[CAT_MAX_REASONS];
     size_t nreasons = 0;
     int rc = 0;
-    while (limit < 0 || printed < limit) {
+    while (!g_stop && (limit < 0 || printed < limit)) {
         ss_source_msg m;
-        int r = ss_source_next(s, &m, 1000);
+        int r = ss_source_next(s, &m, 200);
         if (r == SS_SOURCE_END) break;
         if (r == SS_SOURCE_AGAIN) continue;
+        if (r == SS_SOURCE_ERR && g_stop) break; /* e.g. a read interrupted by the signal */
         if (r == SS_SOURCE_ERR) {
             rc = ss_cmd_fail("cat", "%s (after cursor %lld)", s->errstr, last_cursor);
             break;
@@ -197,6 +214,9 @@ int ss_cmd_cat(int argc, char **argv) {
         }
     }
     if (fflush(stdout) != 0 && rc == 0) rc = ss_cmd_fail("cat", "write to stdout failed: %s", strerror(errno));
+    if (g_stop)
+        fprintf(stderr, "skyspool cat: stopped by %s after %lld events (all written), last cursor %lld\n",
+                g_stop == SIGINT ? "SIGINT" : "SIGTERM", printed, last_cursor);
     if (tty && last > t0) fprintf(stderr, "\r%*s\r", 70, "");
     if (bad > 0) {
         fprintf(stderr, "skyspool cat: %lld bad message%s not printed:", bad, bad == 1 ? "" : "s");

@@ -198,7 +198,15 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
                 st->count++;
                 st->bytes += m.len;
                 ss_frame_peek_result fp;
-                if (ss_frame_peek(m.data, m.len, &fp) == 0 && fp.seq > 0) r.seq = fp.seq;
+                int ok = ss_frame_peek(m.data, m.len, &fp) == 0;
+                if (ok && fp.seq > 0) r.seq = fp.seq; /* error frames carry no seq: the cursor stays */
+                if (ok && fp.op == -1 && memmem(m.data, m.len, "FutureCursor", 12)) {
+                    /* our cursor is ahead of the relay: only live goes on (the frame is kept) */
+                    ss_source_gap g = {"record:firehose", "future_cursor", "seq", r.seq, -1,
+                                       "the relay says the cursor is in its future; reconnecting at live"};
+                    ss_source_gap_report(&g);
+                    r.seq = -1;
+                }
             }
         }
         if (now_ms() - last_flush >= 1000) {

@@ -41,6 +41,21 @@ static const char g_help[] =
     "                          (bluesky-social/jetstream repository, pkg/models/zstd_dictionary)\n"
     "  --log-level LEVEL       debug, info, warn, error (default info)\n"
     "\n"
+    "Protocol emulation (for testing clients against the upstreams' less common paths):\n"
+    "  --history N             the first N records are the past: a connection without a cursor\n"
+    "                          starts after them, at \"live\" (default: from the first record)\n"
+    "  --window N              only the last N records are retained; an older cursor is clamped to\n"
+    "                          the oldest retained one, silently, as Jetstream and the relay do\n"
+    "  --outdated-cursor       frames: a cursor older than --window first gets #info OutdatedCursor\n"
+    "  --future-cursor         frames: a cursor past the last seq gets an error frame FutureCursor,\n"
+    "                          then the connection is closed, as the relay does\n"
+    "  --seq-reset N:BASE      frames: from frame N+1 on, seqs restart at BASE (a relay reset); a\n"
+    "                          cursor then refers to the new numbering\n"
+    "  --ping-only DUR         send nothing but a WebSocket ping every DUR (e.g. 200ms): an upstream\n"
+    "                          that stalled but keeps the connection alive\n"
+    "A record with a top-level integer \"cursor\" (newer Jetstreams) is resumed by it: a request\n"
+    "cursor C starts after the record whose cursor is C.\n"
+    "\n"
     "At the end of the input a connection stays open and idle, like a quiet live stream.\n"
     "Stop the server with SIGINT or SIGTERM.\n"
     "\n"
@@ -106,6 +121,12 @@ int ss_cmd_replay_server(int argc, char **argv) {
         {"zstd-dictionary", required_argument, 0, 'z'},
         {"fragment", required_argument, 0, 'F'},
         {"log-level", required_argument, 0, 'L'},
+        {"history", required_argument, 0, 'H'},
+        {"window", required_argument, 0, 'W'},
+        {"outdated-cursor", no_argument, 0, 'O'},
+        {"future-cursor", no_argument, 0, 'U'},
+        {"seq-reset", required_argument, 0, 'S'},
+        {"ping-only", required_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
     const char *cmd = "replay-server";
@@ -150,6 +171,40 @@ int ss_cmd_replay_server(int argc, char **argv) {
             break;
         }
         case 'z': o.zstd_dictionary = optarg; break;
+        case 'H':
+        case 'W': {
+            long long n;
+            if (ss_parse_i64(optarg, 1, (long long)1e15, &n) < 0)
+                return ss_usage_error(cmd, "--%s wants a positive count of records, got '%s'",
+                                      c == 'H' ? "history" : "window", optarg);
+            if (c == 'H') o.history = (uint64_t)n;
+            else o.window = (uint64_t)n;
+            break;
+        }
+        case 'O': o.outdated_cursor = 1; break;
+        case 'U': o.future_cursor = 1; break;
+        case 'S': {
+            long long n, base;
+            const char *colon = strchr(optarg, ':');
+            char nbuf[32];
+            if (!colon || (size_t)(colon - optarg) >= sizeof nbuf)
+                return ss_usage_error(cmd, "--seq-reset wants N:BASE such as 10:10, got '%s'", optarg);
+            memcpy(nbuf, optarg, (size_t)(colon - optarg));
+            nbuf[colon - optarg] = '\0';
+            if (ss_parse_i64(nbuf, 1, (long long)1e15, &n) < 0 || ss_parse_i64(colon + 1, 1, INT64_MAX / 2, &base) < 0)
+                return ss_usage_error(cmd, "--seq-reset wants N:BASE, two positive numbers such as 10:10, got '%s'",
+                                      optarg);
+            o.seq_reset_after = (uint64_t)n;
+            o.seq_reset_base = base;
+            break;
+        }
+        case 'P': {
+            long long ms;
+            if (ss_parse_duration_ms(optarg, &ms) < 0 || ms < 1 || ms > 3600000)
+                return ss_usage_error(cmd, "--ping-only wants a duration such as 200ms or 5s, got '%s'", optarg);
+            o.ping_only_ms = (int)ms;
+            break;
+        }
         case 'L': {
             int lvl = ss_log_parse_level(optarg);
             if (lvl < 0) return ss_usage_error(cmd, "--log-level wants debug, info, warn or error, got '%s'", optarg);
@@ -164,6 +219,9 @@ int ss_cmd_replay_server(int argc, char **argv) {
     if (!!o.jsonl_path == !!o.frames_path) return ss_usage_error(cmd, "give exactly one of --jsonl FILE or --frames FILE");
     if (!!o.tls_cert != !!o.tls_key) return ss_usage_error(cmd, "--tls-cert and --tls-key go together");
     if (o.rate > 0 && o.original_timing) return ss_usage_error(cmd, "choose one of --rate and --original-timing");
+    if (o.jsonl_path && (o.future_cursor || o.outdated_cursor || o.seq_reset_after))
+        return ss_usage_error(cmd, "--future-cursor, --outdated-cursor and --seq-reset are firehose behaviours: use them "
+                                   "with --frames");
     o.host = host;
 
     char err[512];

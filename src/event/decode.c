@@ -206,8 +206,11 @@ static ss_decode_reason need_uint(ss_decoder *d, const ss_json_tok *t, const cha
 static ss_decode_reason decode_commit(ss_decoder *d, const ss_json_tok *c, ss_event *ev) {
     fields f;
     TRY(collect(d, c, BIT(K_REV) | BIT(K_OPERATION) | BIT(K_TYPE) | BIT(K_COLLECTION) | BIT(K_RKEY) |
-                          BIT(K_RECORD) | BIT(K_CID),
+                          BIT(K_RECORD) | BIT(K_CID) | BIT(K_TIME),
                 &f, "commit."));
+    /* commit.time is skyspool's own addition (the claimed time of a firehose frame); any
+     * other type is some other producer's key and is ignored, as unknown keys are */
+    if (fget(&f, K_TIME) && fget(&f, K_TIME)->type == SS_JSON_STRING) ss_json_str(&d->doc, fget(&f, K_TIME), &ev->claimed_time);
     ss_str op = {NULL, 0};
     if (fget(&f, K_OPERATION)) {
         TRY(need_str(d, fget(&f, K_OPERATION), "commit.operation", 0, &op));
@@ -248,6 +251,7 @@ static ss_decode_reason decode_identity(ss_decoder *d, const ss_json_tok *t, ss_
     TRY(need_str(d, fget(&f, K_DID), "identity.did", 1, &did));
     TRY(need_uint(d, fget(&f, K_SEQ), "identity.seq", &ev->seq));
     TRY(need_str(d, fget(&f, K_TIME), "identity.time", 0, &ev->time));
+    ev->claimed_time = ev->time;
     TRY(opt_str(d, fget(&f, K_HANDLE), "identity.handle", &ev->handle));
     ev->type = SS_TYPE_IDENTITY;
     return SS_DECODE_OK;
@@ -265,6 +269,7 @@ static ss_decode_reason decode_account(ss_decoder *d, const ss_json_tok *t, ss_e
     TRY(need_str(d, fget(&f, K_DID), "account.did", 1, &did));
     TRY(need_uint(d, fget(&f, K_SEQ), "account.seq", &ev->seq));
     TRY(need_str(d, fget(&f, K_TIME), "account.time", 0, &ev->time));
+    ev->claimed_time = ev->time;
     TRY(opt_str(d, fget(&f, K_STATUS), "account.status", &ev->status));
     ev->type = SS_TYPE_ACCOUNT;
     return SS_DECODE_OK;
@@ -294,7 +299,7 @@ static inline void clear_event(ss_event *ev) {
     ev->kind = 0;
     ev->type = SS_TYPE_OTHER;
     ev->did = ev->collection = ev->rkey = ev->rev = ev->cid = ev->record = none;
-    ev->time = ev->handle = ev->status = none;
+    ev->time = ev->handle = ev->status = ev->claimed_time = none;
     ev->time_us = ev->seq = 0;
     ev->op = SS_OP_NONE;
     ev->active = -1;

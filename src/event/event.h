@@ -59,6 +59,11 @@ typedef struct {
     int active;    /* account: 1 or 0; -1 when not an account event */
     ss_str status; /* account, optional */
 
+    /* The time the upstream claims for the event, verbatim: commit.time (firehose: and
+     * frames: add it: the frame's time as the PDS set it), identity.time / account.time.
+     * Absent for Jetstream commits, which carry none. Never the partition clock (time_us). */
+    ss_str claimed_time;
+
     const char *raw; /* the whole input document, without a trailing "\n" or "\r\n" */
     size_t raw_len;
 

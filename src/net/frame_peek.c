@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "util/buf.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -184,4 +186,38 @@ int ss_frame_peek(const uint8_t *p, size_t n, ss_frame_peek_result *out) {
         }
     }
     return 0;
+}
+
+int ss_frame_set_seq(const uint8_t *p, size_t n, int64_t seq, ss_buf *out) {
+    cur c = {p, p + n};
+    if (seq < 0 || skip(&c, 0) < 0) return -1; /* the header */
+    uint64_t pairs;
+    if (head(&c, &pairs) != 5) return -1;
+    for (uint64_t i = 0; i < pairs; i++) {
+        const char *k;
+        size_t kn;
+        if (text(&c, &k, &kn) < 0) return -1;
+        const uint8_t *at = c.p;
+        if (skip(&c, 1) < 0) return -1;
+        if (!is_key(k, kn, "seq")) continue;
+        uint8_t h[9];
+        size_t hl;
+        uint64_t v = (uint64_t)seq;
+        if (v < 24) h[0] = (uint8_t)v, hl = 1;
+        else if (v <= 0xff) h[0] = 24, h[1] = (uint8_t)v, hl = 2;
+        else if (v <= 0xffff) h[0] = 25, h[1] = (uint8_t)(v >> 8), h[2] = (uint8_t)v, hl = 3;
+        else if (v <= 0xffffffffu) {
+            h[0] = 26, hl = 5;
+            for (int b = 0; b < 4; b++) h[1 + b] = (uint8_t)(v >> (24 - 8 * b));
+        } else {
+            h[0] = 27, hl = 9;
+            for (int b = 0; b < 8; b++) h[1 + b] = (uint8_t)(v >> (56 - 8 * b));
+        }
+        ss_buf_reset(out);
+        if (ss_buf_append(out, p, (size_t)(at - p)) < 0 || ss_buf_append(out, h, hl) < 0 ||
+            ss_buf_append(out, c.p, (size_t)(p + n - c.p)) < 0)
+            return -1;
+        return 0;
+    }
+    return -1;
 }

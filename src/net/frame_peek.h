@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 #define SS_FRAME_PEEK_MAX_DEPTH 32
 
 typedef struct {
@@ -21,6 +23,10 @@ typedef struct {
 
 /* Returns 0, or -1 when the bytes are not a header map followed by a body map. */
 int ss_frame_peek(const uint8_t *p, size_t n, ss_frame_peek_result *out);
+
+/* Copies frame p/n to out with the body's seq replaced by seq (the replay server's
+ * seq-reset emulation). Returns 0, or -1 when the frame has no body seq or is malformed. */
+int ss_frame_set_seq(const uint8_t *p, size_t n, int64_t seq, ss_buf *out);
 
 /* Parses an RFC 3339 time such as "2024-09-10T12:34:56.789Z" (or with a +hh:mm offset)
  * into µs since the epoch in *out. Returns 0, or -1 when malformed: bad digits (offset

@@ -107,8 +107,10 @@ static void peek_commit(const char *p, const char *end, ss_js_peek_result *out) 
     }
 }
 
-int ss_js_peek(const char *p, size_t n, int want_collection, ss_js_peek_result *out) {
+int ss_js_peek(const char *p, size_t n, int want, ss_js_peek_result *out) {
     const char *end = p + n;
+    int want_collection = want & SS_JS_PEEK_COLLECTION, want_cursor = want & SS_JS_PEEK_CURSOR;
+    out->cursor = -1;
     out->time_us = -1;
     out->kind = SS_JS_KIND_UNKNOWN;
     out->collection = NULL;
@@ -141,8 +143,10 @@ int ss_js_peek(const char *p, size_t n, int want_collection, ss_js_peek_result *
             }
         } else if (want_collection && key_is(k, kend, "commit")) {
             peek_commit(p, end, out);
+        } else if (want_cursor && key_is(k, kend, "cursor")) {
+            out->cursor = parse_time_us(p, end); /* the same non-negative integer rule */
         }
-        if (have_time && out->kind != SS_JS_KIND_UNKNOWN &&
+        if (!want_cursor && have_time && out->kind != SS_JS_KIND_UNKNOWN &&
             (!want_collection || out->kind != SS_JS_KIND_COMMIT || out->collection))
             return 0;
         p = skip_value(p, end);

@@ -27,11 +27,16 @@ typedef struct {
     int kind;               /* SS_JS_KIND_* */
     const char *collection; /* commit.collection, raw bytes between the quotes; NULL if absent */
     size_t collection_len;
+    int64_t cursor;         /* the top-level integer "cursor" newer Jetstreams add; -1 when absent */
 } ss_js_peek_result;
 
-/* Peeks at one event. want_collection = 0 stops after time_us and kind. Returns 0, or
- * -1 when the input is not a JSON object (the fields found so far are still set). */
-int ss_js_peek(const char *p, size_t n, int want_collection, ss_js_peek_result *out);
+#define SS_JS_PEEK_COLLECTION 1 /* also find commit.collection */
+#define SS_JS_PEEK_CURSOR 2     /* also find the top-level "cursor" (reads every top-level key) */
+
+/* Peeks at one event. want is a mask of SS_JS_PEEK_*; 0 stops after time_us and kind
+ * (1, the collection, for compatibility with older callers). Returns 0, or -1 when the
+ * input is not a JSON object (the fields found so far are still set). */
+int ss_js_peek(const char *p, size_t n, int want, ss_js_peek_result *out);
 
 /* A wantedCollections filter: exact NSIDs and "prefix.*" forms. Empty = everything. */
 typedef struct {

@@ -31,6 +31,7 @@
 typedef struct qmsg {
     size_t len, full_len;
     uint64_t conn_id;
+    int64_t recv_us;
     uint8_t binary, truncated, first;
     uint8_t data[]; /* len bytes + NUL */
 } qmsg;
@@ -48,6 +49,7 @@ struct ss_ws_client {
     struct lws *wsi;     /* the current connection, or NULL */
     int state;
     int64_t next_connect_us, connect_started_us, last_rx_us;
+    int64_t last_data_us; /* the last data-frame bytes: the stall timer (pings and pongs don't count) */
     uint16_t retry;      /* index into the backoff table */
     uint64_t conn_id;
     uintptr_t attempt;   /* tags the wsi of the current attempt (opaque user data) */
@@ -238,6 +240,9 @@ static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int bi
     m->truncated = full > n;
     m->conn_id = c->conn_id;
     m->first = c->conn_delivered == 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m->recv_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     memcpy(m->data, p, n);
     m->data[n] = 0;
     if (queue_push(c, m) < 0) {
@@ -252,6 +257,7 @@ static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int bi
 /* A payload slice of a data frame (ws_frame.h): reassemble messages, queue them. */
 static int on_data(void *ud, int opcode, int fin, int frame_start, int frame_end, const uint8_t *p, size_t n) {
     ss_ws_client *c = ud;
+    c->last_data_us = ss_ws_now_us(); /* a message is making progress */
     size_t cap = c->o.max_message_bytes;
     if (frame_start && opcode != SS_WS_OP_CONT) { /* a new message */
         ss_buf_reset(&c->assembly);
@@ -316,7 +322,7 @@ static int on_control(void *ud, int opcode, const uint8_t *p, size_t n) {
         ss_info(c->log_name, "%s", why);
         return 1; /* stop parsing; the caller drops the connection */
     }
-    return 0; /* pong: the connection is alive, which any byte already told us */
+    return 0; /* pong: the connection is alive (but only data resets the stall timer) */
 }
 
 static const ss_ws_frame_cb g_frame_cb = {on_data, on_control};
@@ -326,6 +332,7 @@ static void established(ss_ws_client *c) {
     c->conn_id++;
     c->conn_delivered = 0;
     c->stats.connects++;
+    c->last_data_us = ss_ws_now_us();
     ss_ws_parser_init(&c->parser);
     ss_buf_reset(&c->assembly);
     ss_info(c->log_name, "connected to %s://%s%.1000s", c->url.tls ? "wss" : "ws", c->host_header, c->path.data);
@@ -551,7 +558,7 @@ static void maybe_resume(ss_ws_client *c) {
         lws_rx_flow_control(c->wsi, LWS_RXFLOW_REASON_APPLIES_ENABLE | LWS_RXFLOW_REASON_USER_BOOL |
                                         LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
         c->paused = 0;
-        c->last_rx_us = ss_ws_now_us();
+        c->last_rx_us = c->last_data_us = ss_ws_now_us();
     }
 }
 
@@ -570,6 +577,7 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
             msg->full_len = m->full_len;
             msg->conn_id = m->conn_id;
             msg->first_of_conn = m->first;
+            msg->recv_us = m->recv_us;
             c->stats.messages++;
             c->stats.bytes += m->full_len;
             if (m->truncated) c->stats.truncated++;
@@ -587,10 +595,11 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
                        : c->state == ST_TLS     ? "TLS handshake timed out"
                                                 : "WebSocket handshake timed out");
         } else if (c->state == ST_OPEN && !c->paused && c->o.read_timeout_ms > 0 &&
-                   now - c->last_rx_us > (int64_t)c->o.read_timeout_ms * 1000) {
+                   now - c->last_data_us > (int64_t)c->o.read_timeout_ms * 1000) {
             c->stats.stalls++;
             char why[96];
-            snprintf(why, sizeof why, "no data for %d ms (stalled)", c->o.read_timeout_ms);
+            snprintf(why, sizeof why, "no data for %d ms (stalled%s)", c->o.read_timeout_ms,
+                     c->last_rx_us > c->last_data_us ? "; the server still sends pings or other control frames" : "");
             abandon(c, why);
         }
 
@@ -608,7 +617,7 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
             wake = c->connect_started_us + (int64_t)c->o.connect_timeout_ms * 1000;
         if (c->state == ST_IDLE && c->next_connect_us < wake) wake = c->next_connect_us;
         if (c->state == ST_OPEN && c->o.read_timeout_ms > 0) {
-            int64_t stall_at = c->last_rx_us + (int64_t)c->o.read_timeout_ms * 1000 + 1000;
+            int64_t stall_at = c->last_data_us + (int64_t)c->o.read_timeout_ms * 1000 + 1000;
             if (stall_at < wake) wake = stall_at;
         }
         int64_t delay = wake - ss_ws_now_us();

@@ -12,9 +12,10 @@
  *   - a bounded queue: above its limits reading stops (lws_rx_flow_control), so a slow
  *     consumer pushes back through TCP to the server instead of growing memory or
  *     losing messages;
- *   - reconnection on close, error, connect timeout or stall (no data for
- *     read_timeout_ms), with exponential backoff and jitter (lws_retry_bo_t); idle
- *     pings keep the connection alive;
+ *   - reconnection on close, error, connect timeout or stall (no data message for
+ *     read_timeout_ms: pings, pongs and other control frames do not count, so an upstream
+ *     that only keeps the connection alive is still a stall), with exponential backoff
+ *     and jitter (lws_retry_bo_t); idle pings keep the connection alive;
  *   - a path callback consulted before every connection attempt, so the owner can put
  *     its latest cursor into the query string.
  *
@@ -38,7 +39,7 @@ typedef struct {
     const char *tls_ca_file;    /* extra CA (PEM) for wss://; NULL = system CAs only */
     int tls_insecure;           /* accept any certificate (tests only) */
     int connect_timeout_ms;     /* default 10000 */
-    int read_timeout_ms;        /* no data for this long: reconnect. 0 = never */
+    int read_timeout_ms;        /* no data message for this long: reconnect. 0 = never */
     int ping_interval_s;        /* idle pings; default 20 */
     size_t max_message_bytes;   /* default 2 MiB */
     size_t queue_max_msgs;      /* stop reading above this; default SS_WS_DEFAULT_QUEUE_MSGS */
@@ -58,6 +59,7 @@ typedef struct {
     size_t full_len;     /* the message's real length */
     uint64_t conn_id;    /* the connection that delivered it: 1, 2, ... */
     int first_of_conn;   /* the first message of that connection */
+    int64_t recv_us;     /* wall clock (µs since the epoch) when its last byte arrived */
 } ss_ws_msg;
 
 typedef struct {

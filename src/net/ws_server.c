@@ -44,6 +44,11 @@ typedef struct {
     int pend_binary;
     int64_t pend_time_us;
     int have_pend, eof, closing, started;
+    uint64_t index;        /* records read from the input so far */
+    uint64_t start_index;  /* records before this one are not served (history, window, old seqs) */
+    ss_buf notice;         /* an #info or error frame to send first; LWS_PRE headroom */
+    int notice_closes;     /* ... and close the connection after it */
+    ss_buf renum;          /* a frame with its seq rewritten (seq_reset) */
     char peer[64];
 } conn;
 
@@ -56,6 +61,9 @@ struct ss_ws_replay {
     ss_buf zbuf;
     ss_ws_replay_stats stats;
     lws_sorted_usec_list_t tick;
+    uint64_t nrecords;     /* records in the input (counted at start when an emulation needs it) */
+    int64_t last_seq;      /* frames: the last seq served, in the current numbering */
+    int64_t oldest_seq;    /* frames: the seq of the oldest retained frame; -1 unknown */
 };
 
 static ss_ws_replay *server_of(struct lws *wsi) { return lws_context_user(lws_get_context(wsi)); }
@@ -116,6 +124,41 @@ static int parse_params(ss_ws_replay *srv, struct lws *wsi, conn *c, char *err, 
 
 /* ---- producing messages ----------------------------------------------------------- */
 
+/* The seq a frame at index i (0-based) is served with. */
+static int64_t served_seq(const ss_ws_replay *srv, uint64_t i, int64_t seq) {
+    if (srv->o.seq_reset_after && i >= srv->o.seq_reset_after) return srv->o.seq_reset_base + (int64_t)(i - srv->o.seq_reset_after);
+    return seq;
+}
+
+static int cbor_head(ss_buf *b, int major, uint64_t v) {
+    uint8_t h[9];
+    size_t n;
+    if (v < 24) h[0] = (uint8_t)(major << 5 | v), n = 1;
+    else if (v <= 0xff) h[0] = (uint8_t)(major << 5 | 24), h[1] = (uint8_t)v, n = 2;
+    else h[0] = (uint8_t)(major << 5 | 25), h[1] = (uint8_t)(v >> 8), h[2] = (uint8_t)v, n = 3;
+    return ss_buf_append(b, h, n);
+}
+
+static int cbor_text(ss_buf *b, const char *t) {
+    size_t n = strlen(t);
+    return cbor_head(b, 3, n) || ss_buf_append(b, t, n);
+}
+
+/* An error frame ({op:-1} {error, message}) or an #info frame ({t:"#info", op:1}
+ * {name, message}) into c->notice, keys in DAG-CBOR order, as relays send them. */
+static int make_notice(conn *c, int is_error, const char *name, const char *message) {
+    ss_buf *b = &c->notice;
+    ss_buf_reset(b);
+    if (ss_buf_reserve(b, LWS_PRE + 128) < 0) return -1;
+    b->len = LWS_PRE;
+    int e = is_error ? (cbor_head(b, 5, 1) || cbor_text(b, "op") || cbor_head(b, 1, 0))
+                     : (cbor_head(b, 5, 2) || cbor_text(b, "t") || cbor_text(b, "#info") || cbor_text(b, "op") ||
+                        cbor_head(b, 0, 1));
+    e = e || cbor_head(b, 5, 2) || (is_error ? cbor_text(b, "error") : cbor_text(b, "name")) || cbor_text(b, name) ||
+        cbor_text(b, "message") || cbor_text(b, message);
+    return e ? -1 : 0;
+}
+
 /* Reads records until one should be sent; leaves it in c->pend. 1 = have one, 0 = end,
  * -1 = error. */
 static int load_next(ss_ws_replay *srv, conn *c) {
@@ -134,21 +177,30 @@ static int load_next(ss_ws_replay *srv, conn *c) {
             if (rc < 0) ss_error("replay-server", "%s", ss_replay_reader_errstr(c->rd));
         }
         if (rc <= 0) return rc;
+        uint64_t idx = c->index++;
+        if (idx < c->start_index) continue;
         int64_t t = -1;
         if (srv->frames) {
             ss_frame_peek_result fp;
             int ok = ss_frame_peek(p, n, &fp) == 0;
             t = ok ? fp.time_us : -1;
+            int64_t seq = ok ? served_seq(srv, idx, fp.seq) : -1;
             if (c->cursor >= 0 && !c->cursor_passed) {
-                if (!ok || fp.seq <= c->cursor) continue; /* relays send seq > cursor */
+                if (!ok || seq <= c->cursor) continue; /* relays send seq > cursor */
                 c->cursor_passed = 1;
+            }
+            if (ok && fp.seq > 0 && seq != fp.seq) {
+                if (ss_frame_set_seq(p, n, seq, &c->renum) < 0) return -1;
+                p = (const uint8_t *)c->renum.data;
+                n = c->renum.len;
             }
         } else {
             ss_js_peek_result pk;
-            ss_js_peek((const char *)p, n, 1, &pk);
+            ss_js_peek((const char *)p, n, SS_JS_PEEK_COLLECTION | SS_JS_PEEK_CURSOR, &pk);
             t = pk.time_us;
             if (c->cursor >= 0 && !c->cursor_passed) {
-                if (pk.time_us < c->cursor) continue;
+                /* an event with its own cursor is matched exactly (after it), else by time */
+                if (pk.cursor >= 0 ? pk.cursor <= c->cursor : pk.time_us < c->cursor) continue;
                 c->cursor_passed = 1;
             }
             if (pk.kind == SS_JS_KIND_COMMIT && pk.collection &&
@@ -218,6 +270,28 @@ static int frame_message(ss_ws_replay *srv, conn *c) {
 }
 
 static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
+    if (srv->o.ping_only_ms) { /* a stalled upstream that still pings */
+        uint8_t fr[LWS_PRE + 16];
+        size_t hl = ss_ws_server_frame_header(fr + LWS_PRE, SS_WS_OP_PING, 4);
+        memcpy(fr + LWS_PRE + hl, "ping", 4);
+        if (lws_write(wsi, fr + LWS_PRE, hl + 4, LWS_WRITE_RAW) < (int)(hl + 4)) return -1;
+        lws_set_timer_usecs(wsi, (lws_usec_t)srv->o.ping_only_ms * 1000);
+        return 0;
+    }
+    if (c->notice.len > LWS_PRE) {
+        if (c->batch.len < LWS_PRE) {
+            if (ss_buf_reserve(&c->batch, LWS_PRE + BATCH_BYTES) < 0) return -1;
+            c->batch.len = LWS_PRE;
+        }
+        uint8_t h[10];
+        size_t nl = c->notice.len - LWS_PRE, hl = ss_ws_server_frame_header(h, SS_WS_OP_BINARY, nl);
+        if (ss_buf_append(&c->batch, h, hl) < 0 || ss_buf_append(&c->batch, c->notice.data + LWS_PRE, nl) < 0) return -1;
+        c->notice.len = LWS_PRE;
+        if (flush_batch(wsi, c) < 0) return -1;
+        if (c->notice_closes) return close_conn(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "FutureCursor");
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (c->closing) { /* everything before it has been flushed */
         srv->stats.closed_after++;
         ss_info("replay-server", "%s: closing after %llu messages (--close-after)", c->peer,
@@ -276,6 +350,8 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     ss_js_filter_init(&c->filter);
     ss_buf_init(&c->pend);
     ss_buf_init(&c->batch);
+    ss_buf_init(&c->notice);
+    ss_buf_init(&c->renum);
     char ip[48] = "?";
     lws_get_peer_simple(wsi, ip, sizeof ip);
     snprintf(c->peer, sizeof c->peer, "client %llu (%s)", (unsigned long long)srv->stats.connections + 1, ip);
@@ -292,8 +368,26 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     }
     srv->stats.connections++;
     srv->stats.active++;
-    ss_info("replay-server", "%s connected%s%s", c->peer, c->cursor >= 0 ? ", cursor " : "",
-            c->cursor >= 0 ? "given" : "");
+    /* Where this connection starts, as the emulated upstream would decide. */
+    const ss_ws_replay_opts *o = &srv->o;
+    if (o->window && srv->nrecords > o->window) c->start_index = srv->nrecords - o->window;
+    if (c->cursor < 0 && o->history > c->start_index) c->start_index = o->history;
+    if (c->cursor >= 0 && srv->frames && o->seq_reset_after > c->start_index) c->start_index = o->seq_reset_after;
+    const char *mode = "";
+    if (srv->frames && c->cursor >= 0 && o->future_cursor && c->cursor > srv->last_seq) {
+        if (make_notice(c, 1, "FutureCursor", "Cursor in the future.") < 0) return -1;
+        c->notice_closes = 1;
+        mode = ", answering FutureCursor";
+    } else if (srv->frames && c->cursor >= 0 && o->outdated_cursor && o->window && srv->oldest_seq > 0 &&
+               c->cursor < srv->oldest_seq - 1) {
+        if (make_notice(c, 0, "OutdatedCursor", "Requested cursor exceeded limit. Possibly missing events") < 0)
+            return -1;
+        mode = ", cursor outdated: #info OutdatedCursor, replaying from the oldest";
+    } else if (o->ping_only_ms) {
+        mode = ", sending only pings";
+    }
+    ss_info("replay-server", "%s connected%s%s%s", c->peer, c->cursor >= 0 ? ", cursor " : "",
+            c->cursor >= 0 ? "given" : "", mode);
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -338,6 +432,8 @@ static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
             ss_js_filter_free(&c->filter);
             ss_buf_free(&c->pend);
             ss_buf_free(&c->batch);
+            ss_buf_free(&c->notice);
+            ss_buf_free(&c->renum);
         }
         return 0;
     }
@@ -355,6 +451,50 @@ static const struct lws_protocols g_server_protocols[] = {
     {"skyspool-replay", replay_callback, sizeof(conn), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+/* Counts the records and, for frames, finds the last seq served and the oldest retained
+ * seq: what FutureCursor, OutdatedCursor and the window need to know. */
+static int scan_input(ss_ws_replay *r, char *err, size_t errlen) {
+    const uint8_t *p;
+    size_t n;
+    if (!r->frames) {
+        ss_replay_reader *rd = ss_replay_reader_open(r->o.jsonl_path, err, errlen);
+        if (!rd) return -1;
+        int rc;
+        while ((rc = ss_replay_reader_next(rd, &p, &n)) > 0) r->nrecords++;
+        if (rc < 0) snprintf(err, errlen, "%s", ss_replay_reader_errstr(rd));
+        ss_replay_reader_close(rd);
+        return rc < 0 ? -1 : 0;
+    }
+    ss_frames_reader *rd = ss_frames_reader_open(r->o.frames_path, SS_REPLAY_MAX_RECORD, err, errlen);
+    if (!rd) return -1;
+    int64_t *seqs = NULL; /* only the window's worth would do; tests use small files */
+    size_t cap = 0;
+    int rc;
+    while ((rc = ss_frames_reader_next(rd, &p, &n)) == SS_FRAMES_OK) {
+        ss_frame_peek_result fp;
+        int64_t seq = ss_frame_peek(p, n, &fp) == 0 && fp.seq > 0 ? served_seq(r, r->nrecords, fp.seq) : -1;
+        if (r->nrecords == cap) {
+            cap = cap ? cap * 2 : 1024;
+            int64_t *ns = realloc(seqs, cap * sizeof *ns);
+            if (!ns) {
+                free(seqs);
+                ss_frames_reader_close(rd);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            seqs = ns;
+        }
+        seqs[r->nrecords++] = seq;
+        if (seq > 0) r->last_seq = seq;
+    }
+    uint64_t first = r->o.window && r->nrecords > r->o.window ? r->nrecords - r->o.window : 0;
+    for (uint64_t i = first; i < r->nrecords && r->oldest_seq < 0; i++) r->oldest_seq = seqs[i];
+    free(seqs);
+    if (rc < 0 && rc != SS_FRAMES_TRUNCATED) snprintf(err, errlen, "%s", ss_frames_reader_error(rd));
+    ss_frames_reader_close(rd);
+    return rc < 0 && rc != SS_FRAMES_TRUNCATED ? -1 : 0;
+}
 
 ss_ws_replay *ss_ws_replay_new(const ss_ws_replay_opts *o, char *err, size_t errlen) {
     if (!!o->jsonl_path == !!o->frames_path) {
@@ -384,6 +524,9 @@ ss_ws_replay *ss_ws_replay_new(const ss_ws_replay_opts *o, char *err, size_t err
     r->o = *o;
     r->frames = o->frames_path != NULL;
     ss_buf_init(&r->zbuf);
+    r->last_seq = -1;
+    r->oldest_seq = -1;
+    if ((o->window || o->future_cursor || o->outdated_cursor) && scan_input(r, err, errlen) < 0) goto fail;
     if (o->zstd_dictionary) {
         r->zd = ss_zdict_open(o->zstd_dictionary, 0, err, errlen);
         if (!r->zd) goto fail;

@@ -15,7 +15,23 @@
  * only as fast as its socket drains (libwebsockets tells us when it is writable), so
  * memory does not grow with the file or with slow clients. close_after ends each
  * connection after N messages (with close code 1001), to test reconnects; the server
- * itself keeps running as clients come and go. */
+ * itself keeps running as clients come and go.
+ *
+ * Protocol emulation, so that tests can show how clients cope with the less common
+ * paths of a real relay or Jetstream (all off by default):
+ *   - history: the first N records are the past; a connection without a cursor starts
+ *     after them, at "live", as both upstreams do;
+ *   - window: only the last N records are retained. An older cursor is clamped to the
+ *     oldest retained record (Jetstream and indigo's relay both do this silently); with
+ *     outdated_cursor a frames client first gets #info OutdatedCursor;
+ *   - future_cursor: a frames cursor past the last seq gets an error frame FutureCursor
+ *     and the connection is closed, as the relay does;
+ *   - seq_reset_after/base: from frame N+1 on the seqs are renumbered from base (a relay
+ *     whose numbering restarted); a cursor then refers to the new numbering only;
+ *   - ping_only_ms: nothing but a ping every that many ms (an upstream that stalled but
+ *     keeps the connection alive).
+ * A record that carries a top-level "cursor" (newer Jetstreams) is matched by it: a
+ * request cursor C starts after the record whose cursor is C. */
 #ifndef SS_WS_SERVER_H
 #define SS_WS_SERVER_H
 
@@ -37,6 +53,13 @@ typedef struct {
     uint64_t close_after;        /* close each connection after this many messages; 0 = never */
     const char *zstd_dictionary; /* needed for compress=true */
     size_t fragment;             /* send each message in frames of at most this many bytes; 0 = whole */
+    uint64_t history;            /* no cursor: start after the first `history` records (live) */
+    uint64_t window;             /* only the last `window` records are retained; 0 = all */
+    int future_cursor;           /* frames: cursor past the last seq -> error frame FutureCursor */
+    int outdated_cursor;         /* frames: cursor older than the window -> #info OutdatedCursor */
+    uint64_t seq_reset_after;    /* frames: renumber frames after this many; 0 = never */
+    int64_t seq_reset_base;      /* ... starting at this seq */
+    int ping_only_ms;            /* send only pings, every this many ms; 0 = off */
 } ss_ws_replay_opts;
 
 typedef struct {

@@ -83,7 +83,10 @@ typedef struct ss_source_vtbl {
 struct ss_source {
     const ss_source_vtbl *vt;
     void *impl;
-    char id[512];          /* e.g. "file:/abs/path@dev:ino", "jetstream:wss://host/subscribe" */
+    char id[512];          /* e.g. "file:/abs/path@dev:ino", "jetstream:/subscribe" */
+    /* The id an older skyspool stored this source's cursor under ("" when the same): read
+     * once, when nothing is stored under id, so an upgrade does not start over. */
+    char legacy_id[512];
     const char *cursor_name; /* "offset", "time_us", "seq", "index" */
     int64_t resume_margin; /* subtract this from a stored cursor before seek (e.g. 5 s in µs) */
     /* What the cursor's content is, to store next to the cursor (see above); "" = nothing

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "util/log.h"
 
 int ss_ws_source_base(const char *path, ss_buf *base, int64_t *url_cursor) {
     if (ss_ws_query_strip(path, "cursor", base) < 0) return -1;
@@ -33,4 +36,12 @@ void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url
     const char *q = strchr(u->path, '?');
     snprintf(id, idlen, "%s:%s://%s:%d%.*s", scheme, u->tls ? "wss" : "ws", u->host, u->port,
              (int)(q ? (size_t)(q - u->path) : strlen(u->path)), u->path);
+}
+
+void ss_source_gap_report(const ss_source_gap *g) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    ss_warn("gap", "gap: source=%s reason=%s unit=%s from=%lld to=%lld detected_us=%lld%s%s", g->source, g->reason,
+            g->unit, (long long)g->from, (long long)g->to, now_us, g->detail ? ": " : "", g->detail ? g->detail : "");
 }

@@ -33,4 +33,23 @@ void ss_ws_source_client_opts(ss_ws_client_opts *wo, const char *url, const ss_s
 /* "SCHEME:ws://host:port/path" (the query left out): the source's id. */
 void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url *u);
 
+/* A gap: a stretch of the upstream's stream the source knows it did not and will not
+ * deliver (a cursor in the relay's future, a cursor older than the upstream's window, a
+ * seq reset). from/to are in the source's cursor unit (seq, time_us); -1 when unknown
+ * (e.g. "up to wherever live is now"). reason is a stable short name: future_cursor,
+ * outdated_cursor, clamped_cursor, seq_reset. */
+typedef struct {
+    const char *source;  /* the source id */
+    const char *reason;
+    const char *unit;    /* "seq" or "time_us" */
+    int64_t from, to;
+    const char *detail;  /* one human sentence; may be NULL */
+} ss_source_gap;
+
+/* The one place a detected gap goes. Today it is logged as one WARN line
+ * "gap: source=... reason=... unit=... from=... to=... detected_us=..." (greppable, fixed
+ * keys); durable gap records (Redis for the writer, the ledger, `skyspool gaps`) are meant
+ * to hook in here, so that every source reports through it already. */
+void ss_source_gap_report(const ss_source_gap *g);
+
 #endif

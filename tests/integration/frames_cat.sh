@@ -22,9 +22,10 @@ rc=0
 "$SKYSPOOL_BIN" cat --source frames:synth.frames.zst > outz.jsonl 2>> cat.err || rc=$?
 ss_eq "cat frames .zst: exits 0" 0 "$rc"
 ss_check "cat frames .zst: byte-identical to the expected events" cmp -s outz.jsonl expect.jsonl
-# the only differences from the synth input are time_us (frame time) and made-up CIDs
-strip() { sed -E 's/"time_us":[0-9]+//; s/,"cid":"[a-z2-7]+"\}\}$/}}/' "$1"; }
-ss_check "cat frames: same events as the synth input, time_us and op CIDs aside" cmp -s <(strip synth.jsonl) <(strip out.jsonl)
+# the only differences from the synth input are time_us (the replay clock), made-up CIDs and
+# the claimed time a frame adds to a commit (commit.time; identity/account had theirs)
+strip() { sed -E 's/"time_us":[0-9]+//; s/,"time":"[^"]*"\}\}$/}}/; s/,"cid":"[a-z2-7]+"\}\}$/}}/' "$1"; }
+ss_check "cat frames: same events as the synth input, time_us, claimed time and op CIDs aside" cmp -s <(strip synth.jsonl) <(strip out.jsonl)
 ss_eq "commit time_us equals the synth time_us (frame time)" \
   "$(grep '"kind":"commit"' synth.jsonl | sed -E 's/.*"time_us":([0-9]+).*/\1/' | md5sum)" \
   "$(grep '"kind":"commit"' out.jsonl | sed -E 's/.*"time_us":([0-9]+).*/\1/' | md5sum)"
@@ -47,7 +48,8 @@ g="$SKYSPOOL_SHARED/samples/jetstream_v1_golden_2026-05-25_10events.jsonl"
 "$MK" --filler 4000 golden.frames.zst < "$g" 2>> mk.log
 "$SKYSPOOL_BIN" cat --source frames:golden.frames.zst > golden.out 2>/dev/null
 ss_check "golden samples round-trip through real frames (CIDs included)" \
-  cmp -s <(sed -E 's/"time_us":[0-9]+//' "$g") <(sed -E 's/"time_us":[0-9]+//' golden.out)
+  cmp -s <(sed -E 's/"time_us":[0-9]+//; s/,"time":"[^"]*"\}\}$/}}/' "$g") \
+         <(sed -E 's/"time_us":[0-9]+//; s/,"time":"[^"]*"\}\}$/}}/' golden.out)
 
 # 4. a recording cut short: the whole frames before the cut, a 'truncated' report, exit 0
 size=$(stat -c %s synth.frames)

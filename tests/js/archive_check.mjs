@@ -19,7 +19,7 @@
 //   - every file's rows lie in the file's partition hour;
 //   - parquet_metadata(): the declared codec on every column chunk, dictionary encoding on
 //     the low-cardinality columns, min/max statistics on time, time_us and did;
-//   - key/value metadata: skyspool.schema_version = 1 and skyspool.type = the path's type.
+//   - key/value metadata: skyspool.schema_version = 2 and skyspool.type = the path's type.
 // Prints "ok - ..." / "FAIL - ..." lines; exits 1 on any failure.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -61,9 +61,9 @@ const COLUMNS = [
   'did', 'time_us', 'time', 'kind', 'operation', 'collection', 'rkey', 'rev', 'cid', 'record',
   'created_at', 'text', 'langs', 'reply_root_uri', 'reply_root_cid', 'reply_parent_uri', 'reply_parent_cid',
   'embed_type', 'embed_uri', 'mentions', 'links', 'tags', 'labels', 'subject_uri', 'subject_cid', 'via_uri',
-  'via_cid', 'subject', 'seq', 'relay_time', 'relay_time_text', 'handle', 'active', 'status',
+  'via_cid', 'subject', 'seq', 'relay_time', 'relay_time_text', 'handle', 'active', 'status', 'claimed_time',
 ];
-const TIMESTAMPS = new Set(['time', 'created_at', 'relay_time']);
+const TIMESTAMPS = new Set(['time', 'created_at', 'relay_time', 'claimed_time']);
 const INT64S = new Set(['time_us', 'seq']);
 const DICT_COLUMNS = ['kind', 'operation', 'collection', 'embed_type', 'langs, list, element', 'status'];
 const TYPE_OF_COLLECTION = {
@@ -212,6 +212,7 @@ function expected(bytes) {
     type = TYPE_OF_COLLECTION[c.collection] ?? 'other';
     const op = c.operation ?? { c: 'create', u: 'update', d: 'delete' }[c.type];
     Object.assign(row, { operation: op, collection: c.collection, rkey: c.rkey, rev: c.rev });
+    if (typeof c.time === 'string') row.claimed_time = rfc3339(c.time); // firehose: the frame's claimed time
     const del = op === 'delete';
     row.cid = del ? null : c.cid;
     const rec = del ? null : c.record;
@@ -247,6 +248,7 @@ function expected(bytes) {
     row.seq = BigInt(p.seq);
     row.relay_time_text = p.time;
     row.relay_time = rfc3339(p.time);
+    row.claimed_time = row.relay_time;
     if (type === 'identity') row.handle = str(p.handle);
     else {
       row.active = p.active;
@@ -393,9 +395,9 @@ sameCounts(wantPart, havePart, 'rows per type x hour partition equal the input\'
   for (const f of files) {
     const m = Object.fromEntries(kv.filter((r) => r.file_name === f).map((r) => [r.k, r.v]));
     const t = /\/type=([a-z]+)\//.exec(f)?.[1];
-    if (m['skyspool.schema_version'] !== '1' || m['skyspool.type'] !== t) badKv++;
+    if (m['skyspool.schema_version'] !== '2' || m['skyspool.type'] !== t) badKv++;
   }
-  check(files.length > 0 && badKv === 0, `key/value metadata: schema_version 1 and the path's type in ${files.length - badKv}/${files.length} files`);
+  check(files.length > 0 && badKv === 0, `key/value metadata: schema_version 2 and the path's type in ${files.length - badKv}/${files.length} files`);
 }
 
 // ---- --full: every column of every row, through DuckDB and through hyparquet ----------------

@@ -1,5 +1,5 @@
 // duck_convert: the peer of `skyspool convert` for bench/convert.sh. DuckDB (threads=1)
-// turns the same Jetstream JSONL into the same hive layout with the same 34 columns
+// turns the same Jetstream JSONL into the same hive layout with the same 35 columns
 // (docs/SCHEMA.md), the raw record JSON included, so the comparison is like for like:
 //
 //   COPY (SELECT ... FROM read_json(FILE, format='newline_delimited', columns={...}))
@@ -86,6 +86,7 @@ COPY (
     ${ts('coalesce(identity."time", account."time")')} AS relay_time,
     coalesce(identity."time", account."time") AS relay_time_text,
     identity.handle AS handle, account.active AS active, account.status AS status,
+    ${ts('coalesce(identity."time", account."time")')} AS claimed_time,
     year(ts) AS year, month(ts) AS month, day(ts) AS day, hour(ts) AS hour, type
   FROM f
 ) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (year, month, day, hour, type), COMPRESSION ${codec})`;

@@ -256,10 +256,10 @@ void fhe_commit_frame(ss_buf *out, const fhe_commit *c) {
     }
     /* the signed commit object */
     fhe_map *cm = fhe_map_new();
-    fhe_text(fhe_map_put(cm, "did"), c->repo);
+    fhe_text(fhe_map_put(cm, "did"), c->commit_did ? c->commit_did : c->repo);
     fhe_uint(fhe_map_put(cm, "version"), 3);
     fhe_link(fhe_map_put(cm, "data"), root, sizeof root);
-    fhe_text(fhe_map_put(cm, "rev"), c->rev);
+    fhe_text(fhe_map_put(cm, "rev"), c->commit_rev ? c->commit_rev : c->rev);
     fhe_null(fhe_map_put(cm, "prev"));
     uint8_t sig[64];
     for (size_t i = 0; i < sizeof sig; i++) sig[i] = (uint8_t)rnd(&seed);
@@ -701,6 +701,7 @@ fhe_conv *fhe_conv_new(fhe_frame_cb cb, void *ud, size_t filler_bytes, uint64_t 
 }
 
 uint64_t fhe_conv_frames(const fhe_conv *c) { return c->frames; }
+void fhe_conv_set_next_seq(fhe_conv *c, int64_t seq) { c->next_seq = seq; }
 
 static void emit(fhe_conv *c) {
     c->cb(c->ud, (const uint8_t *)c->frame.data, c->frame.len);

@@ -67,6 +67,8 @@ typedef struct {
     int too_big;             /* tooBig: true, no blocks */
     int corrupt_commit;      /* change a byte of the commit block */
     int wrong_root;          /* CAR root differs from the commit CID */
+    const char *commit_did;  /* the signed commit object's did; NULL = repo */
+    const char *commit_rev;  /* ... and rev; NULL = rev */
 } fhe_commit;
 
 void fhe_commit_frame(ss_buf *out, const fhe_commit *c);
@@ -95,5 +97,7 @@ int fhe_conv_line(fhe_conv *c, const char *line, size_t n, char *err, size_t err
 void fhe_conv_flush(fhe_conv *c);
 void fhe_conv_free(fhe_conv *c); /* flushes first */
 uint64_t fhe_conv_frames(const fhe_conv *c);
+/* The seq of the next commit frame (default 1). */
+void fhe_conv_set_next_seq(fhe_conv *c, int64_t seq);
 
 #endif

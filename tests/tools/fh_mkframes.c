@@ -1,6 +1,6 @@
 /* fh_mkframes: Jetstream JSONL -> a frames file of real firehose frames (test tool).
  *
- *   fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] OUT[.zst] < events.jsonl
+ *   fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] [--seq-start N] OUT[.zst] < events.jsonl
  *
  * Each commit event's record becomes canonical DAG-CBOR with a real CID, consecutive
  * commit events of one repo and rev become one multi-op #commit, and each CAR carries the
@@ -9,9 +9,11 @@
  * events are skipped and counted (stderr).
  *
  * --expect writes what the decoder must print for these frames: each input line with its
- * time_us set to the frame time and, for creates and updates, its "cid" set to the CID of
- * the record as encoded (input CIDs may be made up, as in `skyspool synth`). --seqs
- * writes the frame seq of each expected line, for cursor tests. */
+ * time_us set to what a frames: replay gives (the frame time, never decreasing: see
+ * SS_FH_CLOCK_REPLAY), a commit's claimed time added (commit.time) and, for
+ * creates and updates, its "cid" set to the CID of the record as encoded (input CIDs may be made up, as in `skyspool synth`). --seqs
+ * writes the frame seq of each expected line, for cursor tests. --seq-start N numbers the
+ * commit frames from N (default 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,14 +70,23 @@ static void on_frame(void *ud, const uint8_t *frame, size_t len) {
             fprintf(t->expect, "%.*s\"time_us\":%lld", (int)(q - line), line, tus);
             line = e;
         }
+        /* the claimed time the decoder appends to a commit: ,"time":"..."}} at its end */
+        const char *tsfx = NULL, *tend = m.data ? m.data + m.len : NULL;
+        if (m.data && strstr(m.data, "\"kind\":\"commit\""))
+            for (const char *s = strstr(m.data, ",\"time\":\""); s && s < m.data + m.len; s = strstr(s + 1, ",\"time\":\""))
+                tsfx = s;
+        if (tsfx) tend = tsfx;
         const char *gc = NULL;
-        for (const char *s = m.data ? strstr(m.data, ",\"cid\":\"") : NULL; s && s < m.data + m.len; s = strstr(s + 1, ",\"cid\":\""))
+        for (const char *s = m.data ? strstr(m.data, ",\"cid\":\"") : NULL; s && s < tend; s = strstr(s + 1, ",\"cid\":\""))
             gc = s;
         char *lc = NULL;
         for (char *s = strstr(line, ",\"cid\":\""); s; s = strstr(s + 1, ",\"cid\":\"")) lc = s;
         int is_write = strstr(line, "\"operation\":\"create\"") || strstr(line, "\"operation\":\"update\"");
-        if (is_write && gc && lc && !strchr(lc + 8, ':') && !strchr(gc + 8, ':')) {
+        size_t ll = strlen(line);
+        if (is_write && gc && lc && !strchr(lc + 8, ':') && !memchr(gc + 8, ':', (size_t)(tend - gc - 8))) {
             fprintf(t->expect, "%.*s%.*s\n", (int)(lc - line), line, (int)(m.data + m.len - gc), gc);
+        } else if (tsfx && ll >= 2 && !strcmp(line + ll - 2, "}}")) {
+            fprintf(t->expect, "%.*s%.*s\n", (int)(ll - 2), line, (int)(m.data + m.len - tsfx), tsfx);
         } else {
             fprintf(t->expect, "%s\n", line);
         }
@@ -88,15 +99,17 @@ static void on_frame(void *ud, const uint8_t *frame, size_t len) {
 int main(int argc, char **argv) {
     size_t filler = 0;
     unsigned long long seed = 1;
+    long long seq_start = 1;
     const char *out = NULL, *expect = NULL, *seqs = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--filler") && i + 1 < argc) filler = (size_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--expect") && i + 1 < argc) expect = argv[++i];
         else if (!strcmp(argv[i], "--seqs") && i + 1 < argc) seqs = argv[++i];
+        else if (!strcmp(argv[i], "--seq-start") && i + 1 < argc) seq_start = strtoll(argv[++i], NULL, 10);
         else if (argv[i][0] != '-' || !strcmp(argv[i], "-")) out = argv[i];
         else {
-            fprintf(stderr, "usage: fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] OUT[.zst] < events.jsonl\n");
+            fprintf(stderr, "usage: fh_mkframes [--filler BYTES] [--seed S] [--expect FILE] [--seqs FILE] [--seq-start N] OUT[.zst] < events.jsonl\n");
             return 2;
         }
     }
@@ -113,7 +126,10 @@ int main(int argc, char **argv) {
     }
     if (expect) {
         t.expect = fopen(expect, "w");
-        t.d = ss_fh_decoder_new(NULL);
+        ss_fh_opts fo;
+        ss_fh_opts_init(&fo);
+        fo.clock = SS_FH_CLOCK_REPLAY; /* the expected time_us is what a frames: replay gives */
+        t.d = ss_fh_decoder_new(&fo);
         if (seqs) t.seqs = fopen(seqs, "w");
         if (!t.expect || !t.d || (seqs && !t.seqs)) {
             fprintf(stderr, "fh_mkframes: cannot write %s\n", expect);
@@ -121,6 +137,7 @@ int main(int argc, char **argv) {
         }
     }
     fhe_conv *c = fhe_conv_new(on_frame, &t, filler, seed);
+    fhe_conv_set_next_seq(c, seq_start);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;

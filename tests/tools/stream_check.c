@@ -1,6 +1,8 @@
 /* stream_check: verifies what `skyspool ingest` left in Redis against the JSONL input.
  *
- *   stream_check --redis URL --input FILE [--prefix P] [--keep-other] [--mode exact|covers]
+ *   stream_check --redis URL --input FILE [--prefix P] [--keep-other] [--mode exact|covers] [--any-time-us]
+ * (--any-time-us: lines are compared without their time_us, e.g. firehose: events, whose
+ * time_us is skyspool's receipt clock)
  *
  * Every input line is classified with the decoder (type stream, other, or DLQ), then every
  * entry of every stream is read back with paged XRANGE and compared:
@@ -55,8 +57,29 @@ typedef struct {
 static slot *g_tab;
 static size_t g_mask;
 
+static int g_any_time; /* --any-time-us: a receiver's clock; compare lines without time_us */
+static char *g_norm;
+static size_t g_norm_cap;
+
 static void hash_bytes(const char *p, size_t n, uint64_t *h1, uint64_t *h2) {
     uint8_t d[16];
+    if (g_any_time) { /* "time_us":<digits> -> "time_us": */
+        if (n > g_norm_cap) {
+            g_norm = realloc(g_norm, n);
+            if (!g_norm) abort();
+            g_norm_cap = n;
+        }
+        size_t j = 0;
+        for (size_t i = 0; i < n;) {
+            if (n - i > 10 && !memcmp(p + i, "\"time_us\":", 10)) {
+                memcpy(g_norm + j, p + i, 10), j += 10, i += 10;
+                while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+                continue;
+            }
+            g_norm[j++] = p[i++];
+        }
+        p = g_norm, n = j;
+    }
     ss_hash128(p, n, 7, d);
     memcpy(h1, d, 8);
     memcpy(h2, d + 8, 8);
@@ -162,7 +185,8 @@ int main(int argc, char **argv) {
     int keep_other = 0, c;
     static const struct option opts[] = {{"redis", 1, 0, 'r'}, {"input", 1, 0, 'i'},      {"prefix", 1, 0, 'p'},
                                          {"mode", 1, 0, 'm'},  {"keep-other", 0, 0, 'o'},
-                                         {"drain-to", 1, 0, 'd'}, {"also", 1, 0, 'a'},  {0, 0, 0, 0}};
+                                         {"drain-to", 1, 0, 'd'}, {"also", 1, 0, 'a'},  {"any-time-us", 0, 0, 't'},
+                                         {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'r': url = optarg; break;
@@ -172,6 +196,7 @@ int main(int argc, char **argv) {
         case 'o': keep_other = 1; break;
         case 'd': drain_to = optarg; break;
         case 'a': also = optarg; break;
+        case 't': g_any_time = 1; break;
         default: return 2;
         }
     }
@@ -312,7 +337,8 @@ int main(int argc, char **argv) {
                     char want[SS_EVENT_META_MAX];
                     size_t wl = ss_event_meta_format(l->key, l->time_us, want);
                     redisReply *mv = fv->element[0];
-                    if (mv->len != wl || memcmp(mv->str, want, wl)) fields++;
+                    if (g_any_time) wl = SS_DEDUP_HEX_LEN; /* the key only: time_us is the receiver's */
+                    if (mv->len < wl || memcmp(mv->str, want, wl)) fields++;
                 }
                 if (exact) {
                     /* next input line of this kind, in order */

@@ -15,11 +15,14 @@
 
 #include <cmocka.h>
 
+#include "archive/archive.h"
+#include "event/event.h"
 #include "fh_encode.h"
 #include "source/firehose/fh_decode.h"
 #include "util/log.h"
 
-/* Removes "time_us":N from an event so events compare without Jetstream's own clock. */
+/* Removes "time_us":N and ,"time":"..." from an event so events compare without Jetstream's
+ * own clock and without the claimed time the decoder adds to commits. */
 static char *strip_time(const char *s, size_t n) {
     char *o = malloc(n + 1);
     assert_non_null(o);
@@ -28,6 +31,13 @@ static char *strip_time(const char *s, size_t n) {
         if (n - i > 10 && !memcmp(s + i, "\"time_us\":", 10)) {
             i += 10;
             while (i < n && (s[i] == '-' || (s[i] >= '0' && s[i] <= '9'))) i++;
+            continue;
+        }
+        /* ,"time":"..." too: the decoder adds the claimed time to commits (commit.time) */
+        if (n - i > 9 && !memcmp(s + i, ",\"time\":\"", 9)) {
+            i += 9;
+            while (i < n && s[i] != '"') i++;
+            i++;
             continue;
         }
         o[j++] = s[i++];
@@ -567,7 +577,7 @@ static void test_multi_op_partial(void **state) {
     assert_string_equal(m[1].bad_reason, "cid_mismatch");
     assert_non_null(strstr(m[1].data, "\"path\":\"app.bsky.feed.like/3b\",\"action\":\"create\""));
     assert_null(m[2].bad_reason);
-    assert_non_null(strstr(m[2].data, "\"operation\":\"delete\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"3c\"}}"));
+    assert_non_null(strstr(m[2].data, "\"operation\":\"delete\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"3c\",\"time\":\"2026-05-25T14:23:28.778Z\"}}"));
     assert_null(m[3].bad_reason);
     assert_non_null(strstr(m[3].data, "\"operation\":\"update\""));
     assert_int_equal(m[0].cursor, 499);
@@ -912,14 +922,162 @@ static void test_time_parse(void **state) {
     assert_int_equal(us, 1779719009500000LL);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29.123456789Z", 30, &us), 0);
     assert_int_equal(us, 1779719009123456LL);
+    /* more than 9 fractional digits: truncated, as indigo does (was rejected) */
+    assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29.1234567891234Z", 34, &us), 0);
+    assert_int_equal(us, 1779719009123456LL);
+    char longt[SS_FH_MAX_TIME_LEN + 8] = "2026-05-25T14:23:29.";
+    while (strlen(longt) < SS_FH_MAX_TIME_LEN) strcat(longt, "1");
+    strcat(longt, "Z"); /* one over the limit */
+    assert_int_equal(ss_fh_parse_time_us(longt, strlen(longt), &us), -1);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25 14:23:29Z", 20, &us), -1);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29.Z", 21, &us), -1);
     assert_int_equal(ss_fh_parse_time_us("2026-05-25T14:23:29", 19, &us), -1);
 }
 
+/* A record of exactly `size` bytes of DAG-CBOR: {"$type": "app.bsky.feed.like", "pad": "xxx..."}. */
+static void record_of_size(ss_buf *rec, size_t size) {
+    for (size_t pad = size > 64 ? size - 64 : 0;; pad++) {
+        char *p = malloc(pad + 1);
+        assert_non_null(p);
+        memset(p, 'x', pad);
+        p[pad] = 0;
+        ss_buf_reset(rec);
+        fhe_head(rec, 5, 2);
+        fhe_text(rec, "pad");
+        fhe_text(rec, p);
+        fhe_text(rec, "$type");
+        fhe_text(rec, "app.bsky.feed.like");
+        free(p);
+        if (rec->len >= size) break;
+    }
+    assert_int_equal(rec->len, size);
+}
+
+/* Fidelity with the relay: records up to 1 MiB (not 1,000,000 B) are events; a frame time
+ * with 10+ fractional digits is an event (truncated); a commit whose signed object names
+ * another did or rev is a commit_mismatch reject, as goat firehose --verify-basic says. */
+static void test_relay_fidelity(void **state) {
+    (void)state;
+    ss_fh_decoder *d = ss_fh_decoder_new(NULL);
+    ss_buf rec;
+    ss_buf_init(&rec);
+    fhe_op op0 = {0};
+    fhe_commit c0 = {0};
+    int n;
+    ss_source_msg m;
+    record_of_size(&rec, 1000001);
+    assert_null(one_op(d, &rec, op0, c0, &n, &m));
+    record_of_size(&rec, SS_FH_MAX_RECORD);
+    assert_null(one_op(d, &rec, op0, c0, &n, &m));
+    record_of_size(&rec, SS_FH_MAX_RECORD + 1);
+    EXPECT_REASON(d, &rec, op0, c0, "record_too_big");
+
+    ss_buf_reset(&rec);
+    like_cbor(&rec);
+    fhe_commit ct = {.time = "2026-05-25T14:23:28.7781234567Z"};
+    const char *rt = one_op(d, &rec, op0, ct, &n, &m);
+    if (rt) fail_msg("%s: %.*s", rt, (int)m.len, m.data);
+    assert_non_null(strstr(m.data, "\"time_us\":1779719008778123"));
+
+    fhe_commit cd = {.commit_did = "did:plc:someoneelse"};
+    EXPECT_REASON(d, &rec, op0, cd, "commit_mismatch");
+    one_op(d, &rec, op0, cd, &n, &m);
+    assert_non_null(strstr(m.data, "did:plc:someoneelse"));
+    fhe_commit cr = {.commit_rev = "3older"};
+    EXPECT_REASON(d, &rec, op0, cr, "commit_mismatch");
+    assert_int_equal(ss_fh_stats_get(d)->by_reason[SS_FH_COMMIT_MISMATCH], 3);
+    ss_buf_free(&rec);
+    ss_fh_decoder_free(d);
+}
+
+static int64_t time_us_of(const ss_source_msg *m) {
+    const char *p = strstr(m->data, "\"time_us\":");
+    assert_non_null(p);
+    return atoll(p + 10);
+}
+
+/* One like commit claiming `when`, decoded; the event in *m. */
+static void like_at(ss_fh_decoder *d, int64_t seq, const char *when, ss_source_msg *m) {
+    ss_buf rec, f;
+    ss_buf_init(&rec);
+    ss_buf_init(&f);
+    like_cbor(&rec);
+    fhe_op op = {"create", "app.bsky.feed.like/3k", (const uint8_t *)rec.data, rec.len, 0, 0, 0};
+    fhe_commit c = {.seq = seq, .repo = "did:plc:clock", .rev = "3r", .time = when, .ops = &op, .nops = 1};
+    fhe_commit_frame(&f, &c);
+    assert_int_equal(ss_fh_decode(d, (const uint8_t *)f.data, f.len), 1);
+    ss_fh_output(d, 0, m);
+    assert_null(m->bad_reason);
+    ss_buf_free(&rec);
+    ss_buf_free(&f);
+}
+
+/* time_us is never the PDS's claim: the receipt clock (firehose:) and the replay clock
+ * (frames:) never go back and ignore a claim from 2099; the claim itself stays in the event
+ * (commit.time) and becomes the claimed_time column. */
+static void test_clocks_and_claimed_time(void **state) {
+    (void)state;
+    ss_fh_opts o;
+    ss_fh_opts_init(&o);
+    o.clock = SS_FH_CLOCK_RECEIPT;
+    ss_fh_decoder *d = ss_fh_decoder_new(&o);
+    ss_source_msg m;
+    ss_fh_set_receipt_us(d, 1779719000000000LL);
+    like_at(d, 1, "2099-01-01T00:00:00.000Z", &m);
+    assert_int_equal(time_us_of(&m), 1779719000000000LL);
+    assert_non_null(strstr(m.data, ",\"time\":\"2099-01-01T00:00:00.000Z\"}}"));
+    /* the event model and the archive see the claim */
+    ss_decoder *ed = ss_decoder_new(NULL);
+    ss_event ev;
+    assert_int_equal(ss_decode(ed, m.data, m.len, &ev), SS_DECODE_OK);
+    assert_int_equal(ev.time_us, 1779719000000000LL);
+    assert_true(ev.claimed_time.p && ev.claimed_time.n == 24 && !memcmp(ev.claimed_time.p, "2099", 4));
+    ss_ar_mapper *am = ss_ar_mapper_new();
+    ss_ar_row row;
+    assert_int_equal(ss_ar_map(am, &ev, &row), 0);
+    assert_true(row.has_claimed_time);
+    assert_int_equal(row.claimed_time, 4070908800000000LL);
+    /* a Jetstream commit has no claimed time */
+    const char *js = "{\"did\":\"did:plc:x\",\"time_us\":1,\"kind\":\"commit\",\"commit\":{\"rev\":\"3r\",\"operation\":"
+                     "\"delete\",\"collection\":\"app.bsky.feed.like\",\"rkey\":\"3k\"}}";
+    assert_int_equal(ss_decode(ed, js, strlen(js), &ev), SS_DECODE_OK);
+    assert_null(ev.claimed_time.p);
+    assert_int_equal(ss_ar_map(am, &ev, &row), 0);
+    assert_false(row.has_claimed_time);
+    ss_ar_mapper_free(am);
+    ss_decoder_free(ed);
+    /* a receipt time that goes back (clock step) does not make time_us go back */
+    ss_fh_set_receipt_us(d, 1779718000000000LL);
+    like_at(d, 2, "2026-05-25T14:23:28.778Z", &m);
+    assert_int_equal(time_us_of(&m), 1779719000000000LL);
+    ss_fh_decoder_free(d);
+
+    o.clock = SS_FH_CLOCK_REPLAY;
+    d = ss_fh_decoder_new(&o);
+    like_at(d, 1, "2026-05-25T14:00:00Z", &m);
+    assert_int_equal(time_us_of(&m), 1779717600000000LL);
+    like_at(d, 2, "2099-01-01T00:00:00Z", &m); /* after the wall clock: not believed */
+    assert_int_equal(time_us_of(&m), 1779717600000000LL);
+    like_at(d, 3, "2026-05-25T13:59:00Z", &m); /* earlier: never decreasing */
+    assert_int_equal(time_us_of(&m), 1779717600000000LL);
+    like_at(d, 4, "2026-05-25T14:01:00Z", &m);
+    assert_int_equal(time_us_of(&m), 1779717660000000LL);
+    like_at(d, 5, "2026-05-25T15:01:00Z", &m); /* a lone claim an hour on: not believed */
+    assert_int_equal(time_us_of(&m), 1779717660000000LL);
+    like_at(d, 6, "2026-05-25T14:02:00Z", &m);
+    assert_int_equal(time_us_of(&m), 1779717720000000LL);
+    like_at(d, 7, "2026-05-25T16:00:00Z", &m); /* the recording jumps: two claims agree */
+    assert_int_equal(time_us_of(&m), 1779717720000000LL);
+    like_at(d, 8, "2026-05-25T16:00:01Z", &m);
+    assert_int_equal(time_us_of(&m), 1779724801000000LL);
+    ss_fh_decoder_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clocks_and_claimed_time),
         cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_relay_fidelity),
         cmocka_unit_test(test_shared_samples_roundtrip),
         cmocka_unit_test(test_handmade_roundtrip),
         cmocka_unit_test(test_sync_info_error_toobig),

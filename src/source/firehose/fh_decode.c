@@ -51,6 +51,7 @@ static const char *const g_reason_names[SS_FH_REASON__COUNT] = {
     [SS_FH_BAD_RECORD] = "bad_record",
     [SS_FH_TOO_BIG] = "too_big",
     [SS_FH_ERROR_FRAME] = "error_frame",
+    [SS_FH_COMMIT_MISMATCH] = "commit_mismatch",
     [SS_FH_OOM] = "oom",
 };
 
@@ -63,7 +64,7 @@ void ss_fh_opts_init(ss_fh_opts *o) {
     memset(o, 0, sizeof *o);
     o->verify_cids = 1;
     o->max_frame_bytes = SS_FH_MAX_FRAME;
-    o->max_record_bytes = 1000000;
+    o->max_record_bytes = SS_FH_MAX_RECORD;
     o->max_ops = 200;
     o->max_car_bytes = 2000000;
     o->max_blocks = 100000;
@@ -103,6 +104,9 @@ struct ss_fh_decoder {
     fh_hasher hasher;
     ss_buf tmp;
     int64_t frame_seq;
+    int64_t receipt_us;  /* SS_FH_CLOCK_RECEIPT: set by the caller */
+    int64_t clock_last;  /* the last time_us given out (-1 none): the clocks never go back */
+    int64_t clock_jump;  /* SS_FH_CLOCK_REPLAY: a claim far ahead not yet believed; -1 none */
     int oom;
     char detail[256];
     char last_error[192];
@@ -117,6 +121,9 @@ ss_fh_decoder *ss_fh_decoder_new(const ss_fh_opts *opts) {
     if (d->o.max_depth <= 0 || d->o.max_depth > 64) d->o.max_depth = 32;
     d->scratch.max_depth = d->o.max_depth;
     d->st.last_seq = -1;
+    d->clock_last = -1;
+    d->clock_jump = -1;
+    d->receipt_us = -1;
     if (fh_hasher_init(&d->hasher)) {
         ss_fh_decoder_free(d);
         return NULL;
@@ -215,7 +222,7 @@ static int days_in_month(int Y, int M) {
 
 int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out) {
     int Y, M, D, h, m, sec;
-    if (n < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
+    if (n < 20 || n > SS_FH_MAX_TIME_LEN || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
         (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
         s[16] != ':' || digits(s + 17, 2, &sec))
         return -1;
@@ -229,7 +236,7 @@ int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out) {
             if (nd < 6) frac = frac * 10 + (s[i] - '0');
             nd++, i++;
         }
-        if (nd == 0 || nd > 9) return -1;
+        if (nd == 0) return -1; /* any longer fraction is truncated to µs, as indigo does */
         for (int k = nd; k < 6; k++) frac *= 10;
     }
     int64_t off = 0;
@@ -275,6 +282,36 @@ static int event_start(ss_buf *b, fh_slice did, int64_t time_us, const char *kin
     return 0;
 }
 
+static int64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The event time for a frame whose claimed time is `claimed` (see ss_fh_clock). Called
+ * once per frame that has events. */
+static int64_t clock_time(ss_fh_decoder *d, int64_t claimed) {
+    int64_t t = claimed;
+    if (d->o.clock == SS_FH_CLOCK_CLAIMED) return t;
+    if (d->o.clock == SS_FH_CLOCK_RECEIPT) {
+        t = d->receipt_us >= 0 ? d->receipt_us : wall_us();
+    } else if (t > wall_us()) {
+        t = d->clock_last >= 0 ? d->clock_last : wall_us(); /* a claim from the future */
+    } else if (d->clock_last >= 0 && t > d->clock_last + SS_FH_REPLAY_SKEW_US) {
+        /* A jump: one frame's claim is not believed, but two in a row that agree are (the
+         * recording really skipped ahead, e.g. two recordings concatenated). */
+        int64_t prev = d->clock_jump;
+        d->clock_jump = t;
+        if (prev < 0 || t < prev - SS_FH_REPLAY_SKEW_US || t > prev + SS_FH_REPLAY_SKEW_US) t = d->clock_last;
+        else d->clock_jump = -1;
+    } else {
+        d->clock_jump = -1;
+    }
+    if (t < d->clock_last) t = d->clock_last; /* never decreasing */
+    d->clock_last = t;
+    return t;
+}
+
 static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
     if (!f->time.s) return reject(d, f, SS_FH_BAD_BODY, "no time field") ? -1 : 1;
     if (ss_fh_parse_time_us(f->time.s, f->time.n, us)) {
@@ -285,6 +322,7 @@ static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_TIME, "time is before 1970") ? -1 : 1;
     }
+    *us = clock_time(d, *us);
     return 0;
 }
 
@@ -470,7 +508,47 @@ static int decode_op(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t us) {
         }
         if (PUT(",\"cid\":\"") || fh_cid_text(b, cid, cid_len) || PUT("\"")) return -1;
     }
+    /* the claimed time, verbatim: the claimed_time column (time_us is the clock's) */
+    e = PUT(",\"time\":") ? -1 : fh_json_str(b, f->time.s, f->time.n, 0);
+    if (e) return finish_event(d, f, off, e);
     return finish_event(d, f, off, PUT("}}") ? -1 : 0);
+}
+
+static int slice_eq(fh_slice a, fh_slice b) { return a.n == b.n && (a.n == 0 || !memcmp(a.s, b.s, a.n)); }
+
+/* The signed commit object must be the frame's: its did and rev equal the frame's repo and
+ * rev (what `goat firehose --verify-basic` checks); a relay passing on a commit for
+ * another repo, or another revision, is not to be believed. Returns 0 when they agree,
+ * 1 after a reject, -1 when out of memory. */
+static int check_commit_object(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
+    fh_rd r;
+    d->detail[0] = '\0';
+    fh_rd_init(&r, cb->data, cb->data_len, d->detail, sizeof d->detail);
+    uint64_t n;
+    fh_slice did = {0}, rev = {0};
+    int bad = fh_map(&r, &n) != 0;
+    for (uint64_t i = 0; !bad && i < n; i++) {
+        const char *k;
+        size_t kn;
+        if (fh_text(&r, &k, &kn)) {
+            bad = 1;
+            break;
+        }
+        fh_slice *dst = key_eq(k, kn, "did") ? &did : key_eq(k, kn, "rev") ? &rev : NULL;
+        if (dst) bad = fh_text(&r, &dst->s, &dst->n) != 0;
+        else bad = fh_skip(&r, d->o.max_depth) != 0;
+    }
+    f->frame_level = 1;
+    if (bad || !did.s || !rev.s)
+        return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block is not a commit object with did and rev") ? -1 : 1;
+    if (!slice_eq(did, f->repo))
+        return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block's did is %.*s, not the frame's repo",
+                      (int)(did.n > 80 ? 80 : did.n), did.s) ? -1 : 1;
+    if (!slice_eq(rev, f->rev))
+        return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block's rev is %.*s, not the frame's rev",
+                      (int)(rev.n > 40 ? 40 : rev.n), rev.s) ? -1 : 1;
+    f->frame_level = 0;
+    return 0;
 }
 
 static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
@@ -577,6 +655,8 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         f->frame_level = 1;
         return reject(d, f, e, "commit: %s", why);
     }
+    e = check_commit_object(d, f, cb);
+    if (e) return e < 0 ? -1 : 0;
     /* The ops, in order. */
     r->p = at.ops;
     fh_array(r, &nops);
@@ -716,7 +796,7 @@ int ss_fh_decode(ss_fh_decoder *d, const uint8_t *frame, size_t len) {
     }
     d->frame_seq = f.seq;
     int64_t last = f.seq > 0 ? f.seq : d->st.last_seq;
-    if (f.seq > d->st.last_seq) d->st.last_seq = f.seq;
+    if (f.seq > 0 && f.seq > d->st.last_seq) d->st.last_seq = f.seq; /* error frames have no seq */
     for (size_t i = 0; i < d->nouts; i++) {
         d->outs[i].cursor = (i + 1 < d->nouts && f.seq > 0) ? f.seq - 1 : last;
         if (d->outs[i].cursor < 0) d->outs[i].cursor = 0;
@@ -746,6 +826,7 @@ int ss_fh_decode_frame(ss_fh_decoder *d, const uint8_t *frame, size_t len, ss_fh
 }
 
 int64_t ss_fh_frame_seq(const ss_fh_decoder *d) { return d->frame_seq; }
+void ss_fh_set_receipt_us(ss_fh_decoder *d, int64_t us) { d->receipt_us = us; }
 int64_t ss_fh_last_seq(const ss_fh_decoder *d) { return d->st.last_seq; }
 const ss_fh_stats *ss_fh_stats_get(const ss_fh_decoder *d) { return &d->st; }
 const char *ss_fh_last_error(const ss_fh_decoder *d) { return d->last_error; }

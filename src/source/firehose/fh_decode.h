@@ -12,6 +12,9 @@
  *     small JSON object for the dead-letter stream: {"reason","detail", and what is known of
  *     "t","seq","repo","rev","path", plus "frame_b64" (the frame, capped) when the frame
  *     itself could not be parsed}.
+ * A commit event carries the frame's claimed time as commit.time (Jetstream has no such
+ * field; readers ignore it), identity and account events have it as their time anyway;
+ * time_us is set by the clock (ss_fh_clock).
  * #sync, tooBig commits (one reject each, reason "too_big", for backfill), #info and
  * unknown types emit no event; all are counted in ss_fh_stats.
  *
@@ -58,6 +61,7 @@ typedef enum {
     SS_FH_BAD_RECORD,      /* "bad_record": not an object, bad $type/blob/$link, mixed array */
     SS_FH_TOO_BIG,         /* "too_big": a tooBig commit (not an error: backfill it) */
     SS_FH_ERROR_FRAME,     /* "error_frame": op = -1 from the server */
+    SS_FH_COMMIT_MISMATCH, /* "commit_mismatch": the commit block's did/rev differ from the frame's repo/rev */
     SS_FH_OOM,             /* "oom" */
     SS_FH_REASON__COUNT
 } ss_fh_reason;
@@ -65,6 +69,8 @@ typedef enum {
 const char *ss_fh_reason_name(int reason);
 
 #define SS_FH_MAX_FRAME 5000000u /* the subscribeRepos frame limit */
+#define SS_FH_MAX_RECORD (1024u * 1024) /* a record block: 1 MiB, the relay's limit */
+#define SS_FH_MAX_TIME_LEN 64 /* a frame's time string; longer is no RFC 3339 time */
 
 /* The frame limit of a source given ss_source_opts.max_message_bytes, which is the *event*
  * limit (2 MiB under `skyspool ingest`): a frame may be larger than any event it carries,
@@ -73,10 +79,28 @@ static inline size_t ss_fh_frame_limit(size_t max_message_bytes) {
     return max_message_bytes > SS_FH_MAX_FRAME ? max_message_bytes : SS_FH_MAX_FRAME;
 }
 
+/* Where an event's time_us comes from. The frame's `time` is claimed by the PDS (the relay
+ * checks only its syntax), so it is never the partition clock of a live archive; it is
+ * kept verbatim in the event (commit.time, identity.time, account.time) for the
+ * claimed_time column. */
+typedef enum {
+    SS_FH_CLOCK_CLAIMED = 0, /* time_us = the frame's claimed time (tools, tests) */
+    SS_FH_CLOCK_RECEIPT,     /* = the receipt time given by ss_fh_set_receipt_us(), never
+                                decreasing (firehose:, as Jetstream does) */
+    SS_FH_CLOCK_REPLAY,      /* = the claimed time, never decreasing; a claim after the wall
+                                clock, or a lone claim more than SS_FH_REPLAY_SKEW_US past the
+                                previous value, is not believed (the previous value is kept);
+                                two such claims in a row that agree are: the recording itself
+                                jumped (frames:) */
+} ss_fh_clock;
+
+#define SS_FH_REPLAY_SKEW_US (10 * 60 * 1000000LL)
+
 typedef struct {
     int verify_cids;         /* 1 (default): sha-256 of the commit block and of each record used */
+    ss_fh_clock clock;       /* SS_FH_CLOCK_CLAIMED */
     size_t max_frame_bytes;  /* SS_FH_MAX_FRAME */
-    size_t max_record_bytes; /* 1,000,000 */
+    size_t max_record_bytes; /* SS_FH_MAX_RECORD (1 MiB) */
     size_t max_ops;          /* 200 */
     size_t max_car_bytes;    /* 2,000,000 */
     size_t max_blocks;       /* 100,000 per CAR */
@@ -118,6 +142,9 @@ size_t ss_fh_output_count(const ss_fh_decoder *d);
 typedef int (*ss_fh_emit_fn)(void *ud, const ss_source_msg *msg);
 int ss_fh_decode_frame(ss_fh_decoder *d, const uint8_t *frame, size_t len, ss_fh_emit_fn emit, void *ud);
 
+/* SS_FH_CLOCK_RECEIPT: the receipt time (µs since the epoch) of the next frame(s). */
+void ss_fh_set_receipt_us(ss_fh_decoder *d, int64_t us);
+
 /* The seq of the last frame decoded (0 when it had none, e.g. an error frame). */
 int64_t ss_fh_frame_seq(const ss_fh_decoder *d);
 /* Highest seq fully decoded so far, -1 before any (same as ss_fh_stats.last_seq). */
@@ -135,7 +162,8 @@ const char *ss_fh_last_info(const ss_fh_decoder *d);
 int ss_fh_record_to_json(ss_fh_decoder *d, const uint8_t *cbor, size_t len, const char **json, size_t *json_len);
 const char *ss_fh_last_detail(const ss_fh_decoder *d);
 
-/* RFC 3339 ("2026-05-25T14:23:29.950Z", offsets allowed, up to 9 fractional digits) to
+/* RFC 3339 ("2026-05-25T14:23:29.950Z", offsets allowed; a fraction of any length is
+ * truncated to microseconds, as indigo does; at most SS_FH_MAX_TIME_LEN bytes) to
  * microseconds since the epoch. Returns 0, or -1 when malformed. */
 int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out);
 

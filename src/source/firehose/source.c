@@ -6,13 +6,26 @@
  * events and rejects. This file joins the two:
  *
  *   - cursor = seq. Every output carries the decoder's cursor (a frame's last output
- *     its seq, earlier ones seq-1). After a seek the request carries cursor=<the seek
- *     cursor> and the relay sends frames after it; after a connection loss we resume
- *     from the highest seq fully decoded. No margin: seq is exact on one relay.
+ *     its seq, earlier ones seq-1). A (re)connect asks for cursor=<the seq of the last
+ *     frame this source handed on since the last seek>, or the seek's own cursor when
+ *     nothing came since, or no cursor (live) when there is neither. Never the highest
+ *     seq ever seen: after a seek back (a Redis-side rewind) that would skip everything
+ *     between the seek and the old maximum. No margin: seq is exact on one relay.
+ *   - a seq lower than the last one delivered means the relay's numbering restarted (a
+ *     new relay, a reset): it is reported as a gap (ss_source_gap_report) and the new
+ *     numbering is followed, so a reconnect does not keep asking for an old-numbering
+ *     cursor the relay will call FutureCursor.
+ *   - error frames (op -1) carry no seq and never move the cursor. FutureCursor (our
+ *     cursor is ahead of the relay) means, as the relay documents, that the only way on
+ *     is live: the next connection asks for no cursor, and the gap is reported.
+ *     #info OutdatedCursor (the cursor is older than the relay keeps) is reported as a
+ *     gap ending just before the first seq that follows.
+ *   - time_us is skyspool's receipt clock (the wall clock when the frame arrived, never
+ *     decreasing per source), as Jetstream's time_us is its own: the frame's `time` is a
+ *     PDS's claim (a like dated 2099 once pinned Redis), kept in the event as the claimed
+ *     time (commit.time) for the archive's claimed_time column.
  *   - frames over the 5 MB limit are not decoded; they become a "frame_too_big" reject
- *     with their size, for the dead-letter stream.
- *   - error frames (op -1, e.g. FutureCursor) and #info OutdatedCursor are logged; the
- *     decoder counts them. */
+ *     with their size, for the dead-letter stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +46,29 @@ typedef struct {
     ss_buf base;          /* path + query without cursor */
     ss_buf reject;        /* our own rejects (oversized frames) */
     size_t max_frame;
-    int64_t seek_cursor;  /* -1 = live */
-    int64_t resume_seq;   /* highest seq decoded since the seek; -1 = none */
+    const char *id;       /* the source's id, for gap reports */
+    int64_t seek_cursor;  /* the cursor of the last seek (or the URL's); -1 = live */
+    int64_t delivered;    /* seq of the last frame handed on since the seek; -1 = none */
+    int64_t requested;    /* the cursor the current connection asked for; -1 = live */
+    int outdated_pending; /* an OutdatedCursor notice waits for the next seq to date the gap */
+    int64_t frame_cursor; /* the resume cursor before the current frame */
     size_t next_out, nout;
-    uint64_t outdated_seen, errors_seen, oversized;
+    uint64_t outdated_seen, errors_seen, oversized, seq_resets, future_cursors, gaps;
 } fh_source;
+
+/* Where a (re)connect resumes: after the last frame delivered, else the seek's cursor. */
+static int64_t resume_cursor(const fh_source *f) { return f->delivered >= 0 ? f->delivered : f->seek_cursor; }
 
 static int fh_path(void *ud, ss_buf *path) {
     fh_source *f = ud;
-    return ss_ws_source_path(path, &f->base, f->resume_seq >= 0 ? f->resume_seq : f->seek_cursor);
+    f->requested = resume_cursor(f);
+    return ss_ws_source_path(path, &f->base, f->requested);
+}
+
+static void fh_gap(fh_source *f, const char *reason, int64_t from, int64_t to, const char *detail) {
+    f->gaps++;
+    ss_source_gap g = {f->id, reason, "seq", from, to, detail};
+    ss_source_gap_report(&g);
 }
 
 static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
@@ -55,17 +82,20 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     ss_buf_init(&f->base);
     ss_buf_init(&f->reject);
     f->seek_cursor = -1;
-    f->resume_seq = -1;
+    f->delivered = -1;
+    f->requested = -1;
     if (ss_ws_source_base(u.path, &f->base, &f->seek_cursor) < 0) return ss_source_fail(s, "out of memory");
     f->max_frame = ss_fh_frame_limit(opts->max_message_bytes);
     ss_fh_opts fo;
     ss_fh_opts_init(&fo);
     fo.verify_cids = opts->verify_cids;
     fo.max_frame_bytes = f->max_frame;
+    fo.clock = SS_FH_CLOCK_RECEIPT; /* time_us is ours, as Jetstream's is its own: a PDS's claim never pins it */
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory");
 
     ss_ws_source_id(s->id, sizeof s->id, "firehose", &u);
+    f->id = s->id;
     s->cursor_name = "seq";
     s->resume_margin = 0;
 
@@ -89,24 +119,55 @@ static void oversize_reject(fh_source *f, const ss_ws_msg *m, ss_source_msg *msg
                   ss_fh_reason_name(SS_FH_FRAME_TOO_BIG), m->full_len, f->max_frame);
     msg->data = f->reject.data;
     msg->len = f->reject.len;
-    msg->cursor = f->resume_seq >= 0 ? f->resume_seq : f->seek_cursor;
+    msg->cursor = resume_cursor(f);
     msg->bad_reason = ss_fh_reason_name(SS_FH_FRAME_TOO_BIG);
     ss_warn("firehose", "%s", f->reject.data);
 }
 
+/* After each decoded frame: act on error frames and notices, follow the seq. */
 static void note_frame(fh_source *f) {
     const ss_fh_stats *st = ss_fh_stats_get(f->dec);
+    char why[400];
+    if (st->error_frames > f->errors_seen) {
+        f->errors_seen = st->error_frames;
+        const char *e = ss_fh_last_error(f->dec);
+        if (!strncmp(e, "FutureCursor", 12)) {
+            f->future_cursors++;
+            snprintf(why, sizeof why,
+                     "the relay says cursor %lld is in its future (%s); reconnecting at live, without a cursor: "
+                     "whatever the relay sequenced between our cursor and its live tail is not delivered",
+                     (long long)f->requested, e);
+            fh_gap(f, "future_cursor", f->requested, -1, why);
+            f->seek_cursor = -1; /* the relay closes the connection; the next one is live */
+            f->delivered = -1;
+        } else {
+            ss_warn("firehose", "the relay sent an error frame: %s (the cursor stays at %lld)", e,
+                    (long long)resume_cursor(f));
+        }
+    }
     if (st->outdated_cursor > f->outdated_seen) {
         f->outdated_seen = st->outdated_cursor;
+        f->outdated_pending = 1;
         ss_warn("firehose", "the relay says the cursor is outdated (%s): it replays from its oldest event; "
                             "events before that are missing", ss_fh_last_info(f->dec));
     }
-    if (st->error_frames > f->errors_seen) {
-        f->errors_seen = st->error_frames;
-        ss_warn("firehose", "the relay sent an error frame: %s", ss_fh_last_error(f->dec));
+    int64_t seq = ss_fh_frame_seq(f->dec);
+    if (seq <= 0) return; /* error frames, #info: no seq, the cursor does not move */
+    if (f->outdated_pending) {
+        f->outdated_pending = 0;
+        snprintf(why, sizeof why, "cursor %lld is older than the relay keeps; it resumed at seq %lld",
+                 (long long)f->requested, (long long)seq);
+        fh_gap(f, "outdated_cursor", f->requested, seq - 1, why);
     }
-    int64_t seq = ss_fh_last_seq(f->dec);
-    if (seq > f->resume_seq) f->resume_seq = seq;
+    if (f->delivered >= 0 && seq < f->delivered) {
+        f->seq_resets++;
+        snprintf(why, sizeof why,
+                 "the relay's seq went back from %lld to %lld: its numbering restarted (a reset or another relay); "
+                 "following the new numbering, old-numbering cursors no longer apply",
+                 (long long)f->delivered, (long long)seq);
+        fh_gap(f, "seq_reset", f->delivered, seq, why);
+    }
+    f->delivered = seq;
 }
 
 static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
@@ -114,6 +175,9 @@ static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     for (;;) {
         if (f->next_out < f->nout) {
             ss_fh_output(f->dec, f->next_out++, msg);
+            /* A frame without a seq (an error frame's reject) is no position of its own:
+             * it carries where a resume would start, never the decoder's maximum. */
+            if (ss_fh_frame_seq(f->dec) <= 0) msg->cursor = f->frame_cursor;
             return SS_SOURCE_MSG;
         }
         ss_ws_msg m;
@@ -124,8 +188,10 @@ static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
             oversize_reject(f, &m, msg);
             return SS_SOURCE_MSG;
         }
+        ss_fh_set_receipt_us(f->dec, m.recv_us);
         int n = ss_fh_decode(f->dec, m.data, m.len);
         if (n < 0) return ss_source_fail(s, "out of memory decoding a frame");
+        f->frame_cursor = resume_cursor(f);
         note_frame(f);
         f->next_out = 0;
         f->nout = (size_t)n;
@@ -135,8 +201,9 @@ static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
 
 static int fh_seek(ss_source *s, int64_t cursor) {
     fh_source *f = s->impl;
-    f->seek_cursor = cursor < 0 ? 0 : cursor;
-    f->resume_seq = -1;
+    f->seek_cursor = cursor < 0 ? -1 : cursor; /* negative: live (0 would replay the relay's whole log) */
+    f->delivered = -1;
+    f->outdated_pending = 0;
     f->next_out = f->nout = 0;
     ss_ws_client_reconnect(f->ws);
     return 0;
@@ -150,11 +217,13 @@ static void fh_close(ss_source *s) {
         const ss_fh_stats *st = ss_fh_stats_get(f->dec);
         ss_info("firehose",
                 "closing: %llu frames, %llu events, %llu rejects, %llu connects, %llu disconnects, %llu stalls, "
-                "%llu outdated-cursor notices, last seq %lld",
+                "%llu outdated-cursor notices, %llu future-cursor errors, %llu seq resets, %llu gaps, "
+                "last seq delivered %lld",
                 (unsigned long long)st->frames, (unsigned long long)st->events,
                 (unsigned long long)(st->rejects + f->oversized), (unsigned long long)ws->connects,
                 (unsigned long long)ws->disconnects, (unsigned long long)ws->stalls,
-                (unsigned long long)st->outdated_cursor, (long long)st->last_seq);
+                (unsigned long long)st->outdated_cursor, (unsigned long long)f->future_cursors,
+                (unsigned long long)f->seq_resets, (unsigned long long)f->gaps, (long long)f->delivered);
     }
     ss_ws_client_free(f->ws);
     ss_fh_decoder_free(f->dec);

@@ -10,7 +10,14 @@
  * dropped. A damaged file yields a reject and then stops: a file cut inside a frame (a
  * recording interrupted) ends the stream after a "truncated" reject; a length over the
  * frame limit (corruption, or not a frames file) is a "frame_too_big" reject followed by
- * an error, since nothing after it can be trusted. */
+ * an error, since nothing after it can be trusted.
+ *
+ * Clock: a frames file holds no receipt times, and a replay must give the same events
+ * every time (tests compare them byte for byte), so time_us is not the wall clock of the
+ * replay but SS_FH_CLOCK_REPLAY: the frames' claimed times made never-decreasing, with a
+ * claim after the wall clock, or a lone claim more than 10 minutes past the previous one,
+ * not believed (the previous value is kept), so one PDS's future date cannot pin a
+ * replayed stream either. The claim itself is kept verbatim (commit.time) as in a live stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +53,7 @@ static int frames_open(ss_source *s, const char *args, const ss_source_opts *opt
         fo.verify_cids = opts->verify_cids;
         fo.max_frame_bytes = ss_fh_frame_limit(opts->max_message_bytes); /* as firehose: does */
     }
+    fo.clock = SS_FH_CLOCK_REPLAY;
     f->fo = fo;
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory"), -1;

@@ -10,12 +10,25 @@
  *   - the cursor: each event's time_us, read with a cheap top-level peek. After a seek
  *     the request carries the caller's cursor (margin already applied); after a
  *     connection loss we resume ourselves from the last delivered time_us minus
- *     resume_margin, as Jetstream's docs advise (duplicates are removed downstream);
+ *     resume_margin, as Jetstream's docs advise (duplicates are removed downstream).
+ *     Newer Jetstreams add an integer "cursor" to each event, the instance's own exact
+ *     position: when the last event carried one, a reconnect to the same instance asks
+ *     for exactly it (no rewind, no overlap). The cursor handed to consumers (and stored)
+ *     stays time_us, which any instance understands;
  *   - compress=true: each binary message is one zstd frame made with Jetstream's
  *     dictionary, digested once;
  *   - retention clamping: Jetstream silently starts at its oldest event when a cursor is
  *     older than its window, so the first event of each connection is compared with
  *     the cursor requested and a gap is logged and counted.
+ *
+ * Failover: the argument may be a comma-separated list of endpoints
+ * (jetstream:wss://a/subscribe,wss://b/subscribe). One is used at a time; when a connection
+ * attempt fails or a connection stalls, the next one takes over, asked for the last
+ * delivered time_us minus the margin (time_us means the same on every instance; an
+ * event's own "cursor" does not, so it is not carried). The stored cursor is therefore
+ * keyed by the logical stream, "jetstream:<path>", not by the host: switching instances,
+ * or listing another, resumes where the archive is. The old host-keyed id is offered as
+ * legacy_id, read once on upgrade.
  *
  * Messages it cannot turn into JSON (over the size limit, bad zstd) are still handed
  * on, with bad_reason set, for the dead-letter stream. */
@@ -36,31 +49,52 @@
 #define JS_RESUME_MARGIN_US (5 * 1000000LL)    /* rewind on resume, as Jetstream's docs advise */
 #define JS_CLAMP_GAP_US (60 * 1000000LL)       /* first event this far past the cursor: clamped */
 #define JS_DLQ_CAP (64 * 1024)                 /* raw bytes kept for a dead-letter entry */
+#define JS_MAX_ENDPOINTS 16                    /* in a failover list */
+
+typedef struct {
+    char *url;
+    ss_buf base;             /* path + query without cursor */
+} js_endpoint;
 
 typedef struct {
     ss_ws_client *ws;
-    ss_buf base;             /* path + query without cursor */
+    js_endpoint ep[JS_MAX_ENDPOINTS];
+    size_t nep, cur;         /* endpoints; the one in use */
+    ss_source_opts so;       /* client options for switching */
+    uint64_t seen_failures, seen_stalls, switches;
+    ss_buf base;             /* the current endpoint's path + query without cursor */
     ss_zdict *zd;            /* compress=true */
     ss_buf out;              /* decompressed message */
     size_t max_bytes;
     int64_t seek_cursor;     /* cursor given to seek(); -1 = live */
     int64_t last_time_us;    /* last delivered time_us since the seek; -1 = none */
+    int64_t last_exact;      /* the last delivered event's own "cursor" field; -1 = none */
+    uint64_t exact_resumes;  /* reconnects that asked for an exact cursor */
     int64_t requested;       /* cursor of the current connection's request; -1 = live */
     uint64_t clamped;        /* connections whose first event came well after the cursor */
+    const char *id;          /* the source's id, for gap reports */
     uint64_t bad;            /* messages handed on as bad */
 } js_source;
 
 static int js_path(void *ud, ss_buf *path) {
     js_source *js = ud;
+    if (js->last_exact >= 0) { /* the instance's own position: resume exactly */
+        js->requested = -1;     /* not a time: no clamp check */
+        js->exact_resumes++;
+        return ss_ws_source_path(path, &js->base, js->last_exact);
+    }
     int64_t cur = js->last_time_us >= 0 ? js->last_time_us - JS_RESUME_MARGIN_US : js->seek_cursor;
     if (cur < 0 && js->last_time_us >= 0) cur = 0;
     js->requested = cur;
     return ss_ws_source_path(path, &js->base, cur);
 }
 
-/* Builds the request path (without cursor) from the URL and the options. */
-static int build_base(ss_source *s, js_source *js, const ss_ws_url *u, const ss_source_opts *opts, int *compress) {
-    if (ss_ws_source_base(u->path, &js->base, &js->seek_cursor) < 0) return ss_source_fail(s, "out of memory");
+/* Builds the request path (without cursor) from the URL and the options into base. */
+static int build_base(ss_source *s, js_source *js, ss_buf *base, const ss_ws_url *u, const ss_source_opts *opts,
+                      int *compress) {
+    int64_t url_cursor = -1;
+    if (ss_ws_source_base(u->path, base, &url_cursor) < 0) return ss_source_fail(s, "out of memory");
+    if (url_cursor >= 0 && js->seek_cursor < 0) js->seek_cursor = url_cursor;
     int all = opts->wanted_collections && !strcmp(opts->wanted_collections, "*");
     if (!all && !ss_ws_query_has(u->path, "wantedCollections")) {
         const char *list = opts->wanted_collections && *opts->wanted_collections ? opts->wanted_collections
@@ -73,7 +107,7 @@ static int build_base(ss_source *s, js_source *js, const ss_ws_url *u, const ss_
             return ss_source_fail(s, "wanted collections: %s", err);
         }
         for (size_t i = 0; i < f.n; i++)
-            if (ss_ws_query_add(&js->base, "wantedCollections", f.items[i]) < 0) {
+            if (ss_ws_query_add(base, "wantedCollections", f.items[i]) < 0) {
                 ss_js_filter_free(&f);
                 return ss_source_fail(s, "out of memory");
             }
@@ -81,16 +115,57 @@ static int build_base(ss_source *s, js_source *js, const ss_ws_url *u, const ss_
     }
     *compress = opts->compress || strstr(u->path, "compress=true") != NULL;
     if (opts->compress && !ss_ws_query_has(u->path, "compress") &&
-        ss_ws_query_add(&js->base, "compress", "true") < 0)
+        ss_ws_query_add(base, "compress", "true") < 0)
         return ss_source_fail(s, "out of memory");
     return 0;
 }
 
-static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
-    const char *url = args && *args ? args : JS_DEFAULT_URL;
-    ss_ws_url u;
+/* Splits "URL[,URL...]" at commas that start a new ws:// or wss:// URL (a query may hold
+ * commas of its own). Returns the count, or -1 when there are too many. */
+static int split_endpoints(const char *args, char **out, size_t max) {
+    size_t n = 0;
+    const char *p = args;
+    while (*p) {
+        const char *q = p, *next = NULL;
+        for (;; q++) {
+            q = strchr(q, ',');
+            if (!q) break;
+            if (!strncmp(q + 1, "ws://", 5) || !strncmp(q + 1, "wss://", 6)) {
+                next = q + 1;
+                break;
+            }
+        }
+        size_t len = next ? (size_t)(next - 1 - p) : strlen(p);
+        if (n == max) return -1;
+        out[n] = strndup(p, len);
+        if (!out[n]) return -1;
+        n++;
+        if (!next) break;
+        p = next;
+    }
+    return (int)n;
+}
+
+static int connect_endpoint(ss_source *s, js_source *js, size_t i) {
     char err[256];
-    if (ss_ws_url_parse(url, &u, err, sizeof err) < 0) return ss_source_fail(s, "%s", err);
+    ss_ws_client_free(js->ws);
+    js->ws = NULL;
+    js->cur = i;
+    ss_buf_reset(&js->base);
+    if (ss_buf_append(&js->base, js->ep[i].base.data, js->ep[i].base.len) < 0) return ss_source_fail(s, "out of memory");
+    ss_ws_client_opts wo;
+    ss_ws_source_client_opts(&wo, js->ep[i].url, &js->so);
+    wo.max_message_bytes = js->max_bytes;
+    wo.path_fn = js_path;
+    wo.ud = js;
+    wo.log_name = "jetstream";
+    js->ws = ss_ws_client_new(&wo, err, sizeof err);
+    if (!js->ws) return ss_source_fail(s, "%s", err);
+    js->seen_failures = js->seen_stalls = 0;
+    return 0;
+}
+
+static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     js_source *js = calloc(1, sizeof *js);
     if (!js) return ss_source_fail(s, "out of memory");
     s->impl = js;
@@ -98,11 +173,37 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     ss_buf_init(&js->out);
     js->seek_cursor = -1;
     js->last_time_us = -1;
+    js->last_exact = -1;
     js->requested = -1;
+    js->so = *opts;
+    js->so.zstd_dictionary = NULL; /* only used here, at open */
     js->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : 2u * 1024 * 1024;
+    char *urls[JS_MAX_ENDPOINTS] = {0};
+    int n = split_endpoints(args && *args ? args : JS_DEFAULT_URL, urls, JS_MAX_ENDPOINTS);
+    if (n < 0) {
+        for (size_t i = 0; i < JS_MAX_ENDPOINTS && urls[i]; i++) free(urls[i]);
+        return ss_source_fail(s, "at most %d endpoints in a failover list", JS_MAX_ENDPOINTS);
+    }
+    char err[256];
     int compress = 0;
-    /* An explicit cursor in the URL is where to start, unless a seek says otherwise. */
-    if (build_base(s, js, &u, opts, &compress) < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        js->ep[i].url = urls[i];
+        ss_buf_init(&js->ep[i].base);
+        js->nep++;
+        ss_ws_url u;
+        if (ss_ws_url_parse(urls[i], &u, err, sizeof err) < 0)
+            return ss_source_fail(s, "%s%s", n > 1 ? "endpoint: " : "", err);
+        int c = 0;
+        /* An explicit cursor in the URL is where to start, unless a seek says otherwise. */
+        if (build_base(s, js, &js->ep[i].base, &u, opts, &c) < 0) return -1;
+        compress |= c;
+        if (i == 0) {
+            /* The stored cursor belongs to the logical stream (any instance), not the host. */
+            const char *q = strchr(u.path, '?');
+            snprintf(s->id, sizeof s->id, "jetstream:%.*s", (int)(q ? (size_t)(q - u.path) : strlen(u.path)), u.path);
+            ss_ws_source_id(s->legacy_id, sizeof s->legacy_id, "jetstream", &u);
+        }
+    }
     if (compress) {
         if (!opts->zstd_dictionary)
             return ss_source_fail(s, "compress=true needs Jetstream's zstd dictionary: set zstd-dictionary to its path "
@@ -110,25 +211,36 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
         js->zd = ss_zdict_open(opts->zstd_dictionary, 0, err, sizeof err);
         if (!js->zd) return ss_source_fail(s, "%s", err);
     }
-    ss_ws_source_id(s->id, sizeof s->id, "jetstream", &u);
+    js->id = s->id;
     s->cursor_name = "time_us";
     s->resume_margin = JS_RESUME_MARGIN_US;
+    return connect_endpoint(s, js, 0);
+}
 
-    ss_ws_client_opts wo;
-    ss_ws_source_client_opts(&wo, url, opts);
-    wo.max_message_bytes = js->max_bytes;
-    wo.path_fn = js_path;
-    wo.ud = js;
-    wo.log_name = "jetstream";
-    js->ws = ss_ws_client_new(&wo, err, sizeof err);
-    if (!js->ws) return ss_source_fail(s, "%s", err);
-    return 0;
+/* Failover: after a failed attempt or a stall on this endpoint, the next one. */
+static int maybe_switch(ss_source *s, js_source *js) {
+    if (js->nep < 2) return 0;
+    const ss_ws_client_stats *st = ss_ws_client_get_stats(js->ws);
+    int failed = st->connect_failures > js->seen_failures, stalled = st->stalls > js->seen_stalls;
+    js->seen_failures = st->connect_failures;
+    js->seen_stalls = st->stalls;
+    if (!failed && !stalled) return 0;
+    size_t next = (js->cur + 1) % js->nep;
+    js->switches++;
+    js->last_exact = -1; /* an instance's own cursor means nothing to another */
+    ss_warn("jetstream", "endpoint %zu of %zu %s; switching to %s, resuming at %s", js->cur + 1, js->nep,
+            stalled ? "stalled" : "failed", js->ep[next].url,
+            js->last_time_us >= 0 ? "the last time_us minus the margin" : "the same cursor");
+    return connect_endpoint(s, js, next);
 }
 
 static void check_clamp(js_source *js, int64_t t) {
     if (js->requested < 0 || t < 0) return;
     if (t - js->requested > JS_CLAMP_GAP_US) {
         js->clamped++;
+        ss_source_gap g = {js->id, "clamped_cursor", "time_us", js->requested, t - 1,
+                           "the first event came well after the cursor: clamped to the server's retention window"};
+        ss_source_gap_report(&g);
         ss_warn("jetstream",
                 "asked for cursor %lld but the first event is %.1f s later (time_us %lld): the cursor is probably "
                 "older than the server's retention window, and events in between are missing",
@@ -140,7 +252,7 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     js_source *js = s->impl;
     ss_ws_msg m;
     int rc = ss_ws_client_next(js->ws, &m, timeout_ms);
-    if (rc == SS_WS_AGAIN) return SS_SOURCE_AGAIN;
+    if (rc == SS_WS_AGAIN) return maybe_switch(s, js) < 0 ? SS_SOURCE_ERR : SS_SOURCE_AGAIN;
     if (rc == SS_WS_ERR) return ss_source_fail(s, "%s", ss_ws_client_errstr(js->ws));
     const char *data = (const char *)m.data;
     size_t len = m.len;
@@ -155,11 +267,12 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     }
     ss_js_peek_result pk;
     if (!bad) {
-        ss_js_peek(data, len, 0, &pk);
+        ss_js_peek(data, len, SS_JS_PEEK_CURSOR, &pk);
         if (pk.time_us >= 0) {
             if (m.first_of_conn) check_clamp(js, pk.time_us);
             js->last_time_us = pk.time_us;
         }
+        js->last_exact = pk.cursor; /* -1 when this event has none: fall back to time_us */
     }
     msg->cursor = js->last_time_us >= 0 ? js->last_time_us : js->seek_cursor;
     if (bad) {
@@ -177,6 +290,7 @@ static int js_seek(ss_source *s, int64_t cursor) {
     js_source *js = s->impl;
     js->seek_cursor = cursor < 0 ? 0 : cursor;
     js->last_time_us = -1;
+    js->last_exact = -1;
     ss_ws_client_reconnect(js->ws);
     return 0;
 }
@@ -188,13 +302,18 @@ static void js_close(ss_source *s) {
         const ss_ws_client_stats *st = ss_ws_client_get_stats(js->ws);
         ss_info("jetstream",
                 "closing: %llu messages, %llu connects, %llu disconnects, %llu stalls, %llu pauses, "
-                "%llu clamped cursors, %llu bad messages",
+                "%llu clamped cursors, %llu exact-cursor resumes, %llu endpoint switches, %llu bad messages",
                 (unsigned long long)st->messages, (unsigned long long)st->connects,
                 (unsigned long long)st->disconnects, (unsigned long long)st->stalls, (unsigned long long)st->pauses,
-                (unsigned long long)js->clamped, (unsigned long long)js->bad);
+                (unsigned long long)js->clamped, (unsigned long long)js->exact_resumes,
+                (unsigned long long)js->switches, (unsigned long long)js->bad);
     }
     ss_ws_client_free(js->ws);
     ss_zdict_free(js->zd);
+    for (size_t i = 0; i < js->nep; i++) {
+        free(js->ep[i].url);
+        ss_buf_free(&js->ep[i].base);
+    }
     ss_buf_free(&js->base);
     ss_buf_free(&js->out);
     free(js);
@@ -203,7 +322,8 @@ static void js_close(ss_source *s) {
 
 const ss_source_vtbl ss_source_jetstream = {
     .scheme = "jetstream",
-    .usage = "jetstream:URL  Jetstream WebSocket (default " JS_DEFAULT_URL "); cursor = time_us",
+    .usage = "jetstream:URL[,URL...]  Jetstream WebSocket (default " JS_DEFAULT_URL "); a list fails over; "
+             "cursor = time_us",
     .open = js_open,
     .next = js_next,
     .seek = js_seek,
