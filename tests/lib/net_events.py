@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Test data for the live-source tests: Jetstream v1 events with distinct identities
-and strictly increasing time_us, built from the real sample events in $SKYSPOOL_SHARED.
+and strictly increasing time_us, built from `skyspool synth` events and, when present, the
+real sample events in $SKYSPOOL_SHARED/samples (the tests run without them).
 
 usage: net_events.py gen N SPACING_US OUT.jsonl
        net_events.py filter IN.jsonl WANTED [CURSOR]   (prints what a Jetstream server
@@ -10,21 +11,32 @@ usage: net_events.py gen N SPACING_US OUT.jsonl
 import glob
 import json
 import os
+import subprocess
 import sys
 
 
+def usable(line, out):
+    line = line.strip()
+    if not line:
+        return
+    ev = json.loads(line)
+    if ev.get("kind") in ("commit", "identity", "account") and "time_us" in ev:
+        out.append(ev)
+
+
 def samples():
-    shared = os.environ.get("SKYSPOOL_SHARED") or os.path.join(os.environ["SKYSPOOL_SRC"], "..", "shared")
     out = []
+    # Generated events: always there (SKYSPOOL_BIN is the binary under test).
+    synth = subprocess.run([os.environ["SKYSPOOL_BIN"], "synth", "--events", "400", "--seed", "21"],
+                           check=True, capture_output=True, text=True).stdout
+    for line in synth.splitlines():
+        usable(line, out)
+    # The real samples, in addition, when they are next to the repo.
+    shared = os.environ.get("SKYSPOOL_SHARED") or os.path.join(os.environ["SKYSPOOL_SRC"], "..", "shared")
     for path in sorted(glob.glob(os.path.join(shared, "samples", "*.jsonl"))):
         with open(path, encoding="utf-8") as f:
             for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                ev = json.loads(line)
-                if ev.get("kind") in ("commit", "identity", "account") and "time_us" in ev:
-                    out.append(ev)
+                usable(line, out)
     return out
 
 
