@@ -1,13 +1,19 @@
-# Thin wrapper over CMake. Every target installs what it needs first (scripts/install-deps
-# is idempotent and quick when everything is present).
-#   make          release build in build/
-#   make demo     the main job on a private redis-server, with a summary
-#   make test     ASan/UBSan build in build-asan/, then every test through CTest
+# Thin wrapper over CMake. `make` only builds; installing packages is explicit:
+#   make          release build in build/ (needs the build dependencies; `make deps` installs them)
+#   make deps     scripts/install-deps: the Debian and test-side npm packages (sudo/root)
+#   make demo     deps, build, then the main job on a private redis-server, with a summary
+#   make test     deps, the release build and the ASan/UBSan build in build-asan/ (both with
+#                 -Werror: SKYSPOOL_WERROR=ON), then every test through CTest
 #   make bench    benchmarks against their peers; results go to BENCHMARKS.md
 #   make fuzz     every fuzz target for FUZZ_SECONDS (default 300) each, in build-fuzz/
 #                 (clang + libFuzzer; corpora kept in build-fuzz/corpus/), FUZZ_TARGETS to pick
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+
+# -Werror (SKYSPOOL_WERROR) is ON for the builds `make test` uses and for the sanitized build,
+# which is for tests. A plain `make` passes WERROR=ON/OFF when given and otherwise keeps
+# what build/ was configured with (OFF for a fresh build/).
+WERROR ?=
 
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
@@ -19,20 +25,22 @@ all: build
 deps:
 	@./scripts/install-deps
 
-build: deps
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+build:
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(if $(WERROR),-DSKYSPOOL_WERROR=$(WERROR)) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-build-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKYSPOOL_SANITIZE=ON >/dev/null
+build-asan:
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSKYSPOOL_SANITIZE=ON -DSKYSPOOL_WERROR=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
-demo: build
+demo: deps
+	@$(MAKE) --no-print-directory build
 	@./scripts/demo
 
 # The release build is compiled too: -O2 enables warnings (-Wmaybe-uninitialized) that the
-# Debug build cannot see, and `make demo` uses it.
-test: build build-asan
+# Debug build cannot see, and `make demo` uses it. Both with -Werror.
+test: deps
+	@$(MAKE) --no-print-directory build build-asan WERROR=ON
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
@@ -42,7 +50,8 @@ unit: build-asan
 integration: build-asan
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L integration
 
-bench: build
+bench: deps
+	@$(MAKE) --no-print-directory build
 	@./bench/run-all
 
 fuzz: deps

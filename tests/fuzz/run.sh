@@ -45,7 +45,7 @@ log() { printf '[fuzz] %s\n' "$*" >&2; }
 
 # ---- build ----------------------------------------------------------------------------
 configure() { # $1 = C compiler
-  CC=$1 cmake -S "$SRC" -B "$BUILD" -DSKYSPOOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD.configure.log" 2>&1
+  CC=$1 cmake -S "$SRC" -B "$BUILD" -DSKYSPOOL_FUZZ=ON -DSKYSPOOL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD.configure.log" 2>&1
 }
 mkdir -p "$(dirname "$BUILD")"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then

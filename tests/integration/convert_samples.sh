@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# convert: every real Jetstream event in $SKYSPOOL_SHARED/samples converts and reads back
-# field-identical through DuckDB and hyparquet (expected values computed in JS from the
-# JSON by tests/js/archive_check.mjs); the same input from stdin and from a .zst file gives
-# the same rows; usage errors exit 2 and --help teaches.
+# convert: every event of `skyspool synth` output (every type, deletes, updates, other
+# collections) and, in addition when present, every real Jetstream event in
+# $SKYSPOOL_SHARED/samples converts and reads back field-identical through DuckDB and
+# hyparquet (expected values computed in JS from the JSON by tests/js/archive_check.mjs);
+# the same input from stdin and from a .zst file gives the same rows; usage errors exit 2
+# and --help teaches.
 source "$(dirname "$0")/../lib/harness.sh"
 
-samples=("$SKYSPOOL_SHARED"/samples/*.jsonl)
-[ "${#samples[@]}" -gt 0 ] || { ss_fail "no samples in $SKYSPOOL_SHARED/samples"; ss_done; exit 1; }
+# Two synth files (different seeds and hours), then the real samples when they are there.
+mkdir -p "$SS_TMP/in"
+"$SKYSPOOL_BIN" synth --events 1500 --seed 3 --rate 5 --other-frac 0.05 > "$SS_TMP/in/synth_a.jsonl"
+"$SKYSPOOL_BIN" synth --events 700 --seed 4 --start 2025-09-01T10:00:00Z --rate 50 > "$SS_TMP/in/synth_b.jsonl"
+samples=("$SS_TMP"/in/*.jsonl)
+if ss_shared "the real Jetstream samples" 'samples/*.jsonl'; then
+  samples+=("$SKYSPOOL_SHARED"/samples/*.jsonl)
+fi
 jsonl_args=()
 for f in "${samples[@]}"; do jsonl_args+=(--jsonl "$f"); done
 

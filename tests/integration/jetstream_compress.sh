@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# jetstream: with compress=true: every message is a zstd frame made with Jetstream's
-# shared dictionary ($SKYSPOOL_SHARED/jetstream/zstd_dictionary); the events round-trip
-# byte for byte, fewer bytes cross the wire, and a client without the dictionary is told
-# where to get it. Loopback only.
+# jetstream: with compress=true: every message is a zstd frame made with a shared
+# dictionary: one trained here with `zstd --train` on synth output, and Jetstream's own
+# ($SKYSPOOL_SHARED/jetstream/zstd_dictionary) in addition when present; the events
+# round-trip byte for byte, fewer bytes cross the wire, and a client without the dictionary
+# is told where to get it. Loopback only.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/net.sh"
 
-[ -s "$ZDICT" ] || { ss_fail "missing $ZDICT"; ss_done; }
+net_train_dict "$ZDICT"
+ss_check "the trained dictionary is Jetstream-sized (112640 bytes)" test "$(stat -c %s "$ZDICT")" -eq 112640
 IN="$SS_TMP/in.jsonl"
 net_gen 20000 1000 "$IN"
 net_expect "$IN" app.bsky.feed.post,app.bsky.feed.like,app.bsky.feed.repost,app.bsky.graph.follow,app.bsky.graph.block \
   > "$SS_TMP/exp"
 n=$(wc -l < "$SS_TMP/exp")
 
+# compress_run LABEL DICT: the round trips and the byte count with one dictionary.
+compress_run() {
+local label=$1 ZDICT=$2
 net_replay z --jsonl "$IN" --zstd-dictionary "$ZDICT"
 URL="ws://127.0.0.1:$RP_PORT_z/subscribe"
 timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:$URL" --compress --zstd-dictionary "$ZDICT" --limit "$n" \
   > "$SS_TMP/out1" 2> "$SS_TMP/cat1.log"
-ss_check "compress=true: identical to the input ($n events)" cmp -s "$SS_TMP/exp" "$SS_TMP/out1"
+ss_check "$label: compress=true: identical to the input ($n events)" cmp -s "$SS_TMP/exp" "$SS_TMP/out1"
 ss_check "the request asked for compress=true" grep -q "compress=true" "$SS_TMP/cat1.log"
 ss_check "no message was rejected" grep -q "0 bad messages" "$SS_TMP/cat1.log"
 net_replay zf --jsonl "$IN" --zstd-dictionary "$ZDICT" --fragment 100
 timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_zf/subscribe" --compress \
   --zstd-dictionary "$ZDICT" --limit "$n" > "$SS_TMP/outf" 2>/dev/null
-ss_check "compress=true in 100-byte fragments: identical" cmp -s "$SS_TMP/exp" "$SS_TMP/outf"
+ss_check "$label: compress=true in 100-byte fragments: identical" cmp -s "$SS_TMP/exp" "$SS_TMP/outf"
 net_stop "$RP_PID_zf"
 net_stop "$RP_PID_z"
 zbytes=$(sed -n 's/.*stopping: .* messages, \([0-9]*\) bytes sent.*/\1/p' "$RP_LOG_z")
@@ -33,9 +38,15 @@ timeout 60 "$SKYSPOOL_BIN" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_plain
   > "$SS_TMP/out2" 2>/dev/null
 net_stop "$RP_PID_plain"
 pbytes=$(sed -n 's/.*stopping: .* messages, \([0-9]*\) bytes sent.*/\1/p' "$RP_LOG_plain")
-ss_check "uncompressed run identical too" cmp -s "$SS_TMP/exp" "$SS_TMP/out2"
+ss_check "$label: uncompressed run identical too" cmp -s "$SS_TMP/exp" "$SS_TMP/out2"
 ss_log "bytes on the wire: compressed $zbytes, plain $pbytes"
-ss_check "compressed bytes ($zbytes) under 60% of plain ($pbytes)" test "$zbytes" -gt 0 -a $((zbytes * 100)) -lt $((pbytes * 60))
+ss_check "$label: compressed bytes ($zbytes) under 60% of plain ($pbytes)" test "$zbytes" -gt 0 -a $((zbytes * 100)) -lt $((pbytes * 60))
+}
+compress_run trained "$ZDICT"
+if ss_shared "Jetstream's own dictionary" jetstream/zstd_dictionary; then
+  compress_run jetstream "$ZDICT_REAL"
+fi
+URL="ws://127.0.0.1:$RP_PORT_z/subscribe"
 
 # Without the dictionary the source refuses to start and says where to get it.
 set +e

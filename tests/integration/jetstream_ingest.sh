@@ -54,6 +54,7 @@ net_stop "$RP_PID_a2"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
   -addext "subjectAltName=IP:127.0.0.1" -keyout key.pem -out cert.pem 2>/dev/null
 ss_start_redis t
+net_train_dict "$ZDICT"
 net_replay tls --jsonl in.jsonl --tls-cert cert.pem --tls-key key.pem --zstd-dictionary "$ZDICT" --close-after 3000
 "$SKYSPOOL_BIN" ingest --source "jetstream:wss://127.0.0.1:$RP_PORT_tls/subscribe" --redis "$REDIS_URL_t" \
   --set tls-ca-file=cert.pem --set compress=yes --set zstd-dictionary="$ZDICT" > ing3.json 2> ing3.log &

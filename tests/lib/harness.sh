@@ -7,12 +7,16 @@ set -euo pipefail
 
 : "${SKYSPOOL_SRC:?run through ctest (make test)}"
 : "${SKYSPOOL_BIN:?run through ctest (make test)}"
-SKYSPOOL_SHARED=${SKYSPOOL_SHARED:-$SKYSPOOL_SRC/../shared}
+# The real samples: $SKYSPOOL_SHARED (set by hand) over SKYSPOOL_SHARED_DIR (set by CMake) over
+# ../shared. They are optional: see ss_shared below. Exported for the helpers tests run.
+SKYSPOOL_SHARED=${SKYSPOOL_SHARED:-${SKYSPOOL_SHARED_DIR:-$SKYSPOOL_SRC/../shared}}
+export SKYSPOOL_SHARED
 SS_TEST_NAME=$(basename "${0%.sh}")
 SS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/skyspool-$SS_TEST_NAME.XXXXXX")
 SS_PIDS=()
 SS_FAILS=0
 SS_PASSES=0
+SS_SKIPS=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -44,8 +48,38 @@ ss_eq() {
 }
 # Ends the test: prints the plain summary line and exits non-zero on any failure.
 ss_done() {
-  echo "$SS_PASSES passed, $SS_FAILS failed"
+  if [ "$SS_SKIPS" -gt 0 ]; then
+    echo "$SS_PASSES passed, $SS_FAILS failed, $SS_SKIPS skipped (no shared samples)"
+  else
+    echo "$SS_PASSES passed, $SS_FAILS failed"
+  fi
   [ "$SS_FAILS" -eq 0 ]
+}
+
+# ss_shared "what" PATH...: 0 when every PATH (relative to $SKYSPOOL_SHARED, e.g.
+# samples/*.jsonl or jetstream/zstd_dictionary) exists. Otherwise the cases needing them are
+# skipped with a one-line notice and it returns 1; under CI=true (CI has ../shared and must
+# run them) the skip is a failure instead.
+ss_shared() {
+  local what=$1 rel f; shift
+  for rel in "$@"; do
+    for f in "$SKYSPOOL_SHARED"/$rel; do
+      [ -r "$f" ] && continue
+      if [ "${CI:-}" = true ]; then
+        ss_fail "$what: CI=true but $SKYSPOOL_SHARED/$rel is missing (CI must run the shared samples)"
+      else
+        SS_SKIPS=$((SS_SKIPS + 1))
+        printf 'skip - %s: no %s (the real samples of ../shared; set SKYSPOOL_SHARED)\n' "$what" "$SKYSPOOL_SHARED/$rel"
+      fi
+      return 1
+    done
+  done
+}
+
+# ss_skip_test "why": the whole test needs what is missing: CTest counts it as skipped (77).
+ss_skip_test() {
+  echo "skip - $SS_TEST_NAME: $*"
+  exit 77
 }
 
 # A TCP port nothing listens on, picked by the kernel.

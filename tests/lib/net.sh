@@ -3,7 +3,20 @@
 # the harness stops them by PID.
 
 NET_EVENTS="$SKYSPOOL_SRC/tests/lib/net_events.py"
-ZDICT="$SKYSPOOL_SHARED/jetstream/zstd_dictionary"
+# Jetstream's real dictionary (optional, from ../shared) and one trained here on synth output.
+ZDICT_REAL="$SKYSPOOL_SHARED/jetstream/zstd_dictionary"
+ZDICT="$SS_TMP/zstd_dictionary.trained"
+
+# net_train_dict OUT: a zstd dictionary for compress=true, trained with `zstd --train` on
+# `skyspool synth` events (one sample per event), 112,640 bytes like Jetstream's.
+net_train_dict() {
+  local dir="$SS_TMP/dict-train"
+  mkdir -p "$dir"
+  "$SKYSPOOL_BIN" synth --events 4000 --seed 99 | split -l 1 -a 4 - "$dir/ev."
+  zstd -q -f --train "$dir"/ev.* --maxdict=112640 -o "$1" >/dev/null 2>&1 \
+    || { ss_fail "zstd --train failed (is the zstd CLI installed? scripts/install-deps)"; exit 1; }
+  rm -rf "$dir"
+}
 
 # net_gen N SPACING_US OUT: N Jetstream events with increasing time_us.
 net_gen() { python3 "$NET_EVENTS" gen "$1" "$2" "$3"; }

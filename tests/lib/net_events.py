@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Test data for the live-source tests: Jetstream v1 events with distinct identities
-and strictly increasing time_us, built from the real sample events in $SKYSPOOL_SHARED.
+and strictly increasing time_us, built from `skyspool synth` events and, when present, the
+real sample events in $SKYSPOOL_SHARED/samples (the tests run without them).
 
 usage: net_events.py gen N SPACING_US OUT.jsonl
        net_events.py filter IN.jsonl WANTED [CURSOR]   (prints what a Jetstream server
@@ -10,21 +11,60 @@ usage: net_events.py gen N SPACING_US OUT.jsonl
 import glob
 import json
 import os
+import subprocess
 import sys
 
 
-def samples():
-    shared = os.environ.get("SKYSPOOL_SHARED") or os.path.join(os.environ["SKYSPOOL_SRC"], "..", "shared")
+def usable(line, out):
+    line = line.strip()
+    if not line:
+        return
+    ev = json.loads(line)
+    if ev.get("kind") in ("commit", "identity", "account") and "time_us" in ev:
+        out.append(ev)
+
+
+def crafted(synth):
+    """Events the tests need that 400 synth events may lack: identity and account events and
+    commits outside app.bsky (a prefix filter's second prefix, a collection it drops)."""
+    like = next(e for e in synth if e["kind"] == "commit" and e["commit"]["collection"] == "app.bsky.feed.like"
+                and "record" in e["commit"])
     out = []
+    for coll in ("place.stream.broadcast.origin", "org.hypercerts.claim.activity"):
+        ev = json.loads(json.dumps(like))
+        ev["commit"]["collection"] = coll
+        ev["commit"]["record"]["$type"] = coll
+        out.append(ev)
+    t = like["time_us"]
+    out.append({"did": like["did"], "time_us": t, "kind": "identity",
+                "identity": {"did": like["did"], "handle": "crafted.test", "seq": 1, "time": "2025-08-07T00:00:00.000Z"}})
+    out.append({"did": like["did"], "time_us": t, "kind": "account",
+                "account": {"active": True, "did": like["did"], "seq": 2, "time": "2025-08-07T00:00:00.000Z"}})
+    return out
+
+
+def samples():
+    # Generated events: always there (SKYSPOOL_BIN is the binary under test), with a few
+    # crafted ones spread among them.
+    synth_lines = subprocess.run([os.environ["SKYSPOOL_BIN"], "synth", "--events", "400", "--seed", "21"],
+                                 check=True, capture_output=True, text=True).stdout
+    synth = []
+    for line in synth_lines.splitlines():
+        usable(line, synth)
+    out = []
+    extra = crafted(synth)
+    step = len(synth) // (len(extra) + 1)
+    for i, ev in enumerate(synth):
+        out.append(ev)
+        if i % step == step - 1 and extra:
+            out.append(extra.pop(0))
+    out.extend(extra)
+    # The real samples, in addition, when they are next to the repo.
+    shared = os.environ.get("SKYSPOOL_SHARED") or os.path.join(os.environ["SKYSPOOL_SRC"], "..", "shared")
     for path in sorted(glob.glob(os.path.join(shared, "samples", "*.jsonl"))):
         with open(path, encoding="utf-8") as f:
             for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                ev = json.loads(line)
-                if ev.get("kind") in ("commit", "identity", "account") and "time_us" in ev:
-                    out.append(ev)
+                usable(line, out)
     return out
 
 

@@ -1,7 +1,8 @@
 /* Unit tests for the protocol side of the live sources (no sockets): WebSocket URL
  * parsing, query building and reading, the Jetstream event peek and wantedCollections
- * filter, the subscribeRepos frame peek, and zstd with Jetstream's dictionary (the real
- * 112,640-byte one from $SKYSPOOL_SHARED, including frames made by the zstd CLI). */
+ * filter, the subscribeRepos frame peek, and zstd with a Jetstream-style dictionary,
+ * including frames made by the zstd CLI: one trained here on synth events (always), and
+ * Jetstream's real 112,640-byte one from $SKYSPOOL_SHARED in addition when present. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,10 @@
 
 #include <cmocka.h>
 #include <zstd.h>
+#include <zdict.h>
 
+#include "ss_shared.h"
+#include "source/synth/synth.h"
 #include "net/frame_peek.h"
 #include "net/ws_frame.h"
 #include "net/js_proto.h"
@@ -300,17 +304,43 @@ static void test_frame_peek(void **state) {
     assert_int_equal(ss_rfc3339_to_us("2024-09-10T12:34:56.Z", 21), -1);
 }
 
-static const char *dict_path(void) {
-    static char p[4096];
-    const char *shared = getenv("SKYSPOOL_SHARED");
-    snprintf(p, sizeof p, "%s/jetstream/zstd_dictionary", shared ? shared : "../shared");
-    return p;
+/* A dictionary trained on 4000 synth events (as `zstd --train` would), written to a
+ * temporary file; its path goes to out. */
+static void train_dict(char *out, size_t outlen) {
+    ss_synth_params p;
+    ss_synth_params_init(&p);
+    p.events = 4000;
+    p.seed = 99;
+    ss_synth *g = ss_synth_new(&p);
+    assert_non_null(g);
+    ss_buf all, line;
+    ss_buf_init(&all);
+    ss_buf_init(&line);
+    size_t *sizes = calloc((size_t)p.events, sizeof *sizes);
+    for (int64_t i = 0; i < p.events; i++) {
+        assert_int_equal(ss_synth_line(g, i, &line, NULL), 0);
+        ss_buf_append(&all, line.data, line.len);
+        sizes[i] = line.len;
+    }
+    ss_synth_free(g);
+    enum { DICT_BYTES = 112640 };
+    char *dict = malloc(DICT_BYTES);
+    size_t dn = ZDICT_trainFromBuffer(dict, DICT_BYTES, all.data, sizes, (unsigned)p.events);
+    assert_false(ZDICT_isError(dn));
+    snprintf(out, outlen, "/tmp/skyspool-trained-dict-XXXXXX");
+    int fd = mkstemp(out);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, dict, dn), (ssize_t)dn);
+    close(fd);
+    free(dict);
+    free(sizes);
+    ss_buf_free(&all);
+    ss_buf_free(&line);
 }
 
-static void test_zdict_roundtrip(void **state) {
-    (void)state;
+static void zdict_roundtrip(const char *dict_file, size_t want_size) {
     char err[256];
-    ss_zdict *z = ss_zdict_open(dict_path(), 3, err, sizeof err);
+    ss_zdict *z = ss_zdict_open(dict_file, 3, err, sizeof err);
     assert_non_null(z);
     const char *ev = "{\"did\":\"did:plc:mcc5yghbk7tixqryac2yxku7\",\"time_us\":1779719009132431,\"kind\":\"commit\","
                      "\"commit\":{\"rev\":\"3mmoojp7vgo2g\",\"operation\":\"create\",\"collection\":\"app.bsky.feed.like\","
@@ -344,12 +374,12 @@ static void test_zdict_roundtrip(void **state) {
     assert_int_equal(ss_zdict_decompress(z, two.data, two.len, &d, 1 << 20, &reason), -1); /* one frame per message */
 
     /* A frame made by the zstd library's plain dictionary API (not our digested CDict)... */
-    FILE *df = fopen(dict_path(), "rb");
+    FILE *df = fopen(dict_file, "rb");
     assert_non_null(df);
     char *dict = malloc(200000);
     size_t dn = fread(dict, 1, 200000, df);
     fclose(df);
-    assert_int_equal(dn, 112640);
+    if (want_size) assert_int_equal(dn, want_size);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     ss_buf_reset(&two);
     ss_buf_reserve(&two, ZSTD_compressBound(n));
@@ -367,7 +397,7 @@ static void test_zdict_roundtrip(void **state) {
     assert_int_equal(write(fd, ev, n), (ssize_t)n);
     close(fd);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "zstd -q -c -D '%s' '%s'", dict_path(), tmpl);
+    snprintf(cmd, sizeof cmd, "zstd -q -c -D '%s' '%s'", dict_file, tmpl);
     FILE *pz = popen(cmd, "r");
     assert_non_null(pz);
     char cli[4096];
@@ -382,6 +412,22 @@ static void test_zdict_roundtrip(void **state) {
     ss_buf_free(&c);
     ss_buf_free(&d);
     ss_zdict_free(z);
+}
+
+static void test_zdict_roundtrip(void **state) {
+    (void)state;
+    char path[256];
+    train_dict(path, sizeof path);
+    zdict_roundtrip(path, 0);
+    unlink(path);
+}
+
+/* The same with Jetstream's own dictionary (pkg/models/zstd_dictionary). */
+static void test_zdict_roundtrip_jetstream(void **state) {
+    (void)state;
+    char path[4096];
+    SS_SHARED_OR_SKIP("jetstream/zstd_dictionary", path);
+    zdict_roundtrip(path, 112640);
 }
 
 static void test_zdict_open_errors(void **state) {
@@ -582,7 +628,8 @@ int main(void) {
         cmocka_unit_test(test_url_parse),     cmocka_unit_test(test_query_build),
         cmocka_unit_test(test_query_each),    cmocka_unit_test(test_js_peek),
         cmocka_unit_test(test_js_filter),     cmocka_unit_test(test_frame_peek),
-        cmocka_unit_test(test_zdict_roundtrip), cmocka_unit_test(test_zdict_open_errors),
+        cmocka_unit_test(test_zdict_roundtrip), cmocka_unit_test(test_zdict_roundtrip_jetstream),
+        cmocka_unit_test(test_zdict_open_errors),
         cmocka_unit_test(test_ws_handshake),  cmocka_unit_test(test_ws_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,8 +76,10 @@ int fh_head(fh_rd *r, int *major, uint64_t *arg) {
     return 0;
 }
 
+/* Locals read by fh_head are initialised: gcc -O3 cannot see that every failure path of
+ * fh_head returns non-zero (fh_fail returns the reason), and warns (-Wmaybe-uninitialized). */
 static int want(fh_rd *r, int expect, uint64_t *arg) {
-    int m;
+    int m = 0;
     if (fh_head(r, &m, arg)) return r->err;
     if (m != expect) {
         r->p--; /* point the offset at the item (approximately) */
@@ -112,8 +114,8 @@ int fh_bytes(fh_rd *r, const uint8_t **b, size_t *n) {
 int fh_uint(fh_rd *r, uint64_t *v) { return want(r, FH_MAJ_UINT, v); }
 
 int fh_int(fh_rd *r, int64_t *v) {
-    int m;
-    uint64_t a;
+    int m = 0;
+    uint64_t a = 0;
     if (fh_head(r, &m, &a)) return r->err;
     if (m != FH_MAJ_UINT && m != FH_MAJ_NEG) return fh_fail(r, SS_FH_CBOR_TYPE, "expected an integer, got major type %d", m);
     if (a > (uint64_t)INT64_MAX) return fh_fail(r, SS_FH_LIMIT, "integer outside the 64-bit signed range");
@@ -122,8 +124,8 @@ int fh_int(fh_rd *r, int64_t *v) {
 }
 
 int fh_bool(fh_rd *r, int *v) {
-    int m;
-    uint64_t a;
+    int m = 0;
+    uint64_t a = 0;
     if (fh_head(r, &m, &a)) return r->err;
     if (m != FH_MAJ_SIMPLE || a == FH_SIMPLE_NULL) return fh_fail(r, SS_FH_CBOR_TYPE, "expected a boolean");
     *v = a == FH_SIMPLE_TRUE;
@@ -151,9 +153,9 @@ int fh_take_null(fh_rd *r) {
 }
 
 int fh_link(fh_rd *r, const uint8_t **cid, size_t *n) {
-    uint64_t tag;
-    const uint8_t *b;
-    size_t len;
+    uint64_t tag = 0;
+    const uint8_t *b = NULL;
+    size_t len = 0;
     if (want(r, FH_MAJ_TAG, &tag)) return r->err;
     if (tag != 42) return fh_fail(r, SS_FH_BAD_CBOR, "tag %llu (DAG-CBOR allows only 42)", (unsigned long long)tag);
     if (fh_bytes(r, &b, &len)) return r->err;
@@ -168,8 +170,8 @@ int fh_link(fh_rd *r, const uint8_t **cid, size_t *n) {
 }
 
 int fh_skip(fh_rd *r, int depth) {
-    int m;
-    uint64_t a;
+    int m = 0;
+    uint64_t a = 0;
     const uint8_t *p, *start = r->p;
     if (fh_head(r, &m, &a)) return r->err;
     switch (m) {
