@@ -276,7 +276,10 @@ int ss_check_report_text(const ss_check_report *r, ss_buf *out) {
     if (r->nfigures) ss_buf_puts(out, "  measured:\n");
     for (int i = 0; i < r->nfigures; i++) {
         const ss_check_figure *f = &r->figures[i];
-        ss_buf_printf(out, "    %-40s %14.6g %s\n", f->name, f->value, f->unit);
+        if (f->value == (double)(long long)f->value)
+            ss_buf_printf(out, "    %-40s %14lld %s\n", f->name, (long long)f->value, f->unit);
+        else
+            ss_buf_printf(out, "    %-40s %14.3f %s\n", f->name, f->value, f->unit);
     }
     if (r->ncriteria) ss_buf_puts(out, "  criteria:\n");
     for (int i = 0; i < r->ncriteria; i++) {

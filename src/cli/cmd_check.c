@@ -89,7 +89,6 @@ typedef struct {
     ss_check_baseline_opts b;
     ss_check_persistence_opts p;
     ss_check_pressure_opts q;
-    long long maxmemory;
     int maxmemory_set;
 } check_args;
 
@@ -174,7 +173,7 @@ static int run_one(const char *name, const ss_config *cfg, const check_args *a, 
     ss_check_env_init(env);
     env->url = ss_config_get(cfg, "redis-url");
     env->password_file = ss_config_get(cfg, "redis-password-file");
-    env->maxmemory = a->maxmemory_set ? a->maxmemory : !strcmp(name, "pressure") ? CHECK_PRESSURE_MAXMEMORY : 0;
+    env->maxmemory = a->maxmemory_set ? ss_config_get_bytes(cfg, "maxmemory") : !strcmp(name, "pressure") ? CHECK_PRESSURE_MAXMEMORY : 0;
     if (a->run_id) snprintf(env->run_id, sizeof env->run_id, "%s", a->run_id);
     env->stop = &g_stop;
     if (a->tty) env->progress = progress;
