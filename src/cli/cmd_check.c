@@ -140,11 +140,11 @@ static int write_png(const ss_check_report *r, const char *path) {
     for (const char *p = path; *p; p++) fputs(*p == '\'' ? "''" : (char[2]){*p, 0}, g);
     fprintf(g, "'\nset title 'skyspool check %s'\nset xlabel 'seconds'\nset grid\nset key outside below\n", r->check);
     const char *u0 = r->series[0]->unit;
-    int y2 = 0;
+    const char *u2 = NULL;
     for (int i = 0; i < r->nseries; i++)
-        if (strcmp(r->series[i]->unit, u0)) y2 = 1;
+        if (strcmp(r->series[i]->unit, u0) && !u2) u2 = r->series[i]->unit;
     fprintf(g, "set ylabel '%s'\n", u0);
-    if (y2) fprintf(g, "set y2tics\nset ytics nomirror\n");
+    if (u2) fprintf(g, "set y2tics\nset ytics nomirror\nset y2label '%s'\n", u2);
     fprintf(g, "plot ");
     for (int i = 0; i < r->nseries; i++)
         fprintf(g, "%s'-' using 1:2 with lines lw 2 title '%s'%s", i ? ", " : "", r->series[i]->name,
