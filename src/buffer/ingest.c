@@ -1605,7 +1605,8 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
         while (src_state == SRC_OPEN && !*ing->stop) {
             if (ing->oom_pending || ing->pause_wanted || batch_entries(&ing->retry, ing->nconn)) rc = settle(ing);
             else rc = read_and_send(ing, &src_state);
-            if (rc == E_IO) rc = recover(ing);
+            /* a connection lost again while recovering is recovered again, until a stop */
+            while (rc == E_IO && !*ing->stop) rc = recover(ing);
             if (rc != OK) break;
             if (ing->rewound) { /* the source was rewound: anything it ended with is read again */
                 ing->rewound = 0;
@@ -1615,7 +1616,7 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
         if (rc == OK)
             rc = finish(ing, src_state == SRC_FAILED ? "failed" : (*ing->stop ? "stopped" : "done"));
         if (rc == E_IO && !*ing->stop) {
-            rc = recover(ing);
+            while ((rc = recover(ing)) == E_IO && !*ing->stop) {}
             if (rc == OK) {
                 if (ing->rewound) {
                     ing->rewound = 0;
@@ -1645,9 +1646,13 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
                  (unsigned long long)ing->lost, unrereadable_name(src));
         return -1;
     }
-    if (rc == E_STOP || rc == E_IO) {
+    if (rc == E_STOP || (rc == E_IO && *ing->stop)) {
         ss_warn("ingest", "stopped before everything was confirmed; the next run resumes at the stored cursor");
         return 0;
+    }
+    if (rc == E_IO) { /* not a clean end: never report it as one */
+        if (!ing->errstr[0]) snprintf(ing->errstr, sizeof ing->errstr, "lost the Redis connection and could not recover");
+        return -1;
     }
     return 0;
 }
