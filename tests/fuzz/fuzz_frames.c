@@ -281,6 +281,7 @@ static ss_fh_decoder *model_decoder(size_t max_msg) {
     ss_fh_opts_init(&fo);
     fo.verify_cids = so.verify_cids;
     fo.max_frame_bytes = ss_fh_frame_limit(max_msg); /* as the source does (fh_decode.h) */
+    fo.clock = SS_FH_CLOCK_REPLAY;                   /* ... and its replay clock */
     ss_fh_decoder *d = ss_fh_decoder_new(&fo);
     if (!d) abort();
     return d;

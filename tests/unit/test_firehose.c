@@ -326,6 +326,7 @@ static void test_sync_info_error_toobig(void **state) {
     fhe_sync_frame(&f, 77, "did:plc:aaaa", "3mmoojp7vgo2g", "2026-05-25T14:23:28.778Z");
     assert_int_equal(decode1(d, &f, NULL), 0);
     assert_int_equal(ss_fh_stats_get(d)->sync, 1);
+    assert_string_equal(ss_fh_last_sync(d), "did:plc:aaaa at rev 3mmoojp7vgo2g, seq 77");
     assert_int_equal(ss_fh_last_seq(d), 77);
 
     ss_buf_reset(&f);

@@ -111,6 +111,7 @@ struct ss_fh_decoder {
     char detail[256];
     char last_error[192];
     char last_info[192];
+    char last_sync[192];
 };
 
 ss_fh_decoder *ss_fh_decoder_new(const ss_fh_opts *opts) {
@@ -687,10 +688,18 @@ static int decode_sync(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         if (key_eq(k, kn, "seq")) {
             if (fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
             f->seq = (int64_t)seq;
+        } else if ((key_eq(k, kn, "did") || key_eq(k, kn, "rev")) && !fh_take_null(r)) {
+            fh_slice *dst = key_eq(k, kn, "did") ? &f->repo : &f->rev;
+            if (fh_text(r, &dst->s, &dst->n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         } else if (fh_skip(r, d->o.max_depth)) {
             return reject_rd(d, f, r, SS_FH_BAD_BODY);
         }
     }
+    /* No event (a new archive type is a separate decision); kept for the transport to
+     * log: the repo changed off-stream and needs a backfill at this rev. */
+    snprintf(d->last_sync, sizeof d->last_sync, "%.*s at rev %.*s, seq %lld", (int)(f->repo.n > 80 ? 80 : f->repo.n),
+             f->repo.s ? f->repo.s : "", (int)(f->rev.n > 40 ? 40 : f->rev.n), f->rev.s ? f->rev.s : "",
+             (long long)f->seq);
     return 0;
 }
 
@@ -831,6 +840,7 @@ int64_t ss_fh_last_seq(const ss_fh_decoder *d) { return d->st.last_seq; }
 const ss_fh_stats *ss_fh_stats_get(const ss_fh_decoder *d) { return &d->st; }
 const char *ss_fh_last_error(const ss_fh_decoder *d) { return d->last_error; }
 const char *ss_fh_last_info(const ss_fh_decoder *d) { return d->last_info; }
+const char *ss_fh_last_sync(const ss_fh_decoder *d) { return d->last_sync; }
 const char *ss_fh_last_detail(const ss_fh_decoder *d) { return d->detail; }
 
 int ss_fh_record_to_json(ss_fh_decoder *d, const uint8_t *cbor, size_t len, const char **json, size_t *json_len) {

@@ -154,6 +154,8 @@ const ss_fh_stats *ss_fh_stats_get(const ss_fh_decoder *d);
  * "FutureCursor" / "OutdatedCursor", for the transport to act on. */
 const char *ss_fh_last_error(const ss_fh_decoder *d);
 const char *ss_fh_last_info(const ss_fh_decoder *d);
+/* "did at rev R, seq S" of the last #sync frame ("" when none). */
+const char *ss_fh_last_sync(const ss_fh_decoder *d);
 
 /* Converts one DAG-CBOR record (a map) to atproto-data-model JSON exactly as Jetstream
  * prints it (keys sorted bytewise, Go escaping, $link/$bytes/blob). Appends to out/out_len

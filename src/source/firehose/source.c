@@ -53,7 +53,7 @@ typedef struct {
     int outdated_pending; /* an OutdatedCursor notice waits for the next seq to date the gap */
     int64_t frame_cursor; /* the resume cursor before the current frame */
     size_t next_out, nout;
-    uint64_t outdated_seen, errors_seen, oversized, seq_resets, future_cursors, gaps;
+    uint64_t outdated_seen, errors_seen, oversized, seq_resets, future_cursors, gaps, syncs_seen;
 } fh_source;
 
 /* Where a (re)connect resumes: after the last frame delivered, else the seek's cursor. */
@@ -151,6 +151,12 @@ static void note_frame(fh_source *f) {
         ss_warn("firehose", "the relay says the cursor is outdated (%s): it replays from its oldest event; "
                             "events before that are missing", ss_fh_last_info(f->dec));
     }
+    if (st->sync > f->syncs_seen) { /* Sync v1.1: the repo changed off-stream */
+        f->syncs_seen = st->sync;
+        if (f->syncs_seen <= 10 || f->syncs_seen % 1000 == 0)
+            ss_warn("firehose", "#sync for %s: the repo changed off-stream; backfill it (%llu #sync frames so far, "
+                                "not archived)", ss_fh_last_sync(f->dec), (unsigned long long)f->syncs_seen);
+    }
     int64_t seq = ss_fh_frame_seq(f->dec);
     if (seq <= 0) return; /* error frames, #info: no seq, the cursor does not move */
     if (f->outdated_pending) {
@@ -217,12 +223,13 @@ static void fh_close(ss_source *s) {
         const ss_fh_stats *st = ss_fh_stats_get(f->dec);
         ss_info("firehose",
                 "closing: %llu frames, %llu events, %llu rejects, %llu connects, %llu disconnects, %llu stalls, "
-                "%llu outdated-cursor notices, %llu future-cursor errors, %llu seq resets, %llu gaps, "
+                "%llu #sync frames, %llu outdated-cursor notices, %llu future-cursor errors, %llu seq resets, %llu gaps, "
                 "last seq delivered %lld",
                 (unsigned long long)st->frames, (unsigned long long)st->events,
                 (unsigned long long)(st->rejects + f->oversized), (unsigned long long)ws->connects,
                 (unsigned long long)ws->disconnects, (unsigned long long)ws->stalls,
-                (unsigned long long)st->outdated_cursor, (unsigned long long)f->future_cursors,
+                (unsigned long long)st->sync, (unsigned long long)st->outdated_cursor,
+                (unsigned long long)f->future_cursors,
                 (unsigned long long)f->seq_resets, (unsigned long long)f->gaps, (long long)f->delivered);
     }
     ss_ws_client_free(f->ws);
