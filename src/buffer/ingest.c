@@ -931,7 +931,9 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
             ss_warn("ingest", "ignoring unreadable stored cursor '%s' in %s", str, ing->cursor_key);
         }
     }
-    int nil = r->type == REDIS_REPLY_NIL;
+    /* nothing stored under the key (HMGET answers an array of nils) */
+    int nil = r->type == REDIS_REPLY_NIL ||
+              (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_NIL);
     freeReplyObject(r);
     if (nil && ing->legacy_key[0]) { /* an upgrade: the cursor under the source's old id, once */
         const char *largv[3] = {"HGET", ing->legacy_key, "cursor"};
