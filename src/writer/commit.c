@@ -63,8 +63,8 @@ static void *finish_worker(void *arg) {
 
 /* Commits parts with the protocol, batched:
  *   (1) their entries were read and streamed into the files;
- *   (2) one FULL ledger transaction opens their runs, which also makes every intent
- *       recorded since the last one durable; then each file is finished (fsync), renamed
+ *   (2) one FULL ledger transaction opens their runs (and always writes a mark, so that
+ *       SQLite syncs it), which makes every intent recorded since the last one durable; then each file is finished (fsync), renamed
  *       into place and its directory fsynced, several at once;
  *   (3) one FULL transaction records every commit (refused as a whole if we were fenced);
  *   (4) then their entries are XACKed and removed from the stream (ack_script.h).
@@ -73,6 +73,13 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
     if (n == 0) return 0;
     int64_t t0 = ss_wr_mono_ms();
     if (ss_ledger_batch_begin(w->led, 1) != 0) return ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
+    /* the transaction must write something: when every run is open already it would change
+     * nothing, SQLite would not sync it, and the intents would not be durable before the
+     * renames below (a power cut then left part files the ledger never heard of) */
+    if (ss_ledger_durable_mark(w->led) != 0) {
+        ss_ledger_batch_end(w->led, 1);
+        return ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
+    }
     for (size_t i = 0; i < n; i++) {
         part *p = ps[i];
         if (p->run_id) continue;

@@ -181,6 +181,20 @@ static sqlite3_stmt *prep(ss_ledger *l, const char *sql) {
     return st;
 }
 
+int ss_ledger_durable_mark(ss_ledger *l) {
+    if (begin(l, 1) != 0) return -1;
+    sqlite3_stmt *st = prep(l, "INSERT INTO meta(key, value) VALUES('durable_us', ?) ON CONFLICT(key) DO UPDATE SET "
+                               "value=excluded.value");
+    if (!st) return rollback(l), -1;
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)now_us());
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(l, "write the durability mark"), rollback(l), -1;
+    return commit(l);
+}
+
 static ss_ledger *open_db(const char *path, int flags, char *err, size_t errlen) {
     ss_ledger *l = calloc(1, sizeof *l);
     if (!l) {

@@ -114,6 +114,11 @@ int ss_ledger_batch_begin(ss_ledger *l, int full);
 /* Commits the batch, or rolls it back when abandon is set or any call in it failed
  * (then returns -1). */
 int ss_ledger_batch_end(ss_ledger *l, int abandon);
+/* Writes one small row (meta durable_us) so that the FULL transaction it runs in, or joins,
+ * really writes and syncs the WAL: a transaction that changes nothing is not synced by
+ * SQLite, and then the intents recorded before it (at NORMAL) would not be durable when
+ * the writer renames their files into place (tests/integration/write_powerloss.sh). */
+int ss_ledger_durable_mark(ss_ledger *l);
 /* Marks a run finished ("ok"), adding its duration. */
 int ss_ledger_run_done(ss_ledger *l, long long run_id, int64_t duration_ms);
 

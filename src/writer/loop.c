@@ -198,10 +198,10 @@ static int clean_intents(ss_writer *w, const char *consumer) {
     if (rc != 0) rc = ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
     else if (l.oom) rc = ss_wr_fail(w, "out of memory");
     for (size_t i = 0; i < l.n; i++) {
-        if (rc == 0) {
-            ss_wr_unlink_uncommitted(w, l.v[i]);
-            if (ss_ledger_intent_drop(w->led, l.v[i]) < 0) rc = ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
-        }
+        if (rc == 0 && ss_wr_unlink_uncommitted(w, l.v[i]) != 0)
+            rc = ss_wr_fail(w, "cannot remove the uncommitted part file %s/%s durably: %s", w->out, l.v[i],
+                            strerror(errno));
+        if (rc == 0 && ss_ledger_intent_drop(w->led, l.v[i]) < 0) rc = ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
         free(l.v[i]);
     }
     free(l.v);

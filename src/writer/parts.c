@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/fs.h"
 #include "writer/archive_id.h"
 #include "writer/writer_internal.h"
 
@@ -49,13 +50,25 @@ static void temp_path_of(const ss_writer *w, const char *rel, char *out, size_t 
     snprintf(out, outlen, "%s/%.*s/.%s.tmp", w->out, (int)(slash - rel), rel, slash + 1);
 }
 
-/* Removes a file that may exist uncommitted (final name and temporary). */
-void ss_wr_unlink_uncommitted(const ss_writer *w, const char *rel) {
+/* Removes a file that may exist uncommitted (final name and temporary), durably: its
+ * directory is fsynced after a removal, so that once the caller drops the file's intent a
+ * power cut cannot bring the file back as an unknown part (the partition guard would then
+ * refuse the directory; before the guard, it stayed in the archive as a stray copy).
+ * Returns 0, or -1 (errno) when the removal could not be made durable. */
+int ss_wr_unlink_uncommitted(const ss_writer *w, const char *rel) {
     char p[PATH_MAX + 64];
+    int removed = 0;
     snprintf(p, sizeof p, "%s/%s", w->out, rel);
-    if (unlink(p) == 0) ss_info(LOG, "removed uncommitted part file %s", p);
+    if (unlink(p) == 0) {
+        ss_info(LOG, "removed uncommitted part file %s", p);
+        removed = 1;
+    }
     temp_path_of(w, rel, p, sizeof p);
-    unlink(p);
+    if (unlink(p) == 0) removed = 1;
+    if (!removed) return 0;
+    char *slash = strrchr(p, '/');
+    if (slash) *slash = '\0';
+    return ss_fsync_dir(p);
 }
 
 static void part_free(part *p) {

@@ -145,7 +145,7 @@ int ss_wr_check_persistence(ss_writer *w, int now);
 
 /* parts.c */
 void ss_wr_update_gauges(ss_writer *w);
-void ss_wr_unlink_uncommitted(const ss_writer *w, const char *rel);
+int ss_wr_unlink_uncommitted(const ss_writer *w, const char *rel);
 void ss_wr_remove_part(ss_writer *w, part *p);
 void ss_wr_abort_parts(ss_writer *w);
 part *ss_wr_find_part(ss_writer *w, int type, int64_t win, int late);
