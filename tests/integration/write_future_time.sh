@@ -46,7 +46,11 @@ for src in file jetstream; do
   SS_PIDS+=($wr)
   ss_check "$src: the daemon trims the whole buffer" ws_wait_drained "$U" skyspool: 90
   kill -TERM $wr; wait $wr || ss_fail "$src: writer exit non-zero"
-  [ "$src" = jetstream ] && net_stop $ing && net_stop "$RP_PID_rp"
+  if [ "$src" = jetstream ]; then
+    net_stop $ing; net_stop "$RP_PID_rp"
+    cur=$(redis-cli -p "$P" HGET skyspool:cursor:jetstream:/subscribe cursor)
+    ss_check "jetstream: the stored cursor did not jump to 2100 ($cur)" test "${cur:-0}" -lt 4102444800000000
+  fi
   "$B" write --out "$D/arch" --data-dir "$D/dd" --redis "$U" --once --all --log-level warn 2>> "$D.write.err" ||
     ss_fail "$src: final write"
   ss_eq "$src: the two future events are in the DLQ as time_in_future" 2 \

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "net/js_proto.h"
 #include "net/ws_client.h"
@@ -47,7 +48,8 @@
 
 #define JS_DEFAULT_URL "wss://jetstream2.us-east.bsky.network/subscribe"
 #define JS_RESUME_MARGIN_US (5 * 1000000LL)    /* rewind on resume, as Jetstream's docs advise */
-#define JS_CLAMP_GAP_US (60 * 1000000LL)       /* first event this far past the cursor: clamped */
+#define JS_CLAMP_GAP_US (60 * 1000000LL)
+#define JS_FUTURE_US (3600 * 1000000LL)        /* time_us further ahead of the clock: not a cursor */       /* first event this far past the cursor: clamped */
 #define JS_DLQ_CAP (64 * 1024)                 /* raw bytes kept for a dead-letter entry */
 #define JS_MAX_ENDPOINTS 16                    /* in a failover list */
 
@@ -75,6 +77,12 @@ typedef struct {
     const char *id;          /* the source's id, for gap reports */
     uint64_t bad;            /* messages handed on as bad */
 } js_source;
+
+static int64_t wall_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int js_path(void *ud, ss_buf *path) {
     js_source *js = ud;
@@ -268,10 +276,11 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     ss_js_peek_result pk;
     if (!bad) {
         ss_js_peek(data, len, SS_JS_PEEK_CURSOR, &pk);
-        if (pk.time_us >= 0) {
+        if (pk.time_us >= 0 && pk.time_us <= wall_now_us() + JS_FUTURE_US) {
             if (m.first_of_conn) check_clamp(js, pk.time_us);
             js->last_time_us = pk.time_us;
-        }
+        } /* an event dated far ahead (a misbehaving instance) is handed on, but does not become
+           * the cursor: resuming there would ask for the future, i.e. live, and skip the gap */
         js->last_exact = pk.cursor; /* -1 when this event has none: fall back to time_us */
     }
     msg->cursor = js->last_time_us >= 0 ? js->last_time_us : js->seek_cursor;
