@@ -560,13 +560,17 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
 
 /* ---- payloads ------------------------------------------------------------------------- */
 
-int ss_check_payloads_make(ss_check_payloads *p, int n, uint64_t seed, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
+ss_source *ss_check_synth_open(long long events, uint64_t seed, char *err, size_t errlen) {
     char spec[96];
-    snprintf(spec, sizeof spec, "synth:events=%d,seed=%llu", n, (unsigned long long)seed);
+    snprintf(spec, sizeof spec, "synth:events=%lld,seed=%llu", events, (unsigned long long)seed);
     ss_source_opts so;
     ss_source_opts_init(&so);
-    ss_source *s = ss_source_open(spec, &so, err, errlen);
+    return ss_source_open(spec, &so, err, errlen);
+}
+
+int ss_check_payloads_make(ss_check_payloads *p, int n, uint64_t seed, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    ss_source *s = ss_check_synth_open(n, seed, err, errlen);
     if (!s) return -1;
     ss_decoder *d = ss_decoder_new(NULL);
     p->event = calloc((size_t)n, sizeof *p->event);

@@ -150,6 +150,8 @@ typedef struct {
 } ss_check_env;
 
 void ss_check_env_init(ss_check_env *e);
+/* The synthetic firehose, `events` events from `seed`: what every check loads. NULL + err. */
+struct ss_source *ss_check_synth_open(long long events, uint64_t seed, char *err, size_t errlen);
 /* Validates the run id, opens (or starts) the Redis and connects. 0, or -1 with errstr. */
 int ss_check_env_open(ss_check_env *e);
 /* Refuses (-1, errstr says why) when the prefix already holds keys: they are not ours. */

@@ -165,11 +165,8 @@ static void *ingest_main(void *arg) {
 
 /* Loads o->events synth events through the ingester; 0, 1 interrupted, -1 error. */
 static int load_events(ss_check_env *e, long long events, uint64_t seed, ss_check_report *r, ss_ingest_stats *st) {
-    char spec[128], err[512];
-    snprintf(spec, sizeof spec, "synth:events=%lld,seed=%llu", events, (unsigned long long)seed);
-    ss_source_opts so;
-    ss_source_opts_init(&so);
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    char err[512];
+    ss_source *src = ss_check_synth_open(events, seed, err, sizeof err);
     if (!src) return snprintf(e->errstr, sizeof e->errstr, "%s", err), -1;
     ss_ingest_opts io;
     ss_ingest_opts_init(&io);

@@ -140,11 +140,8 @@ int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check
             return -1;
         }
     }
-    char spec[128], err[512];
-    snprintf(spec, sizeof spec, "synth:events=%lld,seed=%llu", PRESSURE_SYNTH_EVENTS, (unsigned long long)o->seed);
-    ss_source_opts so;
-    ss_source_opts_init(&so);
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    char err[512];
+    ss_source *src = ss_check_synth_open(PRESSURE_SYNTH_EVENTS, o->seed, err, sizeof err);
     if (!src) return snprintf(e->errstr, sizeof e->errstr, "%s", err), -1;
     ss_ingest_opts io;
     ss_ingest_opts_init(&io);

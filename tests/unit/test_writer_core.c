@@ -549,6 +549,27 @@ static void assert_exactly_once(uint64_t rows, uint64_t entries) {
     assert_int_equal(S->bad_acks, 0);
 }
 
+/* Runs writer t1 in a child that kills itself at crash point `at` (SKYSPOOL_CRASH_AT, as
+ * kill -9 would) and checks that it did. */
+static void crash_writer(const char *at) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("SKYSPOOL_CRASH_AT", at, 1);
+        ss_writer_opts o;
+        opts(&o, "t1");
+        char err[512];
+        ss_writer *w = ss_writer_new_with_consumer(&o, fk_new("t1"), err, sizeof err);
+        volatile sig_atomic_t stop = 0;
+        if (w) ss_writer_run(w, &stop);
+        _exit(3); /* not killed: the crash point was not reached */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 /* (a) 300 events, likes and posts, in two windows: four parts, each committed once. */
@@ -634,24 +655,10 @@ static void test_fail_heartbeat(void **state) {
 static void lose_and_resend(const char *at, int keep) {
     add_events(300);
     snprintf(S->run_id, sizeof S->run_id, "run-1");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("SKYSPOOL_CRASH_AT", at, 1);
-        ss_writer_opts o;
-        opts(&o, "t1");
-        char err[512];
-        ss_writer *w = ss_writer_new_with_consumer(&o, fk_new("t1"), err, sizeof err);
-        volatile sig_atomic_t stop = 0;
-        if (w) ss_writer_run(w, &stop);
-        _exit(3);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
+    crash_writer(at);
     assert_int_equal(totals().commits, 0);
     /* the loss: per stream, the first `keep` entries survive, with their delivery state */
-    int per[SS_TYPE__COUNT] = {0}, n = 0, lost[FK_MAX], nlost = 0;
+    int per[SS_TYPE__COUNT] = {0}, n = 0, nlost = 0;
     for (int t = 0; t < SS_TYPE__COUNT; t++) S->last[t] = (ss_writer_id){0, 0};
     for (int k = 0; k < S->n; k++) {
         fk_entry *x = &S->e[k];
@@ -659,7 +666,7 @@ static void lose_and_resend(const char *at, int keep) {
             if (x->delivered && ss_writer_id_cmp(x->id, S->last[x->type]) > 0) S->last[x->type] = x->id;
             S->e[n++] = *x;
         } else {
-            lost[nlost++] = k;
+            nlost++;
         }
     }
     S->n = n;
@@ -668,7 +675,6 @@ static void lose_and_resend(const char *at, int keep) {
      * the surviving ones once more as duplicates */
     S->id_base = 10000000;
     for (int i = 0; i < 300; i++) add_event(i, BASE_US + (i < 150 ? 0 : WIN_US) + (int64_t)i * 1000);
-    (void)lost;
     ss_writer_stats st;
     assert_int_equal(run_writer("t1", &st), 0);
     ss_ledger_totals t = totals();
@@ -699,22 +705,7 @@ static void test_loss_none(void **state) {
  * another taking the dead one's entries over -- ends exactly once. */
 static void crash_then_recover(const char *at, const char *second) {
     add_events(300);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("SKYSPOOL_CRASH_AT", at, 1);
-        ss_writer_opts o;
-        opts(&o, "t1");
-        char err[512];
-        ss_writer *w = ss_writer_new_with_consumer(&o, fk_new("t1"), err, sizeof err);
-        volatile sig_atomic_t stop = 0;
-        if (w) ss_writer_run(w, &stop);
-        _exit(3); /* not killed: the crash point was not reached */
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGKILL);
+    crash_writer(at);
     int acked_before = acked();
     assert_int_equal(S->bad_acks, 0);
     ss_ledger_totals before = totals();
