@@ -19,7 +19,8 @@
  *
  * Adding a source touches one folder: src/source/NAME/ with a file defining
  *     const ss_source_vtbl ss_source_NAME = { .scheme = "NAME", ... };
- * The build generates the registry from the folder names. */
+ * and one line SS_SOURCE(NAME) in src/source/sources.def (the build refuses a folder that
+ * is not listed there). */
 #ifndef SS_SOURCE_H
 #define SS_SOURCE_H
 
