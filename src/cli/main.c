@@ -1,8 +1,13 @@
 /* skyspool: archive the Bluesky firehose.
  *
  * One binary with git-style subcommands. main() only dispatches: each subcommand owns its
- * flags, help text and exit status (0 success, 1 runtime failure, 2 usage error). */
+ * flags, help text and exit status (0 success, 1 runtime failure, 2 usage error).
+ *
+ * The common options (config.h: --log-level, --redis, --data-dir, ...) may also come before
+ * the subcommand, as in `skyspool --log-level debug status`: main() moves them behind the
+ * subcommand's name, where the subcommand parses them like its own. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -24,7 +29,7 @@ static void print_help(FILE *f) {
     fprintf(f,
             "skyspool %s: archive the Bluesky firehose to hive-partitioned Parquet,\n"
             "buffered durably in Redis Streams.\n\n"
-            "usage: skyspool <command> [options]\n"
+            "usage: skyspool [common options] <command> [options]\n"
             "       skyspool <command> --help     teaches one command, with examples\n\n"
             "commands:\n",
             SKYSPOOL_VERSION);
@@ -39,7 +44,54 @@ static void print_help(FILE *f) {
             "directory (./skyspool-data by default). See README.md and docs/DESIGN.md.\n");
 }
 
+/* The common options that may precede the subcommand, all taking a value. */
+static const char *const g_global_opts[] = {"--config", "--redis", "--redis-password-file", "--prefix",
+                                            "--data-dir", "--maxmemory", "--log-level", "--set", NULL};
+
+/* 2 when argv[i] is a common option with its value in argv[i+1], 1 when it is one written
+ * as --name=value, 0 when it is not a common option. */
+static int global_opt_width(char **argv, int i, int argc) {
+    for (const char *const *o = g_global_opts; *o; o++) {
+        size_t n = strlen(*o);
+        if (!strncmp(argv[i], *o, n) && argv[i][n] == '=') return 1;
+        if (!strcmp(argv[i], *o)) return i + 1 < argc ? 2 : -1;
+    }
+    return 0;
+}
+
+/* Moves the common options before the subcommand behind its name (argv is reordered in
+ * place: program, command, moved options, the rest). Returns 0, or -1 for an option that is
+ * not a common one or lacks its value (message printed). */
+static int hoist_global_opts(int argc, char **argv) {
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && argv[i][1] == '-' && strcmp(argv[i], "--help") && strcmp(argv[i], "--version")) {
+        int w = global_opt_width(argv, i, argc);
+        if (w < 0) {
+            fprintf(stderr, "skyspool: %s needs a value\n", argv[i]);
+            return -1;
+        }
+        if (w == 0) {
+            fprintf(stderr,
+                    "skyspool: '%s' before the command is not a common option; put it after the command "
+                    "(skyspool COMMAND %s ...)\n",
+                    argv[i], argv[i]);
+            return -1;
+        }
+        i += w;
+    }
+    if (i == 1 || i >= argc) return 0; /* nothing to move, or no command: main reports */
+    char *cmd = argv[i];
+    memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+    argv[1] = cmd;
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (hoist_global_opts(argc, argv) != 0) return 2;
+    if (argc >= 2 && argv[1][0] == '-' && argv[1][1] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "--version")) {
+        fprintf(stderr, "skyspool: options but no command. Run 'skyspool --help' for the list.\n");
+        return 2;
+    }
     if (argc < 2) {
         print_help(stderr);
         return 2;

@@ -24,6 +24,16 @@ ss_eq "maxmemory 2gb passes" PASS "$(jq -r '.checks[] | select(.name=="maxmemory
 ss_eq "JSON ok=false" false "$(jq .ok lru.json)"
 ss_check "text result line" grep -q "^result: FAIL (1 required check failed" lru.txt
 
+# the common options may come before the command, as in git
+set +e
+"$B" --redis "$REDIS_URL_lru" --log-level warn audit --json > pre.json; rc=$?
+"$B" --no-such-flag audit > /dev/null 2> pre.err; rc2=$?
+set -e
+ss_eq "common options before the command: same audit" "$(jq -c .checks lru.json)" "$(jq -c .checks pre.json)"
+ss_eq "  and the same exit status" 1 "$rc"
+ss_eq "an unknown option before the command is a usage error" 2 "$rc2"
+ss_check "  saying where to put it" grep -q "put it after the command" pre.err
+
 ss_start_redis bare --appendonly no --timeout 30 --stream-node-max-bytes 4096
 set +e
 "$B" audit --redis "$REDIS_URL_bare" --json > bare.json; rc=$?
