@@ -4,6 +4,7 @@
 #   make demo     deps, build, then the main job on a private redis-server, with a summary
 #   make test     deps, the release build and the ASan/UBSan build in build-asan/ (both with
 #                 -Werror: SKYSPOOL_WERROR=ON), then every test through CTest
+#   make install  cmake --install build/ (PREFIX, default /usr/local; DESTDIR for staged installs)
 #   make bench    benchmarks against their peers; results go to BENCHMARKS.md
 #   make fuzz     every fuzz target for FUZZ_SECONDS (default 300) each, in build-fuzz/
 #                 (clang + libFuzzer; corpora kept in build-fuzz/corpus/), FUZZ_TARGETS to pick
@@ -18,7 +19,7 @@ WERROR ?=
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?=
 
-.PHONY: all deps build build-asan demo test unit integration bench fuzz clean
+.PHONY: all deps build build-asan demo test unit integration bench fuzz install clean
 
 all: build
 
@@ -49,6 +50,12 @@ unit: build-asan
 
 integration: build-asan
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L integration
+
+PREFIX ?= /usr/local
+install: build
+	@cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build build -j $(JOBS)
+	@cmake --install build
 
 bench: deps
 	@$(MAKE) --no-print-directory build

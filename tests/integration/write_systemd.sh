@@ -1,22 +1,58 @@
 #!/usr/bin/env bash
-# deploy/systemd: the writer's service + timer pair and the `skyspool run` daemon unit pass
-# `systemd-analyze verify` (with ExecStart pointed at the binary under test).
+# `make install` (cmake --install with DESTDIR and a prefix) installs the binary, a man page
+# per command, the systemd units (run daemon, ingest, the write --once service and its
+# timer, the OnFailure= reporter), sysusers/tmpfiles entries and an example config; the
+# installed units pass `systemd-analyze verify`, pass no flag that would override the config
+# file, and keep the archive group-readable.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
+D="$SS_TMP/dest"
+DESTDIR="$D" cmake --install "$SKYSPOOL_BUILD" --prefix /usr/local > "$SS_TMP/install.log" 2>&1 ||
+  { cat "$SS_TMP/install.log" >&2; ss_fail "cmake --install failed"; }
+(cd "$D" && find . -type f | sort) > "$SS_TMP/files"
+P=./usr/local
+for f in bin/skyspool share/man/man1/skyspool.1 share/man/man1/skyspool-write.1 share/man/man1/skyspool-run.1 \
+  lib/systemd/system/skyspool.service lib/systemd/system/skyspool-ingest.service \
+  lib/systemd/system/skyspool-writer.service lib/systemd/system/skyspool-writer.timer \
+  lib/systemd/system/skyspool-failure@.service lib/sysusers.d/skyspool.conf lib/tmpfiles.d/skyspool.conf \
+  etc/skyspool/skyspool.conf share/doc/skyspool/skyspool.conf.example; do
+  ss_check "installed: $f" grep -qxF "$P/$f" "$SS_TMP/files"
+done
+# one man page per command that `skyspool --help` lists, plus skyspool(1)
+ncmd=$("$SKYSPOOL_BIN" --help | awk '/^commands:/{f=1;next} f&&/^$/{exit} f&&/^  [a-z]/{n++} END{print n}')
+ss_eq "a man page per command" "$((ncmd + 1))" "$(grep -c '/man1/skyspool.*\.1$' "$SS_TMP/files")"
+ss_check "man pages carry the --help text" grep -q -- '--once' "$D/usr/local/share/man/man1/skyspool-write.1"
+ss_eq "the example config is 0640 (it may hold a secret)" 640 "$(stat -c %a "$D/usr/local/etc/skyspool/skyspool.conf")"
+# a second install keeps a config the operator edited
+echo "# edited" >> "$D/usr/local/etc/skyspool/skyspool.conf"
+DESTDIR="$D" cmake --install "$SKYSPOOL_BUILD" --prefix /usr/local > "$SS_TMP/install2.log" 2>&1
+ss_check "a reinstall keeps the edited config" grep -q '^# edited' "$D/usr/local/etc/skyspool/skyspool.conf"
+
+U="$D/usr/local/lib/systemd/system"
+for u in skyspool.service skyspool-ingest.service skyspool-writer.service; do
+  ss_check "$u reports failures (OnFailure=)" grep -q '^OnFailure=skyspool-failure@%n.service' "$U/$u"
+  ss_check "$u reads the installed config" grep -q '^Environment=SKYSPOOL_CONFIG=/usr/local/etc/skyspool/skyspool.conf' "$U/$u"
+  ss_eq "$u passes no flag that overrides the config" "" \
+    "$(grep '^ExecStart=' "$U/$u" | grep -oE -- '--(out|data-dir|redis|prefix|set|maxmemory)[= ]' || true)"
+  ss_check "$u keeps the archive group-readable" grep -q '^UMask=0027' "$U/$u"
+  ss_eq "$u: no 0700 state dir around the archive" "" "$(grep '^StateDirectoryMode=07[0-7][0-7]$' "$U/$u" | grep -v 0750 || true)"
+done
+ss_check "the timer starts the writer service" grep -q '^Unit=skyspool-writer.service' "$U/skyspool-writer.timer"
+ss_check "the writer service runs one pass" grep -q '^ExecStart=/usr/local/bin/skyspool write --once$' "$U/skyspool-writer.service"
+ss_check "the tmpfiles entry makes the archive 0750 for the group" \
+  grep -qE '^d /var/lib/skyspool/archive +0750 skyspool skyspool' "$D/usr/local/lib/tmpfiles.d/skyspool.conf"
+ss_check "the sysusers entry creates the user" grep -q '^u skyspool ' "$D/usr/local/lib/sysusers.d/skyspool.conf"
+
 if ! command -v systemd-analyze >/dev/null 2>&1; then
-  echo "skip: systemd-analyze is not installed; units not verified"
-  ss_done; exit 0
+  ss_fail "systemd-analyze is missing (scripts/install-deps installs systemd)"
+else
+  # verify the installed units where they are: their paths pointed into DESTDIR
+  mkdir -p "$SS_TMP/units"
+  for f in "$U"/*; do sed "s|/usr/local/|$D/usr/local/|g" "$f" > "$SS_TMP/units/$(basename "$f")"; done
+  set +e
+  (cd "$SS_TMP/units" && MANPATH="$D/usr/local/share/man" systemd-analyze verify ./*.service ./*.timer) > "$SS_TMP/verify.log" 2>&1
+  rc=$?
+  set -e
+  ss_eq "systemd-analyze verify exit status" 0 "$rc"
+  ss_eq "systemd-analyze verify: no complaints" "" "$(cat "$SS_TMP/verify.log")"
 fi
-mkdir -p "$SS_TMP/units"
-for f in "$SKYSPOOL_SRC"/deploy/systemd/*; do
-  sed "s|/usr/local/bin/skyspool|$SKYSPOOL_BIN|g" "$f" > "$SS_TMP/units/$(basename "$f")"
-done
-for u in skyspool-writer.service skyspool-writer.timer skyspool.service; do
-  ss_check "$u exists" test -f "$SS_TMP/units/$u"
-done
-(cd "$SS_TMP/units" && systemd-analyze verify ./*.service ./*.timer) > "$SS_TMP/verify.log" 2>&1
-rc=$?
-ss_eq "systemd-analyze verify exit status" 0 "$rc"
-ss_eq "systemd-analyze verify: no complaints" "" "$(cat "$SS_TMP/verify.log")"
-ss_check "the timer starts the writer service" grep -q '^Unit=skyspool-writer.service' "$SS_TMP/units/skyspool-writer.timer"
-ss_check "the writer service runs one pass" grep -q 'write --once' "$SS_TMP/units/skyspool-writer.service"
 ss_done
