@@ -22,6 +22,13 @@ ncmd=$("$SKYSPOOL_BIN" --help | awk '/^commands:/{f=1;next} f&&/^$/{exit} f&&/^ 
 ss_eq "a man page per command" "$((ncmd + 1))" "$(grep -c '/man1/skyspool.*\.1$' "$SS_TMP/files")"
 ss_check "man pages carry the --help text" grep -q -- '--once' "$D/usr/local/share/man/man1/skyspool-write.1"
 ss_eq "the example config is 0640 (it may hold a secret)" 640 "$(stat -c %a "$D/usr/local/etc/skyspool/skyspool.conf")"
+# the example config holds only settings skyspool knows (an unknown key is a usage error, 2)
+set +e
+SKYSPOOL_DATA_DIR="$SS_TMP/dd" "$SKYSPOOL_BIN" runs --config "$D/usr/local/etc/skyspool/skyspool.conf" > /dev/null 2> "$SS_TMP/conf.err"
+rc=$?
+set -e
+ss_eq "the example config parses (runs: no ledger yet, 1)" 1 "$rc"
+ss_check "  and complains only that no writer ran" grep -q "no ledger" "$SS_TMP/conf.err"
 # a second install keeps a config the operator edited
 echo "# edited" >> "$D/usr/local/etc/skyspool/skyspool.conf"
 DESTDIR="$D" cmake --install "$SKYSPOOL_BUILD" --prefix /usr/local > "$SS_TMP/install2.log" 2>&1
