@@ -128,7 +128,7 @@ static void usage(FILE *f) {
             "                         nothing else: new content through an old path adds its own files.\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
             "  --json                 print the summary as one JSON object\n"
-            "  --quiet                no progress line\n"
+            "  --no-progress          no progress line (there is one only when stderr is a terminal)\n"
             "  -h, --help             this help\n"
             "\n"
             "examples:\n"
@@ -534,7 +534,8 @@ int ss_cmd_convert(int argc, char **argv) {
                                          {"tag", required_argument, 0, O_TAG},
                                          {"no-fsync", no_argument, 0, O_NOFSYNC},
                                          {"json", no_argument, 0, O_JSON},
-                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"no-progress", no_argument, 0, O_QUIET},
+                                         {"quiet", no_argument, 0, O_QUIET}, /* the old spelling */
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     convert_ctx c;

@@ -41,7 +41,7 @@ static void usage(FILE *f) {
             "  --allow-no-aof        run even if Redis has no AOF (appendonly no: a Redis restart\n"
             "                        loses the buffer); default: refuse. Both are checked at connect\n"
             "                        and every 10 s while running\n"
-            "  --max-events N        stop after N source messages\n"
+            "  --limit N             stop after N source messages\n"
             "  --batch N             entries per pipelined batch [1024]\n"
             "  --pipeline N          batches in flight before waiting for replies [8]\n"
             "  --connections N       Redis connections, 1-16 [3] (key ingest-connections): each\n"
@@ -109,7 +109,8 @@ int ss_cmd_ingest(int argc, char **argv) {
                                          {"from-start", no_argument, 0, O_FROM_START},
                                          {"allow-eviction", no_argument, 0, O_ALLOW_EVICTION},
                                          {"allow-no-aof", no_argument, 0, O_ALLOW_NO_AOF},
-                                         {"max-events", required_argument, 0, O_MAX_EVENTS},
+                                         {"limit", required_argument, 0, O_MAX_EVENTS},
+                                         {"max-events", required_argument, 0, O_MAX_EVENTS}, /* the old spelling */
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"pipeline", required_argument, 0, O_PIPELINE},
                                          {"connections", required_argument, 0, O_CONNECTIONS},
@@ -157,7 +158,7 @@ int ss_cmd_ingest(int argc, char **argv) {
         case O_JSON: json = 1; break;
         case O_MAX_EVENTS:
             if (ss_parse_i64(optarg, 1, INT64_MAX, &v) != 0) {
-                rc = ss_usage_error("ingest", "--max-events wants a positive number, not '%s'", optarg);
+                rc = ss_usage_error("ingest", "--limit wants a positive number, not '%s'", optarg);
                 goto out;
             }
             io.max_events = v;
