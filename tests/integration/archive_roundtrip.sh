@@ -14,6 +14,9 @@
 #  3. --cursor C gives exactly the events with time_us >= C.
 #  4. replay-server --archive serves the same events over WebSocket (jetstream: source).
 #  5. every shared real sample (when ../shared is present) round-trips JSON-equal.
+#  6. the documented differences (docs/SCHEMA.md, "Reading back"), named: a top-level key the
+#     decoder ignores (cursor) is gone, identity.did / account.did come back as the event's did,
+#     commit.time comes back in one RFC 3339 form; nothing else differs.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/net.sh"
 B=$SKYSPOOL_BIN
@@ -126,4 +129,29 @@ if ss_shared "samples read back" 'samples/*.jsonl'; then
     equal "sample $n: every event JSON-equal" "$n.exp" "$n.out"
   done
 fi
+
+# ---- 6. the documented differences, named ----------------------------------------------------------
+D=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa
+cat > diff.jsonl <<EOF
+{"did":"$D","time_us":1754560000000001,"kind":"commit","cursor":1754560000000001,"commit":{"rev":"3lvr","operation":"create","collection":"app.bsky.feed.like","rkey":"3lvq","record":{"\$type":"app.bsky.feed.like","subject":{"uri":"at://x","cid":"bafy"},"createdAt":"2025-08-07T10:00:00Z"},"cid":"bafyc"}}
+{"did":"$D","time_us":1754560000000002,"kind":"identity","identity":{"did":"did:plc:someoneelse","seq":7,"time":"2025-08-07T10:00:00.5+02:00","handle":"h.example"}}
+{"did":"$D","time_us":1754560000000003,"kind":"account","account":{"active":false,"did":"$D","seq":8,"time":"2025-08-07T10:00:00Z","status":"takendown"}}
+{"did":"$D","time_us":1754560000000004,"kind":"commit","commit":{"rev":"3lvs","operation":"delete","collection":"app.bsky.feed.post","rkey":"3lvt","time":"2025-08-07T10:00:00.123Z"}}
+{"did":"$D","time_us":1754560000000005,"kind":"commit","commit":{"rev":"3lvu","operation":"delete","collection":"app.bsky.graph.block","rkey":"3lvv","time":"2025-08-07T12:00:00.5+02:00"}}
+EOF
+"$B" convert --out diff --quiet diff.jsonl > /dev/null
+"$B" cat --source archive:diff > diff.out
+ss_eq "every crafted event read back" 5 "$(wc -l < diff.out)"
+rc=0; $EQ diff.jsonl diff.out > /dev/null || rc=$?
+ss_eq "without naming the differences the files differ" 1 "$rc"
+named=(--drop cursor --drop identity.did --drop account.did --drop commit.time)
+equal "the named differences are all there is" diff.jsonl diff.out "${named[@]}" --ordered
+# cursor (1 event), identity.did and account.did (2), commit.time (2): 5 events changed
+ss_eq "events the named differences touch" "dropped=5" "$($EQ diff.jsonl diff.out "${named[@]}" | grep -o 'dropped=[0-9]*')"
+ss_check "identity.did comes back as the event's did" grep -qF "\"identity\":{\"did\":\"$D\"" diff.out
+ss_check "commit.time in milliseconds UTC comes back verbatim" grep -qF '"time":"2025-08-07T10:00:00.123Z"' diff.out
+ss_check "commit.time with an offset comes back in UTC" grep -qF '"time":"2025-08-07T10:00:00.500Z"' diff.out
+ss_check "account: active, seq, status and the relay time text kept" \
+  grep -qF "\"account\":{\"active\":false,\"did\":\"$D\",\"seq\":8,\"status\":\"takendown\",\"time\":\"2025-08-07T10:00:00Z\"}" diff.out
+ss_check "identity: the relay time text verbatim, not normalized" grep -qF '"time":"2025-08-07T10:00:00.5+02:00"' diff.out
 ss_done
