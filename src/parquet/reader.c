@@ -1189,6 +1189,13 @@ static int decode_chunk(ss_pq_reader *r, size_t g, size_t ci) {
 /* Decodes row group g and checks that every column holds its rows. */
 static int load_row_group(ss_pq_reader *r, size_t g) {
     int64_t rows = r->rgs[g].rows;
+    uint64_t total = 0;
+    for (size_t ci = 0; ci < r->ncols; ci++) {
+        int64_t nv = r->rgs[g].ch[ci].num_values;
+        total += nv > 0 ? (uint64_t)nv : 0;
+    }
+    if (total > SS_PQR_MAX_RG_LEVELS)
+        return fail(r, "row group %zu: %llu values in all (limit %u)", g, (unsigned long long)total, SS_PQR_MAX_RG_LEVELS);
     for (size_t ci = 0; ci < r->ncols; ci++) {
         if (decode_chunk(r, g, ci)) return -1;
         rcol *c = &r->cols[ci];

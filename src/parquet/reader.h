@@ -17,7 +17,8 @@
  *
  * One row group is decoded at a time, every column of it, into memory (levels, values,
  * string bytes and the dictionary); rows are then handed out from it. Memory is therefore
- * about one row group's uncompressed size. Values returned stay valid until the row group
+ * about one row group's uncompressed size, and at most SS_PQR_MAX_RG_LEVELS levels of
+ * about 18 bytes plus the string bytes, whatever the file claims. Values returned stay valid until the row group
  * changes (the next ss_pq_reader_next() that crosses into another one) or close.
  *
  * Files are untrusted: every count and length taken from the file has a named limit
@@ -44,7 +45,10 @@
 #define SS_PQR_MAX_PAGE_HEADER (1u << 20)   /* bytes of one page header */
 #define SS_PQR_MAX_PAGE_BYTES (256u << 20)  /* one page, compressed or not */
 #define SS_PQR_MAX_CHUNK_BYTES (1u << 30)   /* one column chunk, compressed or not */
-#define SS_PQR_MAX_LEVELS (1u << 24)        /* levels (values incl. nulls) in one column chunk */
+#define SS_PQR_MAX_LEVELS (1u << 22)        /* levels (values incl. nulls) in one column chunk */
+#define SS_PQR_MAX_RG_LEVELS (1u << 24)     /* levels of all the chunks of one row group: what bounds
+                                             * memory (about 18 bytes each) when RLE runs make
+                                             * millions of levels out of a few bytes */
 #define SS_PQR_MAX_DICT (1u << 24)          /* dictionary entries */
 
 typedef struct ss_pq_reader ss_pq_reader;
