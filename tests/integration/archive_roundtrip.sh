@@ -14,7 +14,9 @@
 #  3. --cursor C gives exactly the events with time_us >= C.
 #  4. replay-server --archive serves the same events over WebSocket (jetstream: source).
 #  5. every shared real sample (when ../shared is present) round-trips JSON-equal.
-#  6. the documented differences (docs/SCHEMA.md, "Reading back"), named: a top-level key the
+#  6. ingest: `run --source archive:` (embedded Redis, DataWriter) re-archives every archived
+#     event, read back equal.
+#  7. the documented differences (docs/SCHEMA.md, "Reading back"), named: a top-level key the
 #     decoder ignores (cursor) is gone, identity.did / account.did come back as the event's did,
 #     commit.time comes back in one RFC 3339 form; nothing else differs.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
@@ -130,7 +132,15 @@ if ss_shared "samples read back" 'samples/*.jsonl'; then
   done
 fi
 
-# ---- 6. the documented differences, named ----------------------------------------------------------
+# ---- 6. ingest from an archive: the whole pipeline re-archives it -------------------------------------
+# (run: archive: source -> embedded Redis -> DataWriter; type other is not kept by run's default)
+"$B" run --source archive:arch-snappy --out rearch --data-dir rdd --log-level error > run.log 2>&1
+"$B" cat --source archive:rearch > rearch.jsonl
+filt "e.get('commit', {}).get('collection', 'app.bsky.feed.post').split('.')[2] in ('feed', 'graph') and e.get('commit', {}).get('collection', 'app.bsky.feed.post') in ('app.bsky.feed.post', 'app.bsky.feed.like', 'app.bsky.feed.repost', 'app.bsky.graph.follow', 'app.bsky.graph.block')" \
+  < small.jsonl > rearch.exp
+equal "run --source archive: re-archives every archived event" rearch.exp rearch.jsonl --ordered
+
+# ---- 7. the documented differences, named ----------------------------------------------------------
 D=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa
 cat > diff.jsonl <<EOF
 {"did":"$D","time_us":1754560000000001,"kind":"commit","cursor":1754560000000001,"commit":{"rev":"3lvr","operation":"create","collection":"app.bsky.feed.like","rkey":"3lvq","record":{"\$type":"app.bsky.feed.like","subject":{"uri":"at://x","cid":"bafy"},"createdAt":"2025-08-07T10:00:00Z"},"cid":"bafyc"}}
