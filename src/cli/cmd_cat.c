@@ -39,7 +39,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "  --limit N                 stop after printing N events\n"
             "  --cursor C                start from a cursor the source reported before (file: byte\n"
-            "                            offset, synth: index, jetstream: time_us, firehose: seq)\n"
+            "                            offset, synth: index, jetstream: time_us, firehose: seq;\n"
+            "                            archive: time_us, the events at or after it)\n"
             "  --quiet                   no per-message reports on stderr, only the summary\n"
             "source options (each source reads what concerns it):\n"
             "  --max-message-bytes SIZE  messages over this are reported as too_large (default 2mb)\n"
@@ -57,6 +58,7 @@ static void usage(FILE *f) {
             "  skyspool cat --source file:events.jsonl --cursor 1048576 --limit 10\n"
             "  zstdcat big.jsonl.zst | skyspool cat --source file:- > plain.jsonl\n"
             "  skyspool cat --source file:archive.jsonl.zst | jq -c 'select(.kind==\"account\")'\n"
+            "  skyspool cat --source 'archive:archive?since=2025-08-07T10:00:00Z&types=post,like'\n"
             "A progress line is shown on stderr when it is a terminal.\n");
 }
 
