@@ -171,7 +171,7 @@ int ss_cmd_cat(int argc, char **argv) {
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     int tty = isatty(STDERR_FILENO);
     double t0 = now_s(), last = t0;
-    long long printed = 0, bad = 0;
+    long long printed = 0, bad = 0, gaps = 0;
     long long last_cursor = cursor;
     reason_count reasons[CAT_MAX_REASONS];
     size_t nreasons = 0;
@@ -187,6 +187,13 @@ int ss_cmd_cat(int argc, char **argv) {
             break;
         }
         last_cursor = m.cursor;
+        if (r == SS_SOURCE_GAP) { /* a gap is no event: it never goes to stdout */
+            gaps++;
+            if (!quiet)
+                fprintf(stderr, "skyspool cat: gap: %s %s %lld..%lld (%s)\n", m.gap->reason, m.gap->unit,
+                        (long long)m.gap->from, (long long)m.gap->to, m.gap->detail ? m.gap->detail : "");
+            continue;
+        }
         if (m.bad_reason) {
             bad++;
             size_t i;
@@ -225,6 +232,9 @@ int ss_cmd_cat(int argc, char **argv) {
                     reasons[i].first_cursor);
         fputc('\n', stderr);
     }
+    if (gaps > 0)
+        fprintf(stderr, "skyspool cat: %lld gap%s: the upstream did not deliver part of the stream (see above)\n", gaps,
+                gaps == 1 ? "" : "s");
     ss_source_close(s);
     return rc;
 }

@@ -91,9 +91,18 @@ const char *ss_writer_errstr(const ss_writer *w) { return w->errstr; }
 /* A stream's number in the ledger (claims, runs, commits): its type when unsharded, a
  * number of its own per (shard, type) otherwise. Entry ids of two streams can be equal,
  * so two shards owned by one ledger must never look up each other's committed ids. */
-_Static_assert(SS_TYPE__COUNT * (SS_SHARDS_MAX + 1) <= 256, "ledger stream numbers must fit the claim log's byte");
+/* A stream's number in the ledger. The numbers are stored (claims, commits, window closes),
+ * so they never change: the eight types that existed first (post..other) keep
+ * `type` unsharded and 8 * (shard + 1) + type sharded; every type added since (sync) has a
+ * block of SS_SHARDS_MAX + 1 numbers of its own after theirs (unsharded, then each shard). */
+#define LEGACY_TYPES 8
+_Static_assert(SS_TYPE_OTHER == LEGACY_TYPES - 1, "the first eight types keep their ledger numbers");
+_Static_assert(LEGACY_TYPES * (SS_SHARDS_MAX + 1) + (SS_TYPE__COUNT - LEGACY_TYPES) * (SS_SHARDS_MAX + 1) <= 256,
+               "ledger stream numbers must fit the claim log's byte");
 int ss_wr_led_type(const ss_writer *w, int type) {
-    return w->nshards > 1 ? SS_TYPE__COUNT * (w->o.shard + 1) + type : type;
+    if (type < LEGACY_TYPES) return w->nshards > 1 ? LEGACY_TYPES * (w->o.shard + 1) + type : type;
+    return LEGACY_TYPES * (SS_SHARDS_MAX + 1) + (type - LEGACY_TYPES) * (SS_SHARDS_MAX + 1) +
+           (w->nshards > 1 ? w->o.shard + 1 : 0);
 }
 
 int ss_wr_consumer_fail(ss_writer *w) { return ss_wr_fail(w, "%s", w->c->errstr); }
@@ -734,7 +743,11 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
     }
-    w->flushed_end = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, 0), ss_wr_led_type(w, SS_TYPE__COUNT - 1));
+    w->flushed_end = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, 0), ss_wr_led_type(w, SS_TYPE_OTHER));
+    for (int t = LEGACY_TYPES; t < SS_TYPE__COUNT; t++) {
+        int64_t f = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, t), ss_wr_led_type(w, t));
+        if (f > w->flushed_end) w->flushed_end = f;
+    }
     w->dec[0] = ss_decoder_new(NULL);
     w->dec[1] = ss_decoder_new(NULL);
     if (!w->dec[0] || !w->dec[1]) {
