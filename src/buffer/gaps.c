@@ -66,12 +66,13 @@ int ss_gap_record_json(ss_buf *b, const ss_gap_record *r, const char *where) {
     return e || ss_buf_puts(b, "}") ? -1 : 0;
 }
 
-int ss_gaps_read(redisContext *c, const char *prefix, ss_gap_record **out, size_t *n, char *err, size_t errlen) {
+int ss_gaps_read(redisContext *c, const char *prefix, size_t max, ss_gap_record **out, size_t *n, char *err,
+                 size_t errlen) {
     *out = NULL;
     *n = 0;
     char key[600], count[24];
     snprintf(key, sizeof key, "%s%s", prefix, SS_GAPS_KEY);
-    snprintf(count, sizeof count, "%d", SS_GAPS_LIST_MAX);
+    snprintf(count, sizeof count, "%zu", max > 0 && max < SS_GAPS_LIST_MAX ? max : (size_t)SS_GAPS_LIST_MAX);
     const char *argv[] = {"XRANGE", key, "-", "+", "COUNT", count};
     redisReply *r = redisCommandArgv(c, 6, argv, NULL);
     if (!r) {

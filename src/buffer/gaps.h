@@ -58,9 +58,10 @@ int ss_gap_record_from_fields(ss_gap_record *r, const char *id, size_t idlen, co
  * "cursor","detail"} plus "where":"<where>" when where is not NULL. 0, or -1 out of memory. */
 int ss_gap_record_json(ss_buf *b, const ss_gap_record *r, const char *where);
 
-/* Reads up to SS_GAPS_LIST_MAX entries of P<SS_GAPS_KEY>, oldest first, into *out
- * (malloc'ed, the caller frees; NULL when none). 0, or -1 with err. */
-int ss_gaps_read(redisContext *c, const char *prefix, ss_gap_record **out, size_t *n, char *err, size_t errlen);
+/* Reads up to max (at most SS_GAPS_LIST_MAX) entries of P<SS_GAPS_KEY>, oldest first, into
+ * *out (malloc'ed, the caller frees; NULL when none). 0, or -1 with err. */
+int ss_gaps_read(redisContext *c, const char *prefix, size_t max, ss_gap_record **out, size_t *n, char *err,
+                 size_t errlen);
 
 /* What the writer recorded in P<SS_GAPS_SEEN_KEY>: *committed (0 when none) and the newest
  * committed gap in *last (*has_last 0 when none). 0, or -1 with err. */

@@ -142,6 +142,8 @@ static void register_metrics(ss_writer *w) {
                               "Pending entries found deleted from their stream before they were written (lost)", NULL);
     w->m.released = ss_metric_get("skyspool_writer_released_claims_total", SS_METRIC_COUNTER,
                                   "Dedup claims released because Redis lost the entries that held them", NULL);
+    w->m.gaps = ss_metric_get("skyspool_writer_gaps_total", SS_METRIC_COUNTER,
+                              "Gap records committed to the ledger (skyspool gaps)", NULL);
     w->m.open_parts = ss_metric_get("skyspool_writer_open_parts", SS_METRIC_GAUGE, "Part files open", NULL);
     w->m.claims_mem = ss_metric_get("skyspool_writer_dedup_claims_bytes", SS_METRIC_GAUGE,
                                     "Memory of the in-memory dedup claim set (the horizon's keys)", NULL);
@@ -513,6 +515,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (w->c->v->ensure_groups(w->c) != 0) return ss_wr_consumer_fail(w);
     if (heartbeat(w, 0) != 0) return -1;
     if (clean_intents(w, w->consumer) != 0) return -1;
+    if (ss_wr_commit_gaps(w, 1) != 0) return -1;
     /* Dead consumers' entries are taken over only after our own pending entries have been
      * re-read (XCLAIM puts them into our PEL, which the history pass reads). */
     int cleared = 0, reclaimed_once = 0;
@@ -521,6 +524,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     while (!*stop) {
         if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
         if (ss_wr_check_persistence(w, 0) != 0) return -1; /* again every SS_PERSIST_CHECK_MS */
+        if (ss_wr_commit_gaps(w, 0) != 0) return -1;
         if (!any_history(w) && (!reclaimed_once || (!w->o.once && ss_wr_mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2))) {
             if (reclaim_dead(w) != 0) return -1;
             reclaimed_once = 1;
@@ -559,6 +563,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
      * and the next run carries on with them (no early window, no late parts after it). */
     int stopped = *stop != 0;
     if (ss_wr_flush_cycle(w, !stopped, !stopped && w->o.once && w->o.all) != 0) return -1;
+    if (ss_wr_commit_gaps(w, 1) != 0) return -1;
     maybe_prune(w, 1);
     if (w->nparts) {
         uint64_t rows = 0;
