@@ -120,6 +120,44 @@ int ss_gaps_read(redisContext *c, const char *prefix, size_t max, ss_gap_record 
     return 0;
 }
 
+static int entry_record(const redisReply *e, ss_gap_record *r) {
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    const redisReply *fv = e->element[1];
+    const char *f[32];
+    size_t fl[32], nf = 0;
+    for (size_t j = 0; j < fv->elements && nf < 32; j++) {
+        const redisReply *x = fv->element[j];
+        f[nf] = x->type == REDIS_REPLY_STRING ? x->str : NULL;
+        fl[nf++] = x->type == REDIS_REPLY_STRING ? x->len : 0;
+    }
+    return ss_gap_record_from_fields(r, e->element[0]->str, e->element[0]->len, f, fl, nf);
+}
+
+int ss_gaps_pending(redisContext *c, const char *prefix, long long *n, ss_gap_record *newest, int *has_newest,
+                    char *err, size_t errlen) {
+    *n = 0;
+    *has_newest = 0;
+    char key[600];
+    snprintf(key, sizeof key, "%s%s", prefix, SS_GAPS_KEY);
+    const char *xl[] = {"XLEN", key};
+    const char *xr[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = redisCommandArgv(c, i ? 6 : 2, i ? xr : xl, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis %s %s: %s", i ? "XREVRANGE" : "XLEN", key,
+                     r ? r->str : c->errstr[0] ? c->errstr : "connection lost");
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        if (!i && r->type == REDIS_REPLY_INTEGER) *n = r->integer;
+        if (i && r->type == REDIS_REPLY_ARRAY && r->elements == 1) *has_newest = entry_record(r->element[0], newest) == 0;
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
 int ss_gaps_seen_read(redisContext *c, const char *prefix, long long *committed, ss_gap_record *last, int *has_last,
                       char *err, size_t errlen) {
     *committed = 0;

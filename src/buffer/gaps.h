@@ -63,6 +63,11 @@ int ss_gap_record_json(ss_buf *b, const ss_gap_record *r, const char *where);
 int ss_gaps_read(redisContext *c, const char *prefix, size_t max, ss_gap_record **out, size_t *n, char *err,
                  size_t errlen);
 
+/* How many records wait in P<SS_GAPS_KEY> (*n) and the newest of them (*has_newest 0 when
+ * none), without reading them all. 0, or -1 with err. */
+int ss_gaps_pending(redisContext *c, const char *prefix, long long *n, ss_gap_record *newest, int *has_newest,
+                    char *err, size_t errlen);
+
 /* What the writer recorded in P<SS_GAPS_SEEN_KEY>: *committed (0 when none) and the newest
  * committed gap in *last (*has_last 0 when none). 0, or -1 with err. */
 int ss_gaps_seen_read(redisContext *c, const char *prefix, long long *committed, ss_gap_record *last, int *has_last,
