@@ -3,7 +3,8 @@
  * The debugging window into every source: what `cat` prints is exactly what the
  * ingester would store. Messages a source could not turn into an event (bad_reason set)
  * are not printed; they are counted and reported on stderr with their cursor, so stdout
- * stays clean JSONL that can be piped into another skyspool command.
+ * stays clean JSONL that can be piped into another skyspool command. A gap a live source
+ * reports (SS_SOURCE_GAP) is no event either: one line on stderr each, and a count at the end.
  *
  * SIGINT and SIGTERM end it cleanly: the loop stops, what was received is flushed (stdout
  * is fully buffered, so dying by the signal's default action would lose up to 1 MiB of
