@@ -140,4 +140,5 @@ ss_node duck_query.mjs "$q" > sync.json 2> duck.err || { ss_fail "DuckDB could n
 ss_eq "DuckDB: the type=sync partition holds both repos once, with did, rev, seq and claimed time" \
   "2 did:plc:syncrepo1 3syncrev1 $((N + 1)) 21,did:plc:syncrepo2 3syncrev2 $((N + 2)) 22 true true" \
   "$(jq -r '.[0] | "\(.n) \(.v) \(.k) \(.t)"' sync.json)"
+ss_check "verify: the archive, type=sync included, matches the ledger" "$B" verify --out arch --data-dir dd
 ss_done
