@@ -3,7 +3,8 @@
  * The debugging window into every source: what `cat` prints is exactly what the
  * ingester would store. Messages a source could not turn into an event (bad_reason set)
  * are not printed; they are counted and reported on stderr with their cursor, so stdout
- * stays clean JSONL that can be piped into another skyspool command.
+ * stays clean JSONL that can be piped into another skyspool command. A gap a live source
+ * reports (SS_SOURCE_GAP) is no event either: one line on stderr each, and a count at the end.
  *
  * SIGINT and SIGTERM end it cleanly: the loop stops, what was received is flushed (stdout
  * is fully buffered, so dying by the signal's default action would lose up to 1 MiB of
@@ -173,7 +174,7 @@ int ss_cmd_cat(int argc, char **argv) {
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     int tty = isatty(STDERR_FILENO);
     double t0 = now_s(), last = t0;
-    long long printed = 0, bad = 0;
+    long long printed = 0, bad = 0, gaps = 0;
     long long last_cursor = cursor;
     reason_count reasons[CAT_MAX_REASONS];
     size_t nreasons = 0;
@@ -189,6 +190,13 @@ int ss_cmd_cat(int argc, char **argv) {
             break;
         }
         last_cursor = m.cursor;
+        if (r == SS_SOURCE_GAP) { /* a gap is no event: it never goes to stdout */
+            gaps++;
+            if (!quiet)
+                fprintf(stderr, "skyspool cat: gap: %s %s %lld..%lld (%s)\n", m.gap->reason, m.gap->unit,
+                        (long long)m.gap->from, (long long)m.gap->to, m.gap->detail ? m.gap->detail : "");
+            continue;
+        }
         if (m.bad_reason) {
             bad++;
             size_t i;
@@ -227,6 +235,9 @@ int ss_cmd_cat(int argc, char **argv) {
                     reasons[i].first_cursor);
         fputc('\n', stderr);
     }
+    if (gaps > 0)
+        fprintf(stderr, "skyspool cat: %lld gap%s: the upstream did not deliver part of the stream (see above)\n", gaps,
+                gaps == 1 ? "" : "s");
     ss_source_close(s);
     return rc;
 }

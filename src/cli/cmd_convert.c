@@ -398,7 +398,7 @@ static int convert_input(convert_ctx *c, const char *input) {
     for (;;) {
         ss_source_msg msg;
         int r = ss_source_next(src, &msg, 1000);
-        if (r == SS_SOURCE_AGAIN) continue;
+        if (r == SS_SOURCE_AGAIN || r == SS_SOURCE_GAP) continue; /* a gap was logged by the source */
         if (r == SS_SOURCE_END) break;
         if (r == SS_SOURCE_ERR) {
             rc = ss_cmd_fail(CMD, "%s: %s", input, src->errstr);

@@ -21,11 +21,12 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: skyspool ingest --source SRC [options]\n\n"
             "Reads events from a source and buffers them in Redis Streams, one stream per type\n"
-            "(<prefix>post, like, repost, follow, block, identity, account), never losing one:\n"
+            "(<prefix>post, like, repost, follow, block, identity, account, sync), never losing one:\n"
             "the source cursor is stored after the data it covers, and a restart resumes there.\n"
             "Each entry is one field-value pair: the field is \"<dedup key, 32 hex> <time_us>\", the\n"
             "value the event's Jetstream JSON, verbatim (look: redis-cli XRANGE skyspool:like - + COUNT 1).\n"
-            "Malformed input goes to <prefix>dlq with its reason. When Redis memory passes the high\n"
+            "Malformed input goes to <prefix>dlq with its reason; a gap a live source detects (a\n"
+            "cursor the upstream no longer or not yet has) to <prefix>gaps (skyspool gaps). When Redis memory passes the high\n"
             "watermark (or Redis answers OOM) reading pauses until a writer drains the streams.\n\n"
             "options:\n"
             "  --source SRC          where events come from (required):\n");
@@ -77,9 +78,9 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
                   ",\"read\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"other_skipped\":%" PRIu64
                   ",\"bytes\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"oom_replies\":%" PRIu64
                   ",\"reconnects\":%" PRIu64 ",\"resent\":%" PRIu64 ",\"rewinds\":%" PRIu64
-                  ",\"past_horizon\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"seconds\":%.3f",
+                  ",\"past_horizon\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"seconds\":%.3f",
                   s->read, s->written, s->dlq, s->other_skipped, s->bytes, s->pauses, s->oom_replies, s->reconnects,
-                  s->resent, s->rewinds, s->past_horizon, s->lost, secs);
+                  s->resent, s->rewinds, s->past_horizon, s->lost, s->gaps, secs);
     if (s->has_cursor) ss_buf_printf(b, ",\"cursor\":%" PRId64, s->cursor);
     else ss_buf_puts(b, ",\"cursor\":null");
     ss_buf_puts(b, ",\"types\":{");

@@ -1185,7 +1185,7 @@ static const char *const BAD_NAMES[SS_SYNTH_BAD__COUNT] = {"not_json", "truncate
 static const char *const BAD_REASONS[SS_SYNTH_BAD__COUNT] = {"not_json", "not_json", "bad_utf8", "bad_utf8",
                                                              "missing_field", "wrong_type", "too_large"};
 static const char *const TYPE_NAMES[SS_TYPE__COUNT] = {"post", "like", "repost", "follow",
-                                                       "block", "identity", "account", "other"};
+                                                       "block", "identity", "account", "other", "sync"};
 static const char *const OP_NAMES[4] = {"none", "create", "update", "delete"};
 
 const char *ss_synth_bad_kind_name(ss_synth_bad_kind k) {
