@@ -49,6 +49,11 @@ static const jfield g_account[] = {
     {"status", "status", V_STR},  {"time", "relay_time_text", V_STR},
 };
 
+/* skyspool's own kind: which repo changed off-stream, at which rev (firehose #sync / tooBig). */
+static const jfield g_sync[] = {
+    {"did", NULL, V_DID}, {"rev", "rev", V_STR}, {"seq", "seq", V_INT}, {"time", "relay_time_text", V_STR},
+};
+
 #define N(a) (sizeof a / sizeof a[0])
 static const jtype g_types[] = {
     {SS_TYPE_POST, "commit", g_commit, N(g_commit)},
@@ -59,9 +64,10 @@ static const jtype g_types[] = {
     {SS_TYPE_IDENTITY, "identity", g_identity, N(g_identity)},
     {SS_TYPE_ACCOUNT, "account", g_account, N(g_account)},
     {SS_TYPE_OTHER, "commit", g_commit, N(g_commit)},
+    {SS_TYPE_SYNC, "sync", g_sync, N(g_sync)},
 };
 _Static_assert(N(g_commit) <= SS_AR_RB_MAX_FIELDS && N(g_identity) <= SS_AR_RB_MAX_FIELDS &&
-                   N(g_account) <= SS_AR_RB_MAX_FIELDS,
+                   N(g_account) <= SS_AR_RB_MAX_FIELDS && N(g_sync) <= SS_AR_RB_MAX_FIELDS,
                "raise SS_AR_RB_MAX_FIELDS");
 
 static int col_ok(const ss_pq_reader *r, int i, vkind v) {

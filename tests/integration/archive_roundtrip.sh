@@ -5,7 +5,8 @@
 #  1. synth events of every type (posts, likes, reposts, follows, blocks, identity, account,
 #     other) and every commit operation (create, update, delete) -> convert --keep-other ->
 #     cat archive: -> equal to the input, ordered; the same with snappy and uncompressed
-#     files and delta-free tiny row groups (several row groups per file). 20,000 events by
+#     files and delta-free tiny row groups (several row groups per file), plus sync events (the
+#     firehose's #sync / tooBig, skyspool's own kind). 10,000 events by
 #     default; SKYSPOOL_ROUNDTRIP_EVENTS=100000 for the full-size proof.
 #  2. filters: since/until (inclusive/exclusive, time_us or RFC 3339) and types= give exactly
 #     the matching input events; hours outside the range are pruned before any file is opened
@@ -23,7 +24,7 @@ source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/net.sh"
 B=$SKYSPOOL_BIN
 cd "$SS_TMP"
-N=${SKYSPOOL_ROUNDTRIP_EVENTS:-20000}
+N=${SKYSPOOL_ROUNDTRIP_EVENTS:-10000}
 EQ="python3 $SKYSPOOL_SRC/tests/lib/json_equal.py"
 
 # equal NAME EXPECTED ACTUAL [json_equal args]: JSON-equal as multisets
@@ -44,7 +45,20 @@ for l in sys.stdin:
 # ---- 1. synth, every type and operation ---------------------------------------------------------
 # 2 events per simulated second: 20,000 events span several hours, so several partitions per type
 "$B" synth --events "$N" --seed 21 --start 2025-08-07T08:30:00Z --rate 2 --other-frac 0.05 > in.jsonl
-for k in identity account; do
+# sync events after the last synth event (the comparison is ordered)
+python3 - in.jsonl <<'PY'
+import json, sys
+last = 0
+for l in open(sys.argv[1]):
+    if l.strip(): last = max(last, json.loads(l)["time_us"])
+with open(sys.argv[1], "a") as f:
+    for i in range(3):
+        d = "did:plc:sync%022d" % i
+        f.write(json.dumps({"did": d, "time_us": last + 1 + i, "kind": "sync",
+                            "sync": {"did": d, "rev": "3l3qo2vutsw2%d" % i, "seq": 900 + i,
+                                     "time": "2025-08-07T12:00:0%d.125Z" % i}}, separators=(",", ":")) + "\n")
+PY
+for k in identity account sync; do
   ss_check "the input has $k events" test "$(grep -c "\"kind\":\"$k\"" in.jsonl)" -gt 0
 done
 for op in create update delete; do
@@ -58,9 +72,9 @@ t2=$(date +%s.%N)
 ss_log "$N events: convert $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s, cat archive: $(printf '%.2f' "$(echo "$t2 - $t1" | bc)") s"
 hours=$(find big -mindepth 4 -maxdepth 4 -name 'hour=*' | wc -l)
 ss_check "the archive spans several hours ($hours)" test "$hours" -ge 2
-ss_eq "every event read back" "$N" "$(wc -l < out.jsonl)"
+ss_eq "every event read back" "$((N + 3))" "$(wc -l < out.jsonl)"
 equal "zstd archive: every event JSON-equal to its input line, in time order" in.jsonl out.jsonl --ordered
-for t in post like repost follow block identity account other; do
+for t in post like repost follow block identity account other sync; do
   ss_check "type $t read back" test "$(grep -c . <(ls big/year=*/month=*/day=*/hour=*/type=$t/ 2>/dev/null))" -gt 0
 done
 head -3000 in.jsonl > small.jsonl
