@@ -4,6 +4,11 @@
 void ss_cli_source_opts(const ss_config *cfg, ss_source_opts *so) {
     so->zstd_dictionary = ss_config_get(cfg, "zstd-dictionary");
     so->wanted_collections = ss_config_get(cfg, "wanted-collections");
+    /* keep-other keeps collections outside the archived types; a live source asked only for
+     * the archived types (Jetstream's default request here) could never deliver one. So
+     * unless the user chose the collections (this setting, or wantedCollections in the
+     * URL, which the source keeps), ask for every collection. */
+    if (!so->wanted_collections && ss_config_get_bool(cfg, "keep-other")) so->wanted_collections = "*";
     so->compress = ss_config_get_bool(cfg, "compress");
     so->tls_ca_file = ss_config_get(cfg, "tls-ca-file");
     so->tls_insecure = ss_config_get_bool(cfg, "tls-insecure");
