@@ -47,6 +47,9 @@ static void usage(FILE *f) {
             "  --zstd-dictionary PATH    Jetstream's zstd dictionary, for compressed streams\n"
             "  --compress                ask Jetstream for zstd-compressed messages\n"
             "  --wanted-collections L    comma-separated NSIDs to ask a live source for\n"
+            "  --wanted-dids L|FILE      jetstream: only these DIDs (comma-separated, or a file with one\n"
+            "                            per line, '#' comments; at most 10,000); a changed file is sent\n"
+            "                            to the server as an options_update\n"
             "  --connect-timeout DUR     e.g. 10s (default)\n"
             "  --read-timeout DUR        stall detection, e.g. 60s (default)\n"
             "  --no-verify-cids          firehose: skip the sha-256 check of blocks\n"
@@ -63,7 +66,7 @@ static void usage(FILE *f) {
 
 enum {
     O_SOURCE = 1, O_LIMIT, O_CURSOR, O_QUIET, O_MAXMSG, O_DICT, O_COMPRESS, O_WANTED, O_CTIMEOUT, O_RTIMEOUT,
-    O_NOVERIFY, O_CAFILE, O_INSECURE
+    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS
 };
 
 typedef struct {
@@ -96,6 +99,7 @@ int ss_cmd_cat(int argc, char **argv) {
         {"no-verify-cids", no_argument, 0, O_NOVERIFY},
         {"tls-ca-file", required_argument, 0, O_CAFILE},
         {"tls-insecure", no_argument, 0, O_INSECURE},
+        {"wanted-dids", required_argument, 0, O_DIDS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ss_source_opts so;
@@ -138,6 +142,7 @@ int ss_cmd_cat(int argc, char **argv) {
         case O_NOVERIFY: so.verify_cids = 0; break;
         case O_CAFILE: so.tls_ca_file = optarg; break;
         case O_INSECURE: so.tls_insecure = 1; break;
+        case O_DIDS: so.wanted_dids = optarg; break;
         default: return ss_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }

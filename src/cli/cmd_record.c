@@ -64,6 +64,7 @@ static const char g_help[] =
     "  --duration DUR            stop after this long, e.g. 10m\n"
     "  --cursor C                start at a cursor (firehose: seq, jetstream: time_us)\n"
     "  --wanted-collections L    jetstream: comma-separated NSIDs (default: the archived types)\n"
+    "  --wanted-dids L|FILE      jetstream: only these DIDs (comma-separated, or a file of them)\n"
     "  --compress --zstd-dictionary PATH\n"
     "                            jetstream: ask for zstd-compressed messages (dictionary from the\n"
     "                            bluesky-social/jetstream repository, pkg/models/zstd_dictionary)\n"
@@ -362,7 +363,7 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
 }
 
 enum { O_SOURCE = 1, O_OUT, O_LIMIT, O_DURATION, O_CURSOR, O_WANTED, O_COMPRESS, O_DICT, O_CTIMEOUT, O_RTIMEOUT,
-       O_CAFILE, O_INSECURE, O_MAXMSG };
+       O_CAFILE, O_INSECURE, O_MAXMSG, O_DIDS };
 
 int ss_cmd_record(int argc, char **argv) {
     static const struct option opts[] = {
@@ -380,6 +381,7 @@ int ss_cmd_record(int argc, char **argv) {
         {"tls-ca-file", required_argument, 0, O_CAFILE},
         {"tls-insecure", no_argument, 0, O_INSECURE},
         {"max-message-bytes", required_argument, 0, O_MAXMSG},
+        {"wanted-dids", required_argument, 0, O_DIDS},
         {0, 0, 0, 0},
     };
     const char *cmd = "record";
@@ -423,6 +425,7 @@ int ss_cmd_record(int argc, char **argv) {
             break;
         case O_CAFILE: so.tls_ca_file = optarg; break;
         case O_INSECURE: so.tls_insecure = 1; break;
+        case O_DIDS: so.wanted_dids = optarg; break;
         case O_MAXMSG:
             if (ss_parse_bytes(optarg, &v) != 0 || v < 1024 || v > (long long)RECORD_MAX_JSON)
                 return ss_usage_error(cmd, "--max-message-bytes wants a size between 1kb and 8mb, got '%s'", optarg);

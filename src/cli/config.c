@@ -49,6 +49,7 @@ static const ss_key g_keys[] = {
     {"shard", "SKYSPOOL_SHARD", NULL, V_STR, "writer: the shard I (or I/M) it consumes when shards > 1"},
     {"zstd-dictionary", "SKYSPOOL_ZSTD_DICTIONARY", NULL, V_STR, "Jetstream's zstd dictionary, for compress=true"},
     {"wanted-collections", "SKYSPOOL_WANTED_COLLECTIONS", NULL, V_STR, "jetstream: NSIDs or prefix.* to ask for ('*' = all; default the archived types, all with keep-other)"},
+    {"wanted-dids", "SKYSPOOL_WANTED_DIDS", NULL, V_STR, "jetstream: only these accounts: DIDs comma-separated, or a file of DIDs (at most 10,000; a changed file is sent as an options_update)"},
     {"compress", "SKYSPOOL_COMPRESS", "no", V_BOOL, "jetstream: ask for zstd-compressed messages (needs zstd-dictionary)"},
     {"tls-ca-file", "SKYSPOOL_TLS_CA_FILE", NULL, V_STR, "live sources: extra CA certificate (PEM) for wss://"},
     {"tls-insecure", "SKYSPOOL_TLS_INSECURE", "no", V_BOOL, "live sources: accept any wss:// certificate (tests only)"},

@@ -9,6 +9,7 @@ void ss_cli_source_opts(const ss_config *cfg, ss_source_opts *so) {
      * unless the user chose the collections (this setting, or wantedCollections in the
      * URL, which the source keeps), ask for every collection. */
     if (!so->wanted_collections && ss_config_get_bool(cfg, "keep-other")) so->wanted_collections = "*";
+    so->wanted_dids = ss_config_get(cfg, "wanted-dids");
     so->compress = ss_config_get_bool(cfg, "compress");
     so->tls_ca_file = ss_config_get(cfg, "tls-ca-file");
     so->tls_insecure = ss_config_get_bool(cfg, "tls-insecure");

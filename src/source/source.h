@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     const char *zstd_dictionary;    /* path to Jetstream's dictionary, for compress=true */
     const char *wanted_collections; /* comma-separated NSIDs; NULL = the archived types */
+    const char *wanted_dids;        /* jetstream: DIDs, comma-separated, or a file of them; NULL = all */
     int compress;                   /* ask Jetstream for zstd-compressed messages */
     int connect_timeout_ms;         /* default 10000 */
     int read_timeout_ms;            /* stall detection, default 60000 */
