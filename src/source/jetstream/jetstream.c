@@ -15,6 +15,12 @@
  *     position: when the last event carried one, a reconnect to the same instance asks
  *     for exactly it (no rewind, no overlap). The cursor handed to consumers (and stored)
  *     stays time_us, which any instance understands;
+ *   - wanted-dids: up to 10,000 DIDs do not fit a URL, so the request carries
+ *     requireHello=true and every connection starts with an options_update message (the
+ *     request's collections and size limit plus the DIDs: an update replaces the whole
+ *     filter). A DID file is looked at once a second and a changed set sent again on the
+ *     open connection; a file that stops reading, or empties, keeps the set in use (an
+ *     empty list would mean every DID);
  *   - compress=true: each binary message is one zstd frame made with Jetstream's
  *     dictionary, digested once;
  *   - retention clamping: Jetstream silently starts at its oldest event when a cursor is
