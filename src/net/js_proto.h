@@ -1,7 +1,8 @@
 /* The Jetstream subscribe protocol, as far as transport needs it: no I/O here.
  *
  * The live client only needs each message's time_us (its cursor); the replay server
- * also needs kind and commit.collection to apply wantedCollections. Decoding a whole
+ * also needs kind, commit.collection and did to apply wantedCollections and wantedDids,
+ * and reads and writes the options_update subscriber message. Decoding a whole
  * event for that would cost more than the transport itself, so ss_js_peek walks the
  * top level of the JSON once, skipping values it does not need, and stops as soon as
  * it has what was asked for. It is a peek, not validation: the event decoder
