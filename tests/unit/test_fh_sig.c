@@ -18,7 +18,11 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
+#include "fh_encode.h"
+#include "source/firehose/fh_decode.h"
 #include "source/firehose/fh_sig.h"
+#include "source/source.h"
+#include "util/buf.h"
 
 /* base58btc, written here apart from the decoder under test (big-number division). */
 static void b58_encode(const uint8_t *in, size_t n, char *out) {
@@ -241,11 +245,118 @@ static void test_bad_keys(void **state) {
     assert_int_equal(ss_fh_commit_unsigned(arr, sizeof arr, out, sizeof out, &s, &sl, err, sizeof err), -1);
 }
 
+/* ---- through the decoder: frames signed by the test's keys ------------------------------ */
+
+typedef struct {
+    const test_key *signer;
+} sign_ctx;
+
+static void sign_cb(void *ud, const uint8_t *uns, size_t n, uint8_t sig[64]) {
+    const sign_ctx *c = ud;
+    sign_low_s(c->signer, uns, n, sig);
+}
+
+typedef struct {
+    ss_fh_pubkey first, fresh; /* the key known, and the one a refresh finds */
+    int have_first, have_fresh, refreshes;
+} key_ctx;
+
+static int key_cb(void *ud, const char *did, size_t n, int refresh, struct ss_fh_pubkey_s *key) {
+    key_ctx *k = ud;
+    (void)did, (void)n;
+    if (refresh) {
+        k->refreshes++;
+        if (!k->have_fresh) return 0;
+        *key = k->fresh;
+        return 2;
+    }
+    if (!k->have_first) return 0;
+    *key = k->first;
+    return 1;
+}
+
+static const char *decode_one(const uint8_t *frame, size_t len, key_ctx *kc, ss_fh_stats *st) {
+    ss_fh_opts o;
+    ss_fh_opts_init(&o);
+    o.sig_key = key_cb;
+    o.sig_ud = kc;
+    ss_fh_decoder *d = ss_fh_decoder_new(&o);
+    assert_non_null(d);
+    assert_int_equal(ss_fh_decode(d, frame, len), 1);
+    ss_source_msg m;
+    memset(&m, 0, sizeof m);
+    ss_fh_output(d, 0, &m);
+    *st = *ss_fh_stats_get(d);
+    ss_fh_decoder_free(d);
+    return m.bad_reason; /* a static name, or NULL for an event */
+}
+
+static void test_decoder(void **state) {
+    (void)state;
+    char err[200];
+    test_key k, other;
+    make_key(&k, SS_FH_CURVE_K256);
+    make_key(&other, SS_FH_CURVE_P256);
+    ss_fh_pubkey pub, opub;
+    assert_int_equal(ss_fh_key_parse(k.multibase, &pub, err, sizeof err), 0);
+    assert_int_equal(ss_fh_key_parse(other.multibase, &opub, err, sizeof err), 0);
+    ss_buf rec, frame;
+    ss_buf_init(&rec);
+    ss_buf_init(&frame);
+    const char *like = "{\"$type\":\"app.bsky.feed.like\",\"createdAt\":\"2026-05-25T14:23:28.778Z\","
+                       "\"subject\":{\"cid\":\"bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm\","
+                       "\"uri\":\"at://did:plc:x/app.bsky.feed.post/3k\"}}";
+    assert_int_equal(fhe_json_record_to_cbor(&rec, like, strlen(like), err, sizeof err), 0);
+    fhe_op op = {.action = "create", .path = "app.bsky.feed.like/3kabc", .record = (const uint8_t *)rec.data,
+                 .record_len = rec.len};
+    sign_ctx sc = {&k};
+    fhe_commit c = {.seq = 7, .repo = "did:plc:signer", .rev = "3signrev", .time = "2026-05-25T14:23:28.778Z",
+                    .ops = &op, .nops = 1, .sign = sign_cb, .sign_ud = &sc};
+    fhe_commit_frame(&frame, &c);
+    ss_fh_stats st;
+
+    /* the account's key: the event, counted as verified */
+    key_ctx kc = {.first = pub, .have_first = 1};
+    assert_null(decode_one((const uint8_t *)frame.data, frame.len, &kc, &st));
+    assert_int_equal(st.sig_ok, 1);
+    assert_int_equal(kc.refreshes, 0);
+    /* another key, and no fresher one: bad_signature, after one refresh */
+    kc = (key_ctx){.first = opub, .have_first = 1};
+    const char *r = decode_one((const uint8_t *)frame.data, frame.len, &kc, &st);
+    assert_non_null(r);
+    assert_string_equal(r, "bad_signature");
+    assert_int_equal(st.by_reason[SS_FH_BAD_SIGNATURE], 1);
+    assert_int_equal(kc.refreshes, 1);
+    /* a rotated key: the cached one fails, the refreshed one verifies */
+    kc = (key_ctx){.first = opub, .have_first = 1, .fresh = pub, .have_fresh = 1};
+    assert_null(decode_one((const uint8_t *)frame.data, frame.len, &kc, &st));
+    assert_int_equal(st.sig_ok, 1);
+    assert_int_equal(kc.refreshes, 1);
+    /* no key known: passed through and counted */
+    kc = (key_ctx){0};
+    assert_null(decode_one((const uint8_t *)frame.data, frame.len, &kc, &st));
+    assert_int_equal(st.sig_no_key, 1);
+    assert_int_equal(st.sig_ok, 0);
+    /* a commit signed by someone else (random signature bytes): bad_signature */
+    c.sign = NULL;
+    ss_buf_reset(&frame);
+    fhe_commit_frame(&frame, &c);
+    kc = (key_ctx){.first = pub, .have_first = 1};
+    r = decode_one((const uint8_t *)frame.data, frame.len, &kc, &st);
+    assert_non_null(r);
+    assert_string_equal(r, "bad_signature");
+    ss_buf_free(&rec);
+    ss_buf_free(&frame);
+    EVP_PKEY_free(k.pk);
+    EVP_PKEY_free(other.pk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_k256),
         cmocka_unit_test(test_p256),
         cmocka_unit_test(test_bad_keys),
+        cmocka_unit_test(test_decoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

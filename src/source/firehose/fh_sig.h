@@ -20,7 +20,7 @@
 
 enum { SS_FH_CURVE_K256 = 1, SS_FH_CURVE_P256 = 2 };
 
-typedef struct {
+typedef struct ss_fh_pubkey_s {
     int curve;          /* SS_FH_CURVE_* */
     uint8_t point[33];  /* compressed */
 } ss_fh_pubkey;
