@@ -53,6 +53,10 @@ static void usage(FILE *f) {
             "  --connect-timeout DUR     e.g. 10s (default)\n"
             "  --read-timeout DUR        stall detection, e.g. 60s (default)\n"
             "  --no-verify-cids          firehose: skip the sha-256 check of blocks\n"
+            "  --verify-signatures       firehose/frames: check commit signatures (bad ones are reported\n"
+            "                            as bad_signature; accounts without a cached key pass, counted)\n"
+            "  --did-cache PATH          the keys: a DID document (JSON), an array of them, or a directory\n"
+            "                            of *.json documents (no live resolution yet)\n"
             "  --tls-ca-file PATH        extra CA certificate for wss://\n"
             "  --tls-insecure            accept any certificate (tests only)\n"
             "\n"
@@ -66,7 +70,7 @@ static void usage(FILE *f) {
 
 enum {
     O_SOURCE = 1, O_LIMIT, O_CURSOR, O_QUIET, O_MAXMSG, O_DICT, O_COMPRESS, O_WANTED, O_CTIMEOUT, O_RTIMEOUT,
-    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS
+    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS, O_VERIFYSIG, O_DIDCACHE
 };
 
 typedef struct {
@@ -100,6 +104,8 @@ int ss_cmd_cat(int argc, char **argv) {
         {"tls-ca-file", required_argument, 0, O_CAFILE},
         {"tls-insecure", no_argument, 0, O_INSECURE},
         {"wanted-dids", required_argument, 0, O_DIDS},
+        {"verify-signatures", no_argument, 0, O_VERIFYSIG},
+        {"did-cache", required_argument, 0, O_DIDCACHE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ss_source_opts so;
@@ -143,6 +149,8 @@ int ss_cmd_cat(int argc, char **argv) {
         case O_CAFILE: so.tls_ca_file = optarg; break;
         case O_INSECURE: so.tls_insecure = 1; break;
         case O_DIDS: so.wanted_dids = optarg; break;
+        case O_VERIFYSIG: so.verify_signatures = 1; break;
+        case O_DIDCACHE: so.did_cache = optarg; break;
         default: return ss_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }

@@ -50,6 +50,8 @@ static const ss_key g_keys[] = {
     {"zstd-dictionary", "SKYSPOOL_ZSTD_DICTIONARY", NULL, V_STR, "Jetstream's zstd dictionary, for compress=true"},
     {"wanted-collections", "SKYSPOOL_WANTED_COLLECTIONS", NULL, V_STR, "jetstream: NSIDs or prefix.* to ask for ('*' = all; default the archived types, all with keep-other)"},
     {"wanted-dids", "SKYSPOOL_WANTED_DIDS", NULL, V_STR, "jetstream: only these accounts: DIDs comma-separated, or a file of DIDs (at most 10,000; a changed file is sent as an options_update)"},
+    {"verify-signatures", "SKYSPOOL_VERIFY_SIGNATURES", "no", V_BOOL, "firehose: check commit signatures against did-cache's keys (bad ones go to the DLQ as bad_signature)"},
+    {"did-cache", "SKYSPOOL_DID_CACHE", NULL, V_STR, "firehose: a file or directory of DID documents (JSON) holding the accounts' signing keys"},
     {"compress", "SKYSPOOL_COMPRESS", "no", V_BOOL, "jetstream: ask for zstd-compressed messages (needs zstd-dictionary)"},
     {"tls-ca-file", "SKYSPOOL_TLS_CA_FILE", NULL, V_STR, "live sources: extra CA certificate (PEM) for wss://"},
     {"tls-insecure", "SKYSPOOL_TLS_INSECURE", "no", V_BOOL, "live sources: accept any wss:// certificate (tests only)"},

@@ -1,5 +1,5 @@
 /* Source options from the configuration: the keys a live source reads (zstd-dictionary,
- * wanted-collections, wanted-dids, compress, tls-ca-file, tls-insecure, connect-timeout,
+ * wanted-collections, wanted-dids, compress, verify-signatures, did-cache, tls-ca-file, tls-insecure, connect-timeout,
  * read-timeout), so every command that opens a source honours them the same way. With
  * keep-other and no wanted-collections, a live source is asked for every collection ('*'),
  * since the default request (the archived types) would never deliver an other one. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/core_names.h>
@@ -21,6 +22,7 @@
 #include "fh_encode.h"
 #include "source/firehose/fh_decode.h"
 #include "source/firehose/fh_sig.h"
+#include "source/frames/frames.h"
 #include "source/source.h"
 #include "util/buf.h"
 
@@ -351,12 +353,95 @@ static void test_decoder(void **state) {
     EVP_PKEY_free(other.pk);
 }
 
+/* ---- the frames: source with verify-signatures and a DID-document cache ------------- */
+
+static void test_source(void **state) {
+    (void)state;
+    char err[300];
+    test_key k;
+    make_key(&k, SS_FH_CURVE_P256);
+    char dir[] = "/tmp/test_fh_sig.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char docs[300], frames[300];
+    snprintf(docs, sizeof docs, "%s/keys.json", dir);
+    snprintf(frames, sizeof frames, "%s/in.frames", dir);
+    /* an array: the signer's document (PLC style, full id) and one without an atproto key */
+    FILE *f = fopen(docs, "w");
+    assert_non_null(f);
+    fprintf(f, "[{\"id\":\"did:plc:signer\",\"alsoKnownAs\":[\"at://signer.test\"],\"verificationMethod\":[{\"id\":"
+               "\"did:plc:signer#atproto\",\"type\":\"Multikey\",\"controller\":\"did:plc:signer\","
+               "\"publicKeyMultibase\":\"%s\"}]},{\"id\":\"did:plc:keyless\",\"verificationMethod\":[]}]\n",
+            k.multibase);
+    fclose(f);
+    ss_buf rec, frame;
+    ss_buf_init(&rec);
+    ss_buf_init(&frame);
+    const char *like = "{\"$type\":\"app.bsky.feed.like\",\"createdAt\":\"2026-05-25T14:23:28.778Z\","
+                       "\"subject\":{\"cid\":\"bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm\","
+                       "\"uri\":\"at://did:plc:x/app.bsky.feed.post/3k\"}}";
+    assert_int_equal(fhe_json_record_to_cbor(&rec, like, strlen(like), err, sizeof err), 0);
+    fhe_op op = {.action = "create", .path = "app.bsky.feed.like/3kabc", .record = (const uint8_t *)rec.data,
+                 .record_len = rec.len};
+    sign_ctx sc = {&k};
+    ss_frames_writer *w = ss_frames_writer_open(frames, 0, err, sizeof err);
+    assert_non_null(w);
+    /* 1 signed by the account; 2 the same account, not signed by its key; 3 an account the
+     * cache does not know (passes, counted) */
+    fhe_commit c1 = {.seq = 1, .repo = "did:plc:signer", .rev = "3rev1", .time = "2026-05-25T14:23:28.778Z",
+                     .ops = &op, .nops = 1, .sign = sign_cb, .sign_ud = &sc};
+    fhe_commit c2 = c1, c3 = c1;
+    c2.seq = 2, c2.rev = "3rev2", c2.sign = NULL;
+    c3.seq = 3, c3.repo = "did:plc:stranger", c3.sign = NULL;
+    const fhe_commit *all[] = {&c1, &c2, &c3};
+    for (int i = 0; i < 3; i++) {
+        ss_buf_reset(&frame);
+        fhe_commit_frame(&frame, all[i]);
+        assert_int_equal(ss_frames_writer_append(w, frame.data, frame.len), 0);
+    }
+    assert_int_equal(ss_frames_writer_close(w, err, sizeof err), 0);
+
+    char spec[320];
+    snprintf(spec, sizeof spec, "frames:%s", frames);
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    so.verify_signatures = 1;
+    /* without a cache: refused, saying what to set */
+    assert_null(ss_source_open(spec, &so, err, sizeof err));
+    assert_non_null(strstr(err, "did-cache"));
+    so.did_cache = docs;
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    assert_non_null(src);
+    const char *got[3] = {0};
+    int n = 0, r;
+    ss_source_msg m;
+    while ((r = ss_source_next(src, &m, 100)) == SS_SOURCE_MSG && n < 3) got[n++] = m.bad_reason ? m.bad_reason : "event";
+    assert_int_equal(n, 3);
+    assert_string_equal(got[0], "event");
+    assert_string_equal(got[1], "bad_signature");
+    assert_string_equal(got[2], "event");
+    ss_source_close(src);
+    /* a directory of documents works the same */
+    so.did_cache = dir; /* keys.json is the only *.json there */
+    src = ss_source_open(spec, &so, err, sizeof err);
+    assert_non_null(src);
+    assert_int_equal(ss_source_next(src, &m, 100), SS_SOURCE_MSG);
+    assert_null(m.bad_reason);
+    ss_source_close(src);
+    unlink(docs);
+    unlink(frames);
+    rmdir(dir);
+    ss_buf_free(&rec);
+    ss_buf_free(&frame);
+    EVP_PKEY_free(k.pk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_k256),
         cmocka_unit_test(test_p256),
         cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_decoder),
+        cmocka_unit_test(test_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

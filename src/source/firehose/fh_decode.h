@@ -99,7 +99,7 @@ typedef enum {
 
 struct ss_fh_pubkey_s; /* fh_sig.h */
 
-typedef struct {
+typedef struct ss_fh_opts_s {
     int verify_cids;         /* 1 (default): sha-256 of the commit block and of each record used */
     ss_fh_clock clock;       /* SS_FH_CLOCK_CLAIMED */
     size_t max_frame_bytes;  /* SS_FH_MAX_FRAME */
