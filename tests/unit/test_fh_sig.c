@@ -360,9 +360,12 @@ static void test_source(void **state) {
     char err[300];
     test_key k;
     make_key(&k, SS_FH_CURVE_P256);
-    char dir[] = "/tmp/test_fh_sig.XXXXXX";
+    char dir[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/test_fh_sig.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(dir));
     char docs[300], frames[300];
+    assert_true(strlen(dir) < 200);
     snprintf(docs, sizeof docs, "%s/keys.json", dir);
     snprintf(frames, sizeof frames, "%s/in.frames", dir);
     /* an array: the signer's document (PLC style, full id) and one without an atproto key */
