@@ -8,8 +8,9 @@
  *
  * SIGINT and SIGTERM end it cleanly: the loop stops, what was received is flushed (stdout
  * is fully buffered, so dying by the signal's default action would lose up to 1 MiB of
- * events) and the exit status is 0. The handler is installed without SA_RESTART, so a read
- * blocked on a quiet stdin returns too. */
+ * events) and the exit status is 0. The handler is installed without SA_RESTART, and the
+ * file: source never blocks in a read of a pipe (it polls with next()'s timeout), so even a
+ * stdin whose writer stays open and quiet ends within 200 ms of the signal. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -48,9 +49,16 @@ static void usage(FILE *f) {
             "  --zstd-dictionary PATH    Jetstream's zstd dictionary, for compressed streams\n"
             "  --compress                ask Jetstream for zstd-compressed messages\n"
             "  --wanted-collections L    comma-separated NSIDs to ask a live source for\n"
+            "  --wanted-dids L|FILE      jetstream: only these DIDs (comma-separated, or a file with one\n"
+            "                            per line, '#' comments; at most 10,000); a changed file is sent\n"
+            "                            to the server as an options_update\n"
             "  --connect-timeout DUR     e.g. 10s (default)\n"
             "  --read-timeout DUR        stall detection, e.g. 60s (default)\n"
             "  --no-verify-cids          firehose: skip the sha-256 check of blocks\n"
+            "  --verify-signatures       firehose/frames: check commit signatures (bad ones are reported\n"
+            "                            as bad_signature; accounts without a cached key pass, counted)\n"
+            "  --did-cache PATH          the keys: a DID document (JSON), an array of them, or a directory\n"
+            "                            of *.json documents (no live resolution yet)\n"
             "  --tls-ca-file PATH        extra CA certificate for wss://\n"
             "  --tls-insecure            accept any certificate (tests only)\n"
             "\n"
@@ -65,7 +73,7 @@ static void usage(FILE *f) {
 
 enum {
     O_SOURCE = 1, O_LIMIT, O_CURSOR, O_QUIET, O_MAXMSG, O_DICT, O_COMPRESS, O_WANTED, O_CTIMEOUT, O_RTIMEOUT,
-    O_NOVERIFY, O_CAFILE, O_INSECURE
+    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS, O_VERIFYSIG, O_DIDCACHE
 };
 
 typedef struct {
@@ -98,6 +106,9 @@ int ss_cmd_cat(int argc, char **argv) {
         {"no-verify-cids", no_argument, 0, O_NOVERIFY},
         {"tls-ca-file", required_argument, 0, O_CAFILE},
         {"tls-insecure", no_argument, 0, O_INSECURE},
+        {"wanted-dids", required_argument, 0, O_DIDS},
+        {"verify-signatures", no_argument, 0, O_VERIFYSIG},
+        {"did-cache", required_argument, 0, O_DIDCACHE},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ss_source_opts so;
@@ -140,6 +151,9 @@ int ss_cmd_cat(int argc, char **argv) {
         case O_NOVERIFY: so.verify_cids = 0; break;
         case O_CAFILE: so.tls_ca_file = optarg; break;
         case O_INSECURE: so.tls_insecure = 1; break;
+        case O_DIDS: so.wanted_dids = optarg; break;
+        case O_VERIFYSIG: so.verify_signatures = 1; break;
+        case O_DIDCACHE: so.did_cache = optarg; break;
         default: return ss_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }

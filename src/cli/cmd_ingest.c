@@ -33,7 +33,9 @@ static void usage(FILE *f) {
     for (const ss_source_vtbl *const *v = ss_source_list(); *v; v++)
         fprintf(f, "                          %s\n", (*v)->usage ? (*v)->usage : (*v)->scheme);
     fprintf(f,
-            "  --keep-other          also keep other collections, in <prefix>other (key keep-other)\n"
+            "  --keep-other          also keep other collections, in <prefix>other (key keep-other);\n"
+            "                        jetstream: then asks for every collection unless\n"
+            "                        wanted-collections is set\n"
             "  --from-start          ignore the stored cursor; read the source from its beginning.\n"
             "                        Warns when it re-sends events older than the writers' dedup\n"
             "                        horizon (key dedup-horizon [1h]) before the newest event the buffer\n"

@@ -3,12 +3,23 @@
  *
  *   firehose:URL  -> a frames file: each binary message as received, a u32
  *                    little-endian length then the frame bytes (the frames: format);
- *   anything else -> JSONL, one event per line, exactly as the source yields it.
+ *   anything else -> JSONL, one event per line, exactly as the source yields it (for
+ *                    jetstream:, the message text as received, never re-encoded).
  *
  * An output name ending in .zst is written as one zstd stream. Frames are recorded
  * raw, before any decoding, with the frames writer (src/source/frames/frames.h), so a capture is a faithful corpus even of frames the
  * decoder rejects; the firehose cursor (seq) is peeked from each frame so that a
- * reconnect resumes where the capture stopped. The file is flushed every second, and
+ * reconnect resumes where the capture stopped.
+ *
+ * A JSONL capture of jetstream: is faithful too: the source resumes a lost connection 5 s
+ * before the last event (Jetstream's advice, for the ingester, whose writer removes the
+ * repeats), but a capture has no writer behind it, so the repeats are recognised here (by
+ * the event's own "cursor" when it carries one, else by time_us, unique and increasing on
+ * one instance) and recorded once. Messages that cannot be lines are not dropped: they go,
+ * raw, to OUT.rejects. The limit defaults to replay-server's longest line (8 MiB) rather
+ * than the ingester's 2 MiB, so what was received can be served again whole. After a
+ * failover to another instance time_us is that instance's, so the overlap there is only as
+ * exact as the two instances' clocks. The file is flushed every second, and
  * SIGINT/SIGTERM end the capture cleanly (a .zst is finished properly). */
 #include <errno.h>
 #include <getopt.h>
@@ -16,10 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "cli/cli.h"
 #include "net/frame_peek.h"
+#include "net/js_proto.h"
+#include "net/replay_input.h"
 #include "net/ws_client.h"
 #include "net/ws_url.h"
 #include "source/frames/frames.h"
@@ -29,6 +43,8 @@
 #include "util/log.h"
 
 #define RECORD_MAX_FRAME SS_FRAMES_MAX_FRAME
+#define RECORD_MAX_JSON SS_REPLAY_MAX_RECORD      /* JSONL default: what replay-server can serve back */
+#define RECORD_FUTURE_US (3600 * 1000000LL)       /* time_us further ahead of the clock: not an overlap mark */
 #define FIREHOSE_DEFAULT_URL "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos"
 
 static const char g_help[] =
@@ -48,6 +64,7 @@ static const char g_help[] =
     "  --duration DUR            stop after this long, e.g. 10m\n"
     "  --cursor C                start at a cursor (firehose: seq, jetstream: time_us)\n"
     "  --wanted-collections L    jetstream: comma-separated NSIDs (default: the archived types)\n"
+    "  --wanted-dids L|FILE      jetstream: only these DIDs (comma-separated, or a file of them)\n"
     "  --compress --zstd-dictionary PATH\n"
     "                            jetstream: ask for zstd-compressed messages (dictionary from the\n"
     "                            bluesky-social/jetstream repository, pkg/models/zstd_dictionary)\n"
@@ -55,6 +72,13 @@ static const char g_help[] =
     "  --read-timeout DUR        reconnect after this long without data, default 60s\n"
     "  --tls-ca-file PATH        extra CA certificate for wss://\n"
     "  --tls-insecure            accept any certificate (tests only)\n"
+    "  --max-message-bytes SIZE  JSONL: longer messages are cut and kept in FILE.rejects\n"
+    "                            (default 8mb, the longest line replay-server serves)\n"
+    "\n"
+    "JSONL captures are faithful: each message as received (decompressed with --compress),\n"
+    "once: the events a reconnect repeats (Jetstream resumes 5 s early) are not recorded\n"
+    "again. A message that cannot be a line (cut at the size limit, undecodable zstd) is kept\n"
+    "raw in FILE.rejects (frames format: u32 LE length + bytes), made on the first one.\n"
     "\n"
     "examples:\n"
     "  skyspool record --source firehose:wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos \\\n"
@@ -148,6 +172,7 @@ static int fh_path(void *ud, ss_buf *path) {
 typedef struct {
     long long limit, deadline_ms;
     long long count, skipped;
+    long long rejects, overlap; /* JSONL: kept in OUT.rejects; repeats skipped */
     unsigned long long bytes;
 } run_state;
 
@@ -226,9 +251,62 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
 
 /* ---- any other source: JSONL ---------------------------------------------------------- */
 
-static int record_jsonl(const char *spec, const ss_source_opts *so, long long cursor, sink *k, run_state *st) {
+static int64_t wall_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* jetstream: what was recorded already, to recognise the overlap a reconnect replays. */
+typedef struct {
+    int64_t max_time_us; /* the highest time_us recorded (not future-dated); -1 none */
+    int64_t max_cursor;  /* the highest own "cursor" field recorded; -1 none */
+} overlap;
+
+/* 1 when this message was recorded already: a reconnect asked for the last time_us minus the
+ * margin (or, when events carry one, exactly the last "cursor"), so its first events repeat
+ * the tail of the capture. Jetstream's time_us is unique and increasing on one instance, so
+ * anything at or before the highest one recorded is such a repeat. Records the rest. */
+static int overlap_seen(overlap *o, const char *p, size_t n) {
+    ss_js_peek_result pk;
+    ss_js_peek(p, n, SS_JS_PEEK_CURSOR, &pk);
+    if (pk.cursor >= 0 && o->max_cursor >= 0) {
+        if (pk.cursor <= o->max_cursor) return 1;
+    } else if (pk.time_us >= 0 && o->max_time_us >= 0 && pk.time_us <= o->max_time_us) {
+        return 1;
+    }
+    if (pk.cursor > o->max_cursor) o->max_cursor = pk.cursor;
+    /* an event dated far ahead (a misbehaving instance) must not hide what follows it */
+    if (pk.time_us > o->max_time_us && pk.time_us <= wall_now_us() + RECORD_FUTURE_US) o->max_time_us = pk.time_us;
+    return 0;
+}
+
+/* Messages that cannot be a JSONL line (cut at the size limit, a compressed frame that did
+ * not decompress, text holding a newline) go to OUT.rejects, a frames file of the raw bytes
+ * (as much as the source kept), created on the first one: the capture keeps them. */
+static int keep_reject(ss_frames_writer **rej, const char *out, const ss_source_msg *m, char *err, size_t errlen) {
+    if (!*rej) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s.rejects", out) >= (int)sizeof path) {
+            snprintf(err, errlen, "output path too long");
+            return -1;
+        }
+        if (!(*rej = ss_frames_writer_open(path, 0, err, errlen))) return -1;
+        ss_warn("record", "messages that cannot be JSONL lines are kept, raw, in %s", path);
+    }
+    size_t n = m->len < SS_FRAMES_MAX_FRAME ? m->len : SS_FRAMES_MAX_FRAME; /* what frames readers accept */
+    if (ss_frames_writer_append(*rej, m->data, n) < 0) {
+        snprintf(err, errlen, "%s", ss_frames_writer_error(*rej));
+        return -1;
+    }
+    return 0;
+}
+
+static int record_jsonl(const char *spec, const ss_source_opts *so, long long cursor, const char *out, sink *k,
+                        run_state *st) {
     const char *cmd = "record";
     char err[512];
+    int jetstream = !strncmp(spec, "jetstream:", 10);
     ss_source *s = ss_source_open(spec, so, err, sizeof err);
     if (!s) return ss_cmd_fail(cmd, "%s", err);
     if (cursor >= 0 && ss_source_seek(s, cursor) != 0) {
@@ -238,6 +316,8 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
     }
     int rc = 0;
     int64_t last_flush = now_ms(), last_cursor = cursor;
+    overlap ov = {-1, -1};
+    ss_frames_writer *rej = NULL;
     while (!g_stop && (st->limit < 0 || st->count < st->limit) && (!st->deadline_ms || now_ms() < st->deadline_ms)) {
         ss_source_msg m;
         int n = ss_source_next(s, &m, 200);
@@ -248,9 +328,16 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
         }
         if (n == SS_SOURCE_MSG) {
             last_cursor = m.cursor;
-            if (m.bad_reason) {
-                st->skipped++;
-                ss_warn("record", "skipped a bad message (%s) at cursor %lld", m.bad_reason, (long long)m.cursor);
+            if (jetstream && overlap_seen(&ov, m.data, m.len)) {
+                st->overlap++; /* a cut message peeks too: its time_us comes early */
+            } else if (m.bad_reason || memchr(m.data, '\n', m.len)) {
+                if (keep_reject(&rej, out, &m, err, sizeof err) < 0) {
+                    rc = ss_cmd_fail(cmd, "%s", err);
+                    break;
+                }
+                st->rejects++;
+                ss_warn("record", "kept a message that is no JSONL line (%s, %zu bytes) at cursor %lld",
+                        m.bad_reason ? m.bad_reason : "holds a newline", m.len, (long long)m.cursor);
             } else if (sink_write(k, m.data, m.len) < 0 || sink_write(k, "\n", 1) < 0) {
                 rc = ss_cmd_fail(cmd, "write failed: %s", strerror(errno));
                 break;
@@ -260,19 +347,23 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
         }
         if (now_ms() - last_flush >= 1000) {
             last_flush = now_ms();
-            if (sink_flush(k, 0) < 0) {
+            if (sink_flush(k, 0) < 0 || (rej && ss_frames_writer_flush(rej) < 0)) {
                 rc = ss_cmd_fail(cmd, "write failed: %s", strerror(errno));
                 break;
             }
         }
     }
     ss_source_close(s);
+    if (rej && ss_frames_writer_close(rej, err, sizeof err) < 0 && rc == 0)
+        rc = ss_cmd_fail(cmd, "cannot finish %s.rejects: %s", out, err);
+    if (st->overlap)
+        ss_info("record", "%lld events repeated by reconnects (the rewind margin) were recorded once", st->overlap);
     if (last_cursor >= 0) ss_info("record", "last cursor recorded: %lld", (long long)last_cursor);
     return rc;
 }
 
 enum { O_SOURCE = 1, O_OUT, O_LIMIT, O_DURATION, O_CURSOR, O_WANTED, O_COMPRESS, O_DICT, O_CTIMEOUT, O_RTIMEOUT,
-       O_CAFILE, O_INSECURE };
+       O_CAFILE, O_INSECURE, O_MAXMSG, O_DIDS };
 
 int ss_cmd_record(int argc, char **argv) {
     static const struct option opts[] = {
@@ -289,14 +380,17 @@ int ss_cmd_record(int argc, char **argv) {
         {"read-timeout", required_argument, 0, O_RTIMEOUT},
         {"tls-ca-file", required_argument, 0, O_CAFILE},
         {"tls-insecure", no_argument, 0, O_INSECURE},
+        {"max-message-bytes", required_argument, 0, O_MAXMSG},
+        {"wanted-dids", required_argument, 0, O_DIDS},
         {0, 0, 0, 0},
     };
     const char *cmd = "record";
     ss_source_opts so;
     ss_source_opts_init(&so);
+    so.max_message_bytes = RECORD_MAX_JSON; /* a capture keeps whole what replay-server can serve */
     const char *spec = NULL, *out = NULL;
     long long cursor = -1, v;
-    run_state st = {-1, 0, 0, 0, 0};
+    run_state st = {-1, 0, 0, 0, 0, 0, 0};
     int c;
     optind = 1;
     opterr = 0;
@@ -331,6 +425,12 @@ int ss_cmd_record(int argc, char **argv) {
             break;
         case O_CAFILE: so.tls_ca_file = optarg; break;
         case O_INSECURE: so.tls_insecure = 1; break;
+        case O_DIDS: so.wanted_dids = optarg; break;
+        case O_MAXMSG:
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 1024 || v > (long long)RECORD_MAX_JSON)
+                return ss_usage_error(cmd, "--max-message-bytes wants a size between 1kb and 8mb, got '%s'", optarg);
+            so.max_message_bytes = (size_t)v;
+            break;
         default: return ss_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
@@ -358,11 +458,15 @@ int ss_cmd_record(int argc, char **argv) {
             sink_close(&k);
             return ss_cmd_fail(cmd, "%s", err);
         }
-        rc = record_jsonl(spec, &so, cursor, &k, &st);
+        rc = record_jsonl(spec, &so, cursor, out, &k, &st);
         st.bytes = k.bytes_in;
         if (sink_close(&k) < 0 && rc == 0) rc = ss_cmd_fail(cmd, "cannot finish %s: %s", out, strerror(errno));
     }
-    ss_info("record", "recorded %lld %s (%llu bytes before compression) to %s; %lld skipped", st.count,
-            firehose ? "frames" : "events", st.bytes, out, st.skipped);
+    if (firehose)
+        ss_info("record", "recorded %lld frames (%llu bytes before compression) to %s; %lld skipped", st.count,
+                st.bytes, out, st.skipped);
+    else
+        ss_info("record", "recorded %lld events (%llu bytes before compression) to %s; %lld kept in %s.rejects, "
+                "%lld repeats skipped", st.count, st.bytes, out, st.rejects, out, st.overlap);
     return rc;
 }

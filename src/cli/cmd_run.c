@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/cli_writer.h"
+#include "cli/source_opts.h"
 #include "pipeline/pipeline.h"
 #include "cli/config.h"
 #include "util/buf.h"
@@ -44,7 +45,8 @@ static void usage(FILE *f) {
             "  --consumer NAME       the writer's consumer name [<host>-<pid>]\n"
             "  --window, --grace, --dedup-horizon, --claim-idle, --retry-max, --memory-budget\n"
             "                        as for `skyspool write`\n"
-            "  --keep-other          also keep other collections (key keep-other)\n"
+            "  --keep-other          also keep other collections (key keep-other); jetstream: then\n"
+            "                        asks for every collection unless wanted-collections is set\n"
             "  --no-progress         no progress line even on a terminal\n"
             "  --json                print final ingest and writer counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
@@ -155,7 +157,7 @@ int ss_cmd_run(int argc, char **argv) {
     ss_source_opts so;
     ss_source_opts_init(&so);
     so.max_message_bytes = io.max_event_bytes;
-    so.zstd_dictionary = ss_config_get(cfg, "zstd-dictionary");
+    ss_cli_source_opts(cfg, &so); /* the same live-source settings as ingest */
     ss_source *src = ss_source_open(spec, &so, err, sizeof err);
     if (!src) {
         rc = ss_usage_error("run", "--source %s: %s", spec, err);

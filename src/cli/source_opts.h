@@ -1,6 +1,8 @@
 /* Source options from the configuration: the keys a live source reads (zstd-dictionary,
- * wanted-collections, compress, tls-ca-file, tls-insecure, connect-timeout,
- * read-timeout), so every command that opens a source honours them the same way. */
+ * wanted-collections, wanted-dids, compress, verify-signatures, did-cache, tls-ca-file, tls-insecure, connect-timeout,
+ * read-timeout), so every command that opens a source honours them the same way. With
+ * keep-other and no wanted-collections, a live source is asked for every collection ('*'),
+ * since the default request (the archived types) would never deliver an other one. */
 #ifndef SS_CLI_SOURCE_OPTS_H
 #define SS_CLI_SOURCE_OPTS_H
 

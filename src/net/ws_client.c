@@ -338,6 +338,30 @@ static void established(ss_ws_client *c) {
     ss_info(c->log_name, "connected to %s://%s%.1000s", c->url.tls ? "wss" : "ws", c->host_header, c->path.data);
 }
 
+/* The owner's first message of a connection (hello_fn). 0, or -1: drop the connection. */
+static int send_hello(ss_ws_client *c) {
+    if (!c->o.hello_fn) return 0;
+    ss_buf msg;
+    ss_buf_init(&msg);
+    int rc = c->o.hello_fn(c->o.ud, &msg);
+    if (rc == 0 && msg.len) {
+        ss_buf_reset(&c->frame);
+        rc = ss_ws_frame_encode(&c->frame, SS_WS_OP_TEXT, msg.data, msg.len) == 0 &&
+                     send_plain(c, c->frame.data, c->frame.len) == 0
+                 ? 0
+                 : -1;
+    }
+    ss_buf_free(&msg);
+    return rc;
+}
+
+int ss_ws_client_send_text(ss_ws_client *c, const void *p, size_t n) {
+    if (c->state != ST_OPEN) return 1;
+    ss_buf_reset(&c->frame);
+    if (ss_ws_frame_encode(&c->frame, SS_WS_OP_TEXT, p, n) != 0) return -1;
+    return send_plain(c, c->frame.data, c->frame.len) == 0 ? 0 : -1;
+}
+
 /* Received bytes: the handshake response first, then frames. */
 static int on_rx(ss_ws_client *c, uint8_t *in, size_t len) {
     c->last_rx_us = ss_ws_now_us();
@@ -354,6 +378,10 @@ static int on_rx(ss_ws_client *c, uint8_t *in, size_t len) {
             return 0;
         }
         established(c);
+        if (send_hello(c) < 0) {
+            abandon(c, "cannot send the first message");
+            return 0;
+        }
         size_t rest = c->hs.len - (size_t)hl;
         if (!rest) return 0;
         in = (uint8_t *)c->hs.data + hl; /* frames that came with the response */

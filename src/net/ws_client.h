@@ -47,6 +47,10 @@ typedef struct {
     /* Before every connection attempt: append the path and query to use to *path
      * (which is empty). NULL = the URL's own path. Return 0, or -1 to give up. */
     int (*path_fn)(void *ud, ss_buf *path);
+    /* Right after every handshake: append a text message to send first to *msg (which is
+     * empty; leave it empty to send nothing), e.g. Jetstream's options_update. NULL = none.
+     * Return 0, or -1 to drop the connection. */
+    int (*hello_fn)(void *ud, ss_buf *msg);
     void *ud;
     const char *log_name;       /* log component; default "ws" */
 } ss_ws_client_opts;
@@ -79,6 +83,9 @@ ss_ws_client *ss_ws_client_new(const ss_ws_client_opts *o, char *err, size_t err
 /* SS_WS_MSG with *msg filled, SS_WS_AGAIN when nothing arrived within timeout_ms
  * (connecting and reconnecting happen meanwhile), SS_WS_ERR on a fatal error (errstr). */
 int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms);
+/* Sends a text message on the open connection. Returns 0 when queued, 1 when no connection
+ * is open (the next one starts with hello_fn's message instead), -1 out of memory. */
+int ss_ws_client_send_text(ss_ws_client *c, const void *p, size_t n);
 /* Drops the connection and anything queued, and connects again at once (the path
  * callback is consulted again): used after a seek. */
 void ss_ws_client_reconnect(ss_ws_client *c);

@@ -32,6 +32,9 @@ typedef struct {
     ss_replay_reader *rd;      /* JSONL input */
     ss_frames_reader *frd;     /* frames input */
     ss_js_filter filter;
+    ss_js_dids dids;       /* wantedDids; empty = every DID */
+    int hello_wait;        /* requireHello=true: nothing is sent before an options_update */
+    ss_buf rx;             /* a subscriber message being received (fragments joined) */
     int compress;
     int64_t cursor;        /* -1 = none */
     int cursor_passed;     /* the first record at or past the cursor was found */
@@ -99,8 +102,12 @@ static int on_param(const char *key, const char *value, void *ud) {
             return 1;
         }
         c->max_size = (uint64_t)v;
+    } else if (!strcmp(key, "wantedDids") && !pc->srv->frames) {
+        if (ss_js_dids_parse(&c->dids, value, strlen(value), pc->err, sizeof pc->err) < 0) return 1;
+    } else if (!strcmp(key, "requireHello") && !pc->srv->frames) {
+        c->hello_wait = !strcmp(value, "true");
     }
-    return 0; /* other parameters (wantedDids, requireHello, ...) are ignored */
+    return 0; /* other parameters are ignored */
 }
 
 static int parse_params(ss_ws_replay *srv, struct lws *wsi, conn *c, char *err, size_t errlen) {
@@ -115,6 +122,7 @@ static int parse_params(ss_ws_replay *srv, struct lws *wsi, conn *c, char *err, 
             return -1;
         }
     }
+    if (ss_js_dids_finish(&c->dids, err, errlen) < 0) return -1; /* the count, after repeats are dropped */
     if (c->compress && !srv->zd) {
         snprintf(err, errlen, "compress=true needs the server to be started with --zstd-dictionary");
         return -1;
@@ -196,7 +204,7 @@ static int load_next(ss_ws_replay *srv, conn *c) {
             }
         } else {
             ss_js_peek_result pk;
-            ss_js_peek((const char *)p, n, SS_JS_PEEK_COLLECTION | SS_JS_PEEK_CURSOR, &pk);
+            ss_js_peek((const char *)p, n, SS_JS_PEEK_COLLECTION | SS_JS_PEEK_CURSOR | SS_JS_PEEK_DID, &pk);
             t = pk.time_us;
             if (c->cursor >= 0 && !c->cursor_passed) {
                 /* an event with its own cursor is matched exactly (after it), else by time */
@@ -207,6 +215,9 @@ static int load_next(ss_ws_replay *srv, conn *c) {
                 !ss_js_filter_match(&c->filter, pk.collection, pk.collection_len))
                 continue;
             if (c->max_size && n > c->max_size) continue;
+            /* wantedDids applies to every kind; an event without a DID passes, like one
+             * without a collection passes wantedCollections */
+            if (c->dids.n && pk.did && !ss_js_dids_match(&c->dids, pk.did, pk.did_len)) continue;
         }
         const void *body = p;
         size_t blen = n;
@@ -292,6 +303,7 @@ static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
         lws_callback_on_writable(wsi);
         return 0;
     }
+    if (c->hello_wait) return 0; /* requireHello: the options_update starts the stream */
     if (c->closing) { /* everything before it has been flushed */
         srv->stats.closed_after++;
         ss_info("replay-server", "%s: closing after %llu messages (--close-after)", c->peer,
@@ -354,6 +366,8 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     memset(c, 0, sizeof *c);
     c->cursor = -1;
     ss_js_filter_init(&c->filter);
+    ss_js_dids_init(&c->dids);
+    ss_buf_init(&c->rx);
     ss_buf_init(&c->pend);
     ss_buf_init(&c->batch);
     ss_buf_init(&c->notice);
@@ -363,12 +377,16 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     snprintf(c->peer, sizeof c->peer, "client %llu (%s)", (unsigned long long)srv->stats.connections + 1, ip);
     char err[256];
     if (parse_params(srv, wsi, c, err, sizeof err) < 0) {
+        ss_js_filter_free(&c->filter);
+        ss_js_dids_free(&c->dids);
         ss_warn("replay-server", "%s: rejected: %s", c->peer, err);
         return close_conn(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, err);
     }
     if (srv->frames) c->frd = ss_frames_reader_open(srv->o.frames_path, SS_REPLAY_MAX_RECORD, err, sizeof err);
     else c->rd = open_jsonl(&srv->o, err, sizeof err);
     if (!c->rd && !c->frd) {
+        ss_js_filter_free(&c->filter);
+        ss_js_dids_free(&c->dids);
         ss_error("replay-server", "%s", err);
         return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot open the replay input");
     }
@@ -392,8 +410,33 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     } else if (o->ping_only_ms) {
         mode = ", sending only pings";
     }
-    ss_info("replay-server", "%s connected%s%s%s", c->peer, c->cursor >= 0 ? ", cursor " : "",
-            c->cursor >= 0 ? "given" : "", mode);
+    ss_info("replay-server", "%s connected%s%s%s%s", c->peer, c->cursor >= 0 ? ", cursor " : "",
+            c->cursor >= 0 ? "given" : "", mode, c->hello_wait ? ", waiting for an options_update (requireHello)" : "");
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* A subscriber message (Jetstream): an options_update replaces the connection's filter
+ * from the next record on and ends a requireHello wait; other types are ignored, and an
+ * invalid update drops the connection, as Jetstream does. */
+static int on_receive(struct lws *wsi, conn *c, const void *in, size_t len) {
+    if (c->rx.len + len > SS_JS_SUB_MSG_MAX)
+        return close_conn(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "subscriber message too large");
+    if (ss_buf_append(&c->rx, in, len) < 0) return -1;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
+    char err[200];
+    int64_t max = 0;
+    int rc = ss_js_options_parse(c->rx.data, c->rx.len, &c->filter, &c->dids, &max, err, sizeof err);
+    ss_buf_reset(&c->rx);
+    if (rc < 0) {
+        ss_warn("replay-server", "%s: bad options_update: %s", c->peer, err);
+        return close_conn(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, err);
+    }
+    if (rc > 0) return 0;
+    c->max_size = (uint64_t)max;
+    ss_info("replay-server", "%s: options_update: %zu wanted collections, %zu wanted DIDs%s", c->peer, c->filter.n,
+            c->dids.n, c->hello_wait ? "; starting (requireHello)" : "");
+    c->hello_wait = 0;
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -425,7 +468,8 @@ static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        return 0; /* Jetstream's options_update messages are not supported; ignore input */
+        if (!c->rd) return 0; /* frames: a relay ignores what clients send */
+        return on_receive(wsi, c, in, len);
     case LWS_CALLBACK_CLOSED: {
         ss_ws_replay *srv = server_of(wsi);
         if (c && (c->rd || c->frd)) {
@@ -436,6 +480,8 @@ static int replay_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
             c->rd = NULL;
             c->frd = NULL;
             ss_js_filter_free(&c->filter);
+            ss_js_dids_free(&c->dids);
+            ss_buf_free(&c->rx);
             ss_buf_free(&c->pend);
             ss_buf_free(&c->batch);
             ss_buf_free(&c->notice);

@@ -60,14 +60,17 @@ typedef struct {
 } ss_source_msg;
 
 /* Options every source may use; each source reads what concerns it. */
-typedef struct {
+typedef struct ss_source_opts_s {
     const char *zstd_dictionary;    /* path to Jetstream's dictionary, for compress=true */
     const char *wanted_collections; /* comma-separated NSIDs; NULL = the archived types */
+    const char *wanted_dids;        /* jetstream: DIDs, comma-separated, or a file of them; NULL = all */
     int compress;                   /* ask Jetstream for zstd-compressed messages */
     int connect_timeout_ms;         /* default 10000 */
     int read_timeout_ms;            /* stall detection, default 60000 */
     size_t max_message_bytes;       /* default 2 MiB (JSON) / 5 MiB (firehose frames) */
     int verify_cids;                /* firehose: check sha-256 of every block, default 1 */
+    int verify_signatures;          /* firehose/frames: check commit signatures (needs did_cache) */
+    const char *did_cache;          /* a file or directory of DID documents (JSON) with the keys */
     const char *tls_ca_file;        /* extra CA for wss:// (tests use a self-signed one) */
     int tls_insecure;               /* accept any certificate (tests only) */
 } ss_source_opts;

@@ -3,7 +3,7 @@
 # When present, a reconnect resumes from it exactly: with the server closing every
 # connection (--close-after) every event arrives exactly once, and each reconnect asked for
 # the last event's cursor. Without it the client falls back to time_us minus the 5 s margin
-# (duplicates, removed downstream). Loopback only.
+# (duplicates, removed downstream; `record` skips them). Loopback only.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/net.sh"
 cd "$SS_TMP"
@@ -26,11 +26,16 @@ net_stop "$RP_PID_v2"
 
 # 2. Without it: time_us minus the margin, overlap.
 net_replay v1 --jsonl plain.jsonl --close-after 250
-timeout 60 "$SKYSPOOL_BIN" record --source "jetstream:ws://127.0.0.1:$RP_PORT_v1/subscribe" --wanted-collections '*' \
-  --duration 8s --out v1.out 2> v1.log || true
+# (cat shows what the source yields, repeats included; it ends cleanly on timeout's SIGTERM)
+timeout 8 "$SKYSPOOL_BIN" cat --source "jetstream:ws://127.0.0.1:$RP_PORT_v1/subscribe" --wanted-collections '*' \
+  > v1.out 2> v1.log || true
 ss_eq "no cursor field: every event" "$n" "$(net_unique v1.out)"
 ss_check "no cursor field: the rewind repeats some ($(wc -l < v1.out) lines)" test "$(wc -l < v1.out)" -gt "$n"
 t250=$(sed -n 250p plain.jsonl | jq .time_us)
 ss_check "no cursor field: the 2nd connection asked for time_us - 5 s" grep -q "connected to .*cursor=$((t250 - 5000000))" v1.log
+# record recognises the repeats by time_us: its capture is the served file
+timeout 60 "$SKYSPOOL_BIN" record --source "jetstream:ws://127.0.0.1:$RP_PORT_v1/subscribe" --wanted-collections '*' \
+  --limit "$n" --out v1.rec 2> v1rec.log || true
+ss_check "no cursor field: record keeps each event once, in order" cmp -s plain.jsonl v1.rec
 net_stop "$RP_PID_v1"
 ss_done

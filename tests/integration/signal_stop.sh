@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every source-reading command ends cleanly on SIGINT and SIGTERM with what it received
 # written: `cat` (stdout is fully buffered; before, a SIGTERM after ~150 events left 0
-# lines), `record` (JSONL and frames) and `ingest`. Also a `cat` blocked on a quiet stdin.
+# lines), `record` (JSONL and frames) and `ingest`. Also a `cat` reading a pipe whose writer
+# stays open and quiet (plain and zstd).
 # Loopback only.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/net.sh"
@@ -50,7 +51,36 @@ for sig in TERM INT; do
   ss_check "record frames SIG$sig: a complete, decodable recording ($nf events)" test "$nf" -ge 50
 done
 
-# 3. ingest into a real Redis.
+# 3. cat of a pipe that stays open (the writer is alive but quiet): before, the signal
+# interrupted poll() and the read that followed blocked until the writer closed, so the
+# command outlived the signal by as long as the writer did (0 lines written meanwhile).
+# Plain and zstd; the reader must be gone within 3 s of the signal, with every line.
+head -200 in.jsonl > pipe.jsonl
+zstd -q -c pipe.jsonl > pipe.jsonl.zst
+for f in pipe.jsonl pipe.jsonl.zst; do
+  for sig in TERM INT; do
+    rm -f fifo; mkfifo fifo
+    ( cat "$f"; sleep 60 ) > fifo &
+    writer=$!; SS_PIDS+=("$writer")
+    "$SKYSPOOL_BIN" cat --source file:- < fifo > "open-$f-$sig.out" 2> "open-$f-$sig.log" &
+    pid=$!; SS_PIDS+=("$pid")
+    for _ in $(seq 50); do [ "$(wc -l < "open-$f-$sig.out")" -gt 0 ] 2>/dev/null && break; sleep 0.1; done
+    sleep 0.5
+    kill "-$sig" "$pid"
+    t0=$(date +%s%N); gone=no
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || { gone=yes; break; }; sleep 0.1; done
+    rc=still-running; [ "$gone" = yes ] && { rc=0; wait "$pid" || rc=$?; }
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    ss_check "cat $f on an open pipe, SIG$sig: gone within 3 s of the signal (${ms} ms)" test "$gone" = yes
+    ss_eq "cat $f on an open pipe, SIG$sig: exit status 0" 0 "$rc"
+    ss_eq "cat $f on an open pipe, SIG$sig: every line written" 200 "$(wc -l < "open-$f-$sig.out")"
+    ss_check "cat $f on an open pipe, SIG$sig: it says so" grep -q "stopped by SIG$sig after 200 events" "open-$f-$sig.log"
+    kill -9 "$pid" 2>/dev/null || true
+    pkill -P "$writer" 2>/dev/null || true; kill "$writer" 2>/dev/null || true; wait "$writer" 2>/dev/null || true
+  done
+done
+
+# 4. ingest into a real Redis.
 ss_start_redis r
 rc=0; stop_after 2 TERM "$SKYSPOOL_BIN" ingest --source "$JS" --redis "$REDIS_URL_r" --json \
   > ing.json 2> ing.log || rc=$?

@@ -254,17 +254,21 @@ void fhe_commit_frame(ss_buf *out, const fhe_commit *c) {
         if (op->corrupt_block && tmp.len) tmp.data[tmp.len / 2] ^= 0x01;
         fhe_car_block(&blocks, cid, sizeof cid, tmp.data, tmp.len);
     }
-    /* the signed commit object */
-    fhe_map *cm = fhe_map_new();
-    fhe_text(fhe_map_put(cm, "did"), c->commit_did ? c->commit_did : c->repo);
-    fhe_uint(fhe_map_put(cm, "version"), 3);
-    fhe_link(fhe_map_put(cm, "data"), root, sizeof root);
-    fhe_text(fhe_map_put(cm, "rev"), c->commit_rev ? c->commit_rev : c->rev);
-    fhe_null(fhe_map_put(cm, "prev"));
+    /* the signed commit object: the unsigned map first, when a signer wants it */
     uint8_t sig[64];
     for (size_t i = 0; i < sizeof sig; i++) sig[i] = (uint8_t)rnd(&seed);
-    fhe_bytes(fhe_map_put(cm, "sig"), sig, sizeof sig);
-    fhe_map_write(cm, &commit);
+    for (int pass = c->sign ? 0 : 1; pass < 2; pass++) {
+        fhe_map *cm = fhe_map_new();
+        fhe_text(fhe_map_put(cm, "did"), c->commit_did ? c->commit_did : c->repo);
+        fhe_uint(fhe_map_put(cm, "version"), 3);
+        fhe_link(fhe_map_put(cm, "data"), root, sizeof root);
+        fhe_text(fhe_map_put(cm, "rev"), c->commit_rev ? c->commit_rev : c->rev);
+        fhe_null(fhe_map_put(cm, "prev"));
+        if (pass == 1) fhe_bytes(fhe_map_put(cm, "sig"), sig, sizeof sig);
+        ss_buf_reset(&commit);
+        fhe_map_write(cm, &commit);
+        if (pass == 0) c->sign(c->sign_ud, (const uint8_t *)commit.data, commit.len, sig);
+    }
     fhe_cid(commit_cid, commit.data, commit.len, 0x71);
     if (c->corrupt_commit) commit.data[commit.len - 3] ^= 0x01;
     if (!c->too_big) {

@@ -69,6 +69,9 @@ typedef struct {
     int wrong_root;          /* CAR root differs from the commit CID */
     const char *commit_did;  /* the signed commit object's did; NULL = repo */
     const char *commit_rev;  /* ... and rev; NULL = rev */
+    /* Signs the unsigned commit (the map without sig) into sig; NULL = random bytes. */
+    void (*sign)(void *ud, const uint8_t *unsigned_commit, size_t n, uint8_t sig[64]);
+    void *sign_ud;
 } fhe_commit;
 
 void fhe_commit_frame(ss_buf *out, const fhe_commit *c);

@@ -627,11 +627,95 @@ static void test_ws_parser(void **state) {
     ss_buf_free(&f);
 }
 
+/* wantedDids: parsing (list and file forms), limits, matching, options_update both ways. */
+static void test_js_dids(void **state) {
+    (void)state;
+    char err[300];
+    ss_js_dids d;
+    ss_js_dids_init(&d);
+    const char *file = "# follow these\ndid:plc:bbb  \n\ndid:web:example.com,did:plc:aaa\r\ndid:plc:bbb # again\n";
+    assert_int_equal(ss_js_dids_parse(&d, file, strlen(file), err, sizeof err), 0);
+    assert_int_equal(d.n, 3); /* the repeat is dropped */
+    assert_string_equal(d.items[0], "did:plc:aaa");
+    assert_true(ss_js_dids_match(&d, "did:plc:bbb", 11));
+    assert_true(ss_js_dids_match(&d, "did:web:example.com", 19));
+    assert_false(ss_js_dids_match(&d, "did:plc:bb", 10));
+    assert_false(ss_js_dids_match(&d, "did:plc:bbbb", 12));
+    assert_false(ss_js_dids_match(&d, "did:plc:ccc", 11));
+
+    /* options_update: built, then read back to the same filter */
+    ss_js_filter f, f2;
+    ss_js_filter_init(&f);
+    ss_js_filter_init(&f2);
+    assert_int_equal(ss_js_filter_add(&f, "app.bsky.feed.post,app.bsky.graph.*", err, sizeof err), 0);
+    ss_buf b;
+    ss_buf_init(&b);
+    assert_int_equal(ss_js_options_update(&b, &f, &d, 4096), 0);
+    assert_string_equal(b.data, "{\"type\":\"options_update\",\"payload\":{\"wantedCollections\":[\"app.bsky.feed.post\","
+                                "\"app.bsky.graph.*\"],\"wantedDids\":[\"did:plc:aaa\",\"did:plc:bbb\","
+                                "\"did:web:example.com\"],\"maxMessageSizeBytes\":4096}}");
+    ss_js_dids d2;
+    ss_js_dids_init(&d2);
+    int64_t max = -1;
+    assert_int_equal(ss_js_options_parse(b.data, b.len, &f2, &d2, &max, err, sizeof err), 0);
+    assert_int_equal(f2.n, 2);
+    assert_string_equal(f2.items[1], "app.bsky.graph.*");
+    assert_true(ss_js_dids_equal(&d, &d2));
+    assert_int_equal(max, 4096);
+    /* another type is ignored; an invalid update is an error; negative size = no cap */
+    const char *other = "{\"type\":\"hello\",\"payload\":{}}";
+    assert_int_equal(ss_js_options_parse(other, strlen(other), &f2, &d2, &max, err, sizeof err), 1);
+    const char *bad = "{\"type\":\"options_update\",\"payload\":{\"wantedDids\":[\"plc:nope\"]}}";
+    assert_int_equal(ss_js_options_parse(bad, strlen(bad), &f2, &d2, &max, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bad DID"));
+    const char *neg = "{\"type\":\"options_update\",\"payload\":{\"maxMessageSizeBytes\":-5}}";
+    assert_int_equal(ss_js_options_parse(neg, strlen(neg), &f2, &d2, &max, err, sizeof err), 0);
+    assert_int_equal(max, 0);
+    assert_int_equal(f2.n, 0);
+    assert_int_equal(d2.n, 0);
+    ss_buf_free(&b);
+    ss_js_filter_free(&f);
+    ss_js_filter_free(&f2);
+    ss_js_dids_free(&d2);
+    ss_js_dids_free(&d);
+
+    /* bad DIDs */
+    const char *bads[] = {"did:", "did:plc:", "DID:plc:abc", "did:PLC:abc", "did:plc:a\"b", "did:plc:abc:", "plc:abc"};
+    for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
+        ss_js_dids_init(&d);
+        assert_int_equal(ss_js_dids_parse(&d, bads[i], strlen(bads[i]), err, sizeof err), -1);
+        ss_js_dids_free(&d);
+    }
+    /* 10,000 distinct DIDs pass, 10,001 do not; repeats do not count */
+    ss_buf big;
+    ss_buf_init(&big);
+    for (int i = 0; i < SS_JS_DIDS_MAX; i++) assert_int_equal(ss_buf_printf(&big, "did:plc:%024d\n", i), 0);
+    assert_int_equal(ss_buf_printf(&big, "did:plc:%024d\n", 7), 0);
+    ss_js_dids_init(&d);
+    assert_int_equal(ss_js_dids_parse(&d, big.data, big.len, err, sizeof err), 0);
+    assert_int_equal(d.n, SS_JS_DIDS_MAX);
+    ss_js_dids_free(&d);
+    assert_int_equal(ss_buf_printf(&big, "did:plc:one-more\n"), 0);
+    ss_js_dids_init(&d);
+    assert_int_equal(ss_js_dids_parse(&d, big.data, big.len, err, sizeof err), -1);
+    assert_non_null(strstr(err, "at most 10000"));
+    ss_js_dids_free(&d);
+    ss_buf_free(&big);
+
+    /* the peek finds the DID */
+    const char *ev = "{\"did\":\"did:plc:aaa\",\"time_us\":5,\"kind\":\"identity\"}";
+    ss_js_peek_result pk;
+    assert_int_equal(ss_js_peek(ev, strlen(ev), SS_JS_PEEK_DID, &pk), 0);
+    assert_int_equal(pk.did_len, 11);
+    assert_memory_equal(pk.did, "did:plc:aaa", 11);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_parse),     cmocka_unit_test(test_query_build),
         cmocka_unit_test(test_query_each),    cmocka_unit_test(test_js_peek),
         cmocka_unit_test(test_js_filter),     cmocka_unit_test(test_frame_peek),
+        cmocka_unit_test(test_js_dids),
         cmocka_unit_test(test_zdict_roundtrip), cmocka_unit_test(test_zdict_roundtrip_jetstream),
         cmocka_unit_test(test_zdict_open_errors),
         cmocka_unit_test(test_ws_handshake),  cmocka_unit_test(test_ws_parser),

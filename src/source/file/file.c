@@ -29,7 +29,12 @@
  * while keeping a '\n' at the old offset.
  *
  * next() honours its timeout on pipes and terminals (poll before reading), so a consumer
- * fed by a slow producer on stdin still gets control back to flush its own work.
+ * fed by a slow producer on stdin still gets control back to flush its own work. A pipe is
+ * never read unless poll said the read will not block: a signal that interrupts poll is
+ * "nothing yet" (not a read that would then wait for a writer that stays open), the zstd
+ * magic is sniffed from as many reads as it takes, and compressed bytes that decode to
+ * nothing yet hand control back instead of reading again. So a consumer's stop flag is
+ * seen within one timeout even on a pipe that stays open and quiet.
  *
  * Line rules: '\n' ends a line, one '\r' before it is stripped, empty lines are skipped,
  * and a last line without '\n' is still an event. Blank lines (spaces and tabs only) are
@@ -136,11 +141,17 @@ static void refresh_fingerprint(ss_source *s, file_src *f, int64_t upto, char *s
     fingerprint_format(s->fingerprint, sizeof s->fingerprint, n, h);
 }
 
-/* Produces up to n decompressed bytes into p. Returns bytes, 0 at the end, -1 on error. */
+#define FILE_NOT_YET (-2) /* a pipe had no more bytes ready: nothing to hand out yet */
+
+/* Produces up to n decompressed bytes into p. Returns bytes, 0 at the end, -1 on error,
+ * FILE_NOT_YET when a pipe's compressed bytes so far produced no output and a further read
+ * could block (the caller polls again, so a stop request is seen). */
 static ssize_t zst_read(ss_source *s, file_src *f, char *p, size_t n) {
     ZSTD_outBuffer out = {p, n, 0};
+    int reads = 0;
     while (out.pos == 0) {
         if (f->in.pos == f->in.size && !f->raw_eof) {
+            if (f->pollable && reads++ > 0) return FILE_NOT_YET;
             ssize_t r = read_fd(f->fd, f->zin, ZSTD_DStreamInSize());
             if (r < 0) return ss_source_fail(s, "read %s: %s", f->path, strerror(errno)), -1;
             if (r == 0) f->raw_eof = 1;
@@ -158,7 +169,8 @@ static ssize_t zst_read(ss_source *s, file_src *f, char *p, size_t n) {
 }
 
 /* Reads more input after end, growing the buffer (up to what one line may need).
- * Returns 1 if bytes were added, 0 at the end of input, -1 on error. */
+ * Returns 1 if bytes were added, 0 at the end of input, -1 on error, FILE_NOT_YET when a
+ * pipe gave compressed bytes that did not decode to anything yet. */
 static int fill(ss_source *s, file_src *f) {
     if (f->start > 0 && (f->end == f->cap || f->start >= f->cap / 2)) {
         memmove(f->buf, f->buf + f->start, f->end - f->start);
@@ -173,6 +185,7 @@ static int fill(ss_source *s, file_src *f) {
     }
     ssize_t r = f->zst ? zst_read(s, f, f->buf + f->end, f->cap - f->end)
                        : read_fd(f->fd, f->buf + f->end, f->cap - f->end);
+    if (r == FILE_NOT_YET) return FILE_NOT_YET;
     if (r < 0) {
         if (!f->zst) ss_source_fail(s, "read %s: %s", f->path, strerror(errno));
         return -1;
@@ -192,17 +205,43 @@ static int fill(ss_source *s, file_src *f) {
     return 1;
 }
 
-/* Starts reading from the current fd position; sniffs the zstd magic at offset 0. */
-static int start_stream(ss_source *s, file_src *f, int sniff) {
-    f->start = f->end = f->scan = 0;
-    f->eof = 0;
-    if (!sniff) return 0;
+/* For pipes and terminals: waits up to timeout_ms for input. Returns 1 when a read will
+ * not block (data, end or error), 0 on timeout. Regular files never wait. */
+static int input_ready(file_src *f, int timeout_ms) {
+    if (!f->pollable || timeout_ms < 0) return 1;
+    if (f->zst && (f->in.pos < f->in.size || f->raw_eof)) return 1;
+    struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+    int r = poll(&pfd, 1, timeout_ms);
+    /* A signal (EINTR) is "not yet": the caller gets control back and sees its stop flag;
+     * reading instead would block on a pipe that stays open but quiet. Other errors are
+     * reported by the read that follows. */
+    if (r < 0 && errno == EINTR) return 0;
+    return r != 0;
+}
+
+/* Reads the first bytes into buf until there are 4 (the zstd magic's length) or the input
+ * ends. A pipe reads only when poll says it will not block, so that a quiet pipe hands
+ * control back (0: done, 1: not yet, -1: error). */
+static int read_head(ss_source *s, file_src *f, int timeout_ms) {
     while (f->end < 4) {
+        if (f->pollable && !input_ready(f, timeout_ms)) return 1;
         ssize_t r = read_fd(f->fd, f->buf + f->end, f->cap - f->end);
         if (r < 0) return ss_source_fail(s, "read %s: %s", f->path, strerror(errno)), -1;
         if (r == 0) break;
         f->end += (size_t)r;
     }
+    return 0;
+}
+
+/* Starts reading from the current fd position; sniffs the zstd magic at offset 0 (the
+ * first bytes must be in buf already when head_read is set). */
+static int start_stream(ss_source *s, file_src *f, int sniff, int head_read) {
+    if (!head_read) {
+        f->start = f->end = f->scan = 0;
+        f->eof = 0;
+    }
+    if (!sniff) return 0;
+    if (!head_read && read_head(s, f, -1) < 0) return -1;
     static const unsigned char magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
     if (f->end >= 4 && memcmp(f->buf, magic, 4) == 0) {
         f->zst = 1;
@@ -262,7 +301,7 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
         f->need_sniff = 1;
         return 0;
     }
-    return start_stream(s, f, 1) == 0 ? 0 : -1;
+    return start_stream(s, f, 1, 0) == 0 ? 0 : -1;
 }
 
 /* Tracks whether an oversized line, seen in pieces, is blank: only spaces and tabs, and
@@ -297,6 +336,7 @@ static int skip_line(ss_source *s, file_src *f, blank_scan *b) {
         f->pos += (int64_t)(f->end - f->start);
         f->start = f->end = f->scan = 0;
         int r = fill(s, f);
+        if (r == FILE_NOT_YET) continue; /* a pipe: wait in the next read, as before */
         if (r < 0) return -1;
         if (r == 0) return 0;
     }
@@ -323,21 +363,13 @@ static int is_blank(const char *p, size_t n) {
     return 1;
 }
 
-/* For pipes and terminals: waits up to timeout_ms for input. Returns 1 when a read will
- * not block (data, end or error), 0 on timeout. Regular files never wait. */
-static int input_ready(file_src *f, int timeout_ms) {
-    if (!f->pollable || timeout_ms < 0) return 1;
-    if (f->zst && (f->in.pos < f->in.size || f->raw_eof)) return 1;
-    struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
-    int r = poll(&pfd, 1, timeout_ms);
-    return r != 0; /* errors are reported by the read that follows */
-}
-
 static int file_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     file_src *f = s->impl;
     if (f->need_sniff) {
-        if (!input_ready(f, timeout_ms)) return SS_SOURCE_AGAIN;
-        if (start_stream(s, f, 1) != 0) return SS_SOURCE_ERR;
+        int h = read_head(s, f, timeout_ms);
+        if (h < 0) return SS_SOURCE_ERR;
+        if (h > 0) return SS_SOURCE_AGAIN;
+        if (start_stream(s, f, 1, 1) != 0) return SS_SOURCE_ERR;
         f->need_sniff = 0;
     }
     for (;;) {
@@ -381,7 +413,9 @@ static int file_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
             return emit(f, msg, base, n, avail);
         }
         if (!input_ready(f, timeout_ms)) return SS_SOURCE_AGAIN;
-        if (fill(s, f) < 0) return SS_SOURCE_ERR;
+        int r = fill(s, f);
+        if (r == FILE_NOT_YET) return SS_SOURCE_AGAIN;
+        if (r < 0) return SS_SOURCE_ERR;
     }
 }
 
@@ -401,7 +435,7 @@ static int file_seek(ss_source *s, int64_t cursor) {
                    -1;
         if (lseek(f->fd, cursor, SEEK_SET) < 0)
             return ss_source_fail(s, "seek %s: %s", f->path, strerror(errno)), -1;
-        start_stream(s, f, 0);
+        start_stream(s, f, 0, 0);
         f->pos = cursor;
         return 0;
     }
@@ -411,7 +445,7 @@ static int file_seek(ss_source *s, int64_t cursor) {
     f->in.size = f->in.pos = 0;
     f->raw_eof = 0;
     f->zret = 0;
-    start_stream(s, f, 0);
+    start_stream(s, f, 0, 0);
     f->pos = 0;
     while (f->pos < cursor) {
         int r = fill(s, f);

@@ -15,6 +15,7 @@
  * All outputs of a frame are appended to one buffer owned by the decoder, which is reused
  * frame after frame: steady-state decoding does not allocate. */
 #include "source/firehose/fh_internal.h"
+#include "source/firehose/fh_sig.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ static const char *const g_reason_names[SS_FH_REASON__COUNT] = {
     [SS_FH_TOO_BIG] = "too_big",
     [SS_FH_ERROR_FRAME] = "error_frame",
     [SS_FH_COMMIT_MISMATCH] = "commit_mismatch",
+    [SS_FH_BAD_SIGNATURE] = "bad_signature",
     [SS_FH_OOM] = "oom",
 };
 
@@ -517,6 +519,40 @@ static int decode_op(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t us) {
 
 static int slice_eq(fh_slice a, fh_slice b) { return a.n == b.n && (a.n == 0 || !memcmp(a.s, b.s, a.n)); }
 
+/* The commit's signature against its account's key (o.sig_key). No key known: passed and
+ * counted. A failure asks for a fresh key once (a rotated key) before the reject. Returns
+ * 0, 1 after a reject, -1 when out of memory. f->frame_level is 1 here. */
+static int check_signature(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
+    ss_buf_reset(&d->tmp);
+    if (ss_buf_reserve(&d->tmp, cb->data_len) < 0) return -1;
+    const uint8_t *sig = NULL;
+    size_t siglen = 0;
+    char why[200];
+    long ul = ss_fh_commit_unsigned(cb->data, cb->data_len, (uint8_t *)d->tmp.data, cb->data_len, &sig, &siglen, why,
+                                    sizeof why);
+    if (ul < 0) return reject(d, f, SS_FH_BAD_SIGNATURE, "commit: %s", why) ? -1 : 1;
+    ss_fh_pubkey key;
+    int rc = SS_FH_SIG_BAD;
+    for (int refresh = 0; refresh < 2; refresh++) {
+        int have = d->o.sig_key(d->o.sig_ud, f->repo.s, f->repo.n, refresh, &key);
+        if (!have) {
+            if (refresh) break; /* no fresher key: the failure stands */
+            d->st.sig_no_key++;
+            return 0;
+        }
+        why[0] = '\0';
+        rc = ss_fh_sig_verify(&key, (const uint8_t *)d->tmp.data, (size_t)ul, sig, siglen, why, sizeof why);
+        if (rc == SS_FH_SIG_OK) {
+            d->st.sig_ok++;
+            return 0;
+        }
+    }
+    return reject(d, f, SS_FH_BAD_SIGNATURE, "the commit signature does not verify with the account's %s key%s%s",
+                  key.curve == SS_FH_CURVE_K256 ? "secp256k1" : "P-256", why[0] ? ": " : "", why)
+               ? -1
+               : 1;
+}
+
 /* The signed commit object must be the frame's: its did and rev equal the frame's repo and
  * rev (what `goat firehose --verify-basic` checks); a relay passing on a commit for
  * another repo, or another revision, is not to be believed. Returns 0 when they agree,
@@ -548,6 +584,10 @@ static int check_commit_object(ss_fh_decoder *d, fh_frame *f, const fh_block *cb
     if (!slice_eq(rev, f->rev))
         return reject(d, f, SS_FH_COMMIT_MISMATCH, "the commit block's rev is %.*s, not the frame's rev",
                       (int)(rev.n > 40 ? 40 : rev.n), rev.s) ? -1 : 1;
+    if (d->o.sig_key) {
+        int e = check_signature(d, f, cb);
+        if (e) return e;
+    }
     f->frame_level = 0;
     return 0;
 }

@@ -64,6 +64,7 @@ typedef enum {
     SS_FH_TOO_BIG,         /* "too_big": no longer emitted (tooBig commits are sync events); name kept */
     SS_FH_ERROR_FRAME,     /* "error_frame": op = -1 from the server */
     SS_FH_COMMIT_MISMATCH, /* "commit_mismatch": the commit block's did/rev differ from the frame's repo/rev */
+    SS_FH_BAD_SIGNATURE,   /* "bad_signature": the commit's signature fails against the account's key */
     SS_FH_OOM,             /* "oom" */
     SS_FH_REASON__COUNT
 } ss_fh_reason;
@@ -98,7 +99,9 @@ typedef enum {
 
 #define SS_FH_REPLAY_SKEW_US (10 * 60 * 1000000LL)
 
-typedef struct {
+struct ss_fh_pubkey_s; /* fh_sig.h */
+
+typedef struct ss_fh_opts_s {
     int verify_cids;         /* 1 (default): sha-256 of the commit block and of each record used */
     ss_fh_clock clock;       /* SS_FH_CLOCK_CLAIMED */
     size_t max_frame_bytes;  /* SS_FH_MAX_FRAME */
@@ -108,6 +111,12 @@ typedef struct {
     size_t max_blocks;       /* 100,000 per CAR */
     int max_depth;           /* 32 nested containers in a record */
     size_t dlq_raw_cap;      /* 4096: bytes of an unparseable frame kept (base64) in its reject */
+    /* Commit signatures: when set, the key of the commit's account (did, n bytes). Return 1
+     * with *key filled, 0 when no key is known (the commit passes and is counted in
+     * sig_no_key), or 2 when the key failed and a fresh one was fetched (checked again).
+     * The key type is struct ss_fh_pubkey (fh_sig.h). */
+    int (*sig_key)(void *ud, const char *did, size_t n, int refresh, struct ss_fh_pubkey_s *key);
+    void *sig_ud;
 } ss_fh_opts;
 
 void ss_fh_opts_init(ss_fh_opts *o);
@@ -122,6 +131,7 @@ typedef struct {
     uint64_t rejects;                /* reject outputs (all reasons) */
     uint64_t by_reason[SS_FH_REASON__COUNT];
     int64_t last_seq;                /* highest-numbered seq fully decoded; -1 before any */
+    uint64_t sig_ok, sig_no_key;     /* commits whose signature verified; with no key known */
 } ss_fh_stats;
 
 typedef struct ss_fh_decoder ss_fh_decoder;

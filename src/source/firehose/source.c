@@ -32,6 +32,7 @@
 
 #include "net/ws_client.h"
 #include "net/ws_url.h"
+#include "source/firehose/did_cache.h"
 #include "source/firehose/fh_decode.h"
 #include "source/source.h"
 #include "source/ws_source.h"
@@ -43,6 +44,7 @@
 typedef struct {
     ss_ws_client *ws;
     ss_fh_decoder *dec;
+    ss_did_cache *keys;   /* verify-signatures */
     ss_buf base;          /* path + query without cursor */
     ss_buf reject;        /* our own rejects (oversized frames) */
     size_t max_frame;
@@ -92,6 +94,7 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     fo.verify_cids = opts->verify_cids;
     fo.max_frame_bytes = f->max_frame;
     fo.clock = SS_FH_CLOCK_RECEIPT; /* time_us is ours, as Jetstream's is its own: a PDS's claim never pins it */
+    if (ss_did_cache_setup(opts, &fo, &f->keys, err, sizeof err) < 0) return ss_source_fail(s, "%s", err);
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory");
 
@@ -236,6 +239,7 @@ static void fh_close(ss_source *s) {
                 (unsigned long long)f->seq_resets, (unsigned long long)f->gaps, (long long)f->delivered);
     }
     ss_ws_client_free(f->ws);
+    ss_did_cache_free(f->keys);
     ss_fh_decoder_free(f->dec);
     ss_buf_free(&f->base);
     ss_buf_free(&f->reject);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "source/firehose/did_cache.h"
 #include "source/firehose/fh_decode.h"
 #include "source/frames/frames.h"
 #include "source/source.h"
@@ -33,6 +34,7 @@ typedef struct {
     ss_frames_reader *rd;
     ss_fh_decoder *dec;
     ss_fh_opts fo; /* to make a fresh decoder on seek */
+    ss_did_cache *keys; /* verify-signatures */
     size_t next_out, nout;
     int64_t skip_upto; /* drop frames with 0 < seq <= this */
     int after_damage;  /* 1: end after the pending reject; 2: fail after it */
@@ -54,6 +56,8 @@ static int frames_open(ss_source *s, const char *args, const ss_source_opts *opt
         fo.max_frame_bytes = ss_fh_frame_limit(opts->max_message_bytes); /* as firehose: does */
     }
     fo.clock = SS_FH_CLOCK_REPLAY;
+    char kerr[400];
+    if (ss_did_cache_setup(opts, &fo, &f->keys, kerr, sizeof kerr) < 0) return ss_source_fail(s, "%s", kerr), -1;
     f->fo = fo;
     f->dec = ss_fh_decoder_new(&fo);
     if (!f->dec) return ss_source_fail(s, "out of memory"), -1;
@@ -136,6 +140,7 @@ static void frames_close(ss_source *s) {
     if (!f) return;
     ss_frames_reader_close(f->rd);
     ss_fh_decoder_free(f->dec);
+    ss_did_cache_free(f->keys);
     ss_buf_free(&f->reject);
     free(f);
     s->impl = NULL;

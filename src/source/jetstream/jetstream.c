@@ -15,6 +15,12 @@
  *     position: when the last event carried one, a reconnect to the same instance asks
  *     for exactly it (no rewind, no overlap). The cursor handed to consumers (and stored)
  *     stays time_us, which any instance understands;
+ *   - wanted-dids: up to 10,000 DIDs do not fit a URL, so the request carries
+ *     requireHello=true and every connection starts with an options_update message (the
+ *     request's collections and size limit plus the DIDs: an update replaces the whole
+ *     filter). A DID file is looked at once a second and a changed set sent again on the
+ *     open connection; a file that stops reading, or empties, keeps the set in use (an
+ *     empty list would mean every DID);
  *   - compress=true: each binary message is one zstd frame made with Jetstream's
  *     dictionary, digested once;
  *   - retention clamping: Jetstream silently starts at its oldest event when a cursor is
@@ -33,9 +39,11 @@
  *
  * Messages it cannot turn into JSON (over the size limit, bad zstd) are still handed
  * on, with bad_reason set, for the dead-letter stream. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "net/js_proto.h"
@@ -53,6 +61,8 @@
 #define JS_FUTURE_US (3600 * 1000000LL)        /* time_us further ahead of the clock: not a cursor */       /* first event this far past the cursor: clamped */
 #define JS_DLQ_CAP (64 * 1024)                 /* raw bytes kept for a dead-letter entry */
 #define JS_MAX_ENDPOINTS 16                    /* in a failover list */
+#define JS_DIDS_FILE_MAX (16u * 1024 * 1024)   /* a wanted-dids file: 10,000 DIDs with room for comments */
+#define JS_DIDS_CHECK_MS 1000                  /* how often a wanted-dids file is looked at for changes */
 
 typedef struct {
     char *url;
@@ -80,6 +90,15 @@ typedef struct {
     ss_source_msg held;      /* that message, handed on right after its gap */
     int has_held;
     uint64_t bad;            /* messages handed on as bad */
+    /* wanted-dids: sent in an options_update after each connect (requireHello=true holds
+     * events back until it arrives), and again when the file changes */
+    ss_js_dids dids;         /* empty: no DID filter */
+    char *dids_path;         /* the file they came from; NULL for a list */
+    struct timespec dids_mtime;
+    off_t dids_size;
+    ino_t dids_ino;
+    int64_t dids_checked_ms;
+    uint64_t options_updates;/* options_update messages sent */
 } js_source;
 
 static int64_t wall_now_us(void) {
@@ -99,6 +118,127 @@ static int js_path(void *ud, ss_buf *path) {
     if (cur < 0 && js->last_time_us >= 0) cur = 0;
     js->requested = cur;
     return ss_ws_source_path(path, &js->base, cur);
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the wanted-dids file into out (finished). 0, or -1 with err. st: its stat. */
+static int read_dids_file(const char *path, ss_js_dids *out, struct stat *st, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(err, errlen, "wanted-dids: cannot open %s: %s", path, strerror(errno)), -1;
+    int rc = -1;
+    char *text = NULL;
+    if (fstat(fileno(f), st) != 0) {
+        snprintf(err, errlen, "wanted-dids: cannot stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (st->st_size > (off_t)JS_DIDS_FILE_MAX) {
+        snprintf(err, errlen, "wanted-dids: %s is over %u bytes", path, JS_DIDS_FILE_MAX);
+        goto out;
+    }
+    text = malloc((size_t)st->st_size + 1);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    size_t n = fread(text, 1, (size_t)st->st_size, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "wanted-dids: cannot read %s", path);
+        goto out;
+    }
+    char perr[200];
+    if (ss_js_dids_parse(out, text, n, perr, sizeof perr) < 0) {
+        snprintf(err, errlen, "wanted-dids: %s: %s", path, perr);
+        goto out;
+    }
+    if (out->n == 0) {
+        /* Jetstream reads an empty list as every DID: never let an emptied file mean that */
+        snprintf(err, errlen, "wanted-dids: %s holds no DID", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+static int collect_query(const char *key, const char *value, void *ctx) {
+    void **c = ctx;
+    ss_js_filter *colls = c[0];
+    int64_t *max = c[1];
+    char err[100];
+    if (!strcmp(key, "wantedCollections") && strcmp(value, "*") != 0) ss_js_filter_add(colls, value, err, sizeof err);
+    else if (!strcmp(key, "maxMessageSizeBytes")) *max = strtoll(value, NULL, 10);
+    return 0;
+}
+
+/* The options_update for the current endpoint: its request's collections and size limit
+ * (an options_update replaces the whole filter) plus the DIDs. */
+static int build_options_update(js_source *js, ss_buf *msg) {
+    ss_js_filter colls;
+    ss_js_filter_init(&colls);
+    int64_t max = 0;
+    void *ctx[2] = {&colls, &max};
+    const char *q = strchr(js->base.data, '?');
+    if (q) ss_ws_query_each(q + 1, collect_query, ctx);
+    int rc = ss_js_options_update(msg, &colls, &js->dids, max);
+    ss_js_filter_free(&colls);
+    return rc;
+}
+
+static int js_hello(void *ud, ss_buf *msg) {
+    js_source *js = ud;
+    if (js->dids.n == 0) return 0;
+    if (build_options_update(js, msg) < 0) return -1;
+    js->options_updates++;
+    ss_info("jetstream", "sent options_update: %zu wanted DIDs", js->dids.n);
+    return 0;
+}
+
+/* A wanted-dids file that changed is read again; a different set goes to the open
+ * connection as an options_update (and to every later one through js_hello). A file that
+ * no longer reads keeps the set in use, with a warning. */
+static void check_dids_file(js_source *js) {
+    if (!js->dids_path) return;
+    int64_t now = mono_ms();
+    if (now - js->dids_checked_ms < JS_DIDS_CHECK_MS) return;
+    js->dids_checked_ms = now;
+    struct stat st;
+    if (stat(js->dids_path, &st) != 0) return;
+    if (st.st_mtim.tv_sec == js->dids_mtime.tv_sec && st.st_mtim.tv_nsec == js->dids_mtime.tv_nsec &&
+        st.st_size == js->dids_size && st.st_ino == js->dids_ino)
+        return;
+    ss_js_dids nd;
+    ss_js_dids_init(&nd);
+    char err[300];
+    if (read_dids_file(js->dids_path, &nd, &st, err, sizeof err) < 0) {
+        ss_warn("jetstream", "%s; keeping the %zu DIDs in use", err, js->dids.n);
+        ss_js_dids_free(&nd);
+        js->dids_mtime = st.st_mtim, js->dids_size = st.st_size, js->dids_ino = st.st_ino;
+        return;
+    }
+    js->dids_mtime = st.st_mtim, js->dids_size = st.st_size, js->dids_ino = st.st_ino;
+    if (ss_js_dids_equal(&nd, &js->dids)) {
+        ss_js_dids_free(&nd);
+        return;
+    }
+    size_t was = js->dids.n;
+    ss_js_dids_free(&js->dids);
+    js->dids = nd;
+    ss_buf msg;
+    ss_buf_init(&msg);
+    if (build_options_update(js, &msg) == 0) {
+        int r = ss_ws_client_send_text(js->ws, msg.data, msg.len);
+        if (r == 0) js->options_updates++;
+        ss_info("jetstream", "wanted-dids changed (%zu DIDs, were %zu): %s", js->dids.n, was,
+                r == 0 ? "sent options_update" : "the next connection asks for them");
+    }
+    ss_buf_free(&msg);
 }
 
 /* Builds the request path (without cursor) from the URL and the options into base. */
@@ -125,6 +265,8 @@ static int build_base(ss_source *s, js_source *js, ss_buf *base, const ss_ws_url
             }
         ss_js_filter_free(&f);
     }
+    if (js->dids.n && !ss_ws_query_has(u->path, "requireHello") && ss_ws_query_add(base, "requireHello", "true") < 0)
+        return ss_source_fail(s, "out of memory");
     *compress = opts->compress || strstr(u->path, "compress=true") != NULL;
     if (opts->compress && !ss_ws_query_has(u->path, "compress") &&
         ss_ws_query_add(base, "compress", "true") < 0)
@@ -169,6 +311,7 @@ static int connect_endpoint(ss_source *s, js_source *js, size_t i) {
     ss_ws_source_client_opts(&wo, js->ep[i].url, &js->so);
     wo.max_message_bytes = js->max_bytes;
     wo.path_fn = js_path;
+    wo.hello_fn = js_hello;
     wo.ud = js;
     wo.log_name = "jetstream";
     js->ws = ss_ws_client_new(&wo, err, sizeof err);
@@ -190,6 +333,21 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     js->so = *opts;
     js->so.zstd_dictionary = NULL; /* only used here, at open */
     js->max_bytes = opts->max_message_bytes ? opts->max_message_bytes : 2u * 1024 * 1024;
+    ss_js_dids_init(&js->dids);
+    if (opts->wanted_dids && *opts->wanted_dids) {
+        char derr[300];
+        if (!strncmp(opts->wanted_dids, "did:", 4)) { /* a list; anything else names a file */
+            if (ss_js_dids_parse(&js->dids, opts->wanted_dids, strlen(opts->wanted_dids), derr, sizeof derr) < 0)
+                return ss_source_fail(s, "wanted-dids: %s", derr);
+        } else {
+            struct stat st;
+            if (read_dids_file(opts->wanted_dids, &js->dids, &st, derr, sizeof derr) < 0)
+                return ss_source_fail(s, "%s", derr);
+            if (!(js->dids_path = strdup(opts->wanted_dids))) return ss_source_fail(s, "out of memory");
+            js->dids_mtime = st.st_mtim, js->dids_size = st.st_size, js->dids_ino = st.st_ino;
+            js->dids_checked_ms = mono_ms();
+        }
+    }
     char *urls[JS_MAX_ENDPOINTS] = {0};
     int n = split_endpoints(args && *args ? args : JS_DEFAULT_URL, urls, JS_MAX_ENDPOINTS);
     if (n < 0) {
@@ -268,6 +426,7 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
         *msg = js->held;
         return SS_SOURCE_MSG;
     }
+    check_dids_file(js);
     ss_ws_msg m;
     int rc = ss_ws_client_next(js->ws, &m, timeout_ms);
     if (rc == SS_WS_AGAIN) return maybe_switch(s, js) < 0 ? SS_SOURCE_ERR : SS_SOURCE_AGAIN;
@@ -328,12 +487,16 @@ static void js_close(ss_source *s) {
         const ss_ws_client_stats *st = ss_ws_client_get_stats(js->ws);
         ss_info("jetstream",
                 "closing: %llu messages, %llu connects, %llu disconnects, %llu stalls, %llu pauses, "
-                "%llu clamped cursors, %llu exact-cursor resumes, %llu endpoint switches, %llu bad messages",
+                "%llu clamped cursors, %llu exact-cursor resumes, %llu endpoint switches, %llu bad messages, "
+                "%llu options_updates",
                 (unsigned long long)st->messages, (unsigned long long)st->connects,
                 (unsigned long long)st->disconnects, (unsigned long long)st->stalls, (unsigned long long)st->pauses,
                 (unsigned long long)js->clamped, (unsigned long long)js->exact_resumes,
-                (unsigned long long)js->switches, (unsigned long long)js->bad);
+                (unsigned long long)js->switches, (unsigned long long)js->bad,
+                (unsigned long long)js->options_updates);
     }
+    ss_js_dids_free(&js->dids);
+    free(js->dids_path);
     ss_ws_client_free(js->ws);
     ss_zdict_free(js->zd);
     for (size_t i = 0; i < js->nep; i++) {
