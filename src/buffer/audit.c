@@ -83,7 +83,7 @@ static void check_version(actx *x) {
     if (ok) {
         msg(k, "Redis %s has everything skyspool uses (XAUTOCLAIM, consumer-group lag)", x->a->version);
     } else {
-        msg(k, "Redis %s predates 7.0: consumer-group lag is not reported", x->a->version);
+        msg(k, "Redis %s predates 7.0: XAUTOCLAIM and XRANGE exclusive ranges are missing", x->a->version);
         fix(k, "upgrade to Redis 7 (Debian 12 ships 7.0)");
     }
 }

@@ -269,6 +269,7 @@ static int stream_json(ss_buf *b, const ss_status *s, const ss_stream_info *si) 
                            si->consumers);
     if (si->has_group && si->lag >= 0) rc |= ss_buf_printf(b, "%lld", si->lag);
     else rc |= ss_buf_puts(b, "null");
+    rc |= ss_buf_printf(b, ",\"lag_exact\":%s", si->has_group && !si->lag_exact ? "false" : "true");
     rc |= ss_buf_puts(b, ",\"oldest_age_s\":");
     if (si->exists && si->length > 0 && si->first_ms >= 0)
         rc |= ss_buf_printf(b, "%.3f", (double)(s->now_us - si->first_ms * 1000) / 1e6);
