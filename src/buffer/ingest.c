@@ -158,7 +158,7 @@ struct ss_ingest {
     pthread_mutex_t mu;
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
-    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm,
+    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time,
         *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost;
     uint64_t backoff_seed;
 };
@@ -433,7 +433,10 @@ static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
         ing->skipped_local++; /* published per batch */
         return 0;
     }
-    if (ev.time_us > ing->newest_us) ing->newest_us = ev.time_us;
+    if (ev.time_us > ing->newest_us) {
+        ing->newest_us = ev.time_us;
+        ss_metric_set(ing->m_event_time, (double)ev.time_us / 1e6); /* source lag at scrape time */
+    }
     if (ing->horizon_on && ev.time_us < ing->horizon_before) note_past_horizon(ing, ev.time_us);
     /* the stored bytes are the message as given, without a trailing newline */
     ev.raw = m->data;
@@ -751,6 +754,11 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
     pthread_mutex_unlock(&ing->mu);
     for (int i = 0; i < SS_TYPE__COUNT; i++)
         if (t->by_type[i]) ss_metric_add(ing->m_events[i], (double)t->by_type[i]);
+    for (int i = 0; i < SS_TYPE__COUNT; i++)
+        if (t->by_type[i]) {
+            ss_metric_set(ing->m_last_event, (double)wall_us() / 1e6); /* /healthz: source stalled? */
+            break;
+        }
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
         if (t->reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)t->reasons[i]);
     if (ing->has_confirmed) ss_metric_set(ing->m_cursor, (double)ing->confirmed_cursor);
@@ -1429,6 +1437,10 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                                 "re-read (at most)", NULL);
     ing->m_cursor = ss_metric_get("skyspool_ingest_cursor", SS_METRIC_GAUGE, "the last source cursor stored in Redis",
                                   NULL);
+    ing->m_last_event = ss_metric_get("skyspool_ingest_last_event_timestamp_seconds", SS_METRIC_GAUGE,
+                                      "wall clock when events were last written to Redis (0: none yet)", NULL);
+    ing->m_event_time = ss_metric_get("skyspool_source_event_timestamp_seconds", SS_METRIC_GAUGE,
+                                      "event time of the newest event the source delivered (0: none yet)", NULL);
     snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
     snprintf(ing->state_key, sizeof ing->state_key, "%singest", ing->prefix);
     ing->backoff_seed = (uint64_t)wall_us() ^ ((uint64_t)getpid() << 32);

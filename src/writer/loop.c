@@ -142,6 +142,14 @@ static void register_metrics(ss_writer *w) {
                                 "Wall clock minus the event-time watermark", NULL);
     w->m.flush_s = ss_metric_get("skyspool_writer_last_flush_seconds", SS_METRIC_GAUGE,
                                  "Duration of the last part commit (finish + ledger + ack)", NULL);
+    w->m.last_commit = ss_metric_get("skyspool_writer_last_commit_timestamp_seconds", SS_METRIC_GAUGE,
+                                     "Wall clock of the last successful commit batch (0: none yet)", NULL);
+    w->m.due_since = ss_metric_get("skyspool_writer_due_since_timestamp_seconds", SS_METRIC_GAUGE,
+                                   "Since when windows have been due and not committed (0: none waiting)", NULL);
+    static const double flush_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+    w->m.flush_hist = ss_histogram_get("skyspool_writer_flush_duration_seconds",
+                                       "Duration of commit batches (finish + ledger + ack)", NULL, flush_bounds,
+                                       sizeof flush_bounds / sizeof flush_bounds[0]);
 }
 
 /* ---- dead consumers ------------------------------------------------------------------------------ */

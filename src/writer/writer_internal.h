@@ -78,6 +78,8 @@ typedef struct {
 typedef struct {
     ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
     ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost;
+    ss_metric *last_commit, *due_since; /* wall-clock seconds; due_since 0 while nothing due waits */
+    ss_histogram *flush_hist;
 } wmetrics;
 
 struct ss_writer {
