@@ -294,7 +294,7 @@ int ss_cmd_write(int argc, char **argv) {
         }
         ss_writer_free(w);
     }
-    ss_cli_stop_metrics(&metrics);
+    if (ss_cli_stop_metrics(&metrics) != 0 && rc == 0) rc = 1;
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:
     ss_config_free(cfg);
