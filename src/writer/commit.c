@@ -268,7 +268,7 @@ int ss_wr_flush_cycle(ss_writer *w, int final, int all) {
     int rc = 0;
     for (size_t off = 0; off < n && rc == 0; off += 64) /* batches bound the fds finishing at once */
         rc = flush_parts(w, due + off, kinds + off, n - off < 64 ? n - off : 64);
-    if (rc == 0) ss_metric_set(w->m.due_since, 0);
+    if (rc == 0 && n) ss_metric_set(w->m.due_since, 0);
     free(due);
     free(kinds);
     /* The parts' buffers were allocated by the lane threads, whose malloc arenas keep freed

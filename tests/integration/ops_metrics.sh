@@ -142,6 +142,25 @@ ss_eq "no process_* (node_exporter has its own)" 0 "$(grep -c '^process_' tfdir/
 ss_eq "no temp file left" "skyspool.prom" "$(ls tfdir)"
 ss_check "timestamped" near "$(msum skyspool_textfile_timestamp_seconds tfdir/skyspool.prom)" "$(date +%s)" 60
 
+# --- windows due and not committed: every part file's rename fails (a full disk) --------------
+source "$SKYSPOOL_SRC/tests/faultfs/faultfs.sh"
+"$B" synth --events 300 --seed 35 --rate 0.4 > e.jsonl # 12 min of event time: windows close at once
+"$B" ingest --source file:e.jsonl --redis "$REDIS_URL_tf" > /dev/null 2> ingest-e.log
+WP=$(ss_free_port)
+LD_PRELOAD=$(ss_fault_preload "$B") SS_FAULT_PATH="$SS_TMP/tfarch" SS_FAULT_OPS=rename SS_FAULT_NTH=1 \
+  SS_FAULT_PERSIST=1 SS_FAULT_ERRNO=ENOSPC "$B" write --out "$SS_TMP/tfarch" --data-dir tfdd --redis "$REDIS_URL_tf" \
+  --grace 1s --set metrics-listen="127.0.0.1:$WP" --set health-commit-stall=2s > wfail.log 2>&1 &
+WPID=$!
+SS_PIDS+=("$WPID")
+ss_check "writer failing to commit: healthz 503" ss_wait_for 30 bash -c \
+  "[ \"\$(curl -s -o h4.txt -w '%{http_code}' 'http://127.0.0.1:$WP/healthz')\" = 503 ]"
+ss_check "saying windows are due and when it last committed" grep -q "^writer not committing: windows due for .*last commit never" h4.txt
+curl -s "http://127.0.0.1:$WP/metrics" > m4.txt
+ss_check "skyspool_writer_due_since_timestamp_seconds set" between "$(msum skyspool_writer_due_since_timestamp_seconds m4.txt)" 1 "$(date +%s)"
+ss_check "and failures counted" between "$(msum skyspool_writer_failures_total m4.txt)" 0 100000
+ss_eq "nothing committed" 0 "$(msum skyspool_writer_last_commit_timestamp_seconds m4.txt)"
+kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null || true
+
 served=$( (grep -h '^# TYPE ' m1.txt tfdir/skyspool.prom | awk '{print $3}') | sort -u)
 documented=$(awk '/^## Metric families/ {on = 1; next} /^## / {on = 0} on' "$SKYSPOOL_SRC/docs/METRICS.md" |
   grep -o '`\(skyspool\|process\)_[a-z_]*`' | tr -d '`' | sort -u)
