@@ -190,12 +190,12 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         w->stats.bytes += bytes;
         w->stats.commits++;
         pthread_mutex_unlock(&w->mu);
-        ss_metric_add(w->m.entries, (double)p->nids);
-        ss_metric_add(w->m.rows, (double)p->rows);
-        ss_metric_add(w->m.dups, (double)p->dups);
-        if (kinds[i] == KIND_LATE) ss_metric_add(w->m.late_rows, (double)p->rows);
-        if (res) ss_metric_inc(w->m.files);
-        ss_metric_add(w->m.bytes, (double)bytes);
+        ss_metric_add(w->m.entries[p->type], (double)p->nids);
+        ss_metric_add(w->m.rows[p->type], (double)p->rows);
+        ss_metric_add(w->m.dups[p->type], (double)p->dups);
+        if (kinds[i] == KIND_LATE) ss_metric_add(w->m.late_rows[p->type], (double)p->rows);
+        if (res) ss_metric_inc(w->m.files[p->type]);
+        ss_metric_add(w->m.bytes[p->type], (double)bytes);
         ss_debug(LOG, "committed %s: %llu rows, %llu duplicates, %llu bytes", res ? res->path : "(no rows)",
                  (unsigned long long)p->rows, (unsigned long long)p->dups, (unsigned long long)bytes);
         if (w->o.on_commit) w->o.on_commit(w->o.on_commit_ctx, res ? res->path : "", p->rows);

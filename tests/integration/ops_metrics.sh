@@ -16,7 +16,7 @@ cd "$SS_TMP"
 
 ss_start_redis r
 URL=$REDIS_URL_r
-"$B" synth --events 1500 --seed 31 > a.jsonl
+"$B" synth --events 1500 --seed 31 --stats a.stats.json > a.jsonl
 "$B" synth --events 800 --seed 32 > b.jsonl
 "$B" ingest --source file:a.jsonl --redis "$URL" > /dev/null 2> ingest-a.log
 "$B" write --once --all --out out --data-dir dd --redis "$URL" 2> write-a.log
@@ -138,6 +138,10 @@ mkdir tfdir
 ss_check "textfile written" test -s tfdir/skyspool.prom
 ss_check "promtool check metrics accepts it" bash -c "promtool check metrics < tfdir/skyspool.prom > lint2.txt 2>&1 || { cat lint2.txt >&2; false; }"
 ss_eq "its rows_total is what the run wrote" "$(jq .rows tf.json)" "$(msum skyspool_writer_rows_total tfdir/skyspool.prom)"
+ss_eq "rows_total{type=like} is the like events written" "$(jq .unique.like a.stats.json)" \
+  "$(awk '/^skyspool_writer_rows_total\{type="like"\}/ {print $2}' tfdir/skyspool.prom)"
+ss_eq "files_total{type=post}: one file per post window" "$(find tfarch -path '*type=post/*.parquet' | wc -l)" \
+  "$(awk '/^skyspool_writer_files_total\{type="post"\}/ {print $2}' tfdir/skyspool.prom)"
 ss_eq "no process_* (node_exporter has its own)" 0 "$(grep -c '^process_' tfdir/skyspool.prom || true)"
 ss_eq "no temp file left" "skyspool.prom" "$(ls tfdir)"
 ss_check "timestamped" near "$(msum skyspool_textfile_timestamp_seconds tfdir/skyspool.prom)" "$(date +%s)" 60
