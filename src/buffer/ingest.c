@@ -158,7 +158,7 @@ struct ss_ingest {
     pthread_mutex_t mu;
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
-    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time,
+    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time, *m_src_up, *m_src_reconnects,
         *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost;
     uint64_t backoff_seed;
 };
@@ -737,6 +737,19 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
         freeReplyObject(r);
     }
     return OK;
+}
+
+/* A live source's connection state; its series appear with the first live source. */
+static void publish_link(ss_ingest *ing) {
+    if (!ing->m_src_up) {
+        ing->m_src_up = ss_metric_get("skyspool_source_connected", SS_METRIC_GAUGE,
+                                      "1 while the live source has a connection open", NULL);
+        ing->m_src_reconnects = ss_metric_get("skyspool_source_reconnects_total", SS_METRIC_COUNTER,
+                                              "connections the live source re-established after the first", NULL);
+    }
+    ss_metric_set(ing->m_src_up, ing->src->link.connected);
+    uint64_t c = ing->src->link.connects;
+    ss_metric_set(ing->m_src_reconnects, c > 1 ? (double)(c - 1) : 0);
 }
 
 static void publish_tally(ss_ingest *ing, const tally *t) {
@@ -1526,6 +1539,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     while (n < ing->o.batch_events) {
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
+        if (ing->src->link.live) publish_link(ing);
         if (r == SS_SOURCE_MSG) {
             nread++;
             ing->nread_total++;

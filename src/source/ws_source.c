@@ -45,3 +45,11 @@ void ss_source_gap_report(const ss_source_gap *g) {
     ss_warn("gap", "gap: source=%s reason=%s unit=%s from=%lld to=%lld detected_us=%lld%s%s", g->source, g->reason,
             g->unit, (long long)g->from, (long long)g->to, now_us, g->detail ? ": " : "", g->detail ? g->detail : "");
 }
+
+void ss_source_link_from_ws(ss_source *s, const ss_ws_client *c) {
+    const ss_ws_client_stats *st = ss_ws_client_get_stats(c);
+    s->link.live = 1;
+    s->link.connected = ss_ws_client_connected(c);
+    s->link.connects = st->connects;
+    s->link.failures = st->connect_failures;
+}

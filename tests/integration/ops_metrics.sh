@@ -165,7 +165,25 @@ ss_check "and failures counted" between "$(msum skyspool_writer_failures_total m
 ss_eq "nothing committed" 0 "$(msum skyspool_writer_last_commit_timestamp_seconds m4.txt)"
 kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null || true
 
-served=$( (grep -h '^# TYPE ' m1.txt tfdir/skyspool.prom | awk '{print $3}') | sort -u)
+# --- a live source's connection: state and reconnects (the server closes every 500 messages) --
+source "$SKYSPOOL_SRC/tests/lib/net.sh"
+net_replay js --jsonl a.jsonl --close-after 500 --rate 2000
+JP=$(ss_free_port)
+"$B" ingest --source "jetstream:ws://127.0.0.1:$RP_PORT_js/subscribe" --redis "$REDIS_URL_tf" --prefix js: \
+  --set metrics-listen="127.0.0.1:$JP" > /dev/null 2> ingest-js.log &
+JPID=$!
+SS_PIDS+=("$JPID")
+ss_check "reconnects counted (the server closed the connection twice or more)" ss_wait_for 30 bash -c \
+  "curl -s 'http://127.0.0.1:$JP/metrics' > m5.txt && awk '/^skyspool_source_reconnects_total / {exit !(\$2 >= 2)} END {}' m5.txt && grep -q '^skyspool_source_reconnects_total ' m5.txt"
+conns=$(grep -c "connected to" ingest-js.log || true)
+ss_eq "reconnects_total is the log's connections minus one" "$((conns - 1))" "$(msum skyspool_source_reconnects_total m5.txt)"
+ss_check "skyspool_source_connected is 0 or 1" grep -Eq '^skyspool_source_connected [01]$' m5.txt
+net_stop "$RP_PID_js"
+ss_check "server gone: skyspool_source_connected 0" ss_wait_for 20 bash -c \
+  "curl -s 'http://127.0.0.1:$JP/metrics' | grep -q '^skyspool_source_connected 0$'"
+net_stop "$JPID"
+
+served=$( (grep -h '^# TYPE ' m1.txt m5.txt tfdir/skyspool.prom | awk '{print $3}') | sort -u)
 documented=$(awk '/^## Metric families/ {on = 1; next} /^## / {on = 0} on' "$SKYSPOOL_SRC/docs/METRICS.md" |
   grep -o '`\(skyspool\|process\)_[a-z_]*`' | tr -d '`' | sort -u)
 ss_eq "served families = documented families (diff: < served, > documented)" "" \
