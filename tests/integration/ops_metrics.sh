@@ -174,13 +174,14 @@ JP=$(ss_free_port)
 JPID=$!
 SS_PIDS+=("$JPID")
 ss_check "reconnects counted (the server closed the connection twice or more)" ss_wait_for 30 bash -c \
-  "curl -s 'http://127.0.0.1:$JP/metrics' > m5.txt && awk '/^skyspool_source_reconnects_total / {exit !(\$2 >= 2)} END {}' m5.txt && grep -q '^skyspool_source_reconnects_total ' m5.txt"
+  "curl -s 'http://127.0.0.1:$JP/metrics' | awk '/^skyspool_source_reconnects_total / && \$2 >= 2 {f = 1} END {exit !f}'"
+ss_check "while connected or reconnecting: skyspool_source_connected is 0 or 1" bash -c \
+  "curl -s 'http://127.0.0.1:$JP/metrics' | grep -Eq '^skyspool_source_connected [01]$'"
+net_stop "$RP_PID_js" # no connection after this one: the log and the counter can be compared
+ss_check "server gone: skyspool_source_connected 0" ss_wait_for 20 bash -c \
+  "curl -s 'http://127.0.0.1:$JP/metrics' > m5.txt && grep -q '^skyspool_source_connected 0$' m5.txt"
 conns=$(grep -c "connected to" ingest-js.log || true)
 ss_eq "reconnects_total is the log's connections minus one" "$((conns - 1))" "$(msum skyspool_source_reconnects_total m5.txt)"
-ss_check "skyspool_source_connected is 0 or 1" grep -Eq '^skyspool_source_connected [01]$' m5.txt
-net_stop "$RP_PID_js"
-ss_check "server gone: skyspool_source_connected 0" ss_wait_for 20 bash -c \
-  "curl -s 'http://127.0.0.1:$JP/metrics' | grep -q '^skyspool_source_connected 0$'"
 net_stop "$JPID"
 
 served=$( (grep -h '^# TYPE ' m1.txt m5.txt tfdir/skyspool.prom | awk '{print $3}') | sort -u)
