@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -35,6 +37,21 @@ ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg) {
     ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err);
     if (!t) ss_cmd_fail(cmd, "%s", err);
     return t;
+}
+
+int ss_cli_require_data_dir(const char *cmd, const ss_config *cfg, int need_always) {
+    const char *url = ss_config_get(cfg, "redis-url");
+    if (!need_always && url && *url) return 0;
+    const char *dir = ss_config_get(cfg, "data-dir");
+    if (!dir || !*dir) dir = "./skyspool-data";
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    char abs[PATH_MAX], cwd[PATH_MAX];
+    while (dir[0] == '.' && dir[1] == '/') dir += 2;
+    if (dir[0] != '/' && getcwd(cwd, sizeof cwd)) snprintf(abs, sizeof abs, "%.2000s/%.2000s", cwd, dir);
+    else snprintf(abs, sizeof abs, "%s", dir);
+    ss_cmd_fail(cmd, "no skyspool data dir at %s; pass --data-dir%s", abs, need_always ? "" : " (or --redis URL)");
+    return -1;
 }
 
 static volatile sig_atomic_t *g_flag;

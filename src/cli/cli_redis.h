@@ -33,6 +33,13 @@ int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target 
  * textfile could not be written. */
 int ss_cli_stop_metrics(ss_cli_metrics *m);
 
+/* For commands that only look (status, audit, runs): with no redis-url (the embedded server),
+ * the data dir must exist already; otherwise prints "no skyspool data dir at DIR; pass
+ * --data-dir" and returns -1 (exit 1), instead of creating one and starting a fresh Redis
+ * whose empty state would look like a healthy, idle buffer. need_always: runs, which reads
+ * the ledger in the data dir even with a redis-url. */
+int ss_cli_require_data_dir(const char *cmd, const ss_config *cfg, int need_always);
+
 /* Installs SIGINT/SIGTERM handlers that set *flag (a second signal exits at once) and
  * ignores SIGPIPE. */
 void ss_cli_stop_on_signals(volatile sig_atomic_t *flag);

@@ -162,6 +162,10 @@ int ss_cmd_runs(int argc, char **argv) {
         goto out;
     }
     if (ss_cli_apply_log_level("runs", cfg) != 0) goto out;
+    if (!ledger && ss_cli_require_data_dir("runs", cfg, 1) != 0) {
+        rc = 1;
+        goto out;
+    }
     char path[PATH_MAX];
     if (ledger) snprintf(path, sizeof path, "%s", ledger);
     else snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 32, ss_config_get(cfg, "data-dir"), SS_LEDGER_FILE);

@@ -62,6 +62,10 @@ int ss_cmd_status(int argc, char **argv) {
     if (ss_cli_apply_log_level("status", cfg) != 0) goto out;
     static volatile sig_atomic_t stop;
     ss_cli_stop_on_signals(&stop);
+    if (ss_cli_require_data_dir("status", cfg, 0) != 0) {
+        rc = 1;
+        goto out;
+    }
     ss_redis_target *t = ss_cli_open_target("status", cfg);
     if (!t) {
         rc = 1;

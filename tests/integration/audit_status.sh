@@ -10,6 +10,18 @@ D="$SS_TMP/data"
 emb_pid() { cat "$D/redis.pid" 2>/dev/null || true; }
 trap 'p=$(emb_pid); [ -n "$p" ] && kill "$p" 2>/dev/null; ss_cleanup' EXIT
 
+# --- without a data dir, the commands that only look refuse instead of starting a fresh Redis ---
+mkdir empty
+for c in status audit runs; do
+  set +e
+  (cd empty && "$B" "$c" > /dev/null 2> "../nodd-$c.txt"); rc=$?
+  set -e
+  ss_eq "$c without a data dir exits 1" 1 "$rc"
+  ss_check "$c says: no skyspool data dir at <abs path>; pass --data-dir" \
+    grep -q "no skyspool data dir at $SS_TMP/empty/skyspool-data; pass --data-dir" "nodd-$c.txt"
+done
+ss_eq "and none was created (no Redis started)" "" "$(ls empty)"
+
 # --- audit of a misconfigured Redis --------------------------------------------------------
 ss_start_redis lru --maxmemory 2gb --maxmemory-policy allkeys-lru
 set +e
