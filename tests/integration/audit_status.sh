@@ -47,6 +47,17 @@ ss_eq "appendonly no FAILs" FAIL "$(st appendonly)"
 ss_eq "timeout 30 WARNs" WARN "$(st timeout)"
 ss_eq "4 KB stream nodes WARN" WARN "$(st stream-node-max-bytes)"
 ss_eq "two required failures" 2 "$(jq .required_failures bare.json)"
+ss_eq "no password: auth WARNs" WARN "$(st auth)"
+ss_eq "loopback bind PASSes" PASS "$(st bind)"
+ss_eq "protected-mode yes PASSes" PASS "$(st protected-mode)"
+ss_eq "auto-aof-rewrite-percentage 100 PASSes" PASS "$(st auto-aof-rewrite-percentage)"
+# (a non-loopback bind is not tried: the test must not listen beyond 127.0.0.1)
+ss_start_redis open --protected-mode no --auto-aof-rewrite-percentage 0 --maxmemory 64mb
+"$B" audit --redis "$REDIS_URL_open" --json > open.json || true
+ost() { jq -r ".checks[] | select(.name==\"$1\") | .status" open.json; }
+ss_eq "protected-mode no without a password WARNs" WARN "$(ost protected-mode)"
+ss_eq "auto-aof-rewrite-percentage 0 WARNs" WARN "$(ost auto-aof-rewrite-percentage)"
+ss_check "saying how to fix it" bash -c "jq -r '.checks[] | select(.name==\"auto-aof-rewrite-percentage\") | .recommendation' open.json | grep -q 'CONFIG SET auto-aof-rewrite-percentage 100'"
 set +e
 "$B" audit --redis "$REDIS_URL_lru" --require-maxmemory 4gb --json > req.json
 "$B" audit --require-maxmemory lots 2> bad.txt; rc=$?
@@ -60,6 +71,8 @@ printf 's3cret\n' > pw.txt; chmod 600 pw.txt
 printf 'alicepw\n' > alice.txt; chmod 600 alice.txt
 H="127.0.0.1:$REDIS_PORT_pw"
 ss_check "password from the URL" bash -c "'$B' status --redis 'redis://:s3cret@$H' --json > /dev/null"
+ss_eq "requirepass: audit's auth check PASSes" PASS \
+  "$("$B" audit --redis "redis://:s3cret@$H" --json | jq -r '.checks[] | select(.name=="auth") | .status')"
 ss_check "password from a 0600 file" bash -c "'$B' status --redis 'redis://$H' --redis-password-file pw.txt --json > /dev/null"
 ss_check "ACL user + password file" bash -c "'$B' status --redis 'redis://alice@$H' --redis-password-file alice.txt --json > /dev/null 2> acl.err || { cat acl.err >&2; false; }"
 set +e
