@@ -165,6 +165,23 @@ ss_check "and failures counted" between "$(msum skyspool_writer_failures_total m
 ss_eq "nothing committed" 0 "$(msum skyspool_writer_last_commit_timestamp_seconds m4.txt)"
 kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null || true
 
+# --- runs: wall-clock times and filters, on this ledger (ok runs of the textfile pass, and the
+# failing writer's retrying ones) ---------------------------------------------------------------
+runs_n() { "$B" runs --data-dir tfdd --last 0 --json "$@" | grep -vc -e '"totals"' -e '"attempt"' || true; }
+all=$(runs_n); ok=$(runs_n --status ok); retrying=$(runs_n --status retrying)
+ss_check "runs: ok ($ok) and retrying ($retrying) runs both present" test "$ok" -gt 0 -a "$retrying" -gt 0
+ss_eq "runs --status ok: only ok runs" "$ok" "$("$B" runs --data-dir tfdd --last 0 --json | grep -c '"status":"ok"' || true)"
+ss_eq "runs --since 1h: every run (all started minutes ago)" "$all" "$(runs_n --since 1h)"
+ss_eq "runs --since 2100-01-01T00:00Z: none" 0 "$(runs_n --since 2100-01-01T00:00Z)"
+ss_eq "runs --status ok --last 2: two" 2 "$(runs_n --status ok --last 2 | head -1)"
+today=$(date -u +%Y-%m-%dT)
+ss_check "runs text: a wall-clock start column (UTC)" bash -c "'$B' runs --data-dir tfdd | sed -n 2p | grep -q '^$today[0-9:]*Z '"
+ss_check "runs --json: started_us and finished" bash -c "'$B' runs --data-dir tfdd --status ok --json | head -1 | jq -e '.started_us > 0 and (.finished | startswith(\"$today\"))' > /dev/null"
+set +e
+"$B" runs --data-dir tfdd --since yesterday > /dev/null 2>&1; rc=$?
+set -e
+ss_eq "runs --since with a bad time: usage error" 2 "$rc"
+
 # --- a live source's connection: state and reconnects (the server closes every 500 messages) --
 source "$SKYSPOOL_SRC/tests/lib/net.sh"
 net_replay js --jsonl a.jsonl --close-after 500 --rate 2000
