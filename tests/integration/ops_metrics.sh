@@ -144,6 +144,11 @@ ss_eq "files_total{type=post}: one file per post window" "$(find tfarch -path '*
   "$(awk '/^skyspool_writer_files_total\{type="post"\}/ {print $2}' tfdir/skyspool.prom)"
 ss_eq "no process_* (node_exporter has its own)" 0 "$(grep -c '^process_' tfdir/skyspool.prom || true)"
 ss_eq "no temp file left" "skyspool.prom" "$(ls tfdir)"
+"$B" status --redis "$REDIS_URL_tf" --data-dir tfdd --json > st-tf.json
+ss_eq "status: the --once writer has exited (not alive)" false "$(jq .writer.alive st-tf.json)"
+ss_check "status: its last commit is the ledger's, seconds ago" between "$(jq .writer.last_commit_age_s st-tf.json)" 0 120
+"$B" status --redis "$REDIS_URL_tf" --data-dir tfdd > st-tf.txt
+ss_check "status text: writer not running, last commit ... ago" grep -Eq '^writer +not running .*last commit [0-9]' st-tf.txt
 ss_check "timestamped" near "$(msum skyspool_textfile_timestamp_seconds tfdir/skyspool.prom)" "$(date +%s)" 60
 
 # --- windows due and not committed: every part file's rename fails (a full disk) --------------
@@ -159,6 +164,8 @@ SS_PIDS+=("$WPID")
 ss_check "writer failing to commit: healthz 503" ss_wait_for 30 bash -c \
   "[ \"\$(curl -s -o h4.txt -w '%{http_code}' 'http://127.0.0.1:$WP/healthz')\" = 503 ]"
 ss_check "saying windows are due and when it last committed" grep -q "^writer not committing: windows due for .*last commit never" h4.txt
+"$B" status --redis "$REDIS_URL_tf" --data-dir tfdd --json > st-w.json
+ss_eq "status: a daemon writer is alive" "true 1" "$(jq -r '"\(.writer.alive) \(.writer.alive_consumers)"' st-w.json)"
 curl -s "http://127.0.0.1:$WP/metrics" > m4.txt
 ss_check "skyspool_writer_due_since_timestamp_seconds set" between "$(msum skyspool_writer_due_since_timestamp_seconds m4.txt)" 1 "$(date +%s)"
 ss_check "and failures counted" between "$(msum skyspool_writer_failures_total m4.txt)" 0 100000
