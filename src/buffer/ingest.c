@@ -161,7 +161,7 @@ struct ss_ingest {
     pthread_mutex_t mu;
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
-    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm,
+    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time, *m_src_up, *m_src_reconnects,
         *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost, *m_gaps[SS_GAP_REASONS];
     uint64_t backoff_seed;
 };
@@ -466,7 +466,10 @@ static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
         ing->skipped_local++; /* published per batch */
         return 0;
     }
-    if (ev.time_us > ing->newest_us) ing->newest_us = ev.time_us;
+    if (ev.time_us > ing->newest_us) {
+        ing->newest_us = ev.time_us;
+        ss_metric_set(ing->m_event_time, (double)ev.time_us / 1e6); /* source lag at scrape time */
+    }
     if (ing->horizon_on && ev.time_us < ing->horizon_before) note_past_horizon(ing, ev.time_us);
     /* the stored bytes are the message as given, without a trailing newline */
     ev.raw = m->data;
@@ -772,6 +775,19 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
     return OK;
 }
 
+/* A live source's connection state; its series appear with the first live source. */
+static void publish_link(ss_ingest *ing) {
+    if (!ing->m_src_up) {
+        ing->m_src_up = ss_metric_get("skyspool_source_connected", SS_METRIC_GAUGE,
+                                      "1 while the live source has a connection open", NULL);
+        ing->m_src_reconnects = ss_metric_get("skyspool_source_reconnects_total", SS_METRIC_COUNTER,
+                                              "connections the live source re-established after the first", NULL);
+    }
+    ss_metric_set(ing->m_src_up, ing->src->link.connected);
+    uint64_t c = ing->src->link.connects;
+    ss_metric_set(ing->m_src_reconnects, c > 1 ? (double)(c - 1) : 0);
+}
+
 static void publish_tally(ss_ingest *ing, const tally *t) {
     pthread_mutex_lock(&ing->mu);
     for (int i = 0; i < SS_TYPE__COUNT; i++) {
@@ -788,6 +804,11 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
     pthread_mutex_unlock(&ing->mu);
     for (int i = 0; i < SS_TYPE__COUNT; i++)
         if (t->by_type[i]) ss_metric_add(ing->m_events[i], (double)t->by_type[i]);
+    for (int i = 0; i < SS_TYPE__COUNT; i++)
+        if (t->by_type[i]) {
+            ss_metric_set(ing->m_last_event, (double)wall_us() / 1e6); /* /healthz: source stalled? */
+            break;
+        }
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
         if (t->reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)t->reasons[i]);
     for (int i = 0; i < SS_GAP_REASONS; i++)
@@ -1468,6 +1489,10 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                                 "re-read (at most)", NULL);
     ing->m_cursor = ss_metric_get("skyspool_ingest_cursor", SS_METRIC_GAUGE, "the last source cursor stored in Redis",
                                   NULL);
+    ing->m_last_event = ss_metric_get("skyspool_ingest_last_event_timestamp_seconds", SS_METRIC_GAUGE,
+                                      "wall clock when events were last written to Redis (0: none yet)", NULL);
+    ing->m_event_time = ss_metric_get("skyspool_source_event_timestamp_seconds", SS_METRIC_GAUGE,
+                                      "event time of the newest event the source delivered (0: none yet)", NULL);
     snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
     snprintf(ing->gaps_key, sizeof ing->gaps_key, "%s%s", ing->prefix, SS_GAPS_KEY);
     for (int i = 0; i < SS_GAP_REASONS; i++) {
@@ -1561,6 +1586,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     while (n < ing->o.batch_events) {
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
+        if (ing->src->link.live) publish_link(ing);
         if (r == SS_SOURCE_GAP) { /* stored like an entry: the cursor after it waits for its reply */
             ing->src_errors = 0;
             ing->last_msg_cursor = m.cursor;

@@ -67,6 +67,9 @@ static const ss_key g_keys[] = {
     {"claim-idle", "SKYSPOOL_CLAIM_IDLE", "60s", V_MS, "reclaim entries of a consumer idle this long"},
     {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "96mb", V_BYTES, "writer's in-memory budget of buffered entries"},
     {"metrics-listen", "SKYSPOOL_METRICS_LISTEN", NULL, V_STR, "host:port for the Prometheus /metrics endpoint"},
+    {"metrics-textfile", "SKYSPOOL_METRICS_TEXTFILE", NULL, V_STR, "write the metrics to this node_exporter textfile at exit"},
+    {"health-source-stall", "SKYSPOOL_HEALTH_SOURCE_STALL", "10m", V_MS, "/healthz: 503 after this long without an event"},
+    {"health-commit-stall", "SKYSPOOL_HEALTH_COMMIT_STALL", "10m", V_MS, "/healthz: 503 when windows wait this long uncommitted"},
 };
 #define SS_NKEYS (sizeof g_keys / sizeof g_keys[0])
 

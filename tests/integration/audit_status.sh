@@ -10,6 +10,18 @@ D="$SS_TMP/data"
 emb_pid() { cat "$D/redis.pid" 2>/dev/null || true; }
 trap 'p=$(emb_pid); [ -n "$p" ] && kill "$p" 2>/dev/null; ss_cleanup' EXIT
 
+# --- without a data dir, the commands that only look refuse instead of starting a fresh Redis ---
+mkdir empty
+for c in status audit runs; do
+  set +e
+  (cd empty && "$B" "$c" > /dev/null 2> "../nodd-$c.txt"); rc=$?
+  set -e
+  ss_eq "$c without a data dir exits 1" 1 "$rc"
+  ss_check "$c says: no skyspool data dir at <abs path>; pass --data-dir" \
+    grep -q "no skyspool data dir at $SS_TMP/empty/skyspool-data; pass --data-dir" "nodd-$c.txt"
+done
+ss_eq "and none was created (no Redis started)" "" "$(ls empty)"
+
 # --- audit of a misconfigured Redis --------------------------------------------------------
 ss_start_redis lru --maxmemory 2gb --maxmemory-policy allkeys-lru
 set +e
@@ -45,6 +57,17 @@ ss_eq "appendonly no FAILs" FAIL "$(st appendonly)"
 ss_eq "timeout 30 WARNs" WARN "$(st timeout)"
 ss_eq "4 KB stream nodes WARN" WARN "$(st stream-node-max-bytes)"
 ss_eq "two required failures" 2 "$(jq .required_failures bare.json)"
+ss_eq "no password: auth WARNs" WARN "$(st auth)"
+ss_eq "loopback bind PASSes" PASS "$(st bind)"
+ss_eq "protected-mode yes PASSes" PASS "$(st protected-mode)"
+ss_eq "auto-aof-rewrite-percentage 100 PASSes" PASS "$(st auto-aof-rewrite-percentage)"
+# (a non-loopback bind is not tried: the test must not listen beyond 127.0.0.1)
+ss_start_redis open --protected-mode no --auto-aof-rewrite-percentage 0 --maxmemory 64mb
+"$B" audit --redis "$REDIS_URL_open" --json > open.json || true
+ost() { jq -r ".checks[] | select(.name==\"$1\") | .status" open.json; }
+ss_eq "protected-mode no without a password WARNs" WARN "$(ost protected-mode)"
+ss_eq "auto-aof-rewrite-percentage 0 WARNs" WARN "$(ost auto-aof-rewrite-percentage)"
+ss_check "saying how to fix it" bash -c "jq -r '.checks[] | select(.name==\"auto-aof-rewrite-percentage\") | .recommendation' open.json | grep -q 'CONFIG SET auto-aof-rewrite-percentage 100'"
 set +e
 "$B" audit --redis "$REDIS_URL_lru" --require-maxmemory 4gb --json > req.json
 "$B" audit --require-maxmemory lots 2> bad.txt; rc=$?
@@ -58,6 +81,8 @@ printf 's3cret\n' > pw.txt; chmod 600 pw.txt
 printf 'alicepw\n' > alice.txt; chmod 600 alice.txt
 H="127.0.0.1:$REDIS_PORT_pw"
 ss_check "password from the URL" bash -c "'$B' status --redis 'redis://:s3cret@$H' --json > /dev/null"
+ss_eq "requirepass: audit's auth check PASSes" PASS \
+  "$("$B" audit --redis "redis://:s3cret@$H" --json | jq -r '.checks[] | select(.name=="auth") | .status')"
 ss_check "password from a 0600 file" bash -c "'$B' status --redis 'redis://$H' --redis-password-file pw.txt --json > /dev/null"
 ss_check "ACL user + password file" bash -c "'$B' status --redis 'redis://alice@$H' --redis-password-file alice.txt --json > /dev/null 2> acl.err || { cat acl.err >&2; false; }"
 set +e
