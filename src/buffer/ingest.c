@@ -972,7 +972,7 @@ static void close_all(ss_ingest *ing) {
 /* Opens connection i and names it skyspool-ingest-<i> (CLIENT LIST shows which is which; a
  * refused CLIENT SETNAME, e.g. by an ACL, is harmless). Returns NULL + err. */
 static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) {
-    redisContext *c = ss_redis_target_connect(ing->target, err, errlen);
+    redisContext *c = ss_redis_target_connect_as(ing->target, SS_ACL_INGEST, err, errlen);
     if (!c) return NULL;
     struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
     redisSetTimeout(c, tv);
