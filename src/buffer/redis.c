@@ -286,6 +286,38 @@ void ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t e
         snprintf(err, errlen, "unexpected reply type %d", r->type);
 }
 
+int ss_redis_is_noperm(const char *err) { return err && strstr(err, "NOPERM") != NULL; }
+
+void ss_redis_permission_error(const char *user, const char *what, char *out, size_t outlen) {
+    /* what may be out itself (a caller rewording its own errstr) */
+    char w[768];
+    snprintf(w, sizeof w, "%s", what);
+    /* Redis names the command ("...to run the 'xadd' command"); a refused key it does not */
+    char cmd[64] = "";
+    const char *q = strstr(w, "to run the '");
+    if (q) {
+        q += 12;
+        size_t n = strcspn(q, "'");
+        if (n < sizeof cmd) {
+            for (size_t i = 0; i < n; i++) cmd[i] = (char)(q[i] >= 'a' && q[i] <= 'z' ? q[i] - 32 : q[i]);
+            cmd[n] = '\0';
+        }
+    }
+    char u[SS_REDIS_USER_MAX + 8];
+    if (user && *user) snprintf(u, sizeof u, "'%s'", user);
+    else snprintf(u, sizeof u, "of this connection");
+    if (cmd[0])
+        snprintf(out, outlen,
+                 "permission error: the Redis user %s may not run %s (%s); give it the rules of `skyspool acl`, or "
+                 "connect as the user of this job's role",
+                 u, cmd, w);
+    else
+        snprintf(out, outlen,
+                 "permission error: the Redis user %s was refused a key (%s); give it the rules of `skyspool acl` "
+                 "for this prefix, or connect as the user of this job's role",
+                 u, w);
+}
+
 static int run_simple(redisContext *c, int argc, const char **argv, const char *what, const char *addr, char *err,
                       size_t errlen) {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
@@ -348,6 +380,8 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
         if (strstr(err, "NOAUTH"))
             snprintf(err + strlen(err), errlen - strlen(err),
                      " (give the password in the URL or with --redis-password-file)");
+        else if (ss_redis_is_noperm(err))
+            ss_redis_permission_error(u->user, err, err, errlen);
         redisFree(c);
         return NULL;
     }

@@ -70,6 +70,14 @@ char *ss_redis_info(redisContext *c, const char *section, char *err, size_t errl
  * or -1 with err (e.g. CONFIG is disabled on a managed Redis). */
 int ss_redis_config_get(redisContext *c, const char *name, char *out, size_t outlen, char *err, size_t errlen);
 
+/* 1 when err (a reply's error text, or a message that holds one) is Redis refusing a command
+ * or a key to this ACL user: NOPERM. Waiting cannot fix that, so no caller retries it. */
+int ss_redis_is_noperm(const char *err);
+/* "permission error: Redis user U may not run CMD (NOPERM ...): give U the rules of
+ * `skyspool acl`" into out; what is the failed operation's own message (it names the command
+ * when the caller knows it). */
+void ss_redis_permission_error(const char *user, const char *what, char *out, size_t outlen);
+
 /* Copies a reply's error text, or describes the connection error, for messages. */
 void ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t errlen);
 
