@@ -202,9 +202,19 @@ int ss_redis_url_parse(const char *url, ss_redis_url *out, char *err, size_t err
     if (strncasecmp(url, "unix://", 7) == 0) return parse_unix(url + 7, out, err, errlen);
     if (strncasecmp(url, "rediss://", 9) == 0)
         return fail(err, errlen, "%s", "rediss:// (TLS) is not supported by this build's hiredis; use a local stunnel or a unix socket");
+    /* echo it without its credentials: everything up to the last '@' may hold a password */
+    char shown[80];
+    const char *at = strrchr(url, '@');
+    if (at) {
+        const char *sch = strstr(url, "://");
+        int sl = sch && sch < at ? (int)(sch - url) + 3 : 0;
+        snprintf(shown, sizeof shown, "%.*s***@%.40s", sl > 16 ? 16 : sl, url, at + 1);
+    } else {
+        snprintf(shown, sizeof shown, "%.64s", url);
+    }
     return fail(err, errlen,
-                "not a Redis URL: '%.64s'; write redis://[user:password@]host:port[/db] or unix:///path/to/socket",
-                url);
+                "not a Redis URL: '%s'; write redis://[user:password@]host:port[/db] or unix:///path/to/socket",
+                shown);
 }
 
 void ss_redis_url_describe(const ss_redis_url *u, char *out, size_t outlen) {
@@ -232,11 +242,14 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
         snprintf(err, errlen, "password file %s is not a regular file", path);
         return -1;
     }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    /* 0640 with a group (root:skyspool) is the usual service setup; others, or a group that
+     * may rewrite the password, are not */
+    if (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) {
         close(fd);
         snprintf(err, errlen,
-                 "password file %s is readable by group or others (mode %03o); run: chmod 600 %s", path,
-                 (unsigned)(st.st_mode & 0777), path);
+                 "password file %s is accessible to others or writable by its group (mode %03o); run: chmod 600 %s "
+                 "(or chmod 640 with a group of the service's user)",
+                 path, (unsigned)(st.st_mode & 0777), path);
         return -1;
     }
     char buf[SS_REDIS_PASSWORD_MAX + 2];

@@ -47,8 +47,9 @@ int ss_redis_url_parse(const char *url, ss_redis_url *out, char *err, size_t err
 void ss_redis_url_describe(const ss_redis_url *u, char *out, size_t outlen);
 
 /* Reads a password file: the whole content, one trailing "\n" or "\r\n" removed. Refuses
- * (returns -1 with a message) a file that group or others can read, an empty file, a file
- * over SS_REDIS_PASSWORD_MAX-1 bytes, or a password holding a newline. */
+ * (returns -1 with a message) a file that others can access or its group can write (0600
+ * and 0640, e.g. root:skyspool, are fine), an empty file, a file over
+ * SS_REDIS_PASSWORD_MAX-1 bytes, or a password holding a newline. */
 int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Connects, authenticates (AUTH user password, or AUTH password), selects the db and sets
