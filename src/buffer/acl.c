@@ -20,8 +20,8 @@
  *               CLIENT LIST, SLOWLOG, LATENCY, SCAN/TYPE/XINFO on the streams); no reads of
  *               values (no GET, XRANGE, HGETALL)
  *   check       src/check/: SET/GET, XADD, XREADGROUP, XACK, XGROUP, XRANGE/XREVRANGE, XLEN,
- *               XDEL, XINFO, XPENDING, SCAN+UNLINK (cleanup), DBSIZE, BGREWRITEAOF, on
- *               `skyspool-check:*` only */
+ *               XDEL, XINFO, XPENDING, SCAN+UNLINK (cleanup), DBSIZE, BGREWRITEAOF, and what
+ *               the ingester it runs (persistence, pressure) needs, on `skyspool-check:*` only */
 #include "buffer/acl.h"
 
 #include <openssl/evp.h>
@@ -84,7 +84,7 @@ static const role_def g_roles[SS_ACL__COUNT] = {
     [SS_ACL_CHECK] = {"check", "check: its own skyspool-check:* keys only",
                       "-@all " COMMON " +dbsize +scan +set +get +unlink +xadd +xrange +xrevrange +xlen +xdel"
                       " +xgroup|create +xgroup|destroy +xreadgroup +xack +xinfo|stream +xinfo|groups +xpending"
-                      " +bgrewriteaof",
+                      " +bgrewriteaof +hset +hget +hmget +hsetnx +exists",
                       0,
                       {{"~", "skyspool-check:*"}},
                       NULL,
