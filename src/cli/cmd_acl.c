@@ -68,14 +68,14 @@ static int role_password(const char *dir, ss_acl_role r, char *pw, size_t pwlen,
     for (size_t i = 0; i < sizeof rnd; i++) snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot create %.900s: %s", path, strerror(errno));
         return -1;
     }
     char line[2 * ACL_PASSWORD_BYTES + 2];
     int n = snprintf(line, sizeof line, "%s\n", pw);
     int ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
     if (close(fd) != 0 || !ok) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %.900s: %s", path, strerror(errno));
         unlink(path);
         return -1;
     }
