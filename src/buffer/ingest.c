@@ -681,7 +681,7 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
             rc = note_persistence(ing, r->str);
         } else if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) {
             /* a refused cursor or state write would be retried forever, or silently lost */
-            ss_redis_permission_error(ss_redis_target_url(ing->target)->user, r->str, ing->errstr,
+            ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
                                       sizeof ing->errstr);
             rc = E_FATAL;
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
@@ -710,7 +710,7 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
         int i = p->done;
         if (r->type == REDIS_REPLY_ERROR) {
             if (ss_redis_is_noperm(r->str)) {
-                ss_redis_permission_error(ss_redis_target_url(ing->target)->user, r->str, ing->errstr,
+                ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
                                           sizeof ing->errstr);
                 freeReplyObject(r);
                 return E_FATAL;
@@ -910,7 +910,7 @@ static int check_shards(ss_ingest *ing) {
     int recorded = 0;
     int rc = ss_shard_record(ing->c[ing->cc], ing->prefix, ing->nshards, ing->o.reshard, &recorded, err, sizeof err);
     if (rc < 0 && ss_redis_is_noperm(err)) {
-        ss_redis_permission_error(ss_redis_target_url(ing->target)->user, err, ing->errstr, sizeof ing->errstr);
+        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), err, ing->errstr, sizeof ing->errstr);
         return E_FATAL;
     }
     if (rc < 0) return E_IO;
@@ -931,7 +931,7 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
     redisReply *r = command_now(ing, 4, argv);
     if (!r) return E_IO;
     if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) { /* not "no cursor": that re-reads all */
-        ss_redis_permission_error(ss_redis_target_url(ing->target)->user, r->str, ing->errstr, sizeof ing->errstr);
+        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr, sizeof ing->errstr);
         freeReplyObject(r);
         return E_FATAL;
     }

@@ -63,6 +63,10 @@ redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, c
     return c;
 }
 
+const char *ss_redis_target_user(const ss_redis_target *t, ss_acl_role role) {
+    return t->emb ? ss_acl_user(role) : t->url.user;
+}
+
 const ss_redis_url *ss_redis_target_url(const ss_redis_target *t) { return &t->url; }
 const char *ss_redis_target_describe(const ss_redis_target *t) { return t->desc; }
 int ss_redis_target_is_embedded(const ss_redis_target *t) { return t->emb != NULL; }

@@ -39,6 +39,8 @@ redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errl
  * a URL the role is ignored: the URL names the user. */
 redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, char *err, size_t errlen);
 const ss_redis_url *ss_redis_target_url(const ss_redis_target *t);
+/* The user connections as role log in as ("" = none), for messages. */
+const char *ss_redis_target_user(const ss_redis_target *t, ss_acl_role role);
 /* "redis://127.0.0.1:6379/0" or "embedded redis-server in /abs/dir (unix:///...)"; no password. */
 const char *ss_redis_target_describe(const ss_redis_target *t);
 int ss_redis_target_is_embedded(const ss_redis_target *t);
