@@ -36,7 +36,7 @@ ours_cpu=() ours_bytes=() ours_rss=() ours_ev=()
 duck_cpu=() duck_bytes=() duck_ev=()
 for i in $(seq "$RUNS"); do
   rm -rf "$tmp/ours" "$tmp/duck"
-  nice /usr/bin/time -f '%U %S %M' -o "$tmp/time.txt" "$BIN" convert --out "$tmp/ours" --quiet --json "$in" > "$tmp/ours.json"
+  nice /usr/bin/time -f '%U %S %M' -o "$tmp/time.txt" "$BIN" convert --out "$tmp/ours" --no-progress --json "$in" > "$tmp/ours.json"
   read -r u s m < "$tmp/time.txt"
   ours_cpu+=("$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')")
   ours_rss+=("$m")
@@ -65,21 +65,21 @@ speed=$(calc %.2f "($d_eps > 0 ? $o_eps / $d_eps : 0)"); size=$(calc %.3f "$ob /
 
 # Memory where it could grow. (1) three times the events, streamed from stdin.
 "$BIN" synth --events $((EVENTS * 3)) --seed $((SEED + 1)) |
-  nice /usr/bin/time -f '%M' -o "$tmp/rss3.txt" "$BIN" convert --out "$tmp/big" --quiet --no-fsync --tag big - > /dev/null
+  nice /usr/bin/time -f '%M' -o "$tmp/rss3.txt" "$BIN" convert --out "$tmp/big" --no-progress --no-fsync --tag big - > /dev/null
 rss3=$(cat "$tmp/rss3.txt"); rm -rf "$tmp/big"
 # (2) 16 partitions (the default --max-open-files) filling at once: the events' hours
 # alternate and other collections are kept, so 2 hours x 8 types stay open and every
 # writer buffers up to a full row group.
 awk -v OFS= '{ if (match($0, /"time_us":[0-9]+/)) { t = sprintf("%.0f", substr($0, RSTART + 10, RLENGTH - 10) + (NR % 2) * 3600000000);
   $0 = substr($0, 1, RSTART + 9) t substr($0, RSTART + RLENGTH) } print }' "$in" > "$tmp/alt.jsonl"
-nice /usr/bin/time -f '%M' -o "$tmp/rssalt.txt" "$BIN" convert --out "$tmp/alt" --quiet --no-fsync --keep-other --json "$tmp/alt.jsonl" > "$tmp/alt.json"
+nice /usr/bin/time -f '%M' -o "$tmp/rssalt.txt" "$BIN" convert --out "$tmp/alt" --no-progress --no-fsync --keep-other --json "$tmp/alt.jsonl" > "$tmp/alt.json"
 rssalt=$(cat "$tmp/rssalt.txt"); altfiles=$(jnum files < "$tmp/alt.json")
 rm -rf "$tmp/alt" "$tmp/alt.jsonl"
 # (3) input in no time order at all: the hours rotate over a day, 168 partitions round robin;
 # the spill buffer keeps memory bounded and files few.
 awk -v OFS= '{ if (match($0, /"time_us":[0-9]+/)) { t = sprintf("%.0f", substr($0, RSTART + 10, RLENGTH - 10) + (NR % 24) * 3600000000);
   $0 = substr($0, 1, RSTART + 9) t substr($0, RSTART + RLENGTH) } print }' "$in" > "$tmp/rot.jsonl"
-nice /usr/bin/time -f '%M' -o "$tmp/rssrot.txt" "$BIN" convert --out "$tmp/rot" --quiet --no-fsync --json "$tmp/rot.jsonl" > "$tmp/rot.json"
+nice /usr/bin/time -f '%M' -o "$tmp/rssrot.txt" "$BIN" convert --out "$tmp/rot" --no-progress --no-fsync --json "$tmp/rot.jsonl" > "$tmp/rot.json"
 rssrot=$(cat "$tmp/rssrot.txt"); rotfiles=$(jnum files < "$tmp/rot.json"); rotparts=$(jnum partitions < "$tmp/rot.json")
 rotbpe=$(jnum bytes_per_event < "$tmp/rot.json")
 rm -rf "$tmp/rot" "$tmp/rot.jsonl"
@@ -88,7 +88,7 @@ rm -rf "$tmp/rot" "$tmp/rot.jsonl"
 sweep=""
 for lvl in 1 2 3 5; do
   rm -rf "$tmp/lvl"
-  nice /usr/bin/time -f '%U %S' -o "$tmp/time.txt" "$BIN" convert --out "$tmp/lvl" --quiet --no-fsync --zstd-level "$lvl" "$in" > /dev/null
+  nice /usr/bin/time -f '%U %S' -o "$tmp/time.txt" "$BIN" convert --out "$tmp/lvl" --no-progress --no-fsync --zstd-level "$lvl" "$in" > /dev/null
   read -r u s < "$tmp/time.txt"
   b=$(dir_bytes "$tmp/lvl")
   sweep+="| $lvl | $(calc %.0f "$ev / ($u + $s)") | $(calc %.1f "$b / $ev") |"$'\n'

@@ -4,7 +4,7 @@
 # loopback port and runs `skyspool ingest` to completion:
 #   - file:      ingest --source file:EVENTS.jsonl
 #   - jetstream: replay-server --jsonl EVENTS.jsonl (as fast as the client reads) and
-#                ingest --source jetstream:ws://127.0.0.1:PORT/subscribe --max-events N
+#                ingest --source jetstream:ws://127.0.0.1:PORT/subscribe --limit N
 # Rates are events over wall seconds of the ingest process, and events per CPU-second of
 # the ingester plus redis-server (the replay server is a separate process, as Jetstream
 # would be, and is not counted). Median of RUNS runs each, interleaved; goal: jetstream
@@ -78,7 +78,7 @@ file_wall=() file_cpu=() js_wall=() js_cpu=() file_icpu=() js_icpu=()
 for i in $(seq "$RUNS"); do
   read -r w c ic <<<"$(run_ingest "file$i" "file:$tmp/ev.jsonl")"
   file_wall+=("$w"); file_cpu+=("$c"); file_icpu+=("$ic")
-  read -r w c ic <<<"$(run_ingest "js$i" "jetstream:$WS" --max-events "$N")"
+  read -r w c ic <<<"$(run_ingest "js$i" "jetstream:$WS" --limit "$N")"
   js_wall+=("$w"); js_cpu+=("$c"); js_icpu+=("$ic")
   echo "run $i: file ${file_wall[-1]} ev/s (${file_cpu[-1]} per CPU-s), jetstream ${js_wall[-1]} ev/s (${js_cpu[-1]} per CPU-s)" >&2
 done

@@ -130,6 +130,7 @@ static const uint64_t g_masks[SS_TYPE__COUNT] = {
     [SS_TYPE_IDENTITY] = REPO_MASK | B(F_HANDLE),
     [SS_TYPE_ACCOUNT] = REPO_MASK | B(F_ACTIVE) | B(F_STATUS),
     [SS_TYPE_OTHER] = COMMIT_MASK,
+    [SS_TYPE_SYNC] = REPO_MASK | B(F_REV), /* which repo to backfill, at which rev */
 };
 
 static const uint64_t *type_mask(ss_type t) { return (unsigned)t < SS_TYPE__COUNT ? &g_masks[t] : NULL; }
@@ -510,6 +511,7 @@ static const char *kind_name(ss_kind k) {
     case SS_KIND_COMMIT: return "commit";
     case SS_KIND_IDENTITY: return "identity";
     case SS_KIND_ACCOUNT: return "account";
+    case SS_KIND_SYNC: return "sync";
     }
     return "";
 }

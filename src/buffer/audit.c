@@ -273,14 +273,14 @@ static void check_memory_headroom(actx *x) {
 }
 
 static void check_groups(actx *x) {
-    int ntypes = x->o->keep_other ? SS_TYPE__COUNT : SS_TYPE_OTHER;
     int missing = 0, existing = 0;
     long long pending = 0, lag = 0, len = 0;
     int lag_unknown = 0, shards = 1;
     char err[256];
     /* with shards (buffer/shard.h) each row stands for the type's M streams, summed */
     if (ss_shard_recorded(x->c, x->o->prefix, &shards, err, sizeof err) != 0 || shards < 1) shards = 1;
-    for (int t = 0; t < ntypes && x->a->ngroups < 16; t++) {
+    for (int t = 0; t < SS_TYPE__COUNT && x->a->ngroups < 16; t++) {
+        if (t == SS_TYPE_OTHER && !x->o->keep_other) continue;
         ss_audit_group *g = &x->a->groups[x->a->ngroups++];
         memset(g, 0, sizeof *g);
         if (shards > 1)

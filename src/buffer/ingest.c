@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "buffer/confirmed.h"
+#include "buffer/gaps.h"
 #include "buffer/persist.h"
 #include "buffer/redis.h"
 #include "buffer/shard.h"
@@ -65,7 +66,8 @@
 
 #define NSTREAMS (SS_TYPE__COUNT * SS_SHARDS_MAX)
 #define KIND_DLQ NSTREAMS /* kind < KIND_DLQ: a stream (type * nshards + shard); else DLQ, reason kind - KIND_DLQ */
-_Static_assert(KIND_DLQ + SS_INGEST_MAX_REASONS <= 256, "a command's kind must fit a byte");
+#define KIND_GAP (KIND_DLQ + SS_INGEST_MAX_REASONS) /* a gap record; + its reason's index in ss_gap_reasons */
+_Static_assert(KIND_GAP + SS_GAP_REASONS <= 256, "a command's kind must fit a byte");
 #define CTL_MAX 6
 #define MAX_IN_FLIGHT 64
 #define PREFIX_MAX 200
@@ -110,6 +112,7 @@ struct ss_ingest {
     char xadd_prefix[SS_TYPE__COUNT * SS_SHARDS_MAX][PREFIX_MAX + 64]; /* [type * nshards + shard] */
     size_t xadd_prefix_len[SS_TYPE__COUNT * SS_SHARDS_MAX];
     char dlq_key[PREFIX_MAX + 8];
+    char gaps_key[PREFIX_MAX + 8];
     char state_key[PREFIX_MAX + 8];
     char cursor_key[PREFIX_MAX + 600];
     char legacy_key[PREFIX_MAX + 600]; /* where an older version stored it; "" once read */
@@ -159,7 +162,7 @@ struct ss_ingest {
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
     ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm,
-        *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost;
+        *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost, *m_gaps[SS_GAP_REASONS];
     uint64_t backoff_seed;
 };
 
@@ -361,6 +364,36 @@ static int add_dlq(ss_ingest *ing, batch *bt, const char *reason, const char *de
     rc |= resp_i64(&b->buf, cursor);
     if (rc) return -1;
     return part_commit_cmd(b, (uint8_t)(KIND_DLQ + ri), 0);
+}
+
+/* A gap record, on the DLQ's connection (both are rare; any connection keeps the gaps'
+ * own order, which is all that matters: the cursor waits for every connection anyway). */
+static int add_gap(ss_ingest *ing, batch *bt, const ss_source_gap *g, int64_t cursor) {
+    part *b = &bt->p[ing->conn_dlq];
+    int ri = ss_gap_reason_index(g->reason);
+    int rc = resp_array(&b->buf, 19);
+    rc |= resp_str(&b->buf, "XADD");
+    rc |= resp_str(&b->buf, ing->gaps_key);
+    rc |= resp_str(&b->buf, "*");
+    rc |= resp_str(&b->buf, "source");
+    rc |= resp_str(&b->buf, g->source ? g->source : ing->src->id);
+    rc |= resp_str(&b->buf, "reason");
+    rc |= resp_str(&b->buf, ss_gap_reasons[ri]);
+    rc |= resp_str(&b->buf, "unit");
+    rc |= resp_str(&b->buf, g->unit ? g->unit : "");
+    rc |= resp_str(&b->buf, "from");
+    rc |= resp_i64(&b->buf, g->from);
+    rc |= resp_str(&b->buf, "to");
+    rc |= resp_i64(&b->buf, g->to);
+    rc |= resp_str(&b->buf, "detected_us");
+    rc |= resp_i64(&b->buf, g->detected_us > 0 ? g->detected_us : wall_us());
+    rc |= resp_str(&b->buf, "detail");
+    size_t dl = g->detail ? strnlen(g->detail, SS_GAP_DETAIL_MAX) : 0;
+    rc |= resp_bulk(&b->buf, g->detail ? g->detail : "", dl);
+    rc |= resp_str(&b->buf, "cursor");
+    rc |= resp_i64(&b->buf, cursor);
+    if (rc) return -1;
+    return part_commit_cmd(b, (uint8_t)(KIND_GAP + ri), 0);
 }
 
 static int add_event(ss_ingest *ing, batch *bt, const ss_event *ev) {
@@ -666,6 +699,7 @@ static int is_oom(const redisReply *r) {
 typedef struct {
     uint64_t by_type[SS_TYPE__COUNT], dlq, bytes, ooms;
     uint64_t reasons[SS_INGEST_MAX_REASONS];
+    uint64_t gaps[SS_GAP_REASONS];
     int failed;
 } tally;
 
@@ -733,8 +767,10 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
             uint8_t k = p->kind[i];
             uint64_t ms, seq; /* the id Redis gave the entry, to notice a Redis that lost it (recover) */
             if (r->type == REDIS_REPLY_STRING && ss_confirmed_parse_id(r->str, r->len, &ms, &seq) == 0)
-                ss_confirmed_note(&ing->conf[k >= KIND_DLQ ? NSTREAMS : k], ms, seq);
-            if (k >= KIND_DLQ) {
+                if (k < KIND_GAP) ss_confirmed_note(&ing->conf[k >= KIND_DLQ ? NSTREAMS : k], ms, seq);
+            if (k >= KIND_GAP) {
+                t->gaps[k - KIND_GAP]++;
+            } else if (k >= KIND_DLQ) {
                 t->dlq++;
                 t->reasons[k - KIND_DLQ]++;
             } else {
@@ -755,6 +791,7 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
     }
     ing->st.dlq += t->dlq;
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++) ing->st.reason_count[i] += t->reasons[i];
+    for (int i = 0; i < SS_GAP_REASONS; i++) ing->st.gaps += t->gaps[i];
     ing->st.bytes += t->bytes;
     ing->st.oom_replies += t->ooms;
     ing->st.has_cursor = ing->has_confirmed;
@@ -764,6 +801,8 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
         if (t->by_type[i]) ss_metric_add(ing->m_events[i], (double)t->by_type[i]);
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
         if (t->reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)t->reasons[i]);
+    for (int i = 0; i < SS_GAP_REASONS; i++)
+        if (t->gaps[i]) ss_metric_add(ing->m_gaps[i], (double)t->gaps[i]);
     if (ing->has_confirmed) ss_metric_set(ing->m_cursor, (double)ing->confirmed_cursor);
 }
 
@@ -1354,7 +1393,7 @@ static const struct {
 } k_share[] = {
     {SS_TYPE_LIKE, 470},    {SS_TYPE_FOLLOW, 330},  {SS_TYPE_POST, 90},    {SS_TYPE_REPOST, 60},
     {SS_TYPE_OTHER, 19},    {SS_TYPE_BLOCK, 16},    {SS_TYPE_IDENTITY, 3}, {SS_TYPE_ACCOUNT, 3},
-    {-1, 1},
+    {SS_TYPE_SYNC, 1},      {-1, 1},
 };
 
 /* Pins every stream to one connection, biggest share first onto the least loaded one (a
@@ -1450,6 +1489,14 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
     ing->m_cursor = ss_metric_get("skyspool_ingest_cursor", SS_METRIC_GAUGE, "the last source cursor stored in Redis",
                                   NULL);
     snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
+    snprintf(ing->gaps_key, sizeof ing->gaps_key, "%s%s", ing->prefix, SS_GAPS_KEY);
+    for (int i = 0; i < SS_GAP_REASONS; i++) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", ss_gap_reasons[i]);
+        ing->m_gaps[i] = ss_metric_get("skyspool_source_gaps_total", SS_METRIC_COUNTER,
+                                       "gaps the source reported (stretches the upstream did not deliver), stored in "
+                                       "<prefix>gaps", labels);
+    }
     snprintf(ing->state_key, sizeof ing->state_key, "%singest", ing->prefix);
     ing->backoff_seed = (uint64_t)wall_us() ^ ((uint64_t)getpid() << 32);
     return ing;
@@ -1534,6 +1581,16 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     while (n < ing->o.batch_events) {
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
+        if (r == SS_SOURCE_GAP) { /* stored like an entry: the cursor after it waits for its reply */
+            ing->src_errors = 0;
+            ing->last_msg_cursor = m.cursor;
+            ing->has_last_msg_cursor = 1;
+            b->has_cursor = 1;
+            b->end_cursor = m.cursor;
+            if (add_gap(ing, b, m.gap, m.cursor) != 0) goto oom;
+            n = batch_entries(b, ing->nconn);
+            continue;
+        }
         if (r == SS_SOURCE_MSG) {
             nread++;
             ing->nread_total++;

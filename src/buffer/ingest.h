@@ -14,6 +14,10 @@
  *   P<type>:<s>        instead, with shards = M > 1: shard s = ss_shard_of(dedup key, M) (shard.h)
  *   Pdlq               rejected input: XADD Pdlq * reason R detail D raw <bytes, capped 64 KiB>
  *                      source <source id> cursor <cursor>
+ *   Pgaps              a gap a source reported (source.h, SS_SOURCE_GAP): XADD Pgaps * source S
+ *                      reason R unit U from F to T detected_us D detail X cursor C, in source
+ *                      order and confirmed like every entry before the cursor passes it; the
+ *                      writer moves them into its ledger (ss_gap_record in buffer/gaps.h)
  *   Pcursor:<src id>   hash: cursor, updated_us, name (offset | time_us | seq | index),
  *                      fingerprint (the source's content fingerprint, "" if none: a file:
  *                      cursor is used again only for the same content, source.h)
@@ -100,6 +104,7 @@ typedef struct {
     uint64_t rewinds;                    /* seeks back to the stored cursor after reconnect */
     uint64_t past_horizon;               /* --from-start: events re-sent from before the dedup horizon */
     uint64_t lost;                       /* confirmed entries a restarted Redis came back without (at most) */
+    uint64_t gaps;                       /* gap records Redis confirmed (Pgaps) */
     int paused;                          /* 1 while paused */
     int has_cursor;
     int64_t cursor;                      /* last confirmed cursor */

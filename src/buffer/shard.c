@@ -5,6 +5,7 @@
  * bits of the digest happen to be well mixed, and the unit test pins the result: keys
  * buffered in Redis are routed by it, so it must never change. */
 #include "buffer/shard.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,15 +18,9 @@ static uint64_t load_le64(const uint8_t *p) {
     return v;
 }
 
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 unsigned ss_shard_of(const uint8_t key[16], unsigned shards) {
     if (shards <= 1) return 0;
-    uint64_t h = mix64(load_le64(key) ^ mix64(load_le64(key + 8) + 0x9e3779b97f4a7c15ULL));
+    uint64_t h = ss_mix64(load_le64(key) ^ ss_mix64(load_le64(key + 8) + 0x9e3779b97f4a7c15ULL));
     return (unsigned)(h % shards);
 }
 

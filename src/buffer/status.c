@@ -160,6 +160,16 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
         ss_redis_describe_error(c, NULL, err, errlen);
         return -1;
     }
+    ss_gap_record seen_last;
+    int has_seen = 0;
+    if (ss_gaps_pending(c, s->prefix, &s->gaps_pending, &s->last_gap, &s->has_last_gap, err, errlen) != 0 ||
+        ss_gaps_seen_read(c, s->prefix, &s->gaps_committed, &seen_last, &has_seen, err, errlen) != 0)
+        return -1;
+    s->last_gap_pending = s->has_last_gap; /* the newest waiting in Redis is newer than any committed */
+    if (!s->has_last_gap && has_seen) {
+        s->last_gap = seen_last;
+        s->has_last_gap = 1;
+    }
     return 0;
 }
 
@@ -249,6 +259,20 @@ int ss_status_render_text(const ss_status *s, ss_buf *b) {
                                "writer's log and the ledger table redis_losses)\n",
                             s->loss_detected, a, s->loss_stream, s->loss_released);
     }
+    if (s->gaps_committed + s->gaps_pending > 0) {
+        rc |= ss_buf_printf(b, "\ngaps     %lld (%lld in the writer's ledger, %lld waiting in Redis): stretches a source "
+                               "did not receive (skyspool gaps)\n",
+                            s->gaps_committed + s->gaps_pending, s->gaps_committed, s->gaps_pending);
+        if (s->has_last_gap) {
+            char a[32];
+            age(s->now_us - s->last_gap.detected_us, a, sizeof a);
+            rc |= ss_buf_printf(b, "  latest %s ago: %s %s %lld..%lld from %s\n", a, s->last_gap.reason,
+                                s->last_gap.unit, (long long)s->last_gap.from, (long long)s->last_gap.to,
+                                s->last_gap.source);
+        }
+    } else {
+        rc |= ss_buf_puts(b, "\ngaps     0\n");
+    }
     rc |= ss_buf_puts(b, "\ncursors\n");
     if (s->ncursors == 0) rc |= ss_buf_puts(b, "  (none stored)\n");
     for (int i = 0; i < s->ncursors; i++) {
@@ -336,6 +360,11 @@ int ss_status_render_json(const ss_status *s, ss_buf *b) {
     rc |= ss_buf_printf(b, ",\"redis_loss\":{\"detected\":%lld,\"last_us\":%lld,\"last_released\":%lld,\"last_stream\":",
                         s->loss_detected, (long long)s->loss_last_us, s->loss_released);
     rc |= jstr(b, s->loss_stream);
+    rc |= ss_buf_putc(b, '}');
+    rc |= ss_buf_printf(b, ",\"gaps\":{\"total\":%lld,\"committed\":%lld,\"pending\":%lld,\"last\":",
+                        s->gaps_committed + s->gaps_pending, s->gaps_committed, s->gaps_pending);
+    if (s->has_last_gap) rc |= ss_gap_record_json(b, &s->last_gap, s->last_gap_pending ? "redis" : "ledger");
+    else rc |= ss_buf_puts(b, "null");
     rc |= ss_buf_putc(b, '}');
     rc |= ss_buf_puts(b, ",\"cursors\":[");
     for (int i = 0; i < s->ncursors; i++) {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer/gaps.h"
 #include "buffer/shard.h"
 #include "buffer/xinfo.h"
 #include "event/event.h"
@@ -56,6 +57,11 @@ typedef struct {
     int64_t loss_last_us;
     char loss_stream[256];
     long long loss_released;
+    /* Gap records (buffer/gaps.h): those the writer committed to its ledger (counted in
+     * <prefix>gaps-seen) and those still waiting in <prefix>gaps; the newest of them. */
+    long long gaps_committed, gaps_pending;
+    int has_last_gap, last_gap_pending;
+    ss_gap_record last_gap;
 } ss_status;
 
 /* Gathers the status. Returns 0, or -1 with err on a connection error. out->redis may be

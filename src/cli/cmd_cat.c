@@ -3,7 +3,8 @@
  * The debugging window into every source: what `cat` prints is exactly what the
  * ingester would store. Messages a source could not turn into an event (bad_reason set)
  * are not printed; they are counted and reported on stderr with their cursor, so stdout
- * stays clean JSONL that can be piped into another skyspool command.
+ * stays clean JSONL that can be piped into another skyspool command. A gap a live source
+ * reports (SS_SOURCE_GAP) is no event either: one line on stderr each, and a count at the end.
  *
  * SIGINT and SIGTERM end it cleanly: the loop stops, what was received is flushed (stdout
  * is fully buffered, so dying by the signal's default action would lose up to 1 MiB of
@@ -39,7 +40,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "  --limit N                 stop after printing N events\n"
             "  --cursor C                start from a cursor the source reported before (file: byte\n"
-            "                            offset, synth: index, jetstream: time_us, firehose: seq)\n"
+            "                            offset, synth: index, jetstream: time_us, firehose: seq;\n"
+            "                            archive: time_us, the events at or after it)\n"
             "  --quiet                   no per-message reports on stderr, only the summary\n"
             "source options (each source reads what concerns it):\n"
             "  --max-message-bytes SIZE  messages over this are reported as too_large (default 2mb)\n"
@@ -57,6 +59,7 @@ static void usage(FILE *f) {
             "  skyspool cat --source file:events.jsonl --cursor 1048576 --limit 10\n"
             "  zstdcat big.jsonl.zst | skyspool cat --source file:- > plain.jsonl\n"
             "  skyspool cat --source file:archive.jsonl.zst | jq -c 'select(.kind==\"account\")'\n"
+            "  skyspool cat --source 'archive:archive?since=2025-08-07T10:00:00Z&types=post,like'\n"
             "A progress line is shown on stderr when it is a terminal.\n");
 }
 
@@ -171,7 +174,7 @@ int ss_cmd_cat(int argc, char **argv) {
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     int tty = isatty(STDERR_FILENO);
     double t0 = now_s(), last = t0;
-    long long printed = 0, bad = 0;
+    long long printed = 0, bad = 0, gaps = 0;
     long long last_cursor = cursor;
     reason_count reasons[CAT_MAX_REASONS];
     size_t nreasons = 0;
@@ -187,6 +190,13 @@ int ss_cmd_cat(int argc, char **argv) {
             break;
         }
         last_cursor = m.cursor;
+        if (r == SS_SOURCE_GAP) { /* a gap is no event: it never goes to stdout */
+            gaps++;
+            if (!quiet)
+                fprintf(stderr, "skyspool cat: gap: %s %s %lld..%lld (%s)\n", m.gap->reason, m.gap->unit,
+                        (long long)m.gap->from, (long long)m.gap->to, m.gap->detail ? m.gap->detail : "");
+            continue;
+        }
         if (m.bad_reason) {
             bad++;
             size_t i;
@@ -225,6 +235,9 @@ int ss_cmd_cat(int argc, char **argv) {
                     reasons[i].first_cursor);
         fputc('\n', stderr);
     }
+    if (gaps > 0)
+        fprintf(stderr, "skyspool cat: %lld gap%s: the upstream did not deliver part of the stream (see above)\n", gaps,
+                gaps == 1 ? "" : "s");
     ss_source_close(s);
     return rc;
 }

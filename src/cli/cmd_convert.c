@@ -128,7 +128,7 @@ static void usage(FILE *f) {
             "                         nothing else: new content through an old path adds its own files.\n"
             "  --no-fsync             skip fsync of files and directories (scratch output only)\n"
             "  --json                 print the summary as one JSON object\n"
-            "  --quiet                no progress line\n"
+            "  --no-progress          no progress line (there is one only when stderr is a terminal)\n"
             "  -h, --help             this help\n"
             "\n"
             "examples:\n"
@@ -398,7 +398,7 @@ static int convert_input(convert_ctx *c, const char *input) {
     for (;;) {
         ss_source_msg msg;
         int r = ss_source_next(src, &msg, 1000);
-        if (r == SS_SOURCE_AGAIN) continue;
+        if (r == SS_SOURCE_AGAIN || r == SS_SOURCE_GAP) continue; /* a gap was logged by the source */
         if (r == SS_SOURCE_END) break;
         if (r == SS_SOURCE_ERR) {
             rc = ss_cmd_fail(CMD, "%s: %s", input, src->errstr);
@@ -534,7 +534,8 @@ int ss_cmd_convert(int argc, char **argv) {
                                          {"tag", required_argument, 0, O_TAG},
                                          {"no-fsync", no_argument, 0, O_NOFSYNC},
                                          {"json", no_argument, 0, O_JSON},
-                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"no-progress", no_argument, 0, O_QUIET},
+                                         {"quiet", no_argument, 0, O_QUIET}, /* the old spelling */
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     convert_ctx c;

@@ -21,11 +21,12 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: skyspool ingest --source SRC [options]\n\n"
             "Reads events from a source and buffers them in Redis Streams, one stream per type\n"
-            "(<prefix>post, like, repost, follow, block, identity, account), never losing one:\n"
+            "(<prefix>post, like, repost, follow, block, identity, account, sync), never losing one:\n"
             "the source cursor is stored after the data it covers, and a restart resumes there.\n"
             "Each entry is one field-value pair: the field is \"<dedup key, 32 hex> <time_us>\", the\n"
             "value the event's Jetstream JSON, verbatim (look: redis-cli XRANGE skyspool:like - + COUNT 1).\n"
-            "Malformed input goes to <prefix>dlq with its reason. When Redis memory passes the high\n"
+            "Malformed input goes to <prefix>dlq with its reason; a gap a live source detects (a\n"
+            "cursor the upstream no longer or not yet has) to <prefix>gaps (skyspool gaps). When Redis memory passes the high\n"
             "watermark (or Redis answers OOM) reading pauses until a writer drains the streams.\n\n"
             "options:\n"
             "  --source SRC          where events come from (required):\n");
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
             "  --allow-no-aof        run even if Redis has no AOF (appendonly no: a Redis restart\n"
             "                        loses the buffer); default: refuse. Both are checked at connect\n"
             "                        and every 10 s while running\n"
-            "  --max-events N        stop after N source messages\n"
+            "  --limit N             stop after N source messages\n"
             "  --batch N             entries per pipelined batch [1024]\n"
             "  --pipeline N          batches in flight before waiting for replies [8]\n"
             "  --connections N       Redis connections, 1-16 [3] (key ingest-connections): each\n"
@@ -77,9 +78,9 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
                   ",\"read\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dlq\":%" PRIu64 ",\"other_skipped\":%" PRIu64
                   ",\"bytes\":%" PRIu64 ",\"pauses\":%" PRIu64 ",\"oom_replies\":%" PRIu64
                   ",\"reconnects\":%" PRIu64 ",\"resent\":%" PRIu64 ",\"rewinds\":%" PRIu64
-                  ",\"past_horizon\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"seconds\":%.3f",
+                  ",\"past_horizon\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"seconds\":%.3f",
                   s->read, s->written, s->dlq, s->other_skipped, s->bytes, s->pauses, s->oom_replies, s->reconnects,
-                  s->resent, s->rewinds, s->past_horizon, s->lost, secs);
+                  s->resent, s->rewinds, s->past_horizon, s->lost, s->gaps, secs);
     if (s->has_cursor) ss_buf_printf(b, ",\"cursor\":%" PRId64, s->cursor);
     else ss_buf_puts(b, ",\"cursor\":null");
     ss_buf_puts(b, ",\"types\":{");
@@ -109,7 +110,8 @@ int ss_cmd_ingest(int argc, char **argv) {
                                          {"from-start", no_argument, 0, O_FROM_START},
                                          {"allow-eviction", no_argument, 0, O_ALLOW_EVICTION},
                                          {"allow-no-aof", no_argument, 0, O_ALLOW_NO_AOF},
-                                         {"max-events", required_argument, 0, O_MAX_EVENTS},
+                                         {"limit", required_argument, 0, O_MAX_EVENTS},
+                                         {"max-events", required_argument, 0, O_MAX_EVENTS}, /* the old spelling */
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"pipeline", required_argument, 0, O_PIPELINE},
                                          {"connections", required_argument, 0, O_CONNECTIONS},
@@ -157,7 +159,7 @@ int ss_cmd_ingest(int argc, char **argv) {
         case O_JSON: json = 1; break;
         case O_MAX_EVENTS:
             if (ss_parse_i64(optarg, 1, INT64_MAX, &v) != 0) {
-                rc = ss_usage_error("ingest", "--max-events wants a positive number, not '%s'", optarg);
+                rc = ss_usage_error("ingest", "--limit wants a positive number, not '%s'", optarg);
                 goto out;
             }
             io.max_events = v;

@@ -202,7 +202,7 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
                 if (ok && fp.seq > 0) r.seq = fp.seq; /* error frames carry no seq: the cursor stays */
                 if (ok && fp.op == -1 && memmem(m.data, m.len, "FutureCursor", 12)) {
                     /* our cursor is ahead of the relay: only live goes on (the frame is kept) */
-                    ss_source_gap g = {"record:firehose", "future_cursor", "seq", r.seq, -1,
+                    ss_source_gap g = {"record:firehose", "future_cursor", "seq", r.seq, -1, 0,
                                        "the relay says the cursor is in its future; reconnecting at live"};
                     ss_source_gap_report(&g);
                     r.seq = -1;

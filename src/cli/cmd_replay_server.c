@@ -1,5 +1,6 @@
-/* `skyspool replay-server`: serve a recorded JSONL or frames file over WebSocket, as
- * Jetstream or a relay would. Flag parsing only; the server is src/net/ws_server.c. */
+/* `skyspool replay-server`: serve a recorded JSONL or frames file, or an archive read back
+ * (--archive: the archive: source), over WebSocket, as Jetstream or a relay would. Flag
+ * parsing only; the server is src/net/ws_server.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,7 +14,7 @@
 #include "util/log.h"
 
 static const char g_help[] =
-    "usage: skyspool replay-server --listen HOST:PORT (--jsonl FILE | --frames FILE) [options]\n"
+    "usage: skyspool replay-server --listen HOST:PORT (--jsonl FILE | --archive DIR | --frames FILE) [options]\n"
     "\n"
     "Serves a recorded file over WebSocket so any skyspool source (or other client) can\n"
     "consume it as if it were live. Loopback addresses are the intended use.\n"
@@ -23,6 +24,9 @@ static const char g_help[] =
     "                          wantedCollections (NSID or prefix.*; identity/account always pass),\n"
     "                          cursor=<time_us> (first event with time_us >= cursor onwards),\n"
     "                          maxMessageSizeBytes, compress=true (needs --zstd-dictionary)\n"
+    "  --archive DIR[?since=T&until=T&types=L]\n"
+    "                          a skyspool archive read back in time order (the archive: source), served\n"
+    "                          as --jsonl is: history replayed into any Jetstream consumer\n"
     "  --frames FILE           recorded firehose frames (u32 LE length + frame; FILE may be .zst),\n"
     "                          served on ws://HOST:PORT/xrpc/com.atproto.sync.subscribeRepos with\n"
     "                          cursor=<seq> (frames after that seq)\n"
@@ -62,6 +66,8 @@ static const char g_help[] =
     "examples:\n"
     "  skyspool replay-server --jsonl events.jsonl --listen 127.0.0.1:6008 &\n"
     "  skyspool cat --source jetstream:ws://127.0.0.1:6008/subscribe\n"
+    "\n"
+    "  skyspool replay-server --archive archive?since=2025-08-07T10:00:00Z --listen 127.0.0.1:6008 &\n"
     "\n"
     "  skyspool replay-server --frames capture.frames.zst --listen 127.0.0.1:0 --port-file port \\\n"
     "      --original-timing &\n"
@@ -112,6 +118,7 @@ int ss_cmd_replay_server(int argc, char **argv) {
         {"listen", required_argument, 0, 'l'},
         {"jsonl", required_argument, 0, 'j'},
         {"frames", required_argument, 0, 'f'},
+        {"archive", required_argument, 0, 'a'},
         {"rate", required_argument, 0, 'r'},
         {"original-timing", no_argument, 0, 'o'},
         {"tls-cert", required_argument, 0, 'c'},
@@ -134,6 +141,7 @@ int ss_cmd_replay_server(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     char host[128] = "127.0.0.1";
     const char *port_file = NULL;
+    static char archive_spec[4200];
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -148,6 +156,11 @@ int ss_cmd_replay_server(int argc, char **argv) {
             break;
         case 'j': o.jsonl_path = optarg; break;
         case 'f': o.frames_path = optarg; break;
+        case 'a':
+            if (snprintf(archive_spec, sizeof archive_spec, "archive:%s", optarg) >= (int)sizeof archive_spec)
+                return ss_usage_error(cmd, "--archive: the argument is too long");
+            o.source_spec = archive_spec;
+            break;
         case 'r':
             if (ss_parse_double(optarg, 0.001, 1e9, &o.rate) < 0)
                 return ss_usage_error(cmd, "--rate wants messages per second (a positive number), got '%s'", optarg);
@@ -216,10 +229,11 @@ int ss_cmd_replay_server(int argc, char **argv) {
         }
     }
     if (optind < argc) return ss_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!!o.jsonl_path == !!o.frames_path) return ss_usage_error(cmd, "give exactly one of --jsonl FILE or --frames FILE");
+    if (!!o.jsonl_path + !!o.frames_path + !!o.source_spec != 1)
+        return ss_usage_error(cmd, "give exactly one of --jsonl FILE, --archive DIR or --frames FILE");
     if (!!o.tls_cert != !!o.tls_key) return ss_usage_error(cmd, "--tls-cert and --tls-key go together");
     if (o.rate > 0 && o.original_timing) return ss_usage_error(cmd, "choose one of --rate and --original-timing");
-    if (o.jsonl_path && (o.future_cursor || o.outdated_cursor || o.seq_reset_after))
+    if (!o.frames_path && (o.future_cursor || o.outdated_cursor || o.seq_reset_after))
         return ss_usage_error(cmd, "--future-cursor, --outdated-cursor and --seq-reset are firehose behaviours: use them "
                                    "with --frames");
     o.host = host;
@@ -233,9 +247,10 @@ int ss_cmd_replay_server(int argc, char **argv) {
         return ss_cmd_fail(cmd, "cannot write --port-file %s: %s", port_file, strerror(errno));
     }
     int v6 = strchr(host, ':') != NULL;
-    ss_info("replay-server", "serving %s on %s://%s%s%s:%d%s", o.jsonl_path ? o.jsonl_path : o.frames_path,
+    ss_info("replay-server", "serving %s on %s://%s%s%s:%d%s",
+            o.jsonl_path ? o.jsonl_path : o.source_spec ? o.source_spec : o.frames_path,
             o.tls_cert ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port,
-            o.jsonl_path ? SS_REPLAY_JETSTREAM_PATH : SS_REPLAY_FIREHOSE_PATH);
+            o.frames_path ? SS_REPLAY_FIREHOSE_PATH : SS_REPLAY_JETSTREAM_PATH);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -1,13 +1,12 @@
 /* `skyspool run`: the whole job in one process. The embedded redis-server (unless --redis),
- * the ingester (its own thread) and the DataWriter (the main thread) share one stop flag:
+ * the ingester and the DataWriter, wired by src/pipeline/ (ingester thread, writer on
+ * this thread), share one stop flag:
  * SIGINT/SIGTERM makes the ingester flush and store its cursor and the writer write the
  * windows that are due; everything else stays in Redis for the next start. When a finite
  * source ends (file:, synth:), the writer drains the buffer, writes every window and the
  * command exits: that is what `make demo` does. */
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/cli_writer.h"
+#include "pipeline/pipeline.h"
 #include "cli/config.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -56,61 +56,15 @@ static void usage(FILE *f) {
             ss_config_common_help);
 }
 
-typedef struct {
-    ss_ingest *ing;
-    ss_source *src;
-    volatile sig_atomic_t *stop;
-    atomic_int *ended; /* set when the source really ended (not on a stop) */
-    int rc;
-} ingest_thread;
-
-static void *run_ingest(void *arg) {
-    ingest_thread *it = arg;
-    it->rc = ss_ingest_run(it->ing, it->src, it->stop);
-    /* Only a source that ended closes every window; a stop (signal, or the writer failed)
-     * leaves the open windows pending for the next run. */
-    if (it->rc == 0 && !*it->stop) atomic_store(it->ended, 1);
-    else if (it->rc != 0) *it->stop = 1; /* the ingester failed: the writer stops too */
-    return NULL;
-}
-
-typedef struct {
-    ss_ingest *ing;
-    ss_writer *w;
-    volatile sig_atomic_t *quit;
-} progress_thread;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void *run_progress(void *arg) {
-    progress_thread *p = arg;
-    double t0 = now_s(), tl = t0;
-    uint64_t last_in = 0, last_out = 0;
-    while (!*p->quit) {
-        usleep(250000);
-        double t = now_s();
-        if (t - tl < 1.0) continue;
-        ss_ingest_stats is;
-        ss_writer_stats ws;
-        ss_ingest_get_stats(p->ing, &is);
-        ss_writer_get_stats(p->w, &ws);
-        double dt = t - tl;
-        fprintf(stdout,
-                "\r%6.0fs  ingested %10" PRIu64 " (%7.0f/s)  written %10" PRIu64 " rows (%7.0f/s)  %5" PRIu64
-                " files  %3" PRIu64 " open  dups %" PRIu64 "%s   ",
-                t - t0, is.written, (double)(is.written - last_in) / dt, ws.entries, (double)(ws.entries - last_out) / dt,
-                ws.files, ws.open_parts, ws.dups, is.paused ? "  [ingest paused: Redis memory]" : "");
-        fflush(stdout);
-        last_in = is.written;
-        last_out = ws.entries;
-        tl = t;
-    }
-    fputc('\n', stdout);
-    return NULL;
+/* The progress line (on a TTY): called once a second by the pipeline. */
+static void draw_progress(void *ud, const ss_pipeline_progress *pr) {
+    (void)ud;
+    fprintf(stdout,
+            "\r%6.0fs  ingested %10" PRIu64 " (%7.0f/s)  written %10" PRIu64 " rows (%7.0f/s)  %5" PRIu64
+            " files  %3" PRIu64 " open  dups %" PRIu64 "%s   ",
+            pr->elapsed_s, pr->ingest.written, pr->ingest_per_s, pr->writer.entries, pr->written_per_s, pr->writer.files,
+            pr->writer.open_parts, pr->writer.dups, pr->ingest.paused ? "  [ingest paused: Redis memory]" : "");
+    fflush(stdout);
 }
 
 static const char *default_source(void) {
@@ -207,10 +161,9 @@ int ss_cmd_run(int argc, char **argv) {
         rc = ss_usage_error("run", "--source %s: %s", spec, err);
         goto out;
     }
-    static volatile sig_atomic_t stop, quit;
-    static atomic_int ended;
-    stop = quit = 0;
-    atomic_store(&ended, 0);
+    static volatile sig_atomic_t stop;
+    static ss_pipeline pl; /* the drain flag in it outlives every thread that reads it */
+    stop = 0;
     ss_cli_stop_on_signals(&stop);
     ss_redis_target *t = ss_cli_open_target("run", cfg);
     if (!t) {
@@ -219,7 +172,8 @@ int ss_cmd_run(int argc, char **argv) {
         goto out;
     }
     wo.connect_ctx = t;
-    wo.drain = &ended;
+    ss_pipeline_init(&pl, NULL, src, &stop);
+    wo.drain = &pl.ended;
     ss_cli_metrics metrics;
     if (ss_cli_start_metrics("run", cfg, t, &metrics) != 0) {
         ss_source_close(src);
@@ -233,31 +187,24 @@ int ss_cmd_run(int argc, char **argv) {
         rc = ss_cmd_fail("run", "%s", ing ? err : "out of memory");
     } else {
         ss_info("run", "source %s -> %s -> %s", spec, ss_redis_target_describe(t), wo.out);
-        double t0 = now_s();
-        ingest_thread it = {ing, src, &stop, &ended, 0};
-        progress_thread pt = {ing, w, &quit};
-        pthread_t ith, pth;
-        int have_ing = pthread_create(&ith, NULL, run_ingest, &it) == 0;
-        if (!have_ing) stop = 1;
-        int have_prog = progress && pthread_create(&pth, NULL, run_progress, &pt) == 0;
-        int wr = ss_writer_run(w, &stop);
-        if (wr != 0) stop = 1; /* the writer failed: stop ingesting too */
-        if (have_ing) pthread_join(ith, NULL);
-        quit = 1;
-        if (have_prog) pthread_join(pth, NULL);
-        double secs = now_s() - t0;
+        pl.ing = ing;
+        pl.w = w;
+        if (progress) pl.progress = draw_progress;
+        ss_pipeline_run(&pl);
+        if (progress) fputc('\n', stdout);
+        double secs = pl.secs;
         ss_ingest_stats is;
         ss_writer_stats ws;
         ss_ingest_get_stats(ing, &is);
         ss_writer_get_stats(w, &ws);
         rc = 0;
-        if (!have_ing) rc = ss_cmd_fail("run", "could not start the ingester thread");
-        else if (it.rc != 0) rc = ss_cmd_fail("run", "ingest: %s", ss_ingest_errstr(ing));
-        if (wr != 0) rc = ss_cmd_fail("run", "write: %s", ss_writer_errstr(w));
+        if (!pl.ingest_started) rc = ss_cmd_fail("run", "could not start the ingester thread");
+        else if (pl.ingest_rc != 0) rc = ss_cmd_fail("run", "ingest: %s", ss_ingest_errstr(ing));
+        if (pl.writer_rc != 0) rc = ss_cmd_fail("run", "write: %s", ss_writer_errstr(w));
         ss_info("run",
                 "%s after %.1f s: ingested %" PRIu64 " (%" PRIu64 " to the DLQ); wrote %" PRIu64 " rows in %" PRIu64
                 " files, %" PRIu64 " duplicates skipped, %" PRIu64 " late",
-                stop ? "stopped" : "source ended, buffer drained", secs, is.written, is.dlq, ws.rows, ws.files, ws.dups,
+                pl.stopped ? "stopped" : "source ended, buffer drained", secs, is.written, is.dlq, ws.rows, ws.files, ws.dups,
                 ws.late_rows);
         if (json) {
             ss_buf b;

@@ -26,7 +26,8 @@ static void usage(FILE *f) {
             "Reconciles the archive with the writer's run ledger, which records every committed part\n"
             "file with its size, row count and SHA-256. Every committed file must exist with its size\n"
             "and, read from its Parquet footer, its row count; with --deep also its SHA-256 (of the\n"
-            "whole file, which means reading every byte). Files no commit names are reported, and so\n"
+            "whole file, which means reading every byte) and every row, decoded through the Parquet\n"
+            "reader back into its event, with its time_us inside the file's partition hour. Files no commit names are reported, and so\n"
             "is an archive marker (" SS_ARCHIVE_MARKER ") that is missing or names another archive\n"
             "than the ledger is bound to. Hidden files (.NAME.parquet.tmp: a writer at work, or one\n"
             "that crashed) are counted, not reported.\n\n"
@@ -39,13 +40,14 @@ static void usage(FILE *f) {
             "  --data-dir DIR    whose ledger.sqlite to check against [./skyspool-data]\n"
             "  --ledger FILE     a ledger file instead; repeat it for an archive written by several\n"
             "                    ledgers (the writers of several shards, one machine each)\n"
-            "  --deep            also compare every file's SHA-256 with the ledger's\n"
+            "  --deep            also compare every file's SHA-256 with the ledger's and decode every row\n"
             "  --json            one JSON object instead of the report (shape below)\n"
             "  -h, --help        this help\n\n"
             "report: one line per problem, \"problem KIND PATH: DETAIL\", KIND one of\n"
             "  missing (committed, not on disk), size, unreadable (no valid Parquet footer), rows\n"
             "  (footer row count differs), checksum (--deep), unknown (on disk, no commit names it),\n"
-            "  no_marker, archive_id\n\n"
+            "  no_marker, archive_id, decode (--deep: a row that does not decode, rows read differ\n"
+            "  from the committed count, or a time_us outside the partition hour)\n\n"
             "--json: {\"ok\":BOOL, \"archive\":ROOT, \"archive_id\":ID|null, \"ledgers\":[{\"path\":FILE,\n"
             "  \"archive_id\":ID|null}], \"deep\":BOOL, \"files_checked\":N, \"files_ok\":N, \"rows\":N,\n"
             "  \"bytes\":N, \"files_on_disk\":N, \"temporaries\":N, \"seconds\":X, \"problems\":[{\"kind\":KIND,\n"
@@ -207,7 +209,7 @@ int ss_cmd_verify(int argc, char **argv) {
         for (size_t i = 0; i < nled; i++) printf("ledger   %s\n", lpaths[i]);
         printf("checked  %" PRIu64 " committed files: %" PRIu64 " intact (%" PRIu64 " rows, %" PRIu64
                " bytes; size and footer row count%s) in %.2f s\n",
-               st.files_checked, st.files_ok, st.rows, st.bytes, vo.deep ? ", SHA-256" : "", secs);
+               st.files_checked, st.files_ok, st.rows, st.bytes, vo.deep ? ", SHA-256, every row decoded" : "", secs);
         printf("on disk  %" PRIu64 " files, %" PRIu64 " temporaries\n", st.files_on_disk, st.temporaries);
         if (ctx.probs.len) fwrite(ctx.probs.data, 1, ctx.probs.len, stdout);
         if (st.problems)

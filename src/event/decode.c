@@ -98,18 +98,18 @@ const char *ss_decode_reason_name(ss_decode_reason r) {
 enum {
     K_NONE = 0, K_DID, K_TIME_US, K_KIND, K_TYPE, K_COMMIT, K_IDENTITY, K_ACCOUNT,
     K_REV, K_OPERATION, K_COLLECTION, K_RKEY, K_RECORD, K_CID,
-    K_SEQ, K_TIME, K_HANDLE, K_ACTIVE, K_STATUS, K__COUNT
+    K_SEQ, K_TIME, K_HANDLE, K_ACTIVE, K_STATUS, K_SYNC, K__COUNT
 };
 
 /* Key lookup without a chain of comparisons: (s[0] + 2*s[1] + 2*len) & 63 is distinct for
- * the 18 known keys (checked by the unit tests, which decode every one of them), so one
+ * the 19 known keys (checked by the unit tests, which decode every one of them), so one
  * table probe and one memcmp identify a key. Unknown keys that collide fail the memcmp. */
 static const char *const key_names[K__COUNT] = {
     [K_DID] = "did", [K_TIME_US] = "time_us", [K_KIND] = "kind", [K_TYPE] = "type",
     [K_COMMIT] = "commit", [K_IDENTITY] = "identity", [K_ACCOUNT] = "account", [K_REV] = "rev",
     [K_OPERATION] = "operation", [K_COLLECTION] = "collection", [K_RKEY] = "rkey",
     [K_RECORD] = "record", [K_CID] = "cid", [K_SEQ] = "seq", [K_TIME] = "time",
-    [K_HANDLE] = "handle", [K_ACTIVE] = "active", [K_STATUS] = "status",
+    [K_HANDLE] = "handle", [K_ACTIVE] = "active", [K_STATUS] = "status", [K_SYNC] = "sync",
 };
 static unsigned char key_slot[64]; /* hash -> key id; built once */
 static unsigned char key_len[K__COUNT];
@@ -275,6 +275,21 @@ static ss_decode_reason decode_account(ss_decoder *d, const ss_json_tok *t, ss_e
     return SS_DECODE_OK;
 }
 
+/* skyspool's own kind (Jetstream has none): {"kind":"sync","sync":{"did","rev","seq","time"}},
+ * made by the firehose decoder from a #sync frame or a tooBig commit. */
+static ss_decode_reason decode_sync(ss_decoder *d, const ss_json_tok *t, ss_event *ev) {
+    fields f;
+    TRY(collect(d, t, BIT(K_DID) | BIT(K_REV) | BIT(K_SEQ) | BIT(K_TIME), &f, "sync."));
+    ss_str did = {NULL, 0};
+    TRY(need_str(d, fget(&f, K_DID), "sync.did", 1, &did));
+    TRY(need_str(d, fget(&f, K_REV), "sync.rev", 1, &ev->rev));
+    TRY(need_uint(d, fget(&f, K_SEQ), "sync.seq", &ev->seq));
+    TRY(need_str(d, fget(&f, K_TIME), "sync.time", 0, &ev->time));
+    ev->claimed_time = ev->time;
+    ev->type = SS_TYPE_SYNC;
+    return SS_DECODE_OK;
+}
+
 /* ---- the envelope ------------------------------------------------------------------ */
 
 static ss_decode_reason json_reason(ss_json_err e) {
@@ -330,7 +345,7 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
                       ss_json_type_name((ss_json_type)root->type));
     fields f;
     TRY(collect(d, root, BIT(K_DID) | BIT(K_TIME_US) | BIT(K_KIND) | BIT(K_TYPE) | BIT(K_COMMIT) |
-                             BIT(K_IDENTITY) | BIT(K_ACCOUNT),
+                             BIT(K_IDENTITY) | BIT(K_ACCOUNT) | BIT(K_SYNC),
                 &f, ""));
     TRY(need_str(d, fget(&f, K_DID), "did", 1, &ev->did));
     TRY(need_uint(d, fget(&f, K_TIME_US), "time_us", &ev->time_us));
@@ -341,6 +356,7 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
         if (ss_str_eq(kind, "commit")) ev->kind = SS_KIND_COMMIT;
         else if (ss_str_eq(kind, "identity")) ev->kind = SS_KIND_IDENTITY;
         else if (ss_str_eq(kind, "account")) ev->kind = SS_KIND_ACCOUNT;
+        else if (ss_str_eq(kind, "sync")) ev->kind = SS_KIND_SYNC;
         else return reject(d, SS_DECODE_BAD_VALUE, "unknown kind \"%.*s\"", (int)(kind.n > 40 ? 40 : kind.n), kind.p);
     } else if (fget(&f, K_TYPE)) { /* legacy */
         TRY(need_str(d, fget(&f, K_TYPE), "type", 0, &kind));
@@ -352,8 +368,8 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
         return reject(d, SS_DECODE_MISSING_FIELD, "missing field kind");
     }
 
-    static const char *const payload_name[] = {"", "commit", "identity", "account"};
-    static const int payload_key[] = {0, K_COMMIT, K_IDENTITY, K_ACCOUNT};
+    static const char *const payload_name[] = {"", "commit", "identity", "account", "sync"};
+    static const int payload_key[] = {0, K_COMMIT, K_IDENTITY, K_ACCOUNT, K_SYNC};
     const ss_json_tok *pl = fget(&f, payload_key[ev->kind]);
     if (!pl) return reject(d, SS_DECODE_MISSING_FIELD, "missing field %s", payload_name[ev->kind]);
     if (pl->type != SS_JSON_OBJECT)
@@ -363,6 +379,7 @@ ss_decode_reason ss_decode(ss_decoder *d, const char *buf, size_t len, ss_event 
     case SS_KIND_COMMIT: return decode_commit(d, pl, ev);
     case SS_KIND_IDENTITY: return decode_identity(d, pl, ev);
     case SS_KIND_ACCOUNT: return decode_account(d, pl, ev);
+    case SS_KIND_SYNC: return decode_sync(d, pl, ev);
     }
     return SS_DECODE_OK;
 }

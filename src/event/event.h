@@ -22,10 +22,11 @@
 
 struct ss_json_doc;
 
-typedef enum { SS_KIND_COMMIT = 1, SS_KIND_IDENTITY, SS_KIND_ACCOUNT } ss_kind;
+typedef enum { SS_KIND_COMMIT = 1, SS_KIND_IDENTITY, SS_KIND_ACCOUNT, SS_KIND_SYNC } ss_kind;
 
 /* Archive type: one Redis stream and one Parquet partition per value. The order is the
- * order used in tables and docs. */
+ * order used in tables and docs. The values are stored (the writer's ledger numbers its
+ * streams by them), so a new type is appended, never inserted: sync comes after other. */
 typedef enum {
     SS_TYPE_POST = 0,
     SS_TYPE_LIKE,
@@ -35,6 +36,7 @@ typedef enum {
     SS_TYPE_IDENTITY,
     SS_TYPE_ACCOUNT,
     SS_TYPE_OTHER, /* any other collection; kept only when asked for */
+    SS_TYPE_SYNC,  /* a repo changed off-stream (firehose #sync, tooBig commits): the backfill signal */
     SS_TYPE__COUNT
 } ss_type;
 
@@ -52,7 +54,7 @@ typedef struct {
     ss_str cid;    /* absent for deletes */
     ss_str record; /* the record's raw JSON object text, verbatim from the input; absent for deletes */
 
-    /* kind == identity / account */
+    /* kind == identity / account / sync (sync also sets rev: the repo's revision) */
     int64_t seq;
     ss_str time;   /* the relay's ISO-8601 time string */
     ss_str handle; /* identity, optional */
@@ -121,8 +123,8 @@ int ss_type_from_name(const char *name);
 ss_type ss_type_from_collection(const char *nsid, size_t n);
 const char *ss_op_name(ss_op op); /* "create", "update", "delete", "" */
 
-/* Dedup key: commits hash (did, collection, rkey, rev, operation); identity and account
- * hash (did, seq, kind). 128 bits, written as 32 lowercase hex chars plus NUL. */
+/* Dedup key: commits hash (did, collection, rkey, rev, operation); identity, account and
+ * sync hash (did, seq, kind). 128 bits, written as 32 lowercase hex chars plus NUL. */
 #define SS_DEDUP_HEX_LEN 32
 void ss_event_dedup_key(const ss_event *ev, uint8_t out[16]);
 void ss_event_dedup_hex(const ss_event *ev, char out[SS_DEDUP_HEX_LEN + 1]);

@@ -8,7 +8,7 @@
 #include "util/str.h"
 
 static const char *const type_names[SS_TYPE__COUNT] = {
-    "post", "like", "repost", "follow", "block", "identity", "account", "other",
+    "post", "like", "repost", "follow", "block", "identity", "account", "other", "sync",
 };
 
 const char *ss_type_name(ss_type t) {
@@ -51,7 +51,7 @@ const char *ss_op_name(ss_op op) {
 }
 
 /* Commits: tag 'C', then did, collection, rkey, rev (each length-prefixed), then the
- * operation byte. Identity/account: tag 'I' or 'A', did, then seq as 8 bytes LE. The
+ * operation byte. Identity/account/sync: tag 'I', 'A' or 'S', did, then seq as 8 bytes LE. The
  * tags keep the two shapes apart; the length prefixes keep fields apart. */
 void ss_event_dedup_key(const ss_event *ev, uint8_t out[16]) {
     ss_hash128_state s;
@@ -65,7 +65,7 @@ void ss_event_dedup_key(const ss_event *ev, uint8_t out[16]) {
         ss_hash128_field(&s, ev->rev.p, ev->rev.n);
         ss_hash128_update(&s, &op, 1);
     } else {
-        unsigned char tag = ev->kind == SS_KIND_IDENTITY ? 'I' : 'A', seq[8];
+        unsigned char tag = ev->kind == SS_KIND_IDENTITY ? 'I' : ev->kind == SS_KIND_SYNC ? 'S' : 'A', seq[8];
         uint64_t v = (uint64_t)ev->seq;
         for (int i = 0; i < 8; i++) seq[i] = (unsigned char)(v >> (8 * i));
         ss_hash128_update(&s, &tag, 1);

@@ -140,6 +140,7 @@ int ss_js_peek(const char *p, size_t n, int want, ss_js_peek_result *out) {
                 if (key_is(v, ve, "commit")) out->kind = SS_JS_KIND_COMMIT;
                 else if (key_is(v, ve, "identity")) out->kind = SS_JS_KIND_IDENTITY;
                 else if (key_is(v, ve, "account")) out->kind = SS_JS_KIND_ACCOUNT;
+                else if (key_is(v, ve, "sync")) out->kind = SS_JS_KIND_SYNC;
             }
         } else if (want_collection && key_is(k, kend, "commit")) {
             peek_commit(p, end, out);

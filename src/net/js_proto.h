@@ -20,7 +20,7 @@
 #define SS_JS_DEFAULT_COLLECTIONS \
     "app.bsky.feed.post,app.bsky.feed.like,app.bsky.feed.repost,app.bsky.graph.follow,app.bsky.graph.block"
 
-enum { SS_JS_KIND_UNKNOWN = 0, SS_JS_KIND_COMMIT, SS_JS_KIND_IDENTITY, SS_JS_KIND_ACCOUNT };
+enum { SS_JS_KIND_UNKNOWN = 0, SS_JS_KIND_COMMIT, SS_JS_KIND_IDENTITY, SS_JS_KIND_ACCOUNT, SS_JS_KIND_SYNC /* skyspool's own */ };
 
 typedef struct {
     int64_t time_us;        /* -1 when absent or not a non-negative integer */

@@ -2,6 +2,7 @@
  * stream decoder) fills a window; records are cut from the window, which is compacted
  * and grown (up to SS_REPLAY_MAX_RECORD plus one read) only when a record spans it. */
 #include "net/replay_input.h"
+#include "source/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #define READ_CHUNK (256 * 1024)
 
 struct ss_replay_reader {
+    ss_source *src;        /* non-NULL: records are this source's events */
     FILE *f;
     ZSTD_DStream *zs;      /* non-NULL when the file is zstd */
     uint8_t *zin;          /* compressed input buffer */
@@ -142,8 +144,38 @@ static int next_line(ss_replay_reader *r, const uint8_t **data, size_t *len) {
     }
 }
 
+ss_replay_reader *ss_replay_reader_open_source(const char *spec, char *err, size_t errlen) {
+    ss_replay_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->src = ss_source_open(spec, NULL, err, errlen);
+    if (!r->src) {
+        free(r);
+        return NULL;
+    }
+    snprintf(r->path, sizeof r->path, "%s", spec);
+    return r;
+}
+
+static int next_event(ss_replay_reader *r, const uint8_t **data, size_t *len) {
+    for (;;) {
+        ss_source_msg m;
+        int rc = ss_source_next(r->src, &m, 1000);
+        if (rc == SS_SOURCE_END) return 0;
+        if (rc == SS_SOURCE_AGAIN) continue;
+        if (rc == SS_SOURCE_ERR) return rfail(r, "%s: %s", r->src->errstr);
+        if (m.bad_reason) continue;
+        if (m.len > SS_REPLAY_MAX_RECORD) return rfail(r, "%s: a record is longer than %s", "8 MiB");
+        *data = (const uint8_t *)m.data;
+        *len = m.len;
+        return 1;
+    }
+}
+
 int ss_replay_reader_next(ss_replay_reader *r, const uint8_t **data, size_t *len) {
-    int rc = next_line(r, data, len);
+    int rc = r->src ? next_event(r, data, len) : next_line(r, data, len);
     if (rc == 1) r->count++;
     return rc;
 }
@@ -153,6 +185,7 @@ uint64_t ss_replay_reader_count(const ss_replay_reader *r) { return r->count; }
 
 void ss_replay_reader_close(ss_replay_reader *r) {
     if (!r) return;
+    ss_source_close(r->src);
     if (r->f) fclose(r->f);
     ZSTD_freeDStream(r->zs);
     free(r->zin);

@@ -344,6 +344,12 @@ static int on_writeable(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     return 0;
 }
 
+/* The JSONL-shaped input: a file, or a skyspool source's events (--archive). */
+static ss_replay_reader *open_jsonl(const ss_ws_replay_opts *o, char *err, size_t errlen) {
+    return o->source_spec ? ss_replay_reader_open_source(o->source_spec, err, errlen)
+                          : ss_replay_reader_open(o->jsonl_path, err, errlen);
+}
+
 static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     memset(c, 0, sizeof *c);
     c->cursor = -1;
@@ -361,7 +367,7 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
         return close_conn(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, err);
     }
     if (srv->frames) c->frd = ss_frames_reader_open(srv->o.frames_path, SS_REPLAY_MAX_RECORD, err, sizeof err);
-    else c->rd = ss_replay_reader_open(srv->o.jsonl_path, err, sizeof err);
+    else c->rd = open_jsonl(&srv->o, err, sizeof err);
     if (!c->rd && !c->frd) {
         ss_error("replay-server", "%s", err);
         return close_conn(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot open the replay input");
@@ -458,7 +464,7 @@ static int scan_input(ss_ws_replay *r, char *err, size_t errlen) {
     const uint8_t *p;
     size_t n;
     if (!r->frames) {
-        ss_replay_reader *rd = ss_replay_reader_open(r->o.jsonl_path, err, errlen);
+        ss_replay_reader *rd = open_jsonl(&r->o, err, errlen);
         if (!rd) return -1;
         int rc;
         while ((rc = ss_replay_reader_next(rd, &p, &n)) > 0) r->nrecords++;
@@ -497,8 +503,8 @@ static int scan_input(ss_ws_replay *r, char *err, size_t errlen) {
 }
 
 ss_ws_replay *ss_ws_replay_new(const ss_ws_replay_opts *o, char *err, size_t errlen) {
-    if (!!o->jsonl_path == !!o->frames_path) {
-        snprintf(err, errlen, "give exactly one input: a JSONL file or a frames file");
+    if (!!o->jsonl_path + !!o->frames_path + !!o->source_spec != 1) {
+        snprintf(err, errlen, "give exactly one input: a JSONL file, a frames file or a source");
         return NULL;
     }
     if (!!o->tls_cert != !!o->tls_key) {
@@ -506,8 +512,8 @@ ss_ws_replay *ss_ws_replay_new(const ss_ws_replay_opts *o, char *err, size_t err
         return NULL;
     }
     /* Fail early on an unreadable input rather than on the first client. */
-    if (o->jsonl_path) {
-        ss_replay_reader *probe = ss_replay_reader_open(o->jsonl_path, err, errlen);
+    if (!o->frames_path) {
+        ss_replay_reader *probe = open_jsonl(o, err, errlen);
         if (!probe) return NULL;
         ss_replay_reader_close(probe);
     } else {

@@ -45,8 +45,9 @@
 typedef struct {
     const char *host;            /* listen address: 127.0.0.1, ::1, ... */
     int port;                    /* 0 = the kernel picks; see ss_ws_replay_port() */
-    const char *jsonl_path;      /* exactly one of jsonl_path, frames_path */
+    const char *jsonl_path;      /* exactly one of jsonl_path, frames_path, source_spec */
     const char *frames_path;
+    const char *source_spec;     /* a skyspool source (e.g. "archive:DIR") served like a JSONL file */
     double rate;                 /* messages per second per connection; 0 = no limit */
     int original_timing;         /* pace by the events' own times */
     const char *tls_cert, *tls_key; /* PEM files: serve wss:// */

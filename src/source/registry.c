@@ -86,6 +86,7 @@ ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *er
 
 int ss_source_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     msg->bad_reason = NULL;
+    msg->gap = NULL;
     return s->vt->next(s, msg, timeout_ms);
 }
 

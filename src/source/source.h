@@ -2,7 +2,8 @@
  *
  * A source turns some input (a JSONL file, the synthetic generator, a Jetstream or
  * firehose WebSocket, a file of recorded firehose frames) into a sequence of messages,
- * each one Jetstream v1 JSON event. Sources know nothing about Redis or Parquet: the
+ * each one Jetstream v1 JSON event, or (live sources) a gap record saying what the
+ * upstream will not deliver. Sources know nothing about Redis or Parquet: the
  * ingester pulls messages with ss_source_next(), and `skyspool cat` prints them.
  *
  * Every message carries the source cursor *after* that message, so a consumer that has
@@ -29,6 +30,23 @@
 
 typedef struct ss_source ss_source;
 
+/* A gap: a stretch of the upstream's stream the source knows it did not and will not
+ * deliver (a cursor in the relay's future, a cursor older than the upstream's window, a
+ * seq reset). from/to are in the source's cursor unit (seq, time_us); -1 when unknown
+ * (e.g. "up to wherever live is now"). reason is a stable short name: future_cursor,
+ * outdated_cursor, clamped_cursor, seq_reset. A source hands it on as a message of its own
+ * (SS_SOURCE_GAP), in source order, so a consumer can store it durably before the cursor
+ * moves past it; it is never an event. */
+#define SS_SOURCE_GAP_DETAIL_MAX 400 /* bytes of a gap's detail sentence, NUL included */
+typedef struct {
+    const char *source;  /* the source id */
+    const char *reason;
+    const char *unit;    /* "seq" or "time_us" */
+    int64_t from, to;
+    int64_t detected_us; /* wall clock when the source noticed it */
+    const char *detail;  /* one human sentence; may be NULL */
+} ss_source_gap;
+
 typedef struct {
     const char *data; /* one event as Jetstream v1 JSON, no trailing newline; valid until the next call */
     size_t len;
@@ -37,6 +55,8 @@ typedef struct {
      * a bad CID, a tooBig commit). data/len then hold the raw input bytes (possibly capped)
      * for the dead-letter stream, and this is a short stable reason such as "bad_cbor". */
     const char *bad_reason;
+    /* With SS_SOURCE_GAP: the gap (data/len unused), valid until the next call; else NULL. */
+    const ss_source_gap *gap;
 } ss_source_msg;
 
 /* Options every source may use; each source reads what concerns it. */
@@ -58,6 +78,7 @@ enum {
     SS_SOURCE_END = 0,   /* no more messages, ever (file end, synth done) */
     SS_SOURCE_MSG = 1,   /* *msg is filled */
     SS_SOURCE_AGAIN = 2, /* nothing arrived within timeout_ms; call again */
+    SS_SOURCE_GAP = 3,   /* msg->gap is filled (and msg->cursor): a gap record, not an event */
     SS_SOURCE_ERR = -1,  /* a failure; see s->errstr. The source may be usable after seek(). */
 };
 

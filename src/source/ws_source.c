@@ -38,10 +38,42 @@ void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url
              (int)(q ? (size_t)(q - u->path) : strlen(u->path)), u->path);
 }
 
-void ss_source_gap_report(const ss_source_gap *g) {
+static long long now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    long long now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ss_source_gap_report(const ss_source_gap *g) {
+    long long at = g->detected_us > 0 ? (long long)g->detected_us : now_us();
     ss_warn("gap", "gap: source=%s reason=%s unit=%s from=%lld to=%lld detected_us=%lld%s%s", g->source, g->reason,
-            g->unit, (long long)g->from, (long long)g->to, now_us, g->detail ? ": " : "", g->detail ? g->detail : "");
+            g->unit, (long long)g->from, (long long)g->to, at, g->detail ? ": " : "", g->detail ? g->detail : "");
+}
+
+void ss_ws_gapq_push(ss_ws_gapq *q, const ss_source_gap *g, int64_t cursor) {
+    ss_source_gap c = *g;
+    if (c.detected_us <= 0) c.detected_us = now_us();
+    ss_source_gap_report(&c);
+    if (q->n == SS_WS_GAPQ_MAX) {
+        ss_error("gap", "more than %d gaps detected at once: the one above is logged only", SS_WS_GAPQ_MAX);
+        return;
+    }
+    int i = (q->head + q->n++) % SS_WS_GAPQ_MAX;
+    snprintf(q->detail[i], sizeof q->detail[i], "%s", c.detail ? c.detail : "");
+    c.detail = q->detail[i];
+    q->g[i] = c;
+    q->cursor[i] = cursor;
+}
+
+int ss_ws_gapq_pop(ss_ws_gapq *q, ss_source_msg *msg) {
+    if (q->n == 0) return 0;
+    int i = q->head;
+    q->head = (q->head + 1) % SS_WS_GAPQ_MAX;
+    q->n--;
+    msg->gap = &q->g[i];
+    msg->data = "";
+    msg->len = 0;
+    msg->cursor = q->cursor[i];
+    msg->bad_reason = NULL;
+    return SS_SOURCE_GAP;
 }

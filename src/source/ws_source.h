@@ -33,23 +33,28 @@ void ss_ws_source_client_opts(ss_ws_client_opts *wo, const char *url, const ss_s
 /* "SCHEME:ws://host:port/path" (the query left out): the source's id. */
 void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url *u);
 
-/* A gap: a stretch of the upstream's stream the source knows it did not and will not
- * deliver (a cursor in the relay's future, a cursor older than the upstream's window, a
- * seq reset). from/to are in the source's cursor unit (seq, time_us); -1 when unknown
- * (e.g. "up to wherever live is now"). reason is a stable short name: future_cursor,
- * outdated_cursor, clamped_cursor, seq_reset. */
-typedef struct {
-    const char *source;  /* the source id */
-    const char *reason;
-    const char *unit;    /* "seq" or "time_us" */
-    int64_t from, to;
-    const char *detail;  /* one human sentence; may be NULL */
-} ss_source_gap;
-
-/* The one place a detected gap goes. Today it is logged as one WARN line
- * "gap: source=... reason=... unit=... from=... to=... detected_us=..." (greppable, fixed
- * keys); durable gap records (Redis for the writer, the ledger, `skyspool gaps`) are meant
- * to hook in here, so that every source reports through it already. */
+/* Logs a detected gap as one WARN line "gap: source=... reason=... unit=... from=... to=...
+ * detected_us=..." (greppable, fixed keys). The durable record is the SS_SOURCE_GAP message
+ * the source hands on (ss_ws_gapq below); `skyspool record`, which keeps frames, not
+ * events, only logs. detected_us 0 is taken as now. */
 void ss_source_gap_report(const ss_source_gap *g);
+
+/* The gaps a source has detected and not yet handed on, in order. A frame or a message can
+ * reveal at most a few (an outdated cursor and a seq reset at once), so the queue is fixed:
+ * SS_WS_GAPQ_MAX, and a push beyond it is logged and dropped (it cannot happen with the
+ * sources as written: each drains the queue before reading on). */
+#define SS_WS_GAPQ_MAX 4
+typedef struct {
+    ss_source_gap g[SS_WS_GAPQ_MAX];
+    char detail[SS_WS_GAPQ_MAX][SS_SOURCE_GAP_DETAIL_MAX];
+    int64_t cursor[SS_WS_GAPQ_MAX]; /* the cursor its message carries */
+    int head, n;
+} ss_ws_gapq;
+
+/* Logs g (ss_source_gap_report), stamps detected_us and queues a copy with `cursor`. */
+void ss_ws_gapq_push(ss_ws_gapq *q, const ss_source_gap *g, int64_t cursor);
+/* Fills msg with the oldest queued gap and returns SS_SOURCE_GAP, or 0 when none. The
+ * record stays valid until the next push or pop. */
+int ss_ws_gapq_pop(ss_ws_gapq *q, ss_source_msg *msg);
 
 #endif

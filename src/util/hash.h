@@ -38,4 +38,21 @@ void ss_hash128_field(ss_hash128_state *s, const void *data, size_t n);
 /* Writes 32 lowercase hex digits and a NUL. */
 void ss_hash128_hex(const uint8_t digest[16], char out[33]);
 
+/* Small mixers, for hash tables, shard routing and seeding; not for dedup keys. */
+/* SplitMix64's finalizer: a bijective avalanche of one 64-bit word. */
+static inline uint64_t ss_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+/* SplitMix64: advances *state by the golden-ratio increment and returns the next output. */
+static inline uint64_t ss_splitmix64(uint64_t *state) { return ss_mix64(*state += 0x9e3779b97f4a7c15ULL); }
+/* FNV-1a (64-bit) over n bytes: short strings into a table slot. */
+static inline uint64_t ss_fnv1a64(const void *data, size_t n) {
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
 #endif

@@ -23,6 +23,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "util/hash.h"
 
 #define LOG "archive"
 #define GUARD_SLOTS 4096
@@ -404,14 +405,8 @@ static void mark_known(void *ctx, const char *path) {
     }
 }
 
-static uint64_t fnv(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
 int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir, char *err, size_t errlen) {
-    size_t slot = (size_t)(fnv(rel_dir) % GUARD_SLOTS);
+    size_t slot = (size_t)(ss_fnv1a64(rel_dir, strlen(rel_dir)) % GUARD_SLOTS);
     if (g->seen[slot] && strcmp(g->seen[slot], rel_dir) == 0) return 0;
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", g->root, rel_dir) >= (int)sizeof path) {

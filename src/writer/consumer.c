@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "buffer/gaps.h"
 #include "buffer/persist.h"
 #include "buffer/redis.h"
 #include "buffer/reply_arena.h"
@@ -636,6 +637,65 @@ static int r_report_loss(ss_writer_consumer *c, int type, long long released, co
     return 0;
 }
 
+/* ---- gap records (buffer/gaps.h) ---------------------------------------------------------- */
+
+static int r_gaps_read(ss_writer_consumer *c, size_t max, ss_gap_record **out, size_t *n) {
+    rcons *r0 = c->impl;
+    if (!r0->rc) return cfail(c, "redis: not connected");
+    char err[512];
+    if (ss_gaps_read(r0->rc, r0->prefix, max, out, n, err, sizeof err) != 0) return cfail(c, "%s", err);
+    return 0;
+}
+
+/* XDEL and the note in gaps-seen in one script, so the count is exactly the entries deleted
+ * (once each, whichever writer deleted them) also across a crash. ARGV: the number of ids,
+ * the ids, then field-value pairs for the newest one. */
+static const char k_gaps_done_lua[] =
+    "local n = tonumber(ARGV[1])\n"
+    "local ids = {}\n"
+    "for i = 1, n do ids[i] = ARGV[1 + i] end\n"
+    "local d = redis.call('XDEL', KEYS[1], unpack(ids))\n"
+    "if d > 0 then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'committed', d)\n"
+    "  for i = n + 2, #ARGV - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end\n"
+    "end\n"
+    "return d\n";
+
+static int r_gaps_done(ss_writer_consumer *c, const ss_gap_record *g, size_t n) {
+    rcons *r0 = c->impl;
+    if (n == 0) return 0;
+    char gkey[SS_WRITER_MAX_PREFIX + 16], skey[SS_WRITER_MAX_PREFIX + 16], nids[24];
+    snprintf(gkey, sizeof gkey, "%s%s", r0->prefix, SS_GAPS_KEY);
+    snprintf(skey, sizeof skey, "%s%s", r0->prefix, SS_GAPS_SEEN_KEY);
+    snprintf(nids, sizeof nids, "%zu", n);
+    size_t argc = 6 + n + 18;
+    const char **argv = malloc(argc * sizeof *argv);
+    if (!argv) return cfail(c, "out of memory");
+    const ss_gap_record *last = &g[n - 1];
+    char from[24], to[24], det[24], cur[24];
+    snprintf(from, sizeof from, "%lld", (long long)last->from);
+    snprintf(to, sizeof to, "%lld", (long long)last->to);
+    snprintf(det, sizeof det, "%lld", (long long)last->detected_us);
+    snprintf(cur, sizeof cur, "%lld", (long long)last->cursor);
+    size_t k = 0;
+    argv[k++] = "EVAL";
+    argv[k++] = k_gaps_done_lua;
+    argv[k++] = "2";
+    argv[k++] = gkey;
+    argv[k++] = skey;
+    argv[k++] = nids;
+    for (size_t i = 0; i < n; i++) argv[k++] = g[i].id;
+    const char *kv[] = {"last_id", last->id, "last_source", last->source, "last_reason", last->reason,
+                        "last_unit", last->unit, "last_from", from, "last_to", to,
+                        "last_detected_us", det, "last_cursor", cur, "last_detail", last->detail};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) argv[k++] = kv[i];
+    redisReply *r = cmdv(c, (int)k, argv, NULL);
+    free(argv);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 /* ---- persistence ---------------------------------------------------------------------------- */
 
 static int r_persistence(ss_writer_consumer *c, char *why, size_t n) {
@@ -681,6 +741,8 @@ static const ss_writer_consumer_vtbl redis_vtbl = {
     .report_loss = r_report_loss,
     .oldest_pending = r_oldest_pending,
     .persistence = r_persistence,
+    .gaps_read = r_gaps_read,
+    .gaps_done = r_gaps_done,
     .forget = r_forget,
     .free = r_free,
 };

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer/gaps.h"
 #include "event/event.h"
 #include "writer/ids.h"
 #include "writer/writer.h"
@@ -123,6 +124,12 @@ typedef struct ss_writer_consumer_vtbl {
      * recovers, which fails and retries sessions anyway); 1 no: why says what is wrong and the
      * exact fix; -1 error (errstr). NULL: not checked (the tests' fake). */
     int (*persistence)(ss_writer_consumer *c, char *why, size_t n);
+    /* Gap records (buffer/gaps.h), oldest first: up to max of P<gaps> into *out (malloc'ed,
+     * the caller frees), *n of them. NULL in a consumer without gaps (the tests' fake). */
+    int (*gaps_read)(ss_writer_consumer *c, size_t max, ss_gap_record **out, size_t *n);
+    /* Deletes gap entries the ledger has committed, and notes them in P<gaps-seen> (the
+     * count of those really deleted, and the newest), atomically. */
+    int (*gaps_done)(ss_writer_consumer *c, const ss_gap_record *g, size_t n);
     /* Deletes `dead` from the groups and the heartbeats when nothing of it is pending. */
     int (*forget)(ss_writer_consumer *c, const char *dead);
     void (*free)(ss_writer_consumer *c);

@@ -8,6 +8,7 @@
  *   after_rename  file renamed into place and directory fsynced, ledger not yet written
  *   after_ledger  commit recorded in the ledger, entries not yet acked
  *   after_ack     entries acked and deleted
+ *   after_gap_ledger  gap records committed to the ledger, not yet deleted from Redis
  * Unset (the normal case) costs one branch per step. */
 #ifndef SS_WRITER_CRASH_H
 #define SS_WRITER_CRASH_H

@@ -73,12 +73,17 @@ static const char g_schema[] =
     "CREATE TABLE IF NOT EXISTS window_closes(type_id INTEGER NOT NULL, window_start_us INTEGER NOT NULL,"
     "  window_end_us INTEGER NOT NULL, closed_us INTEGER NOT NULL, PRIMARY KEY(type_id, window_start_us));"
     "CREATE TABLE IF NOT EXISTS redis_losses(at_us INTEGER NOT NULL, stream TEXT NOT NULL,"
-    "  last_delivered TEXT NOT NULL, max_claimed TEXT NOT NULL, released INTEGER NOT NULL, redis_run_id TEXT);";
+    "  last_delivered TEXT NOT NULL, max_claimed TEXT NOT NULL, released INTEGER NOT NULL, redis_run_id TEXT);"
+    "CREATE TABLE IF NOT EXISTS gaps(stream_id TEXT PRIMARY KEY, source TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  unit TEXT NOT NULL, from_pos INTEGER NOT NULL, to_pos INTEGER NOT NULL, detected_us INTEGER NOT NULL,"
+    "  cursor INTEGER NOT NULL, detail TEXT NOT NULL, committed_us INTEGER NOT NULL);";
 
 #define SCHEMA_VERSION 2
 #define SCHEMA_VERSION_SET "PRAGMA user_version=2"
 /* Claims per batch row when migrating a version-0 claim_log. */
 #define MIGRATE_BATCH 65536
+
+static void copy_text(char *dst, size_t cap, const unsigned char *s);
 
 static int64_t now_us(void) {
     struct timeval tv;
@@ -587,6 +592,66 @@ int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_del
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "record a Redis data loss"), rollback(l), -1;
     return commit(l);
+}
+
+int ss_ledger_gaps_add(ss_ledger *l, const ss_gap_record *g, size_t n, size_t *inserted) {
+    *inserted = 0;
+    if (begin(l, 1) != 0) return -1;
+    /* keyed by the Redis entry id: a retry after a crash between this commit and the XDEL
+     * (or a second writer of the ledger that read the same entry) changes nothing */
+    sqlite3_stmt *st = prep(l, "INSERT OR IGNORE INTO gaps(stream_id, source, reason, unit, from_pos, to_pos, "
+                               "detected_us, cursor, detail, committed_us) VALUES(?,?,?,?,?,?,?,?,?,?)");
+    if (!st) return rollback(l), -1;
+    int64_t now = now_us();
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, g[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g[i].source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, g[i].reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, g[i].unit, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, g[i].from);
+        sqlite3_bind_int64(st, 6, g[i].to);
+        sqlite3_bind_int64(st, 7, g[i].detected_us);
+        sqlite3_bind_int64(st, 8, g[i].cursor);
+        sqlite3_bind_text(st, 9, g[i].detail, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fail(l, "record a gap");
+            sqlite3_finalize(st);
+            return rollback(l), -1;
+        }
+        *inserted += (size_t)sqlite3_changes(l->db);
+    }
+    sqlite3_finalize(st);
+    return commit(l);
+}
+
+int ss_ledger_gaps(ss_ledger *l, void (*fn)(void *ctx, const ss_gap_record *g, int64_t committed_us), void *ctx) {
+    /* a ledger from before gap records has no table: it has no gaps */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(l->db, "SELECT stream_id, source, reason, unit, from_pos, to_pos, detected_us, cursor, "
+                                  "detail, committed_us FROM gaps ORDER BY detected_us, stream_id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        if (strstr(sqlite3_errmsg(l->db), "no such table")) return 0;
+        return fail(l, "read gaps");
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ss_gap_record g;
+        memset(&g, 0, sizeof g);
+        copy_text(g.id, sizeof g.id, sqlite3_column_text(st, 0));
+        copy_text(g.source, sizeof g.source, sqlite3_column_text(st, 1));
+        copy_text(g.reason, sizeof g.reason, sqlite3_column_text(st, 2));
+        copy_text(g.unit, sizeof g.unit, sqlite3_column_text(st, 3));
+        g.from = sqlite3_column_int64(st, 4);
+        g.to = sqlite3_column_int64(st, 5);
+        g.detected_us = sqlite3_column_int64(st, 6);
+        g.cursor = sqlite3_column_int64(st, 7);
+        copy_text(g.detail, sizeof g.detail, sqlite3_column_text(st, 8));
+        fn(ctx, &g, sqlite3_column_int64(st, 9));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(l, "read gaps");
 }
 
 size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }

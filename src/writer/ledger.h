@@ -22,6 +22,9 @@
  *             claims_gen: bumped when claims are released (every writer then reloads);
  *             redis_run_id: the Redis server last seen (a change is logged as a restart)
  *   redis_losses every detected loss of delivered entries in Redis, with the claims released
+ *   gaps      every gap record a source reported (buffer/gaps.h), moved here from Redis by
+ *             the writer: keyed by its Redis entry id, so it is recorded once however often
+ *             the move is retried
  *
  * WAL mode, so readers (`skyspool runs`) never block writers and several writers on one
  * machine share one ledger (busy_timeout serializes their short write transactions). Commit
@@ -38,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer/gaps.h"
 #include "writer/ids.h"
 
 #define SS_LEDGER_FILE "ledger.sqlite"
@@ -95,6 +99,14 @@ typedef struct {
     long long released; /* out */
 } ss_ledger_release;
 long long ss_ledger_release_claims(ss_ledger *l, ss_ledger_release *rel);
+/* Records gap records (table gaps) in one FULL transaction: once it returns 0 they survive
+ * power loss. Records whose stream id is there already are skipped; *inserted counts the
+ * new ones. */
+int ss_ledger_gaps_add(ss_ledger *l, const ss_gap_record *g, size_t n, size_t *inserted);
+/* Visits every recorded gap, oldest detection first (none for a ledger from before gap
+ * records). 0, or -1 (errstr). */
+int ss_ledger_gaps(ss_ledger *l, void (*fn)(void *ctx, const ss_gap_record *g, int64_t committed_us), void *ctx);
+
 /* Records a detected Redis data loss (table redis_losses). */
 int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_delivered, const char *max_claimed,
                           long long released, const char *redis_run_id);

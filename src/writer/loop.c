@@ -91,9 +91,18 @@ const char *ss_writer_errstr(const ss_writer *w) { return w->errstr; }
 /* A stream's number in the ledger (claims, runs, commits): its type when unsharded, a
  * number of its own per (shard, type) otherwise. Entry ids of two streams can be equal,
  * so two shards owned by one ledger must never look up each other's committed ids. */
-_Static_assert(SS_TYPE__COUNT * (SS_SHARDS_MAX + 1) <= 256, "ledger stream numbers must fit the claim log's byte");
+/* A stream's number in the ledger. The numbers are stored (claims, commits, window closes),
+ * so they never change: the eight types that existed first (post..other) keep
+ * `type` unsharded and 8 * (shard + 1) + type sharded; every type added since (sync) has a
+ * block of SS_SHARDS_MAX + 1 numbers of its own after theirs (unsharded, then each shard). */
+#define LEGACY_TYPES 8
+_Static_assert(SS_TYPE_OTHER == LEGACY_TYPES - 1, "the first eight types keep their ledger numbers");
+_Static_assert(LEGACY_TYPES * (SS_SHARDS_MAX + 1) + (SS_TYPE__COUNT - LEGACY_TYPES) * (SS_SHARDS_MAX + 1) <= 256,
+               "ledger stream numbers must fit the claim log's byte");
 int ss_wr_led_type(const ss_writer *w, int type) {
-    return w->nshards > 1 ? SS_TYPE__COUNT * (w->o.shard + 1) + type : type;
+    if (type < LEGACY_TYPES) return w->nshards > 1 ? LEGACY_TYPES * (w->o.shard + 1) + type : type;
+    return LEGACY_TYPES * (SS_SHARDS_MAX + 1) + (type - LEGACY_TYPES) * (SS_SHARDS_MAX + 1) +
+           (w->nshards > 1 ? w->o.shard + 1 : 0);
 }
 
 int ss_wr_consumer_fail(ss_writer *w) { return ss_wr_fail(w, "%s", w->c->errstr); }
@@ -133,6 +142,8 @@ static void register_metrics(ss_writer *w) {
                               "Pending entries found deleted from their stream before they were written (lost)", NULL);
     w->m.released = ss_metric_get("skyspool_writer_released_claims_total", SS_METRIC_COUNTER,
                                   "Dedup claims released because Redis lost the entries that held them", NULL);
+    w->m.gaps = ss_metric_get("skyspool_writer_gaps_total", SS_METRIC_COUNTER,
+                              "Gap records committed to the ledger (skyspool gaps)", NULL);
     w->m.open_parts = ss_metric_get("skyspool_writer_open_parts", SS_METRIC_GAUGE, "Part files open", NULL);
     w->m.claims_mem = ss_metric_get("skyspool_writer_dedup_claims_bytes", SS_METRIC_GAUGE,
                                     "Memory of the in-memory dedup claim set (the horizon's keys)", NULL);
@@ -504,6 +515,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (w->c->v->ensure_groups(w->c) != 0) return ss_wr_consumer_fail(w);
     if (heartbeat(w, 0) != 0) return -1;
     if (clean_intents(w, w->consumer) != 0) return -1;
+    if (ss_wr_commit_gaps(w, 1) != 0) return -1;
     /* Dead consumers' entries are taken over only after our own pending entries have been
      * re-read (XCLAIM puts them into our PEL, which the history pass reads). */
     int cleared = 0, reclaimed_once = 0;
@@ -512,6 +524,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     while (!*stop) {
         if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
         if (ss_wr_check_persistence(w, 0) != 0) return -1; /* again every SS_PERSIST_CHECK_MS */
+        if (ss_wr_commit_gaps(w, 0) != 0) return -1;
         if (!any_history(w) && (!reclaimed_once || (!w->o.once && ss_wr_mono_ms() - w->last_reclaim_ms >= w->o.claim_idle_ms / 2))) {
             if (reclaim_dead(w) != 0) return -1;
             reclaimed_once = 1;
@@ -550,6 +563,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
      * and the next run carries on with them (no early window, no late parts after it). */
     int stopped = *stop != 0;
     if (ss_wr_flush_cycle(w, !stopped, !stopped && w->o.once && w->o.all) != 0) return -1;
+    if (ss_wr_commit_gaps(w, 1) != 0) return -1;
     maybe_prune(w, 1);
     if (w->nparts) {
         uint64_t rows = 0;
@@ -742,7 +756,11 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
     }
-    w->flushed_end = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, 0), ss_wr_led_type(w, SS_TYPE__COUNT - 1));
+    w->flushed_end = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, 0), ss_wr_led_type(w, SS_TYPE_OTHER));
+    for (int t = LEGACY_TYPES; t < SS_TYPE__COUNT; t++) {
+        int64_t f = ss_ledger_flushed_until_streams(w->led, ss_wr_led_type(w, t), ss_wr_led_type(w, t));
+        if (f > w->flushed_end) w->flushed_end = f;
+    }
     w->dec[0] = ss_decoder_new(NULL);
     w->dec[1] = ss_decoder_new(NULL);
     if (!w->dec[0] || !w->dec[1]) {

@@ -215,11 +215,12 @@ static int dlq_entry(ss_writer *w, const bent *e) {
 
 /* Decoding and Parquet encoding are most of the writer's CPU, so owners are decoded and
  * appended in two lanes at once, split by type (each part file belongs to one lane, so no
- * file is touched by two threads): likes, blocks, identity and account in one, posts,
- * reposts, follows and other in the other, about half the events each. */
+ * file is touched by two threads): likes, blocks, identity, account and sync in one,
+ * posts, reposts, follows and other in the other, about half the events each. */
 #define NLANES 2
 static int lane_of(int type) {
-    return type == SS_TYPE_LIKE || type == SS_TYPE_BLOCK || type == SS_TYPE_IDENTITY || type == SS_TYPE_ACCOUNT;
+    return type == SS_TYPE_LIKE || type == SS_TYPE_BLOCK || type == SS_TYPE_IDENTITY || type == SS_TYPE_ACCOUNT ||
+           type == SS_TYPE_SYNC;
 }
 
 typedef struct {

@@ -20,12 +20,17 @@
 
 #include <openssl/evp.h>
 
+#include "archive/archive.h"
+#include "archive/readback.h"
 #include "parquet/footer.h"
+#include "parquet/reader.h"
+#include "util/buf.h"
+#include "util/civil.h"
 
 
 const char *ss_verify_kind_name(ss_verify_kind k) {
     static const char *const n[] = {"missing", "size", "unreadable", "rows", "checksum", "unknown", "no_marker",
-                                    "archive_id"};
+                                    "archive_id", "decode"};
     return (unsigned)k < sizeof n / sizeof *n ? n[k] : "?";
 }
 
@@ -171,6 +176,72 @@ static void problem(run_ctx *c, ss_verify_kind k, const char *path, uint64_t exp
     if (c->o->on_problem) c->o->on_problem(c->o->ctx, &p);
 }
 
+/* The partition of a relative path "year=Y/month=M/day=D/hour=H/type=T/NAME": 0, or -1. */
+static int path_partition(const char *rel, int64_t *hour_us, ss_type *t) {
+    int y, mo, d, h, n = 0;
+    char tn[32];
+    if (sscanf(rel, "year=%4d/month=%2d/day=%2d/hour=%2d/type=%31[a-z]/%n", &y, &mo, &d, &h, tn, &n) != 5 || n == 0)
+        return -1;
+    int ti = ss_type_from_name(tn);
+    if (ti < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23) return -1;
+    *t = (ss_type)ti;
+    *hour_us = (ss_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 3600000000LL;
+    return 0;
+}
+
+/* deep: every row through the reader and back into its event. 0 fine, 1 a problem. */
+static int check_rows(run_ctx *c, const char *abs, const lfile *f) {
+    int64_t hour_us;
+    ss_type t;
+    if (path_partition(f->path, &hour_us, &t) != 0) return 0; /* not the archive layout: nothing to compare to */
+    ss_pq_reader *r = ss_pq_reader_open(abs);
+    if (!r) {
+        problem(c, SS_VERIFY_DECODE, f->path, f->rows, 0, "out of memory");
+        return 1;
+    }
+    char e[256];
+    ss_ar_readback rb;
+    int bad = 0;
+    uint64_t rows = 0;
+    ss_buf js;
+    ss_buf_init(&js);
+    if (ss_pq_reader_err(r)) {
+        problem(c, SS_VERIFY_DECODE, f->path, f->rows, 0, "%s", ss_pq_reader_errstr(r));
+        bad = 1;
+    } else if (ss_ar_readback_init(&rb, r, t, e, sizeof e) != 0) {
+        problem(c, SS_VERIFY_DECODE, f->path, f->rows, 0, "%s", e);
+        bad = 1;
+    }
+    while (!bad) {
+        int k = ss_pq_reader_next(r);
+        if (k < 0) {
+            problem(c, SS_VERIFY_DECODE, f->path, f->rows, rows, "row %llu: %s", (unsigned long long)rows,
+                    ss_pq_reader_errstr(r));
+            bad = 1;
+        }
+        if (k <= 0) break;
+        int64_t tu;
+        ss_buf_reset(&js);
+        if (ss_ar_readback_json(&rb, r, &js, &tu, e, sizeof e) != 0) {
+            problem(c, SS_VERIFY_DECODE, f->path, f->rows, rows, "row %llu: %s", (unsigned long long)rows, e);
+            bad = 1;
+        } else if (tu < hour_us || tu >= hour_us + 3600000000LL) {
+            problem(c, SS_VERIFY_DECODE, f->path, f->rows, rows, "row %llu: time_us %lld outside the partition hour",
+                    (unsigned long long)rows, (long long)tu);
+            bad = 1;
+        }
+        rows++;
+    }
+    if (!bad && rows != f->rows) {
+        problem(c, SS_VERIFY_DECODE, f->path, f->rows, rows, "%llu rows decoded, %llu committed", (unsigned long long)rows,
+                (unsigned long long)f->rows);
+        bad = 1;
+    }
+    ss_buf_free(&js);
+    ss_pq_reader_close(r);
+    return bad;
+}
+
 /* One committed file: 0 intact, 1 a problem was reported. */
 static int check_file(run_ctx *c, const char *root, const lfile *f) {
     char abs[PATH_MAX];
@@ -220,6 +291,7 @@ static int check_file(run_ctx *c, const char *root, const lfile *f) {
         }
     }
     close(fd);
+    if (!bad && c->o->deep) bad = check_rows(c, abs, f);
     return bad;
 }
 

@@ -13,6 +13,10 @@
  *   no_marker   the ledger is bound to an archive (writer/archive_id.h) but the root has no
  *               marker
  *   archive_id  the marker names another archive than the ledger is bound to
+ *   decode      (deep only) a row does not decode through the Parquet reader
+ *               (parquet/reader.h) or back into its event (archive/readback.h), the rows
+ *               read differ from the committed count, or a row's time_us lies outside
+ *               the file's partition hour
  *
  * Without deep it reads, per file, one stat and the footer (the last 8 bytes, then the
  * footer itself), so a year of files checks in seconds; a file overwritten with other
@@ -43,6 +47,7 @@ typedef enum {
     SS_VERIFY_UNKNOWN,
     SS_VERIFY_NO_MARKER,
     SS_VERIFY_ARCHIVE_ID,
+    SS_VERIFY_DECODE,
 } ss_verify_kind;
 
 const char *ss_verify_kind_name(ss_verify_kind k); /* "missing", "size", ... */

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t failures;   /* failed attempts (each followed by backoff) */
     uint64_t released;   /* dedup claims released because Redis lost their entries */
     uint64_t lost;       /* pending entries found deleted from their stream and not committed */
+    uint64_t gaps;       /* gap records committed to the ledger (buffer/gaps.h; duplicates not counted) */
     uint64_t open_parts;
     uint64_t mem_estimate;
     int64_t watermark_us;

@@ -77,7 +77,7 @@ typedef struct {
 
 typedef struct {
     ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
-    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost;
+    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost, *gaps;
 } wmetrics;
 
 struct ss_writer {
@@ -111,6 +111,7 @@ struct ss_writer {
     int64_t max_event_t;
     int64_t last_hb_ms, last_reclaim_ms, last_prune_ms;
     int64_t last_persist_ms; /* persistence.c */
+    int64_t last_gaps_ms;    /* gaps.c */
     /* Set by each reclaim pass: entries still pending with consumers that look alive but not
      * on this machine (no lock file here), and the one with the most of them. */
     long long others_pending;
@@ -142,6 +143,10 @@ int ss_wr_consumer_fail(ss_writer *w);
 /* persistence.c: checks that Redis keeps what it acknowledges, now or when
  * SS_PERSIST_CHECK_MS have passed; a finding sets w->fatal. 0 or -1 (errstr). */
 int ss_wr_check_persistence(ss_writer *w, int now);
+
+/* gaps.c: moves the gap records waiting in Redis into the ledger (then deletes them from
+ * Redis), now or when GAPS_EVERY_MS have passed. 0 or -1 (errstr). */
+int ss_wr_commit_gaps(ss_writer *w, int now);
 
 /* parts.c */
 void ss_wr_update_gauges(ss_writer *w);

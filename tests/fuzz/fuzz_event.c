@@ -151,6 +151,13 @@ static void check_event(const ss_event *ev, const char *buf, size_t len, const s
         if (ev->kind == SS_KIND_ACCOUNT) CHECK(ev->active == 0 || ev->active == 1, "account active %d", ev->active);
         else CHECK(ev->active == -1, "identity active %d", ev->active);
         break;
+    case SS_KIND_SYNC:
+        CHECK(ev->op == SS_OP_NONE && ev->type == SS_TYPE_SYNC, "sync with op %d, type %d", ev->op, ev->type);
+        CHECK(!ev->record.p && !ev->collection.p, "sync with commit fields");
+        check_slice("rev", ev->rev, buf, len, d, 1);
+        check_slice("time", ev->time, buf, len, d, 0);
+        CHECK(ev->active == -1, "sync active %d", ev->active);
+        break;
     default:
         CHECK(0, "kind %d", ev->kind);
     }
@@ -232,7 +239,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (pk.collection) CHECK(inside(pk.collection, pk.collection_len, buf, size), "peeked collection outside the input");
     if (r == SS_DECODE_OK) {
         int want_kind = ev.kind == SS_KIND_COMMIT ? SS_JS_KIND_COMMIT
-                        : ev.kind == SS_KIND_IDENTITY ? SS_JS_KIND_IDENTITY : SS_JS_KIND_ACCOUNT;
+                        : ev.kind == SS_KIND_IDENTITY ? SS_JS_KIND_IDENTITY
+                        : ev.kind == SS_KIND_SYNC     ? SS_JS_KIND_SYNC
+                                                      : SS_JS_KIND_ACCOUNT;
         CHECK(prc == 0, "ss_js_peek fails on an event the decoder accepts");
         CHECK(pk.time_us == ev.time_us, "peek time_us %lld, decoder %lld", (long long)pk.time_us, (long long)ev.time_us);
         CHECK(pk.kind == want_kind, "peek kind %d, decoder kind %d", pk.kind, ev.kind);

@@ -156,7 +156,7 @@ static void expected(ss_fh_decoder *d, const model *m, int64_t skip, outs *o) {
         }
     }
     if (m->end == SS_FRAMES_TRUNCATED || m->end == SS_FRAMES_TOO_BIG) {
-        ss_source_msg msg = {"", 0, 0, m->end == SS_FRAMES_TRUNCATED ? "truncated" : "frame_too_big"};
+        ss_source_msg msg = {"", 0, 0, m->end == SS_FRAMES_TRUNCATED ? "truncated" : "frame_too_big", NULL};
         outs_add(o, &msg);
     }
     o->end = m->end == SS_FRAMES_TOO_BIG ? SS_SOURCE_ERR : SS_SOURCE_END;

@@ -2,7 +2,8 @@
  *
  *   fuzz_seeds OUTDIR [SAMPLES_DIR]
  *
- * creates OUTDIR/<target>/ for json, event, file_source, firehose, frames and parquet_writer, from
+ * creates OUTDIR/<target>/ for json, event, file_source, firehose, frames, parquet_writer and
+ * parquet_reader (small files the Parquet writer makes, with every codec, and writer programs), from
  * real Jetstream events (the .jsonl files of SAMPLES_DIR, the shared samples; optional), events of the
  * synthetic generator (good, duplicated and malformed lines) and frames built by the
  * test-side firehose encoder. Nothing generated is committed: the hand-written seeds in
@@ -14,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "event/event.h"
 #include "fh_encode.h"
+#include "parquet/parquet.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -234,6 +237,57 @@ static void parquet_seeds(void) {
     }
 }
 
+/* ---- parquet reader: real files (mode byte 0) and writer programs (mode byte 1) ---- */
+static void parquet_reader_seeds(void) {
+    static const ss_pq_column cols[] = {{"i", SS_PQ_INT64, 0, 0}, {"s", SS_PQ_STRING, 1, 1}, {"l", SS_PQ_STRING_LIST, 1, 0},
+                                        {"b", SS_PQ_BOOLEAN, 1, 0}, {"t", SS_PQ_TIMESTAMP_MICROS, 1, 0}};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.pq-seed.parquet", outdir);
+    for (int k = 0; k < 6; k++) {
+        ss_pq_options o;
+        ss_pq_options_init(&o);
+        o.fsync = 0;
+        o.codec = (ss_pq_codec)(k % 3);
+        o.delta_int64 = k >= 3;
+        o.row_group_rows = 5 + (size_t)k;
+        o.page_bytes = 64;
+        ss_pq_writer *w = ss_pq_open(path, cols, 5, &o);
+        if (!w) continue;
+        for (int i = 0; i < 12; i++) {
+            ss_pq_set_int64(w, 0, 1754524800000000LL + i * 977);
+            if (i % 3) ss_pq_set_string(w, 1, i % 2 ? "like" : "post", 4);
+            if (i % 4) {
+                ss_pq_list_begin(w, 2);
+                for (int j = 0; j < i % 4 - 1; j++) ss_pq_list_add(w, 2, "en", 2);
+            }
+            if (i % 5) ss_pq_set_bool(w, 3, i & 1);
+            if (i % 2) ss_pq_set_int64(w, 4, 1700000000000000LL + i);
+            ss_pq_end_row(w);
+        }
+        char err[256];
+        if (ss_pq_close(w, NULL, err, sizeof err) != 0) continue;
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        uint8_t buf[1 << 16];
+        buf[0] = 0;
+        size_t n = fread(buf + 1, 1, sizeof buf - 1, f);
+        fclose(f);
+        put("parquet_reader", buf, n + 1);
+    }
+    unlink(path);
+    uint64_t s = 7;
+    for (int k = 0; k < 12; k++) {
+        uint8_t prog[600];
+        size_t n = 80 + (size_t)k * 40;
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            prog[i] = (uint8_t)(s >> 56);
+        }
+        prog[0] = 1;
+        put("parquet_reader", prog, n);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: fuzz_seeds OUTDIR [SAMPLES_DIR]\n");
@@ -253,6 +307,7 @@ int main(int argc, char **argv) {
     ss_buf_free(&frames_file);
     file_seeds();
     parquet_seeds();
+    parquet_reader_seeds();
     fprintf(stderr, "fuzz_seeds: %zu lines, %zu seed files in %s\n", nlines, written, outdir);
     for (size_t i = 0; i < nlines; i++) free(lines[i]);
     free(lines);

@@ -44,7 +44,7 @@ fi
 # Pruning: in time-ordered input (no planted jitter) row groups cover disjoint time ranges,
 # and a filter on `time` must skip all but one (archive_check --prune corrupts the others).
 "$SKYSPOOL_BIN" synth --events 8000 --seed 12 --start 2025-12-31T22:40:00Z --rate 2.5 > "$SS_TMP/ordered.jsonl"
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/ordered" --row-group-rows 200 --quiet "$SS_TMP/ordered.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/ordered" --row-group-rows 200 --no-progress "$SS_TMP/ordered.jsonl" > /dev/null
 if ss_node archive_check.mjs --dir "$SS_TMP/ordered" --jsonl "$SS_TMP/ordered.jsonl" --prune; then
   ss_pass "a filter on time skips row groups"
 else
@@ -53,7 +53,7 @@ fi
 
 # snappy and uncompressed output declare their codec and read back the same events
 for codec in snappy none; do
-  "$SKYSPOOL_BIN" convert --out "$SS_TMP/$codec" --codec "$codec" --quiet "$in" > /dev/null
+  "$SKYSPOOL_BIN" convert --out "$SS_TMP/$codec" --codec "$codec" --no-progress "$in" > /dev/null
   if ss_node archive_check.mjs --dir "$SS_TMP/$codec" --jsonl "$in" --codec "$codec" --expect-rejects -1 > "$SS_TMP/$codec.log"; then
     ss_pass "--codec $codec reads back exactly"
   else

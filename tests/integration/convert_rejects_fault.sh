@@ -13,7 +13,7 @@ in=$SS_TMP/in.jsonl
 "$SKYSPOOL_BIN" synth --events 30 --seed 3 > "$in"
 { echo '{"did":'; echo 'not json'; } >> "$in"
 out=$SS_TMP/out
-calls=$(ss_fault_count "$out" "$SKYSPOOL_BIN" convert --out "$out" --quiet --tag t "$in")
+calls=$(ss_fault_count "$out" "$SKYSPOOL_BIN" convert --out "$out" --no-progress --tag t "$in")
 ss_check "counting run wrote a rejects file" test -n "$(ls "$out/_rejects" 2>/dev/null)"
 # The calls that finish the rejects temp file: the rename to rejects-t.jsonl (traced by
 # its new name) and the write/fsync/close calls on one fd right before it.
@@ -28,7 +28,7 @@ for n in "${targets[@]}"; do
   op=$(sed -n "${n}p" "$SS_TMP/fault.trace" | awk '{print $2}')
   rm -rf "$out"
   rc=0
-  ss_fault_run "$n" EIO "$out" "$SKYSPOOL_BIN" convert --out "$out" --quiet --tag t "$in" || rc=$?
+  ss_fault_run "$n" EIO "$out" "$SKYSPOOL_BIN" convert --out "$out" --no-progress --tag t "$in" || rc=$?
   ss_eq "call $n ($op) failing: exit 1" 1 "$rc"
   ss_check "call $n ($op) failing: the error is named" grep -q "Input/output error" "$SS_TMP/fault.err"
   left=$(find "$out" -name '.*.tmp' | head -3)

@@ -48,8 +48,8 @@ fi
 # stdin and .zst input give the same rows as the files.
 cat "${samples[@]}" > "$SS_TMP/all.jsonl"
 zstd -q -f "$SS_TMP/all.jsonl" -o "$SS_TMP/all.jsonl.zst"
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/stdin" --keep-other --quiet --tag from-stdin - < "$SS_TMP/all.jsonl" > /dev/null
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/zst" --keep-other --quiet "$SS_TMP/all.jsonl.zst" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stdin" --keep-other --no-progress --tag from-stdin - < "$SS_TMP/all.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/zst" --keep-other --no-progress "$SS_TMP/all.jsonl.zst" > /dev/null
 q="SELECT count(*) AS n, sum(hash(did, time_us, rkey, rev, record, text, seq, status, langs)) AS h FROM read_parquet('DIR/**/*.parquet', hive_partitioning = true)"
 want=$(ss_node duck_query.mjs "${q//DIR/$out}")
 ss_eq "stdin input gives the same rows" "$want" "$(ss_node duck_query.mjs "${q//DIR/$SS_TMP/stdin}")"
@@ -57,7 +57,7 @@ ss_eq ".zst input gives the same rows" "$want" "$(ss_node duck_query.mjs "${q//D
 
 # Converting the same inputs again rewrites the same files (deterministic names): no duplicates.
 before=$(cd "$out" && find . -name '*.parquet' | sort | md5sum)
-"$SKYSPOOL_BIN" convert --out "$out" --keep-other --quiet "${samples[@]}" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$out" --keep-other --no-progress "${samples[@]}" > /dev/null
 ss_eq "a second run writes the same file names" "$before" "$(cd "$out" && find . -name '*.parquet' | sort | md5sum)"
 ss_eq "a second run adds no duplicate rows" "$lines" \
   "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$out/**/*.parquet')")"
@@ -68,7 +68,7 @@ ss_eq "a second run adds no duplicate rows" "$lines" \
 # (synth: every type in every hour; a file given twice would now be written once, see
 # convert_identity.sh, and no longer revisit partitions)
 "$SKYSPOOL_BIN" synth --events 3000 --seed 5 --rate 1 > "$SS_TMP/twice.jsonl"
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --quiet --max-open-files 2 --spill-bytes 0 --json "$SS_TMP/twice.jsonl" > "$SS_TMP/stale0.json"
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --no-progress --max-open-files 2 --spill-bytes 0 --json "$SS_TMP/twice.jsonl" > "$SS_TMP/stale0.json"
 many=$(find "$SS_TMP/stale" -name 'part-*.parquet' ! -name 'part-*-000000.parquet' | wc -l)
 ss_check "few open files split partitions into extra part files ($many)" test "$many" -gt 0
 "$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --json "$SS_TMP/twice.jsonl" > "$SS_TMP/stale.json"
@@ -80,7 +80,7 @@ ss_eq "no duplicate rows after the re-run" "$(jget "$SS_TMP/stale0.json" events)
 first=$(find "$SS_TMP/stale" -name 'part-*-000000.parquet' | head -1)
 tmpname="$(dirname "$first")/.$(basename "${first%-000000.parquet}")-000009.parquet.tmp"
 : > "$tmpname"
-"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --quiet "$SS_TMP/twice.jsonl" > /dev/null
+"$SKYSPOOL_BIN" convert --out "$SS_TMP/stale" --keep-other --max-open-files 64 --no-progress "$SS_TMP/twice.jsonl" > /dev/null
 ss_check "an interrupted run's temporary is removed" test ! -e "$tmpname"
 
 # Usage errors exit 2 with a message; --help exits 0 with examples.

@@ -34,11 +34,11 @@ sed -n 1,200p "$in/all.jsonl" > "$in/many.jsonl"
 convert_case() { # name input [max calls: sample writes]
   local name=$1 input=$2 sample=${3:-0}
   local out=$SS_TMP/out-$name ref=$SS_TMP/ref-$name
-  "$SKYSPOOL_BIN" convert --out "$ref" --quiet --tag t "$input" >/dev/null 2>&1
+  "$SKYSPOOL_BIN" convert --out "$ref" --no-progress --tag t "$input" >/dev/null 2>&1
   local want
   want=$(snapshot "$ref")
   local calls
-  calls=$(ss_fault_count "$out" "$SKYSPOOL_BIN" convert --out "$out" --quiet --tag t "$input")
+  calls=$(ss_fault_count "$out" "$SKYSPOOL_BIN" convert --out "$out" --no-progress --tag t "$input")
   ss_eq "convert $name: counting run output equals the reference" "$want" "$(snapshot "$out")"
   ss_log "convert $name: $calls I/O calls on the output tree"
   [ "${calls:-0}" -gt 10 ] || { ss_fail "convert $name: too few I/O calls counted ($calls)"; return; }
@@ -52,7 +52,7 @@ convert_case() { # name input [max calls: sample writes]
     [ $((n % 4)) -eq 0 ] && persist=1
     rm -rf "$out"
     local rc=0
-    SS_FAULT_PERSIST=$persist ss_fault_run "$n" "$e" "$out" "$SKYSPOOL_BIN" convert --out "$out" --quiet --tag t "$input" || rc=$?
+    SS_FAULT_PERSIST=$persist ss_fault_run "$n" "$e" "$out" "$SKYSPOOL_BIN" convert --out "$out" --no-progress --tag t "$input" || rc=$?
     runs=$((runs + 1))
     local what="convert $name: call $n ($op) failing with $e (persist $persist)"
     if [ "$rc" -eq 0 ]; then

@@ -5,7 +5,10 @@
 #  2. each damage on its own copy of the archive, found with exit 1 and named in the report
 #     and in --json: a deleted file (missing), a truncated file (size), a file overwritten
 #     with other bytes of the same size (plain verify cannot see it, as documented; --deep:
-#     checksum), an unknown extra part file (unknown), a footer claiming other rows (rows).
+#     checksum), an unknown extra part file (unknown), a footer claiming other rows (rows),
+#     pages overwritten in a file whose committed SHA-256 is then made to match (as a writer
+#     that wrote a broken file would have committed it): the checksum passes and only
+#     --deep's row decoding finds it (decode).
 #  3. usage errors exit 2; a missing ledger exits 1.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/writer.sh"
@@ -78,6 +81,17 @@ PY
 rows_f1=$(sqlite3 "$DD/ledger.sqlite" "select rows from commits where path='$f1'")
 rows_f2=$(sqlite3 "$DD/ledger.sqlite" "select rows from commits where path='$f2'")
 if [ "$rows_f1" != "$rows_f2" ]; then expect rows rows "$f1"; else ss_log "f1 and f2 have the same rows: rows case skipped"; fi
+
+# pages damaged, and the ledger's SHA-256 made to match: only decoding the rows finds it
+damage undecodable; rm -rf "$SS_TMP/dd-undecodable"; cp -a "$DD" "$SS_TMP/dd-undecodable"
+dd if=/dev/urandom of="$SS_TMP/undecodable/$f4" bs=1 seek=4 count=2048 conv=notrunc status=none
+sha=$(sha256sum "$SS_TMP/undecodable/$f4" | cut -d' ' -f1)
+sqlite3 "$SS_TMP/dd-undecodable/ledger.sqlite" "update commits set sha256='$sha' where path='$f4'"
+rc=0; "$B" verify --out "$SS_TMP/undecodable" --data-dir "$SS_TMP/dd-undecodable" > /dev/null || rc=$?
+ss_eq "undecodable pages, matching SHA-256: plain verify passes (footer intact)" 0 "$rc"
+DD_SAVE=$DD; DD=$SS_TMP/dd-undecodable
+expect undecodable decode "$f4" --deep
+DD=$DD_SAVE
 
 # ---- 3. usage and runtime errors --------------------------------------------------------
 rc=0; "$B" verify --data-dir "$DD" > /dev/null 2>&1 || rc=$?

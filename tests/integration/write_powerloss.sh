@@ -158,7 +158,7 @@ ss_log "writer part done at $((SECONDS - t0)) s"
 # ---- 3. convert -------------------------------------------------------------------------
 snapshot() { [ -d "$1" ] || return 0; (cd "$1" && find . -type f ! -name '.*' -exec sha256sum {} + 2>/dev/null | sort -k2); }
 "$B" synth --events 400 --seed 7 --bad-frac 0.05 > "$SS_TMP/conv.jsonl"
-IN=$SS_TMP/conv.jsonl C=(convert --quiet --tag t)
+IN=$SS_TMP/conv.jsonl C=(convert --no-progress --tag t)
 "$B" "${C[@]}" --out "$SS_TMP/conv-ref" "$IN" >/dev/null 2>&1
 want=$(snapshot "$SS_TMP/conv-ref")
 CR=$SS_TMP/plc

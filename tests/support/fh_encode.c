@@ -798,6 +798,20 @@ int fhe_conv_line(fhe_conv *c, const char *line, size_t n, char *err, size_t err
         goto out;
     }
     fhe_conv_flush(c);
+    if (str_is(kind, "sync")) { /* skyspool's sync event: a #sync frame */
+        const jv *body = jget(&ev, "sync");
+        const jv *seq = jget(body, "seq"), *time = jget(body, "time"), *rev = jget(body, "rev");
+        if (!seq || seq->t != J_INT || !time || time->t != J_STR || !rev || rev->t != J_STR) {
+            snprintf(err, errlen, "sync without seq/time/rev");
+            goto out;
+        }
+        ss_buf_reset(&c->frame);
+        fhe_sync_frame(&c->frame, seq->i, did->s, rev->s, time->s);
+        emit(c);
+        if (seq->i >= c->next_seq) c->next_seq = seq->i + 1;
+        rc = 0;
+        goto out;
+    }
     int account = str_is(kind, "account");
     if (!account && !str_is(kind, "identity")) {
         snprintf(err, errlen, "unknown kind");

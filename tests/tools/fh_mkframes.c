@@ -5,7 +5,8 @@
  * Each commit event's record becomes canonical DAG-CBOR with a real CID, consecutive
  * commit events of one repo and rev become one multi-op #commit, and each CAR carries the
  * signed commit block plus about BYTES of MST-node-like blocks (live frames average about
- * 5.4 KB). identity/account events become their frames. Lines that are not convertible
+ * 5.4 KB). identity/account events become their frames, sync events (skyspool's own kind)
+ * #sync frames. Lines that are not convertible
  * events are skipped and counted (stderr).
  *
  * --expect writes what the decoder must print for these frames: each input line with its

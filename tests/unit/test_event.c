@@ -966,9 +966,39 @@ static void test_dedup_keys(void **state) {
     free(l.data);
 }
 
+/* skyspool's own sync kind: the firehose decoder's shape, its checks, its own dedup key. */
+static void test_sync_kind(void **state) {
+    (void)state;
+    ss_decoder *d = ss_decoder_new(NULL);
+    ss_event ev;
+    const char *ok = "{\"did\":\"did:plc:s1\",\"time_us\":1750000000000000,\"kind\":\"sync\",\"sync\":{\"did\":"
+                     "\"did:plc:s1\",\"rev\":\"3abc\",\"seq\":42,\"time\":\"2026-05-25T14:23:28.778Z\"}}";
+    assert_int_equal(ss_decode(d, ok, strlen(ok), &ev), SS_DECODE_OK);
+    assert_int_equal(ev.kind, SS_KIND_SYNC);
+    assert_int_equal(ev.type, SS_TYPE_SYNC);
+    assert_int_equal(ev.seq, 42);
+    assert_true(ss_str_eq(ev.rev, "3abc"));
+    assert_true(ss_str_eq(ev.claimed_time, "2026-05-25T14:23:28.778Z"));
+    uint8_t ks[16], ki[16];
+    ss_event_dedup_key(&ev, ks);
+    ev.kind = SS_KIND_IDENTITY; /* same did and seq: another key */
+    ss_event_dedup_key(&ev, ki);
+    assert_memory_not_equal(ks, ki, 16);
+    const char *norev = "{\"did\":\"did:plc:s1\",\"time_us\":1,\"kind\":\"sync\",\"sync\":{\"did\":\"did:plc:s1\","
+                        "\"seq\":42,\"time\":\"t\"}}";
+    assert_int_equal(ss_decode(d, norev, strlen(norev), &ev), SS_DECODE_MISSING_FIELD);
+    const char *nobody = "{\"did\":\"did:plc:s1\",\"time_us\":1,\"kind\":\"sync\"}";
+    assert_int_equal(ss_decode(d, nobody, strlen(nobody), &ev), SS_DECODE_MISSING_FIELD);
+    const char *badseq = "{\"did\":\"did:plc:s1\",\"time_us\":1,\"kind\":\"sync\",\"sync\":{\"did\":\"did:plc:s1\","
+                         "\"rev\":\"3abc\",\"seq\":\"42\",\"time\":\"t\"}}";
+    assert_int_equal(ss_decode(d, badseq, strlen(badseq), &ev), SS_DECODE_WRONG_TYPE);
+    ss_decoder_free(d);
+}
+
 static void test_names(void **state) {
     (void)state;
-    static const char *names[] = {"post", "like", "repost", "follow", "block", "identity", "account", "other"};
+    static const char *names[] = {"post", "like", "repost", "follow", "block", "identity", "account", "other", "sync"};
+    assert_int_equal(sizeof names / sizeof names[0], SS_TYPE__COUNT);
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         assert_string_equal(ss_type_name((ss_type)t), names[t]);
         assert_int_equal(ss_type_from_name(names[t]), t);
@@ -1157,6 +1187,7 @@ int main(void) {
         cmocka_unit_test(test_sizes_depth_and_garbage),
         cmocka_unit_test(test_dedup_keys),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_sync_kind),
         cmocka_unit_test(test_meta_field),
         cmocka_unit_test(test_no_allocation_in_steady_state),
         cmocka_unit_test(test_fuzz_mutations),

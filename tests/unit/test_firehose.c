@@ -323,8 +323,25 @@ static void test_sync_info_error_toobig(void **state) {
     ss_buf_init(&f);
     ss_source_msg m;
 
+    /* #sync: one sync event (the backfill signal), decoded by the event decoder as type sync */
     fhe_sync_frame(&f, 77, "did:plc:aaaa", "3mmoojp7vgo2g", "2026-05-25T14:23:28.778Z");
-    assert_int_equal(decode1(d, &f, NULL), 0);
+    assert_int_equal(decode1(d, &f, &m), 1);
+    assert_null(m.bad_reason);
+    assert_int_equal(m.cursor, 77);
+    assert_non_null(strstr(m.data, "\"kind\":\"sync\",\"sync\":{\"did\":\"did:plc:aaaa\",\"rev\":\"3mmoojp7vgo2g\",\"seq\":77,"
+                                   "\"time\":\"2026-05-25T14:23:28.778Z\"}}"));
+    {
+        ss_decoder *ed = ss_decoder_new(NULL);
+        ss_event ev;
+        assert_int_equal(ss_decode(ed, m.data, m.len, &ev), SS_DECODE_OK);
+        assert_int_equal(ev.kind, SS_KIND_SYNC);
+        assert_int_equal(ev.type, SS_TYPE_SYNC);
+        assert_int_equal(ev.seq, 77);
+        assert_true(ss_str_eq(ev.rev, "3mmoojp7vgo2g"));
+        assert_true(ss_str_eq(ev.did, "did:plc:aaaa"));
+        assert_true(ss_str_eq(ev.claimed_time, "2026-05-25T14:23:28.778Z"));
+        ss_decoder_free(ed);
+    }
     assert_int_equal(ss_fh_stats_get(d)->sync, 1);
     assert_string_equal(ss_fh_last_sync(d), "did:plc:aaaa at rev 3mmoojp7vgo2g, seq 77");
     assert_int_equal(ss_fh_last_seq(d), 77);
@@ -344,19 +361,24 @@ static void test_sync_info_error_toobig(void **state) {
     assert_int_equal(ss_fh_stats_get(d)->error_frames, 1);
     assert_string_equal(ss_fh_last_error(d), "FutureCursor: Cursor in the future.");
 
-    /* tooBig: no event, one reject with repo and rev for backfill */
+    /* tooBig: no ops (they are not in the frame), one sync event with repo, rev and seq */
     ss_buf_reset(&f);
     fhe_op op = {"create", "app.bsky.feed.like/3abc", (const uint8_t *)"\xa0", 1, 0, 0, 0};
     fhe_commit c = {.seq = 90, .repo = "did:plc:big", .rev = "3bigrev", .time = "2026-05-25T14:23:28.778Z", .ops = &op,
                     .nops = 1, .too_big = 1};
     fhe_commit_frame(&f, &c);
+    uint64_t rejects0 = ss_fh_stats_get(d)->rejects;
     assert_int_equal(decode1(d, &f, &m), 1);
-    assert_string_equal(m.bad_reason, "too_big");
-    assert_non_null(strstr(m.data, "\"repo\":\"did:plc:big\""));
-    assert_non_null(strstr(m.data, "\"rev\":\"3bigrev\""));
-    assert_non_null(strstr(m.data, "\"seq\":90"));
+    assert_null(m.bad_reason);
+    assert_non_null(strstr(m.data, "\"kind\":\"sync\",\"sync\":{\"did\":\"did:plc:big\",\"rev\":\"3bigrev\",\"seq\":90,"));
     assert_int_equal(m.cursor, 90);
     assert_int_equal(ss_fh_stats_get(d)->too_big, 1);
+    assert_int_equal(ss_fh_stats_get(d)->rejects, rejects0); /* not dead-lettered */
+    /* a #sync without rev cannot say where to backfill: a reject */
+    ss_buf_reset(&f);
+    fhe_sync_frame(&f, 91, "did:plc:aaaa", "", "2026-05-25T14:23:28.778Z");
+    assert_int_equal(decode1(d, &f, &m), 1);
+    assert_string_equal(m.bad_reason, "bad_body");
 
     /* unknown t: ignored, counted */
     ss_buf_reset(&f);
@@ -369,7 +391,7 @@ static void test_sync_info_error_toobig(void **state) {
     fhe_map_write(b, &f);
     assert_int_equal(decode1(d, &f, NULL), 0);
     assert_int_equal(ss_fh_stats_get(d)->unknown, 1);
-    assert_int_equal(ss_fh_stats_get(d)->events, 0);
+    assert_int_equal(ss_fh_stats_get(d)->events, 2); /* the #sync and the tooBig commit, nothing else */
     ss_buf_free(&f);
     ss_fh_decoder_free(d);
 }

@@ -150,6 +150,10 @@ static void test_js_peek(void **state) {
     assert_int_equal(ss_js_peek(acc, strlen(acc), 0, &r), 0);
     assert_int_equal(r.kind, SS_JS_KIND_ACCOUNT);
     assert_int_equal(r.time_us, 8);
+    const char *sy = "{\"kind\":\"sync\",\"time_us\":9,\"sync\":{\"seq\":3}}";
+    assert_int_equal(ss_js_peek(sy, strlen(sy), 0, &r), 0);
+    assert_int_equal(r.kind, SS_JS_KIND_SYNC);
+    assert_int_equal(r.time_us, 9);
 
     /* time_us must be a non-negative integer. */
     const char *f = "{\"time_us\":1.5,\"kind\":\"commit\"}";

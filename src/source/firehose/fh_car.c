@@ -7,6 +7,7 @@
  * carries. The arrays are kept between frames: after the first few frames indexing
  * allocates nothing. Block counts are bounded by max_blocks and by the CAR size. */
 #include "source/firehose/fh_internal.h"
+#include "util/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,8 @@ void fh_car_free(fh_car *c) {
 }
 
 static uint64_t cid_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the tail: the digest is already random */
-    size_t start = n > 12 ? n - 12 : 0;
-    for (size_t i = start; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    size_t start = n > 12 ? n - 12 : 0; /* FNV-1a over the tail: the digest is already random */
+    uint64_t h = ss_fnv1a64(p + start, n - start);
     return h ^ (h >> 29);
 }
 

@@ -552,6 +552,29 @@ static int check_commit_object(ss_fh_decoder *d, fh_frame *f, const fh_block *cb
     return 0;
 }
 
+/* A sync event {"kind":"sync","sync":{"did","rev","seq","time"}} for f (repo, rev, seq and
+ * time set): the repo changed in a way the stream does not carry (#sync, a tooBig commit),
+ * so a researcher knows which repo to backfill at which rev. */
+static int emit_sync(ss_fh_decoder *d, fh_frame *f, const char *what) {
+    if (f->seq <= 0 || !f->repo.s || f->repo.n == 0 || !f->rev.s || f->rev.n == 0) {
+        f->frame_level = 1;
+        return reject(d, f, SS_FH_BAD_BODY, "%s without %s", what,
+                      f->seq <= 0 ? "seq" : !f->repo.s || f->repo.n == 0 ? "did" : "rev");
+    }
+    int64_t us;
+    int t = frame_time(d, f, &us);
+    if (t) return t < 0 ? -1 : 0;
+    ss_buf *b = &d->out;
+    size_t off = b->len;
+    int e = event_start(b, f->repo, us, "sync");
+    e = e ? e : PUT("\"did\":") ? -1 : fh_json_str(b, f->repo.s, f->repo.n, 0);
+    e = e ? e : PUT(",\"rev\":") ? -1 : fh_json_str(b, f->rev.s, f->rev.n, 0);
+    e = e ? e : (PUT(",\"seq\":") || fh_json_i64(b, f->seq)) ? -1 : 0;
+    e = e ? e : PUT(",\"time\":") ? -1 : fh_json_str(b, f->time.s, f->time.n, 0);
+    e = e ? e : PUT("}}") ? -1 : 0;
+    return finish_event(d, f, off, e);
+}
+
 static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     fh_commit_fields at = {0};
     uint64_t n;
@@ -601,9 +624,9 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     r->p = at.ops;
     if (fh_array(r, &nops)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     d->st.ops += nops;
-    if (too_big) {
+    if (too_big) { /* its ops are not in the frame: archived as a sync event, the backfill signal */
         d->st.too_big++;
-        return reject(d, f, SS_FH_TOO_BIG, "tooBig commit with %llu ops: backfill the repo at this rev", (unsigned long long)nops);
+        return emit_sync(d, f, "tooBig commit");
     }
     if (nops > d->o.max_ops) {
         f->frame_level = 1;
@@ -688,19 +711,19 @@ static int decode_sync(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         if (key_eq(k, kn, "seq")) {
             if (fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
             f->seq = (int64_t)seq;
-        } else if ((key_eq(k, kn, "did") || key_eq(k, kn, "rev")) && !fh_take_null(r)) {
-            fh_slice *dst = key_eq(k, kn, "did") ? &f->repo : &f->rev;
+        } else if ((key_eq(k, kn, "did") || key_eq(k, kn, "rev") || key_eq(k, kn, "time")) && !fh_take_null(r)) {
+            fh_slice *dst = key_eq(k, kn, "did") ? &f->repo : key_eq(k, kn, "rev") ? &f->rev : &f->time;
             if (fh_text(r, &dst->s, &dst->n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         } else if (fh_skip(r, d->o.max_depth)) {
             return reject_rd(d, f, r, SS_FH_BAD_BODY);
         }
     }
-    /* No event (a new archive type is a separate decision); kept for the transport to
-     * log: the repo changed off-stream and needs a backfill at this rev. */
+    /* Kept for the transport to log as well: the repo changed off-stream and needs a
+     * backfill at this rev. The event is the durable record of it. */
     snprintf(d->last_sync, sizeof d->last_sync, "%.*s at rev %.*s, seq %lld", (int)(f->repo.n > 80 ? 80 : f->repo.n),
              f->repo.s ? f->repo.s : "", (int)(f->rev.n > 40 ? 40 : f->rev.n), f->rev.s ? f->rev.s : "",
              (long long)f->seq);
-    return 0;
+    return emit_sync(d, f, "#sync");
 }
 
 /* #info and op = -1 errors: {name|error, message}. Kept for the transport to act on. */

@@ -7,7 +7,8 @@
  *
  * One frame yields zero or more outputs, in order:
  *   - a good event: msg.bad_reason == NULL, msg.data = one Jetstream v1 JSON event
- *     (one per op of a #commit, one for #identity / #account);
+ *     (one per op of a #commit, one for #identity / #account, one sync event,
+ *     {"kind":"sync","sync":{"did","rev","seq","time"}}, for a #sync frame or a tooBig commit);
  *   - a reject: msg.bad_reason = a stable short name (ss_fh_reason_name()), msg.data = a
  *     small JSON object for the dead-letter stream: {"reason","detail", and what is known of
  *     "t","seq","repo","rev","path", plus "frame_b64" (the frame, capped) when the frame
@@ -15,8 +16,9 @@
  * A commit event carries the frame's claimed time as commit.time (Jetstream has no such
  * field; readers ignore it), identity and account events have it as their time anyway;
  * time_us is set by the clock (ss_fh_clock).
- * #sync, tooBig commits (one reject each, reason "too_big", for backfill), #info and
- * unknown types emit no event; all are counted in ss_fh_stats.
+ * #sync frames and tooBig commits (Sync v1.1's and the older backfill signals) become sync
+ * events, so the repos to backfill are archived; #info and unknown types emit no event; all
+ * are counted in ss_fh_stats (tooBig commits in too_big, #sync frames in sync).
  *
  * Cursor: every output carries msg.cursor. The last output of a frame carries the frame's
  * seq; earlier outputs of the same frame carry seq-1, so a consumer that stores the cursor
@@ -59,7 +61,7 @@ typedef enum {
     SS_FH_TOO_MANY_OPS,    /* "too_many_ops": commit with more than max_ops ops */
     SS_FH_BAD_OP,          /* "bad_op": unknown action, bad path, create/update without cid */
     SS_FH_BAD_RECORD,      /* "bad_record": not an object, bad $type/blob/$link, mixed array */
-    SS_FH_TOO_BIG,         /* "too_big": a tooBig commit (not an error: backfill it) */
+    SS_FH_TOO_BIG,         /* "too_big": no longer emitted (tooBig commits are sync events); name kept */
     SS_FH_ERROR_FRAME,     /* "error_frame": op = -1 from the server */
     SS_FH_COMMIT_MISMATCH, /* "commit_mismatch": the commit block's did/rev differ from the frame's repo/rev */
     SS_FH_OOM,             /* "oom" */
@@ -117,7 +119,7 @@ typedef struct {
     uint64_t identity, account, sync, info, outdated_cursor, unknown;
     uint64_t error_frames;           /* op = -1 */
     uint64_t too_big;                /* tooBig commits */
-    uint64_t rejects;                /* reject outputs (all reasons, too_big included) */
+    uint64_t rejects;                /* reject outputs (all reasons) */
     uint64_t by_reason[SS_FH_REASON__COUNT];
     int64_t last_seq;                /* highest-numbered seq fully decoded; -1 before any */
 } ss_fh_stats;

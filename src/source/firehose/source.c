@@ -12,7 +12,7 @@
  *     seq ever seen: after a seek back (a Redis-side rewind) that would skip everything
  *     between the seek and the old maximum. No margin: seq is exact on one relay.
  *   - a seq lower than the last one delivered means the relay's numbering restarted (a
- *     new relay, a reset): it is reported as a gap (ss_source_gap_report) and the new
+ *     new relay, a reset): it is reported as a gap (an SS_SOURCE_GAP message) and the new
  *     numbering is followed, so a reconnect does not keep asking for an old-numbering
  *     cursor the relay will call FutureCursor.
  *   - error frames (op -1) carry no seq and never move the cursor. FutureCursor (our
@@ -53,6 +53,7 @@ typedef struct {
     int outdated_pending; /* an OutdatedCursor notice waits for the next seq to date the gap */
     int64_t frame_cursor; /* the resume cursor before the current frame */
     size_t next_out, nout;
+    ss_ws_gapq gaps_q;    /* detected gaps, handed on before the frame's outputs */
     uint64_t outdated_seen, errors_seen, oversized, seq_resets, future_cursors, gaps, syncs_seen;
 } fh_source;
 
@@ -67,8 +68,8 @@ static int fh_path(void *ud, ss_buf *path) {
 
 static void fh_gap(fh_source *f, const char *reason, int64_t from, int64_t to, const char *detail) {
     f->gaps++;
-    ss_source_gap g = {f->id, reason, "seq", from, to, detail};
-    ss_source_gap_report(&g);
+    ss_source_gap g = {f->id, reason, "seq", from, to, 0, detail};
+    ss_ws_gapq_push(&f->gaps_q, &g, f->frame_cursor); /* stored before the cursor passes the frame */
 }
 
 static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
@@ -154,8 +155,8 @@ static void note_frame(fh_source *f) {
     if (st->sync > f->syncs_seen) { /* Sync v1.1: the repo changed off-stream */
         f->syncs_seen = st->sync;
         if (f->syncs_seen <= 10 || f->syncs_seen % 1000 == 0)
-            ss_warn("firehose", "#sync for %s: the repo changed off-stream; backfill it (%llu #sync frames so far, "
-                                "not archived)", ss_fh_last_sync(f->dec), (unsigned long long)f->syncs_seen);
+            ss_info("firehose", "#sync for %s: the repo changed off-stream; archived as a sync event (%llu #sync "
+                                "frames so far)", ss_fh_last_sync(f->dec), (unsigned long long)f->syncs_seen);
     }
     int64_t seq = ss_fh_frame_seq(f->dec);
     if (seq <= 0) return; /* error frames, #info: no seq, the cursor does not move */
@@ -179,6 +180,7 @@ static void note_frame(fh_source *f) {
 static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     fh_source *f = s->impl;
     for (;;) {
+        if (ss_ws_gapq_pop(&f->gaps_q, msg)) return SS_SOURCE_GAP;
         if (f->next_out < f->nout) {
             ss_fh_output(f->dec, f->next_out++, msg);
             /* A frame without a seq (an error frame's reject) is no position of its own:
@@ -211,6 +213,7 @@ static int fh_seek(ss_source *s, int64_t cursor) {
     f->delivered = -1;
     f->outdated_pending = 0;
     f->next_out = f->nout = 0;
+    f->gaps_q.n = 0; /* what is read again from the cursor reveals its gaps again */
     ss_ws_client_reconnect(f->ws);
     return 0;
 }

@@ -19,7 +19,8 @@
  *     dictionary, digested once;
  *   - retention clamping: Jetstream silently starts at its oldest event when a cursor is
  *     older than its window, so the first event of each connection is compared with
- *     the cursor requested and a gap is logged and counted.
+ *     the cursor requested; a gap is logged, counted and handed on as an SS_SOURCE_GAP
+ *     message just before that event.
  *
  * Failover: the argument may be a comma-separated list of endpoints
  * (jetstream:wss://a/subscribe,wss://b/subscribe). One is used at a time; when a connection
@@ -75,6 +76,9 @@ typedef struct {
     int64_t requested;       /* cursor of the current connection's request; -1 = live */
     uint64_t clamped;        /* connections whose first event came well after the cursor */
     const char *id;          /* the source's id, for gap reports */
+    ss_ws_gapq gaps_q;       /* a clamp detected on the message in `held` */
+    ss_source_msg held;      /* that message, handed on right after its gap */
+    int has_held;
     uint64_t bad;            /* messages handed on as bad */
 } js_source;
 
@@ -242,13 +246,14 @@ static int maybe_switch(ss_source *s, js_source *js) {
     return connect_endpoint(s, js, next);
 }
 
-static void check_clamp(js_source *js, int64_t t) {
+/* cursor: where the stream stood before this event (the gap message carries it). */
+static void check_clamp(js_source *js, int64_t t, int64_t cursor) {
     if (js->requested < 0 || t < 0) return;
     if (t - js->requested > JS_CLAMP_GAP_US) {
         js->clamped++;
-        ss_source_gap g = {js->id, "clamped_cursor", "time_us", js->requested, t - 1,
+        ss_source_gap g = {js->id, "clamped_cursor", "time_us", js->requested, t - 1, 0,
                            "the first event came well after the cursor: clamped to the server's retention window"};
-        ss_source_gap_report(&g);
+        ss_ws_gapq_push(&js->gaps_q, &g, cursor);
         ss_warn("jetstream",
                 "asked for cursor %lld but the first event is %.1f s later (time_us %lld): the cursor is probably "
                 "older than the server's retention window, and events in between are missing",
@@ -258,6 +263,11 @@ static void check_clamp(js_source *js, int64_t t) {
 
 static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     js_source *js = s->impl;
+    if (js->has_held) { /* the event whose gap went first; its bytes are still the client's */
+        js->has_held = 0;
+        *msg = js->held;
+        return SS_SOURCE_MSG;
+    }
     ss_ws_msg m;
     int rc = ss_ws_client_next(js->ws, &m, timeout_ms);
     if (rc == SS_WS_AGAIN) return maybe_switch(s, js) < 0 ? SS_SOURCE_ERR : SS_SOURCE_AGAIN;
@@ -277,7 +287,7 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     if (!bad) {
         ss_js_peek(data, len, SS_JS_PEEK_CURSOR, &pk);
         if (pk.time_us >= 0 && pk.time_us <= wall_now_us() + JS_FUTURE_US) {
-            if (m.first_of_conn) check_clamp(js, pk.time_us);
+            if (m.first_of_conn) check_clamp(js, pk.time_us, js->last_time_us >= 0 ? js->last_time_us : js->seek_cursor);
             js->last_time_us = pk.time_us;
         } /* an event dated far ahead (a misbehaving instance) is handed on, but does not become
            * the cursor: resuming there would ask for the future, i.e. live, and skip the gap */
@@ -292,6 +302,11 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     }
     msg->data = data;
     msg->len = len;
+    if (js->gaps_q.n) { /* the gap first, so it is stored before a cursor passes it */
+        js->held = *msg;
+        js->has_held = 1;
+        return ss_ws_gapq_pop(&js->gaps_q, msg);
+    }
     return SS_SOURCE_MSG;
 }
 
@@ -300,6 +315,8 @@ static int js_seek(ss_source *s, int64_t cursor) {
     js->seek_cursor = cursor < 0 ? 0 : cursor;
     js->last_time_us = -1;
     js->last_exact = -1;
+    js->has_held = 0;
+    js->gaps_q.n = 0;
     ss_ws_client_reconnect(js->ws);
     return 0;
 }

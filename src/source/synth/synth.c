@@ -1,7 +1,7 @@
 /* The synthetic firehose generator (see synth.h for the model).
  *
  * Design notes:
- *  - Determinism: each slot seeds its own xoshiro256** stream from splitmix64(seed, slot).
+ *  - Determinism: each slot seeds its own xoshiro256** stream from ss_splitmix64(seed, slot).
  *    The plan (category, type, operation, bad kind, jitter) is always the first draws of
  *    that stream, and formatting continues the same stream, so ss_synth_plan() and
  *    ss_synth_line() agree and a slot's bytes never depend on the slots before it.
@@ -23,19 +23,13 @@
 
 #include "util/civil.h"
 #include "util/str.h"
+#include "util/hash.h"
 
 /* ---- PRNG ------------------------------------------------------------------------ */
 
 typedef struct {
     uint64_t s[4];
 } rng_t;
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -64,15 +58,15 @@ static inline int rng_chance(rng_t *r, double p) { return rng_unit(r) < p; }
 
 static void rng_seed(rng_t *r, uint64_t seed, uint64_t stream, uint64_t slot) {
     uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ULL);
-    x ^= splitmix64(&x) + slot * 0x9e3779b97f4a7c15ULL;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    x ^= ss_splitmix64(&x) + slot * 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 4; i++) r->s[i] = ss_splitmix64(&x);
 }
 
 /* A stateless 64-bit hash, for identifiers derived from (seed, number). */
 static uint64_t hash64(uint64_t a, uint64_t b) {
     uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ULL);
-    splitmix64(&x);
-    return splitmix64(&x);
+    ss_splitmix64(&x);
+    return ss_splitmix64(&x);
 }
 
 /* ---- the mix ----------------------------------------------------------------------- */
@@ -352,7 +346,7 @@ ss_synth *ss_synth_new(const ss_synth_params *p) {
     g->p = *p;
     g->us_per_slot = 1e6 / p->rate;
     uint64_t x = p->seed ^ 0x243f6a8885a308d3ULL;
-    g->pop_seed = splitmix64(&x);
+    g->pop_seed = ss_splitmix64(&x);
     double archived = 0;
     for (int k = 0; k < K__COUNT; k++)
         if (g_kinds[k].type != SS_TYPE_OTHER) archived += g_kinds[k].weight;
@@ -1191,7 +1185,7 @@ static const char *const BAD_NAMES[SS_SYNTH_BAD__COUNT] = {"not_json", "truncate
 static const char *const BAD_REASONS[SS_SYNTH_BAD__COUNT] = {"not_json", "not_json", "bad_utf8", "bad_utf8",
                                                              "missing_field", "wrong_type", "too_large"};
 static const char *const TYPE_NAMES[SS_TYPE__COUNT] = {"post", "like", "repost", "follow",
-                                                       "block", "identity", "account", "other"};
+                                                       "block", "identity", "account", "other", "sync"};
 static const char *const OP_NAMES[4] = {"none", "create", "update", "delete"};
 
 const char *ss_synth_bad_kind_name(ss_synth_bad_kind k) {
