@@ -7,15 +7,17 @@
  *   every role  PING, SELECT (URL /db), CLIENT SETNAME (connection names), INFO and
  *               CONFIG GET (the safety checks of ingest, write, status, audit: maxmemory-policy,
  *               appendonly, appendfsync, maxmemory; INFO persistence/memory)
- *   ingest      buffer/ingest.c: XADD, HSET/HGET/HMGET (cursor, ingest state), XINFO STREAM
+ *   ingest      buffer/ingest.c: XADD (events, Pdlq, Pgaps), HSET/HGET/HMGET (cursor, ingest state), XINFO STREAM
  *               (newest entry); buffer/shard.c: HGET/HSETNX/HSET/EXISTS on Pingest;
  *               stream_metrics.c (--metrics-listen): XLEN, XINFO STREAM/GROUPS
  *   write       writer/consumer.c: XGROUP CREATE/DELCONSUMER, XREADGROUP, XACK, XPENDING,
  *               XCLAIM, XINFO GROUPS/CONSUMERS/STREAM, EVAL of ack_script.h (which calls XACK,
  *               XINFO GROUPS, XPENDING, XTRIM: scripts run under the caller's ACL), HSET/HGET/
  *               HDEL on Pwriters, HSET/HINCRBY on Predis-loss, shard.c on Pshard-owner and
- *               Pingest (read), XADD on Pdlq only (the selector)
- *   status      buffer/status.c, audit.c, xinfo.c: SCAN, HGETALL, HGET, XINFO, XLEN, XPENDING
+ *               Pingest (read), XADD on Pdlq only (the selector); gaps (buffer/gaps.c): XRANGE
+ *               on Pgaps, and a script that XDELs there and HINCRBY/HSETs Pgaps-seen
+ *   status      buffer/status.c, audit.c, xinfo.c, gaps.c (status, gaps): SCAN, HGETALL, HGET,
+ *               XINFO, XLEN, XPENDING, XRANGE/XREVRANGE (Pgaps)
  *   monitor     what prometheus-redis-exporter -check-streams sends (INFO, CONFIG GET,
  *               CLIENT LIST, SLOWLOG, LATENCY, SCAN/TYPE/XINFO on the streams); no reads of
  *               values (no GET, XRANGE, HGETALL)
@@ -44,7 +46,7 @@ typedef struct {
     const char *help;
     const char *commands;
     int uses_prefix;  /* keys are under the configured prefix */
-    key_rule keys[6]; /* ended by perm == NULL */
+    key_rule keys[10]; /* ended by perm == NULL */
     const char *sel_commands; /* NULL: no selector */
     key_rule sel_key;
 } role_def;
@@ -53,21 +55,22 @@ static const role_def g_roles[SS_ACL__COUNT] = {
     [SS_ACL_INGEST] = {"ingest", "ingest, and the ingester of run: XADD events, cursors, ingest state",
                        "-@all " COMMON " +xadd +xinfo|stream +xinfo|groups +xlen +hset +hget +hmget +hsetnx +exists",
                        1,
-                       {{"~", NULL}, {"~", "dlq"}, {"~", "cursor:*"}, {"~", "ingest"}},
+                       {{"~", NULL}, {"~", "dlq"}, {"~", "gaps"}, {"~", "cursor:*"}, {"~", "ingest"}},
                        NULL,
                        {NULL, NULL}},
     [SS_ACL_WRITE] = {"write", "write, and the writer of run: consumer group, acks, trims; XADD only to the DLQ",
                       "-@all " COMMON
                       " +xreadgroup +xack +xclaim +xpending +xtrim +xgroup|create +xgroup|delconsumer"
-                      " +xinfo|stream +xinfo|groups +xinfo|consumers +xlen +eval +evalsha"
+                      " +xinfo|stream +xinfo|groups +xinfo|consumers +xlen +xrange +xdel +eval +evalsha"
                       " +hset +hget +hdel +hincrby +hsetnx +exists",
                       1,
-                      {{"~", NULL}, {"~", "writers"}, {"~", "shard-owner"}, {"~", "redis-loss"}, {"%R~", "ingest"}},
+                      {{"~", NULL}, {"~", "writers"}, {"~", "shard-owner"}, {"~", "redis-loss"}, {"~", "gaps"},
+                       {"~", "gaps-seen"}, {"%R~", "ingest"}},
                       "+xadd",
                       {"~", "dlq"}},
     [SS_ACL_STATUS] = {"status", "status and audit: read-only",
                        "-@all " COMMON " +scan +type +exists +hgetall +hget +hmget +xinfo|stream +xinfo|groups"
-                       " +xinfo|consumers +xlen +xpending",
+                       " +xinfo|consumers +xlen +xpending +xrange +xrevrange",
                        1,
                        {{"%R~", "*"}},
                        NULL,
@@ -183,7 +186,7 @@ int ss_acl_rules(ss_acl_role r, const char *prefix, const char *password_hash, i
         for (char *s = strtok(cmds, " "); s; s = strtok(NULL, " ")) rc |= tok(out, &n, s);
     }
     if (additive && !d->uses_prefix) return n;
-    for (int k = 0; k < 6 && d->keys[k].perm; k++) {
+    for (int k = 0; k < 10 && d->keys[k].perm; k++) {
         if (!strcmp(d->keys[k].perm, "&")) {
             if (!additive) rc |= tok(out, &n, "&*");
             continue;

@@ -9,7 +9,7 @@
  *   role     user               used by
  *   ingest   skyspool-ingest    ingest, the ingester of run
  *   write    skyspool-write     write, the writer of run
- *   status   skyspool-status    status, audit (read-only)
+ *   status   skyspool-status    status, audit, gaps (read-only)
  *   monitor  skyspool-monitor   prometheus-redis-exporter (-check-streams)
  *   check    skyspool-check     check
  *   admin    skyspool-admin     the embedded server only: SHUTDOWN, ACL upkeep, operators

@@ -33,7 +33,7 @@ ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg) {
      * as ingest itself, its writer as write */
     o.role = !strcmp(cmd, "ingest") ? SS_ACL_INGEST
              : !strcmp(cmd, "write") || !strcmp(cmd, "run") ? SS_ACL_WRITE
-             : !strcmp(cmd, "status") || !strcmp(cmd, "audit") ? SS_ACL_STATUS
+             : !strcmp(cmd, "status") || !strcmp(cmd, "audit") || !strcmp(cmd, "gaps") ? SS_ACL_STATUS
                                                                : SS_ACL_ADMIN;
     char err[2048];
     ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err);

@@ -82,6 +82,12 @@ refused "ingest cannot read events back" ingest xrange skyspool:dlq - + count 1
 refused "write cannot XADD to an event stream" write xadd skyspool:post '*' k v
 refused "write cannot XADD to a sharded event stream" write xadd skyspool:like:1 '*' k v
 ss_check "write may XADD to the DLQ" bash -c "[[ \$(redis-cli -p $P --user skyspool-write --pass \$(cat pw/write.password) --no-auth-warning xadd skyspool:dlq '*' reason test) == *-* ]]"
+# gap records (buffer/gaps.h): the ingester adds them, the writer moves them to its ledger, status reads them
+gid=$(as ingest xadd skyspool:gaps '*' source t reason other)
+ss_check "ingest may XADD a gap record ($gid)" bash -c "[[ '$gid' == *-* ]]"
+ss_eq "status may read it" "$gid" "$(as status xrevrange skyspool:gaps + - count 1 | head -1)"
+ss_eq "write may read it" "$gid" "$(as write xrange skyspool:gaps - + count 1 | head -1)"
+ss_eq "write may note and delete it (the gaps script's commands)" "1 1" "$(as write hincrby skyspool:gaps-seen committed 1) $(as write xdel skyspool:gaps "$gid")"
 refused "write cannot FLUSHALL" write flushall
 refused "write cannot touch other keys" write hset other:key f v
 refused "status cannot write" status hset skyspool:ingest state x
