@@ -76,8 +76,13 @@ static int put_quoted(ss_buf *b, const char *key, const char *val) {
 /* "user NAME rule rule ..." for each role, then `user default off`: no connection works
  * without naming its user. Rules with a space (selectors) are quoted. */
 static int put_users(ss_buf *out, const ss_embedded_conf *c) {
-    int rc = ss_buf_puts(out, "# least privilege: one ACL user per skyspool role (buffer/acl.h), no default user\n"
-                              "user default off\n");
+    /* The default user is off: nobody can log in as it, every connection must AUTH as a role.
+     * It keeps all permissions because Redis replays the AOF as the default user: without
+     * them every MULTI/EXEC there (the effects of the writer's ack script: XACK + XTRIM) is
+     * refused at the next start, and acknowledged entries come back. */
+    int rc = ss_buf_puts(out, "# least privilege: one ACL user per skyspool role (buffer/acl.h); nobody logs in as\n"
+                              "# default (off), which keeps +@all only for the AOF replay at start\n"
+                              "user default off resetpass ~* &* +@all\n");
     for (int r = 0; r < SS_ACL__COUNT; r++) {
         const char *h = c->password_hash[r];
         if (!h || strlen(h) != 64) return -1;

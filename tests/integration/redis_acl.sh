@@ -130,13 +130,18 @@ admin acl setuser skyspool-ingest +hget > /dev/null
 # --- the embedded server: one user per role, default off ---------------------------------------------
 D="$SS_TMP/emb"
 "$B" ingest --source file:ev2.jsonl --data-dir "$D" --json > emb.json 2> emb.err || { cat emb.err >&2; ss_fail "embedded ingest"; }
-ss_check "embedded: default user off" grep -qx "user default off" "$D/redis.conf"
+ss_check "embedded: default user off" grep -q "^user default off " "$D/redis.conf"
+"$B" write --once --all --out earch --data-dir "$D" 2> ew.err || { cat ew.err >&2; ss_fail "embedded write --once"; }
+ss_check "embedded write --once as skyspool-write: every event" grep -q "done: $(jq .written emb.json) rows" ew.err
 ss_check "embedded: no requirepass, no plain password in the config" bash -c "! grep -q requirepass '$D/redis.conf' && ! grep -qF \"\$(cat '$D/redis-ingest.password')\" '$D/redis.conf'"
 ss_eq "embedded: a 0600 password per role" "600 600 600 600 600 600" "$(stat -c %a "$D"/redis-{ingest,write,status,monitor,check,admin}.password | xargs)"
 redis-server "$D/redis.conf" --daemonize no > /dev/null 2>&1 &
 SS_PIDS+=("$!")
 eadm() { redis-cli -s "$D/redis.sock" --user skyspool-admin --pass "$(cat "$D/redis-admin.password")" --no-auth-warning "$@"; }
 ss_wait_for 20 bash -c "[ \"\$(redis-cli -s '$D/redis.sock' --user skyspool-admin --pass \$(cat '$D/redis-admin.password') --no-auth-warning ping)\" = PONG ]"
+# the AOF replay runs as the default user: the writer's acks (MULTI/EXEC of its script) must survive it
+ss_eq "embedded: acks survive a restart (AOF replayed)" 0 "$(for t in post like repost follow block identity account; do eadm xlen skyspool:$t; done | awk '{s+=$1} END {print s}')"
+ss_check "  and the replay refused nothing" bash -c "! grep -q 'CRITICAL' '$D/redis.log'"
 ss_check "embedded: no connection without a user" bash -c "redis-cli -s '$D/redis.sock' xlen skyspool:post 2>&1 | grep -q NOAUTH"
 ss_check "embedded: the default user cannot log in" bash -c "redis-cli -s '$D/redis.sock' --user default --pass x --no-auth-warning ping 2>&1 | grep -q WRONGPASS"
 ss_check "embedded: ingest's user cannot read events" bash -c "redis-cli -s '$D/redis.sock' --user skyspool-ingest --pass \$(cat '$D/redis-ingest.password') --no-auth-warning xrange skyspool:like - + 2>&1 | grep -q NOPERM"

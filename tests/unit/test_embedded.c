@@ -34,7 +34,7 @@ static void test_render_socket(void **st) {
     const char *want[] = {"appendonly yes", "appendfsync everysec", "maxmemory 2147483648",
                           "maxmemory-policy noeviction", "stream-node-max-bytes 65536",
                           "stream-node-max-entries 1000", "port 0", "unixsocket \"/data/r.sock\"",
-                          "unixsocketperm 700", "user default off", "dir \"/data/sky \\\"x\\\"\"",
+                          "unixsocketperm 700", "user default off resetpass ~* &* +@all", "dir \"/data/sky \\\"x\\\"\"",
                           "pidfile \"/data/sky \\\"x\\\"/redis.pid\"", "daemonize no", "save \"\""};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!has_line(b.data, want[i])) fail_msg("config lacks '%s':\n%s", want[i], b.data);
