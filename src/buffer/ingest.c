@@ -716,6 +716,11 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
             rc = note_memory(ing, r->str, p->info_base);
         } else if (kind == CTL_PERSIST && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
             rc = note_persistence(ing, r->str);
+        } else if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) {
+            /* a refused cursor or state write would be retried forever, or silently lost */
+            ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
+                                      sizeof ing->errstr);
+            rc = E_FATAL;
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
             ing->cursor_written = 0; /* try again with the next batch */
             if (!is_oom(r)) ss_warn("ingest", "storing the cursor failed: %s", r->str);
@@ -741,6 +746,12 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
         if (!r) return E_IO;
         int i = p->done;
         if (r->type == REDIS_REPLY_ERROR) {
+            if (ss_redis_is_noperm(r->str)) {
+                ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
+                                          sizeof ing->errstr);
+                freeReplyObject(r);
+                return E_FATAL;
+            }
             if (!is_oom(r)) {
                 const char *cmd = p->buf.data + p->data_off + p->off[i];
                 snprintf(ing->errstr, sizeof ing->errstr, "Redis refused an entry: %.*s (command starts: %.60s)",
@@ -958,6 +969,10 @@ static int check_shards(ss_ingest *ing) {
     char err[1024];
     int recorded = 0;
     int rc = ss_shard_record(ing->c[ing->cc], ing->prefix, ing->nshards, ing->o.reshard, &recorded, err, sizeof err);
+    if (rc < 0 && ss_redis_is_noperm(err)) {
+        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), err, ing->errstr, sizeof ing->errstr);
+        return E_FATAL;
+    }
     if (rc < 0) return E_IO;
     if (rc > 0) {
         snprintf(ing->errstr, sizeof ing->errstr, "%s", err);
@@ -975,6 +990,11 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
     const char *argv[4] = {"HMGET", ing->cursor_key, "cursor", "fingerprint"};
     redisReply *r = command_now(ing, 4, argv);
     if (!r) return E_IO;
+    if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) { /* not "no cursor": that re-reads all */
+        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr, sizeof ing->errstr);
+        freeReplyObject(r);
+        return E_FATAL;
+    }
     int rc = 0;
     fp[0] = '\0';
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
@@ -1032,7 +1052,7 @@ static void close_all(ss_ingest *ing) {
 /* Opens connection i and names it skyspool-ingest-<i> (CLIENT LIST shows which is which; a
  * refused CLIENT SETNAME, e.g. by an ACL, is harmless). Returns NULL + err. */
 static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) {
-    redisContext *c = ss_redis_target_connect(ing->target, err, errlen);
+    redisContext *c = ss_redis_target_connect_as(ing->target, SS_ACL_INGEST, err, errlen);
     if (!c) return NULL;
     struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
     redisSetTimeout(c, tv);
@@ -1247,7 +1267,7 @@ static int recover(ss_ingest *ing) {
     int64_t stored = 0;
     char fp[SS_SOURCE_FINGERPRINT_MAX];
     int found = load_cursor(ing, &stored, fp);
-    if (found < 0) return E_IO;
+    if (found < 0) return found == E_FATAL ? E_FATAL : E_IO;
     /* A stored cursor this run has not taken over (refused at start, or ignored by
      * --from-start) is not where to go back to, until this run's own cursor replaced it. */
     if (found && !ing->cursor_ours) found = 0;
@@ -1659,6 +1679,7 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
     int64_t stored = 0;
     char fp[SS_SOURCE_FINGERPRINT_MAX];
     while ((nr = load_newest(ing)) < 0 || (!ing->o.ignore_cursor && (found = load_cursor(ing, &stored, fp)) < 0)) {
+        if (found == E_FATAL) return -1; /* a permission error */
         close_all(ing);
         if ((rc = connect_redis(ing)) != OK) return rc == E_STOP ? 0 : -1;
     }

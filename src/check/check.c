@@ -331,6 +331,8 @@ static int open_target(ss_check_env *e) {
     o.password_file = e->password_file;
     o.data_dir = e->embedded ? e->data_dir : NULL;
     o.maxmemory = e->maxmemory;
+    o.role = SS_ACL_CHECK; /* embedded: only the skyspool-check:* keys (buffer/acl.h) */
+    o.prefix = e->prefix;  /* the ingester it runs connects as ingest, under this prefix */
     e->target = ss_redis_target_open(&o, e->errstr, sizeof e->errstr);
     if (!e->target) return -1;
     e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr);

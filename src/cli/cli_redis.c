@@ -33,6 +33,13 @@ ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg) {
     o.password_file = ss_config_get(cfg, "redis-password-file");
     o.data_dir = ss_config_get(cfg, "data-dir");
     o.maxmemory = ss_config_get_bytes(cfg, "maxmemory");
+    o.prefix = ss_config_get(cfg, "prefix");
+    /* the embedded server's ACL user for this command (buffer/acl.h); run's ingester connects
+     * as ingest itself, its writer as write */
+    o.role = !strcmp(cmd, "ingest") ? SS_ACL_INGEST
+             : !strcmp(cmd, "write") || !strcmp(cmd, "run") ? SS_ACL_WRITE
+             : !strcmp(cmd, "status") || !strcmp(cmd, "audit") || !strcmp(cmd, "gaps") ? SS_ACL_STATUS
+                                                               : SS_ACL_ADMIN;
     char err[2048];
     ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err);
     if (!t) ss_cmd_fail(cmd, "%s", err);

@@ -79,7 +79,7 @@ static void usage(FILE *f) {
 }
 
 static redisContext *connect_target(void *ctx, char *err, size_t errlen) {
-    return ss_redis_target_connect((ss_redis_target *)ctx, err, errlen);
+    return ss_redis_target_connect_as((ss_redis_target *)ctx, SS_ACL_WRITE, err, errlen);
 }
 
 int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_writer_opts *o) {

@@ -596,6 +596,14 @@ static void sleep_ms(int64_t ms) {
 int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
     for (;;) {
         if (session(w, stop) == 0) return 0;
+        if (!w->fatal && strstr(w->errstr, "NOPERM")) { /* Redis's ACL refused us: no retry can fix it */
+            char e[sizeof w->errstr];
+            snprintf(e, sizeof e, "%s", w->errstr);
+            if (!strstr(e, "permission error")) /* not yet worded so (by buffer/redis.c at connect) */
+                ss_wr_fail(w, "permission error: %.900s; give the writer's Redis user the rules of `skyspool acl write`",
+                           e);
+            w->fatal = 1;
+        }
         if (w->fatal) {
             ss_error(LOG, "%s", w->errstr);
             ss_wr_abort_parts(w);
