@@ -7,6 +7,7 @@
  * buffer in use. */
 #include "check/check.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -555,6 +557,70 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
     double t2 = ss_check_now();
     if (stop_ms) *stop_ms = (t1 - t0) * 1000;
     if (start_ms) *start_ms = (t2 - t1) * 1000;
+    return 0;
+}
+
+/* The newest AOF increment file of the embedded server (appendonlydir/NAME.N.incr.aof): the
+ * one Redis appends to, so the one whose tail a host crash loses. */
+static int newest_incr_aof(const char *dir, char *out, size_t outlen) {
+    char adir[PATH_MAX];
+    snprintf(adir, sizeof adir, "%s/appendonlydir", dir);
+    DIR *d = opendir(adir);
+    if (!d) return -1;
+    struct dirent *de;
+    long best = -1;
+    while ((de = readdir(d))) {
+        const char *suf = strstr(de->d_name, ".incr.aof");
+        if (!suf || suf[9] != '\0') continue;
+        /* NAME.<seq>.incr.aof: the sequence number is what orders them */
+        const char *q = suf;
+        while (q > de->d_name && q[-1] >= '0' && q[-1] <= '9') q--;
+        long seq = strtol(q, NULL, 10);
+        if (seq > best) {
+            best = seq;
+            snprintf(out, outlen, "%s/%s", adir, de->d_name);
+        }
+    }
+    closedir(d);
+    return best >= 0 ? 0 : -1;
+}
+
+int ss_check_env_crash_restart(ss_check_env *e, long long cut_bytes, long long *cut_done, double *down_ms) {
+    if (!e->embedded) {
+        snprintf(e->errstr, sizeof e->errstr, "a crash with AOF loss needs the embedded server");
+        return -1;
+    }
+    double t0 = ss_check_now();
+    long long pid = ss_check_redis_pid(e);
+    if (pid <= 0) return -1;
+    if (kill((pid_t)pid, SIGKILL) != 0) {
+        snprintf(e->errstr, sizeof e->errstr, "kill -9 %lld: %s", pid, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++) {
+        waitpid((pid_t)pid, NULL, WNOHANG);
+        usleep(10000);
+    }
+    redisFree(e->c);
+    e->c = NULL;
+    ss_redis_target_close(e->target);
+    e->target = NULL;
+    long long cut = 0;
+    char aof[PATH_MAX + 300];
+    if (cut_bytes > 0 && newest_incr_aof(e->data_dir, aof, sizeof aof) == 0) {
+        struct stat st;
+        if (stat(aof, &st) == 0 && st.st_size > 0) {
+            /* never the whole file: Redis refuses an increment file that lost its start */
+            cut = cut_bytes < st.st_size / 2 ? cut_bytes : st.st_size / 2;
+            if (truncate(aof, st.st_size - cut) != 0) {
+                snprintf(e->errstr, sizeof e->errstr, "truncate %.900s: %s", aof, strerror(errno));
+                return -1;
+            }
+        }
+    }
+    if (cut_done) *cut_done = cut;
+    if (open_target(e) != 0) return -1;
+    if (down_ms) *down_ms = (ss_check_now() - t0) * 1000;
     return 0;
 }
 

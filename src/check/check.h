@@ -166,6 +166,10 @@ void ss_check_env_close(ss_check_env *e);
  * waits until Redis answers PING with its dataset loaded. Reconnects env->c. Returns 0 or -1.
  * *stop_ms and *start_ms (may be NULL) receive the two halves. */
 int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, double *stop_ms, double *start_ms);
+/* A host crash under appendfsync everysec, as the trust test models it: kill -9 the embedded
+ * server, cut cut_bytes (at most half) off the tail of its newest AOF increment file, start
+ * it again on the same data dir. *cut_done gets the bytes cut, *down_ms the whole outage. */
+int ss_check_env_crash_restart(ss_check_env *e, long long cut_bytes, long long *cut_done, double *down_ms);
 /* The redis-server pid (INFO server process_id), or -1. */
 long long ss_check_redis_pid(ss_check_env *e);
 void ss_check_progress(ss_check_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -210,6 +214,26 @@ typedef struct {
 } ss_check_pressure_opts;
 void ss_check_pressure_opts_init(ss_check_pressure_opts *o);
 int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check_report *r);
+
+typedef struct {
+    double duration_s;      /* default 3600 */
+    double rate;            /* events/s the source serves; default 2000 (the live peak) */
+    double fault_every_s;   /* default 300 */
+    double window_s, grace_s; /* the writer's; defaults 300, 30 */
+    double stall_s;         /* how long a stall or a full disk lasts; default 20 */
+    long long aof_cut_bytes; /* cut off the AOF at a crash; default 1 MiB */
+    int disk_faults;        /* also a full archive disk (a tmpfs; root) */
+    long long disk_bytes;   /* its size; default 4 GiB */
+    double max_lag_s;       /* 0 = 2 x window + grace + 60 s */
+    double max_recovery_s;  /* 0 = window + grace + 60 s */
+    double min_rate_pct;    /* mean ingest rate over the run vs rate; default 80 */
+    double drain_timeout_s; /* default 900 */
+    uint64_t seed;
+    const char *exe;        /* the skyspool binary the children run */
+} ss_check_soak_opts;
+void ss_check_soak_opts_init(ss_check_soak_opts *o);
+/* Embedded Redis only. Runs replay-server, ingest and write as child processes of o->exe. */
+int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report *r);
 
 /* Helpers shared by the checks (check.c). */
 /* Runs a command with the control connection; the reply or NULL with errstr set. */

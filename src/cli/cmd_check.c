@@ -28,6 +28,7 @@ static const struct {
     {"baseline", "latency p50/p95/p99/p99.9 and ops/s of SET/GET, XADD, XREADGROUP+XACK [1/2/5 ms; 15,000 ops/s]"},
     {"persistence", "N events + a group with a PEL survive BGREWRITEAOF and a restart; --crash: what kill -9 loses"},
     {"pressure", "Redis at 95 % of maxmemory: the ingester pauses, nothing evicted, nothing lost; evicting Redis FAILs"},
+    {"soak", "the full stack (replay-server, ingest, write) at --rate with a fault every few minutes; no row lost or doubled"},
     {"all", "baseline, persistence and pressure in sequence, with one summary table"},
 };
 
@@ -72,6 +73,19 @@ static void usage(FILE *f) {
             "  --duration D              hold at pressure this long [300s]\n"
             "  --target-pct P            share of maxmemory to fill to [95]\n"
             "  --fill-timeout D          give up filling after [180s]\n\n"
+            "soak (embedded Redis only; runs this binary as replay-server, ingest and write):\n"
+            "  --duration D              how long the stack runs under faults [1h]\n"
+            "  --rate R                  events/s the source serves [2000]\n"
+            "  --fault-every D           one fault this often, cycling through the kinds [5m]\n"
+            "  --stall D                 how long a stalled source (or a full disk) lasts [20s]\n"
+            "  --aof-cut SIZE            bytes cut off the AOF at the crash with AOF tail loss [1mb]\n"
+            "  --disk-faults             also fill the archive disk (a tmpfs, so root only)\n"
+            "  --disk-size SIZE          that tmpfs [4gb]\n"
+            "  --window D --grace D      the writer's window and grace [5m, 30s]\n"
+            "  --max-lag D               oldest buffered entry at most [2 x window + grace + 60s]\n"
+            "  --max-recovery D          each fault recovered within [window + grace + 60s]\n"
+            "  --min-rate-pct P          mean ingest rate over the run vs --rate [80]\n"
+            "  --drain-timeout D         for the rest of the input and the final write [15m]\n\n"
             "examples:\n"
             "  skyspool check baseline                              # private embedded Redis\n"
             "  skyspool check baseline --redis redis://10.0.0.5:6379 --clients 16 --json baseline.json\n"
@@ -80,6 +94,8 @@ static void usage(FILE *f) {
             "  skyspool check persistence --redis redis://127.0.0.1:6380 \\\n"
             "      --restart-cmd 'systemctl restart redis-server@6380'\n"
             "  skyspool check pressure --duration 60s --maxmemory 128mb\n"
+            "  skyspool check soak --duration 1h --json soak.json --png soak.png\n"
+            "  sudo skyspool check soak --duration 10m --fault-every 1m --disk-faults --disk-size 256mb\n"
             "  skyspool check all --json all.json && echo deployment ok\n");
 }
 
@@ -89,6 +105,8 @@ typedef struct {
     ss_check_baseline_opts b;
     ss_check_persistence_opts p;
     ss_check_pressure_opts q;
+    ss_check_soak_opts s;
+    char exe[4096];
     int maxmemory_set;
 } check_args;
 
@@ -195,7 +213,8 @@ static int run_one(const char *name, const ss_config *cfg, const check_args *a, 
     int crc;
     if (!strcmp(name, "baseline")) crc = ss_check_baseline(env, &a->b, rep);
     else if (!strcmp(name, "persistence")) crc = ss_check_persistence(env, &a->p, rep);
-    else crc = ss_check_pressure(env, &a->q, rep);
+    else if (!strcmp(name, "pressure")) crc = ss_check_pressure(env, &a->q, rep);
+    else crc = ss_check_soak(env, &a->s, rep);
     rep->elapsed_s = ss_check_now() - t0;
     progress_clear(a);
     if (crc != 0) fprintf(stderr, "skyspool check %s: %s\n", name, env->errstr);
@@ -240,7 +259,9 @@ static int parse_ms_flag(const char *flag, const char *v, double *out) {
 int ss_cmd_check(int argc, char **argv) {
     enum {
         O_JSON = 1, O_PNG, O_RUN_ID, O_SECONDS, O_CLIENTS, O_P50, O_P95, O_P99, O_MIN_OPS, O_EVENTS, O_PENDING,
-        O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED
+        O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED,
+        O_RATE, O_FAULT_EVERY, O_STALL, O_AOF_CUT, O_DISK_FAULTS, O_DISK_SIZE, O_WINDOW, O_GRACE, O_MAX_LAG,
+        O_MAX_REC, O_MIN_RATE, O_DRAIN
     };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"json", required_argument, 0, O_JSON},
@@ -263,6 +284,18 @@ int ss_cmd_check(int argc, char **argv) {
                                          {"target-pct", required_argument, 0, O_TARGET},
                                          {"fill-timeout", required_argument, 0, O_FILL},
                                          {"seed", required_argument, 0, O_SEED},
+                                         {"rate", required_argument, 0, O_RATE},
+                                         {"fault-every", required_argument, 0, O_FAULT_EVERY},
+                                         {"stall", required_argument, 0, O_STALL},
+                                         {"aof-cut", required_argument, 0, O_AOF_CUT},
+                                         {"disk-faults", no_argument, 0, O_DISK_FAULTS},
+                                         {"disk-size", required_argument, 0, O_DISK_SIZE},
+                                         {"window", required_argument, 0, O_WINDOW},
+                                         {"grace", required_argument, 0, O_GRACE},
+                                         {"max-lag", required_argument, 0, O_MAX_LAG},
+                                         {"max-recovery", required_argument, 0, O_MAX_REC},
+                                         {"min-rate-pct", required_argument, 0, O_MIN_RATE},
+                                         {"drain-timeout", required_argument, 0, O_DRAIN},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     check_args a;
@@ -270,6 +303,12 @@ int ss_cmd_check(int argc, char **argv) {
     ss_check_baseline_opts_init(&a.b);
     ss_check_persistence_opts_init(&a.p);
     ss_check_pressure_opts_init(&a.q);
+    ss_check_soak_opts_init(&a.s);
+    {
+        ssize_t n = readlink("/proc/self/exe", a.exe, sizeof a.exe - 1);
+        a.exe[n > 0 ? n : 0] = '\0';
+        a.s.exe = a.exe;
+    }
     ss_config *cfg = ss_config_new();
     if (!cfg) return ss_cmd_fail("check", "out of memory");
     int c, rc = 2;
@@ -322,14 +361,47 @@ int ss_cmd_check(int argc, char **argv) {
         case O_MINREC: if (ss_parse_double(optarg, 0, 100, &a.p.min_recovered_pct) != 0) goto bad; break;
         case O_DURATION:
             if (parse_ms_flag("--duration", optarg, &a.q.duration_s) != 0) goto out;
+            a.s.duration_s = a.q.duration_s;
             break;
+        case O_RATE: if (ss_parse_double(optarg, 1, 1e6, &a.s.rate) != 0) goto bad; break;
+        case O_FAULT_EVERY:
+            if (parse_ms_flag("--fault-every", optarg, &a.s.fault_every_s) != 0) goto out;
+            break;
+        case O_STALL:
+            if (parse_ms_flag("--stall", optarg, &a.s.stall_s) != 0) goto out;
+            break;
+        case O_WINDOW:
+            if (parse_ms_flag("--window", optarg, &a.s.window_s) != 0) goto out;
+            break;
+        case O_GRACE:
+            if (parse_ms_flag("--grace", optarg, &a.s.grace_s) != 0) goto out;
+            break;
+        case O_MAX_LAG:
+            if (parse_ms_flag("--max-lag", optarg, &a.s.max_lag_s) != 0) goto out;
+            break;
+        case O_MAX_REC:
+            if (parse_ms_flag("--max-recovery", optarg, &a.s.max_recovery_s) != 0) goto out;
+            break;
+        case O_DRAIN:
+            if (parse_ms_flag("--drain-timeout", optarg, &a.s.drain_timeout_s) != 0) goto out;
+            break;
+        case O_MIN_RATE: if (ss_parse_double(optarg, 0, 1000, &a.s.min_rate_pct) != 0) goto bad; break;
+        case O_DISK_FAULTS: a.s.disk_faults = 1; break;
+        case O_AOF_CUT:
+        case O_DISK_SIZE: {
+            long long v;
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 0) goto bad;
+            if (c == O_AOF_CUT) a.s.aof_cut_bytes = v;
+            else a.s.disk_bytes = v;
+            break;
+        }
         case O_FILL:
             if (parse_ms_flag("--fill-timeout", optarg, &a.q.fill_timeout_s) != 0) goto out;
             break;
         case O_TARGET: if (ss_parse_double(optarg, 10, 99, &a.q.target_pct) != 0) goto bad; break;
         case O_SEED:
             if (ss_parse_i64(optarg, 0, (long long)1 << 62, &ll) != 0) goto bad;
-            a.p.seed = a.q.seed = (uint64_t)ll;
+            a.p.seed = a.q.seed = a.s.seed = (uint64_t)ll;
             break;
         default: rc = ss_usage_error("check", "unknown option (see skyspool check --help)"); goto out;
         }
@@ -353,7 +425,7 @@ int ss_cmd_check(int argc, char **argv) {
     int known = 0;
     for (size_t i = 0; i < sizeof g_checks / sizeof g_checks[0]; i++) known |= !strcmp(name, g_checks[i].name);
     if (!known) {
-        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure or all", name);
+        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure, soak or all", name);
         goto out;
     }
     if (ss_config_load(cfg, err, sizeof err) != 0) {
@@ -372,6 +444,19 @@ int ss_cmd_check(int argc, char **argv) {
     if (runs_persistence && external && !a.p.restart_cmd) {
         rc = ss_usage_error("check", "persistence against --redis needs --restart-cmd CMD, the command that restarts "
                                      "that Redis (e.g. 'systemctl restart redis-server')");
+        goto out;
+    }
+    if (!strcmp(name, "soak") && external) {
+        rc = ss_usage_error("check", "soak restarts, kill -9s and cuts the AOF of its Redis: it runs only on its own "
+                                     "embedded server (drop --redis)");
+        goto out;
+    }
+    if (!strcmp(name, "soak") && a.s.disk_faults && geteuid() != 0) {
+        rc = ss_usage_error("check", "--disk-faults mounts a small tmpfs as the archive: run it as root");
+        goto out;
+    }
+    if (!strcmp(name, "soak") && (a.s.window_s <= 0 || 3600 / a.s.window_s != (double)(long long)(3600 / a.s.window_s))) {
+        rc = ss_usage_error("check", "--window must divide an hour (e.g. 10s, 1m, 5m)");
         goto out;
     }
     if (a.png && !strcmp(name, "all") && !strstr(a.png, "%s")) {
