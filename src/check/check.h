@@ -37,7 +37,7 @@
 #define SS_CHECK_MAX_CRITERIA 64
 #define SS_CHECK_MAX_INPUTS 32
 #define SS_CHECK_MAX_NOTES 16
-#define SS_CHECK_MAX_SERIES 8
+#define SS_CHECK_MAX_SERIES 16
 #define SS_CHECK_SERIES_POINTS 4096 /* samples kept per time series */
 #define SS_CHECK_NAME_MAX 80
 

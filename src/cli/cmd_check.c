@@ -140,39 +140,85 @@ static int write_file(const char *path, const ss_buf *b) {
     return 0;
 }
 
-/* The report's time series as a gnuplot chart: series in the first series' unit on the left
- * axis, any other unit on the right one. Returns 0, or -1 (message printed). */
+static void gp_quoted(FILE *g, const char *s) {
+    fputc('\'', g);
+    for (const char *p = s; *p; p++) fputs(*p == '\'' ? "''" : (char[2]){*p, 0}, g);
+    fputc('\'', g);
+}
+
+/* One plot command of the series whose unit is in units[0..nunits) (the second unit on the
+ * right axis). */
+static void gp_plot(FILE *g, const ss_check_report *r, const char *const *units, int nunits) {
+    fprintf(g, "set ylabel ");
+    gp_quoted(g, units[0]);
+    fprintf(g, "\n");
+    if (nunits > 1) {
+        fprintf(g, "set y2tics\nset ytics nomirror\nset y2label ");
+        gp_quoted(g, units[1]);
+        fprintf(g, "\n");
+    } else {
+        fprintf(g, "unset y2tics\nset ytics mirror\nunset y2label\n");
+    }
+    fprintf(g, "plot ");
+    int first = 1;
+    for (int i = 0; i < r->nseries; i++) {
+        int u = -1;
+        for (int k = 0; k < nunits; k++)
+            if (!strcmp(r->series[i]->unit, units[k])) u = k;
+        if (u < 0) continue;
+        fprintf(g, "%s'-' using 1:2 with lines lw 2 title ", first ? "" : ", ");
+        gp_quoted(g, r->series[i]->name);
+        fprintf(g, "%s", u == 1 ? " axes x1y2" : "");
+        first = 0;
+    }
+    fprintf(g, "\n");
+    for (int i = 0; i < r->nseries; i++) {
+        int u = -1;
+        for (int k = 0; k < nunits; k++)
+            if (!strcmp(r->series[i]->unit, units[k])) u = k;
+        if (u < 0) continue;
+        const ss_check_series *x = r->series[i];
+        for (int j = 0; j < x->n; j++) fprintf(g, "%.3f %.6g\n", x->t[j], x->v[j]);
+        if (x->n == 0) fprintf(g, "0 0\n");
+        fprintf(g, "e\n");
+    }
+}
+
+/* The report's time series as a gnuplot chart, 1000x600: with one or two units, one panel
+ * (the first series' unit on the left axis, the other on the right one); with more (soak:
+ * rates, seconds, megabytes), one panel per unit stacked, so that no two scales share an
+ * axis. Returns 0, or -1 (message printed). */
 static int write_png(const ss_check_report *r, const char *path) {
     if (r->nseries == 0) {
         fprintf(stderr, "skyspool check: %s has no time series; no chart written to %s\n", r->check, path);
         return 0;
     }
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "gnuplot 2>/dev/null");
-    FILE *g = popen(cmd, "w");
+    FILE *g = popen("gnuplot 2>/dev/null", "w");
     if (!g) {
         fprintf(stderr, "skyspool check: cannot run gnuplot (install it: scripts/install-deps)\n");
         return -1;
     }
-    fprintf(g, "set terminal pngcairo size 1000,600 noenhanced\nset output '");
-    for (const char *p = path; *p; p++) fputs(*p == '\'' ? "''" : (char[2]){*p, 0}, g);
-    fprintf(g, "'\nset title 'skyspool check %s'\nset xlabel 'seconds'\nset grid\nset key outside below\n", r->check);
-    const char *u0 = r->series[0]->unit;
-    const char *u2 = NULL;
-    for (int i = 0; i < r->nseries; i++)
-        if (strcmp(r->series[i]->unit, u0) && !u2) u2 = r->series[i]->unit;
-    fprintf(g, "set ylabel '%s'\n", u0);
-    if (u2) fprintf(g, "set y2tics\nset ytics nomirror\nset y2label '%s'\n", u2);
-    fprintf(g, "plot ");
-    for (int i = 0; i < r->nseries; i++)
-        fprintf(g, "%s'-' using 1:2 with lines lw 2 title '%s'%s", i ? ", " : "", r->series[i]->name,
-                strcmp(r->series[i]->unit, u0) ? " axes x1y2" : "");
-    fprintf(g, "\n");
+    const char *units[SS_CHECK_MAX_SERIES];
+    int nunits = 0;
     for (int i = 0; i < r->nseries; i++) {
-        const ss_check_series *s = r->series[i];
-        for (int j = 0; j < s->n; j++) fprintf(g, "%.3f %.6g\n", s->t[j], s->v[j]);
-        if (s->n == 0) fprintf(g, "0 0\n");
-        fprintf(g, "e\n");
+        int seen = 0;
+        for (int k = 0; k < nunits; k++) seen |= !strcmp(units[k], r->series[i]->unit);
+        if (!seen) units[nunits++] = r->series[i]->unit;
+    }
+    fprintf(g, "set terminal pngcairo size 1000,600 noenhanced\nset output ");
+    gp_quoted(g, path);
+    fprintf(g, "\nset grid\nset key outside right\n");
+    if (nunits <= 2) {
+        fprintf(g, "set title 'skyspool check %s'\nset xlabel 'seconds'\nset key outside below\n", r->check);
+        gp_plot(g, r, units, nunits);
+    } else {
+        fprintf(g, "set multiplot layout %d,1 title 'skyspool check %s'\nset lmargin 10\nset rmargin 30\n", nunits,
+                r->check);
+        for (int k = 0; k < nunits; k++) {
+            if (k == nunits - 1) fprintf(g, "set xlabel 'seconds'\n");
+            gp_plot(g, r, &units[k], 1);
+        }
+        fprintf(g, "unset multiplot\n");
     }
     int st = pclose(g);
     if (st != 0 || access(path, F_OK) != 0) {
