@@ -563,7 +563,7 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
 /* The newest AOF increment file of the embedded server (appendonlydir/NAME.N.incr.aof): the
  * one Redis appends to, so the one whose tail a host crash loses. */
 static int newest_incr_aof(const char *dir, char *out, size_t outlen) {
-    char adir[PATH_MAX];
+    char adir[PATH_MAX + 16];
     snprintf(adir, sizeof adir, "%s/appendonlydir", dir);
     DIR *d = opendir(adir);
     if (!d) return -1;

@@ -686,14 +686,14 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     if (!tmp || !*tmp) tmp = "/tmp";
     snprintf(s->work, sizeof s->work, "%s/skyspool-soak-%s-XXXXXX", tmp, e->run_id);
     if (!mkdtemp(s->work)) return snprintf(e->errstr, sizeof e->errstr, "mkdtemp under %.400s: %s", tmp, strerror(errno)), -1;
-    snprintf(s->input, sizeof s->input, "%s/input.jsonl", s->work);
-    snprintf(s->arch, sizeof s->arch, "%s/archive", s->work);
-    snprintf(s->wdata, sizeof s->wdata, "%s/writer-data", s->work);
-    snprintf(s->portfile, sizeof s->portfile, "%s/replay.port", s->work);
+    snprintf(s->input, sizeof s->input, "%.500s/input.jsonl", s->work);
+    snprintf(s->arch, sizeof s->arch, "%.500s/archive", s->work);
+    snprintf(s->wdata, sizeof s->wdata, "%.500s/writer-data", s->work);
+    snprintf(s->portfile, sizeof s->portfile, "%.500s/replay.port", s->work);
     snprintf(s->pwfile, sizeof s->pwfile, "%s/redis.password", e->data_dir);
-    snprintf(s->replay.log, sizeof s->replay.log, "%s/replay-server.log", s->work);
-    snprintf(s->ingest.log, sizeof s->ingest.log, "%s/ingest.log", s->work);
-    snprintf(s->writer.log, sizeof s->writer.log, "%s/write.log", s->work);
+    snprintf(s->replay.log, sizeof s->replay.log, "%.500s/replay-server.log", s->work);
+    snprintf(s->ingest.log, sizeof s->ingest.log, "%.500s/ingest.log", s->work);
+    snprintf(s->writer.log, sizeof s->writer.log, "%.500s/write.log", s->work);
     mkdir(s->arch, 0700);
     mkdir(s->wdata, 0700);
     const ss_redis_url *u = ss_redis_target_url(e->target);
@@ -839,7 +839,7 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
         argvec a = {.n = 0};
         writer_args(s, &a, 1);
         char log[SOAK_PATH + 64];
-        snprintf(log, sizeof log, "%s/write-once.log", s->work);
+        snprintf(log, sizeof log, "%.500s/write-once.log", s->work);
         once_rc = run_status(s, &a, log, o->drain_timeout_s);
         argvec v = {.n = 0};
         arg(&v, "%s", o->exe);
@@ -848,7 +848,7 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
         arg(&v, "%s", s->arch);
         arg(&v, "--data-dir");
         arg(&v, "%s", s->wdata);
-        snprintf(log, sizeof log, "%s/verify.log", s->work);
+        snprintf(log, sizeof log, "%.500s/verify.log", s->work);
         verify_rc = run_status(s, &v, log, o->drain_timeout_s);
     }
     double drain_s = ss_check_now() - td;
