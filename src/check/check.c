@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer/ingest.h"
 #include "event/event.h"
 #include "source/source.h"
 
@@ -694,4 +696,61 @@ void ss_check_payloads_free(ss_check_payloads *p) {
     free(p->event_len);
     free(p->meta);
     memset(p, 0, sizeof *p);
+}
+
+/* ---- the ingester on a thread ---------------------------------------------------------- */
+
+static void *ingester_main(void *arg) {
+    ss_check_ingester *it = arg;
+    it->rc = ss_ingest_run(it->ing, it->src, &it->stop);
+    __atomic_store_n(&it->running, 0, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *spec, int connections) {
+    memset(it, 0, sizeof *it);
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    it->src = ss_source_open(spec, &so, e->errstr, sizeof e->errstr);
+    if (!it->src) return -1;
+    ss_ingest_opts io;
+    ss_ingest_opts_init(&io);
+    io.prefix = e->prefix;
+    io.ignore_cursor = 1;
+    io.horizon_us = 0;
+    if (connections > 0) io.connections = connections;
+    it->ing = ss_ingest_new(&io, e->target);
+    if (!it->ing) {
+        ss_source_close(it->src);
+        it->src = NULL;
+        return snprintf(e->errstr, sizeof e->errstr, "out of memory"), -1;
+    }
+    it->running = 1;
+    pthread_t th;
+    if (pthread_create(&th, NULL, ingester_main, it) != 0) {
+        ss_ingest_free(it->ing);
+        ss_source_close(it->src);
+        it->ing = NULL;
+        it->src = NULL;
+        it->running = 0;
+        return snprintf(e->errstr, sizeof e->errstr, "cannot start the ingester thread"), -1;
+    }
+    it->th = (unsigned long)th;
+    return 0;
+}
+
+int ss_check_ingester_done(ss_check_ingester *it) { return !__atomic_load_n(&it->running, __ATOMIC_ACQUIRE); }
+
+int ss_check_ingester_stop(ss_check_env *e, ss_check_ingester *it, ss_ingest_stats *st) {
+    if (!it->ing) return -1;
+    it->stop = 1;
+    pthread_join((pthread_t)it->th, NULL);
+    if (st) ss_ingest_get_stats(it->ing, st);
+    int rc = it->rc;
+    if (rc != 0) snprintf(e->errstr, sizeof e->errstr, "ingest: %s", ss_ingest_errstr(it->ing));
+    ss_ingest_free(it->ing);
+    ss_source_close(it->src);
+    it->ing = NULL;
+    it->src = NULL;
+    return rc;
 }

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer/ingest.h"
 #include "buffer/target.h"
 #include "util/buf.h"
 
@@ -234,6 +235,48 @@ typedef struct {
 void ss_check_soak_opts_init(ss_check_soak_opts *o);
 /* Embedded Redis only. Runs replay-server, ingest and write as child processes of o->exe. */
 int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report *r);
+
+typedef struct {
+    long long events;      /* default 2700000 (the prototype's "8-hour" buffer) */
+    int sample;            /* entries read back and compared byte for byte; default 1000 */
+    double min_events_per_s; /* load rate; default 1587 (the prototype's) */
+    double max_memory_pct; /* peak used_memory vs maxmemory; default 80 (the ingester's high watermark) */
+    double stall_timeout_s; /* give up when the load makes no progress this long (paused); default 30 */
+    uint64_t seed;
+} ss_check_capacity_opts;
+void ss_check_capacity_opts_init(ss_check_capacity_opts *o);
+int ss_check_capacity(ss_check_env *e, const ss_check_capacity_opts *o, ss_check_report *r);
+
+typedef struct {
+    double duration_s;     /* per phase; default 20 */
+    double rate;           /* the paced phases; default 1500 (the prototype's sustained figure) */
+    int connections;       /* the N of the multi-connection phases; default 10 */
+    double min_rate_pct;   /* paced phases: achieved vs rate; default 95 */
+    double max_cv;         /* paced phases: coefficient of variation of the per-second series; 0.1 */
+    double min_max_events_per_s; /* the best unpaced phase; default 7023 (the prototype's, 10 threads) */
+    double p99_ms;         /* probe XADD p99 during the paced phases; default 5 */
+    uint64_t seed;
+} ss_check_throughput_opts;
+void ss_check_throughput_opts_init(ss_check_throughput_opts *o);
+int ss_check_throughput(ss_check_env *e, const ss_check_throughput_opts *o, ss_check_report *r);
+
+/* The real ingester (src/buffer/ingest.c) on its own thread, reading a source spec into the
+ * check's prefix: what capacity and throughput drive. */
+typedef struct {
+    ss_ingest *ing;
+    struct ss_source *src;
+    volatile sig_atomic_t stop;
+    int rc;
+    int running;
+    unsigned long th;      /* pthread_t */
+} ss_check_ingester;
+/* Starts it (connections 0 = the ingester's default). 0, or -1 with errstr. */
+int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *spec, int connections);
+/* 1 once ss_ingest_run returned (source ended or error). */
+int ss_check_ingester_done(ss_check_ingester *it);
+/* Stops (flushes), joins, frees; returns ss_ingest_run's result (errstr set on -1). Final
+ * stats in *st (may be NULL). */
+int ss_check_ingester_stop(ss_check_env *e, ss_check_ingester *it, ss_ingest_stats *st);
 
 /* Helpers shared by the checks (check.c). */
 /* Runs a command with the control connection; the reply or NULL with errstr set. */

@@ -28,8 +28,10 @@ static const struct {
     {"baseline", "latency p50/p95/p99/p99.9 and ops/s of SET/GET, XADD, XREADGROUP+XACK [1/2/5 ms; 15,000 ops/s]"},
     {"persistence", "N events + a group with a PEL survive BGREWRITEAOF and a restart; --crash: what kill -9 loses"},
     {"pressure", "Redis at 95 % of maxmemory: the ingester pauses, nothing evicted, nothing lost; evicting Redis FAILs"},
+    {"capacity", "N events through the ingester: bytes/event, peak memory, hours held at 1,000/2,000 events/s; a sample read back [1,587/s, 78.5 %]"},
+    {"throughput", "sustained ingest at --rate and at the maximum, 1 and N connections: per-second series, CV, latency [1,500/s; 7,023]"},
     {"soak", "the full stack (replay-server, ingest, write) at --rate with a fault every few minutes; no row lost or doubled"},
-    {"all", "baseline, persistence and pressure in sequence, with one summary table"},
+    {"all", "baseline, persistence, pressure, capacity and throughput in sequence, with one summary table"},
 };
 
 static void usage(FILE *f) {
@@ -73,6 +75,19 @@ static void usage(FILE *f) {
             "  --duration D              hold at pressure this long [300s]\n"
             "  --target-pct P            share of maxmemory to fill to [95]\n"
             "  --fill-timeout D          give up filling after [180s]\n\n"
+            "capacity:\n"
+            "  --events N                events loaded through the ingester [2700000]\n"
+            "  --sample N                entries read back and compared byte for byte [1000]\n"
+            "  --min-load-rate N         load events/s at least [1587]\n"
+            "  --max-memory-pct P        peak used_memory at most [80]\n\n"
+            "throughput:\n"
+            "  --duration D              per phase (paced and unpaced, 1 and N connections) [20s]\n"
+            "  --rate R                  the paced phases' events/s [1500]\n"
+            "  --connections N           the N of the multi-connection phases [10]\n"
+            "  --min-rate-pct P          paced phases reach this share of --rate [95]\n"
+            "  --max-cv X                paced phases' coefficient of variation at most [0.1]\n"
+            "  --min-max-rate N          best unpaced events/s at least [7023]\n"
+            "  --p99-ms X                probe XADD p99 during the paced phases [5]\n\n"
             "soak (embedded Redis only; runs this binary as replay-server, ingest and write):\n"
             "  --duration D              how long the stack runs under faults [1h]\n"
             "  --rate R                  events/s the source serves [2000]\n"
@@ -94,6 +109,8 @@ static void usage(FILE *f) {
             "  skyspool check persistence --redis redis://127.0.0.1:6380 \\\n"
             "      --restart-cmd 'systemctl restart redis-server@6380'\n"
             "  skyspool check pressure --duration 60s --maxmemory 128mb\n"
+            "  skyspool check capacity --events 2700000 --json capacity.json --png capacity.png\n"
+            "  skyspool check throughput --duration 30s --rate 2000 --connections 8\n"
             "  skyspool check soak --duration 1h --json soak.json --png soak.png\n"
             "  sudo skyspool check soak --duration 10m --fault-every 1m --disk-faults --disk-size 256mb\n"
             "  skyspool check all --json all.json && echo deployment ok\n");
@@ -106,6 +123,8 @@ typedef struct {
     ss_check_persistence_opts p;
     ss_check_pressure_opts q;
     ss_check_soak_opts s;
+    ss_check_capacity_opts c;
+    ss_check_throughput_opts t;
     char exe[4096];
     int maxmemory_set;
 } check_args;
@@ -260,6 +279,8 @@ static int run_one(const char *name, const ss_config *cfg, const check_args *a, 
     if (!strcmp(name, "baseline")) crc = ss_check_baseline(env, &a->b, rep);
     else if (!strcmp(name, "persistence")) crc = ss_check_persistence(env, &a->p, rep);
     else if (!strcmp(name, "pressure")) crc = ss_check_pressure(env, &a->q, rep);
+    else if (!strcmp(name, "capacity")) crc = ss_check_capacity(env, &a->c, rep);
+    else if (!strcmp(name, "throughput")) crc = ss_check_throughput(env, &a->t, rep);
     else crc = ss_check_soak(env, &a->s, rep);
     rep->elapsed_s = ss_check_now() - t0;
     progress_clear(a);
@@ -307,7 +328,7 @@ int ss_cmd_check(int argc, char **argv) {
         O_JSON = 1, O_PNG, O_RUN_ID, O_SECONDS, O_CLIENTS, O_P50, O_P95, O_P99, O_MIN_OPS, O_EVENTS, O_PENDING,
         O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED,
         O_RATE, O_FAULT_EVERY, O_STALL, O_AOF_CUT, O_DISK_FAULTS, O_DISK_SIZE, O_WINDOW, O_GRACE, O_MAX_LAG,
-        O_MAX_REC, O_MIN_RATE, O_DRAIN
+        O_MAX_REC, O_MIN_RATE, O_DRAIN, O_SAMPLE, O_MIN_LOAD, O_MAX_MEM_PCT, O_CONNS, O_MAX_CV, O_MIN_MAX
     };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"json", required_argument, 0, O_JSON},
@@ -342,6 +363,12 @@ int ss_cmd_check(int argc, char **argv) {
                                          {"max-recovery", required_argument, 0, O_MAX_REC},
                                          {"min-rate-pct", required_argument, 0, O_MIN_RATE},
                                          {"drain-timeout", required_argument, 0, O_DRAIN},
+                                         {"sample", required_argument, 0, O_SAMPLE},
+                                         {"min-load-rate", required_argument, 0, O_MIN_LOAD},
+                                         {"max-memory-pct", required_argument, 0, O_MAX_MEM_PCT},
+                                         {"connections", required_argument, 0, O_CONNS},
+                                         {"max-cv", required_argument, 0, O_MAX_CV},
+                                         {"min-max-rate", required_argument, 0, O_MIN_MAX},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     check_args a;
@@ -350,6 +377,8 @@ int ss_cmd_check(int argc, char **argv) {
     ss_check_persistence_opts_init(&a.p);
     ss_check_pressure_opts_init(&a.q);
     ss_check_soak_opts_init(&a.s);
+    ss_check_capacity_opts_init(&a.c);
+    ss_check_throughput_opts_init(&a.t);
     {
         ssize_t n = readlink("/proc/self/exe", a.exe, sizeof a.exe - 1);
         a.exe[n > 0 ? n : 0] = '\0';
@@ -392,10 +421,14 @@ int ss_cmd_check(int argc, char **argv) {
             break;
         case O_P50: if (ss_parse_double(optarg, 0, 1e6, &a.b.p50_ms) != 0) goto bad; break;
         case O_P95: if (ss_parse_double(optarg, 0, 1e6, &a.b.p95_ms) != 0) goto bad; break;
-        case O_P99: if (ss_parse_double(optarg, 0, 1e6, &a.b.p99_ms) != 0) goto bad; break;
+        case O_P99:
+            if (ss_parse_double(optarg, 0, 1e6, &a.b.p99_ms) != 0) goto bad;
+            a.t.p99_ms = a.b.p99_ms;
+            break;
         case O_MIN_OPS: if (ss_parse_double(optarg, 0, 1e9, &a.b.min_ops) != 0) goto bad; break;
         case O_EVENTS:
             if (ss_parse_i64(optarg, 1, 100000000, &a.p.events) != 0) goto bad;
+            a.c.events = a.p.events;
             break;
         case O_PENDING:
             if (ss_parse_i64(optarg, 0, 10000000, &a.p.pending) != 0) goto bad;
@@ -407,9 +440,24 @@ int ss_cmd_check(int argc, char **argv) {
         case O_MINREC: if (ss_parse_double(optarg, 0, 100, &a.p.min_recovered_pct) != 0) goto bad; break;
         case O_DURATION:
             if (parse_ms_flag("--duration", optarg, &a.q.duration_s) != 0) goto out;
-            a.s.duration_s = a.q.duration_s;
+            a.s.duration_s = a.t.duration_s = a.q.duration_s;
             break;
-        case O_RATE: if (ss_parse_double(optarg, 1, 1e6, &a.s.rate) != 0) goto bad; break;
+        case O_RATE:
+            if (ss_parse_double(optarg, 1, 1e6, &a.s.rate) != 0) goto bad;
+            a.t.rate = a.s.rate;
+            break;
+        case O_SAMPLE:
+            if (ss_parse_i64(optarg, 1, 10000000, &ll) != 0) goto bad;
+            a.c.sample = (int)ll;
+            break;
+        case O_MIN_LOAD: if (ss_parse_double(optarg, 0, 1e9, &a.c.min_events_per_s) != 0) goto bad; break;
+        case O_MAX_MEM_PCT: if (ss_parse_double(optarg, 0, 100, &a.c.max_memory_pct) != 0) goto bad; break;
+        case O_CONNS:
+            if (ss_parse_i64(optarg, 1, 16, &ll) != 0) goto bad;
+            a.t.connections = (int)ll;
+            break;
+        case O_MAX_CV: if (ss_parse_double(optarg, 0, 100, &a.t.max_cv) != 0) goto bad; break;
+        case O_MIN_MAX: if (ss_parse_double(optarg, 0, 1e9, &a.t.min_max_events_per_s) != 0) goto bad; break;
         case O_FAULT_EVERY:
             if (parse_ms_flag("--fault-every", optarg, &a.s.fault_every_s) != 0) goto out;
             break;
@@ -431,7 +479,10 @@ int ss_cmd_check(int argc, char **argv) {
         case O_DRAIN:
             if (parse_ms_flag("--drain-timeout", optarg, &a.s.drain_timeout_s) != 0) goto out;
             break;
-        case O_MIN_RATE: if (ss_parse_double(optarg, 0, 1000, &a.s.min_rate_pct) != 0) goto bad; break;
+        case O_MIN_RATE:
+            if (ss_parse_double(optarg, 0, 1000, &a.s.min_rate_pct) != 0) goto bad;
+            a.t.min_rate_pct = a.s.min_rate_pct;
+            break;
         case O_DISK_FAULTS: a.s.disk_faults = 1; break;
         case O_AOF_CUT:
         case O_DISK_SIZE: {
@@ -447,7 +498,7 @@ int ss_cmd_check(int argc, char **argv) {
         case O_TARGET: if (ss_parse_double(optarg, 10, 99, &a.q.target_pct) != 0) goto bad; break;
         case O_SEED:
             if (ss_parse_i64(optarg, 0, (long long)1 << 62, &ll) != 0) goto bad;
-            a.p.seed = a.q.seed = a.s.seed = (uint64_t)ll;
+            a.p.seed = a.q.seed = a.s.seed = a.c.seed = a.t.seed = (uint64_t)ll;
             break;
         default: rc = ss_usage_error("check", "unknown option (see skyspool check --help)"); goto out;
         }
@@ -471,7 +522,7 @@ int ss_cmd_check(int argc, char **argv) {
     int known = 0;
     for (size_t i = 0; i < sizeof g_checks / sizeof g_checks[0]; i++) known |= !strcmp(name, g_checks[i].name);
     if (!known) {
-        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure, soak or all", name);
+        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure, capacity, throughput, soak or all", name);
         goto out;
     }
     if (ss_config_load(cfg, err, sizeof err) != 0) {
@@ -512,17 +563,19 @@ int ss_cmd_check(int argc, char **argv) {
     a.tty = isatty(STDOUT_FILENO) && !(a.json && !strcmp(a.json, "-"));
     ss_cli_stop_on_signals(&g_stop);
 
-    const char *names[3] = {name, NULL, NULL};
+    const char *names[5] = {name, NULL, NULL, NULL, NULL};
     int nnames = 1;
     if (!strcmp(name, "all")) {
         names[0] = "baseline";
         names[1] = "persistence";
         names[2] = "pressure";
-        nnames = 3;
+        names[3] = "capacity";
+        names[4] = "throughput";
+        nnames = 5;
     }
-    static ss_check_report reps[3];
-    int results[3] = {1, 1, 1};
-    int ran[3] = {0, 0, 0};
+    static ss_check_report reps[5];
+    int results[5] = {1, 1, 1, 1, 1};
+    int ran[5] = {0, 0, 0, 0, 0};
     ss_buf json;
     ss_buf_init(&json);
     if (nnames > 1) ss_buf_puts(&json, "{\"check\":\"all\",\"checks\":[");
