@@ -79,7 +79,8 @@ static void usage(FILE *f) {
             "  --events N                events loaded through the ingester [2700000]\n"
             "  --sample N                entries read back and compared byte for byte [1000]\n"
             "  --min-load-rate N         load events/s at least [1587]\n"
-            "  --max-memory-pct P        peak used_memory at most [80]\n\n"
+            "  --max-memory-pct P        peak used_memory at most [80]\n"
+            "  --load-timeout D          give up when the load makes no progress this long (paused) [30s]\n\n"
             "throughput:\n"
             "  --duration D              per phase (paced and unpaced, 1 and N connections) [20s]\n"
             "  --rate R                  the paced phases' events/s [1500]\n"
@@ -328,7 +329,7 @@ int ss_cmd_check(int argc, char **argv) {
         O_JSON = 1, O_PNG, O_RUN_ID, O_SECONDS, O_CLIENTS, O_P50, O_P95, O_P99, O_MIN_OPS, O_EVENTS, O_PENDING,
         O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED,
         O_RATE, O_FAULT_EVERY, O_STALL, O_AOF_CUT, O_DISK_FAULTS, O_DISK_SIZE, O_WINDOW, O_GRACE, O_MAX_LAG,
-        O_MAX_REC, O_MIN_RATE, O_DRAIN, O_SAMPLE, O_MIN_LOAD, O_MAX_MEM_PCT, O_CONNS, O_MAX_CV, O_MIN_MAX
+        O_MAX_REC, O_MIN_RATE, O_DRAIN, O_SAMPLE, O_MIN_LOAD, O_MAX_MEM_PCT, O_CONNS, O_MAX_CV, O_MIN_MAX, O_LOAD_TIMEOUT
     };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"json", required_argument, 0, O_JSON},
@@ -369,6 +370,7 @@ int ss_cmd_check(int argc, char **argv) {
                                          {"connections", required_argument, 0, O_CONNS},
                                          {"max-cv", required_argument, 0, O_MAX_CV},
                                          {"min-max-rate", required_argument, 0, O_MIN_MAX},
+                                         {"load-timeout", required_argument, 0, O_LOAD_TIMEOUT},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     check_args a;
@@ -455,6 +457,9 @@ int ss_cmd_check(int argc, char **argv) {
         case O_CONNS:
             if (ss_parse_i64(optarg, 1, 16, &ll) != 0) goto bad;
             a.t.connections = (int)ll;
+            break;
+        case O_LOAD_TIMEOUT:
+            if (parse_ms_flag("--load-timeout", optarg, &a.c.stall_timeout_s) != 0) goto out;
             break;
         case O_MAX_CV: if (ss_parse_double(optarg, 0, 100, &a.t.max_cv) != 0) goto bad; break;
         case O_MIN_MAX: if (ss_parse_double(optarg, 0, 1e9, &a.t.min_max_events_per_s) != 0) goto bad; break;
