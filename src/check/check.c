@@ -43,6 +43,8 @@ static uint64_t hist_value_hi(int idx) {
     return ((sub + 1) << shift) - 1;
 }
 
+int ss_hist_bucket(uint64_t ns) { return hist_index(ns); }
+
 void ss_hist_init(ss_hist *h) {
     memset(h, 0, sizeof *h);
     h->min_ns = UINT64_MAX;

@@ -38,7 +38,7 @@
 #define SS_CHECK_MAX_CRITERIA 64
 #define SS_CHECK_MAX_INPUTS 32
 #define SS_CHECK_MAX_NOTES 16
-#define SS_CHECK_MAX_SERIES 16
+#define SS_CHECK_MAX_SERIES 24
 #define SS_CHECK_SERIES_POINTS 4096 /* samples kept per time series */
 #define SS_CHECK_NAME_MAX 80
 
@@ -61,6 +61,8 @@ typedef struct {
 void ss_hist_init(ss_hist *h);
 void ss_hist_record(ss_hist *h, uint64_t ns);
 void ss_hist_merge(ss_hist *into, const ss_hist *from);
+/* The bucket ns falls in (for callers that count into their own arrays, e.g. atomically). */
+int ss_hist_bucket(uint64_t ns);
 /* The value at percentile p (0..100), in ns; 0 for an empty histogram. */
 uint64_t ss_hist_percentile(const ss_hist *h, double p);
 

@@ -205,9 +205,9 @@ static void gp_plot(FILE *g, const ss_check_report *r, const char *const *units,
 }
 
 /* The report's time series as a gnuplot chart, 1000x600: with one or two units, one panel
- * (the first series' unit on the left axis, the other on the right one); with more (soak:
- * rates, seconds, megabytes), one panel per unit stacked, so that no two scales share an
- * axis. Returns 0, or -1 (message printed). */
+ * (the first series' unit on the left axis, the other on the right one); with more units (soak:
+ * rates, seconds, megabytes) or more than 8 series (baseline: ops/s and latency of 6 runs), one
+ * panel per unit stacked, so that no two scales share an axis and each legend fits. Returns 0, or -1 (message printed). */
 static int write_png(const ss_check_report *r, const char *path) {
     if (r->nseries == 0) {
         fprintf(stderr, "skyspool check: %s has no time series; no chart written to %s\n", r->check, path);
@@ -228,12 +228,12 @@ static int write_png(const ss_check_report *r, const char *path) {
     fprintf(g, "set terminal pngcairo size 1000,600 noenhanced\nset output ");
     gp_quoted(g, path);
     fprintf(g, "\nset grid\nset key outside right\n");
-    if (nunits <= 2) {
+    if (nunits <= 2 && r->nseries <= 8) {
         fprintf(g, "set title 'skyspool check %s'\nset xlabel 'seconds'\nset key outside below\n", r->check);
         gp_plot(g, r, units, nunits);
     } else {
-        fprintf(g, "set multiplot layout %d,1 title 'skyspool check %s'\nset lmargin 10\nset rmargin 30\n", nunits,
-                r->check);
+        fprintf(g, "set multiplot layout %d,1 title 'skyspool check %s'\nset lmargin 10\nset rmargin 34\n"
+                   "set key font ',8' spacing 0.8\n", nunits, r->check);
         for (int k = 0; k < nunits; k++) {
             if (k == nunits - 1) fprintf(g, "set xlabel 'seconds'\n");
             gp_plot(g, r, &units[k], 1);
