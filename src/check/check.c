@@ -728,8 +728,7 @@ int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *
         return snprintf(e->errstr, sizeof e->errstr, "out of memory"), -1;
     }
     it->running = 1;
-    pthread_t th;
-    if (pthread_create(&th, NULL, ingester_main, it) != 0) {
+    if (pthread_create(&it->th, NULL, ingester_main, it) != 0) {
         ss_ingest_free(it->ing);
         ss_source_close(it->src);
         it->ing = NULL;
@@ -737,7 +736,6 @@ int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *
         it->running = 0;
         return snprintf(e->errstr, sizeof e->errstr, "cannot start the ingester thread"), -1;
     }
-    it->th = (unsigned long)th;
     return 0;
 }
 
@@ -746,7 +744,7 @@ int ss_check_ingester_done(ss_check_ingester *it) { return !__atomic_load_n(&it-
 int ss_check_ingester_stop(ss_check_env *e, ss_check_ingester *it, ss_ingest_stats *st) {
     if (!it->ing) return -1;
     it->stop = 1;
-    pthread_join((pthread_t)it->th, NULL);
+    pthread_join(it->th, NULL);
     if (st) ss_ingest_get_stats(it->ing, st);
     int rc = it->rc;
     if (rc != 0) snprintf(e->errstr, sizeof e->errstr, "ingest: %s", ss_ingest_errstr(it->ing));

@@ -24,6 +24,7 @@
 #define SS_CHECK_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -270,7 +271,7 @@ typedef struct {
     volatile sig_atomic_t stop;
     int rc;
     int running;
-    unsigned long th;      /* pthread_t */
+    pthread_t th;
 } ss_check_ingester;
 /* Starts it (connections 0 = the ingester's default). 0, or -1 with errstr. */
 int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *spec, int connections);
