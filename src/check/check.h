@@ -224,7 +224,7 @@ typedef struct {
     double rate;            /* events/s the source serves; default 2000 (the live peak) */
     double fault_every_s;   /* default 300 */
     double window_s, grace_s; /* the writer's; defaults 300, 30 */
-    double stall_s;         /* how long a stall or a full disk lasts; default 20 */
+    double stall_s;         /* how long a stall or a full disk lasts; default 120 (read timeout 60 s) */
     long long aof_cut_bytes; /* cut off the AOF at a crash; default 1 MiB */
     int disk_faults;        /* also a full archive disk (a tmpfs; root) */
     long long disk_bytes;   /* its size; default 4 GiB */

@@ -123,7 +123,7 @@ void ss_check_soak_opts_init(ss_check_soak_opts *o) {
     o->fault_every_s = 300;
     o->window_s = 300;
     o->grace_s = 30;
-    o->stall_s = 20;
+    o->stall_s = 120; /* the ingester's read timeout is half: 60 s, its production default */
     o->aof_cut_bytes = 1 << 20;
     o->disk_bytes = 4LL << 30;
     o->min_rate_pct = 80;
