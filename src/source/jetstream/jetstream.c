@@ -46,7 +46,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "net/js_proto.h"
+#include "proto/js_proto.h"
 #include "net/ws_client.h"
 #include "net/ws_url.h"
 #include "net/zdict.h"
