@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #define EMB_PASSWORD_BYTES 32
@@ -344,18 +345,6 @@ static int probe(const ss_embedded *e, int timeout_ms) {
     return strstr(err, "LOADING") ? 2 : 0;
 }
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static pid_t spawn_server(const char *binary, const char *conf) {
     pid_t pid = fork();
     if (pid != 0) return pid;
@@ -415,7 +404,7 @@ static int start_server(ss_embedded *e, const ss_embedded_opts *o, char *err, si
         snprintf(err, errlen, "fork: %s", strerror(errno));
         return -1;
     }
-    long long deadline = now_ms() + o->start_timeout_ms;
+    long long deadline = ss_mono_ms() + o->start_timeout_ms;
     int delay = 10;
     for (;;) {
         int st;
@@ -432,13 +421,13 @@ static int start_server(ss_embedded *e, const ss_embedded_opts *o, char *err, si
             return -1;
         }
         if (probe(e, 1000) == 1) break;
-        if (now_ms() > deadline) {
+        if (ss_mono_ms() > deadline) {
             snprintf(err, errlen, "embedded redis-server (pid %d) did not answer within %d ms; see %s/redis.log",
                      (int)e->pid, o->start_timeout_ms, e->dir);
             kill(e->pid, SIGTERM);
             return -1;
         }
-        sleep_ms(delay);
+        ss_sleep_ms(delay);
         if (delay < 200) delay *= 2;
     }
     e->started_here = 1;
@@ -569,8 +558,8 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
     int alive = (e->socket_path[0] || e->port > 0) ? probe(e, 2000) : 0;
     if (alive == 2) {
         ss_info("embedded", "redis-server in %s is loading its AOF; waiting", e->dir);
-        long long deadline = now_ms() + o.start_timeout_ms;
-        while ((alive = probe(e, 2000)) == 2 && now_ms() < deadline) sleep_ms(100);
+        long long deadline = ss_mono_ms() + o.start_timeout_ms;
+        while ((alive = probe(e, 2000)) == 2 && ss_mono_ms() < deadline) ss_sleep_ms(100);
     }
     pid_t stale = alive == 1 ? 0 : live_server_pid(e);
     if (alive == 1) {
@@ -597,13 +586,13 @@ fail:
 }
 
 static int wait_gone(pid_t pid, int timeout_ms) {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = ss_mono_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid || (w < 0 && errno == ECHILD && kill(pid, 0) != 0)) return 0;
-        if (now_ms() > deadline) return -1;
-        sleep_ms(20);
+        if (ss_mono_ms() > deadline) return -1;
+        ss_sleep_ms(20);
     }
 }
 

@@ -59,6 +59,7 @@
 #include "buffer/redis.h"
 #include "buffer/shard.h"
 #include "metrics/metrics.h"
+#include "util/clock.h"
 #include "util/hash.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -184,23 +185,6 @@ void ss_ingest_opts_init(ss_ingest_opts *o) {
 }
 
 /* ---- time, keys ---------------------------------------------------------------------- */
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 int ss_ingest_stream_key(const char *prefix, ss_type t, char *out, size_t outlen) {
     return snprintf(out, outlen, "%s%s", prefix, ss_type_name(t));
@@ -386,7 +370,7 @@ static int add_gap(ss_ingest *ing, batch *bt, const ss_source_gap *g, int64_t cu
     rc |= resp_str(&b->buf, "to");
     rc |= resp_i64(&b->buf, g->to);
     rc |= resp_str(&b->buf, "detected_us");
-    rc |= resp_i64(&b->buf, g->detected_us > 0 ? g->detected_us : wall_us());
+    rc |= resp_i64(&b->buf, g->detected_us > 0 ? g->detected_us : ss_wall_us());
     rc |= resp_str(&b->buf, "detail");
     size_t dl = g->detail ? strnlen(g->detail, SS_GAP_DETAIL_MAX) : 0;
     rc |= resp_bulk(&b->buf, g->detail ? g->detail : "", dl);
@@ -489,7 +473,7 @@ static int add_cursor_cmd(ss_ingest *ing, ss_buf *b) {
     rc |= resp_str(b, "cursor");
     rc |= resp_i64(b, ing->confirmed_cursor);
     rc |= resp_str(b, "updated_us");
-    rc |= resp_i64(b, wall_us());
+    rc |= resp_i64(b, ss_wall_us());
     rc |= resp_str(b, "name");
     rc |= resp_str(b, ing->src->cursor_name ? ing->src->cursor_name : "index");
     rc |= resp_str(b, "fingerprint");
@@ -523,7 +507,7 @@ static int add_state_cmd(ss_ingest *ing, ss_buf *b, const char *state, const cha
     rc |= resp_str(b, "reconnects_total");
     rc |= resp_i64(b, (int64_t)s->reconnects);
     rc |= resp_str(b, "heartbeat_us");
-    rc |= resp_i64(b, wall_us());
+    rc |= resp_i64(b, ss_wall_us());
     rc |= resp_str(b, "source");
     rc |= resp_str(b, ing->src->id);
     rc |= resp_str(b, "cursor");
@@ -549,7 +533,7 @@ static uint64_t inflight_bytes(ss_ingest *ing) {
 /* Control commands for the batch being started, by due time (on the control connection). */
 static int add_controls(ss_ingest *ing, batch *bt) {
     part *b = &bt->p[ing->cc];
-    int64_t now = mono_ms();
+    int64_t now = ss_mono_ms();
     int rc = 0;
     if (ing->has_confirmed && !ing->cursor_written) {
         rc |= add_cursor_cmd(ing, &b->buf);
@@ -635,7 +619,7 @@ static int persist_verdict(ss_ingest *ing) {
                         "event not yet archived (--allow-no-aof)");
         }
     }
-    int64_t now = mono_ms();
+    int64_t now = ss_mono_ms();
     if ((bad & SS_PERSIST_AOF_WRITE_ERR) &&
         (!(ing->persist_warned & SS_PERSIST_AOF_WRITE_ERR) || now - ing->last_aof_err_log_ms >= SS_PERSIST_CHECK_MS)) {
         ss_persist_describe(&ing->persist, SS_PERSIST_AOF_WRITE_ERR, why, sizeof why);
@@ -677,7 +661,7 @@ static int send_batch(ss_ingest *ing, batch *b) {
     for (int i = 0; i < ing->nconn; i++) {
         part *p = &b->p[i];
         if (p->buf.len == 0) continue;
-        ing->last_sent_ms[i] = mono_ms();
+        ing->last_sent_ms[i] = ss_mono_ms();
         if (redisAppendFormattedCommand(ing->c[i], p->buf.data, p->buf.len) != REDIS_OK) return E_IO;
         ing->sent_bytes += p->buf.len;
         int done = 0;
@@ -817,7 +801,7 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
         if (t->by_type[i]) ss_metric_add(ing->m_events[i], (double)t->by_type[i]);
     for (int i = 0; i < SS_TYPE__COUNT; i++)
         if (t->by_type[i]) {
-            ss_metric_set(ing->m_last_event, (double)wall_us() / 1e6); /* /healthz: source stalled? */
+            ss_metric_set(ing->m_last_event, (double)ss_wall_us() / 1e6); /* /healthz: source stalled? */
             break;
         }
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
@@ -911,14 +895,14 @@ static int info_persistence_now(ss_ingest *ing) {
     int rc = OK;
     if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) rc = note_persistence(ing, r->str);
     freeReplyObject(r);
-    ing->last_persist_ms = mono_ms();
+    ing->last_persist_ms = ss_mono_ms();
     return rc;
 }
 
 /* PINGs the connections other than the control one that were quiet for IDLE_PING_MS, when
  * nothing is in flight (while paused), so that a Redis `timeout` does not close them. */
 static int ping_quiet_now(ss_ingest *ing) {
-    int64_t now = mono_ms();
+    int64_t now = ss_mono_ms();
     for (int i = 0; i < ing->nconn; i++) {
         if (i == ing->cc || now - ing->last_sent_ms[i] < IDLE_PING_MS) continue;
         const char *argv[1] = {"PING"};
@@ -1074,7 +1058,7 @@ static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) 
 static int connect_all(ss_ingest *ing, char *err, size_t errlen) {
     for (int i = 0; i < ing->nconn; i++) {
         ing->c[i] = open_conn(ing, i, err, errlen);
-        ing->last_sent_ms[i] = mono_ms();
+        ing->last_sent_ms[i] = ss_mono_ms();
         if (!ing->c[i]) {
             close_all(ing);
             if (!permanent_error(err)) return E_IO;
@@ -1096,7 +1080,7 @@ static int connect_all(ss_ingest *ing, char *err, size_t errlen) {
  * fails the command instead of hanging it. Bad credentials fail at once. */
 static int connect_redis(ss_ingest *ing) {
     int delay = 100, attempt = 0;
-    int64_t give_up = ing->ever_connected ? 0 : mono_ms() + ing->o.initial_wait_ms;
+    int64_t give_up = ing->ever_connected ? 0 : ss_mono_ms() + ing->o.initial_wait_ms;
     for (;;) {
         char err[512];
         int rc = connect_all(ing, err, sizeof err);
@@ -1107,7 +1091,7 @@ static int connect_redis(ss_ingest *ing) {
         }
         if (rc == E_FATAL) return E_FATAL;
         attempt++;
-        if (give_up && mono_ms() > give_up) {
+        if (give_up && ss_mono_ms() > give_up) {
             snprintf(ing->errstr, sizeof ing->errstr, "Redis unreachable for %d s: %.400s", ing->o.initial_wait_ms / 1000,
                      err);
             return E_FATAL;
@@ -1121,7 +1105,7 @@ static int connect_redis(ss_ingest *ing) {
         int wait = delay / 2 + jitter;
         if (attempt == 1 || attempt % 10 == 0)
             ss_warn("ingest", "Redis unavailable (%s); retry %d in %d ms", err, attempt, wait);
-        for (int waited = 0; waited < wait && !*ing->stop; waited += 50) sleep_ms(50);
+        for (int waited = 0; waited < wait && !*ing->stop; waited += 50) ss_sleep_ms(50);
         delay = delay * 2 > ing->o.reconnect_max_ms ? ing->o.reconnect_max_ms : delay * 2;
     }
 }
@@ -1153,7 +1137,7 @@ static int load_newest(ss_ingest *ing) {
  * none, now. */
 static void start_horizon_check(ss_ingest *ing) {
     if (ing->o.horizon_us <= 0) return;
-    ing->horizon_ref = ing->newest_stored ? ing->newest_us : wall_us();
+    ing->horizon_ref = ing->newest_stored ? ing->newest_us : ss_wall_us();
     ing->horizon_before = ing->horizon_ref - ing->o.horizon_us;
     ing->horizon_on = 1;
 }
@@ -1196,7 +1180,7 @@ static int last_generated(ss_ingest *ing, const char *key, uint64_t *ms, uint64_
             if (!loading && !nokey) ss_warn("ingest", "XINFO STREAM %s failed: %s; cannot check it for loss", key, r->str);
             freeReplyObject(r);
             if (loading && tries < 600 && !*ing->stop) {
-                sleep_ms(100);
+                ss_sleep_ms(100);
                 continue;
             }
             return nokey ? 0 : 1;
@@ -1350,12 +1334,12 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
     pthread_mutex_unlock(&ing->mu);
     ss_metric_set(ing->m_paused, 1);
     ss_metric_inc(!strcmp(reason, "oom") ? ing->m_pauses_oom : ing->m_pauses_wm);
-    int64_t t0 = mono_ms(), last_log = t0, last_state = 0;
+    int64_t t0 = ss_mono_ms(), last_log = t0, last_state = 0;
     ss_warn("ingest", "pausing the source (%s): used_memory %lld of maxmemory %lld; resuming below %.0f%%", reason,
             ing->used_memory, ing->maxmemory, ing->o.low_watermark * 100);
     int rc = OK;
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = ss_mono_ms();
         if (now - last_state >= ing->o.state_interval_ms) {
             write_state_now(ing, "paused", reason); /* may itself be refused under OOM */
             last_state = now;
@@ -1372,16 +1356,16 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
                     (long long)(now - t0) / 1000, ing->used_memory, ing->maxmemory);
             last_log = now;
         }
-        sleep_ms(ing->o.memory_check_ms < 500 ? ing->o.memory_check_ms : 500);
+        ss_sleep_ms(ing->o.memory_check_ms < 500 ? ing->o.memory_check_ms : 500);
     }
     pthread_mutex_lock(&ing->mu);
     ing->st.paused = 0;
     pthread_mutex_unlock(&ing->mu);
     ss_metric_set(ing->m_paused, 0);
     ing->pause_wanted = 0;
-    ing->last_info_ms = mono_ms();
+    ing->last_info_ms = ss_mono_ms();
     if (rc == OK) {
-        ss_info("ingest", "resuming after %.1f s paused: used_memory %lld", (double)(mono_ms() - t0) / 1000.0,
+        ss_info("ingest", "resuming after %.1f s paused: used_memory %lld", (double)(ss_mono_ms() - t0) / 1000.0,
                 ing->used_memory);
         write_state_now(ing, "running", NULL);
     }
@@ -1523,7 +1507,7 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                                        "<prefix>gaps", labels);
     }
     snprintf(ing->state_key, sizeof ing->state_key, "%singest", ing->prefix);
-    ing->backoff_seed = (uint64_t)wall_us() ^ ((uint64_t)getpid() << 32);
+    ing->backoff_seed = (uint64_t)ss_wall_us() ^ ((uint64_t)getpid() << 32);
     return ing;
 }
 
@@ -1587,7 +1571,7 @@ static int retry_source(ss_ingest *ing) {
     if (ing->src_errors >= SOURCE_RETRIES || !ing->has_last_msg_cursor) return 0;
     ss_warn("ingest", "source %s failed (%s); retrying from cursor %lld", ing->src->id, ing->src->errstr,
             (long long)ing->last_msg_cursor);
-    sleep_ms(200 << ing->src_errors);
+    ss_sleep_ms(200 << ing->src_errors);
     if (ss_source_seek(ing->src, ing->last_msg_cursor) != 0) return 0;
     ing->src_errors++;
     return 1;
@@ -1598,7 +1582,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     batch *b = ring_at(ing, ing->count);
     batch_reset(b, ing->nconn);
     if (add_controls(ing, b) != 0 || batch_begin_data(b, ing->nconn) != 0) goto oom;
-    int64_t deadline = mono_ms() + ing->o.flush_ms;
+    int64_t deadline = ss_mono_ms() + ing->o.flush_ms;
     uint64_t nread = 0, skipped0 = ing->skipped_local;
     /* wait up to 200 ms for a first entry, then only for what is left of flush_ms (the
      * clock is read every 32 messages, not per message) */
@@ -1631,7 +1615,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
                 break;
             }
             if (n && (!timed || (nread & 31) == 0)) {
-                int64_t left = deadline - mono_ms();
+                int64_t left = deadline - ss_mono_ms();
                 if (left <= 0) break;
                 timeout = (int)left;
                 timed = 1;

@@ -8,12 +8,7 @@
 #include <sys/time.h>
 
 #include "buffer/redis.h"
-
-static int64_t wall_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
+#include "util/clock.h"
 
 static const char *hget(redisReply *h, const char *name) {
     if (!h || h->type != REDIS_REPLY_ARRAY) return NULL;
@@ -163,7 +158,7 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
     snprintf(s->redis, sizeof s->redis, "%s", redis_desc);
     snprintf(s->prefix, sizeof s->prefix, "%s", prefix ? prefix : "skyspool:");
     if (!group) group = "writers";
-    s->now_us = wall_us();
+    s->now_us = ss_wall_us();
     s->last_commit_us = -1;
     char *info = ss_redis_info(c, "everything", err, errlen);
     if (!info) return -1;

@@ -5,6 +5,7 @@
  * a directory that falls out of it is only listed again, which is always safe (the
  * writer's own files there are committed or intended, hence known). */
 #include "writer/archive_id.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 #include <dirent.h>
@@ -111,14 +112,8 @@ static int fsync_dir(const char *dir) {
     return r;
 }
 
-static int64_t now_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static void fresh_archive_id(char *out, size_t outlen) {
-    uint64_t a = (uint64_t)now_us(), b = (uint64_t)getpid() << 32;
+    uint64_t a = (uint64_t)ss_wall_us(), b = (uint64_t)getpid() << 32;
     FILE *f = fopen("/dev/urandom", "rb");
     if (f) {
         uint64_t v[2];
@@ -142,7 +137,7 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
     ss_buf_init(&b);
     ss_buf_printf(&b, "{\"skyspool_archive\":1,\"archive_id\":\"%s\",\"layout\":%d,\"created_us\":%lld,"
                       "\"created_by_ledger\":",
-                  id, SS_ARCHIVE_LAYOUT, (long long)now_us());
+                  id, SS_ARCHIVE_LAYOUT, (long long)ss_wall_us());
     ss_buf_append_json_string(&b, ledger_id, strlen(ledger_id));
     ss_buf_puts(&b, "}\n");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

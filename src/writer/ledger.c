@@ -14,6 +14,7 @@
 
 #include "writer/claimlog.h"
 #include "writer/claimset.h"
+#include "util/clock.h"
 
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -84,12 +85,6 @@ static const char g_schema[] =
 #define MIGRATE_BATCH 65536
 
 static void copy_text(char *dst, size_t cap, const unsigned char *s);
-
-static int64_t now_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 static int fail(ss_ledger *l, const char *what) {
     snprintf(l->errstr, sizeof l->errstr, "ledger: %s: %s", what, sqlite3_errmsg(l->db));
@@ -192,7 +187,7 @@ int ss_ledger_durable_mark(ss_ledger *l) {
                                "value=excluded.value");
     if (!st) return rollback(l), -1;
     char v[32];
-    snprintf(v, sizeof v, "%lld", (long long)now_us());
+    snprintf(v, sizeof v, "%lld", (long long)ss_wall_us());
     sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -582,7 +577,7 @@ int ss_ledger_record_loss(ss_ledger *l, const char *stream, const char *last_del
     sqlite3_stmt *st = prep(l, "INSERT INTO redis_losses(at_us, stream, last_delivered, max_claimed, released, "
                                "redis_run_id) VALUES(?,?,?,?,?,?)");
     if (!st) return rollback(l), -1;
-    sqlite3_bind_int64(st, 1, now_us());
+    sqlite3_bind_int64(st, 1, ss_wall_us());
     sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, last_delivered, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, max_claimed, -1, SQLITE_STATIC);
@@ -602,7 +597,7 @@ int ss_ledger_gaps_add(ss_ledger *l, const ss_gap_record *g, size_t n, size_t *i
     sqlite3_stmt *st = prep(l, "INSERT OR IGNORE INTO gaps(stream_id, source, reason, unit, from_pos, to_pos, "
                                "detected_us, cursor, detail, committed_us) VALUES(?,?,?,?,?,?,?,?,?,?)");
     if (!st) return rollback(l), -1;
-    int64_t now = now_us();
+    int64_t now = ss_wall_us();
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, g[i].id, -1, SQLITE_STATIC);
@@ -731,7 +726,7 @@ long long ss_ledger_run_open(ss_ledger *l, int64_t window_start_us, int64_t wind
         st = prep(l, "INSERT INTO runs(started_us, window_start_us, window_us, type_id, type, consumer, late) "
                      "VALUES(?,?,?,?,?,?,?)");
         if (!st) return rollback(l), -1;
-        sqlite3_bind_int64(st, 1, now_us());
+        sqlite3_bind_int64(st, 1, ss_wall_us());
         sqlite3_bind_int64(st, 2, window_start_us);
         sqlite3_bind_int64(st, 3, window_us);
         sqlite3_bind_int(st, 4, type);
@@ -753,7 +748,7 @@ int ss_ledger_run_failed(ss_ledger *l, long long run_id, const char *error) {
     if (!st) return rollback(l), -1;
     if (run_id > 0) sqlite3_bind_int64(st, 1, run_id);
     else sqlite3_bind_null(st, 1);
-    sqlite3_bind_int64(st, 2, now_us());
+    sqlite3_bind_int64(st, 2, ss_wall_us());
     sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -792,7 +787,7 @@ int ss_ledger_intent(ss_ledger *l, const char *path, const char *consumer) {
     if (!st) return rollback(l), -1;
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, consumer, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_us());
+    sqlite3_bind_int64(st, 3, ss_wall_us());
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "insert intent"), rollback(l), -1;
@@ -881,7 +876,7 @@ int ss_ledger_commit(ss_ledger *l, const ss_ledger_commit_rec *c) {
         ss_writer_id_format(c->ids[c->nids - 1], last);
     }
     sqlite3_bind_int64(st, 1, c->run_id);
-    sqlite3_bind_int64(st, 2, now_us());
+    sqlite3_bind_int64(st, 2, ss_wall_us());
     sqlite3_bind_int64(st, 3, c->window_start_us);
     sqlite3_bind_int(st, 4, c->type);
     sqlite3_bind_text(st, 5, c->type_name, -1, SQLITE_STATIC);
@@ -912,7 +907,7 @@ int ss_ledger_commit(ss_ledger *l, const ss_ledger_commit_rec *c) {
         sqlite3_bind_int(st, 1, c->type);
         sqlite3_bind_int64(st, 2, c->window_start_us);
         sqlite3_bind_int64(st, 3, c->window_start_us + c->window_us);
-        sqlite3_bind_int64(st, 4, now_us());
+        sqlite3_bind_int64(st, 4, ss_wall_us());
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
@@ -951,7 +946,7 @@ static int consumer_stmt(ss_ledger *l, const char *sql, const char *consumer, in
     sqlite3_stmt *st = prep(l, sql);
     if (!st) return rollback(l), -1;
     sqlite3_bind_text(st, 1, consumer, -1, SQLITE_STATIC);
-    if (with_time) sqlite3_bind_int64(st, 2, now_us());
+    if (with_time) sqlite3_bind_int64(st, 2, ss_wall_us());
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(l, "fence"), rollback(l), -1;
@@ -978,7 +973,7 @@ static void fresh_id(char *out, size_t outlen) {
     host[sizeof host - 1] = '\0';
     for (char *p = host; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')) *p = '_';
-    uint64_t r = (uint64_t)now_us() ^ ((uint64_t)getpid() << 40);
+    uint64_t r = (uint64_t)ss_wall_us() ^ ((uint64_t)getpid() << 40);
     FILE *f = fopen("/dev/urandom", "rb");
     if (f) {
         uint64_t v;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -588,11 +589,6 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     return 0;
 }
 
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) break;
-}
-
 int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
     for (;;) {
         if (session(w, stop) == 0) return 0;
@@ -633,7 +629,7 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
         int64_t until = ss_wr_mono_ms() + delay;
         while (!*stop && ss_wr_mono_ms() < until) {
             int64_t left = until - ss_wr_mono_ms();
-            sleep_ms(left < 100 ? left : 100);
+            ss_sleep_ms(left < 100 ? left : 100);
             /* keep our heartbeat fresh while we wait, so nobody takes our work over */
             if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS) {
                 if (w->c->v->connect(w->c) == 0 && heartbeat(w, 0) != 0) w->c->v->close(w->c);
@@ -742,7 +738,7 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
     /* One process per consumer name (waits briefly: a peer may hold it while reclaiming). */
     for (int i = 0; i < 100 && w->lock_fd < 0; i++) {
         w->lock_fd = try_lock_consumer(w, w->consumer);
-        if (w->lock_fd < 0) sleep_ms(100);
+        if (w->lock_fd < 0) ss_sleep_ms(100);
     }
     if (w->lock_fd < 0) {
         snprintf(err, errlen, "another writer with consumer name '%s' is running (lock %s/%s.lock)", w->consumer,

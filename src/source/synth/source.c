@@ -18,6 +18,7 @@
 
 #include "source/source.h"
 #include "source/synth/synth.h"
+#include "util/clock.h"
 
 #define SYNTH_DEFAULT_MAX_MESSAGE (2u * 1024 * 1024)
 #define SYNTH_BAD_CAP (64u * 1024)
@@ -32,12 +33,6 @@ typedef struct {
     int64_t pace_t0;  /* monotonic us of the pacing origin, 0 = not started */
     int64_t pace_base; /* slot emitted at pace_t0 */
 } synth_src;
-
-static int64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void sleep_us(int64_t us) {
     struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
@@ -78,7 +73,7 @@ static int take_pace(const char *args, char *out, size_t outlen, double *pace, c
  * SS_SOURCE_AGAIN. */
 static int pace_wait(synth_src *ss, int timeout_ms) {
     if (!(ss->pace > 0)) return SS_SOURCE_MSG;
-    int64_t now = mono_us();
+    int64_t now = ss_mono_us();
     if (!ss->pace_t0) {
         ss->pace_t0 = now;
         ss->pace_base = ss->next;
