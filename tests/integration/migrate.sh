@@ -13,12 +13,13 @@
 #  - Both names of one directory (month=07 and month=7) are merged.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 source "$SKYSPOOL_SRC/tests/lib/writer.sh"
+mfield() { sed -nE "s/.*\"$1\": *\"?([^\", }]*).*/\1/p" "$A/_skyspool_archive.json"; } # a marker field, no python start-up
 B=$SKYSPOOL_BIN
 ss_start_redis r
 U=$REDIS_URL_r
 A="$SS_TMP/arch" DD="$SS_TMP/dd"
 W=(--data-dir "$DD" --redis "$U" --once --all)
-"$B" synth --events 4000 --seed 21 --start 2025-07-01T05:00:00Z --rate 0.4 > "$SS_TMP/b1.jsonl" # ~3 h: hours 5..7
+"$B" synth --events 3000 --seed 21 --start 2025-07-01T05:00:00Z --rate 0.3 > "$SS_TMP/b1.jsonl" # ~3 h: hours 5..7
 "$B" ingest --source "file:$SS_TMP/b1.jsonl" --redis "$U" --log-level error
 "$B" write --out "$A" "${W[@]}" --log-level error > /dev/null
 rows1=$(ws_ledger_rows "$DD")
@@ -49,7 +50,7 @@ nfiles=$(wc -l < "$SS_TMP/before.sha")
 npad=$(find "$A" -type d -regex '.*/\(month\|day\|hour\)=0[0-9]' | wc -l)
 ss_log "old-layout archive: $nfiles files, $npad padded directories, $rows1 rows"
 ss_check "the old archive has padded directories ($npad) and files ($nfiles)" test "$npad" -ge 5 -a "$nfiles" -ge 10
-id=$(ws_json "$A/_skyspool_archive.json" archive_id)
+id=$(mfield archive_id)
 rc=0; "$B" verify --out "$A" --data-dir "$DD" > "$SS_TMP/v0.txt" 2>&1 || rc=$?
 ss_eq "verify proves the made-up old archive consistent" 0 "$rc"
 
@@ -75,19 +76,19 @@ rc=0; SKYSPOOL_CRASH_AT=migrate_rename:3 "$B" migrate --out "$A" --data-dir "$DD
 ss_eq "migrate killed after its 3rd rename (137)" 137 "$rc"
 left_pad=$(find "$A" -type d -regex '.*/\(month\|day\|hour\)=0[0-9]' | wc -l)
 ss_check "half done: some directories renamed, $left_pad padded left" test "$left_pad" -gt 0 -a "$left_pad" -lt "$npad"
-ss_eq "the marker still says layout 1" 1 "$(ws_json "$A/_skyspool_archive.json" layout)"
+ss_eq "the marker still says layout 1" 1 "$(mfield layout)"
 refused "half migrated"
 rc=0; SKYSPOOL_CRASH_AT=migrate_ledger "$B" migrate --out "$A" --data-dir "$DD" > /dev/null 2>&1 || rc=$?
 ss_eq "migrate killed after the ledger rewrite (137)" 137 "$rc"
 ss_eq "no padded directory left" 0 "$(find "$A" -type d -regex '.*/\(month\|day\|hour\)=0[0-9]' | wc -l)"
-ss_eq "the marker still says layout 1 (it is the last step)" 1 "$(ws_json "$A/_skyspool_archive.json" layout)"
+ss_eq "the marker still says layout 1 (it is the last step)" 1 "$(mfield layout)"
 refused "renamed, marker not updated"
 rc=0; "$B" migrate --out "$A" --data-dir "$DD" > "$SS_TMP/m3.out" 2>&1 || rc=$?
 ss_log "$(cat "$SS_TMP/m3.out")"
 ss_eq "migrate resumed and finished (exit 0)" 0 "$rc"
 ss_check "it rewrote the marker" grep -q "marker updated" "$SS_TMP/m3.out"
-ss_eq "marker: layout 2" 2 "$(ws_json "$A/_skyspool_archive.json" layout)"
-ss_eq "marker: the same archive id" "$id" "$(ws_json "$A/_skyspool_archive.json" archive_id)"
+ss_eq "marker: layout 2" 2 "$(mfield layout)"
+ss_eq "marker: the same archive id" "$id" "$(mfield archive_id)"
 snap "$A" > "$SS_TMP/after.sha"
 ss_eq "every file is at its unpadded path with its old bytes ($nfiles files)" "" "$(diff "$SS_TMP/before.sha" "$SS_TMP/after.sha")"
 ss_eq "no ledger path is padded" 0 "$(sqlite3 "$DD/ledger.sqlite" "select count(*) from commits where path glob '*=0[0-9]/*'")"
