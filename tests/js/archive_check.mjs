@@ -399,6 +399,36 @@ sameCounts(wantPart, havePart, 'rows per type x hour partition equal the input\'
   }
 }
 
+// sorting_columns: a row group that claims time_us (column 1) and time (2) ascending really is
+// in that order; created_by names the version and build
+{
+  const files = [];
+  const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    if (e.isDirectory()) walk(path.join(d, e.name));
+    else if (e.name.endsWith('.parquet') && !e.name.startsWith('.')) files.push(path.join(d, e.name)); } };
+  walk(opt.dir);
+  let claims = 0, groups = 0, lies = 0, badBy = 0;
+  for (const f of files) {
+    const b = fs.readFileSync(f);
+    const md = parquetMetadata(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    if (!/^skyspool version \d+\.\d+\.\d+ \(build ([0-9a-f]{7,}|unknown)\)$/.test(md.created_by)) badBy++;
+    const rows = await q(`SELECT time_us FROM read_parquet('${f.replace(/'/g, "''")}') ORDER BY file_row_number`);
+    let start = 0;
+    for (const rg of md.row_groups) {
+      const n = Number(rg.num_rows);
+      groups++;
+      const sc = (rg.sorting_columns || []).map((c) => c.column_idx).sort().join(',');
+      let sorted = true;
+      for (let i = start + 1; i < start + n; i++) if (BigInt(rows[i].time_us) < BigInt(rows[i - 1].time_us)) sorted = false;
+      if (sc === '1,2') { claims++; if (!sorted) lies++; } else if (sc !== '') lies++;
+      start += n;
+    }
+  }
+  check(lies === 0, `sorting_columns: ${claims} of ${groups} row groups claim time_us/time ascending, and every claim is true`);
+  check(badBy === 0, `created_by is "skyspool version X.Y.Z (build COMMIT)" in every file`);
+  if (opt.prune) check(claims === groups, `time-ordered input: every row group claims its sort order (${claims}/${groups})`);
+}
+
 // metadata: codec, dictionary encoding, statistics
 {
   const md = await q(`SELECT file_name, row_group_id, path_in_schema AS col, compression, encodings,
