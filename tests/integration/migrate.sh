@@ -44,7 +44,7 @@ j = json.load(open(m)); j['layout'] = 1
 open(m, 'w').write(json.dumps(j) + '\n')
 PY
 snap() { (cd "$1" && find . -name '*.parquet' -type f -print0 | sort -z | xargs -0 sha256sum |
-  sed -E 's#(month|day|hour)=0([0-9])/#\1=\2/#g') ; }
+  sed -E 's#(month|day|hour)=0([0-9])/#\1=\2/#g' | sort -k2) ; }
 snap "$A" > "$SS_TMP/before.sha"
 nfiles=$(wc -l < "$SS_TMP/before.sha")
 npad=$(find "$A" -type d -regex '.*/\(month\|day\|hour\)=0[0-9]' | wc -l)
