@@ -11,7 +11,9 @@
  *      hands event + row to a Parquet writer.
  *
  *   2. Partition files. ss_ar_file_open() creates one part file in
- *      ROOT/year=YYYY/month=MM/day=DD/hour=HH/type=T/NAME.parquet. It is written as
+ *      ROOT/year=Y/month=M/day=D/hour=H/type=T/NAME.parquet (numbers unpadded, year=2025/month=8:
+ *      DuckDB types zero-padded values such as month=08 as VARCHAR, unpadded ones as integers,
+ *      like polars and Spark; see docs/SCHEMA.md). It is written as
  *      .NAME.parquet.tmp in the same directory and only ss_ar_file_finish() fsyncs it,
  *      renames it into place and fsyncs the directory, so a reader (or a crash) never sees
  *      a half-written file under the final name. Path components come only from the fixed
@@ -74,7 +76,7 @@ int ss_ar_hour_of(int64_t time_us, ss_ar_hour *h);
 /* Start of the UTC hour containing time_us (time_us must be >= 0). */
 static inline int64_t ss_ar_hour_start(int64_t time_us) { return time_us - time_us % 3600000000LL; }
 
-/* Writes "ROOT/year=YYYY/month=MM/day=DD/hour=HH/type=T" (no trailing slash) to out.
+/* Writes "ROOT/year=Y/month=M/day=D/hour=H/type=T" (unpadded numbers, no trailing slash) to out.
  * Returns its length, or -1 when time_us is out of range, t is invalid or out is too small. */
 int ss_ar_partition_dir(char *out, size_t outlen, const char *root, ss_type t, int64_t time_us);
 /* 1 when name is usable as a part file base name: 1..SS_AR_MAX_NAME characters of

@@ -106,6 +106,11 @@ ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, c
     if (f->o.dict_max_bytes) po.dict_max_bytes = f->o.dict_max_bytes;
     po.kv = f->kv;
     po.nkv = 2;
+    /* rows arrive roughly in time order: a row group in exact time_us order says so in its
+     * sorting_columns (the writer checks; a row group with one event out of order claims nothing) */
+    static const char *const sorted[2] = {"time_us", "time"};
+    po.sorted = sorted;
+    po.nsorted = 2;
     po.fsync = f->o.fsync;
     po.replace_bad_utf8 = 1;
     size_t ncols;

@@ -85,7 +85,7 @@ int ss_ar_hour_of(int64_t time_us, ss_ar_hour *h) {
 int ss_ar_partition_dir(char *out, size_t outlen, const char *root, ss_type t, int64_t time_us) {
     ss_ar_hour h;
     if ((unsigned)t >= SS_TYPE__COUNT || ss_ar_hour_of(time_us, &h) != 0) return -1;
-    int n = snprintf(out, outlen, "%s/year=%04d/month=%02d/day=%02d/hour=%02d/type=%s", root, h.year, h.month,
+    int n = snprintf(out, outlen, "%s/year=%d/month=%d/day=%d/hour=%d/type=%s", root, h.year, h.month,
                      h.day, h.hour, ss_type_name(t));
     if (n < 0 || (size_t)n >= outlen) return -1;
     return n;

@@ -44,6 +44,7 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/utf8.h"
+#include "writer/migrate.h"
 
 #define CMD "convert"
 #define CONVERT_DEFAULT_MAX_OPEN 16
@@ -101,14 +102,15 @@ static void usage(FILE *f) {
             "usage: skyspool convert --out DIR [options] FILE.jsonl...\n"
             "\n"
             "Converts Jetstream v1 JSONL into the hive-partitioned Parquet archive\n"
-            "  DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/part-TAG-NNNNNN.parquet\n"
+            "  DIR/year=Y/month=M/day=D/hour=H/type=T/part-TAG-NNNNNN.parquet (values unpadded)\n"
             "partitioned by each event's time_us in UTC (never the client's createdAt). Every\n"
             "file has the same 34 columns, the raw record JSON included; each type fills its own\n"
             "(docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files are detected and\n"
             "decompressed. Input is expected roughly in time order, as Jetstream delivers it.\n"
             "Lines that are not valid events are not dropped: they go to\n"
             "DIR/_rejects/rejects-TAG.jsonl with the reason, and are counted. Duplicate events (the\n"
-            "writer's dedup key) within a run are written once, and counted.\n"
+            "writer's dedup key) within a run are written once, and counted. An archive of an older\n"
+            "layout (zero-padded month=08) is refused: run `skyspool migrate --out DIR` first.\n"
             "\n"
             "options:\n"
             "  --out DIR              output directory (created if missing)\n"
@@ -615,6 +617,10 @@ int ss_cmd_convert(int argc, char **argv) {
     }
     if (strlen(c.out) > SS_AR_MAX_PATH - 256) return ss_usage_error(CMD, "--out path is too long");
     if (ss_mkdir_p(c.out, 0755, c.ao.fsync) != 0) return ss_cmd_fail(CMD, "cannot create %s: %s", c.out, strerror(errno));
+    {
+        char lerr[1024];
+        if (ss_archive_layout_check(c.out, lerr, sizeof lerr) != 0) return ss_cmd_fail(CMD, "%s", lerr);
+    }
     snprintf(c.rejects_path, sizeof c.rejects_path, "%s/_rejects/rejects-%s.jsonl", c.out, c.tag);
     snprintf(c.rejects_tmp, sizeof c.rejects_tmp, "%s/_rejects/.rejects-%s.jsonl.tmp", c.out, c.tag);
 

@@ -24,7 +24,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: skyspool write --out DIR [--once [--all]] [--consumer NAME] [options]\n\n"
             "Turns the buffered events into hive-partitioned Parquet, one part file per 5-minute\n"
-            "window of event time and type:  DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/*.parquet\n"
+            "window of event time and type:  DIR/year=Y/month=M/day=D/hour=H/type=T/*.parquet\n"
             "It reads the streams through the consumer group 'writers'. A window is written when\n"
             "the watermark passes its end plus the grace period; only after the file is fsynced,\n"
             "renamed into place and recorded in the run ledger (DATA_DIR/ledger.sqlite) are its\n"

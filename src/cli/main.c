@@ -6,6 +6,9 @@
  * The common options (config.h: --log-level, --redis, --data-dir, ...) may also come before
  * the subcommand, as in `skyspool --log-level debug status`: main() moves them behind the
  * subcommand's name, where the subcommand parses them like its own. */
+#ifndef SKYSPOOL_BUILD
+#define SKYSPOOL_BUILD "unknown" /* set by CMakeLists.txt: the git commit configured */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +111,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("skyspool version %s\n", SKYSPOOL_VERSION);
+        printf("skyspool version %s (build %s)\n", SKYSPOOL_VERSION, SKYSPOOL_BUILD);
         return 0;
     }
     for (size_t i = 0; i < g_ncommands; i++)

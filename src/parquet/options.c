@@ -3,6 +3,9 @@
 
 #include "parquet.h"
 
+#ifndef SKYSPOOL_BUILD
+#define SKYSPOOL_BUILD "unknown"
+#endif
 #ifndef SKYSPOOL_VERSION
 #define SKYSPOOL_VERSION "dev"
 #endif
@@ -15,7 +18,7 @@ void ss_pq_options_init(ss_pq_options *o) {
     o->row_group_bytes = 64u << 20;
     o->page_bytes = 1u << 20;
     o->dict_max_bytes = 4u << 20;
-    o->created_by = "skyspool version " SKYSPOOL_VERSION;
+    o->created_by = "skyspool version " SKYSPOOL_VERSION " (build " SKYSPOOL_BUILD ")";
     o->fsync = 1;
     o->replace_bad_utf8 = 1;
 }

@@ -59,6 +59,12 @@ typedef struct {
     int replace_bad_utf8;   /* 1 (default): replace invalid UTF-8 with U+FFFD and count it; 0: error */
     int delta_int64;        /* 1: INT64/TIMESTAMP pages use DELTA_BINARY_PACKED (compact for sorted
                              * values such as time_us); 0 (default): PLAIN */
+    const char *const *sorted; /* names of INT64/TIMESTAMP columns the caller adds in ascending
+                             * order (nsorted of them). The writer checks it per row group and lists a
+                             * column in that row group's sorting_columns only when all its values are
+                             * present and none is smaller than the one before: a reader relying on
+                             * the claim is never misled. Default none. */
+    size_t nsorted;
 } ss_pq_options;
 
 void ss_pq_options_init(ss_pq_options *o);

@@ -68,6 +68,8 @@ typedef struct {
     char *name;
     ss_pq_type type;
     int optional, want_dict;
+    int sort_check, sort_ok, sort_any; /* ss_pq_column.sorted: still in order in this row group */
+    int64_t sort_last;
     int phys;
     int max_def, max_rep;
 
@@ -519,6 +521,11 @@ int ss_pq_set_int64(ss_pq_writer *w, size_t col, int64_t v) {
     ss_pqbuf_put(&c->vals, &v, 8);
     c->page_nonnull++;
     stat_int(c, v);
+    if (c->sort_check) {
+        if (c->sort_any && v < c->sort_last) c->sort_ok = 0;
+        c->sort_last = v;
+        c->sort_any = 1;
+    }
     c->set = 1;
     return 0;
 }
@@ -675,12 +682,31 @@ static int flush_row_group(ss_pq_writer *w) {
     ss_tc t;
     ss_tc_init(&t, &w->rowgroups);
     uint64_t first = w->offset, unc = 0, comp = 0;
+    /* the sorting_columns claim, decided before write_chunk resets the chunk's null count */
+    uint32_t nsorted = 0;
+    for (size_t i = 0; i < w->ncols; i++) {
+        pq_col *c = &w->cols[i];
+        c->sort_any = c->sort_check && c->sort_ok && c->nulls == 0; /* reused: "claim it" */
+        nsorted += (uint32_t)c->sort_any;
+    }
     ss_tc_elem_struct_begin(&t); /* RowGroup */
     ss_tc_list_begin(&t, 1, SS_TC_STRUCT, w->ncols);
     for (size_t i = 0; i < w->ncols; i++)
         if (write_chunk(w, &w->cols[i], &t, &unc, &comp)) return -1;
     ss_tc_i64(&t, 2, (int64_t)unc);
     ss_tc_i64(&t, 3, (int64_t)w->rg_rows);
+    if (nsorted) { /* list<SortingColumn{1: column_idx, 2: descending, 3: nulls_first}> */
+        ss_tc_list_begin(&t, 4, SS_TC_STRUCT, nsorted);
+        for (size_t i = 0; i < w->ncols; i++) {
+            if (!w->cols[i].sort_any) continue;
+            ss_tc_elem_struct_begin(&t);
+            ss_tc_i32(&t, 1, (int32_t)i);
+            ss_tc_bool(&t, 2, 0);
+            ss_tc_bool(&t, 3, 0);
+            ss_tc_struct_end(&t);
+        }
+    }
+    for (size_t i = 0; i < w->ncols; i++) w->cols[i].sort_ok = 1, w->cols[i].sort_any = 0;
     ss_tc_i64(&t, 5, (int64_t)first);
     ss_tc_i64(&t, 6, (int64_t)comp);
     if (w->nrowgroups <= INT16_MAX) {
@@ -758,6 +784,7 @@ static int check_options(ss_pq_writer *w, const ss_pq_options *o) {
     if (o->page_bytes < 1 || o->page_bytes > SS_PQ_MAX_PAGE_BYTES)
         return fail(w, "page_bytes must be 1..%u", SS_PQ_MAX_PAGE_BYTES);
     if (o->dict_max_bytes > SS_PQ_MAX_PAGE_BYTES) return fail(w, "dict_max_bytes must be at most %u", SS_PQ_MAX_PAGE_BYTES);
+    if (o->nsorted > SS_PQ_MAX_COLUMNS) return fail(w, "at most %d sorted columns", SS_PQ_MAX_COLUMNS);
     if (o->nkv > SS_PQ_MAX_KV) return fail(w, "at most %d key/value metadata entries", SS_PQ_MAX_KV);
     for (size_t i = 0; i < o->nkv; i++)
         if (!o->kv || !o->kv[i].key) return fail(w, "key/value metadata entry %zu has no key", i);
@@ -792,6 +819,12 @@ static int setup_columns(ss_pq_writer *w, const ss_pq_column *cols, size_t ncols
         default: return fail(w, "column %s: unknown type %d", d->name, (int)d->type);
         }
         c->want_dict = d->dictionary && c->phys == PT_BYTE_ARRAY;
+        c->sort_check = 0;
+        for (size_t k = 0; k < w->opt.nsorted; k++)
+            if (w->opt.sorted && w->opt.sorted[k] && !strcmp(w->opt.sorted[k], d->name) &&
+                (d->type == SS_PQ_INT64 || d->type == SS_PQ_TIMESTAMP_MICROS))
+                c->sort_check = 1;
+        c->sort_ok = 1;
         c->dict_mode = c->want_dict;
         if (d->type == SS_PQ_STRING_LIST) {
             c->max_rep = 1;

@@ -6,6 +6,7 @@
  * writer's own files there are committed or intended, hence known). */
 #include "writer/archive_id.h"
 #include "util/clock.h"
+#include "writer/migrate.h"
 #include "util/err.h"
 
 #include <dirent.h>
@@ -220,6 +221,7 @@ int ss_archive_bind(ss_ledger *l, const char *ledger_path, const char *ledger_id
         ss_seterr(err, errlen, "cannot resolve the archive directory %s: %s", root_in, strerror(errno));
         return -1;
     }
+    if (ss_archive_layout_check(root, err, errlen) != 0) return -1;
     ss_archive_marker m;
     int have_m = ss_archive_marker_read(root, &m, err, errlen);
     if (have_m < 0) return -1;

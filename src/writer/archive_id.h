@@ -7,7 +7,7 @@
  * copy committed, so it writes their windows a second time. Two guards:
  *
  *   - An archive id. The archive root holds a marker file, SS_ARCHIVE_MARKER, a small JSON
- *     object: {"skyspool_archive":1,"archive_id":"...","layout":1,"created_us":...,
+ *     object: {"skyspool_archive":1,"archive_id":"...","layout":2,"created_us":...,
  *     "created_by_ledger":"..."}. Its name starts with '_' and does not end in .parquet, so
  *     recursive globs for *.parquet files (DuckDB, polars) and Hive/Spark directory listings (which hide
  *     _ and . files) never read it. The ledger's meta table records archive_id and
@@ -41,7 +41,8 @@
 #include "writer/ledger.h"
 
 #define SS_ARCHIVE_MARKER "_skyspool_archive.json"
-#define SS_ARCHIVE_LAYOUT 1            /* the hive layout year=/month=/day=/hour=/type= */
+#define SS_ARCHIVE_LAYOUT 2            /* the hive layout year=/month=/day=/hour=/type=, values unpadded
+                                        * (1: zero-padded; see writer/migrate.h) */
 #define SS_ARCHIVE_MARKER_MAX 4096     /* bytes of a marker file */
 #define SS_ARCHIVE_ID_MAX 64           /* characters of an archive id */
 #define SS_ARCHIVE_META_ID "archive_id"     /* ledger meta keys */
@@ -69,7 +70,7 @@ typedef struct ss_archive_guard ss_archive_guard;
 ss_archive_guard *ss_archive_guard_new(const char *root, const char *ledger_path, const char *shard_suffix);
 void ss_archive_guard_free(ss_archive_guard *g);
 /* Checks the partition directory rel_dir (relative to the root, e.g.
- * "year=2025/month=01/day=02/hour=03/type=like") once per process. 0 fine, -1 I/O or
+ * "year=2025/month=1/day=2/hour=3/type=like") once per process. 0 fine, -1 I/O or
  * ledger error (retryable), -2 unknown part files there (fatal: err names them). */
 int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir, char *err, size_t errlen);
 

@@ -9,6 +9,9 @@
  *   after_ledger  commit recorded in the ledger, entries not yet acked
  *   after_ack     entries acked and deleted
  *   after_gap_ledger  gap records committed to the ledger, not yet deleted from Redis
+ * and of `skyspool migrate` (writer/migrate.h):
+ *   migrate_rename  one partition directory renamed to its unpadded name
+ *   migrate_ledger  the ledgers' paths rewritten, the marker not yet updated
  * Unset (the normal case) costs one branch per step. */
 #ifndef SS_WRITER_CRASH_H
 #define SS_WRITER_CRASH_H

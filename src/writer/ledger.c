@@ -1222,3 +1222,54 @@ int ss_ledger_known_under(ss_ledger *l, const char *dir, void (*fn)(void *ctx, c
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(l, "list the files of a partition");
 }
+
+/* The paths are read into memory first (a statement may not be stepped while the same table
+ * is updated under it), then updated in one transaction: a crash leaves all or none. */
+int ss_ledger_rewrite_paths(ss_ledger *l, int (*fn)(const char *in, char *out, size_t outlen), uint64_t *changed) {
+    static const char *const tables[2] = {"commits", "intents"};
+    *changed = 0;
+    if (begin(l, 1) != 0) return -1;
+    for (int t = 0; t < 2; t++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT path FROM %s WHERE path IS NOT NULL", tables[t]);
+        sqlite3_stmt *st = prep(l, sql);
+        if (!st) return rollback(l), -1;
+        char **olds = NULL;
+        size_t n = 0, cap = 0;
+        int rc, oom = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *p = (const char *)sqlite3_column_text(st, 0);
+            char np[SS_LEDGER_PATH_MAX];
+            if (!p || fn(p, np, sizeof np) != 1) continue; /* unchanged */
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                char **g = realloc(olds, nc * sizeof *g);
+                if (!g) { oom = 1; break; }
+                olds = g, cap = nc;
+            }
+            if (!(olds[n] = strdup(p))) { oom = 1; break; }
+            n++;
+        }
+        sqlite3_finalize(st);
+        int ok = !oom && (rc == SQLITE_DONE || rc == SQLITE_ROW);
+        if (!ok && !oom) fail(l, "list paths");
+        if (oom) snprintf(l->errstr, sizeof l->errstr, "ledger: out of memory listing paths");
+        snprintf(sql, sizeof sql, "UPDATE %s SET path=?2 WHERE path=?1", tables[t]);
+        sqlite3_stmt *up = ok ? prep(l, sql) : NULL;
+        if (ok && !up) ok = 0;
+        for (size_t i = 0; ok && i < n; i++) {
+            char np[SS_LEDGER_PATH_MAX];
+            fn(olds[i], np, sizeof np);
+            sqlite3_bind_text(up, 1, olds[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 2, np, -1, SQLITE_STATIC);
+            if (sqlite3_step(up) != SQLITE_DONE) ok = 0, fail(l, "rewrite a path");
+            sqlite3_reset(up);
+            *changed += 1;
+        }
+        if (up) sqlite3_finalize(up);
+        for (size_t i = 0; i < n; i++) free(olds[i]);
+        free(olds);
+        if (!ok) return rollback(l), -1;
+    }
+    return commit(l);
+}

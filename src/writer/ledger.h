@@ -245,4 +245,10 @@ int ss_ledger_files_count(ss_ledger *l, uint64_t *n, char *last_path, size_t las
  * ledger knows: committed files and intents (files that may exist uncommitted). */
 int ss_ledger_known_under(ss_ledger *l, const char *dir, void (*fn)(void *ctx, const char *path), void *ctx);
 
+/* Rewrites every path of the commits and intents tables through fn (which writes the new
+ * path to out and returns 1, or returns 0 to keep the path), in one transaction, for
+ * `skyspool migrate`. *changed counts the rewritten rows. 0, or -1 (errstr). */
+#define SS_LEDGER_PATH_MAX 4096
+int ss_ledger_rewrite_paths(ss_ledger *l, int (*fn)(const char *in, char *out, size_t outlen), uint64_t *changed);
+
 #endif

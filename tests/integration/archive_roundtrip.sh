@@ -100,7 +100,7 @@ filt "e['time_us'] >= $since_us and (e['kind'] == 'identity' or e.get('commit', 
   < in.jsonl > f2.exp
 equal "types=like,identity&since=RFC 3339: exactly those" f2.exp f2.jsonl --ordered
 # pruning: a corrupt file in the first hour is never opened by a read that starts later
-first_hour=$(find arch -mindepth 4 -maxdepth 4 -name 'hour=*' | sort | head -1)
+first_hour=$(find arch -mindepth 4 -maxdepth 4 -name 'hour=*' | sort -V | head -1) # -V: hour=9 before hour=10
 printf 'PAR1 not really\n' > "$first_hour/type=like/zz-corrupt.parquet"
 printf 'junk' > "$first_hour/type=like/.part-x.parquet.tmp"
 printf 'junk' > "$first_hour/type=like/notes.txt"

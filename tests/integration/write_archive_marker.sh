@@ -4,7 +4,7 @@
 #      message names both directories), writes nothing there and acknowledges nothing: the
 #      same entries then go to A, as the duplicates they are.
 #  (c) the marker: A has _skyspool_archive.json with the archive id the ledger records and
-#      layout 1, ignored by a DuckDB glob; A moved to another path keeps working (same id:
+#      layout 2, ignored by a DuckDB glob; A moved to another path keeps working (same id:
 #      accepted, the ledger's root follows, an info line says so) and verify proves it.
 #  (d) an archive from before markers (marker and binding removed): adopted, marker written.
 #      A fresh data dir joins the marked archive (the writers of another shard do that), and
@@ -39,7 +39,7 @@ ws_check "A" "$A" "$SS_TMP/b1.jsonl" "$DD"
 M="$A/_skyspool_archive.json"
 ss_check "A has its marker" test -f "$M"
 id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["archive_id"])' "$M")
-ss_eq "marker: layout 1" 1 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layout"])' "$M")"
+ss_eq "marker: layout 2" 2 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layout"])' "$M")"
 ss_eq "the ledger records the marker's archive id" "$id" "$(sqlite3 "$DD/ledger.sqlite" "select value from meta where key='archive_id'")"
 ss_eq "a DuckDB glob over A reads only the part files" "$rows1" \
   "$(ss_node duck_query.mjs --scalar "SELECT count(*) FROM read_parquet('$A/**/*.parquet', hive_partitioning=true)")"

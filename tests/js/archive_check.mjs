@@ -17,6 +17,8 @@
 //     and account: (did, kind, seq, time_us)) equals the input's, and the counts per
 //     type x (year, month, day, hour) equal the input's;
 //   - every file's rows lie in the file's partition hour;
+//   - year, month, day, hour are typed as integers (no type hints), `hour < H` and `hour + 1`
+//     work, and a range filter on hour makes DuckDB scan only the matching files;
 //   - parquet_metadata(): the declared codec on every column chunk, dictionary encoding on
 //     the low-cardinality columns, min/max statistics on time, time_us and did;
 //   - key/value metadata: skyspool.schema_version = 2 and skyspool.type = the path's type.
@@ -366,6 +368,65 @@ sameCounts(wantPart, havePart, 'rows per type x hour partition equal the input\'
     if (lo !== p || hi !== p) { bad++; if (bad < 4) console.log(`  ${r.filename}: rows ${lo}..${hi}, path ${p}`); }
   }
   check(rows.length > 0 && bad === 0, `every file's rows lie in its partition hour (${rows.length} files)`);
+}
+
+// partition columns: typed as integers by DuckDB with no hints (unpadded values: DuckDB reads
+// zero-padded ones such as month=08 as VARCHAR), and range filters on them prune files
+{
+  const types = await q(`DESCRIBE SELECT year, month, day, hour FROM ${src}`);
+  const notInt = types.filter((t) => !/^(BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT)$/.test(t.column_type));
+  check(types.length === 4 && notInt.length === 0,
+    `DuckDB types year, month, day, hour as integers (${types.map((t) => `${t.column_name} ${t.column_type}`).join(', ')})`);
+  const hours = [...new Set(got.map((r) => Number(r.hour)))].sort((a, b) => a - b);
+  if (notInt.length === 0 && hours.length >= 2) {
+    const hmax = hours[hours.length - 1];
+    const files = [];
+    const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.name.endsWith('.parquet') && !e.name.startsWith('.')) files.push(path.join(d, e.name)); } };
+    walk(opt.dir);
+    const wantFiles = files.filter((f) => Number(/\/hour=(\d+)\//.exec(f)[1]) < hmax).length;
+    const wantRows = got.filter((r) => Number(r.hour) < hmax).length;
+    const n = await q(`SELECT count(*)::BIGINT AS n, max(hour + 1) AS h1 FROM ${src} WHERE hour < ${hmax}`);
+    check(Number(n[0].n) === wantRows && Number(n[0].h1) === hours[hours.length - 2] + 1,
+      `WHERE hour < ${hmax} counts ${n[0].n} rows (expected ${wantRows}), hour + 1 is arithmetic`);
+    const plan = (await q(`EXPLAIN ANALYZE SELECT count(*) FROM ${src} WHERE hour BETWEEN 0 AND ${hmax - 1}`))
+      .map((r) => r.explain_value).join('\n');
+    const m = /Scanning Files:\s*([\d,]+)\/([\d,]+)/.exec(plan);
+    const [scan, total] = m ? [Number(m[1].replace(/,/g, '')), Number(m[2].replace(/,/g, ''))] : [-1, -1];
+    check(scan === wantFiles && total === files.length && scan < total,
+      `hour BETWEEN 0 AND ${hmax - 1} prunes partitions: DuckDB scans ${scan} of ${total} files (expected ${wantFiles} of ${files.length})`);
+  }
+}
+
+// sorting_columns: a row group that claims time_us (column 1) and time (2) ascending really is
+// in that order; created_by names the version and build
+{
+  const files = [];
+  const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    if (e.isDirectory()) walk(path.join(d, e.name));
+    else if (e.name.endsWith('.parquet') && !e.name.startsWith('.')) files.push(path.join(d, e.name)); } };
+  walk(opt.dir);
+  let claims = 0, groups = 0, lies = 0, badBy = 0;
+  for (const f of files) {
+    const b = fs.readFileSync(f);
+    const md = parquetMetadata(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+    if (!/^skyspool version \d+\.\d+\.\d+ \(build ([0-9a-f]{7,}|unknown)\)$/.test(md.created_by)) badBy++;
+    const rows = await q(`SELECT time_us FROM read_parquet('${f.replace(/'/g, "''")}') ORDER BY file_row_number`);
+    let start = 0;
+    for (const rg of md.row_groups) {
+      const n = Number(rg.num_rows);
+      groups++;
+      const sc = (rg.sorting_columns || []).map((c) => c.column_idx).sort().join(',');
+      let sorted = true;
+      for (let i = start + 1; i < start + n; i++) if (BigInt(rows[i].time_us) < BigInt(rows[i - 1].time_us)) sorted = false;
+      if (sc === '1,2') { claims++; if (!sorted) lies++; } else if (sc !== '') lies++;
+      start += n;
+    }
+  }
+  check(lies === 0, `sorting_columns: ${claims} of ${groups} row groups claim time_us/time ascending, and every claim is true`);
+  check(badBy === 0, `created_by is "skyspool version X.Y.Z (build COMMIT)" in every file`);
+  if (opt.prune) check(claims === groups, `time-ordered input: every row group claims its sort order (${claims}/${groups})`);
 }
 
 // metadata: codec, dictionary encoding, statistics

@@ -1,5 +1,7 @@
 // demo_query: what `make demo` prints at the end: the archive read back by DuckDB, rows per
 // type and hour partition, plus a total. Usage: node demo_query.mjs ARCHIVE_DIR
+// The casts keep it working on archives of the old, zero-padded layout (month=08, typed
+// VARCHAR by DuckDB) as on current ones (month=8, typed as integers).
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const dir = process.argv[2];
@@ -11,7 +13,7 @@ const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
 const glob = `${dir}/**/*.parquet`.replaceAll("'", "''");
 const rows = (await con.runAndReadAll(`
-  SELECT type, format('{:04d}-{:02d}-{:02d} {:02d}:00', year, month, day, hour) AS hour_utc,
+  SELECT type, format('{:04d}-{:02d}-{:02d} {:02d}:00', year::INTEGER, month::INTEGER, day::INTEGER, hour::INTEGER) AS hour_utc,
          count(*)::BIGINT AS events, count(DISTINCT did)::BIGINT AS accounts
   FROM read_parquet('${glob}', hive_partitioning = true, union_by_name = true)
   GROUP BY ALL ORDER BY hour_utc, events DESC`)).getRowObjects();

@@ -226,7 +226,8 @@ function checkFooter(c, buf, exp) {
   if (orders.length !== leaves || !orders.every((o) => o.field_1 && Object.keys(o.field_1).length === 0))
     throw new Error(`column_orders ${JSON.stringify(orders)}`);
   const createdBy = Buffer.from(meta.field_6).toString();
-  if (!/^skyspool version \S+/.test(createdBy)) throw new Error(`created_by ${createdBy}`);
+  // "skyspool version X.Y.Z (build COMMIT)": the build is the configured git commit (CMakeLists.txt)
+  if (!/^skyspool version \d+\.\d+\.\d+ \(build ([0-9a-f]{7,}|unknown)\)$/.test(createdBy)) throw new Error(`created_by ${createdBy}`);
   const kv = Object.fromEntries((meta.field_5 || []).map((x) => [Buffer.from(x.field_1).toString(), Buffer.from(x.field_2).toString()]));
   if (JSON.stringify(kv) !== JSON.stringify(exp.kv)) throw new Error(`key/value ${JSON.stringify(kv)}`);
   const rgs = meta.field_4 || [];

@@ -120,7 +120,7 @@ static void test_file_roundtrip(void **state) {
     ss_ar_file *f = ss_ar_file_open(g_root, SS_TYPE_LIKE, T0 + 5, "like-w1", &o, err, sizeof err);
     assert_non_null(f);
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=06/type=like", g_root);
+    snprintf(dir, sizeof dir, "%s/year=2024/month=9/day=5/hour=6/type=like", g_root);
     /* while writing, only the dot-temporary exists */
     assert_int_equal(count_entries(dir, ".like-w1.parquet.tmp"), 1);
     assert_int_equal(count_entries(dir, "like-w1"), 0);
@@ -207,7 +207,7 @@ static void test_file_open_errors(void **state) {
     assert_non_null(f);
     ss_ar_file_abort(f);
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=06/type=post", g_root);
+    snprintf(dir, sizeof dir, "%s/year=2024/month=9/day=5/hour=6/type=post", g_root);
     assert_int_equal(count_entries(dir, ".aborted"), 0);
     assert_int_equal(count_entries(dir, "aborted"), 0);
 }
@@ -257,12 +257,12 @@ static void test_sink_eviction(void **state) {
     assert_int_equal(acc.rows, 7);
     char dir[1024];
     /* hour 06 saw like events at i = 0 and 3, with evictions between: two part files */
-    snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=06/type=like", g_root);
+    snprintf(dir, sizeof dir, "%s/year=2024/month=9/day=5/hour=6/type=like", g_root);
     assert_int_equal(count_entries(dir, "part-t1-00000"), 2);
     assert_int_equal(count_entries(dir, "part-t1-000000.parquet"), 1);
     assert_int_equal(count_entries(dir, "part-t1-000001.parquet"), 1);
     assert_int_equal(count_entries(dir, "."), 2); /* "." and "..": no temporaries */
-    snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=08/type=like", g_root);
+    snprintf(dir, sizeof dir, "%s/year=2024/month=9/day=5/hour=8/type=like", g_root);
     assert_int_equal(count_entries(dir, "part-t1-"), 2);
     ss_ar_sink_free(s);
 
@@ -282,7 +282,7 @@ static void test_sink_eviction(void **state) {
     assert_int_equal(st->files, 3);
     assert_int_equal(acc.rows, 30);
     for (int h = 6; h <= 8; h++) {
-        snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=%02d/type=like", g_root, h);
+        snprintf(dir, sizeof dir, "%s/year=2024/month=9/day=5/hour=%d/type=like", g_root, h);
         assert_int_equal(count_entries(dir, "part-t3-000000.parquet"), 1);
         assert_int_equal(count_entries(dir, "part-t3-"), 1);
     }
@@ -313,7 +313,7 @@ static void test_sink_eviction(void **state) {
     assert_non_null(strstr(ss_ar_sink_errstr(s), "range"));
     assert_int_equal(ss_ar_sink_finish(s), -1);
     ss_ar_sink_free(s);
-    snprintf(dir, sizeof dir, "%s/year=2024/month=09/day=05/hour=06/type=like", g_root);
+    snprintf(dir, sizeof dir, "%s/year=2024/month=9/day=5/hour=6/type=like", g_root);
     assert_int_equal(count_entries(dir, "part-t2"), 0);
     assert_int_equal(count_entries(dir, ".part-t2"), 0);
     /* invalid tags */

@@ -1,7 +1,7 @@
 /* The `archive:` source: a skyspool archive read back as Jetstream v1 events.
  *
  * archive:DIR[?since=T&until=T&types=post,like,...] walks the hive tree the archive writes
- * (DIR/year=YYYY/month=MM/day=DD/hour=HH/type=T/NAME.parquet, docs/SCHEMA.md), decodes
+ * (DIR/year=Y/month=M/day=D/hour=H/type=T/NAME.parquet; zero-padded values of layout 1 parse too; docs/SCHEMA.md), decodes
  * every row with the Parquet reader (parquet/reader.h) and turns it back into its event
  * (archive/readback.h). since (inclusive) and until (exclusive) are time_us or RFC 3339;
  * types is a comma-separated list of archive types (default all).
