@@ -146,6 +146,17 @@ static void frames_close(ss_source *s) {
     s->impl = NULL;
 }
 
+/* The decoder's signature counts (ss_source_counters). */
+static void frames_counters(ss_source *s, ss_source_counters *out) {
+    const frames_src *f = s->impl;
+    if (!f || !f->dec) return;
+    const ss_fh_stats *st = ss_fh_stats_get(f->dec);
+    out->sig_verified = st->sig_ok;
+    out->sig_bad = st->sig_bad;
+    out->sig_no_key = st->sig_no_key;
+    out->sig_resolve_failed = st->sig_resolve_failed;
+}
+
 const ss_source_vtbl ss_source_frames = {
     .scheme = "frames",
     .usage = "frames:PATH   recorded firehose frames (plain or .zst, '-' for stdin); cursor = seq",
@@ -153,4 +164,5 @@ const ss_source_vtbl ss_source_frames = {
     .next = frames_next,
     .seek = frames_seek,
     .close = frames_close,
+    .counters = frames_counters,
 };
