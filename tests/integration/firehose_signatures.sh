@@ -7,7 +7,7 @@
 #   b. a did-cache directory holding only the rotated account's stale document, the rest
 #      resolved live from a local HTTP server standing in for the PLC directory: the rotated
 #      account re-resolves after its first failure and verifies; what was resolved is
-#      written back into the directory;
+#      written back into the directory; one account the directory does not know (404: no_key);
 #   c. no did-cache and the directory down: counted as resolve failures, commits passed
 #      unchecked (the documented no-key policy).
 # Asserted: the signature counts (ingest --json, and /metrics in c), the DLQ's bad_signature
@@ -98,27 +98,32 @@ s = http.server.HTTPServer(("127.0.0.1", 0), H)
 open(portfile + ".tmp", "w").write(str(s.server_address[1])); os.rename(portfile + ".tmp", portfile)
 s.serve_forever()
 EOF
-python3 plc.py docs plc.port plc.log &
+# The directory does not know one account (404): its commits pass unchecked as no_key.
+MISSING=$(jq -r .did c.jsonl | grep -vx -e "$WRONG" -e "$ROT" | head -1)
+NM=$(jq -r .did c.jsonl | grep -cx "$MISSING")
+mkdir plc-docs && cp docs/*.json plc-docs/ && rm "plc-docs/$MISSING.json"
+python3 plc.py plc-docs plc.port plc.log &
 PLC_PID=$!; SS_PIDS+=("$PLC_PID")
 ss_wait_for 20 test -s plc.port || { ss_fail "the PLC stand-in did not start"; ss_done; exit 1; }
 PLC="http://127.0.0.1:$(cat plc.port)"
 mkdir cache-b
 cp "docs/stale/$ROT.json" cache-b/
 ingest b "$N" --set did-cache=cache-b --set "plc-directory=$PLC"
-ss_eq "b: signatures verified/bad/no_key/resolve_failed" "$((N - NW)) $NW 0 0" "$(sigs ing-b.json)"
+ss_eq "b: signatures verified/bad/no_key/resolve_failed" "$((N - NW - NM)) $NW $NM 0" "$(sigs ing-b.json)"
 ss_eq "b: bad_signature entries in the DLQ (the wrong key alone)" "$NW" "$(dlq_bad)"
 ss_eq "b: the good commits reached the streams" "$((N - NW))" "$(stream_events)"
-ss_eq "b: each account not in the cache was fetched once" 1 "$(grep -cx "/$(jq -r .did c.jsonl | grep -vx "$ROT" | head -1)" plc.log)"
+ss_eq "b: each account not in the cache was fetched once" 1 "$(grep -cx "/$(jq -r .did c.jsonl | grep -vx "$ROT" | tail -1)" plc.log)"
+ss_eq "b: the account the directory does not know was asked once (404 cached)" 1 "$(grep -cx "/$MISSING" plc.log)"
 ss_eq "b: the rotated account was fetched again after its stale key failed, once" 1 "$(grep -cx "/$ROT" plc.log)"
 ss_eq "b: the wrong-key account: fetched once (its failures re-ask within the rate limit: no request)" 1 \
   "$(grep -cx "/$WRONG" plc.log)"
 ss_eq "b: requests in all: one per account" "$NDID" "$(wc -l < plc.log)"
-ss_eq "b: the resolved documents were written back into the did-cache" "$NDID" "$(ls cache-b/*.json | wc -l)"
+ss_eq "b: the resolved documents were written back into the did-cache" "$((NDID - 1))" "$(ls cache-b/*.json | wc -l)"
 ss_check "b: the rotated account's document is the current one now" cmp -s "docs/$ROT.json" "cache-b/$ROT.json"
 ss_eq "b: no temporary file left" 0 "$(ls -a cache-b | grep -c tmp || true)"
 # the written-back cache alone (no network) now gives the same result
 ingest b2 "$N" --set did-cache=cache-b --set did-resolve=no
-ss_eq "b: the written-back cache alone verifies the same" "$((N - NW)) $NW 0 0" "$(sigs ing-b2.json)"
+ss_eq "b: the written-back cache alone verifies the same" "$((N - NW - NM)) $NW $NM 0" "$(sigs ing-b2.json)"
 net_stop "$PLC_PID"
 
 # c. the directory is down (nothing listens): resolve failures, every commit passes unchecked.
