@@ -18,7 +18,7 @@
 
 #include "source/firehose/fh_decode.h"
 #include "source/firehose/fh_internal.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 
 typedef struct {
     const uint8_t *p;

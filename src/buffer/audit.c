@@ -83,7 +83,7 @@ static void check_version(actx *x) {
     if (ok) {
         msg(k, "Redis %s has everything skyspool uses (XAUTOCLAIM, consumer-group lag)", x->a->version);
     } else {
-        msg(k, "Redis %s predates 7.0: consumer-group lag is not reported", x->a->version);
+        msg(k, "Redis %s predates 7.0: XAUTOCLAIM and XRANGE exclusive ranges are missing", x->a->version);
         fix(k, "upgrade to Redis 7 (Debian 12 ships 7.0)");
     }
 }
@@ -234,6 +234,90 @@ static void check_net(actx *x) {
     }
 }
 
+/* Authentication: requirepass, or an ACL default user that is off or has a password. */
+static int auth_required(actx *x, char *how, size_t howlen) {
+    char v[256];
+    if (cfg(x, "requirepass", v, sizeof v) == 0 && v[0]) {
+        snprintf(how, howlen, "requirepass set");
+        return 1;
+    }
+    redisReply *r = redisCommand(x->c, "ACL GETUSER default");
+    int req = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            redisReply *k = r->element[i], *f = r->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || strcmp(k->str, "flags") || f->type != REDIS_REPLY_ARRAY) continue;
+            int off = 0, nopass = 0;
+            for (size_t j = 0; j < f->elements; j++)
+                if (f->element[j]->type == REDIS_REPLY_STRING || f->element[j]->type == REDIS_REPLY_STATUS) {
+                    off |= !strcmp(f->element[j]->str, "off");
+                    nopass |= !strcmp(f->element[j]->str, "nopass");
+                }
+            req = off || !nopass;
+            snprintf(how, howlen, "%s", off ? "default user disabled" : nopass ? "default user: nopass" : "default user has a password");
+        }
+    }
+    if (r) freeReplyObject(r);
+    if (req < 0) snprintf(how, howlen, "unknown");
+    return req;
+}
+
+static int loopback_only(const char *bind) {
+    char b[512];
+    snprintf(b, sizeof b, "%s", bind);
+    int any = 0;
+    for (char *save = NULL, *t = strtok_r(b, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (*t == '-') t++; /* "-::1": optional address */
+        any = 1;
+        if (strncmp(t, "127.", 4) && strcmp(t, "::1") && strcmp(t, "localhost")) return 0;
+    }
+    return any;
+}
+
+static void check_access(actx *x) {
+    char how[96], bind[512], pm[16];
+    int auth = auth_required(x, how, sizeof how);
+    ss_check *k = add(x, "auth", 0, auth == 1 ? SS_CHECK_PASS : SS_CHECK_WARN, how);
+    if (auth == 1) msg(k, "clients must authenticate (%s)", how);
+    else {
+        msg(k, "anyone who reaches the port can read, XDEL or FLUSHALL the buffer (%s)", how);
+        fix(k, "CONFIG SET requirepass <secret> (or an ACL user) and give skyspool --redis-password-file");
+    }
+    if (cfg(x, "bind", bind, sizeof bind) == 0) {
+        int lo = loopback_only(bind);
+        k = add(x, "bind", 0, lo || auth == 1 ? SS_CHECK_PASS : SS_CHECK_WARN, bind[0] ? bind : "(all interfaces)");
+        if (lo) msg(k, "listening on loopback only");
+        else if (auth == 1) msg(k, "listening beyond loopback (%s), with authentication", bind[0] ? bind : "all interfaces");
+        else {
+            msg(k, "listening beyond loopback (%s) without authentication", bind[0] ? bind : "all interfaces");
+            fix(k, "bind 127.0.0.1 -::1 in redis.conf, or require a password");
+        }
+    }
+    if (cfg(x, "protected-mode", pm, sizeof pm) == 0) {
+        int on = !strcmp(pm, "yes");
+        k = add(x, "protected-mode", 0, on || auth == 1 ? SS_CHECK_PASS : SS_CHECK_WARN, pm);
+        if (on) msg(k, "without a password Redis answers only loopback clients");
+        else if (auth == 1) msg(k, "off, but clients must authenticate");
+        else {
+            msg(k, "protected-mode no without a password: any host that reaches the port has full access");
+            fix(k, "CONFIG SET protected-mode yes, or require a password");
+        }
+    }
+}
+
+static void check_aof_rewrite(actx *x) {
+    char v[32];
+    if (cfg(x, "auto-aof-rewrite-percentage", v, sizeof v) != 0) return;
+    long long pct = strtoll(v, NULL, 10);
+    ss_check *k = add(x, "auto-aof-rewrite-percentage", 0, pct > 0 ? SS_CHECK_PASS : SS_CHECK_WARN, v);
+    if (pct > 0) msg(k, "the AOF is rewritten when it has grown by %lld%%", pct);
+    else {
+        msg(k, "automatic AOF rewrites are off: the AOF keeps every event ever buffered, grows until the disk "
+               "fills (then Redis refuses writes) and makes every restart replay all of it");
+        fix(k, "CONFIG SET auto-aof-rewrite-percentage 100");
+    }
+}
+
 static void check_stream_nodes(actx *x) {
     char v[32];
     if (cfg(x, "stream-node-max-bytes", v, sizeof v) == 0) {
@@ -356,6 +440,8 @@ int ss_audit_run(redisContext *c, const ss_audit_opts *opts, ss_audit *out, char
     check_policy(&x);
     check_aof(&x);
     check_net(&x);
+    check_access(&x);
+    check_aof_rewrite(&x);
     check_stream_nodes(&x);
     check_memory_headroom(&x);
     check_groups(&x);

@@ -39,7 +39,8 @@ struct ss_embedded {
     char dir[PATH_MAX];
     char socket_path[128]; /* "" = TCP; fits sun_path */
     int port;
-    char password[2 * EMB_PASSWORD_BYTES + 1];
+    char password[SS_ACL__COUNT][2 * EMB_PASSWORD_BYTES + 1];
+    char prefix[SS_ACL_PREFIX_MAX + 1];
     pid_t pid;        /* > 0 when started here */
     int started_here;
     int start_fd;     /* redis.start.lock */
@@ -72,8 +73,50 @@ static int put_quoted(ss_buf *b, const char *key, const char *val) {
     return ss_buf_puts(b, "\"\n");
 }
 
+/* "user NAME rule rule ..." for each role, then `user default off`: no connection works
+ * without naming its user. Rules with a space (selectors) are quoted. */
+static int put_users(ss_buf *out, const ss_embedded_conf *c) {
+    /* The default user is off: nobody can log in as it, every connection must AUTH as a role.
+     * It keeps all permissions because Redis replays the AOF as the default user: without
+     * them every MULTI/EXEC there (the effects of the writer's ack script: XACK + XTRIM) is
+     * refused at the next start, and acknowledged entries come back. */
+    int rc = ss_buf_puts(out, "# least privilege: one ACL user per skyspool role (buffer/acl.h); nobody logs in as\n"
+                              "# default (off), which keeps +@all only for the AOF replay at start\n"
+                              "user default off resetpass ~* &* +@all\n");
+    for (int r = 0; r < SS_ACL__COUNT; r++) {
+        const char *h = c->password_hash[r];
+        if (!h || strlen(h) != 64) return -1;
+        ss_buf toks;
+        ss_buf_init(&toks);
+        char err[128];
+        int n = ss_acl_rules((ss_acl_role)r, c->prefix ? c->prefix : "skyspool:", h, 0, &toks, err, sizeof err);
+        if (n < 0) {
+            ss_buf_free(&toks);
+            return -1;
+        }
+        rc |= ss_buf_printf(out, "user %s", ss_acl_user((ss_acl_role)r));
+        const char *t = toks.data;
+        for (int i = 0; i < n; i++, t += strlen(t) + 1) {
+            if (strchr(t, ' ') || strchr(t, '"')) {
+                rc |= ss_buf_putc(out, ' ');
+                rc |= ss_buf_putc(out, '"');
+                for (const char *q = t; *q; q++) {
+                    if (*q == '"' || *q == '\\') rc |= ss_buf_putc(out, '\\');
+                    rc |= ss_buf_putc(out, *q);
+                }
+                rc |= ss_buf_putc(out, '"');
+            } else {
+                rc |= ss_buf_printf(out, " %s", t);
+            }
+        }
+        rc |= ss_buf_putc(out, '\n');
+        ss_buf_free(&toks);
+    }
+    return rc ? -1 : 0;
+}
+
 int ss_embedded_render_config(const ss_embedded_conf *c, ss_buf *out) {
-    if (!c->dir || c->dir[0] != '/' || strchr(c->dir, '\n') || !c->password || strchr(c->password, '\n')) return -1;
+    if (!c->dir || c->dir[0] != '/' || strchr(c->dir, '\n')) return -1;
     if (c->socket_path && (c->socket_path[0] != '/' || strchr(c->socket_path, '\n'))) return -1;
     if (!c->socket_path && (c->port < 1 || c->port > 65535)) return -1;
     char path[PATH_MAX + 32];
@@ -94,7 +137,7 @@ int ss_embedded_render_config(const ss_embedded_conf *c, ss_buf *out) {
     } else {
         rc |= ss_buf_printf(out, "bind 127.0.0.1\nport %d\nprotected-mode yes\n", c->port);
     }
-    rc |= put_quoted(out, "requirepass", c->password);
+    if (put_users(out, c) != 0) return -1;
     rc |= ss_buf_printf(out,
                         "# durability: every write is in the AOF, fsync'd once a second\n"
                         "appendonly yes\n"
@@ -169,11 +212,11 @@ static int write_file_0600(const char *path, const char *data, size_t n, char *e
     return 0;
 }
 
-static int load_or_make_password(ss_embedded *e, char *err, size_t errlen) {
+static int load_or_make_password(ss_embedded *e, int role, char *err, size_t errlen) {
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/redis.password", e->dir);
-    if (access(path, F_OK) == 0)
-        return ss_redis_password_file_read(path, e->password, sizeof e->password, err, errlen);
+    char *pw = e->password[role];
+    snprintf(path, sizeof path, "%s/redis-%s.password", e->dir, ss_acl_role_name((ss_acl_role)role));
+    if (access(path, F_OK) == 0) return ss_redis_password_file_read(path, pw, sizeof e->password[role], err, errlen);
     unsigned char rnd[EMB_PASSWORD_BYTES];
     size_t got = 0;
     while (got < sizeof rnd) {
@@ -185,9 +228,9 @@ static int load_or_make_password(ss_embedded *e, char *err, size_t errlen) {
         }
         got += (size_t)r;
     }
-    for (size_t i = 0; i < sizeof rnd; i++) snprintf(e->password + 2 * i, 3, "%02x", rnd[i]);
-    char line[sizeof e->password + 1];
-    int n = snprintf(line, sizeof line, "%s\n", e->password);
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+    char line[sizeof e->password[role] + 1];
+    int n = snprintf(line, sizeof line, "%s\n", pw);
     return write_file_0600(path, line, (size_t)n, err, errlen);
 }
 
@@ -269,8 +312,11 @@ static pid_t live_server_pid(const ss_embedded *e) {
 
 /* ---- start / reuse / stop --------------------------------------------------------------- */
 
-void ss_embedded_url(const ss_embedded *e, ss_redis_url *out) {
+void ss_embedded_url(const ss_embedded *e, ss_redis_url *out) { ss_embedded_url_as(e, SS_ACL_ADMIN, out); }
+
+void ss_embedded_url_as(const ss_embedded *e, ss_acl_role role, ss_redis_url *out) {
     memset(out, 0, sizeof *out);
+    if (role >= SS_ACL__COUNT) role = SS_ACL_ADMIN;
     if (e->socket_path[0]) {
         out->is_unix = 1;
         memcpy(out->path, e->socket_path, sizeof e->socket_path);
@@ -278,7 +324,8 @@ void ss_embedded_url(const ss_embedded *e, ss_redis_url *out) {
         snprintf(out->host, sizeof out->host, "127.0.0.1");
         out->port = e->port;
     }
-    snprintf(out->password, sizeof out->password, "%s", e->password);
+    snprintf(out->user, sizeof out->user, "%s", ss_acl_user(role));
+    snprintf(out->password, sizeof out->password, "%s", e->password[role]);
     out->has_password = 1;
 }
 
@@ -339,18 +386,24 @@ static int start_server(ss_embedded *e, const ss_embedded_opts *o, char *err, si
             return -1;
         }
     }
+    char hash[SS_ACL__COUNT][65];
     ss_embedded_conf c = {.dir = e->dir,
                           .socket_path = e->socket_path[0] ? e->socket_path : NULL,
                           .port = e->port,
-                          .password = e->password,
+                          .prefix = e->prefix,
                           .maxmemory = o->maxmemory};
+    for (int r = 0; r < SS_ACL__COUNT; r++) {
+        ss_acl_hash_password(e->password[r], hash[r]);
+        c.password_hash[r] = hash[r];
+    }
     ss_buf b;
     ss_buf_init(&b);
     char conf[PATH_MAX + 32];
     snprintf(conf, sizeof conf, "%s/redis.conf", e->dir);
     if (ss_embedded_render_config(&c, &b) != 0) {
         ss_buf_free(&b);
-        snprintf(err, errlen, "cannot render the redis config (data dir path with a newline?)");
+        snprintf(err, errlen, "cannot render the redis config (data dir path with a newline, or a key prefix "
+                              "with a space or parenthesis?)");
         return -1;
     }
     int rc = write_file_0600(conf, b.data, b.len, err, errlen);
@@ -397,6 +450,65 @@ static int start_server(ss_embedded *e, const ss_embedded_opts *o, char *err, si
     return 0;
 }
 
+/* A reused server may have been started for another key prefix: give this prefix's key
+ * patterns to the users that lack them (ACL DRYRUN says whether a role already may). */
+static int cover_prefix(ss_embedded *e, char *err, size_t errlen) {
+    ss_redis_url u;
+    ss_embedded_url(e, &u);
+    char cerr[512];
+    redisContext *c = ss_redis_connect(&u, 5000, cerr, sizeof cerr);
+    if (!c) {
+        snprintf(err, errlen, "embedded redis-server of %s: %s", e->dir, cerr);
+        return -1;
+    }
+    int rc = 0;
+    for (int r = 0; r < SS_ACL__COUNT && rc == 0; r++) {
+        if (!ss_acl_role_uses_prefix((ss_acl_role)r)) continue;
+        ss_buf probe, rules;
+        ss_buf_init(&probe);
+        ss_buf_init(&rules);
+        const char *argv[SS_ACL_MAX_ARGS];
+        int n = ss_acl_probe((ss_acl_role)r, e->prefix, &probe);
+        int argc = 0;
+        argv[argc++] = "ACL";
+        argv[argc++] = "DRYRUN";
+        argv[argc++] = ss_acl_user((ss_acl_role)r);
+        const char *t = probe.data;
+        for (int i = 0; i < n && argc < SS_ACL_MAX_ARGS; i++, t += strlen(t) + 1) argv[argc++] = t;
+        redisReply *x = n > 0 ? redisCommandArgv(c, argc, argv, NULL) : NULL;
+        int covered = x && x->type == REDIS_REPLY_STATUS && !strcmp(x->str, "OK");
+        if (x) freeReplyObject(x);
+        if (!covered) {
+            int m = ss_acl_rules((ss_acl_role)r, e->prefix, NULL, 1, &rules, cerr, sizeof cerr);
+            if (m < 0) {
+                snprintf(err, errlen, "%s", cerr);
+                rc = -1;
+            } else {
+                argc = 0;
+                argv[argc++] = "ACL";
+                argv[argc++] = "SETUSER";
+                argv[argc++] = ss_acl_user((ss_acl_role)r);
+                t = rules.data;
+                for (int i = 0; i < m && argc < SS_ACL_MAX_ARGS; i++, t += strlen(t) + 1) argv[argc++] = t;
+                x = redisCommandArgv(c, argc, argv, NULL);
+                if (!x || x->type == REDIS_REPLY_ERROR) {
+                    ss_redis_describe_error(c, x, cerr, sizeof cerr);
+                    snprintf(err, errlen, "embedded redis-server: ACL SETUSER %s for prefix %s: %s",
+                             ss_acl_user((ss_acl_role)r), e->prefix, cerr);
+                    rc = -1;
+                } else {
+                    ss_info("embedded", "gave %s the keys of prefix %s", ss_acl_user((ss_acl_role)r), e->prefix);
+                }
+                if (x) freeReplyObject(x);
+            }
+        }
+        ss_buf_free(&probe);
+        ss_buf_free(&rules);
+    }
+    redisFree(c);
+    return rc;
+}
+
 static int open_lock(const char *dir, const char *name, char *err, size_t errlen) {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -414,6 +526,12 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
         if (opts->redis_server) o.redis_server = opts->redis_server;
         if (opts->start_timeout_ms > 0) o.start_timeout_ms = opts->start_timeout_ms;
         o.force_tcp = opts->force_tcp;
+        if (opts->prefix && *opts->prefix) o.prefix = opts->prefix;
+    }
+    if (!o.prefix) o.prefix = "skyspool:";
+    if (strlen(o.prefix) > SS_ACL_PREFIX_MAX) {
+        snprintf(err, errlen, "key prefix longer than %d bytes", SS_ACL_PREFIX_MAX);
+        return NULL;
     }
     if (mkdir_p(o.data_dir, err, errlen) != 0) return NULL;
     ss_embedded *e = calloc(1, sizeof *e);
@@ -422,6 +540,7 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
         return NULL;
     }
     e->start_fd = e->users_fd = -1;
+    snprintf(e->prefix, sizeof e->prefix, "%s", o.prefix);
     if (!realpath(o.data_dir, e->dir)) {
         snprintf(err, errlen, "data dir %s: %s", o.data_dir, strerror(errno));
         free(e);
@@ -433,7 +552,8 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
     if (e->users_fd < 0) goto fail;
     while (flock(e->start_fd, LOCK_EX) != 0 && errno == EINTR) {
     }
-    if (load_or_make_password(e, err, errlen) != 0) goto fail;
+    for (int r = 0; r < SS_ACL__COUNT; r++)
+        if (load_or_make_password(e, r, err, errlen) != 0) goto fail;
 
     char sock[PATH_MAX + 32];
     snprintf(sock, sizeof sock, "%s/redis.sock", e->dir);
@@ -464,6 +584,7 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
     } else if (start_server(e, &o, err, errlen) != 0) {
         goto fail;
     }
+    if (alive == 1 && cover_prefix(e, err, errlen) != 0) goto fail;
     while (flock(e->users_fd, LOCK_SH) != 0 && errno == EINTR) {
     }
     flock(e->start_fd, LOCK_UN);

@@ -5,13 +5,22 @@
  *     ss_embedded_opts o; ss_embedded_opts_init(&o);
  *     o.data_dir = "./skyspool-data"; o.maxmemory = 2LL << 30;
  *     ss_embedded *e = ss_embedded_start(&o, err, sizeof err);   // starts or reuses
- *     ss_redis_url u; ss_embedded_url(e, &u);                    // unix socket + password
+ *     ss_redis_url u; ss_embedded_url_as(e, SS_ACL_INGEST, &u);  // unix socket + that role's user
  *     redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err);
  *     ...
  *     ss_embedded_stop(e);                                       // SHUTDOWN if we started it
  *
- * Files in the data dir: redis.conf (0600, generated on every start), redis.password
- * (0600, random, kept across runs), redis.sock, redis.pid, redis.log, appendonlydir/.
+ * Files in the data dir: redis.conf (0600, generated on every start), redis-ROLE.password
+ * for each ACL role of acl.h (0600, random, kept across runs), redis.sock, redis.pid,
+ * redis.log, appendonlydir/.
+ *
+ * Least privilege: the server has one ACL user per role (acl.h) and the `default` user is
+ * off, so every connection names its user; each skyspool job connects as its own role, and
+ * skyspool-admin (password in redis-admin.password) is for SHUTDOWN, ACL upkeep and an
+ * operator's `redis-cli -s DIR/redis.sock --user skyspool-admin -a "$(cat DIR/redis-admin.password)"`.
+ * The config file holds only SHA-256 hashes of the passwords. The key patterns are built
+ * for the prefix of the process that starts the server; a process with another prefix adds
+ * its patterns to the running server's users (ss_embedded_start does it, as admin).
  *
  * The same data dir always means the same buffer: if a redis-server from this data dir
  * already answers, it is reused and left running on stop. Every process using the
@@ -26,6 +35,7 @@
 
 #include <stddef.h>
 
+#include "buffer/acl.h"
 #include "buffer/redis.h"
 #include "util/buf.h"
 
@@ -37,6 +47,7 @@ typedef struct {
     const char *redis_server; /* binary; default "redis-server" from PATH */
     int start_timeout_ms;     /* wait for PONG (AOF loading included); default 60000 */
     int force_tcp;            /* use 127.0.0.1 + a free port even if the socket path fits (tests) */
+    const char *prefix;       /* key prefix the ACL users' key patterns are for; default "skyspool:" */
 } ss_embedded_opts;
 
 void ss_embedded_opts_init(ss_embedded_opts *o);
@@ -44,7 +55,9 @@ void ss_embedded_opts_init(ss_embedded_opts *o);
 /* Reuses a live server of data_dir, or starts one. NULL + err on failure (the message
  * includes the tail of redis.log when the server refused to start). */
 ss_embedded *ss_embedded_start(const ss_embedded_opts *o, char *err, size_t errlen);
-/* The address (unix socket, or 127.0.0.1:port) with the password. */
+/* The address (unix socket, or 127.0.0.1:port) with the user and password of role. */
+void ss_embedded_url_as(const ss_embedded *e, ss_acl_role role, ss_redis_url *out);
+/* The same as the admin user (SHUTDOWN, ACL, anything). */
 void ss_embedded_url(const ss_embedded *e, ss_redis_url *out);
 /* 1 when this process started the server, 0 when it reused a running one. */
 int ss_embedded_started_here(const ss_embedded *e);
@@ -58,7 +71,8 @@ typedef struct {
     const char *dir;
     const char *socket_path;
     int port;
-    const char *password;
+    const char *prefix;                          /* NULL: "skyspool:" */
+    const char *password_hash[SS_ACL__COUNT];   /* SHA-256 hex of each role's password */
     long long maxmemory;
 } ss_embedded_conf;
 int ss_embedded_render_config(const ss_embedded_conf *c, ss_buf *out);

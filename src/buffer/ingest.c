@@ -161,7 +161,7 @@ struct ss_ingest {
     pthread_mutex_t mu;
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
-    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm,
+    ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time, *m_src_up, *m_src_reconnects,
         *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost, *m_gaps[SS_GAP_REASONS], *m_sig[4];
     uint64_t sig_seen[4]; /* the source counters already added to m_sig */
     uint64_t backoff_seed;
@@ -467,7 +467,10 @@ static int add_message(ss_ingest *ing, batch *b, const ss_source_msg *m) {
         ing->skipped_local++; /* published per batch */
         return 0;
     }
-    if (ev.time_us > ing->newest_us) ing->newest_us = ev.time_us;
+    if (ev.time_us > ing->newest_us) {
+        ing->newest_us = ev.time_us;
+        ss_metric_set(ing->m_event_time, (double)ev.time_us / 1e6); /* source lag at scrape time */
+    }
     if (ing->horizon_on && ev.time_us < ing->horizon_before) note_past_horizon(ing, ev.time_us);
     /* the stored bytes are the message as given, without a trailing newline */
     ev.raw = m->data;
@@ -714,6 +717,11 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
             rc = note_memory(ing, r->str, p->info_base);
         } else if (kind == CTL_PERSIST && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
             rc = note_persistence(ing, r->str);
+        } else if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) {
+            /* a refused cursor or state write would be retried forever, or silently lost */
+            ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
+                                      sizeof ing->errstr);
+            rc = E_FATAL;
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
             ing->cursor_written = 0; /* try again with the next batch */
             if (!is_oom(r)) ss_warn("ingest", "storing the cursor failed: %s", r->str);
@@ -739,6 +747,12 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
         if (!r) return E_IO;
         int i = p->done;
         if (r->type == REDIS_REPLY_ERROR) {
+            if (ss_redis_is_noperm(r->str)) {
+                ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
+                                          sizeof ing->errstr);
+                freeReplyObject(r);
+                return E_FATAL;
+            }
             if (!is_oom(r)) {
                 const char *cmd = p->buf.data + p->data_off + p->off[i];
                 snprintf(ing->errstr, sizeof ing->errstr, "Redis refused an entry: %.*s (command starts: %.60s)",
@@ -773,6 +787,19 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
     return OK;
 }
 
+/* A live source's connection state; its series appear with the first live source. */
+static void publish_link(ss_ingest *ing) {
+    if (!ing->m_src_up) {
+        ing->m_src_up = ss_metric_get("skyspool_source_connected", SS_METRIC_GAUGE,
+                                      "1 while the live source has a connection open", NULL);
+        ing->m_src_reconnects = ss_metric_get("skyspool_source_reconnects_total", SS_METRIC_COUNTER,
+                                              "connections the live source re-established after the first", NULL);
+    }
+    ss_metric_set(ing->m_src_up, ing->src->link.connected);
+    uint64_t c = ing->src->link.connects;
+    ss_metric_set(ing->m_src_reconnects, c > 1 ? (double)(c - 1) : 0);
+}
+
 static void publish_tally(ss_ingest *ing, const tally *t) {
     pthread_mutex_lock(&ing->mu);
     for (int i = 0; i < SS_TYPE__COUNT; i++) {
@@ -789,6 +816,11 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
     pthread_mutex_unlock(&ing->mu);
     for (int i = 0; i < SS_TYPE__COUNT; i++)
         if (t->by_type[i]) ss_metric_add(ing->m_events[i], (double)t->by_type[i]);
+    for (int i = 0; i < SS_TYPE__COUNT; i++)
+        if (t->by_type[i]) {
+            ss_metric_set(ing->m_last_event, (double)wall_us() / 1e6); /* /healthz: source stalled? */
+            break;
+        }
     for (int i = 0; i < SS_INGEST_MAX_REASONS; i++)
         if (t->reasons[i] && ing->m_dlq[i]) ss_metric_add(ing->m_dlq[i], (double)t->reasons[i]);
     for (int i = 0; i < SS_GAP_REASONS; i++)
@@ -949,6 +981,10 @@ static int check_shards(ss_ingest *ing) {
     char err[1024];
     int recorded = 0;
     int rc = ss_shard_record(ing->c[ing->cc], ing->prefix, ing->nshards, ing->o.reshard, &recorded, err, sizeof err);
+    if (rc < 0 && ss_redis_is_noperm(err)) {
+        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), err, ing->errstr, sizeof ing->errstr);
+        return E_FATAL;
+    }
     if (rc < 0) return E_IO;
     if (rc > 0) {
         snprintf(ing->errstr, sizeof ing->errstr, "%s", err);
@@ -966,6 +1002,11 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
     const char *argv[4] = {"HMGET", ing->cursor_key, "cursor", "fingerprint"};
     redisReply *r = command_now(ing, 4, argv);
     if (!r) return E_IO;
+    if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) { /* not "no cursor": that re-reads all */
+        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr, sizeof ing->errstr);
+        freeReplyObject(r);
+        return E_FATAL;
+    }
     int rc = 0;
     fp[0] = '\0';
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
@@ -1023,7 +1064,7 @@ static void close_all(ss_ingest *ing) {
 /* Opens connection i and names it skyspool-ingest-<i> (CLIENT LIST shows which is which; a
  * refused CLIENT SETNAME, e.g. by an ACL, is harmless). Returns NULL + err. */
 static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) {
-    redisContext *c = ss_redis_target_connect(ing->target, err, errlen);
+    redisContext *c = ss_redis_target_connect_as(ing->target, SS_ACL_INGEST, err, errlen);
     if (!c) return NULL;
     struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
     redisSetTimeout(c, tv);
@@ -1238,7 +1279,7 @@ static int recover(ss_ingest *ing) {
     int64_t stored = 0;
     char fp[SS_SOURCE_FINGERPRINT_MAX];
     int found = load_cursor(ing, &stored, fp);
-    if (found < 0) return E_IO;
+    if (found < 0) return found == E_FATAL ? E_FATAL : E_IO;
     /* A stored cursor this run has not taken over (refused at start, or ignored by
      * --from-start) is not where to go back to, until this run's own cursor replaced it. */
     if (found && !ing->cursor_ours) found = 0;
@@ -1480,6 +1521,10 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                                 "re-read (at most)", NULL);
     ing->m_cursor = ss_metric_get("skyspool_ingest_cursor", SS_METRIC_GAUGE, "the last source cursor stored in Redis",
                                   NULL);
+    ing->m_last_event = ss_metric_get("skyspool_ingest_last_event_timestamp_seconds", SS_METRIC_GAUGE,
+                                      "wall clock when events were last written to Redis (0: none yet)", NULL);
+    ing->m_event_time = ss_metric_get("skyspool_source_event_timestamp_seconds", SS_METRIC_GAUGE,
+                                      "event time of the newest event the source delivered (0: none yet)", NULL);
     snprintf(ing->dlq_key, sizeof ing->dlq_key, "%sdlq", ing->prefix);
     snprintf(ing->gaps_key, sizeof ing->gaps_key, "%s%s", ing->prefix, SS_GAPS_KEY);
     for (int i = 0; i < SS_GAP_REASONS; i++) {
@@ -1582,6 +1627,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     while (n < ing->o.batch_events) {
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
+        if (ing->src->link.live) publish_link(ing);
         if (r == SS_SOURCE_GAP) { /* stored like an entry: the cursor after it waits for its reply */
             ing->src_errors = 0;
             ing->last_msg_cursor = m.cursor;
@@ -1654,6 +1700,7 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
     int64_t stored = 0;
     char fp[SS_SOURCE_FINGERPRINT_MAX];
     while ((nr = load_newest(ing)) < 0 || (!ing->o.ignore_cursor && (found = load_cursor(ing, &stored, fp)) < 0)) {
+        if (found == E_FATAL) return -1; /* a permission error */
         close_all(ing);
         if ((rc = connect_redis(ing)) != OK) return rc == E_STOP ? 0 : -1;
     }

@@ -202,9 +202,19 @@ int ss_redis_url_parse(const char *url, ss_redis_url *out, char *err, size_t err
     if (strncasecmp(url, "unix://", 7) == 0) return parse_unix(url + 7, out, err, errlen);
     if (strncasecmp(url, "rediss://", 9) == 0)
         return fail(err, errlen, "%s", "rediss:// (TLS) is not supported by this build's hiredis; use a local stunnel or a unix socket");
+    /* echo it without its credentials: everything up to the last '@' may hold a password */
+    char shown[80];
+    const char *at = strrchr(url, '@');
+    if (at) {
+        const char *sch = strstr(url, "://");
+        int sl = sch && sch < at ? (int)(sch - url) + 3 : 0;
+        snprintf(shown, sizeof shown, "%.*s***@%.40s", sl > 16 ? 16 : sl, url, at + 1);
+    } else {
+        snprintf(shown, sizeof shown, "%.64s", url);
+    }
     return fail(err, errlen,
-                "not a Redis URL: '%.64s'; write redis://[user:password@]host:port[/db] or unix:///path/to/socket",
-                url);
+                "not a Redis URL: '%s'; write redis://[user:password@]host:port[/db] or unix:///path/to/socket",
+                shown);
 }
 
 void ss_redis_url_describe(const ss_redis_url *u, char *out, size_t outlen) {
@@ -232,11 +242,14 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
         snprintf(err, errlen, "password file %s is not a regular file", path);
         return -1;
     }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    /* 0640 with a group (root:skyspool) is the usual service setup; others, or a group that
+     * may rewrite the password, are not */
+    if (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) {
         close(fd);
         snprintf(err, errlen,
-                 "password file %s is readable by group or others (mode %03o); run: chmod 600 %s", path,
-                 (unsigned)(st.st_mode & 0777), path);
+                 "password file %s is accessible to others or writable by its group (mode %03o); run: chmod 600 %s "
+                 "(or chmod 640 with a group of the service's user)",
+                 path, (unsigned)(st.st_mode & 0777), path);
         return -1;
     }
     char buf[SS_REDIS_PASSWORD_MAX + 2];
@@ -284,6 +297,38 @@ void ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t e
         snprintf(err, errlen, "no reply (connection lost)");
     else
         snprintf(err, errlen, "unexpected reply type %d", r->type);
+}
+
+int ss_redis_is_noperm(const char *err) { return err && strstr(err, "NOPERM") != NULL; }
+
+void ss_redis_permission_error(const char *user, const char *what, char *out, size_t outlen) {
+    /* what may be out itself (a caller rewording its own errstr) */
+    char w[768];
+    snprintf(w, sizeof w, "%s", what);
+    /* Redis names the command ("...to run the 'xadd' command"); a refused key it does not */
+    char cmd[64] = "";
+    const char *q = strstr(w, "to run the '");
+    if (q) {
+        q += 12;
+        size_t n = strcspn(q, "'");
+        if (n < sizeof cmd) {
+            for (size_t i = 0; i < n; i++) cmd[i] = (char)(q[i] >= 'a' && q[i] <= 'z' ? q[i] - 32 : q[i]);
+            cmd[n] = '\0';
+        }
+    }
+    char u[SS_REDIS_USER_MAX + 8];
+    if (user && *user) snprintf(u, sizeof u, "'%s'", user);
+    else snprintf(u, sizeof u, "of this connection");
+    if (cmd[0])
+        snprintf(out, outlen,
+                 "permission error: the Redis user %s may not run %s (%s); give it the rules of `skyspool acl`, or "
+                 "connect as the user of this job's role",
+                 u, cmd, w);
+    else
+        snprintf(out, outlen,
+                 "permission error: the Redis user %s was refused a key (%s); give it the rules of `skyspool acl` "
+                 "for this prefix, or connect as the user of this job's role",
+                 u, w);
 }
 
 static int run_simple(redisContext *c, int argc, const char **argv, const char *what, const char *addr, char *err,
@@ -348,6 +393,8 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
         if (strstr(err, "NOAUTH"))
             snprintf(err + strlen(err), errlen - strlen(err),
                      " (give the password in the URL or with --redis-password-file)");
+        else if (ss_redis_is_noperm(err))
+            ss_redis_permission_error(u->user, err, err, errlen);
         redisFree(c);
         return NULL;
     }

@@ -47,8 +47,9 @@ int ss_redis_url_parse(const char *url, ss_redis_url *out, char *err, size_t err
 void ss_redis_url_describe(const ss_redis_url *u, char *out, size_t outlen);
 
 /* Reads a password file: the whole content, one trailing "\n" or "\r\n" removed. Refuses
- * (returns -1 with a message) a file that group or others can read, an empty file, a file
- * over SS_REDIS_PASSWORD_MAX-1 bytes, or a password holding a newline. */
+ * (returns -1 with a message) a file that others can access or its group can write (0600
+ * and 0640, e.g. root:skyspool, are fine), an empty file, a file over
+ * SS_REDIS_PASSWORD_MAX-1 bytes, or a password holding a newline. */
 int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Connects, authenticates (AUTH user password, or AUTH password), selects the db and sets
@@ -69,6 +70,14 @@ char *ss_redis_info(redisContext *c, const char *section, char *err, size_t errl
 /* CONFIG GET name -> value into out. Returns 0, 1 when the server has no such parameter,
  * or -1 with err (e.g. CONFIG is disabled on a managed Redis). */
 int ss_redis_config_get(redisContext *c, const char *name, char *out, size_t outlen, char *err, size_t errlen);
+
+/* 1 when err (a reply's error text, or a message that holds one) is Redis refusing a command
+ * or a key to this ACL user: NOPERM. Waiting cannot fix that, so no caller retries it. */
+int ss_redis_is_noperm(const char *err);
+/* "permission error: Redis user U may not run CMD (NOPERM ...): give U the rules of
+ * `skyspool acl`" into out; what is the failed operation's own message (it names the command
+ * when the caller knows it). */
+void ss_redis_permission_error(const char *user, const char *what, char *out, size_t outlen);
 
 /* Copies a reply's error text, or describes the connection error, for messages. */
 void ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t errlen);

@@ -165,6 +165,7 @@ int ss_shard_stream_info(redisContext *c, const char *prefix, ss_type t, int sha
     if (shards < 1) shards = 1;
     memset(sum, 0, sizeof *sum);
     sum->first_ms = sum->last_ms = -1;
+    sum->lag_exact = 1;
     int existing = 0, grouped = 0;
     for (int s = 0; s < shards; s++) {
         char key[512];
@@ -184,6 +185,7 @@ int ss_shard_stream_info(redisContext *c, const char *prefix, ss_type t, int sha
         sum->pending += si.pending;
         if (si.lag < 0 || sum->lag < 0) sum->lag = -1;
         else sum->lag += si.lag;
+        if (!si.lag_exact) sum->lag_exact = 0;
         if (shards == 1) snprintf(sum->last_delivered, sizeof sum->last_delivered, "%s", si.last_delivered);
     }
     sum->has_group = existing > 0 && grouped == existing;

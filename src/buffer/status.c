@@ -63,6 +63,36 @@ static int collect_ingest(redisContext *c, ss_status *s) {
     return 0;
 }
 
+static int collect_writers(redisContext *c, ss_status *s) {
+    char key[256];
+    snprintf(key, sizeof key, "%swriters", s->prefix);
+    const char *argv[2] = {"HGETALL", key};
+    redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i + 1]->type != REDIS_REPLY_STRING) continue;
+            if (s->nwriters >= SS_STATUS_MAX_WRITERS) {
+                s->writers_truncated = 1;
+                break;
+            }
+            snprintf(s->writers[s->nwriters].consumer, sizeof s->writers[0].consumer, "%s", r->element[i]->str);
+            s->writers[s->nwriters++].heartbeat_us = strtoll(r->element[i + 1]->str, NULL, 10) * 1000;
+        }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int writer_alive(const ss_status *s, int i) {
+    return s->writers[i].heartbeat_us > 0 && s->now_us - s->writers[i].heartbeat_us < SS_STATUS_WRITER_ALIVE_US;
+}
+
+static int writers_alive(const ss_status *s) {
+    int n = 0;
+    for (int i = 0; i < s->nwriters; i++) n += writer_alive(s, i);
+    return n;
+}
+
 static int collect_loss(redisContext *c, ss_status *s) {
     char key[256];
     snprintf(key, sizeof key, "%sredis-loss", s->prefix);
@@ -134,6 +164,7 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
     snprintf(s->prefix, sizeof s->prefix, "%s", prefix ? prefix : "skyspool:");
     if (!group) group = "writers";
     s->now_us = wall_us();
+    s->last_commit_us = -1;
     char *info = ss_redis_info(c, "everything", err, errlen);
     if (!info) return -1;
     ss_redis_info_str(info, "redis_version", s->version, sizeof s->version);
@@ -156,7 +187,8 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
     char key[256];
     snprintf(key, sizeof key, "%sdlq", s->prefix);
     if (ss_stream_info_get(c, key, group, &s->dlq, err, errlen) != 0) return -1;
-    if (collect_ingest(c, s) != 0 || collect_cursors(c, s) != 0 || collect_loss(c, s) != 0) {
+    if (collect_ingest(c, s) != 0 || collect_cursors(c, s) != 0 || collect_loss(c, s) != 0 ||
+        collect_writers(c, s) != 0) {
         ss_redis_describe_error(c, NULL, err, errlen);
         return -1;
     }
@@ -215,6 +247,20 @@ int ss_status_render_text(const ss_status *s, ss_buf *b) {
             rc |= ss_buf_puts(b, "         (no heartbeat for over 10 s: the ingester is not running)\n");
     } else {
         rc |= ss_buf_puts(b, "ingest   never ran against this prefix\n");
+    }
+    {
+        int alive = writers_alive(s);
+        char lc[64] = "";
+        if (s->last_commit_us > 0) {
+            char a[32];
+            age(s->now_us - s->last_commit_us, a, sizeof a);
+            snprintf(lc, sizeof lc, ", last commit %s ago", a);
+        } else if (s->last_commit_us == 0) {
+            snprintf(lc, sizeof lc, ", no commit yet");
+        }
+        if (!s->nwriters) rc |= ss_buf_printf(b, "writer   never ran against this prefix%s\n", lc);
+        else if (alive) rc |= ss_buf_printf(b, "writer   alive (%d of %d consumers)%s\n", alive, s->nwriters, lc);
+        else rc |= ss_buf_printf(b, "writer   not running (%d consumers, none with a heartbeat under 10 s)%s\n", s->nwriters, lc);
     }
     rc |= ss_buf_printf(b, "\n%-10s %12s %10s %12s %10s\n", "stream", "length", "pending", "lag", "oldest");
     long long total = 0;
@@ -293,6 +339,7 @@ static int stream_json(ss_buf *b, const ss_status *s, const ss_stream_info *si) 
                            si->consumers);
     if (si->has_group && si->lag >= 0) rc |= ss_buf_printf(b, "%lld", si->lag);
     else rc |= ss_buf_puts(b, "null");
+    rc |= ss_buf_printf(b, ",\"lag_exact\":%s", si->has_group && !si->lag_exact ? "false" : "true");
     rc |= ss_buf_puts(b, ",\"oldest_age_s\":");
     if (si->exists && si->length > 0 && si->first_ms >= 0)
         rc |= ss_buf_printf(b, "%.3f", (double)(s->now_us - si->first_ms * 1000) / 1e6);
@@ -366,6 +413,21 @@ int ss_status_render_json(const ss_status *s, ss_buf *b) {
     if (s->has_last_gap) rc |= ss_gap_record_json(b, &s->last_gap, s->last_gap_pending ? "redis" : "ledger");
     else rc |= ss_buf_puts(b, "null");
     rc |= ss_buf_putc(b, '}');
+    rc |= ss_buf_printf(b, ",\"writer\":{\"alive\":%s,\"alive_consumers\":%d,\"last_commit_us\":",
+                        writers_alive(s) ? "true" : "false", writers_alive(s));
+    if (s->last_commit_us >= 0) rc |= ss_buf_printf(b, "%lld", (long long)s->last_commit_us);
+    else rc |= ss_buf_puts(b, "null");
+    rc |= ss_buf_puts(b, ",\"last_commit_age_s\":");
+    if (s->last_commit_us > 0) rc |= ss_buf_printf(b, "%.3f", (double)(s->now_us - s->last_commit_us) / 1e6);
+    else rc |= ss_buf_puts(b, "null");
+    rc |= ss_buf_puts(b, ",\"consumers\":[");
+    for (int i = 0; i < s->nwriters; i++) {
+        rc |= ss_buf_printf(b, "%s{\"name\":", i ? "," : "");
+        rc |= jstr(b, s->writers[i].consumer);
+        rc |= ss_buf_printf(b, ",\"heartbeat_us\":%lld,\"alive\":%s}", (long long)s->writers[i].heartbeat_us,
+                            writer_alive(s, i) ? "true" : "false");
+    }
+    rc |= ss_buf_printf(b, "],\"consumers_truncated\":%s}", s->writers_truncated ? "true" : "false");
     rc |= ss_buf_puts(b, ",\"cursors\":[");
     for (int i = 0; i < s->ncursors; i++) {
         const ss_status_cursor *c = &s->cursors[i];

@@ -20,6 +20,10 @@
 #include "util/buf.h"
 
 #define SS_STATUS_MAX_CURSORS 32
+#define SS_STATUS_MAX_WRITERS 32
+/* A writer consumer counts as alive while its heartbeat (<prefix>writers, every second) is
+ * younger than this; an exited writer writes 0. */
+#define SS_STATUS_WRITER_ALIVE_US (10 * 1000000LL)
 
 typedef struct {
     char source[512];
@@ -62,6 +66,15 @@ typedef struct {
     long long gaps_committed, gaps_pending;
     int has_last_gap, last_gap_pending;
     ss_gap_record last_gap;
+    /* writer consumers and their heartbeats (<prefix>writers); the first SS_STATUS_MAX_WRITERS */
+    struct {
+        char consumer[128];
+        int64_t heartbeat_us; /* 0: exited cleanly */
+    } writers[SS_STATUS_MAX_WRITERS];
+    int nwriters, writers_truncated;
+    /* the last commit, from the ledger (the caller reads it; Redis does not know): wall-clock
+     * µs, 0 when no commit yet, -1 when the ledger was not read */
+    int64_t last_commit_us;
 } ss_status;
 
 /* Gathers the status. Returns 0, or -1 with err on a connection error. out->redis may be

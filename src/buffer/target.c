@@ -8,6 +8,7 @@
 struct ss_redis_target {
     ss_redis_url url;
     ss_embedded *emb;
+    ss_acl_role role;
     int timeout_ms;
     char desc[SS_REDIS_PATH_MAX + 128];
 };
@@ -35,9 +36,11 @@ ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t
         if (o->data_dir && o->data_dir[0]) eo.data_dir = o->data_dir;
         if (o->maxmemory > 0) eo.maxmemory = o->maxmemory;
         if (getenv("SKYSPOOL_EMBEDDED_TCP")) eo.force_tcp = 1;
+        eo.prefix = o->prefix;
         t->emb = ss_embedded_start(&eo, err, errlen);
         if (!t->emb) goto fail;
-        ss_embedded_url(t->emb, &t->url);
+        t->role = o->role < SS_ACL__COUNT ? o->role : SS_ACL_ADMIN;
+        ss_embedded_url_as(t->emb, t->role, &t->url);
         ss_redis_url_describe(&t->url, addr, sizeof addr);
         snprintf(t->desc, sizeof t->desc, "embedded redis-server (%s)", addr);
     }
@@ -49,6 +52,19 @@ fail:
 
 redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen) {
     return ss_redis_connect(&t->url, t->timeout_ms, err, errlen);
+}
+
+redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, char *err, size_t errlen) {
+    if (!t->emb || role == t->role) return ss_redis_target_connect(t, err, errlen);
+    ss_redis_url u;
+    ss_embedded_url_as(t->emb, role, &u);
+    redisContext *c = ss_redis_connect(&u, t->timeout_ms, err, errlen);
+    memset(u.password, 0, sizeof u.password);
+    return c;
+}
+
+const char *ss_redis_target_user(const ss_redis_target *t, ss_acl_role role) {
+    return t->emb ? ss_acl_user(role) : t->url.user;
 }
 
 const ss_redis_url *ss_redis_target_url(const ss_redis_target *t) { return &t->url; }

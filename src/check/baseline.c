@@ -36,9 +36,17 @@ typedef struct {
     _Atomic uint64_t *ops;
     _Atomic int *exhausted;
     ss_hist hist;
+    _Atomic uint64_t *wc; /* the same samples, counted per bucket where the sampler can read them */
     char err[512];
     int failed;
 } worker;
+
+/* A sample: into the worker's histogram and its bucket counts (relaxed atomics: each worker
+ * writes only its own, the sampler only reads). */
+static void rec(worker *w, uint64_t ns) {
+    ss_hist_record(&w->hist, ns);
+    atomic_fetch_add_explicit(&w->wc[ss_hist_bucket(ns)], 1, memory_order_relaxed);
+}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -74,17 +82,17 @@ static void *worker_main(void *arg) {
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
             uint64_t t1 = now_ns();
-            ss_hist_record(&w->hist, t1 - t0);
+            rec(w, t1 - t0);
             r = redisCommand(c, "GET %s", key);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            ss_hist_record(&w->hist, now_ns() - t1);
+            rec(w, now_ns() - t1);
             atomic_fetch_add(w->ops, 2);
         } else if (w->op == OP_XADD) {
             r = redisCommand(c, "XADD %s * %s %b", stream, w->pl->meta[k], w->pl->event[k], w->pl->event_len[k]);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            ss_hist_record(&w->hist, now_ns() - t0);
+            rec(w, now_ns() - t0);
             atomic_fetch_add(w->ops, 1);
         } else {
             char consumer[32];
@@ -108,7 +116,7 @@ static void *worker_main(void *arg) {
             r = redisCommand(c, "XACK %s %s %s", stream, group, id);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            ss_hist_record(&w->hist, now_ns() - t0);
+            rec(w, now_ns() - t0);
             atomic_fetch_add(w->ops, 1);
         }
         i++;
@@ -137,9 +145,13 @@ static int run_phase(ss_check_env *e, const ss_check_baseline_opts *o, const ss_
                      double t_start, ss_check_report *r, ss_hist *out, double *ops_s, int *exhausted_out) {
     worker *ws = calloc((size_t)n, sizeof *ws);
     pthread_t *th = calloc((size_t)n, sizeof *th);
-    if (!ws || !th) {
+    _Atomic uint64_t *wc = calloc((size_t)n * SS_HIST_BUCKETS, sizeof *wc);
+    ss_hist *snap = calloc(2, sizeof *snap); /* the previous and the current sum of the counts */
+    if (!ws || !th || !wc || !snap) {
         free(ws);
         free(th);
+        free(wc);
+        free(snap);
         snprintf(e->errstr, sizeof e->errstr, "out of memory");
         return -1;
     }
@@ -148,6 +160,10 @@ static int run_phase(ss_check_env *e, const ss_check_baseline_opts *o, const ss_
     char sname[SS_CHECK_NAME_MAX];
     snprintf(sname, sizeof sname, "%s_c%d_ops_per_s", op_names[op], n);
     ss_check_series *series = ss_check_series_new(r, sname, "ops/s");
+    snprintf(sname, sizeof sname, "%s_c%d_p50_ms", op_names[op], n);
+    ss_check_series *s50 = ss_check_series_new(r, sname, "ms");
+    snprintf(sname, sizeof sname, "%s_c%d_p99_ms", op_names[op], n);
+    ss_check_series *s99 = ss_check_series_new(r, sname, "ms");
     double t0 = ss_check_now();
     double deadline = t0 + o->seconds;
     int started = 0;
@@ -159,6 +175,7 @@ static int run_phase(ss_check_env *e, const ss_check_baseline_opts *o, const ss_
         ws[i].deadline = deadline;
         ws[i].ops = &ops;
         ws[i].exhausted = &exhausted;
+        ws[i].wc = wc + (size_t)i * SS_HIST_BUCKETS;
         ss_hist_init(&ws[i].hist);
         if (pthread_create(&th[i], NULL, worker_main, &ws[i]) != 0) break;
         started++;
@@ -171,6 +188,22 @@ static int run_phase(ss_check_env *e, const ss_check_baseline_opts *o, const ss_
         if (t - last_t >= 0.25) {
             uint64_t cur = atomic_load(&ops);
             ss_check_series_add(series, t - t_start, (double)(cur - last) / (t - last_t));
+            /* the interval's latencies: the counts now minus the counts at the last sample */
+            ss_hist *prev = &snap[0], *now = &snap[1], win;
+            ss_hist_init(&win);
+            for (int b = 0; b < SS_HIST_BUCKETS; b++) {
+                uint64_t c = 0;
+                for (int k = 0; k < started; k++) c += atomic_load_explicit(&wc[(size_t)k * SS_HIST_BUCKETS + b], memory_order_relaxed);
+                now->counts[b] = c;
+                win.counts[b] = c - prev->counts[b];
+                win.total += win.counts[b];
+            }
+            win.max_ns = UINT64_MAX;
+            memcpy(prev->counts, now->counts, sizeof prev->counts);
+            if (win.total) {
+                ss_check_series_add(s50, t - t_start, (double)ss_hist_percentile(&win, 50) / 1e6);
+                ss_check_series_add(s99, t - t_start, (double)ss_hist_percentile(&win, 99) / 1e6);
+            }
             last = cur;
             last_t = t;
             ss_check_progress(e, "baseline: %s, %d client%s: %.0f s left, %llu ops", op_names[op], n, n == 1 ? "" : "s",
@@ -197,6 +230,8 @@ static int run_phase(ss_check_env *e, const ss_check_baseline_opts *o, const ss_
     *exhausted_out = atomic_load(&exhausted);
     free(ws);
     free(th);
+    free(wc);
+    free(snap);
     if (rc == 0 && ss_check_stopped(e)) rc = 1;
     return rc;
 }

@@ -7,18 +7,22 @@
  * buffer in use. */
 #include "check/check.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer/ingest.h"
 #include "event/event.h"
 #include "source/source.h"
 
@@ -38,6 +42,8 @@ static uint64_t hist_value_hi(int idx) {
     uint64_t sub = (uint64_t)(idx - shift * SS_HIST_HALF);
     return ((sub + 1) << shift) - 1;
 }
+
+int ss_hist_bucket(uint64_t ns) { return hist_index(ns); }
 
 void ss_hist_init(ss_hist *h) {
     memset(h, 0, sizeof *h);
@@ -331,6 +337,8 @@ static int open_target(ss_check_env *e) {
     o.password_file = e->password_file;
     o.data_dir = e->embedded ? e->data_dir : NULL;
     o.maxmemory = e->maxmemory;
+    o.role = SS_ACL_CHECK; /* embedded: only the skyspool-check:* keys (buffer/acl.h) */
+    o.prefix = e->prefix;  /* the ingester it runs connects as ingest, under this prefix */
     e->target = ss_redis_target_open(&o, e->errstr, sizeof e->errstr);
     if (!e->target) return -1;
     e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr);
@@ -558,6 +566,70 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
     return 0;
 }
 
+/* The newest AOF increment file of the embedded server (appendonlydir/NAME.N.incr.aof): the
+ * one Redis appends to, so the one whose tail a host crash loses. */
+static int newest_incr_aof(const char *dir, char *out, size_t outlen) {
+    char adir[PATH_MAX + 16];
+    snprintf(adir, sizeof adir, "%s/appendonlydir", dir);
+    DIR *d = opendir(adir);
+    if (!d) return -1;
+    struct dirent *de;
+    long best = -1;
+    while ((de = readdir(d))) {
+        const char *suf = strstr(de->d_name, ".incr.aof");
+        if (!suf || suf[9] != '\0') continue;
+        /* NAME.<seq>.incr.aof: the sequence number is what orders them */
+        const char *q = suf;
+        while (q > de->d_name && q[-1] >= '0' && q[-1] <= '9') q--;
+        long seq = strtol(q, NULL, 10);
+        if (seq > best) {
+            best = seq;
+            snprintf(out, outlen, "%s/%s", adir, de->d_name);
+        }
+    }
+    closedir(d);
+    return best >= 0 ? 0 : -1;
+}
+
+int ss_check_env_crash_restart(ss_check_env *e, long long cut_bytes, long long *cut_done, double *down_ms) {
+    if (!e->embedded) {
+        snprintf(e->errstr, sizeof e->errstr, "a crash with AOF loss needs the embedded server");
+        return -1;
+    }
+    double t0 = ss_check_now();
+    long long pid = ss_check_redis_pid(e);
+    if (pid <= 0) return -1;
+    if (kill((pid_t)pid, SIGKILL) != 0) {
+        snprintf(e->errstr, sizeof e->errstr, "kill -9 %lld: %s", pid, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++) {
+        waitpid((pid_t)pid, NULL, WNOHANG);
+        usleep(10000);
+    }
+    redisFree(e->c);
+    e->c = NULL;
+    ss_redis_target_close(e->target);
+    e->target = NULL;
+    long long cut = 0;
+    char aof[PATH_MAX + 300];
+    if (cut_bytes > 0 && newest_incr_aof(e->data_dir, aof, sizeof aof) == 0) {
+        struct stat st;
+        if (stat(aof, &st) == 0 && st.st_size > 0) {
+            /* never the whole file: Redis refuses an increment file that lost its start */
+            cut = cut_bytes < st.st_size / 2 ? cut_bytes : st.st_size / 2;
+            if (truncate(aof, st.st_size - cut) != 0) {
+                snprintf(e->errstr, sizeof e->errstr, "truncate %.900s: %s", aof, strerror(errno));
+                return -1;
+            }
+        }
+    }
+    if (cut_done) *cut_done = cut;
+    if (open_target(e) != 0) return -1;
+    if (down_ms) *down_ms = (ss_check_now() - t0) * 1000;
+    return 0;
+}
+
 /* ---- payloads ------------------------------------------------------------------------- */
 
 ss_source *ss_check_synth_open(long long events, uint64_t seed, char *err, size_t errlen) {
@@ -628,4 +700,59 @@ void ss_check_payloads_free(ss_check_payloads *p) {
     free(p->event_len);
     free(p->meta);
     memset(p, 0, sizeof *p);
+}
+
+/* ---- the ingester on a thread ---------------------------------------------------------- */
+
+static void *ingester_main(void *arg) {
+    ss_check_ingester *it = arg;
+    it->rc = ss_ingest_run(it->ing, it->src, &it->stop);
+    __atomic_store_n(&it->running, 0, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *spec, int connections) {
+    memset(it, 0, sizeof *it);
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    it->src = ss_source_open(spec, &so, e->errstr, sizeof e->errstr);
+    if (!it->src) return -1;
+    ss_ingest_opts io;
+    ss_ingest_opts_init(&io);
+    io.prefix = e->prefix;
+    io.ignore_cursor = 1;
+    io.horizon_us = 0;
+    if (connections > 0) io.connections = connections;
+    it->ing = ss_ingest_new(&io, e->target);
+    if (!it->ing) {
+        ss_source_close(it->src);
+        it->src = NULL;
+        return snprintf(e->errstr, sizeof e->errstr, "out of memory"), -1;
+    }
+    it->running = 1;
+    if (pthread_create(&it->th, NULL, ingester_main, it) != 0) {
+        ss_ingest_free(it->ing);
+        ss_source_close(it->src);
+        it->ing = NULL;
+        it->src = NULL;
+        it->running = 0;
+        return snprintf(e->errstr, sizeof e->errstr, "cannot start the ingester thread"), -1;
+    }
+    return 0;
+}
+
+int ss_check_ingester_done(ss_check_ingester *it) { return !__atomic_load_n(&it->running, __ATOMIC_ACQUIRE); }
+
+int ss_check_ingester_stop(ss_check_env *e, ss_check_ingester *it, ss_ingest_stats *st) {
+    if (!it->ing) return -1;
+    it->stop = 1;
+    pthread_join(it->th, NULL);
+    if (st) ss_ingest_get_stats(it->ing, st);
+    int rc = it->rc;
+    if (rc != 0) snprintf(e->errstr, sizeof e->errstr, "ingest: %s", ss_ingest_errstr(it->ing));
+    ss_ingest_free(it->ing);
+    ss_source_close(it->src);
+    it->ing = NULL;
+    it->src = NULL;
+    return rc;
 }

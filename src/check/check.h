@@ -24,10 +24,12 @@
 #define SS_CHECK_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer/ingest.h"
 #include "buffer/target.h"
 #include "util/buf.h"
 
@@ -37,7 +39,7 @@
 #define SS_CHECK_MAX_CRITERIA 64
 #define SS_CHECK_MAX_INPUTS 32
 #define SS_CHECK_MAX_NOTES 16
-#define SS_CHECK_MAX_SERIES 8
+#define SS_CHECK_MAX_SERIES 24
 #define SS_CHECK_SERIES_POINTS 4096 /* samples kept per time series */
 #define SS_CHECK_NAME_MAX 80
 
@@ -60,6 +62,8 @@ typedef struct {
 void ss_hist_init(ss_hist *h);
 void ss_hist_record(ss_hist *h, uint64_t ns);
 void ss_hist_merge(ss_hist *into, const ss_hist *from);
+/* The bucket ns falls in (for callers that count into their own arrays, e.g. atomically). */
+int ss_hist_bucket(uint64_t ns);
 /* The value at percentile p (0..100), in ns; 0 for an empty histogram. */
 uint64_t ss_hist_percentile(const ss_hist *h, double p);
 
@@ -166,6 +170,10 @@ void ss_check_env_close(ss_check_env *e);
  * waits until Redis answers PING with its dataset loaded. Reconnects env->c. Returns 0 or -1.
  * *stop_ms and *start_ms (may be NULL) receive the two halves. */
 int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, double *stop_ms, double *start_ms);
+/* A host crash under appendfsync everysec, as the trust test models it: kill -9 the embedded
+ * server, cut cut_bytes (at most half) off the tail of its newest AOF increment file, start
+ * it again on the same data dir. *cut_done gets the bytes cut, *down_ms the whole outage. */
+int ss_check_env_crash_restart(ss_check_env *e, long long cut_bytes, long long *cut_done, double *down_ms);
 /* The redis-server pid (INFO server process_id), or -1. */
 long long ss_check_redis_pid(ss_check_env *e);
 void ss_check_progress(ss_check_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -210,6 +218,68 @@ typedef struct {
 } ss_check_pressure_opts;
 void ss_check_pressure_opts_init(ss_check_pressure_opts *o);
 int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check_report *r);
+
+typedef struct {
+    double duration_s;      /* default 3600 */
+    double rate;            /* events/s the source serves; default 2000 (the live peak) */
+    double fault_every_s;   /* default 300 */
+    double window_s, grace_s; /* the writer's; defaults 300, 30 */
+    double stall_s;         /* how long a stall or a full disk lasts; default 120 (read timeout 60 s) */
+    long long aof_cut_bytes; /* cut off the AOF at a crash; default 1 MiB */
+    int disk_faults;        /* also a full archive disk (a tmpfs; root) */
+    long long disk_bytes;   /* its size; default 4 GiB */
+    double max_lag_s;       /* 0 = 2 x window + grace + 60 s */
+    double max_recovery_s;  /* 0 = window + grace + 60 s */
+    double min_rate_pct;    /* mean ingest rate over the run vs rate; default 80 */
+    double drain_timeout_s; /* default 900 */
+    uint64_t seed;
+    const char *exe;        /* the skyspool binary the children run */
+} ss_check_soak_opts;
+void ss_check_soak_opts_init(ss_check_soak_opts *o);
+/* Embedded Redis only. Runs replay-server, ingest and write as child processes of o->exe. */
+int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report *r);
+
+typedef struct {
+    long long events;      /* default 2700000 (the prototype's "8-hour" buffer) */
+    int sample;            /* entries read back and compared byte for byte; default 1000 */
+    double min_events_per_s; /* load rate; default 1587 (the prototype's) */
+    double max_memory_pct; /* peak used_memory vs maxmemory; default 80 (the ingester's high watermark) */
+    double stall_timeout_s; /* give up when the load makes no progress this long (paused); default 30 */
+    uint64_t seed;
+} ss_check_capacity_opts;
+void ss_check_capacity_opts_init(ss_check_capacity_opts *o);
+int ss_check_capacity(ss_check_env *e, const ss_check_capacity_opts *o, ss_check_report *r);
+
+typedef struct {
+    double duration_s;     /* per phase; default 20 */
+    double rate;           /* the paced phases; default 1500 (the prototype's sustained figure) */
+    int connections;       /* the N of the multi-connection phases; default 10 */
+    double min_rate_pct;   /* paced phases: achieved vs rate; default 95 */
+    double max_cv;         /* paced phases: coefficient of variation of the per-second series; 0.1 */
+    double min_max_events_per_s; /* the best unpaced phase; default 7023 (the prototype's, 10 threads) */
+    double p99_ms;         /* probe XADD p99 during the paced phases; default 5 */
+    uint64_t seed;
+} ss_check_throughput_opts;
+void ss_check_throughput_opts_init(ss_check_throughput_opts *o);
+int ss_check_throughput(ss_check_env *e, const ss_check_throughput_opts *o, ss_check_report *r);
+
+/* The real ingester (src/buffer/ingest.c) on its own thread, reading a source spec into the
+ * check's prefix: what capacity and throughput drive. */
+typedef struct {
+    ss_ingest *ing;
+    struct ss_source *src;
+    volatile sig_atomic_t stop;
+    int rc;
+    int running;
+    pthread_t th;
+} ss_check_ingester;
+/* Starts it (connections 0 = the ingester's default). 0, or -1 with errstr. */
+int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *spec, int connections);
+/* 1 once ss_ingest_run returned (source ended or error). */
+int ss_check_ingester_done(ss_check_ingester *it);
+/* Stops (flushes), joins, frees; returns ss_ingest_run's result (errstr set on -1). Final
+ * stats in *st (may be NULL). */
+int ss_check_ingester_stop(ss_check_env *e, ss_check_ingester *it, ss_ingest_stats *st);
 
 /* Helpers shared by the checks (check.c). */
 /* Runs a command with the control connection; the reply or NULL with errstr set. */

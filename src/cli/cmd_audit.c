@@ -80,6 +80,10 @@ int ss_cmd_audit(int argc, char **argv) {
     if (ss_cli_apply_log_level("audit", cfg) != 0) goto out;
     static volatile sig_atomic_t stop;
     ss_cli_stop_on_signals(&stop);
+    if (ss_cli_require_data_dir("audit", cfg, 0) != 0) {
+        rc = 1;
+        goto out;
+    }
     ss_redis_target *t = ss_cli_open_target("audit", cfg);
     if (!t) {
         rc = 1;

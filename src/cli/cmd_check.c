@@ -28,7 +28,10 @@ static const struct {
     {"baseline", "latency p50/p95/p99/p99.9 and ops/s of SET/GET, XADD, XREADGROUP+XACK [1/2/5 ms; 15,000 ops/s]"},
     {"persistence", "N events + a group with a PEL survive BGREWRITEAOF and a restart; --crash: what kill -9 loses"},
     {"pressure", "Redis at 95 % of maxmemory: the ingester pauses, nothing evicted, nothing lost; evicting Redis FAILs"},
-    {"all", "baseline, persistence and pressure in sequence, with one summary table"},
+    {"capacity", "N events through the ingester: bytes/event, peak memory, hours held at 1,000/2,000 events/s; a sample read back [1,587/s, 78.5 %]"},
+    {"throughput", "sustained ingest at --rate and at the maximum, 1 and N connections: per-second series, CV, latency [1,500/s; 7,023]"},
+    {"soak", "the full stack (replay-server, ingest, write) at --rate with a fault every few minutes; no row lost or doubled"},
+    {"all", "baseline, persistence, pressure, capacity and throughput in sequence, with one summary table"},
 };
 
 static void usage(FILE *f) {
@@ -72,6 +75,34 @@ static void usage(FILE *f) {
             "  --duration D              hold at pressure this long [300s]\n"
             "  --target-pct P            share of maxmemory to fill to [95]\n"
             "  --fill-timeout D          give up filling after [180s]\n\n"
+            "capacity:\n"
+            "  --events N                events loaded through the ingester [2700000]\n"
+            "  --sample N                entries read back and compared byte for byte [1000]\n"
+            "  --min-load-rate N         load events/s at least [1587]\n"
+            "  --max-memory-pct P        peak used_memory at most [80]\n"
+            "  --load-timeout D          give up when the load makes no progress this long (paused) [30s]\n\n"
+            "throughput:\n"
+            "  --duration D              per phase (paced and unpaced, 1 and N connections) [20s]\n"
+            "  --rate R                  the paced phases' events/s [1500]\n"
+            "  --connections N           the N of the multi-connection phases [10]\n"
+            "  --min-rate-pct P          paced phases reach this share of --rate [95]\n"
+            "  --max-cv X                paced phases' coefficient of variation at most [0.1]\n"
+            "  --min-max-rate N          best unpaced events/s at least [7023]\n"
+            "  --p99-ms X                probe XADD p99 during the paced phases [5]\n\n"
+            "soak (embedded Redis only; runs this binary as replay-server, ingest and write):\n"
+            "  --duration D              how long the stack runs under faults [1h]\n"
+            "  --rate R                  events/s the source serves [2000]\n"
+            "  --fault-every D           one fault this often, cycling through the kinds [5m]\n"
+            "  --stall D                 how long a stalled source (or a full disk) lasts; the ingester's read\n"
+            "                            timeout is half of it [2m]\n"
+            "  --aof-cut SIZE            bytes cut off the AOF at the crash with AOF tail loss [1mb]\n"
+            "  --disk-faults             also fill the archive disk (a tmpfs, so root only)\n"
+            "  --disk-size SIZE          that tmpfs [4gb]\n"
+            "  --window D --grace D      the writer's window and grace [5m, 30s]\n"
+            "  --max-lag D               oldest buffered entry at most [2 x window + grace + 60s]\n"
+            "  --max-recovery D          each fault recovered within [window + grace + 60s]\n"
+            "  --min-rate-pct P          mean ingest rate over the run vs --rate [80]\n"
+            "  --drain-timeout D         for the rest of the input and the final write [15m]\n\n"
             "examples:\n"
             "  skyspool check baseline                              # private embedded Redis\n"
             "  skyspool check baseline --redis redis://10.0.0.5:6379 --clients 16 --json baseline.json\n"
@@ -80,6 +111,10 @@ static void usage(FILE *f) {
             "  skyspool check persistence --redis redis://127.0.0.1:6380 \\\n"
             "      --restart-cmd 'systemctl restart redis-server@6380'\n"
             "  skyspool check pressure --duration 60s --maxmemory 128mb\n"
+            "  skyspool check capacity --events 2700000 --json capacity.json --png capacity.png\n"
+            "  skyspool check throughput --duration 30s --rate 2000 --connections 8\n"
+            "  skyspool check soak --duration 1h --json soak.json --png soak.png\n"
+            "  sudo skyspool check soak --duration 10m --fault-every 1m --disk-faults --disk-size 256mb\n"
             "  skyspool check all --json all.json && echo deployment ok\n");
 }
 
@@ -89,6 +124,10 @@ typedef struct {
     ss_check_baseline_opts b;
     ss_check_persistence_opts p;
     ss_check_pressure_opts q;
+    ss_check_soak_opts s;
+    ss_check_capacity_opts c;
+    ss_check_throughput_opts t;
+    char exe[4096];
     int maxmemory_set;
 } check_args;
 
@@ -122,39 +161,85 @@ static int write_file(const char *path, const ss_buf *b) {
     return 0;
 }
 
-/* The report's time series as a gnuplot chart: series in the first series' unit on the left
- * axis, any other unit on the right one. Returns 0, or -1 (message printed). */
+static void gp_quoted(FILE *g, const char *s) {
+    fputc('\'', g);
+    for (const char *p = s; *p; p++) fputs(*p == '\'' ? "''" : (char[2]){*p, 0}, g);
+    fputc('\'', g);
+}
+
+/* One plot command of the series whose unit is in units[0..nunits) (the second unit on the
+ * right axis). */
+static void gp_plot(FILE *g, const ss_check_report *r, const char *const *units, int nunits) {
+    fprintf(g, "set ylabel ");
+    gp_quoted(g, units[0]);
+    fprintf(g, "\n");
+    if (nunits > 1) {
+        fprintf(g, "set y2tics\nset ytics nomirror\nset y2label ");
+        gp_quoted(g, units[1]);
+        fprintf(g, "\n");
+    } else {
+        fprintf(g, "unset y2tics\nset ytics mirror\nunset y2label\n");
+    }
+    fprintf(g, "plot ");
+    int first = 1;
+    for (int i = 0; i < r->nseries; i++) {
+        int u = -1;
+        for (int k = 0; k < nunits; k++)
+            if (!strcmp(r->series[i]->unit, units[k])) u = k;
+        if (u < 0) continue;
+        fprintf(g, "%s'-' using 1:2 with lines lw 2 title ", first ? "" : ", ");
+        gp_quoted(g, r->series[i]->name);
+        fprintf(g, "%s", u == 1 ? " axes x1y2" : "");
+        first = 0;
+    }
+    fprintf(g, "\n");
+    for (int i = 0; i < r->nseries; i++) {
+        int u = -1;
+        for (int k = 0; k < nunits; k++)
+            if (!strcmp(r->series[i]->unit, units[k])) u = k;
+        if (u < 0) continue;
+        const ss_check_series *x = r->series[i];
+        for (int j = 0; j < x->n; j++) fprintf(g, "%.3f %.6g\n", x->t[j], x->v[j]);
+        if (x->n == 0) fprintf(g, "0 0\n");
+        fprintf(g, "e\n");
+    }
+}
+
+/* The report's time series as a gnuplot chart, 1000x600: with one or two units, one panel
+ * (the first series' unit on the left axis, the other on the right one); with more units (soak:
+ * rates, seconds, megabytes) or more than 8 series (baseline: ops/s and latency of 6 runs), one
+ * panel per unit stacked, so that no two scales share an axis and each legend fits. Returns 0, or -1 (message printed). */
 static int write_png(const ss_check_report *r, const char *path) {
     if (r->nseries == 0) {
         fprintf(stderr, "skyspool check: %s has no time series; no chart written to %s\n", r->check, path);
         return 0;
     }
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "gnuplot 2>/dev/null");
-    FILE *g = popen(cmd, "w");
+    FILE *g = popen("gnuplot 2>/dev/null", "w");
     if (!g) {
         fprintf(stderr, "skyspool check: cannot run gnuplot (install it: scripts/install-deps)\n");
         return -1;
     }
-    fprintf(g, "set terminal pngcairo size 1000,600 noenhanced\nset output '");
-    for (const char *p = path; *p; p++) fputs(*p == '\'' ? "''" : (char[2]){*p, 0}, g);
-    fprintf(g, "'\nset title 'skyspool check %s'\nset xlabel 'seconds'\nset grid\nset key outside below\n", r->check);
-    const char *u0 = r->series[0]->unit;
-    const char *u2 = NULL;
-    for (int i = 0; i < r->nseries; i++)
-        if (strcmp(r->series[i]->unit, u0) && !u2) u2 = r->series[i]->unit;
-    fprintf(g, "set ylabel '%s'\n", u0);
-    if (u2) fprintf(g, "set y2tics\nset ytics nomirror\nset y2label '%s'\n", u2);
-    fprintf(g, "plot ");
-    for (int i = 0; i < r->nseries; i++)
-        fprintf(g, "%s'-' using 1:2 with lines lw 2 title '%s'%s", i ? ", " : "", r->series[i]->name,
-                strcmp(r->series[i]->unit, u0) ? " axes x1y2" : "");
-    fprintf(g, "\n");
+    const char *units[SS_CHECK_MAX_SERIES];
+    int nunits = 0;
     for (int i = 0; i < r->nseries; i++) {
-        const ss_check_series *s = r->series[i];
-        for (int j = 0; j < s->n; j++) fprintf(g, "%.3f %.6g\n", s->t[j], s->v[j]);
-        if (s->n == 0) fprintf(g, "0 0\n");
-        fprintf(g, "e\n");
+        int seen = 0;
+        for (int k = 0; k < nunits; k++) seen |= !strcmp(units[k], r->series[i]->unit);
+        if (!seen) units[nunits++] = r->series[i]->unit;
+    }
+    fprintf(g, "set terminal pngcairo size 1000,600 noenhanced\nset output ");
+    gp_quoted(g, path);
+    fprintf(g, "\nset grid\nset key outside right\n");
+    if (nunits <= 2 && r->nseries <= 8) {
+        fprintf(g, "set title 'skyspool check %s'\nset xlabel 'seconds'\nset key outside below\n", r->check);
+        gp_plot(g, r, units, nunits);
+    } else {
+        fprintf(g, "set multiplot layout %d,1 title 'skyspool check %s'\nset lmargin 10\nset rmargin 34\n"
+                   "set key font ',8' spacing 0.8\n", nunits, r->check);
+        for (int k = 0; k < nunits; k++) {
+            if (k == nunits - 1) fprintf(g, "set xlabel 'seconds'\n");
+            gp_plot(g, r, &units[k], 1);
+        }
+        fprintf(g, "unset multiplot\n");
     }
     int st = pclose(g);
     if (st != 0 || access(path, F_OK) != 0) {
@@ -195,7 +280,10 @@ static int run_one(const char *name, const ss_config *cfg, const check_args *a, 
     int crc;
     if (!strcmp(name, "baseline")) crc = ss_check_baseline(env, &a->b, rep);
     else if (!strcmp(name, "persistence")) crc = ss_check_persistence(env, &a->p, rep);
-    else crc = ss_check_pressure(env, &a->q, rep);
+    else if (!strcmp(name, "pressure")) crc = ss_check_pressure(env, &a->q, rep);
+    else if (!strcmp(name, "capacity")) crc = ss_check_capacity(env, &a->c, rep);
+    else if (!strcmp(name, "throughput")) crc = ss_check_throughput(env, &a->t, rep);
+    else crc = ss_check_soak(env, &a->s, rep);
     rep->elapsed_s = ss_check_now() - t0;
     progress_clear(a);
     if (crc != 0) fprintf(stderr, "skyspool check %s: %s\n", name, env->errstr);
@@ -240,7 +328,9 @@ static int parse_ms_flag(const char *flag, const char *v, double *out) {
 int ss_cmd_check(int argc, char **argv) {
     enum {
         O_JSON = 1, O_PNG, O_RUN_ID, O_SECONDS, O_CLIENTS, O_P50, O_P95, O_P99, O_MIN_OPS, O_EVENTS, O_PENDING,
-        O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED
+        O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED,
+        O_RATE, O_FAULT_EVERY, O_STALL, O_AOF_CUT, O_DISK_FAULTS, O_DISK_SIZE, O_WINDOW, O_GRACE, O_MAX_LAG,
+        O_MAX_REC, O_MIN_RATE, O_DRAIN, O_SAMPLE, O_MIN_LOAD, O_MAX_MEM_PCT, O_CONNS, O_MAX_CV, O_MIN_MAX, O_LOAD_TIMEOUT
     };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"json", required_argument, 0, O_JSON},
@@ -263,6 +353,25 @@ int ss_cmd_check(int argc, char **argv) {
                                          {"target-pct", required_argument, 0, O_TARGET},
                                          {"fill-timeout", required_argument, 0, O_FILL},
                                          {"seed", required_argument, 0, O_SEED},
+                                         {"rate", required_argument, 0, O_RATE},
+                                         {"fault-every", required_argument, 0, O_FAULT_EVERY},
+                                         {"stall", required_argument, 0, O_STALL},
+                                         {"aof-cut", required_argument, 0, O_AOF_CUT},
+                                         {"disk-faults", no_argument, 0, O_DISK_FAULTS},
+                                         {"disk-size", required_argument, 0, O_DISK_SIZE},
+                                         {"window", required_argument, 0, O_WINDOW},
+                                         {"grace", required_argument, 0, O_GRACE},
+                                         {"max-lag", required_argument, 0, O_MAX_LAG},
+                                         {"max-recovery", required_argument, 0, O_MAX_REC},
+                                         {"min-rate-pct", required_argument, 0, O_MIN_RATE},
+                                         {"drain-timeout", required_argument, 0, O_DRAIN},
+                                         {"sample", required_argument, 0, O_SAMPLE},
+                                         {"min-load-rate", required_argument, 0, O_MIN_LOAD},
+                                         {"max-memory-pct", required_argument, 0, O_MAX_MEM_PCT},
+                                         {"connections", required_argument, 0, O_CONNS},
+                                         {"max-cv", required_argument, 0, O_MAX_CV},
+                                         {"min-max-rate", required_argument, 0, O_MIN_MAX},
+                                         {"load-timeout", required_argument, 0, O_LOAD_TIMEOUT},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     check_args a;
@@ -270,6 +379,14 @@ int ss_cmd_check(int argc, char **argv) {
     ss_check_baseline_opts_init(&a.b);
     ss_check_persistence_opts_init(&a.p);
     ss_check_pressure_opts_init(&a.q);
+    ss_check_soak_opts_init(&a.s);
+    ss_check_capacity_opts_init(&a.c);
+    ss_check_throughput_opts_init(&a.t);
+    {
+        ssize_t n = readlink("/proc/self/exe", a.exe, sizeof a.exe - 1);
+        a.exe[n > 0 ? n : 0] = '\0';
+        a.s.exe = a.exe;
+    }
     ss_config *cfg = ss_config_new();
     if (!cfg) return ss_cmd_fail("check", "out of memory");
     int c, rc = 2;
@@ -307,10 +424,14 @@ int ss_cmd_check(int argc, char **argv) {
             break;
         case O_P50: if (ss_parse_double(optarg, 0, 1e6, &a.b.p50_ms) != 0) goto bad; break;
         case O_P95: if (ss_parse_double(optarg, 0, 1e6, &a.b.p95_ms) != 0) goto bad; break;
-        case O_P99: if (ss_parse_double(optarg, 0, 1e6, &a.b.p99_ms) != 0) goto bad; break;
+        case O_P99:
+            if (ss_parse_double(optarg, 0, 1e6, &a.b.p99_ms) != 0) goto bad;
+            a.t.p99_ms = a.b.p99_ms;
+            break;
         case O_MIN_OPS: if (ss_parse_double(optarg, 0, 1e9, &a.b.min_ops) != 0) goto bad; break;
         case O_EVENTS:
             if (ss_parse_i64(optarg, 1, 100000000, &a.p.events) != 0) goto bad;
+            a.c.events = a.p.events;
             break;
         case O_PENDING:
             if (ss_parse_i64(optarg, 0, 10000000, &a.p.pending) != 0) goto bad;
@@ -322,14 +443,68 @@ int ss_cmd_check(int argc, char **argv) {
         case O_MINREC: if (ss_parse_double(optarg, 0, 100, &a.p.min_recovered_pct) != 0) goto bad; break;
         case O_DURATION:
             if (parse_ms_flag("--duration", optarg, &a.q.duration_s) != 0) goto out;
+            a.s.duration_s = a.t.duration_s = a.q.duration_s;
             break;
+        case O_RATE:
+            if (ss_parse_double(optarg, 1, 1e6, &a.s.rate) != 0) goto bad;
+            a.t.rate = a.s.rate;
+            break;
+        case O_SAMPLE:
+            if (ss_parse_i64(optarg, 1, 10000000, &ll) != 0) goto bad;
+            a.c.sample = (int)ll;
+            break;
+        case O_MIN_LOAD: if (ss_parse_double(optarg, 0, 1e9, &a.c.min_events_per_s) != 0) goto bad; break;
+        case O_MAX_MEM_PCT: if (ss_parse_double(optarg, 0, 100, &a.c.max_memory_pct) != 0) goto bad; break;
+        case O_CONNS:
+            if (ss_parse_i64(optarg, 1, 16, &ll) != 0) goto bad;
+            a.t.connections = (int)ll;
+            break;
+        case O_LOAD_TIMEOUT:
+            if (parse_ms_flag("--load-timeout", optarg, &a.c.stall_timeout_s) != 0) goto out;
+            break;
+        case O_MAX_CV: if (ss_parse_double(optarg, 0, 100, &a.t.max_cv) != 0) goto bad; break;
+        case O_MIN_MAX: if (ss_parse_double(optarg, 0, 1e9, &a.t.min_max_events_per_s) != 0) goto bad; break;
+        case O_FAULT_EVERY:
+            if (parse_ms_flag("--fault-every", optarg, &a.s.fault_every_s) != 0) goto out;
+            break;
+        case O_STALL:
+            if (parse_ms_flag("--stall", optarg, &a.s.stall_s) != 0) goto out;
+            break;
+        case O_WINDOW:
+            if (parse_ms_flag("--window", optarg, &a.s.window_s) != 0) goto out;
+            break;
+        case O_GRACE:
+            if (parse_ms_flag("--grace", optarg, &a.s.grace_s) != 0) goto out;
+            break;
+        case O_MAX_LAG:
+            if (parse_ms_flag("--max-lag", optarg, &a.s.max_lag_s) != 0) goto out;
+            break;
+        case O_MAX_REC:
+            if (parse_ms_flag("--max-recovery", optarg, &a.s.max_recovery_s) != 0) goto out;
+            break;
+        case O_DRAIN:
+            if (parse_ms_flag("--drain-timeout", optarg, &a.s.drain_timeout_s) != 0) goto out;
+            break;
+        case O_MIN_RATE:
+            if (ss_parse_double(optarg, 0, 1000, &a.s.min_rate_pct) != 0) goto bad;
+            a.t.min_rate_pct = a.s.min_rate_pct;
+            break;
+        case O_DISK_FAULTS: a.s.disk_faults = 1; break;
+        case O_AOF_CUT:
+        case O_DISK_SIZE: {
+            long long v;
+            if (ss_parse_bytes(optarg, &v) != 0 || v < 0) goto bad;
+            if (c == O_AOF_CUT) a.s.aof_cut_bytes = v;
+            else a.s.disk_bytes = v;
+            break;
+        }
         case O_FILL:
             if (parse_ms_flag("--fill-timeout", optarg, &a.q.fill_timeout_s) != 0) goto out;
             break;
         case O_TARGET: if (ss_parse_double(optarg, 10, 99, &a.q.target_pct) != 0) goto bad; break;
         case O_SEED:
             if (ss_parse_i64(optarg, 0, (long long)1 << 62, &ll) != 0) goto bad;
-            a.p.seed = a.q.seed = (uint64_t)ll;
+            a.p.seed = a.q.seed = a.s.seed = a.c.seed = a.t.seed = (uint64_t)ll;
             break;
         default: rc = ss_usage_error("check", "unknown option (see skyspool check --help)"); goto out;
         }
@@ -353,7 +528,7 @@ int ss_cmd_check(int argc, char **argv) {
     int known = 0;
     for (size_t i = 0; i < sizeof g_checks / sizeof g_checks[0]; i++) known |= !strcmp(name, g_checks[i].name);
     if (!known) {
-        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure or all", name);
+        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure, capacity, throughput, soak or all", name);
         goto out;
     }
     if (ss_config_load(cfg, err, sizeof err) != 0) {
@@ -374,6 +549,19 @@ int ss_cmd_check(int argc, char **argv) {
                                      "that Redis (e.g. 'systemctl restart redis-server')");
         goto out;
     }
+    if (!strcmp(name, "soak") && external) {
+        rc = ss_usage_error("check", "soak restarts, kill -9s and cuts the AOF of its Redis: it runs only on its own "
+                                     "embedded server (drop --redis)");
+        goto out;
+    }
+    if (!strcmp(name, "soak") && a.s.disk_faults && geteuid() != 0) {
+        rc = ss_usage_error("check", "--disk-faults mounts a small tmpfs as the archive: run it as root");
+        goto out;
+    }
+    if (!strcmp(name, "soak") && (a.s.window_s <= 0 || 3600 / a.s.window_s != (double)(long long)(3600 / a.s.window_s))) {
+        rc = ss_usage_error("check", "--window must divide an hour (e.g. 10s, 1m, 5m)");
+        goto out;
+    }
     if (a.png && !strcmp(name, "all") && !strstr(a.png, "%s")) {
         rc = ss_usage_error("check", "with 'all', --png needs a pattern with %%s for the check's name (e.g. chk-%%s.png)");
         goto out;
@@ -381,17 +569,19 @@ int ss_cmd_check(int argc, char **argv) {
     a.tty = isatty(STDOUT_FILENO) && !(a.json && !strcmp(a.json, "-"));
     ss_cli_stop_on_signals(&g_stop);
 
-    const char *names[3] = {name, NULL, NULL};
+    const char *names[5] = {name, NULL, NULL, NULL, NULL};
     int nnames = 1;
     if (!strcmp(name, "all")) {
         names[0] = "baseline";
         names[1] = "persistence";
         names[2] = "pressure";
-        nnames = 3;
+        names[3] = "capacity";
+        names[4] = "throughput";
+        nnames = 5;
     }
-    static ss_check_report reps[3];
-    int results[3] = {1, 1, 1};
-    int ran[3] = {0, 0, 0};
+    static ss_check_report reps[5];
+    int results[5] = {1, 1, 1, 1, 1};
+    int ran[5] = {0, 0, 0, 0, 0};
     ss_buf json;
     ss_buf_init(&json);
     if (nnames > 1) ss_buf_puts(&json, "{\"check\":\"all\",\"checks\":[");

@@ -7,7 +7,7 @@
  *                    jetstream:, the message text as received, never re-encoded).
  *
  * An output name ending in .zst is written as one zstd stream. Frames are recorded
- * raw, before any decoding, with the frames writer (src/source/frames/frames.h), so a capture is a faithful corpus even of frames the
+ * raw, before any decoding, with the frames writer (src/frames/frames.h), so a capture is a faithful corpus even of frames the
  * decoder rejects; the firehose cursor (seq) is peeked from each frame so that a
  * reconnect resumes where the capture stopped.
  *
@@ -31,12 +31,12 @@
 #include <zstd.h>
 
 #include "cli/cli.h"
-#include "net/frame_peek.h"
-#include "net/js_proto.h"
-#include "net/replay_input.h"
+#include "proto/frame_peek.h"
+#include "proto/js_proto.h"
+#include "replay/replay_input.h"
 #include "net/ws_client.h"
 #include "net/ws_url.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "source/ws_source.h"
 #include "util/buf.h"

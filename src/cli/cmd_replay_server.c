@@ -1,6 +1,6 @@
 /* `skyspool replay-server`: serve a recorded JSONL or frames file, or an archive read back
  * (--archive: the archive: source), over WebSocket, as Jetstream or a relay would. Flag
- * parsing only; the server is src/net/ws_server.c. */
+ * parsing only; the server is src/replay/ws_server.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "net/ws_server.h"
+#include "replay/ws_server.h"
 #include "util/log.h"
 
 static const char g_help[] =

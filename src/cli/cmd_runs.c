@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,12 +14,13 @@
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/config.h"
+#include "util/civil.h"
 #include "util/buf.h"
 #include "writer/ledger.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: skyspool runs [--last N] [--json] [--ledger FILE]\n\n"
+            "usage: skyspool runs [--last N] [--since WHEN] [--status S] [--json] [--ledger FILE]\n\n"
             "Shows the DataWriter's run history from its ledger: one line per flush of a window\n"
             "and type by one writer, oldest first, with rows, part files, bytes, duration, attempts,\n"
             "status (ok, running, retrying, abandoned: its writer died and another took its entries\n"
@@ -28,7 +30,10 @@ static void usage(FILE *f) {
             "attempts, each with its wall-clock time (UTC), window, type and error. The last line\n"
             "sums the ledger's commits (rows here equal the rows in the Parquet files).\n\n"
             "options:\n"
-            "  --last N          only the last N runs [20; 0 = all]\n"
+            "  --last N          only the last N runs [20; 0 = all] (after the filters below)\n"
+            "  --since WHEN      only runs started at or after WHEN: a duration back from now\n"
+            "                    (90m, 24h) or a UTC time 2026-01-02T03:04[:05]Z\n"
+            "  --status S        only runs with this status (ok, running, retrying, abandoned)\n"
             "  --json            one JSON object per run (JSONL), one per failed attempt\n"
             "                    ({\"attempt\":true,...}), then a totals object\n"
             "  --ledger FILE     the ledger [DATA_DIR/ledger.sqlite]\n"
@@ -37,6 +42,7 @@ static void usage(FILE *f) {
             "examples:\n"
             "  skyspool runs\n"
             "  skyspool runs --last 0 --json | jq 'select(.status != \"ok\")'\n"
+            "  skyspool runs --since 24h --status retrying\n"
             "  skyspool runs --data-dir /var/lib/skyspool --last 100\n");
 }
 
@@ -52,13 +58,42 @@ static void fmt_time(int64_t us, char *out, size_t n) {
 typedef struct {
     int json;
     int attempts_header;
+    int64_t since_us;   /* 0: no filter */
+    const char *status; /* NULL: no filter */
+    /* with a filter, the last `last` matching runs are kept here (a ring), printed at the end */
+    ss_ledger_run_row *ring;
+    size_t cap, n, head;
 } runs_ctx;
+
+/* --since: "90m"/"24h" back from now, or "YYYY-MM-DDTHH:MM[:SS]Z". 0 or -1. */
+static int parse_since(const char *s, int64_t *out_us) {
+    long long ms;
+    if (ss_parse_duration_ms(s, &ms) == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        *out_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (int64_t)ms * 1000;
+        return 0;
+    }
+    int y, mo, d, h, mi, sec = 0, n = 0;
+    if (strlen(s) > 32) return -1;
+    if ((sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && !s[n]) ||
+        (n = 0, sec = 0, sscanf(s, "%4d-%2d-%2dT%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &n) == 5 && !s[n])) {
+        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0) return -1;
+        int64_t days = ss_days_from_civil(y, (unsigned)mo, (unsigned)d);
+        *out_us = ((days * 86400) + h * 3600 + mi * 60 + sec) * 1000000;
+        return 0;
+    }
+    return -1;
+}
+
+static void utc(int64_t us, char *out, size_t n);
 
 static void print_run(void *ctx, const ss_ledger_run_row *r) {
     runs_ctx *c = ctx;
-    char win[32], started[32];
+    char win[32], started[32], finished[32];
     fmt_time(r->window_start_us, win, sizeof win);
-    fmt_time(r->started_us, started, sizeof started);
+    utc(r->started_us, started, sizeof started);
+    utc(r->started_us + r->duration_ms * 1000, finished, sizeof finished);
     if (c->json) {
         ss_buf b;
         ss_buf_init(&b);
@@ -72,15 +107,14 @@ static void print_run(void *ctx, const ss_ledger_run_row *r) {
                       r->rows, r->dups, r->entries, r->files, r->bytes, r->duration_ms, r->attempts, r->status);
         if (r->error[0]) ss_buf_append_json_string(&b, r->error, strlen(r->error));
         else ss_buf_puts(&b, "null");
-        ss_buf_puts(&b, ",\"started\":\"");
-        ss_buf_puts(&b, started);
-        ss_buf_puts(&b, "\"}\n");
+        ss_buf_printf(&b, ",\"started\":\"%s\",\"started_us\":%" PRId64 ",\"finished\":\"%s\"}\n", started,
+                      r->started_us, r->status[0] && strcmp(r->status, "running") ? finished : "");
         fwrite(b.data, 1, b.len, stdout);
         ss_buf_free(&b);
         return;
     }
-    printf("%-18s %-8s %-5s %10" PRIu64 " %5" PRIu64 " %12" PRIu64 " %8.2f %4d  %-8s %s\n", win, r->type,
-           kind_name(r->late), r->rows, r->files, r->bytes, (double)r->duration_ms / 1000.0, r->attempts, r->status,
+    printf("%-20s %-18s %-8s %-5s %10" PRIu64 " %5" PRIu64 " %12" PRIu64 " %8.2f %4d  %-8s %s\n", started, win,
+           r->type, kind_name(r->late), r->rows, r->files, r->bytes, (double)r->duration_ms / 1000.0, r->attempts, r->status,
            r->error);
 }
 
@@ -89,6 +123,20 @@ static void utc(int64_t us, char *out, size_t n) {
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* With filters: keep the matching runs, the last `cap` of them (all when cap is 0). */
+static void filter_run(void *ctx, const ss_ledger_run_row *r) {
+    runs_ctx *c = ctx;
+    if (c->since_us && r->started_us < c->since_us) return;
+    if (c->status && strcmp(r->status, c->status)) return;
+    if (!c->cap) {
+        print_run(ctx, r);
+        return;
+    }
+    c->ring[(c->head + c->n) % c->cap] = *r;
+    if (c->n < c->cap) c->n++;
+    else c->head = (c->head + 1) % c->cap;
 }
 
 static void print_attempt(void *vctx, const ss_ledger_attempt_row *a) {
@@ -118,11 +166,13 @@ static void print_attempt(void *vctx, const ss_ledger_attempt_row *a) {
 }
 
 int ss_cmd_runs(int argc, char **argv) {
-    enum { O_LAST = 1, O_JSON, O_LEDGER };
+    enum { O_LAST = 1, O_JSON, O_LEDGER, O_SINCE, O_STATUS };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"last", required_argument, 0, O_LAST},
                                          {"json", no_argument, 0, O_JSON},
                                          {"ledger", required_argument, 0, O_LEDGER},
+                                         {"since", required_argument, 0, O_SINCE},
+                                         {"status", required_argument, 0, O_STATUS},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ss_config *cfg = ss_config_new();
@@ -150,6 +200,21 @@ int ss_cmd_runs(int argc, char **argv) {
             break;
         case O_JSON: ctx.json = 1; break;
         case O_LEDGER: ledger = optarg; break;
+        case O_SINCE:
+            if (parse_since(optarg, &ctx.since_us) != 0) {
+                rc = ss_usage_error("runs", "--since wants a duration (90m, 24h) or a UTC time like 2026-01-02T03:04Z, not '%s'",
+                                    optarg);
+                goto out;
+            }
+            break;
+        case O_STATUS:
+            if (strcmp(optarg, "ok") && strcmp(optarg, "running") && strcmp(optarg, "retrying") &&
+                strcmp(optarg, "abandoned")) {
+                rc = ss_usage_error("runs", "--status wants ok, running, retrying or abandoned, not '%s'", optarg);
+                goto out;
+            }
+            ctx.status = optarg;
+            break;
         default: rc = ss_usage_error("runs", "unknown option"); goto out;
         }
     }
@@ -162,6 +227,10 @@ int ss_cmd_runs(int argc, char **argv) {
         goto out;
     }
     if (ss_cli_apply_log_level("runs", cfg) != 0) goto out;
+    if (!ledger && ss_cli_require_data_dir("runs", cfg, 1) != 0) {
+        rc = 1;
+        goto out;
+    }
     char path[PATH_MAX];
     if (ledger) snprintf(path, sizeof path, "%s", ledger);
     else snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 32, ss_config_get(cfg, "data-dir"), SS_LEDGER_FILE);
@@ -176,11 +245,23 @@ int ss_cmd_runs(int argc, char **argv) {
         goto out;
     }
     if (!ctx.json)
-        printf("%-18s %-8s %-5s %10s %5s %12s %8s %4s  %-8s %s\n", "window", "type", "kind", "rows", "files", "bytes",
-               "seconds", "att", "status", "error");
+        printf("%-20s %-18s %-8s %-5s %10s %5s %12s %8s %4s  %-8s %s\n", "started (UTC)", "window", "type", "kind", "rows",
+               "files", "bytes", "seconds", "att", "status", "error");
     ss_ledger_totals t;
-    if (ss_ledger_runs(l, (int)last, print_run, &ctx) != 0 || ss_ledger_attempts(l, (int)last, print_attempt, &ctx) != 0 ||
-        ss_ledger_totals_get(l, &t) != 0) {
+    int filtered = ctx.since_us || ctx.status, lrc;
+    if (filtered && last > 0) {
+        ctx.cap = (size_t)last;
+        ctx.ring = malloc(ctx.cap * sizeof *ctx.ring);
+        if (!ctx.ring) {
+            ss_ledger_close(l);
+            rc = ss_cmd_fail("runs", "out of memory");
+            goto out;
+        }
+    }
+    lrc = filtered ? ss_ledger_runs(l, 0, filter_run, &ctx) : ss_ledger_runs(l, (int)last, print_run, &ctx);
+    for (size_t i = 0; i < ctx.n; i++) print_run(&ctx, &ctx.ring[(ctx.head + i) % ctx.cap]);
+    free(ctx.ring);
+    if (lrc != 0 || ss_ledger_attempts(l, (int)last, print_attempt, &ctx) != 0 || ss_ledger_totals_get(l, &t) != 0) {
         rc = ss_cmd_fail("runs", "%s", ss_ledger_errstr(l));
     } else {
         if (ctx.json)

@@ -63,7 +63,9 @@ static void usage(FILE *f) {
             "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"
             "  --json                print the final counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
-            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [2], metrics-listen (host:port for GET /metrics), and the keys above\n\n"
+            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [2], metrics-listen (host:port for GET /metrics\n"
+            "and /healthz), metrics-textfile (PATH: write the metrics there at exit, for node_exporter's textfile collector;\n"
+            "for --once), health-commit-stall [10m] (/healthz: 503 when due windows wait this long), and the keys above\n\n"
             "%s\n"
             "fault injection (tests): SKYSPOOL_CRASH_AT=after_claim|after_write|after_rename|after_ledger|after_ack[:N]\n"
             "  makes the writer SIGKILL itself the Nth time it reaches that step of the commit protocol.\n\n"
@@ -77,7 +79,7 @@ static void usage(FILE *f) {
 }
 
 static redisContext *connect_target(void *ctx, char *err, size_t errlen) {
-    return ss_redis_target_connect((ss_redis_target *)ctx, err, errlen);
+    return ss_redis_target_connect_as((ss_redis_target *)ctx, SS_ACL_WRITE, err, errlen);
 }
 
 int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_writer_opts *o) {
@@ -294,7 +296,7 @@ int ss_cmd_write(int argc, char **argv) {
         }
         ss_writer_free(w);
     }
-    ss_cli_stop_metrics(&metrics);
+    if (ss_cli_stop_metrics(&metrics) != 0 && rc == 0) rc = 1;
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:
     ss_config_free(cfg);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -69,6 +70,9 @@ static const ss_key g_keys[] = {
     {"claim-idle", "SKYSPOOL_CLAIM_IDLE", "60s", V_MS, "reclaim entries of a consumer idle this long"},
     {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "96mb", V_BYTES, "writer's in-memory budget of buffered entries"},
     {"metrics-listen", "SKYSPOOL_METRICS_LISTEN", NULL, V_STR, "host:port for the Prometheus /metrics endpoint"},
+    {"metrics-textfile", "SKYSPOOL_METRICS_TEXTFILE", NULL, V_STR, "write the metrics to this node_exporter textfile at exit"},
+    {"health-source-stall", "SKYSPOOL_HEALTH_SOURCE_STALL", "10m", V_MS, "/healthz: 503 after this long without an event"},
+    {"health-commit-stall", "SKYSPOOL_HEALTH_COMMIT_STALL", "10m", V_MS, "/healthz: 503 when windows wait this long uncommitted"},
 };
 #define SS_NKEYS (sizeof g_keys / sizeof g_keys[0])
 
@@ -141,6 +145,25 @@ int ss_config_set(ss_config *c, const char *key, const char *value, ss_config_or
     return 0;
 }
 
+/* 1 when a Redis URL carries a password ("user:pw@" or ":pw@"), also when it is malformed
+ * otherwise: whatever is before the last '@' after the scheme, with a ':' in it. */
+static int url_has_password(const char *url) {
+    const char *s = strstr(url, "://");
+    s = s ? s + 3 : url;
+    const char *at = strrchr(s, '@');
+    if (!at) return 0;
+    const char *colon = memchr(s, ':', (size_t)(at - s));
+    return colon && colon + 1 < at;
+}
+
+/* Every local user can read a command line (ps, /proc/PID/cmdline): say so, and what to do. */
+static void warn_password_on_command_line(const char *url) {
+    if (url_has_password(url))
+        fprintf(stderr, "skyspool: warning: the Redis URL on the command line holds a password, which every local "
+                        "user can read (ps, /proc); put the password in a file (chmod 600, or 640 with the "
+                        "service's group) and pass --redis-password-file FILE instead\n");
+}
+
 int ss_config_handle_opt(ss_config *c, int opt, const char *arg, char *err, size_t errlen) {
     const char *key = NULL;
     switch (opt) {
@@ -162,10 +185,12 @@ int ss_config_handle_opt(ss_config *c, int opt, const char *arg, char *err, size
         if (n >= sizeof k) return fail(err, errlen, "--set: key too long");
         memcpy(k, arg, n);
         k[n] = '\0';
+        if (!strcmp(k, "redis-url")) warn_password_on_command_line(eq + 1);
         return ss_config_set(c, k, eq + 1, SS_CFG_FLAG, err, errlen) == 0 ? 1 : -1;
     }
     default: return 0;
     }
+    if (!strcmp(key, "redis-url")) warn_password_on_command_line(arg);
     return ss_config_set(c, key, arg, SS_CFG_FLAG, err, errlen) == 0 ? 1 : -1;
 }
 
@@ -194,6 +219,8 @@ static int parse_conf_line(char *line, char **key, char **value) {
 static int load_file(ss_config *c, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) return fail(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+    struct stat st;
+    int world = fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH));
     char line[4096];
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof line, f)) {
@@ -206,6 +233,14 @@ static int load_file(ss_config *c, const char *path, char *err, size_t errlen) {
         int r = parse_conf_line(line, &k, &v);
         if (r < 0) {
             rc = fail(err, errlen, "%s:%d: expected 'key value'", path, lineno);
+            break;
+        }
+        if (r == 1 && world && !strcmp(k, "redis-url") && url_has_password(v)) {
+            rc = fail(err, errlen,
+                      "%s:%d: this config file holds a Redis password (in redis-url) and every local user can read "
+                      "it (mode %03o); run chmod 640 %s (or 600), or move the password into a file named by "
+                      "redis-password-file",
+                      path, lineno, (unsigned)(st.st_mode & 0777), path);
             break;
         }
         if (r == 1 && ss_config_set(c, k, v, SS_CFG_FILE, err, errlen) != 0) {

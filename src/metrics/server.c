@@ -2,7 +2,8 @@
  *
  * FIELD-NOTES: queuing a response on the first handler call forces "Connection: close",
  * so the handler returns MHD_YES first and queues on the second call, which keeps
- * Prometheus's keep-alive connections alive. Only GET is served. */
+ * Prometheus's keep-alive connections alive. Only GET is served. /healthz runs the health
+ * checks registered in metrics.h: 200 "ok", or 503 with the failing checks' reasons. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -37,7 +38,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", 9);
-    if (!strcmp(url, "/healthz")) return respond(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3);
+    if (!strcmp(url, "/healthz")) {
+        /* 503 with one reason a line when a health check fails (Redis down, source stalled,
+         * windows due and not committed); a load balancer or systemd watchdog needs no PromQL */
+        ss_buf why;
+        ss_buf_init(&why);
+        int bad = ss_metrics_health(&why);
+        enum MHD_Result ret = bad ? respond(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", why.data ? why.data : "unhealthy\n",
+                                            why.data ? why.len : 10)
+                                  : respond(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3);
+        ss_buf_free(&why);
+        return ret;
+    }
     if (strcmp(url, "/metrics") != 0) return respond(conn, MHD_HTTP_NOT_FOUND, "text/plain", "see /metrics\n", 13);
     ss_buf b;
     ss_buf_init(&b);

@@ -672,6 +672,7 @@ void ss_ws_client_reconnect(ss_ws_client *c) {
 }
 
 const ss_ws_client_stats *ss_ws_client_get_stats(const ss_ws_client *c) { return &c->stats; }
+int ss_ws_client_connected(const ss_ws_client *c) { return c->state == ST_OPEN; }
 const char *ss_ws_client_errstr(const ss_ws_client *c) { return c->errstr; }
 
 void ss_ws_client_free(ss_ws_client *c) {

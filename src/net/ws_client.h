@@ -90,6 +90,8 @@ int ss_ws_client_send_text(ss_ws_client *c, const void *p, size_t n);
  * callback is consulted again): used after a seek. */
 void ss_ws_client_reconnect(ss_ws_client *c);
 const ss_ws_client_stats *ss_ws_client_get_stats(const ss_ws_client *c);
+/* 1 while a connection is open (handshake done), 0 while connecting or waiting to retry. */
+int ss_ws_client_connected(const ss_ws_client *c);
 const char *ss_ws_client_errstr(const ss_ws_client *c);
 void ss_ws_client_free(ss_ws_client *c);
 

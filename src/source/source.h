@@ -129,6 +129,14 @@ struct ss_source {
     /* What the cursor's content is, to store next to the cursor (see above); "" = nothing
      * to check. It may change while reading (file: until 64 KiB have been read). */
     char fingerprint[SS_SOURCE_FINGERPRINT_MAX];
+    /* Live (network) sources keep this current after every next(), for the consumer's metrics
+     * (skyspool_source_connected, skyspool_source_reconnects_total); 0s for files. */
+    struct {
+        int live;            /* a network source: the fields below mean something */
+        int connected;       /* a connection is open now */
+        uint64_t connects;   /* connections established so far (reconnects = connects - 1) */
+        uint64_t failures;   /* attempts that never connected */
+    } link;
     int err;
     char errstr[256];
 };

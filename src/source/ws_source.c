@@ -77,3 +77,11 @@ int ss_ws_gapq_pop(ss_ws_gapq *q, ss_source_msg *msg) {
     msg->bad_reason = NULL;
     return SS_SOURCE_GAP;
 }
+
+void ss_source_link_from_ws(ss_source *s, const ss_ws_client *c) {
+    const ss_ws_client_stats *st = ss_ws_client_get_stats(c);
+    s->link.live = 1;
+    s->link.connected = ss_ws_client_connected(c);
+    s->link.connects = st->connects;
+    s->link.failures = st->connect_failures;
+}

@@ -30,6 +30,9 @@ int ss_ws_source_path(ss_buf *path, const ss_buf *base, int64_t cursor);
  * message limits, path_fn, ud and log_name. */
 void ss_ws_source_client_opts(ss_ws_client_opts *wo, const char *url, const ss_source_opts *so);
 
+/* Updates s->link (connected, connects, failures) from the client: after every next(). */
+void ss_source_link_from_ws(ss_source *s, const ss_ws_client *c);
+
 /* "SCHEME:ws://host:port/path" (the query left out): the source's id. */
 void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url *u);
 

@@ -190,12 +190,12 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         w->stats.bytes += bytes;
         w->stats.commits++;
         pthread_mutex_unlock(&w->mu);
-        ss_metric_add(w->m.entries, (double)p->nids);
-        ss_metric_add(w->m.rows, (double)p->rows);
-        ss_metric_add(w->m.dups, (double)p->dups);
-        if (kinds[i] == KIND_LATE) ss_metric_add(w->m.late_rows, (double)p->rows);
-        if (res) ss_metric_inc(w->m.files);
-        ss_metric_add(w->m.bytes, (double)bytes);
+        ss_metric_add(w->m.entries[p->type], (double)p->nids);
+        ss_metric_add(w->m.rows[p->type], (double)p->rows);
+        ss_metric_add(w->m.dups[p->type], (double)p->dups);
+        if (kinds[i] == KIND_LATE) ss_metric_add(w->m.late_rows[p->type], (double)p->rows);
+        if (res) ss_metric_inc(w->m.files[p->type]);
+        ss_metric_add(w->m.bytes[p->type], (double)bytes);
         ss_debug(LOG, "committed %s: %llu rows, %llu duplicates, %llu bytes", res ? res->path : "(no rows)",
                  (unsigned long long)p->rows, (unsigned long long)p->dups, (unsigned long long)bytes);
         if (w->o.on_commit) w->o.on_commit(w->o.on_commit_ctx, res ? res->path : "", p->rows);
@@ -213,6 +213,8 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
     }
     for (size_t i = 0; i < n; i++) ss_wr_remove_part(w, ps[i]);
     ss_metric_set(w->m.flush_s, (double)dt / 1000.0);
+    ss_histogram_observe(w->m.flush_hist, (double)dt / 1000.0);
+    ss_metric_set(w->m.last_commit, (double)ss_wr_wall_us() / 1e6);
     w->fail_run = 0;
     free(jobs);
     ss_wr_update_gauges(w);
@@ -261,9 +263,12 @@ int ss_wr_flush_cycle(ss_writer *w, int final, int all) {
             due[n++] = p;
         }
     }
+    /* /healthz: how long due windows have waited (kept across failed sessions; 0 when none) */
+    if (n && ss_metric_value(w->m.due_since) == 0) ss_metric_set(w->m.due_since, (double)now / 1e6);
     int rc = 0;
     for (size_t off = 0; off < n && rc == 0; off += 64) /* batches bound the fds finishing at once */
         rc = flush_parts(w, due + off, kinds + off, n - off < 64 ? n - off : 64);
+    if (rc == 0 && n) ss_metric_set(w->m.due_since, 0);
     free(due);
     free(kinds);
     /* The parts' buffers were allocated by the lane threads, whose malloc arenas keep freed

@@ -121,15 +121,19 @@ void ss_writer_get_stats(ss_writer *w, ss_writer_stats *out) {
 }
 
 static void register_metrics(ss_writer *w) {
-    w->m.entries = ss_metric_get("skyspool_writer_entries_total", SS_METRIC_COUNTER,
-                                 "Stream entries the writer committed or acknowledged", NULL);
-    w->m.rows = ss_metric_get("skyspool_writer_rows_total", SS_METRIC_COUNTER, "Rows committed to Parquet", NULL);
-    w->m.dups = ss_metric_get("skyspool_writer_duplicates_total", SS_METRIC_COUNTER,
-                              "Entries skipped as duplicates within the dedup horizon", NULL);
-    w->m.late_rows = ss_metric_get("skyspool_writer_late_rows_total", SS_METRIC_COUNTER,
-                                   "Rows written into late part files (their window had closed)", NULL);
-    w->m.files = ss_metric_get("skyspool_writer_files_total", SS_METRIC_COUNTER, "Part files committed", NULL);
-    w->m.bytes = ss_metric_get("skyspool_writer_bytes_total", SS_METRIC_COUNTER, "Bytes of part files committed", NULL);
+    for (int t = 0; t < SS_TYPE__COUNT; t++) {
+        char l[48];
+        snprintf(l, sizeof l, "type=\"%s\"", ss_type_name((ss_type)t));
+        w->m.entries[t] = ss_metric_get("skyspool_writer_entries_total", SS_METRIC_COUNTER,
+                                        "Stream entries the writer committed or acknowledged", l);
+        w->m.rows[t] = ss_metric_get("skyspool_writer_rows_total", SS_METRIC_COUNTER, "Rows committed to Parquet", l);
+        w->m.dups[t] = ss_metric_get("skyspool_writer_duplicates_total", SS_METRIC_COUNTER,
+                                     "Entries skipped as duplicates within the dedup horizon", l);
+        w->m.late_rows[t] = ss_metric_get("skyspool_writer_late_rows_total", SS_METRIC_COUNTER,
+                                          "Rows written into late part files (their window had closed)", l);
+        w->m.files[t] = ss_metric_get("skyspool_writer_files_total", SS_METRIC_COUNTER, "Part files committed", l);
+        w->m.bytes[t] = ss_metric_get("skyspool_writer_bytes_total", SS_METRIC_COUNTER, "Bytes of part files committed", l);
+    }
     w->m.failures = ss_metric_get("skyspool_writer_failures_total", SS_METRIC_COUNTER,
                                   "Failed attempts (each retried after backoff)", NULL);
     w->m.recovered = ss_metric_get("skyspool_writer_recovered_total", SS_METRIC_COUNTER,
@@ -153,6 +157,14 @@ static void register_metrics(ss_writer *w) {
                                 "Wall clock minus the event-time watermark", NULL);
     w->m.flush_s = ss_metric_get("skyspool_writer_last_flush_seconds", SS_METRIC_GAUGE,
                                  "Duration of the last part commit (finish + ledger + ack)", NULL);
+    w->m.last_commit = ss_metric_get("skyspool_writer_last_commit_timestamp_seconds", SS_METRIC_GAUGE,
+                                     "Wall clock of the last successful commit batch (0: none yet)", NULL);
+    w->m.due_since = ss_metric_get("skyspool_writer_due_since_timestamp_seconds", SS_METRIC_GAUGE,
+                                   "Since when windows have been due and not committed (0: none waiting)", NULL);
+    static const double flush_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+    w->m.flush_hist = ss_histogram_get("skyspool_writer_flush_duration_seconds",
+                                       "Duration of commit batches (finish + ledger + ack)", NULL, flush_bounds,
+                                       sizeof flush_bounds / sizeof flush_bounds[0]);
 }
 
 /* ---- dead consumers ------------------------------------------------------------------------------ */
@@ -584,6 +596,14 @@ static void sleep_ms(int64_t ms) {
 int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
     for (;;) {
         if (session(w, stop) == 0) return 0;
+        if (!w->fatal && strstr(w->errstr, "NOPERM")) { /* Redis's ACL refused us: no retry can fix it */
+            char e[sizeof w->errstr];
+            snprintf(e, sizeof e, "%s", w->errstr);
+            if (!strstr(e, "permission error")) /* not yet worded so (by buffer/redis.c at connect) */
+                ss_wr_fail(w, "permission error: %.900s; give the writer's Redis user the rules of `skyspool acl write`",
+                           e);
+            w->fatal = 1;
+        }
         if (w->fatal) {
             ss_error(LOG, "%s", w->errstr);
             ss_wr_abort_parts(w);

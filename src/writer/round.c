@@ -341,7 +341,7 @@ int ss_wr_apply_batch(ss_writer *w, size_t from) {
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         if (rc == 0 && nacks[t]) {
             rc = ss_wr_ack(w, t, acks[t], nacks[t]);
-            if (rc == 0) ss_wr_stat_add(w, &w->stats.entries, nacks[t], w->m.entries);
+            if (rc == 0) ss_wr_stat_add(w, &w->stats.entries, nacks[t], w->m.entries[t]);
         }
         free(acks[t]);
     }

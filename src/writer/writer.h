@@ -17,7 +17,7 @@
 #ifndef SS_WRITER_WRITER_H
 #define SS_WRITER_WRITER_H
 
-#include <hiredis/hiredis.h>
+struct redisContext; /* hiredis: only writer/consumer.c talks to Redis */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -48,7 +48,7 @@ typedef struct {
     int shards;            /* 0 or 1: the unsharded streams <prefix><type> */
     int take_shard;        /* claim the shard even if another ledger owns it (that machine is gone) */
     /* A new Redis connection (called at start and after every failure). */
-    redisContext *(*connect)(void *ctx, char *err, size_t errlen);
+    struct redisContext *(*connect)(void *ctx, char *err, size_t errlen);
     void *connect_ctx;
     int64_t window_us;     /* default 5 min; must divide an hour */
     int64_t grace_us;      /* default 30 s */

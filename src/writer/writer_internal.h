@@ -76,8 +76,13 @@ typedef struct {
 } bent;
 
 typedef struct {
-    ss_metric *entries, *rows, *dups, *late_rows, *files, *bytes, *failures, *recovered, *reclaimed, *dlq, *claims_mem;
+    /* the committed-data counters carry a type label: one series per stream type */
+    ss_metric *entries[SS_TYPE__COUNT], *rows[SS_TYPE__COUNT], *dups[SS_TYPE__COUNT], *late_rows[SS_TYPE__COUNT],
+        *files[SS_TYPE__COUNT], *bytes[SS_TYPE__COUNT];
+    ss_metric *failures, *recovered, *reclaimed, *dlq, *claims_mem;
     ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost, *gaps;
+    ss_metric *last_commit, *due_since; /* wall-clock seconds; due_since 0 while nothing due waits */
+    ss_histogram *flush_hist;
 } wmetrics;
 
 struct ss_writer {

@@ -18,7 +18,7 @@
  *     its dedup key and time_us;
  *   - on any input, ss_event_meta_parse stays inside the bytes, and what it accepts formats
  *     to a meta that parses to the same key and time;
- *   - the transport's peek (ss_js_peek, src/net/js_proto.h) finds the same time_us, kind
+ *   - the transport's peek (ss_js_peek, src/proto/js_proto.h) finds the same time_us, kind
  *     and collection as the decoder (a peek may be lenient, never different); on any
  *     input it stays inside the bytes.
  * Rejected inputs must carry a known reason and a message. */
@@ -32,7 +32,7 @@
 
 #include "archive/archive.h"
 #include "event/event.h"
-#include "net/js_proto.h"
+#include "proto/js_proto.h"
 #include "util/json.h"
 #include "util/utf8.h"
 

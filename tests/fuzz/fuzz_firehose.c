@@ -15,7 +15,7 @@
  *   - rejects carry a known reason and are a JSON object holding that reason;
  *   - cursors: the last output carries the frame's seq, earlier ones seq - 1;
  *   - the stats grow by exactly the outputs produced;
- *   - the transport's peek (ss_frame_peek, src/net/frame_peek.h) agrees with the decoder:
+ *   - the transport's peek (ss_frame_peek, src/proto/frame_peek.h) agrees with the decoder:
  *     same seq, and good events carry the peeked time and a kind matching the header t.
  * Memory is bounded by the decoder's limits; the smoke run sets -malloc_limit_mb. */
 #include <stdint.h>
@@ -25,7 +25,7 @@
 
 #include "event/event.h"
 #include "fh_encode.h"
-#include "net/frame_peek.h"
+#include "proto/frame_peek.h"
 #include "source/firehose/fh_decode.h"
 #include "util/buf.h"
 #include "util/json.h"

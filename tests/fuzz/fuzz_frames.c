@@ -1,4 +1,4 @@
-/* Fuzz target: frames files (src/source/frames/frames.h) and the `frames:` source.
+/* Fuzz target: frames files (src/frames/frames.h) and the `frames:` source.
  *
  * The input is one flags byte, then the file content, written to a memfd as is and
  * zstd-compressed. Checked:
@@ -22,7 +22,7 @@
 #include <zstd.h>
 
 #include "source/firehose/fh_decode.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "util/log.h"
 

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "archive/archive.h"
-#include "net/frame_peek.h"
+#include "proto/frame_peek.h"
 #include "source/firehose/fh_decode.h"
 
 #define CHECK(c, ...)                                                      \
@@ -143,7 +143,7 @@ static void check_one(const char *s, size_t n) {
     }
     if (r_ok && !f_ok) CHECK(0, "firehose parser rejects valid '%.*s'", (int)n, s); /* long fractions too, now */
 
-    /* The transport's parser (src/net/frame_peek.h): -1 means malformed, so a valid time
+    /* The transport's parser (src/proto/frame_peek.h): -1 means malformed, so a valid time
      * of exactly -1 µs cannot be told apart; it also takes ' ' for 'T' (RFC 3339 5.6 note)
      * and has no length limit. FIXED on main (5fb3a6f), strict under FUZZ_STRICT_TIME: impossible
      * dates are normalized by timegm like the firehose parser, and the offset's places are

@@ -10,6 +10,18 @@ D="$SS_TMP/data"
 emb_pid() { cat "$D/redis.pid" 2>/dev/null || true; }
 trap 'p=$(emb_pid); [ -n "$p" ] && kill "$p" 2>/dev/null; ss_cleanup' EXIT
 
+# --- without a data dir, the commands that only look refuse instead of starting a fresh Redis ---
+mkdir empty
+for c in status audit runs; do
+  set +e
+  (cd empty && "$B" "$c" > /dev/null 2> "../nodd-$c.txt"); rc=$?
+  set -e
+  ss_eq "$c without a data dir exits 1" 1 "$rc"
+  ss_check "$c says: no skyspool data dir at <abs path>; pass --data-dir" \
+    grep -q "no skyspool data dir at $SS_TMP/empty/skyspool-data; pass --data-dir" "nodd-$c.txt"
+done
+ss_eq "and none was created (no Redis started)" "" "$(ls empty)"
+
 # --- audit of a misconfigured Redis --------------------------------------------------------
 ss_start_redis lru --maxmemory 2gb --maxmemory-policy allkeys-lru
 set +e
@@ -45,6 +57,17 @@ ss_eq "appendonly no FAILs" FAIL "$(st appendonly)"
 ss_eq "timeout 30 WARNs" WARN "$(st timeout)"
 ss_eq "4 KB stream nodes WARN" WARN "$(st stream-node-max-bytes)"
 ss_eq "two required failures" 2 "$(jq .required_failures bare.json)"
+ss_eq "no password: auth WARNs" WARN "$(st auth)"
+ss_eq "loopback bind PASSes" PASS "$(st bind)"
+ss_eq "protected-mode yes PASSes" PASS "$(st protected-mode)"
+ss_eq "auto-aof-rewrite-percentage 100 PASSes" PASS "$(st auto-aof-rewrite-percentage)"
+# (a non-loopback bind is not tried: the test must not listen beyond 127.0.0.1)
+ss_start_redis open --protected-mode no --auto-aof-rewrite-percentage 0 --maxmemory 64mb
+"$B" audit --redis "$REDIS_URL_open" --json > open.json || true
+ost() { jq -r ".checks[] | select(.name==\"$1\") | .status" open.json; }
+ss_eq "protected-mode no without a password WARNs" WARN "$(ost protected-mode)"
+ss_eq "auto-aof-rewrite-percentage 0 WARNs" WARN "$(ost auto-aof-rewrite-percentage)"
+ss_check "saying how to fix it" bash -c "jq -r '.checks[] | select(.name==\"auto-aof-rewrite-percentage\") | .recommendation' open.json | grep -q 'CONFIG SET auto-aof-rewrite-percentage 100'"
 set +e
 "$B" audit --redis "$REDIS_URL_lru" --require-maxmemory 4gb --json > req.json
 "$B" audit --require-maxmemory lots 2> bad.txt; rc=$?
@@ -58,6 +81,8 @@ printf 's3cret\n' > pw.txt; chmod 600 pw.txt
 printf 'alicepw\n' > alice.txt; chmod 600 alice.txt
 H="127.0.0.1:$REDIS_PORT_pw"
 ss_check "password from the URL" bash -c "'$B' status --redis 'redis://:s3cret@$H' --json > /dev/null"
+ss_eq "requirepass: audit's auth check PASSes" PASS \
+  "$("$B" audit --redis "redis://:s3cret@$H" --json | jq -r '.checks[] | select(.name=="auth") | .status')"
 ss_check "password from a 0600 file" bash -c "'$B' status --redis 'redis://$H' --redis-password-file pw.txt --json > /dev/null"
 ss_check "ACL user + password file" bash -c "'$B' status --redis 'redis://alice@$H' --redis-password-file alice.txt --json > /dev/null 2> acl.err || { cat acl.err >&2; false; }"
 set +e
@@ -72,7 +97,7 @@ t1=$(date +%s)
 set -e
 ss_eq "no password: exit 1" 1 "$rc"
 ss_check "no password: says how to give one" grep -q "redis-password-file" noauth.txt
-ss_eq "group-readable password file refused" 1 "$rc2"
+ss_eq "world-readable password file refused" 1 "$rc2"
 ss_check "and says chmod 600" grep -q "chmod 600" perm.txt
 ss_eq "wrong password: exit 1" 1 "$rc3"
 ss_eq "ingest with a wrong password fails (no endless retry)" 1 "$rc4"
@@ -85,7 +110,7 @@ ss_check "the password never appears in messages" bash -c "! grep -q -e ':wrong@
 "$B" synth --events 20000 --seed 51 --bad-frac 0.005 --stats st.json > ev.jsonl
 "$B" ingest --source file:ev.jsonl --data-dir "$D" --json > ingest.json 2> ingest.log || { cat ingest.log >&2; ss_fail "ingest into the embedded server failed"; }
 ss_check "embedded server was started" grep -q "started redis-server" ingest.log
-ss_check "password file is 0600" test "$(stat -c %a "$D/redis.password")" = 600
+ss_check "password files are 0600" test "$(stat -c %a "$D/redis-admin.password" "$D/redis-ingest.password" | sort -u)" = 600
 ss_check "config file is 0600" test "$(stat -c %a "$D/redis.conf")" = 600
 ss_check "config: noeviction" grep -q "^maxmemory-policy noeviction" "$D/redis.conf"
 ss_check "config: AOF everysec" grep -q "^appendfsync everysec" "$D/redis.conf"
@@ -145,11 +170,12 @@ ss_eq "SIGINT: buffered = written by both runs" "$(( $(jq .written sig.json) + $
 
 # Consumer group with pending entries and lag, as the writer would create it.
 # Start the data dir's server by hand (as another skyspool process would hold it open).
-sock="$D/redis.sock"; pw=$(cat "$D/redis.password")
-rc() { redis-cli -s "$sock" -a "$pw" --no-auth-warning "$@"; }
+# By hand, an operator uses the admin user (the default user is off): docs/DESIGN.md.
+sock="$D/redis.sock"; pw=$(cat "$D/redis-admin.password")
+rc() { redis-cli -s "$sock" --user skyspool-admin -a "$pw" --no-auth-warning "$@"; }
 redis-server "$D/redis.conf" --daemonize no > /dev/null 2>&1 &
 SS_PIDS+=("$!")
-ss_wait_for 20 bash -c "[ \"\$(redis-cli -s '$sock' -a '$pw' --no-auth-warning ping)\" = PONG ]"
+ss_wait_for 20 bash -c "[ \"\$(redis-cli -s '$sock' --user skyspool-admin -a '$pw' --no-auth-warning ping)\" = PONG ]"
 rc xgroup create skyspool:like writers 0 > /dev/null
 rc xreadgroup group writers w1 count 100 streams skyspool:like '>' > /dev/null
 "$B" status --data-dir "$D" --json > status2.json 2> status2.log

@@ -34,7 +34,9 @@ ss_eq "every criterion PASS" 21 "$(jq '[.criteria[] | select(.verdict == "PASS")
 ss_eq "a criterion carries its op, threshold, unit and verdict" '["<",1000,"ms","PASS"]' "$(jq -c '.criteria[] | select(.name == "xadd_c1_p99") | [.op, .threshold, .unit, .verdict]' b.json)"
 ss_eq "the measured value is the figure" "$(jq .figures.xadd_c1_p99_ms.value b.json)" "$(jq '.criteria[] | select(.name == "xadd_c1_p99") | .measured' b.json)"
 ss_check "human report: one line per criterion" test "$(grep -c '^    PASS ' b.txt)" -eq 21
-ss_check "throughput series recorded" test "$(jq '.series | length' b.json)" -eq 6
+ss_check "throughput series recorded (6 runs)" test "$(jq '[.series | keys[] | select(endswith("_ops_per_s"))] | length' b.json)" -eq 6
+ss_check "latency series over time: p50 and p99 of each run" test "$(jq '[.series | keys[] | select(test("_p(50|99)_ms$"))] | length' b.json)" -eq 12
+ss_check "latency series in ms, with points, p50 <= p99 at each sample" test "$(jq '[.series | to_entries[] | select(.key | test("^xadd_c1_p(50|99)_ms$")) | .value] | (.[0].unit == "ms") and (.[0].v | length >= 1) and ([.[0].v, .[1].v] | transpose | all(.[0] <= .[1]))' b.json)" = true
 png_size=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n" and d[12:16]==b"IHDR"; print("%dx%d" % struct.unpack(">II", d[16:24]))' b.png 2>/dev/null || echo none)
 ss_eq "--png: a PNG of 1000x600" 1000x600 "$png_size"
 

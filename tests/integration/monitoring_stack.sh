@@ -3,7 +3,11 @@
 # Alertmanager config; then a real redis-server, prometheus-redis-exporter, Prometheus and
 # Alertmanager run on loopback ports, Redis is filled past 80% of its maxmemory, and the
 # alert must reach a local stand-in for Slack's webhook as a "danger" message, then resolve
-# as "good" once memory is freed. Every Grafana panel query must parse in Prometheus.
+# as "good" once memory is freed. A Redis with `appendonly no` and one with `allkeys-lru`, each
+# behind its own exporter, must reach Slack as SkyspoolRedisAofOff and SkyspoolRedisEvictionPolicy
+# (and the correctly configured ones must not). Inhibition stays on one instance: alerts posted
+# to Alertmanager for two hosts, Redis down on one, mute only that host's. Every alert links an
+# existing docs/RUNBOOK.md section. Every Grafana panel query must parse in Prometheus.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 MON=$SKYSPOOL_SRC/deploy/monitoring
 
@@ -16,6 +20,11 @@ ss_check "critical alerts route to slack-critical" \
   amtool config routes test --config.file="$MON/alertmanager.yml" --verify.receivers=slack-critical severity=critical
 ss_check "warnings route to slack-warnings" \
   amtool config routes test --config.file="$MON/alertmanager.yml" --verify.receivers=slack-warnings severity=warning
+missing=$(grep -o 'RUNBOOK.md#[a-z]*' "$MON/skyspool.rules.yml" | cut -d'#' -f2 | sort -u |
+  comm -23 - <(sed -n 's/^## //p' "$SKYSPOOL_SRC/docs/RUNBOOK.md" | tr 'A-Z' 'a-z' | sort -u) | tr '\n' ' ')
+ss_eq "every runbook_url names a docs/RUNBOOK.md section" "" "$missing"
+ss_eq "every alert has a runbook_url" "$(grep -c -- '- alert:' "$MON/skyspool.rules.yml")" \
+  "$(grep -c 'runbook_url: "https://github.com/skyspool/skyspool/blob/main/docs/RUNBOOK.md#' "$MON/skyspool.rules.yml")"
 ss_check "Grafana dashboard is valid JSON" node -e "JSON.parse(require('fs').readFileSync('$MON/grafana/skyspool-dashboard.json','utf8'))"
 
 # 2. The live path: Redis -> exporter -> Prometheus -> Alertmanager -> (fake) Slack.
@@ -28,6 +37,17 @@ SLACK_PORT=$(cat "$SS_TMP/slack.port")
 EXP_PORT=$(ss_free_port)
 prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_mon" \
   -web.listen-address "127.0.0.1:$EXP_PORT" -check-streams 'skyspool:*' >"$SS_TMP/exporter.log" 2>&1 &
+SS_PIDS+=($!)
+
+# Two misconfigured Redis servers that lose data on a restart or under memory pressure.
+ss_start_redis noaof --appendonly no --maxmemory 64mb
+ss_start_redis lru --maxmemory 64mb --maxmemory-policy allkeys-lru
+EXP3_PORT=$(ss_free_port); EXP4_PORT=$(ss_free_port)
+prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_noaof" \
+  -web.listen-address "127.0.0.1:$EXP3_PORT" >"$SS_TMP/exporter3.log" 2>&1 &
+SS_PIDS+=($!)
+prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_lru" \
+  -web.listen-address "127.0.0.1:$EXP4_PORT" >"$SS_TMP/exporter4.log" 2>&1 &
 SS_PIDS+=($!)
 
 # skyspool itself, on its own Redis (watched by a second exporter), fed through a FIFO so that
@@ -70,7 +90,7 @@ alerting:
   alertmanagers: [{static_configs: [{targets: ['127.0.0.1:$AM_PORT']}]}]
 scrape_configs:
   - job_name: redis
-    static_configs: [{targets: ['127.0.0.1:$EXP_PORT', '127.0.0.1:$EXP2_PORT']}]
+    static_configs: [{targets: ['127.0.0.1:$EXP_PORT', '127.0.0.1:$EXP2_PORT', '127.0.0.1:$EXP3_PORT', '127.0.0.1:$EXP4_PORT']}]
   - job_name: skyspool
     static_configs: [{targets: ['127.0.0.1:$SKY_PORT']}]
 YML
@@ -100,6 +120,28 @@ if [ -s "$SS_TMP/slack.jsonl" ]; then
     if (l.channel !== "#skyspool-alerts" || l.username !== "skyspool-alertmanager" ||
         !a.title.includes("FIRING") || !a.text.includes("above 80% of maxmemory")) process.exit(1);' "$SS_TMP/slack.jsonl"
 fi
+
+# The data-losing configurations page, each for its own Redis only.
+slack_has() { grep "$1" "$SS_TMP/slack.jsonl" 2>/dev/null | grep '"color":"danger"' | grep -q "$2"; }
+ss_check "appendonly no reached Slack as SkyspoolRedisAofOff" ss_wait_for 90 slack_has SkyspoolRedisAofOff "127.0.0.1:$EXP3_PORT"
+ss_check "allkeys-lru reached Slack as SkyspoolRedisEvictionPolicy" ss_wait_for 90 slack_has SkyspoolRedisEvictionPolicy "127.0.0.1:$EXP4_PORT"
+ss_check "with the policy and the runbook in the message" bash -c \
+  "grep SkyspoolRedisEvictionPolicy '$SS_TMP/slack.jsonl' | grep -q 'maxmemory-policy allkeys-lru'"
+aof_q='ALERTS{alertname="SkyspoolRedisAofOff",alertstate="firing"}'
+pol_q='ALERTS{alertname="SkyspoolRedisEvictionPolicy",alertstate="firing"}'
+firing_on() { curl -s --get --data-urlencode "query=$1" "$PROM/api/v1/query" | jq -r '[.data.result[].metric.instance] | sort | join(" ")'; }
+ss_eq "AofOff fires for the appendonly-no Redis only" "127.0.0.1:$EXP3_PORT" "$(firing_on "$aof_q")"
+ss_eq "EvictionPolicy fires for the allkeys-lru Redis only" "127.0.0.1:$EXP4_PORT" "$(firing_on "$pol_q")"
+
+# Inhibition is per instance: Redis down on h1 mutes h1's ingest alert, not h2's.
+AM="http://127.0.0.1:$AM_PORT"
+post_alert() { curl -sf -XPOST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \
+  -d "[{\"labels\":{\"alertname\":\"$1\",\"instance\":\"$2\",\"severity\":\"critical\"}}]"; }
+post_alert SkyspoolRedisDown h1 && post_alert SkyspoolIngestStalled h1 && post_alert SkyspoolIngestStalled h2
+inhibited() { curl -s "$AM/api/v2/alerts?filter=alertname%3D%22SkyspoolIngestStalled%22" |
+  jq -r --arg i "$1" '.[] | select(.labels.instance == $i) | (.status.inhibitedBy | length > 0)'; }
+ss_check "Redis down on h1 inhibits h1's SkyspoolIngestStalled" ss_wait_for 20 bash -c "[ \"\$($(declare -f inhibited); AM=$AM inhibited h1)\" = true ]"
+ss_eq "but not h2's" false "$(inhibited h2)"
 
 redis-cli -p "$REDIS_PORT_mon" flushall >/dev/null
 ss_check "alert resolved in Slack as good" ss_wait_for 120 \

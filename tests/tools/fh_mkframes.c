@@ -38,7 +38,7 @@
 
 #include "fh_encode.h"
 #include "source/firehose/fh_decode.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 
 typedef struct {
     ss_frames_writer *w;

@@ -21,9 +21,12 @@ static int has_line(const char *conf, const char *line) {
     return 0;
 }
 
+#define HASH64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ALL_HASHES {HASH64, HASH64, HASH64, HASH64, HASH64, HASH64}
+
 static void test_render_socket(void **st) {
     (void)st;
-    ss_embedded_conf c = {.dir = "/data/sky \"x\"", .socket_path = "/data/r.sock", .password = "abc",
+    ss_embedded_conf c = {.dir = "/data/sky \"x\"", .socket_path = "/data/r.sock", .password_hash = ALL_HASHES,
                           .maxmemory = 2147483648LL};
     ss_buf b;
     ss_buf_init(&b);
@@ -31,17 +34,30 @@ static void test_render_socket(void **st) {
     const char *want[] = {"appendonly yes", "appendfsync everysec", "maxmemory 2147483648",
                           "maxmemory-policy noeviction", "stream-node-max-bytes 65536",
                           "stream-node-max-entries 1000", "port 0", "unixsocket \"/data/r.sock\"",
-                          "unixsocketperm 700", "requirepass \"abc\"", "dir \"/data/sky \\\"x\\\"\"",
+                          "unixsocketperm 700", "user default off resetpass ~* &* +@all", "dir \"/data/sky \\\"x\\\"\"",
                           "pidfile \"/data/sky \\\"x\\\"/redis.pid\"", "daemonize no", "save \"\""};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!has_line(b.data, want[i])) fail_msg("config lacks '%s':\n%s", want[i], b.data);
     assert_false(has_line(b.data, "bind 127.0.0.1"));
+    assert_null(strstr(b.data, "requirepass"));
+    /* one user per role, with the hash (never a plain password), the writer's XADD confined to the DLQ */
+    for (int r = 0; r < SS_ACL__COUNT; r++) {
+        char uw[128];
+        snprintf(uw, sizeof uw, "\nuser %s reset on #" "0123456789abcdef", ss_acl_user((ss_acl_role)r));
+        if (!strstr(b.data, uw)) fail_msg("config lacks %s", uw + 1);
+    }
+    assert_non_null(strstr(b.data, " \"(+xadd ~skyspool:dlq)\""));
+    assert_non_null(strstr(b.data, " ~skyspool-check:*"));
+    c.password_hash[2] = "short";
+    ss_buf_reset(&b);
+    assert_int_equal(ss_embedded_render_config(&c, &b), -1);
     ss_buf_free(&b);
 }
 
 static void test_render_tcp_and_errors(void **st) {
     (void)st;
-    ss_embedded_conf c = {.dir = "/d", .socket_path = NULL, .port = 40001, .password = "p", .maxmemory = 67108864};
+    ss_embedded_conf c = {.dir = "/d", .socket_path = NULL, .port = 40001, .password_hash = ALL_HASHES,
+                          .maxmemory = 67108864};
     ss_buf b;
     ss_buf_init(&b);
     assert_int_equal(ss_embedded_render_config(&c, &b), 0);
@@ -86,23 +102,38 @@ static void check_server(ss_embedded *e, const char *want_policy) {
     assert_string_equal(r->element[1]->str, "67108864");
     freeReplyObject(r);
     redisFree(c);
-    /* without the password the server refuses */
+    /* without a user and password the server refuses: the default user is off */
     u.has_password = 0;
+    u.user[0] = '\0';
     c = ss_redis_connect(&u, 5000, err, sizeof err);
     assert_null(c);
     assert_non_null(strstr(err, "NOAUTH"));
+    /* each role is its own user: ingest may XADD an event stream but not read one back */
+    ss_embedded_url_as(e, SS_ACL_INGEST, &u);
+    assert_string_equal(u.user, "skyspool-ingest");
+    c = ss_redis_connect(&u, 5000, err, sizeof err);
+    if (!c) fail_msg("connect as ingest: %s", err);
+    redisReply *x = redisCommand(c, "XADD skyspool:post * k v");
+    assert_int_equal(x->type, REDIS_REPLY_STRING);
+    freeReplyObject(x);
+    x = redisCommand(c, "XRANGE skyspool:post - +");
+    assert_int_equal(x->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(x->str, "NOPERM"));
+    freeReplyObject(x);
+    redisFree(c);
 }
 
 static int answers(ss_embedded_opts *o) {
     /* a fresh probe: connect with the stored password */
     char path[512], pw[256], err[512];
-    snprintf(path, sizeof path, "%s/redis.password", o->data_dir);
+    snprintf(path, sizeof path, "%s/redis-admin.password", o->data_dir);
     if (ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err) != 0) return 0;
     ss_redis_url u = {0};
     snprintf(path, sizeof path, "%s/redis.sock", o->data_dir);
     if (o->force_tcp || strlen(path) > ss_embedded_max_socket_path()) return -1;
     u.is_unix = 1;
     snprintf(u.path, sizeof u.path, "%s", path);
+    snprintf(u.user, sizeof u.user, "skyspool-admin");
     snprintf(u.password, sizeof u.password, "%s", pw);
     u.has_password = 1;
     redisContext *c = ss_redis_connect(&u, 1000, err, sizeof err);
@@ -123,7 +154,7 @@ static void run_lifecycle(const char *dir, int force_tcp) {
     check_server(a, "noeviction");
 
     char pwpath[PATH_MAX];
-    snprintf(pwpath, sizeof pwpath, "%s/redis.password", dir);
+    snprintf(pwpath, sizeof pwpath, "%s/redis-admin.password", dir);
     struct stat st;
     assert_int_equal(stat(pwpath, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -208,7 +239,7 @@ static void test_refuses_second_server(void **st) {
     char err[2048], pwpath[PATH_MAX], saved[256];
     ss_embedded *a = ss_embedded_start(&o, err, sizeof err);
     if (!a) fail_msg("start: %s", err);
-    snprintf(pwpath, sizeof pwpath, "%s/redis.password", dir);
+    snprintf(pwpath, sizeof pwpath, "%s/redis-admin.password", dir);
     assert_int_equal(ss_redis_password_file_read(pwpath, saved, sizeof saved, err, sizeof err), 0);
     FILE *f = fopen(pwpath, "w");
     assert_non_null(f);

@@ -23,7 +23,7 @@
 #include "source/firehose/fh_decode.h"
 #include "source/firehose/did_resolve.h"
 #include "source/firehose/fh_sig.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "util/buf.h"
 

@@ -14,7 +14,7 @@
 
 #include "fh_encode.h"
 #include "source/firehose/fh_decode.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "util/log.h"
 

@@ -1,5 +1,5 @@
 /* The firehose: source against a live server: where it resumes. An in-process replay
- * server (src/net/ws_server.c, on a thread, loopback, a free port) serves frames the test
+ * server (src/replay/ws_server.c, on a thread, loopback, a free port) serves frames the test
  * builds with the test-side encoder; the source is driven through the public source API
  * exactly as `ingest` drives it (next, seek). What is checked is the cursor of every
  * reconnect: after a seek back, after a relay's seq reset, after a FutureCursor error. */
@@ -17,8 +17,8 @@
 
 #include "fh_encode.h"
 #include "net/ws_client.h"
-#include "net/ws_server.h"
-#include "source/frames/frames.h"
+#include "replay/ws_server.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "util/log.h"
 

@@ -20,12 +20,12 @@
 #include "archive/archive.h"
 #include "event/event.h"
 #include "fh_encode.h"
-#include "net/frame_peek.h"
-#include "net/js_proto.h"
+#include "proto/frame_peek.h"
+#include "proto/js_proto.h"
 #include "net/ws_url.h"
 #include "net/zdict.h"
 #include "source/firehose/fh_decode.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -90,7 +90,7 @@ static void test_archive_map_repeated_key_non_string(void **state) {
     ss_decoder_free(d);
 }
 
-/* src/net/js_proto.c skip_value(): a NUL byte where a scalar was expected inside a
+/* src/proto/js_proto.c skip_value(): a NUL byte where a scalar was expected inside a
  * container made strchr() match its terminator, so the skipper never advanced: the
  * Jetstream client would spin forever on one message. Found by fuzz_event (timeout);
  * input tests/fuzz/regressions/event/js-peek-nul-hang.json. An alarm turns a hang into a
@@ -330,7 +330,7 @@ static void test_frames_seek_resets_decoder(void **state) {
     unlink(path);
 }
 
-/* ---- src/net/frame_peek.c: ss_rfc3339_parse ---- */
+/* ---- src/proto/frame_peek.c: ss_rfc3339_parse ---- */
 
 /* The offset's places were not checked to be digits ("+1/:00" read as +09:00),
  * impossible dates were normalized, and -1 meant both "error" and the instant -1 µs

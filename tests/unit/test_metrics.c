@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,6 +79,12 @@ static void http_get(int port, const char *path, char *resp, size_t cap) {
     close(fd);
 }
 
+static int check_flag(void *ctx, char *why, size_t whylen) {
+    if (!*(int *)ctx) return 0;
+    snprintf(why, whylen, "flag raised");
+    return 1;
+}
+
 static void test_server(void **state) {
     (void)state;
     char err[256];
@@ -97,10 +104,100 @@ static void test_server(void **state) {
     assert_non_null(strstr(resp, "404"));
     http_get(port, "/healthz", resp, sizeof resp);
     assert_non_null(strstr(resp, "200 OK"));
+    int sick = 1;
+    assert_int_equal(ss_metrics_add_health(check_flag, &sick), 0);
+    http_get(port, "/healthz", resp, sizeof resp);
+    assert_non_null(strstr(resp, "503"));
+    assert_non_null(strstr(resp, "\r\n\r\nflag raised\n"));
+    sick = 0;
+    http_get(port, "/healthz", resp, sizeof resp);
+    assert_non_null(strstr(resp, "200 OK"));
+    ss_metrics_remove_health(check_flag, &sick);
     ss_metrics_server_stop(s);
 }
 
+/* A gauge whose source is gone is dropped, not repeated; set again, it is back. */
+static void test_unset(void **state) {
+    (void)state;
+    ss_metric *g = ss_metric_get("skyspool_test_from_redis", SS_METRIC_GAUGE, "Read at scrape.", "type=\"post\"");
+    ss_metric_set(g, 7);
+    ss_buf out;
+    ss_buf_init(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "skyspool_test_from_redis{type=\"post\"} 7\n"));
+    ss_metric_unset(g);
+    assert_false(ss_metric_is_set(g));
+    out.len = 0;
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_null(strstr(out.data, "skyspool_test_from_redis{"));
+    ss_metric_set(g, 8);
+    out.len = 0;
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "skyspool_test_from_redis{type=\"post\"} 8\n"));
+    ss_buf_free(&out);
+}
+
+static void test_histogram(void **state) {
+    (void)state;
+    static const double b[] = {0.1, 1, 10};
+    static const double bad[] = {1, 1};
+    assert_null(ss_histogram_get("skyspool_test_bad_seconds", "x", NULL, bad, 2));
+    ss_histogram *h = ss_histogram_get("skyspool_test_flush_seconds", "Flushes.", NULL, b, 3);
+    assert_non_null(h);
+    ss_histogram_observe(h, 0.05);
+    ss_histogram_observe(h, 0.1); /* le is inclusive */
+    ss_histogram_observe(h, 5);
+    ss_histogram_observe(h, 100);
+    ss_buf out;
+    ss_buf_init(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "# TYPE skyspool_test_flush_seconds histogram\n"
+                                     "skyspool_test_flush_seconds_bucket{le=\"0.1\"} 2\n"
+                                     "skyspool_test_flush_seconds_bucket{le=\"1\"} 2\n"
+                                     "skyspool_test_flush_seconds_bucket{le=\"10\"} 3\n"
+                                     "skyspool_test_flush_seconds_bucket{le=\"+Inf\"} 4\n"
+                                     "skyspool_test_flush_seconds_sum 105.15000000000001\n"
+                                     "skyspool_test_flush_seconds_count 4\n"));
+    ss_buf_free(&out);
+}
+
+/* The textfile is complete or absent: written to a temp name, renamed; no process_* in it. */
+static void test_textfile(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ss_test_textfile.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/skyspool.prom", dir);
+    assert_int_equal(ss_metrics_process_start("9.9.9", "abc"), 0);
+    ss_metric_inc(ss_metric_get("skyspool_test_batch_total", SS_METRIC_COUNTER, "Batch.", NULL));
+    assert_int_equal(ss_metrics_write_textfile(path, err, sizeof err), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "skyspool_test_batch_total 1\n"));
+    assert_non_null(strstr(text, "skyspool_build_info{version=\"9.9.9\",revision=\"abc\"} 1\n"));
+    assert_non_null(strstr(text, "skyspool_textfile_timestamp_seconds "));
+    assert_null(strstr(text, "process_"));
+    ss_buf out; /* the endpoint itself does serve process_* */
+    ss_buf_init(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_non_null(strstr(out.data, "\nprocess_resident_memory_bytes "));
+    assert_non_null(strstr(out.data, "\nprocess_open_fds "));
+    ss_buf_free(&out);
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing/skyspool.prom", dir);
+    assert_int_equal(ss_metrics_write_textfile(bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot write metrics textfile"));
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_render), cmocka_unit_test(test_collector), cmocka_unit_test(test_server)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_render), cmocka_unit_test(test_collector), cmocka_unit_test(test_server),
+                                       cmocka_unit_test(test_unset), cmocka_unit_test(test_histogram),
+                                       cmocka_unit_test(test_textfile)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

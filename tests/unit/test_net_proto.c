@@ -18,9 +18,9 @@
 
 #include "ss_shared.h"
 #include "source/synth/synth.h"
-#include "net/frame_peek.h"
+#include "proto/frame_peek.h"
 #include "net/ws_frame.h"
-#include "net/js_proto.h"
+#include "proto/js_proto.h"
 #include "net/ws_url.h"
 #include "net/zdict.h"
 #include "util/buf.h"

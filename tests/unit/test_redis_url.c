@@ -100,6 +100,15 @@ static void test_errors(void **st) {
     parse_bad("", "empty");
     parse_bad("127.0.0.1:6379", "not a Redis URL");
     parse_bad("http://h:1", "not a Redis URL");
+    { /* an invalid URL is never echoed with its password */
+        ss_redis_url u;
+        char err[512];
+        assert_int_equal(ss_redis_url_parse("http://alice:hunter2@db.example:6379", &u, err, sizeof err), -1);
+        assert_null(strstr(err, "hunter2"));
+        assert_non_null(strstr(err, "http://***@db.example:6379"));
+        assert_int_equal(ss_redis_url_parse("redis:/:s3cr@t@h", &u, err, sizeof err), -1);
+        assert_null(strstr(err, "s3cr"));
+    }
     parse_bad("rediss://h:1", "TLS");
     parse_bad("redis://", "no host");
     parse_bad("redis://:6379", "no host");
@@ -179,9 +188,16 @@ static void test_password_file(void **st) {
     assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), 0);
     assert_string_equal(pw, "nonewline");
 
-    write_file(path, "x\n", 0640);
+    write_file(path, "grp\n", 0640); /* root:skyspool 0640: the usual service setup */
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), 0);
+    assert_string_equal(pw, "grp");
+
+    write_file(path, "x\n", 0644);
     assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
     assert_non_null(strstr(err, "chmod 600"));
+
+    write_file(path, "x\n", 0660); /* the group could replace the password */
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
 
     write_file(path, "x\n", 0604);
     assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);

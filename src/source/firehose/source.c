@@ -193,6 +193,7 @@ static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
         }
         ss_ws_msg m;
         int rc = ss_ws_client_next(f->ws, &m, timeout_ms);
+        ss_source_link_from_ws(s, f->ws);
         if (rc == SS_WS_AGAIN) return SS_SOURCE_AGAIN;
         if (rc == SS_WS_ERR) return ss_source_fail(s, "%s", ss_ws_client_errstr(f->ws));
         if (m.truncated) {

@@ -25,7 +25,7 @@
 
 #include "source/firehose/did_cache.h"
 #include "source/firehose/fh_decode.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "source/source.h"
 #include "util/buf.h"
 #include "util/log.h"

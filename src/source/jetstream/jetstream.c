@@ -46,7 +46,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "net/js_proto.h"
+#include "proto/js_proto.h"
 #include "net/ws_client.h"
 #include "net/ws_url.h"
 #include "net/zdict.h"
@@ -429,6 +429,7 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     check_dids_file(js);
     ss_ws_msg m;
     int rc = ss_ws_client_next(js->ws, &m, timeout_ms);
+    ss_source_link_from_ws(s, js->ws);
     if (rc == SS_WS_AGAIN) return maybe_switch(s, js) < 0 ? SS_SOURCE_ERR : SS_SOURCE_AGAIN;
     if (rc == SS_WS_ERR) return ss_source_fail(s, "%s", ss_ws_client_errstr(js->ws));
     const char *data = (const char *)m.data;

@@ -7,7 +7,7 @@
  *
  * The writer buffers frames and writes 1 MiB at a time; with zstd it streams through one
  * compression context (level 3: recordings are written live, at firehose rate). */
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 
 #include <errno.h>
 #include <fcntl.h>

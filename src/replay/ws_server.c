@@ -7,21 +7,21 @@
  * a batch of due messages itself (ws_frame.c) into one buffer and hands it to lws as raw
  * bytes, one write for up to BATCH_BYTES, instead of one lws_write (a send and a poll)
  * per message. Pacing waits use the per-connection lws timer. */
-#include "net/ws_server.h"
+#include "replay/ws_server.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/frame_peek.h"
-#include "net/js_proto.h"
+#include "proto/frame_peek.h"
+#include "proto/js_proto.h"
 #include "net/ws_frame.h"
-#include "net/replay_input.h"
+#include "replay/replay_input.h"
 #include "net/ws_client.h" /* ss_ws_now_us, ss_ws_route_lws_logs */
 #include "net/ws_url.h"
 #include "net/zdict.h"
-#include "source/frames/frames.h"
+#include "frames/frames.h"
 #include "util/buf.h"
 #include "util/log.h"
 

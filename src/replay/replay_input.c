@@ -1,7 +1,7 @@
 /* See replay_input.h. Two layers: a byte source (the file, or the file through a zstd
  * stream decoder) fills a window; records are cut from the window, which is compacted
  * and grown (up to SS_REPLAY_MAX_RECORD plus one read) only when a record spans it. */
-#include "net/replay_input.h"
+#include "replay/replay_input.h"
 #include "source/source.h"
 
 #include <errno.h>

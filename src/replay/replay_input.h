@@ -1,7 +1,7 @@
 /* Sequential reading of a JSONL replay input (one event per line), optionally
  * zstd-compressed as a whole (detected by the zstd magic, not the name), or the events
  * of a skyspool source such as archive: (replay-server --archive). Frames files are read
- * with the frames reader (src/source/frames/frames.h).
+ * with the frames reader (src/frames/frames.h).
  *
  * The replay server opens one reader per connection, so clients can be at different
  * places and nothing is loaded whole: memory per reader is one read buffer plus the

@@ -1,7 +1,7 @@
 /* See frame_peek.h. CBOR items are read by their head (major type + argument);
  * containers are skipped by counting items, with an explicit depth bound. Indefinite
  * lengths are not DAG-CBOR and are rejected. */
-#include "net/frame_peek.h"
+#include "proto/frame_peek.h"
 
 #include <errno.h>
 

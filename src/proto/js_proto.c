@@ -1,7 +1,7 @@
 /* See js_proto.h. The skipper understands just enough JSON to step over any value
  * (strings with escapes, nested containers up to a depth, scalars); malformed input
  * makes it return NULL, never read past the end. */
-#include "net/js_proto.h"
+#include "proto/js_proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The module layering of src/ is the table in DEVELOPERS.md ("## Layout"): every #include of
+# every file is checked against it (tests/lib/layering.py). Then the checker itself is shown
+# to catch what it should: a parquet/ file that includes Bluesky's event model, a source that
+# includes hiredis, a folder the table does not list.
+source "$SKYSPOOL_SRC/tests/lib/harness.sh"
+L="python3 $SKYSPOOL_SRC/tests/lib/layering.py"
+set +e
+$L "$SKYSPOOL_SRC" > "$SS_TMP/out" 2> "$SS_TMP/err"; rc=$?
+set -e
+cat "$SS_TMP/out"
+ss_eq "src/ follows DEVELOPERS.md's layering table" 0 "$rc"
+ss_check "the table lists the modules" grep -qE 'layering: [0-9]{2} modules, 0 violations' "$SS_TMP/err"
+
+# the checker catches violations (a copy of the tree with three planted)
+T=$SS_TMP/tree
+mkdir -p "$T"
+cp "$SKYSPOOL_SRC/DEVELOPERS.md" "$T/"
+cp -r "$SKYSPOOL_SRC/src" "$T/src"
+printf '#include "event/event.h"\n' >> "$T/src/parquet/options.c"
+printf '#include <hiredis/hiredis.h>\n' >> "$T/src/source/registry.c"
+mkdir -p "$T/src/newmod" && printf 'int x;\n' > "$T/src/newmod/a.c"
+set +e
+$L "$T" > "$SS_TMP/bad" 2>/dev/null; rc=$?
+set -e
+ss_eq "planted violations fail the check" 1 "$rc"
+ss_check "parquet/ may not use event/" grep -q 'src/parquet/options.c:.*includes event/' "$SS_TMP/bad"
+ss_check "sources may not use hiredis" grep -q 'src/source/registry.c:.*<hiredis/hiredis.h>' "$SS_TMP/bad"
+ss_check "an unlisted module is named" grep -q 'src/newmod/: a module' "$SS_TMP/bad"
+ss_done
