@@ -163,7 +163,8 @@ struct ss_ingest {
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
     ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time, *m_src_up, *m_src_reconnects,
-        *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost, *m_gaps[SS_GAP_REASONS];
+        *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost, *m_gaps[SS_GAP_REASONS], *m_sig[4];
+    uint64_t sig_seen[4]; /* the source counters already added to m_sig */
     uint64_t backoff_seed;
 };
 
@@ -809,6 +810,17 @@ static void publish_tally(ss_ingest *ing, const tally *t) {
     for (int i = 0; i < SS_GAP_REASONS; i++)
         if (t->gaps[i]) ss_metric_add(ing->m_gaps[i], (double)t->gaps[i]);
     if (ing->has_confirmed) ss_metric_set(ing->m_cursor, (double)ing->confirmed_cursor);
+    ss_source_counters sc;
+    ss_source_get_counters(ing->src, &sc);
+    uint64_t now[4] = {sc.sig_verified, sc.sig_bad, sc.sig_no_key, sc.sig_resolve_failed};
+    for (int i = 0; i < 4; i++)
+        if (now[i] > ing->sig_seen[i]) {
+            ss_metric_add(ing->m_sig[i], (double)(now[i] - ing->sig_seen[i]));
+            ing->sig_seen[i] = now[i];
+        }
+    pthread_mutex_lock(&ing->mu);
+    for (int i = 0; i < 4; i++) ing->st.signatures[i] = ing->sig_seen[i];
+    pthread_mutex_unlock(&ing->mu);
 }
 
 /* Reads all replies of b on every connection. Its cursor is confirmed only when every part
@@ -1506,6 +1518,13 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
                                        "gaps the source reported (stretches the upstream did not deliver), stored in "
                                        "<prefix>gaps", labels);
     }
+    for (int i = 0; i < 4; i++) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "result=\"%s\"", ss_ingest_sig_results[i]);
+        ing->m_sig[i] = ss_metric_get("skyspool_source_signatures_total", SS_METRIC_COUNTER,
+                                      "firehose commits by signature check (verify-signatures): verified, bad "
+                                      "(to the DLQ), no_key and resolve_failed (both passed unchecked)", labels);
+    }
     snprintf(ing->state_key, sizeof ing->state_key, "%singest", ing->prefix);
     ing->backoff_seed = (uint64_t)ss_wall_us() ^ ((uint64_t)getpid() << 32);
     return ing;
@@ -1521,6 +1540,8 @@ void ss_ingest_free(ss_ingest *ing) {
     pthread_mutex_destroy(&ing->mu);
     free(ing);
 }
+
+const char *const ss_ingest_sig_results[4] = {"verified", "bad", "no_key", "resolve_failed"};
 
 const char *ss_ingest_errstr(const ss_ingest *ing) { return ing->errstr; }
 

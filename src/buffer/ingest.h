@@ -105,6 +105,7 @@ typedef struct {
     uint64_t past_horizon;               /* --from-start: events re-sent from before the dedup horizon */
     uint64_t lost;                       /* confirmed entries a restarted Redis came back without (at most) */
     uint64_t gaps;                       /* gap records Redis confirmed (Pgaps) */
+    uint64_t signatures[4];              /* the source's signature counts, by ss_ingest_sig_results */
     int paused;                          /* 1 while paused */
     int has_cursor;
     int64_t cursor;                      /* last confirmed cursor */
@@ -112,6 +113,9 @@ typedef struct {
     char reason[SS_INGEST_MAX_REASONS][32];
     uint64_t reason_count[SS_INGEST_MAX_REASONS];
 } ss_ingest_stats;
+
+/* The result label of each ss_ingest_stats.signatures[] count: verified, bad, no_key, resolve_failed. */
+extern const char *const ss_ingest_sig_results[4];
 
 typedef struct ss_ingest ss_ingest;
 

@@ -58,7 +58,10 @@ static void usage(FILE *f) {
             "  --verify-signatures       firehose/frames: check commit signatures (bad ones are reported\n"
             "                            as bad_signature; accounts without a cached key pass, counted)\n"
             "  --did-cache PATH          the keys: a DID document (JSON), an array of them, or a directory\n"
-            "                            of *.json documents (no live resolution yet)\n"
+            "                            of *.json documents; others are resolved live (written back into\n"
+            "                            a directory)\n"
+            "  --no-did-resolve          no live resolution: did-cache alone\n"
+            "  --plc-directory URL       where did:plc documents are fetched [https://plc.directory]\n"
             "  --tls-ca-file PATH        extra CA certificate for wss://\n"
             "  --tls-insecure            accept any certificate (tests only)\n"
             "\n"
@@ -73,7 +76,7 @@ static void usage(FILE *f) {
 
 enum {
     O_SOURCE = 1, O_LIMIT, O_CURSOR, O_QUIET, O_MAXMSG, O_DICT, O_COMPRESS, O_WANTED, O_CTIMEOUT, O_RTIMEOUT,
-    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS, O_VERIFYSIG, O_DIDCACHE
+    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS, O_VERIFYSIG, O_DIDCACHE, O_NODIDRES, O_PLCDIR
 };
 
 typedef struct {
@@ -109,6 +112,8 @@ int ss_cmd_cat(int argc, char **argv) {
         {"wanted-dids", required_argument, 0, O_DIDS},
         {"verify-signatures", no_argument, 0, O_VERIFYSIG},
         {"did-cache", required_argument, 0, O_DIDCACHE},
+        {"no-did-resolve", no_argument, 0, O_NODIDRES},
+        {"plc-directory", required_argument, 0, O_PLCDIR},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ss_source_opts so;
@@ -154,6 +159,8 @@ int ss_cmd_cat(int argc, char **argv) {
         case O_DIDS: so.wanted_dids = optarg; break;
         case O_VERIFYSIG: so.verify_signatures = 1; break;
         case O_DIDCACHE: so.did_cache = optarg; break;
+        case O_NODIDRES: so.did_resolve = 0; break;
+        case O_PLCDIR: so.plc_directory = optarg; break;
         default: return ss_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }

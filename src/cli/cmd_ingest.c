@@ -94,6 +94,9 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
         ss_buf_append_json_string(b, s->reason[i], strlen(s->reason[i]));
         ss_buf_printf(b, ":%" PRIu64, s->reason_count[i]);
     }
+    ss_buf_puts(b, "},\"signatures\":{");
+    for (int i = 0; i < 4; i++)
+        ss_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", ss_ingest_sig_results[i], s->signatures[i]);
     ss_buf_puts(b, "}}\n");
 }
 

@@ -13,6 +13,8 @@ void ss_cli_source_opts(const ss_config *cfg, ss_source_opts *so) {
     so->compress = ss_config_get_bool(cfg, "compress");
     so->verify_signatures = ss_config_get_bool(cfg, "verify-signatures");
     so->did_cache = ss_config_get(cfg, "did-cache");
+    so->did_resolve = ss_config_get_bool(cfg, "did-resolve");
+    so->plc_directory = ss_config_get(cfg, "plc-directory");
     so->tls_ca_file = ss_config_get(cfg, "tls-ca-file");
     so->tls_insecure = ss_config_get_bool(cfg, "tls-insecure");
     long long ms = ss_config_get_ms(cfg, "connect-timeout");

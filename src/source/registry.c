@@ -26,6 +26,7 @@ void ss_source_opts_init(ss_source_opts *o) {
     o->connect_timeout_ms = 10000;
     o->read_timeout_ms = 60000;
     o->verify_cids = 1;
+    o->did_resolve = 1;
 }
 
 int ss_source_fail(ss_source *s, const char *fmt, ...) {
@@ -102,6 +103,11 @@ int ss_source_resume(ss_source *s, int64_t cursor, const char *fingerprint, char
     if (whylen) why[0] = '\0';
     if (!s->vt->resume) return ss_source_seek(s, cursor);
     return s->vt->resume(s, cursor, fingerprint ? fingerprint : "", why, whylen);
+}
+
+void ss_source_get_counters(ss_source *s, ss_source_counters *out) {
+    memset(out, 0, sizeof *out);
+    if (s && s->vt->counters) s->vt->counters(s, out);
 }
 
 void ss_source_close(ss_source *s) {

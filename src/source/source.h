@@ -71,6 +71,8 @@ typedef struct ss_source_opts_s {
     int verify_cids;                /* firehose: check sha-256 of every block, default 1 */
     int verify_signatures;          /* firehose/frames: check commit signatures (needs did_cache) */
     const char *did_cache;          /* a file or directory of DID documents (JSON) with the keys */
+    int did_resolve;                /* resolve DIDs not in did_cache live (default 1) */
+    const char *plc_directory;      /* for did:plc; NULL = https://plc.directory */
     const char *tls_ca_file;        /* extra CA for wss:// (tests use a self-signed one) */
     int tls_insecure;               /* accept any certificate (tests only) */
 } ss_source_opts;
@@ -84,6 +86,14 @@ enum {
     SS_SOURCE_GAP = 3,   /* msg->gap is filled (and msg->cursor): a gap record, not an event */
     SS_SOURCE_ERR = -1,  /* a failure; see s->errstr. The source may be usable after seek(). */
 };
+
+/* Counts a source may report about what it checked, for metrics (all zero when it checks
+ * none of these). Commit signatures (firehose:, frames: with verify-signatures): verified,
+ * rejected as bad_signature, passed unchecked with no key known, passed unchecked because
+ * resolving the key failed. Totals since open. */
+typedef struct {
+    uint64_t sig_verified, sig_bad, sig_no_key, sig_resolve_failed;
+} ss_source_counters;
 
 typedef struct ss_source_vtbl {
     const char *scheme; /* "file", "synth", "jetstream", "firehose", "frames" */
@@ -101,6 +111,8 @@ typedef struct ss_source_vtbl {
      * stored). Returns 0 positioned at cursor; 1 refused: positioned at the source's start,
      * with the reason in why; -1 error (s->errstr). NULL: ss_source_resume() just seeks. */
     int (*resume)(ss_source *s, int64_t cursor, const char *fingerprint, char *why, size_t whylen);
+    /* Optional: fills *out (zeroed by the caller). NULL: all zero. */
+    void (*counters)(ss_source *s, ss_source_counters *out);
 } ss_source_vtbl;
 
 #define SS_SOURCE_FINGERPRINT_MAX 96 /* bytes of s->fingerprint, NUL included */
@@ -138,6 +150,8 @@ int ss_source_seek(ss_source *s, int64_t cursor);
  * the log), -1 error (s->errstr). Sources without a content check seek (0 or -1). */
 int ss_source_resume(ss_source *s, int64_t cursor, const char *fingerprint, char *why, size_t whylen);
 void ss_source_close(ss_source *s);
+/* The source's counters (all zero for a source without any), for the ingester's metrics. */
+void ss_source_get_counters(ss_source *s, ss_source_counters *out);
 /* The registered sources, NULL-terminated, for help text. */
 const ss_source_vtbl *const *ss_source_list(void);
 

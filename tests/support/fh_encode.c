@@ -695,6 +695,8 @@ struct fhe_conv {
     conv_op *ops;
     size_t nops, cap;
     ss_buf frame;
+    fhe_signer_fn signer;
+    void *signer_ud;
 };
 
 fhe_conv *fhe_conv_new(fhe_frame_cb cb, void *ud, size_t filler_bytes, uint64_t seed) {
@@ -706,6 +708,12 @@ fhe_conv *fhe_conv_new(fhe_frame_cb cb, void *ud, size_t filler_bytes, uint64_t 
 
 uint64_t fhe_conv_frames(const fhe_conv *c) { return c->frames; }
 void fhe_conv_set_next_seq(fhe_conv *c, int64_t seq) { c->next_seq = seq; }
+void fhe_conv_set_signer(fhe_conv *c, fhe_signer_fn fn, void *ud) { c->signer = fn, c->signer_ud = ud; }
+
+static void conv_sign(void *ud, const uint8_t *uns, size_t n, uint8_t sig[64]) {
+    fhe_conv *c = ud;
+    c->signer(c->signer_ud, c->did, uns, n, sig);
+}
 
 static void emit(fhe_conv *c) {
     c->cb(c->ud, (const uint8_t *)c->frame.data, c->frame.len);
@@ -726,6 +734,7 @@ void fhe_conv_flush(fhe_conv *c) {
     fhe_time_text(t, c->time_us);
     fhe_commit fc = {.seq = c->next_seq++, .repo = c->did, .rev = c->rev, .time = t, .ops = ops, .nops = c->nops,
                      .filler_bytes = c->filler, .seed = c->seed};
+    if (c->signer) fc.sign = conv_sign, fc.sign_ud = c;
     ss_buf_reset(&c->frame);
     fhe_commit_frame(&c->frame, &fc);
     emit(c);

@@ -100,6 +100,9 @@ int fhe_conv_line(fhe_conv *c, const char *line, size_t n, char *err, size_t err
 void fhe_conv_flush(fhe_conv *c);
 void fhe_conv_free(fhe_conv *c); /* flushes first */
 uint64_t fhe_conv_frames(const fhe_conv *c);
+/* Signs each commit of did (its unsigned form, n bytes) into sig; unset: random bytes. */
+typedef void (*fhe_signer_fn)(void *ud, const char *did, const uint8_t *unsigned_commit, size_t n, uint8_t sig[64]);
+void fhe_conv_set_signer(fhe_conv *c, fhe_signer_fn fn, void *ud);
 /* The seq of the next commit frame (default 1). */
 void fhe_conv_set_next_seq(fhe_conv *c, int64_t seq);
 

@@ -21,6 +21,7 @@
 
 #include "fh_encode.h"
 #include "source/firehose/fh_decode.h"
+#include "source/firehose/did_resolve.h"
 #include "source/firehose/fh_sig.h"
 #include "frames/frames.h"
 #include "source/source.h"
@@ -408,7 +409,8 @@ static void test_source(void **state) {
     ss_source_opts so;
     ss_source_opts_init(&so);
     so.verify_signatures = 1;
-    /* without a cache: refused, saying what to set */
+    so.did_resolve = 0; /* no network in tests: the cache alone (live resolution: firehose_signatures.sh) */
+    /* without a cache and without live resolution: refused, saying what to set */
     assert_null(ss_source_open(spec, &so, err, sizeof err));
     assert_non_null(strstr(err, "did-cache"));
     so.did_cache = docs;
@@ -438,6 +440,29 @@ static void test_source(void **state) {
     EVP_PKEY_free(k.pk);
 }
 
+/* Where a DID's document is fetched: did:plc under the directory, did:web per its spec. */
+static void test_doc_url(void **state) {
+    (void)state;
+    char u[256];
+#define URL_OK(plc, did, want)                                                       \
+    do {                                                                             \
+        assert_int_equal(ss_did_doc_url(plc, did, strlen(did), u, sizeof u), 0); \
+        assert_string_equal(u, want);                                                \
+    } while (0)
+    URL_OK(NULL, "did:plc:ewvi7nxzyoun6zhxrhs64oiz", "https://plc.directory/did:plc:ewvi7nxzyoun6zhxrhs64oiz");
+    URL_OK("http://127.0.0.1:8080/", "did:plc:abc", "http://127.0.0.1:8080/did:plc:abc");
+    URL_OK(NULL, "did:web:w3c-ccg.github.io", "https://w3c-ccg.github.io/.well-known/did.json");
+    URL_OK(NULL, "did:web:w3c-ccg.github.io:user:alice", "https://w3c-ccg.github.io/user/alice/did.json");
+    URL_OK(NULL, "did:web:example.com%3A3000", "https://example.com:3000/.well-known/did.json");
+    URL_OK(NULL, "did:web:example.com%3A3000:u", "https://example.com:3000/u/did.json");
+    const char *bad[] = {"did:key:zQ3s", "did:web:", "did:web:a::b", "did:web:a/b", "did:plc:a?b", "did:web:ex%2Fa",
+                         "did:plc:a b"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(ss_did_doc_url(NULL, bad[i], strlen(bad[i]), u, sizeof u), -1);
+    char tiny[16];
+    assert_int_equal(ss_did_doc_url(NULL, "did:plc:abc", 11, tiny, sizeof tiny), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_k256),
@@ -445,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_decoder),
         cmocka_unit_test(test_source),
+        cmocka_unit_test(test_doc_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -530,14 +530,15 @@ static int check_signature(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
     char why[200];
     long ul = ss_fh_commit_unsigned(cb->data, cb->data_len, (uint8_t *)d->tmp.data, cb->data_len, &sig, &siglen, why,
                                     sizeof why);
-    if (ul < 0) return reject(d, f, SS_FH_BAD_SIGNATURE, "commit: %s", why) ? -1 : 1;
+    if (ul < 0) return d->st.sig_bad++, reject(d, f, SS_FH_BAD_SIGNATURE, "commit: %s", why) ? -1 : 1;
     ss_fh_pubkey key;
     int rc = SS_FH_SIG_BAD;
     for (int refresh = 0; refresh < 2; refresh++) {
         int have = d->o.sig_key(d->o.sig_ud, f->repo.s, f->repo.n, refresh, &key);
-        if (!have) {
+        if (have <= 0) {
             if (refresh) break; /* no fresher key: the failure stands */
-            d->st.sig_no_key++;
+            if (have < 0) d->st.sig_resolve_failed++;
+            else d->st.sig_no_key++;
             return 0;
         }
         why[0] = '\0';
@@ -547,6 +548,7 @@ static int check_signature(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
             return 0;
         }
     }
+    d->st.sig_bad++;
     return reject(d, f, SS_FH_BAD_SIGNATURE, "the commit signature does not verify with the account's %s key%s%s",
                   key.curve == SS_FH_CURVE_K256 ? "secp256k1" : "P-256", why[0] ? ": " : "", why)
                ? -1

@@ -113,7 +113,8 @@ typedef struct ss_fh_opts_s {
     size_t dlq_raw_cap;      /* 4096: bytes of an unparseable frame kept (base64) in its reject */
     /* Commit signatures: when set, the key of the commit's account (did, n bytes). Return 1
      * with *key filled, 0 when no key is known (the commit passes and is counted in
-     * sig_no_key), or 2 when the key failed and a fresh one was fetched (checked again).
+     * sig_no_key), -1 when finding the key failed (passes, counted in sig_resolve_failed),
+     * or 2 when the key failed and a fresh one was fetched (checked again).
      * The key type is struct ss_fh_pubkey (fh_sig.h). */
     int (*sig_key)(void *ud, const char *did, size_t n, int refresh, struct ss_fh_pubkey_s *key);
     void *sig_ud;
@@ -132,6 +133,8 @@ typedef struct {
     uint64_t by_reason[SS_FH_REASON__COUNT];
     int64_t last_seq;                /* highest-numbered seq fully decoded; -1 before any */
     uint64_t sig_ok, sig_no_key;     /* commits whose signature verified; with no key known */
+    uint64_t sig_bad;                /* commits rejected as bad_signature */
+    uint64_t sig_resolve_failed;     /* commits passed unchecked because resolving the key failed */
 } ss_fh_stats;
 
 typedef struct ss_fh_decoder ss_fh_decoder;

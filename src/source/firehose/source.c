@@ -248,6 +248,17 @@ static void fh_close(ss_source *s) {
     s->impl = NULL;
 }
 
+/* The decoder's signature counts (ss_source_counters). */
+static void fh_counters(ss_source *s, ss_source_counters *out) {
+    const fh_source *f = s->impl;
+    if (!f || !f->dec) return;
+    const ss_fh_stats *st = ss_fh_stats_get(f->dec);
+    out->sig_verified = st->sig_ok;
+    out->sig_bad = st->sig_bad;
+    out->sig_no_key = st->sig_no_key;
+    out->sig_resolve_failed = st->sig_resolve_failed;
+}
+
 const ss_source_vtbl ss_source_firehose = {
     .scheme = "firehose",
     .usage = "firehose:URL  subscribeRepos WebSocket (default " FH_DEFAULT_URL "); cursor = seq",
@@ -255,4 +266,5 @@ const ss_source_vtbl ss_source_firehose = {
     .next = fh_next,
     .seek = fh_seek,
     .close = fh_close,
+    .counters = fh_counters,
 };

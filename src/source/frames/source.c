@@ -40,6 +40,7 @@ typedef struct {
     int after_damage;  /* 1: end after the pending reject; 2: fail after it */
     char damage[256];
     ss_buf reject;
+    ss_source_counters before; /* signature counts of decoders replaced by a seek */
 } frames_src;
 
 static int frames_open(ss_source *s, const char *args, const ss_source_opts *opts) {
@@ -126,6 +127,9 @@ static int frames_seek(ss_source *s, int64_t cursor) {
          * seq-less outputs of the next pass, a cursor above frames still to come. */
         ss_fh_decoder *d = ss_fh_decoder_new(&f->fo);
         if (!d) return ss_source_fail(s, "out of memory"), -1;
+        const ss_fh_stats *st = ss_fh_stats_get(f->dec);
+        f->before.sig_verified += st->sig_ok, f->before.sig_bad += st->sig_bad;
+        f->before.sig_no_key += st->sig_no_key, f->before.sig_resolve_failed += st->sig_resolve_failed;
         ss_fh_decoder_free(f->dec);
         f->dec = d;
     }
@@ -146,6 +150,17 @@ static void frames_close(ss_source *s) {
     s->impl = NULL;
 }
 
+/* The decoder's signature counts (ss_source_counters). */
+static void frames_counters(ss_source *s, ss_source_counters *out) {
+    const frames_src *f = s->impl;
+    if (!f || !f->dec) return;
+    const ss_fh_stats *st = ss_fh_stats_get(f->dec);
+    out->sig_verified = f->before.sig_verified + st->sig_ok;
+    out->sig_bad = f->before.sig_bad + st->sig_bad;
+    out->sig_no_key = f->before.sig_no_key + st->sig_no_key;
+    out->sig_resolve_failed = f->before.sig_resolve_failed + st->sig_resolve_failed;
+}
+
 const ss_source_vtbl ss_source_frames = {
     .scheme = "frames",
     .usage = "frames:PATH   recorded firehose frames (plain or .zst, '-' for stdin); cursor = seq",
@@ -153,4 +168,5 @@ const ss_source_vtbl ss_source_frames = {
     .next = frames_next,
     .seek = frames_seek,
     .close = frames_close,
+    .counters = frames_counters,
 };
