@@ -68,7 +68,8 @@ const char ss_status_page_html[] =
     " (s.recent_runs||[]).slice().reverse().forEach(function(r){\n"
     "  row(tb,[iso(r.started_us),r.type,iso(r.window_start_us),{cls:r.status===\"ok\"?\"ok\":\"bad\",v:r.status},r.rows,r.files,r.bytes,r.duration_ms,r.attempts],{\"data-status\":r.status})});\n"
     " tb=$(\"attempts\").tBodies[0];tb.textContent=\"\";\n"
-    " (s.failed_attempts||[]).slice().reverse().forEach(function(a){row(tb,[iso(a.at_us),a.type,iso(a.window_start_us),{cls:\"err\",v:a.error}],{})});\n"
+    " var fa=s.failed_attempts||[];fa.slice().reverse().forEach(function(a){row(tb,[iso(a.at_us),a.type,iso(a.window_start_us),{cls:\"err\",v:a.error}],{})});\n"
+    " if(!fa.length)row(tb,[\"none\",\"\",\"\",\"\"],{\"class\":\"none\"});\n"
     " txt(\"updated\",iso(s.now_us));\n"
     "}\n"
     "function tick(){\n"
@@ -78,7 +79,7 @@ const char ss_status_page_html[] =
     "}\n"
     "/* ?every=N: the refresh period in seconds (1 to 300, default 5) */\n"
     "var every=Number(new URLSearchParams(location.search).get(\"every\"))||5;every=Math.min(300,Math.max(1,every));txt(\"every\",every);\n"
-    "tick();setInterval(tick,every*1000);\n"
+    "tick();window.__tick=setInterval(tick,every*1000);\n"
     "</script>\n"
     "</body>\n"
     "</html>\n";

@@ -1,19 +1,20 @@
 // Drives skyspool's status page (served at "/" by the metrics listener) in headless Chromium
 // through playwright-core, for tests/integration/status_page.sh.
 //
-// usage: node status_page.mjs URL CHROMIUM SCREENSHOT.png > dom.json
+// usage: node status_page.mjs URL CHROMIUM SCREENSHOT.png [DOCS.png MASK] > dom.json
 // Loads the page, waits until it has rendered one /api/status answer, then a second one (so
 // the values shown are from a refresh, not the first load), and prints what the DOM shows:
 // per-type length/pending/lag, totals, ingester and writer fields, the run and attempt rows,
 // every request the page made (the test asserts they all stay on the listener's origin) and
 // whether any element was created from a string in the data (an injected <img>). Then it
 // takes a screenshot and checks the file is a well-formed PNG (signature, chunk CRCs, IHDR
-// first, IEND last) and reports its size.
+// first, IEND last) and reports its size. With DOCS.png, a second screenshot for the docs, with
+// the text MASK (the test's scratch path) replaced by "..." so no machine path is kept.
 import { readFileSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { chromium } from "playwright-core";
 
-const [url, exe, shot] = process.argv.slice(2);
+const [url, exe, shot, docsShot, mask] = process.argv.slice(2);
 if (!url || !exe || !shot) {
   console.error("usage: node status_page.mjs URL CHROMIUM SCREENSHOT.png");
   process.exit(2);
@@ -67,7 +68,7 @@ try {
     const runs = [...document.querySelectorAll("#runs tbody tr")].map((tr) => ({
       status: tr.dataset.status, cells: [...tr.cells].map((td) => td.textContent),
     }));
-    const attempts = [...document.querySelectorAll("#attempts tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent));
+    const attempts = [...document.querySelectorAll("#attempts tbody tr:not(.none)")].map((tr) => [...tr.cells].map((td) => td.textContent));
     const ids = ["total_length", "total_pending", "dlq_length", "ingest_state", "ingest_alive", "ingest_paused",
       "ingest_events", "ingest_source", "source_lag", "writer_alive", "last_commit_age", "watermark_lag", "due_since",
       "conn", "updated"];
@@ -77,6 +78,13 @@ try {
       scripts: document.querySelectorAll("script").length, links: document.querySelectorAll("link").length };
   });
   await page.screenshot({ path: shot, fullPage: true });
+  if (docsShot && mask) {
+    await page.evaluate((m) => {
+      clearInterval(window.__tick); // keep the masked text on screen
+      for (const el of document.querySelectorAll("dd, td")) if (el.textContent.includes(m)) el.textContent = el.textContent.split(m).join(".../");
+    }, mask);
+    await page.screenshot({ path: docsShot, fullPage: true });
+  }
   const origin = new URL(url).origin;
   const foreign = requests.filter((u) => new URL(u).origin !== origin);
   console.log(JSON.stringify({ ...dom, requests, foreign, answers, errors, png: checkPng(shot) }));
