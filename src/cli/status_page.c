@@ -2,11 +2,10 @@
  *
  * One self-contained document (inline CSS and script, no external assets, nothing fetched but
  * /api/status from its own origin every 5 s, or every N s with ?every=N), so it works on an
- * air-gapped host and behind an
- * SSH tunnel. Values reach the DOM through textContent only, so a hostile string in Redis or
- * the ledger (an error message, a source URL) is shown, never interpreted. Kept as a C string
- * so the binary needs no file at run time; tests/integration/status_page.sh drives it in a
- * headless browser. */
+ * air-gapped host and behind an SSH tunnel. Values reach the DOM through textContent only, so
+ * a hostile string in Redis or the ledger (an error message, a source URL) is shown, never
+ * interpreted. Kept as a C string so the binary needs no file at run time;
+ * tests/integration/status_page.sh drives it in a headless browser. */
 #include "cli/status_doc.h"
 
 const char ss_status_page_html[] =
