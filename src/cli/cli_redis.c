@@ -12,6 +12,7 @@
 
 #include "buffer/stream_metrics.h"
 #include "cli/cli.h"
+#include "cli/status_doc.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
 
@@ -96,6 +97,8 @@ struct ss_cli_ops {
     int source, writer; /* which checks apply to this command */
     double start_s, source_stall_s, commit_stall_s;
     char out[1024]; /* archive root ("" when none) */
+    const ss_config *cfg;   /* for /api/status: the command's settings and Redis target */
+    ss_redis_target *target;
     ss_metric *archive_free, *source_lag, *last_event, *event_time, *paused, *due_since, *last_commit;
 };
 
@@ -144,6 +147,15 @@ static int ops_health(void *ctx, char *why, size_t whylen) {
     return 0;
 }
 
+/* /api/status: the `status --json` document plus the ledger's recent runs. Each Redis call
+ * is bounded at 1 s: this runs on the listener's only thread, ahead of the next scrape. */
+#define SS_STATUS_HTTP_TIMEOUT_MS 1000
+#define SS_STATUS_HTTP_RUNS 20
+static int ops_status(void *ctx, ss_buf *out, char *err, size_t errlen) {
+    struct ss_cli_ops *o = ctx;
+    return ss_cli_status_doc(o->target, o->cfg, SS_STATUS_HTTP_TIMEOUT_MS, SS_STATUS_HTTP_RUNS, out, err, errlen);
+}
+
 int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m) {
     memset(m, 0, sizeof *m);
     const char *listen = ss_config_get(cfg, "metrics-listen");
@@ -165,6 +177,8 @@ int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target 
         o->source = !strcmp(cmd, "ingest") || !strcmp(cmd, "run");
         o->writer = !strcmp(cmd, "write") || !strcmp(cmd, "run");
         o->start_s = now_s();
+        o->cfg = cfg;
+        o->target = t;
         o->source_stall_s = (double)ss_config_get_ms(cfg, "health-source-stall") / 1000.0;
         o->commit_stall_s = (double)ss_config_get_ms(cfg, "health-commit-stall") / 1000.0;
         const char *out = ss_config_get(cfg, "out");
@@ -200,6 +214,7 @@ int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target 
         }
     }
     m->ops = o;
+    if (o && m->server && t) ss_metrics_server_set_status(m->server, ss_status_page_html, ops_status, o);
     if (!m->streams || !o) ss_warn(cmd, "metrics: out of memory or too many collectors; some series are missing");
     if (m->server) ss_info(cmd, "serving /metrics on port %d", ss_metrics_server_port(m->server));
     return 0;

@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
 #include "cli/config.h"
-#include "writer/ledger.h"
+#include "cli/status_doc.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -29,31 +29,6 @@ static void usage(FILE *f) {
             "  skyspool status --redis redis://127.0.0.1:6379 --prefix test:\n"
             "  skyspool status --json | jq '.streams.like.lag, .ingest.paused'\n",
             ss_config_common_help);
-}
-
-/* The ledger's latest successful commit (wall-clock µs): 0 none yet, -1 no ledger here. The
- * ledger lives in the writer's data dir; Redis does not know when a commit happened. */
-#define SS_STATUS_LEDGER_RUNS 500 /* the last runs looked at: far more than the types x windows of an hour */
-typedef struct {
-    int64_t latest;
-} commit_scan;
-
-static void note_run(void *ctx, const ss_ledger_run_row *r) {
-    commit_scan *c = ctx;
-    int64_t end = r->started_us + r->duration_ms * 1000;
-    if (!strcmp(r->status, "ok") && end > c->latest) c->latest = end;
-}
-
-static int64_t last_commit(const char *data_dir) {
-    char path[PATH_MAX], err[512];
-    snprintf(path, sizeof path, "%.*s/%s", PATH_MAX - 32, data_dir ? data_dir : "./skyspool-data", SS_LEDGER_FILE);
-    if (access(path, R_OK) != 0) return -1;
-    ss_ledger *l = ss_ledger_open_readonly(path, err, sizeof err);
-    if (!l) return -1;
-    commit_scan c = {0};
-    int rc = ss_ledger_runs(l, SS_STATUS_LEDGER_RUNS, note_run, &c);
-    ss_ledger_close(l);
-    return rc == 0 ? c.latest : -1;
 }
 
 int ss_cmd_status(int argc, char **argv) {
@@ -100,26 +75,31 @@ int ss_cmd_status(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    redisContext *rx = ss_redis_target_connect(t, err, sizeof err);
-    if (!rx) {
-        rc = ss_cmd_fail("status", "%s", err);
+    if (json) {
+        /* the same builder as the metrics listener's /api/status (without the runs) */
+        ss_buf b;
+        ss_buf_init(&b);
+        if (ss_cli_status_doc(t, cfg, 5000, 0, &b, err, sizeof err) != 0) {
+            rc = ss_cmd_fail("status", "%s", err);
+        } else {
+            fwrite(b.data, 1, b.len, stdout);
+            fflush(stdout);
+            rc = 0;
+        }
+        ss_buf_free(&b);
     } else {
         static ss_status s;
-        snprintf(s.redis, sizeof s.redis, "%s", ss_redis_target_describe(t));
-        if (ss_status_collect(rx, ss_config_get(cfg, "prefix"), "writers", &s, err, sizeof err) != 0) {
-            rc = ss_cmd_fail("status", "reading Redis failed: %s", err);
+        if (ss_cli_status_collect(t, cfg, 5000, &s, err, sizeof err) != 0) {
+            rc = ss_cmd_fail("status", "%s", err);
         } else {
-            s.last_commit_us = last_commit(ss_config_get(cfg, "data-dir"));
             ss_buf b;
             ss_buf_init(&b);
-            if (json) ss_status_render_json(&s, &b);
-            else ss_status_render_text(&s, &b);
+            ss_status_render_text(&s, &b);
             fwrite(b.data, 1, b.len, stdout);
             fflush(stdout);
             ss_buf_free(&b);
             rc = 0;
         }
-        redisFree(rx);
     }
     if (ss_redis_target_close(t) != 0 && rc == 0) rc = 1;
 out:

@@ -57,6 +57,17 @@ ss_metric *ss_metric_get(const char *name, ss_metric_kind kind, const char *help
     return m;
 }
 
+ss_metric *ss_metric_find(const char *name, const char *labels) {
+    if (!name) return NULL;
+    if (!labels) labels = "";
+    pthread_mutex_lock(&g_lock);
+    ss_metric *m = NULL;
+    for (size_t i = 0; i < g_count && !m; i++)
+        if (!strcmp(g_metrics[i].name, name) && !strcmp(g_metrics[i].labels, labels)) m = &g_metrics[i];
+    pthread_mutex_unlock(&g_lock);
+    return m;
+}
+
 void ss_metric_add(ss_metric *m, double v) {
     if (!m) return;
     atomic_store(&m->unset, 0);

@@ -28,6 +28,9 @@ typedef struct ss_metric ss_metric;
  * Returns NULL only when the registry is full (SS_METRICS_MAX) or arguments are invalid. */
 #define SS_METRICS_MAX 512
 ss_metric *ss_metric_get(const char *name, ss_metric_kind kind, const char *help, const char *labels);
+/* The metric registered under name and labels, or NULL; never registers (a reader such as
+ * /api/status must not add series the process does not serve). */
+ss_metric *ss_metric_find(const char *name, const char *labels);
 void ss_metric_add(ss_metric *m, double v); /* counters: v >= 0 */
 void ss_metric_inc(ss_metric *m);
 void ss_metric_set(ss_metric *m, double v); /* gauges */
@@ -79,6 +82,12 @@ typedef struct ss_metrics_server ss_metrics_server;
  * Port 0 picks a free port; ss_metrics_server_port() tells which. */
 ss_metrics_server *ss_metrics_serve(const char *listen, char *err, size_t errlen);
 int ss_metrics_server_port(const ss_metrics_server *s);
+/* Serves "/" (html, a static page) and "/api/status" (fn appends a JSON document to out and
+ * returns 0, or -1 with err: answered 503 {"error":...}). fn runs on the server's thread and
+ * must bound its own time (the scrape of /metrics waits behind it on that thread). Without
+ * this, both answer 404. Call before traffic arrives; html must outlive the server. */
+typedef int (*ss_metrics_status_fn)(void *ctx, ss_buf *out, char *err, size_t errlen);
+void ss_metrics_server_set_status(ss_metrics_server *s, const char *html, ss_metrics_status_fn fn, void *ctx);
 void ss_metrics_server_stop(ss_metrics_server *s);
 
 #endif

@@ -3,13 +3,17 @@
  * FIELD-NOTES: queuing a response on the first handler call forces "Connection: close",
  * so the handler returns MHD_YES first and queues on the second call, which keeps
  * Prometheus's keep-alive connections alive. Only GET is served. /healthz runs the health
- * checks registered in metrics.h: 200 "ok", or 503 with the failing checks' reasons. */
+ * checks registered in metrics.h: 200 "ok", or 503 with the failing checks' reasons.
+ * "/" and "/api/status" (the status page and its JSON) are served when the command set a
+ * status provider; the page is a static string, the JSON comes from the provider, which
+ * bounds its own Redis time because this one thread also answers the scrapes. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "metrics/metrics.h"
@@ -17,7 +21,40 @@
 struct ss_metrics_server {
     struct MHD_Daemon *daemon;
     int port;
+    pthread_mutex_t lock; /* guards the status provider below */
+    const char *html;
+    ss_metrics_status_fn status_fn;
+    void *status_ctx;
 };
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *body,
+                               size_t len);
+
+static enum MHD_Result serve_status(ss_metrics_server *s, struct MHD_Connection *conn, int page) {
+    pthread_mutex_lock(&s->lock);
+    const char *html = s->html;
+    ss_metrics_status_fn fn = s->status_fn;
+    void *ctx = s->status_ctx;
+    pthread_mutex_unlock(&s->lock);
+    if (!fn) return respond(conn, MHD_HTTP_NOT_FOUND, "text/plain", "see /metrics\n", 13);
+    if (page) return respond(conn, MHD_HTTP_OK, "text/html; charset=utf-8", html, strlen(html));
+    ss_buf b;
+    ss_buf_init(&b);
+    char err[1024] = "";
+    enum MHD_Result ret;
+    if (fn(ctx, &b, err, sizeof err) == 0) {
+        ret = respond(conn, MHD_HTTP_OK, "application/json", b.data ? b.data : "{}", b.data ? b.len : 2);
+    } else {
+        ss_buf_free(&b);
+        ss_buf_init(&b);
+        ss_buf_puts(&b, "{\"error\":");
+        ss_buf_append_json_string(&b, err, strlen(err));
+        ss_buf_puts(&b, "}\n");
+        ret = respond(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", b.data ? b.data : "{}", b.data ? b.len : 2);
+    }
+    ss_buf_free(&b);
+    return ret;
+}
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *body,
                                size_t len) {
@@ -50,6 +87,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         ss_buf_free(&why);
         return ret;
     }
+    if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return serve_status(cls, conn, 1);
+    if (!strcmp(url, "/api/status")) return serve_status(cls, conn, 0);
     if (strcmp(url, "/metrics") != 0) return respond(conn, MHD_HTTP_NOT_FOUND, "text/plain", "see /metrics\n", 13);
     ss_buf b;
     ss_buf_init(&b);
@@ -86,11 +125,13 @@ ss_metrics_server *ss_metrics_serve(const char *listen, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, NULL,
+    pthread_mutex_init(&s->lock, NULL);
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 64,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s for /metrics (port in use?)", listen);
+        pthread_mutex_destroy(&s->lock);
         free(s);
         return NULL;
     }
@@ -101,8 +142,18 @@ ss_metrics_server *ss_metrics_serve(const char *listen, char *err, size_t errlen
 
 int ss_metrics_server_port(const ss_metrics_server *s) { return s ? s->port : -1; }
 
+void ss_metrics_server_set_status(ss_metrics_server *s, const char *html, ss_metrics_status_fn fn, void *ctx) {
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    s->html = html ? html : "";
+    s->status_fn = fn;
+    s->status_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
+}
+
 void ss_metrics_server_stop(ss_metrics_server *s) {
     if (!s) return;
     MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -7,7 +7,8 @@
 # behind its own exporter, must reach Slack as SkyspoolRedisAofOff and SkyspoolRedisEvictionPolicy
 # (and the correctly configured ones must not). Inhibition stays on one instance: alerts posted
 # to Alertmanager for two hosts, Redis down on one, mute only that host's. Every alert links an
-# existing docs/RUNBOOK.md section. Every Grafana panel query must parse in Prometheus.
+# existing docs/RUNBOOK.md section. Every panel query of every Grafana dashboard (skyspool and
+# Redis) must parse in Prometheus and return series from the live pipeline.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 MON=$SKYSPOOL_SRC/deploy/monitoring
 
@@ -25,7 +26,11 @@ missing=$(grep -o 'RUNBOOK.md#[a-z]*' "$MON/skyspool.rules.yml" | cut -d'#' -f2 
 ss_eq "every runbook_url names a docs/RUNBOOK.md section" "" "$missing"
 ss_eq "every alert has a runbook_url" "$(grep -c -- '- alert:' "$MON/skyspool.rules.yml")" \
   "$(grep -c 'runbook_url: "https://github.com/skyspool/skyspool/blob/main/docs/RUNBOOK.md#' "$MON/skyspool.rules.yml")"
-ss_check "Grafana dashboard is valid JSON" node -e "JSON.parse(require('fs').readFileSync('$MON/grafana/skyspool-dashboard.json','utf8'))"
+DASHBOARDS=("$MON"/grafana/*.json)
+ss_check "the Redis dashboard ships beside skyspool's" test -f "$MON/grafana/redis-dashboard.json"
+for d in "${DASHBOARDS[@]}"; do
+  ss_check "Grafana dashboard $(basename "$d") is valid JSON" node -e "JSON.parse(require('fs').readFileSync('$d','utf8'))"
+done
 
 # 2. The live path: Redis -> exporter -> Prometheus -> Alertmanager -> (fake) Slack.
 ss_start_redis mon --maxmemory 4mb
@@ -147,19 +152,26 @@ redis-cli -p "$REDIS_PORT_mon" flushall >/dev/null
 ss_check "alert resolved in Slack as good" ss_wait_for 120 \
   bash -c "grep 'SkyspoolRedisMemoryHigh' '$SS_TMP/slack.jsonl' | grep -q '\"color\":\"good\"'"
 
-# 3. Every Grafana panel's PromQL parses (HTTP 400 bad_data would mean a syntax error).
-node -e '
-  const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const walk = (ps) => ps.flatMap((p) => [...(p.targets || []).map((t) => t.expr), ...walk(p.panels || [])]);
-  for (const e of walk(d.panels)) console.log(e.replace(/\$__(rate_interval|interval|range)/g, "1m").replace(/\$instance/g, ".*"));
-' "$MON/grafana/skyspool-dashboard.json" >"$SS_TMP/queries.txt"
+# 3. Every panel query of every Grafana dashboard parses (HTTP 400 bad_data would mean a
+# syntax error). queries.txt: "dashboard<TAB>query" a line.
+for d in "${DASHBOARDS[@]}"; do
+  node -e '
+    const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const walk = (ps) => ps.flatMap((p) => [...(p.targets || []).map((t) => t.expr), ...walk(p.panels || [])]);
+    const name = require("path").basename(process.argv[1]);
+    for (const e of walk(d.panels)) console.log(name + "\t" + e.replace(/\$__(rate_interval|interval|range)/g, "1m").replace(/\$instance/g, ".*"));
+  ' "$d"
+done >"$SS_TMP/queries.txt"
 nq=0; bad=0
-while IFS= read -r q; do
+while IFS=$'\t' read -r dash q; do
   nq=$((nq + 1))
   code=$(curl -s -o "$SS_TMP/q.json" -w '%{http_code}' --get --data-urlencode "query=$q" "$PROM/api/v1/query")
-  if [ "$code" != 200 ]; then bad=$((bad + 1)); echo "bad query ($code): $q" >&2; cat "$SS_TMP/q.json" >&2; fi
+  if [ "$code" != 200 ]; then bad=$((bad + 1)); echo "bad query ($code) in $dash: $q" >&2; cat "$SS_TMP/q.json" >&2; fi
 done <"$SS_TMP/queries.txt"
-ss_check "dashboard has panel queries (collapsed rows included)" test "$nq" -ge 12
+ss_check "dashboards have panel queries (collapsed rows included): $nq" test "$nq" -ge 30
+ss_check "the skyspool dashboard has its writer panels" test "$(grep -c '^skyspool-dashboard.json' "$SS_TMP/queries.txt")" -ge 22
+ss_check "the Redis dashboard has its panels" test "$(grep -c '^redis-dashboard.json' "$SS_TMP/queries.txt")" -ge 15
+ss_eq "no dashboard charts XDEL (skyspool never sends it)" 0 "$(grep -ci xdel "$SS_TMP/queries.txt" || true)"
 ss_eq "every dashboard query is valid PromQL" 0 "$bad"
 
 # 4. Against the live skyspool, every panel shows data: no query names a metric that no
@@ -168,12 +180,12 @@ ss_check "prometheus scrapes skyspool's writer and stream metrics" ss_wait_for 6
   "curl -sf --get --data-urlencode 'query=skyspool_writer_rows_total > 0 and on() skyspool_stream_length' '$PROM/api/v1/query' | grep -q '\"value\"'"
 sleep 3
 empty=0
-while IFS= read -r q; do
+while IFS=$'\t' read -r dash q; do
   n=$(curl -s --get --data-urlencode "query=$q" "$PROM/api/v1/query" | node -e '
     let d=""; process.stdin.on("data",c=>d+=c).on("end",()=>{const r=JSON.parse(d); console.log(r.status==="success"?r.data.result.length:-1);});')
-  if [ "$n" -lt 1 ]; then empty=$((empty + 1)); echo "no data for: $q" >&2; fi
+  if [ "$n" -lt 1 ]; then empty=$((empty + 1)); echo "no data in $dash for: $q" >&2; fi
 done <"$SS_TMP/queries.txt"
-ss_eq "every dashboard query returns data from the live pipeline" 0 "$empty"
+ss_eq "every query of every dashboard returns data from the live pipeline ($nq queries)" 0 "$empty"
 for m in skyspool_ingest_events_total skyspool_ingest_dlq_total skyspool_ingest_paused skyspool_stream_lag \
          skyspool_writer_rows_total skyspool_writer_failures_total skyspool_writer_watermark_lag_seconds; do
   ss_check "METRICS.md documents $m, which skyspool serves" grep -q "\`$m\`" "$SKYSPOOL_SRC/docs/METRICS.md"

@@ -117,6 +117,58 @@ static void test_server(void **state) {
 }
 
 /* A gauge whose source is gone is dropped, not repeated; set again, it is back. */
+/* A status provider: answers {"n":N} or, when *ctx is negative, fails with a message that
+ * must come back JSON-escaped. */
+static int status_provider(void *ctx, ss_buf *out, char *err, size_t errlen) {
+    int *n = ctx;
+    if (*n < 0) {
+        snprintf(err, errlen, "redis \"down\"");
+        return -1;
+    }
+    return ss_buf_printf(out, "{\"n\":%d}\n", ++*n);
+}
+
+static void test_status_routes(void **state) {
+    (void)state;
+    char err[256];
+    ss_metrics_server *s = ss_metrics_serve("127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    int port = ss_metrics_server_port(s);
+    static char resp[65536];
+    /* without a provider neither route exists */
+    http_get(port, "/", resp, sizeof resp);
+    assert_non_null(strstr(resp, "404"));
+    http_get(port, "/api/status", resp, sizeof resp);
+    assert_non_null(strstr(resp, "404"));
+    int n = 0;
+    ss_metrics_server_set_status(s, "<p>page</p>", status_provider, &n);
+    http_get(port, "/", resp, sizeof resp);
+    assert_non_null(strstr(resp, "200 OK"));
+    assert_non_null(strstr(resp, "text/html; charset=utf-8"));
+    assert_non_null(strstr(resp, "\r\n\r\n<p>page</p>"));
+    http_get(port, "/api/status", resp, sizeof resp);
+    assert_non_null(strstr(resp, "application/json"));
+    assert_non_null(strstr(resp, "\r\n\r\n{\"n\":1}\n"));
+    http_get(port, "/api/status", resp, sizeof resp);
+    assert_non_null(strstr(resp, "{\"n\":2}"));
+    n = -1;
+    http_get(port, "/api/status", resp, sizeof resp);
+    assert_non_null(strstr(resp, "503"));
+    assert_non_null(strstr(resp, "\r\n\r\n{\"error\":\"redis \\\"down\\\"\"}\n"));
+    /* /metrics is unaffected */
+    http_get(port, "/metrics", resp, sizeof resp);
+    assert_non_null(strstr(resp, "200 OK"));
+    ss_metrics_server_stop(s);
+    /* lookup never registers */
+    assert_null(ss_metric_find("skyspool_test_never_registered", NULL));
+    ss_buf out;
+    ss_buf_init(&out);
+    assert_int_equal(ss_metrics_render(&out), 0);
+    assert_null(strstr(out.data, "skyspool_test_never_registered"));
+    ss_buf_free(&out);
+    assert_non_null(ss_metric_find("skyspool_test_http_total", NULL));
+}
+
 static void test_unset(void **state) {
     (void)state;
     ss_metric *g = ss_metric_get("skyspool_test_from_redis", SS_METRIC_GAUGE, "Read at scrape.", "type=\"post\"");
@@ -197,6 +249,7 @@ static void test_textfile(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_render), cmocka_unit_test(test_collector), cmocka_unit_test(test_server),
+                                       cmocka_unit_test(test_status_routes),
                                        cmocka_unit_test(test_unset), cmocka_unit_test(test_histogram),
                                        cmocka_unit_test(test_textfile)};
     return cmocka_run_group_tests(tests, NULL, NULL);
