@@ -122,8 +122,12 @@ static int recent_json(ss_ledger *l, int runs, ss_buf *b) {
 
 int ss_cli_status_collect(ss_redis_target *t, const ss_config *cfg, int timeout_ms, ss_status *s, char *err,
                           size_t errlen) {
-    redisContext *rx = ss_redis_connect(ss_redis_target_url(t), timeout_ms, err, errlen);
+    /* as the read-only status user (on the embedded server every command has its own ACL
+     * user, and ingest's or write's may not SCAN or HGETALL); with a URL, the URL's user */
+    redisContext *rx = ss_redis_target_connect_as(t, SS_ACL_STATUS, err, errlen);
     if (!rx) return -1;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisSetTimeout(rx, tv); /* the scrape thread answers this: bounded per call */
     memset(s, 0, sizeof *s);
     snprintf(s->redis, sizeof s->redis, "%s", ss_redis_target_describe(t));
     char lerr[512];
