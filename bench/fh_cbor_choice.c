@@ -3,7 +3,7 @@
  *   fh_cbor_choice FRAMES_FILE [--runs N]
  *
  * Loads a (plain) frames file into memory and times, per pass over all frames, CPU time only:
- *   - skyspool's strict reader walking each frame's header and body (fh_skip: every head,
+ *   - skyspool's strict reader walking each frame's header and body (ss_fh_skip: every head,
  *     length and nesting checked, CID links parsed), and then every record block of each
  *     commit (located through the CAR index);
  *   - libcbor 0.8's streaming decoder (cbor_stream_decode, empty callbacks) over exactly
@@ -50,11 +50,11 @@ static long libcbor_walk(const uint8_t *p, size_t n) {
 }
 
 static long strict_walk(const uint8_t *p, size_t n) {
-    fh_rd r;
-    fh_rd_init(&r, p, n, NULL, 0);
+    ss_fh_rd r;
+    ss_fh_rd_init(&r, p, n, NULL, 0);
     long items = 0;
     while (r.p < r.end) {
-        if (fh_skip(&r, 64)) return -1;
+        if (ss_fh_skip(&r, 64)) return -1;
         items++;
     }
     return items;
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
     size_t nf = 0, nr = 0, capf = 0, capr = 0, bytes = 0, rbytes = 0;
     const uint8_t *fp;
     size_t fl;
-    fh_car car = {0};
+    ss_fh_car car = {0};
     while (ss_frames_reader_next(rd, &fp, &fl) == SS_FRAMES_OK) {
         uint8_t *copy = malloc(fl ? fl : 1);
         memcpy(copy, fp, fl);
@@ -87,55 +87,55 @@ int main(int argc, char **argv) {
         frames[nf++] = (span){copy, fl};
         bytes += fl;
         /* header, body: find "ops" and "blocks", index the CAR, look each op's record up */
-        fh_rd r;
-        fh_rd_init(&r, copy, fl, NULL, 0);
+        ss_fh_rd r;
+        ss_fh_rd_init(&r, copy, fl, NULL, 0);
         uint64_t n;
         const uint8_t *ops_at = NULL, *cb = NULL;
         size_t cl = 0;
-        if (fh_skip(&r, 8) || fh_map(&r, &n)) continue;
+        if (ss_fh_skip(&r, 8) || ss_fh_map(&r, &n)) continue;
         for (uint64_t i = 0; i < n; i++) {
             const char *k;
             size_t kn;
-            if (fh_text(&r, &k, &kn)) break;
+            if (ss_fh_text(&r, &k, &kn)) break;
             if (kn == 3 && !memcmp(k, "ops", 3)) ops_at = r.p;
             if (kn == 6 && !memcmp(k, "blocks", 6)) {
-                if (fh_bytes(&r, &cb, &cl)) break;
-            } else if (fh_skip(&r, 64)) {
+                if (ss_fh_bytes(&r, &cb, &cl)) break;
+            } else if (ss_fh_skip(&r, 64)) {
                 break;
             }
         }
         if (!ops_at || !cb) continue;
-        fh_rd cr;
-        fh_rd_init(&cr, cb, cl, NULL, 0);
-        if (fh_car_index(&car, cb, cl, 100000, &cr)) continue;
+        ss_fh_rd cr;
+        ss_fh_rd_init(&cr, cb, cl, NULL, 0);
+        if (ss_fh_car_index(&car, cb, cl, 100000, &cr)) continue;
         r.p = ops_at;
         uint64_t nops;
-        if (fh_array(&r, &nops)) continue;
+        if (ss_fh_array(&r, &nops)) continue;
         for (uint64_t o = 0; o < nops; o++) {
             uint64_t nk;
-            if (fh_map(&r, &nk)) break;
+            if (ss_fh_map(&r, &nk)) break;
             for (uint64_t i = 0; i < nk; i++) {
                 const char *k;
                 size_t kn;
                 const uint8_t *cid;
                 size_t cidl;
-                if (fh_text(&r, &k, &kn)) break;
-                if (kn == 3 && !memcmp(k, "cid", 3) && !fh_take_null(&r)) {
-                    if (fh_link(&r, &cid, &cidl)) break;
-                    const fh_block *blk = fh_car_find(&car, cid, cidl);
+                if (ss_fh_text(&r, &k, &kn)) break;
+                if (kn == 3 && !memcmp(k, "cid", 3) && !ss_fh_take_null(&r)) {
+                    if (ss_fh_link(&r, &cid, &cidl)) break;
+                    const ss_fh_block *blk = ss_fh_car_find(&car, cid, cidl);
                     if (blk) {
                         if (nr == capr) capr = capr ? capr * 2 : 1024, records = realloc(records, capr * sizeof *records);
                         records[nr++] = (span){blk->data, blk->data_len};
                         rbytes += blk->data_len;
                     }
-                } else if (fh_skip(&r, 64)) {
+                } else if (ss_fh_skip(&r, 64)) {
                     break;
                 }
             }
         }
     }
     ss_frames_reader_close(rd);
-    fh_car_free(&car);
+    ss_fh_car_free(&car);
     if (!nf) {
         fprintf(stderr, "fh_cbor_choice: no frames in %s\n", argv[1]);
         return 1;
@@ -163,7 +163,7 @@ int main(int argc, char **argv) {
         med[k] = ts[k][runs / 2];
     }
     static const char *const names[] = {
-        "skyspool strict DAG-CBOR reader (fh_skip): header + body + records",
+        "skyspool strict DAG-CBOR reader (ss_fh_skip): header + body + records",
         "libcbor 0.8 cbor_stream_decode, empty callbacks: same bytes",
         "skyspool full decode (ss_fh_decode: + CAR index, sha-256, JSON)",
     };

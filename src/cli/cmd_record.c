@@ -162,10 +162,10 @@ static int sink_close(sink *k) {
 typedef struct {
     ss_buf base;   /* path without cursor */
     int64_t seq;   /* last recorded seq, -1 = none */
-} fh_rec;
+} ss_fh_rec;
 
-static int fh_path(void *ud, ss_buf *path) {
-    fh_rec *r = ud;
+static int ss_fh_path(void *ud, ss_buf *path) {
+    ss_fh_rec *r = ud;
     return ss_ws_source_path(path, &r->base, r->seq);
 }
 
@@ -186,14 +186,14 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
     if (ss_ws_url_parse(url, &u, err, sizeof err) < 0) return ss_usage_error(cmd, "firehose: %s", err);
     ss_frames_writer *w = ss_frames_writer_open(out, -1, err, sizeof err);
     if (!w) return ss_cmd_fail(cmd, "%s", err);
-    fh_rec r;
+    ss_fh_rec r;
     ss_buf_init(&r.base);
     r.seq = cursor;
     if (ss_ws_query_strip(u.path, "cursor", &r.base) < 0) return ss_cmd_fail(cmd, "out of memory");
     ss_ws_client_opts wo;
     ss_ws_source_client_opts(&wo, url, so);
     wo.max_message_bytes = RECORD_MAX_FRAME;
-    wo.path_fn = fh_path;
+    wo.path_fn = ss_fh_path;
     wo.ud = &r;
     wo.log_name = "record";
     ss_ws_client *ws = ss_ws_client_new(&wo, err, sizeof err);

@@ -182,7 +182,7 @@ static void read_source(ss_source *s, outs *o) {
 /* FIXED on main (5fb3a6f); the build defines the FUZZ_STRICT_* switch below, so the
  * target fails on it again. Was (reproducer
  * tests/fuzz/regressions/frames/fh-detail-offset-null-pointer.bin): for a #commit without
- * "blocks", fh_decode.c sets the reader position to NULL before fh_fail(), and fh_cbor.c
+ * "blocks", fh_decode.c sets the reader position to NULL before ss_fh_fail(), and fh_cbor.c
  * appends " at byte <p - base>" to the reject detail: a garbage offset that depends on
  * where the frame sits in memory. Rejects are therefore compared without their "detail"
  * text (reason, t, seq, repo, ... and frame_b64 still compared); -DFUZZ_STRICT_DETAIL

@@ -99,11 +99,11 @@ static int ref_parse(const char *s, size_t n, int64_t *out, int *frac_digits, in
     return 0;
 }
 
-static unsigned long fh_calendar_lenient, net_calendar_lenient, net_offset_lenient;
+static unsigned long ss_fh_calendar_lenient, net_calendar_lenient, net_offset_lenient;
 static void report(void) {
-    if (fh_calendar_lenient)
+    if (ss_fh_calendar_lenient)
         fprintf(stderr, "fuzz_rfc3339: KNOWN BUG seen %lu times: ss_fh_parse_time_us accepts impossible dates\n",
-                fh_calendar_lenient);
+                ss_fh_calendar_lenient);
     if (net_calendar_lenient || net_offset_lenient)
         fprintf(stderr,
                 "fuzz_rfc3339: KNOWN BUG seen: ss_rfc3339_to_us accepts %lu impossible dates, %lu offsets that are not "
@@ -139,7 +139,7 @@ static void check_one(const char *s, size_t n) {
 #ifdef FUZZ_STRICT_TIME
         CHECK(0, "firehose parser accepts the impossible date '%.*s'", (int)n, s);
 #endif
-        fh_calendar_lenient++;
+        ss_fh_calendar_lenient++;
     }
     if (r_ok && !f_ok) CHECK(0, "firehose parser rejects valid '%.*s'", (int)n, s); /* long fractions too, now */
 

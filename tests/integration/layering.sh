@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The module layering of src/ is the table in DEVELOPERS.md ("## Layout"): every #include of
 # every file is checked against it (tests/lib/layering.py). Then the checker itself is shown
-# to catch what it should: a parquet/ file that includes Bluesky's event model, a source that
+# to catch what it should (and every exported symbol is checked for the ss_ prefix): a parquet/ file that includes Bluesky's event model, a source that
 # includes hiredis, a folder the table does not list.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 L="python3 $SKYSPOOL_SRC/tests/lib/layering.py"
@@ -11,6 +11,17 @@ set -e
 cat "$SS_TMP/out"
 ss_eq "src/ follows DEVELOPERS.md's layering table" 0 "$rc"
 ss_check "the table lists the modules" grep -qE 'layering: [0-9]{2} modules, 0 violations' "$SS_TMP/err"
+
+# every symbol the core library exports has the project's prefix (DEVELOPERS.md: ss_)
+lib=$SKYSPOOL_BUILD/libsscore.a
+if [ -f "$lib" ]; then
+  bad=$(nm -g --defined-only "$lib" 2>/dev/null | awk 'NF == 3 {print $3}' | grep -v '^ss_' | sort -u || true)
+  ss_eq "every exported symbol of libsscore starts with ss_" "" "$(echo "$bad" | tr '\n' ' ' | sed 's/ *$//')"
+  np=$(nm -g --defined-only "$SKYSPOOL_BUILD/libssparquet.a" 2>/dev/null | awk 'NF == 3 {print $3}' | grep -v '^ss_' | sort -u || true)
+  ss_eq "every exported symbol of libssparquet starts with ss_" "" "$(echo "$np" | tr '\n' ' ' | sed 's/ *$//')"
+else
+  ss_fail "no $lib to check the exported symbols of"
+fi
 
 # the checker catches violations (a copy of the tree with three planted)
 T=$SS_TMP/tree

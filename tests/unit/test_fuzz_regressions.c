@@ -230,7 +230,7 @@ static void test_fh_impossible_date(void **state) {
     ss_fh_decoder_free(d);
 }
 
-/* A #commit without "blocks": the reader was pointed at NULL before fh_fail(), whose
+/* A #commit without "blocks": the reader was pointed at NULL before ss_fh_fail(), whose
  * detail then said "at byte <NULL - base>", a garbage number that depended on where the
  * frame sat in memory (regressions/frames/fh-detail-offset-null-pointer.bin). The same
  * frame at two addresses must give the same reject, with an offset inside the frame. */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fh_car_free(fh_car *c) {
+void ss_fh_car_free(ss_fh_car *c) {
     free(c->blocks);
     free(c->table);
     memset(c, 0, sizeof *c);
@@ -24,51 +24,51 @@ static uint64_t cid_hash(const uint8_t *p, size_t n) {
     return h ^ (h >> 29);
 }
 
-static int parse_header(fh_car *c, fh_rd *r) {
+static int parse_header(ss_fh_car *c, ss_fh_rd *r) {
     uint64_t n;
     int have_version = 0;
-    if (fh_map(r, &n)) return r->err;
+    if (ss_fh_map(r, &n)) return r->err;
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return r->err;
+        if (ss_fh_text(r, &k, &kn)) return r->err;
         if (kn == 7 && !memcmp(k, "version", 7)) {
             uint64_t v;
-            if (fh_uint(r, &v)) return fh_fail(r, SS_FH_BAD_CAR, "CAR version is not an integer");
-            if (v != 1) return fh_fail(r, SS_FH_BAD_CAR, "CAR version %llu (only 1 is supported)", (unsigned long long)v);
+            if (ss_fh_uint(r, &v)) return ss_fh_fail(r, SS_FH_BAD_CAR, "CAR version is not an integer");
+            if (v != 1) return ss_fh_fail(r, SS_FH_BAD_CAR, "CAR version %llu (only 1 is supported)", (unsigned long long)v);
             have_version = 1;
         } else if (kn == 5 && !memcmp(k, "roots", 5)) {
             uint64_t nr;
-            if (fh_array(r, &nr)) return r->err;
+            if (ss_fh_array(r, &nr)) return r->err;
             for (uint64_t j = 0; j < nr; j++) {
                 const uint8_t *cid;
                 size_t cl;
-                if (fh_link(r, &cid, &cl)) return r->err;
+                if (ss_fh_link(r, &cid, &cl)) return r->err;
                 if (j == 0) c->root = cid, c->root_len = cl;
             }
-        } else if (fh_skip(r, 8)) {
+        } else if (ss_fh_skip(r, 8)) {
             return r->err;
         }
     }
-    if (!have_version) return fh_fail(r, SS_FH_BAD_CAR, "CAR header without version");
-    if (!c->root) return fh_fail(r, SS_FH_BAD_CAR, "CAR header without roots");
-    if (r->p != r->end) return fh_fail(r, SS_FH_BAD_CAR, "bytes after the CAR header");
+    if (!have_version) return ss_fh_fail(r, SS_FH_BAD_CAR, "CAR header without version");
+    if (!c->root) return ss_fh_fail(r, SS_FH_BAD_CAR, "CAR header without roots");
+    if (r->p != r->end) return ss_fh_fail(r, SS_FH_BAD_CAR, "bytes after the CAR header");
     return 0;
 }
 
-static int add_block(fh_car *c, const fh_cid *cid, const uint8_t *data, size_t n) {
+static int add_block(ss_fh_car *c, const ss_fh_cid *cid, const uint8_t *data, size_t n) {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
-        fh_block *b = realloc(c->blocks, cap * sizeof *b);
+        ss_fh_block *b = realloc(c->blocks, cap * sizeof *b);
         if (!b) return SS_FH_OOM;
         c->blocks = b, c->cap = cap;
     }
-    fh_block *b = &c->blocks[c->n++];
+    ss_fh_block *b = &c->blocks[c->n++];
     b->cid = cid->bytes, b->cid_len = (uint32_t)cid->len, b->data = data, b->data_len = (uint32_t)n;
     return 0;
 }
 
-static int build_table(fh_car *c) {
+static int build_table(ss_fh_car *c) {
     size_t want = 16;
     while (want < c->n * 2) want *= 2;
     if (want > c->table_cap) {
@@ -79,7 +79,7 @@ static int build_table(fh_car *c) {
     memset(c->table, 0, want * sizeof *c->table);
     size_t mask = want - 1;
     for (size_t i = 0; i < c->n; i++) {
-        const fh_block *b = &c->blocks[i];
+        const ss_fh_block *b = &c->blocks[i];
         size_t slot = cid_hash(b->cid, b->cid_len) & mask;
         for (;;) {
             uint32_t e = c->table[slot];
@@ -87,7 +87,7 @@ static int build_table(fh_car *c) {
                 c->table[slot] = (uint32_t)i + 1;
                 break;
             }
-            const fh_block *o = &c->blocks[e - 1];
+            const ss_fh_block *o = &c->blocks[e - 1];
             if (o->cid_len == b->cid_len && !memcmp(o->cid, b->cid, b->cid_len)) break; /* keep the first */
             slot = (slot + 1) & mask;
         }
@@ -96,17 +96,17 @@ static int build_table(fh_car *c) {
     return 0;
 }
 
-int fh_car_index(fh_car *c, const uint8_t *p, size_t n, size_t max_blocks, fh_rd *r) {
+int ss_fh_car_index(ss_fh_car *c, const uint8_t *p, size_t n, size_t max_blocks, ss_fh_rd *r) {
     c->n = 0;
     c->root = NULL, c->root_len = 0;
-    fh_rd_init(r, p, n, r->detail, r->detail_cap);
+    ss_fh_rd_init(r, p, n, r->detail, r->detail_cap);
     uint64_t hlen;
-    int k = fh_uvarint(p, n, &hlen);
-    if (k == 0) return fh_fail(r, SS_FH_TRUNCATED, "CAR header length cut short");
-    if (k < 0) return fh_fail(r, SS_FH_BAD_VARINT, "CAR header length is not a valid varint");
-    if (hlen == 0 || hlen > n - (size_t)k) return fh_fail(r, SS_FH_TRUNCATED, "CAR header of %llu bytes runs past the end", (unsigned long long)hlen);
-    fh_rd h;
-    fh_rd_init(&h, p + k, (size_t)hlen, r->detail, r->detail_cap);
+    int k = ss_fh_uvarint(p, n, &hlen);
+    if (k == 0) return ss_fh_fail(r, SS_FH_TRUNCATED, "CAR header length cut short");
+    if (k < 0) return ss_fh_fail(r, SS_FH_BAD_VARINT, "CAR header length is not a valid varint");
+    if (hlen == 0 || hlen > n - (size_t)k) return ss_fh_fail(r, SS_FH_TRUNCATED, "CAR header of %llu bytes runs past the end", (unsigned long long)hlen);
+    ss_fh_rd h;
+    ss_fh_rd_init(&h, p + k, (size_t)hlen, r->detail, r->detail_cap);
     if (parse_header(c, &h)) {
         r->err = h.err == SS_FH_CBOR_TYPE ? SS_FH_BAD_CAR : h.err;
         return r->err;
@@ -115,29 +115,29 @@ int fh_car_index(fh_car *c, const uint8_t *p, size_t n, size_t max_blocks, fh_rd
     while (q < end) {
         uint64_t slen;
         r->p = q;
-        k = fh_uvarint(q, (size_t)(end - q), &slen);
-        if (k == 0) return fh_fail(r, SS_FH_TRUNCATED, "CAR section length cut short");
-        if (k < 0) return fh_fail(r, SS_FH_BAD_VARINT, "CAR section length is not a valid varint");
+        k = ss_fh_uvarint(q, (size_t)(end - q), &slen);
+        if (k == 0) return ss_fh_fail(r, SS_FH_TRUNCATED, "CAR section length cut short");
+        if (k < 0) return ss_fh_fail(r, SS_FH_BAD_VARINT, "CAR section length is not a valid varint");
         q += k;
-        if (slen > (uint64_t)(end - q)) return fh_fail(r, SS_FH_TRUNCATED, "CAR section of %llu bytes runs past the end", (unsigned long long)slen);
-        fh_cid cid;
-        int e = fh_cid_parse(q, (size_t)slen, &cid);
-        if (e) return fh_fail(r, e, "malformed block CID in the CAR");
-        if (c->n >= max_blocks) return fh_fail(r, SS_FH_CAR_TOO_BIG, "more than %zu blocks in the CAR", max_blocks);
-        if ((e = add_block(c, &cid, q + cid.len, (size_t)slen - cid.len))) return fh_fail(r, e, "out of memory");
+        if (slen > (uint64_t)(end - q)) return ss_fh_fail(r, SS_FH_TRUNCATED, "CAR section of %llu bytes runs past the end", (unsigned long long)slen);
+        ss_fh_cid cid;
+        int e = ss_fh_cid_parse(q, (size_t)slen, &cid);
+        if (e) return ss_fh_fail(r, e, "malformed block CID in the CAR");
+        if (c->n >= max_blocks) return ss_fh_fail(r, SS_FH_CAR_TOO_BIG, "more than %zu blocks in the CAR", max_blocks);
+        if ((e = add_block(c, &cid, q + cid.len, (size_t)slen - cid.len))) return ss_fh_fail(r, e, "out of memory");
         q += slen;
     }
-    if (build_table(c)) return fh_fail(r, SS_FH_OOM, "out of memory");
+    if (build_table(c)) return ss_fh_fail(r, SS_FH_OOM, "out of memory");
     return 0;
 }
 
-const fh_block *fh_car_find(const fh_car *c, const uint8_t *cid, size_t n) {
+const ss_fh_block *ss_fh_car_find(const ss_fh_car *c, const uint8_t *cid, size_t n) {
     if (!c->n || !c->table_cap) return NULL;
     size_t mask = c->table_cap - 1, slot = cid_hash(cid, n) & mask;
     for (;;) {
         uint32_t e = c->table[slot];
         if (!e) return NULL;
-        const fh_block *b = &c->blocks[e - 1];
+        const ss_fh_block *b = &c->blocks[e - 1];
         if (b->cid_len == n && !memcmp(b->cid, cid, n)) return b;
         slot = (slot + 1) & mask;
     }

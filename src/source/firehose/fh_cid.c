@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-int fh_uvarint(const uint8_t *p, size_t n, uint64_t *v) {
+int ss_fh_uvarint(const uint8_t *p, size_t n, uint64_t *v) {
     uint64_t x = 0;
     for (size_t i = 0; i < 9; i++) {
         if (i >= n) return 0;
@@ -30,14 +30,14 @@ int fh_uvarint(const uint8_t *p, size_t n, uint64_t *v) {
 }
 
 static int take_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-    int k = fh_uvarint(*p, (size_t)(end - *p), v);
+    int k = ss_fh_uvarint(*p, (size_t)(end - *p), v);
     if (k == 0) return SS_FH_TRUNCATED;
     if (k < 0) return SS_FH_BAD_VARINT;
     *p += k;
     return 0;
 }
 
-int fh_cid_parse(const uint8_t *p, size_t n, fh_cid *c) {
+int ss_fh_cid_parse(const uint8_t *p, size_t n, ss_fh_cid *c) {
     const uint8_t *q = p, *end = p + (n > FH_MAX_CID_BYTES ? FH_MAX_CID_BYTES : n);
     int e;
     memset(c, 0, sizeof *c);
@@ -89,7 +89,7 @@ static int base58(ss_buf *b, const uint8_t *p, size_t n) {
     return 0;
 }
 
-int fh_cid_text(ss_buf *b, const uint8_t *cid, size_t n) {
+int ss_fh_cid_text(ss_buf *b, const uint8_t *cid, size_t n) {
     if (n == 34 && cid[0] == 0x12 && cid[1] == 0x20) return base58(b, cid, n);
     if (ss_buf_reserve(b, 1 + (n * 8 + 4) / 5) < 0) return -1;
     char *o = b->data + b->len;
@@ -112,19 +112,19 @@ int fh_cid_text(ss_buf *b, const uint8_t *cid, size_t n) {
 
 /* The digest is fetched once and the context reused: OpenSSL 3's one-shot SHA256()
  * looks the algorithm up on every call, which costs more than hashing a small block. */
-int fh_hasher_init(fh_hasher *h) {
+int ss_fh_hasher_init(ss_fh_hasher *h) {
     h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
     h->ctx = EVP_MD_CTX_new();
     return h->md && h->ctx ? 0 : -1;
 }
 
-void fh_hasher_free(fh_hasher *h) {
+void ss_fh_hasher_free(ss_fh_hasher *h) {
     EVP_MD_CTX_free(h->ctx);
     EVP_MD_free(h->md);
     h->ctx = NULL, h->md = NULL;
 }
 
-int fh_cid_verify(fh_hasher *h, const fh_cid *c, const uint8_t *data, size_t n) {
+int ss_fh_cid_verify(ss_fh_hasher *h, const ss_fh_cid *c, const uint8_t *data, size_t n) {
     if (c->mh_code != FH_MH_SHA256 || c->digest_len != 32) return -1;
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;

@@ -78,32 +78,32 @@ typedef struct {
     size_t off, len;
     int64_t cursor;
     const char *reason;
-} fh_out;
+} ss_fh_out;
 
 typedef struct {
     const char *s;
     size_t n;
-} fh_slice;
+} ss_fh_slice;
 
 /* What is known about the frame being decoded, for events and rejects. */
 typedef struct {
     const uint8_t *frame;
     size_t frame_len;
-    fh_slice t;
+    ss_fh_slice t;
     int64_t seq; /* 0 when unknown */
-    fh_slice repo, rev, path, action, time;
+    ss_fh_slice repo, rev, path, action, time;
     int frame_level; /* the reject is about the whole frame: keep its bytes */
-} fh_frame;
+} ss_fh_frame;
 
 struct ss_fh_decoder {
     ss_fh_opts o;
     ss_fh_stats st;
     ss_buf out;
-    fh_out *outs;
+    ss_fh_out *outs;
     size_t nouts, outs_cap;
-    fh_car car;
-    fh_scratch scratch;
-    fh_hasher hasher;
+    ss_fh_car car;
+    ss_fh_scratch scratch;
+    ss_fh_hasher hasher;
     ss_buf tmp;
     int64_t frame_seq;
     int64_t receipt_us;  /* SS_FH_CLOCK_RECEIPT: set by the caller */
@@ -127,7 +127,7 @@ ss_fh_decoder *ss_fh_decoder_new(const ss_fh_opts *opts) {
     d->clock_last = -1;
     d->clock_jump = -1;
     d->receipt_us = -1;
-    if (fh_hasher_init(&d->hasher)) {
+    if (ss_fh_hasher_init(&d->hasher)) {
         ss_fh_decoder_free(d);
         return NULL;
     }
@@ -140,8 +140,8 @@ void ss_fh_decoder_free(ss_fh_decoder *d) {
     ss_buf_free(&d->tmp);
     free(d->outs);
     free(d->scratch.v);
-    fh_car_free(&d->car);
-    fh_hasher_free(&d->hasher);
+    ss_fh_car_free(&d->car);
+    ss_fh_hasher_free(&d->hasher);
     free(d);
 }
 
@@ -150,11 +150,11 @@ void ss_fh_decoder_free(ss_fh_decoder *d) {
 static int push_out(ss_fh_decoder *d, size_t off, const char *reason) {
     if (d->nouts == d->outs_cap) {
         size_t cap = d->outs_cap ? d->outs_cap * 2 : 16;
-        fh_out *o = realloc(d->outs, cap * sizeof *o);
+        ss_fh_out *o = realloc(d->outs, cap * sizeof *o);
         if (!o) return -1;
         d->outs = o, d->outs_cap = cap;
     }
-    fh_out *o = &d->outs[d->nouts++];
+    ss_fh_out *o = &d->outs[d->nouts++];
     o->off = off, o->len = d->out.len - off, o->reason = reason, o->cursor = 0;
     return 0;
 }
@@ -162,14 +162,14 @@ static int push_out(ss_fh_decoder *d, size_t off, const char *reason) {
 #define PUT(lit) ss_buf_append(b, lit, sizeof(lit) - 1)
 
 /* Appends ,"key":"value" with lossy escaping (rejects must be printable whatever the input). */
-static int put_field(ss_buf *b, const char *key, fh_slice v) {
+static int put_field(ss_buf *b, const char *key, ss_fh_slice v) {
     if (!v.s) return 0;
-    return ss_buf_printf(b, ",\"%s\":", key) || fh_json_str(b, v.s, v.n, 1);
+    return ss_buf_printf(b, ",\"%s\":", key) || ss_fh_json_str(b, v.s, v.n, 1);
 }
 
 /* Emits a reject for the frame or the current op; returns 0 or -1 (out of memory). */
-static int reject(ss_fh_decoder *d, fh_frame *f, int reason, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int reject(ss_fh_decoder *d, fh_frame *f, int reason, const char *fmt, ...) {
+static int reject(ss_fh_decoder *d, ss_fh_frame *f, int reason, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int reject(ss_fh_decoder *d, ss_fh_frame *f, int reason, const char *fmt, ...) {
     char detail[256];
     va_list ap;
     va_start(ap, fmt);
@@ -178,14 +178,14 @@ static int reject(ss_fh_decoder *d, fh_frame *f, int reason, const char *fmt, ..
     ss_buf *b = &d->out;
     size_t off = b->len;
     const char *name = ss_fh_reason_name(reason);
-    int e = ss_buf_printf(b, "{\"reason\":\"%s\",\"detail\":", name) || fh_json_str(b, detail, strlen(detail), 1) ||
+    int e = ss_buf_printf(b, "{\"reason\":\"%s\",\"detail\":", name) || ss_fh_json_str(b, detail, strlen(detail), 1) ||
             put_field(b, "t", f->t);
-    if (!e && f->seq > 0) e = PUT(",\"seq\":") || fh_json_i64(b, f->seq);
+    if (!e && f->seq > 0) e = PUT(",\"seq\":") || ss_fh_json_i64(b, f->seq);
     e = e || put_field(b, "repo", f->repo) || put_field(b, "rev", f->rev) || put_field(b, "path", f->path) ||
         put_field(b, "action", f->action) || put_field(b, "time", f->time);
     if (!e && f->frame_level && reason != SS_FH_TOO_BIG && reason != SS_FH_ERROR_FRAME) {
         size_t keep = f->frame_len < d->o.dlq_raw_cap ? f->frame_len : d->o.dlq_raw_cap;
-        e = ss_buf_printf(b, ",\"frame_len\":%zu,\"frame_b64\":\"", f->frame_len) || fh_base64_raw(b, f->frame, keep) ||
+        e = ss_buf_printf(b, ",\"frame_len\":%zu,\"frame_b64\":\"", f->frame_len) || ss_fh_base64_raw(b, f->frame, keep) ||
             PUT("\"");
     }
     e = e || PUT("}") || push_out(d, off, name);
@@ -196,7 +196,7 @@ static int reject(ss_fh_decoder *d, fh_frame *f, int reason, const char *fmt, ..
 }
 
 /* A frame-level reject carrying the reader's detail. */
-static int reject_rd(ss_fh_decoder *d, fh_frame *f, const fh_rd *r, int fallback) {
+static int reject_rd(ss_fh_decoder *d, ss_fh_frame *f, const ss_fh_rd *r, int fallback) {
     int reason = r->err ? r->err : fallback;
     if (reason == SS_FH_OOM) return -1;
     f->frame_level = 1;
@@ -264,22 +264,22 @@ int ss_fh_parse_time_us(const char *s, size_t n, int64_t *out) {
 /* ---- bodies ------------------------------------------------------------------------ */
 
 /* Reads a text field; NULL slice when absent. */
-static int get_text(fh_rd *r, const uint8_t *at, fh_slice *v) {
+static int get_text(ss_fh_rd *r, const uint8_t *at, ss_fh_slice *v) {
     if (!at) return 0;
     r->p = at;
-    if (fh_take_null(r)) return 0;
-    return fh_text(r, &v->s, &v->n);
+    if (ss_fh_take_null(r)) return 0;
+    return ss_fh_text(r, &v->s, &v->n);
 }
 
 static int key_eq(const char *k, size_t kn, const char *lit) { return strlen(lit) == kn && !memcmp(k, lit, kn); }
 
 /* Event prefix {"did":...,"time_us":N,"kind":"K","K":{ */
-static int event_start(ss_buf *b, fh_slice did, int64_t time_us, const char *kind) {
+static int event_start(ss_buf *b, ss_fh_slice did, int64_t time_us, const char *kind) {
     if (PUT("{\"did\":")) return -1;
-    int e = fh_json_str(b, did.s, did.n, 0);
+    int e = ss_fh_json_str(b, did.s, did.n, 0);
     if (e) return e;
     size_t kn = strlen(kind);
-    if (PUT(",\"time_us\":") || fh_json_i64(b, time_us) || PUT(",\"kind\":\"") || ss_buf_append(b, kind, kn) ||
+    if (PUT(",\"time_us\":") || ss_fh_json_i64(b, time_us) || PUT(",\"kind\":\"") || ss_buf_append(b, kind, kn) ||
         PUT("\",\"") || ss_buf_append(b, kind, kn) || PUT("\":{"))
         return -1;
     return 0;
@@ -315,7 +315,7 @@ static int64_t clock_time(ss_fh_decoder *d, int64_t claimed) {
     return t;
 }
 
-static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
+static int frame_time(ss_fh_decoder *d, ss_fh_frame *f, int64_t *us) {
     if (!f->time.s) return reject(d, f, SS_FH_BAD_BODY, "no time field") ? -1 : 1;
     if (ss_fh_parse_time_us(f->time.s, f->time.n, us)) {
         f->frame_level = 1;
@@ -330,7 +330,7 @@ static int frame_time(ss_fh_decoder *d, fh_frame *f, int64_t *us) {
 }
 
 /* Finishes a good event, or turns a string-escaping failure into a reject. */
-static int finish_event(ss_fh_decoder *d, fh_frame *f, size_t off, int e) {
+static int finish_event(ss_fh_decoder *d, ss_fh_frame *f, size_t off, int e) {
     if (e == 0) {
         if (push_out(d, off, NULL)) return -1;
         d->st.events++;
@@ -343,17 +343,17 @@ static int finish_event(ss_fh_decoder *d, fh_frame *f, size_t off, int e) {
 
 typedef struct {
     const uint8_t *seq, *did, *time, *handle, *active, *status;
-} fh_acct_fields;
+} ss_fh_acct_fields;
 
 /* #identity and #account. */
-static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int account) {
-    fh_acct_fields at = {0};
+static int decode_identity_account(ss_fh_decoder *d, ss_fh_frame *f, ss_fh_rd *r, int account) {
+    ss_fh_acct_fields at = {0};
     uint64_t n;
-    if (fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+    if (ss_fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         const uint8_t *v = r->p;
         if (key_eq(k, kn, "seq")) at.seq = v;
         else if (key_eq(k, kn, "did")) at.did = v;
@@ -361,19 +361,19 @@ static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int 
         else if (key_eq(k, kn, "handle")) at.handle = v;
         else if (key_eq(k, kn, "active")) at.active = v;
         else if (key_eq(k, kn, "status")) at.status = v;
-        if (fh_skip(r, d->o.max_depth)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_skip(r, d->o.max_depth)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     }
     if (r->p != r->end) {
-        fh_fail(r, SS_FH_BAD_CBOR, "bytes after the body");
+        ss_fh_fail(r, SS_FH_BAD_CBOR, "bytes after the body");
         return reject_rd(d, f, r, SS_FH_BAD_CBOR);
     }
     const uint8_t *end_pos = r->p;
     uint64_t seq = 0;
-    fh_slice did = {0}, handle = {0}, status = {0};
+    ss_fh_slice did = {0}, handle = {0}, status = {0};
     int active = 0;
     if (at.seq) {
         r->p = at.seq;
-        if (fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         f->seq = (int64_t)seq;
     }
     if (get_text(r, at.did, &did) || get_text(r, at.time, &f->time) || get_text(r, at.handle, &handle) ||
@@ -382,8 +382,8 @@ static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int 
     f->repo = did;
     if (account) {
         r->p = at.active ? at.active : end_pos;
-        if (!at.active || fh_bool(r, &active)) {
-            if (!r->err) fh_fail(r, SS_FH_BAD_BODY, "account without active");
+        if (!at.active || ss_fh_bool(r, &active)) {
+            if (!r->err) ss_fh_fail(r, SS_FH_BAD_BODY, "account without active");
             return reject_rd(d, f, r, SS_FH_BAD_BODY);
         }
     }
@@ -404,15 +404,15 @@ static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int 
     int e = event_start(b, did, us, account ? "account" : "identity");
     if (account) {
         e = e ? e : (active ? PUT("\"active\":true,\"did\":") : PUT("\"active\":false,\"did\":"));
-        e = e ? e : fh_json_str(b, did.s, did.n, 0);
+        e = e ? e : ss_fh_json_str(b, did.s, did.n, 0);
     } else {
         e = e ? e : PUT("\"did\":");
-        e = e ? e : fh_json_str(b, did.s, did.n, 0);
-        if (!e && handle.s) e = PUT(",\"handle\":") ? -1 : fh_json_str(b, handle.s, handle.n, 0);
+        e = e ? e : ss_fh_json_str(b, did.s, did.n, 0);
+        if (!e && handle.s) e = PUT(",\"handle\":") ? -1 : ss_fh_json_str(b, handle.s, handle.n, 0);
     }
-    e = e ? e : (PUT(",\"seq\":") || fh_json_i64(b, (int64_t)seq)) ? -1 : 0;
-    if (!e && account && status.s) e = PUT(",\"status\":") ? -1 : fh_json_str(b, status.s, status.n, 0);
-    e = e ? e : PUT(",\"time\":") ? -1 : fh_json_str(b, f->time.s, f->time.n, 0);
+    e = e ? e : (PUT(",\"seq\":") || ss_fh_json_i64(b, (int64_t)seq)) ? -1 : 0;
+    if (!e && account && status.s) e = PUT(",\"status\":") ? -1 : ss_fh_json_str(b, status.s, status.n, 0);
+    e = e ? e : PUT(",\"time\":") ? -1 : ss_fh_json_str(b, f->time.s, f->time.n, 0);
     e = e ? e : PUT("}}") ? -1 : 0;
     if (account) d->st.account++;
     else d->st.identity++;
@@ -421,34 +421,34 @@ static int decode_identity_account(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int 
 
 typedef struct {
     const uint8_t *seq, *repo, *rev, *ops, *blocks, *time, *commit, *too_big;
-} fh_commit_fields;
+} ss_fh_commit_fields;
 
 /* Verifies a block against its CID when verification is on. Returns 0, or a reason. */
-static int check_block(ss_fh_decoder *d, const fh_block *blk, char *why, size_t whylen) {
-    fh_cid c;
-    int e = fh_cid_parse(blk->cid, blk->cid_len, &c);
+static int check_block(ss_fh_decoder *d, const ss_fh_block *blk, char *why, size_t whylen) {
+    ss_fh_cid c;
+    int e = ss_fh_cid_parse(blk->cid, blk->cid_len, &c);
     if (e) return snprintf(why, whylen, "malformed CID"), e;
     if (!d->o.verify_cids) return 0;
-    int ok = fh_cid_verify(&d->hasher, &c, blk->data, blk->data_len);
+    int ok = ss_fh_cid_verify(&d->hasher, &c, blk->data, blk->data_len);
     if (ok < 0) return snprintf(why, whylen, "CID hash 0x%llx is not sha2-256", (unsigned long long)c.mh_code), SS_FH_BAD_CID;
     if (!ok) return snprintf(why, whylen, "block of %u bytes does not hash to its CID", blk->data_len), SS_FH_CID_MISMATCH;
     return 0;
 }
 
 /* One op of a commit: an event, or a reject for that op alone. */
-static int decode_op(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t us) {
+static int decode_op(ss_fh_decoder *d, ss_fh_frame *f, ss_fh_rd *r, int64_t us) {
     uint64_t n;
     const uint8_t *cid_at = NULL, *action_at = NULL, *path_at = NULL;
-    f->path = (fh_slice){0}, f->action = (fh_slice){0};
-    if (fh_map(r, &n)) return SS_FH_BAD_OP;
+    f->path = (ss_fh_slice){0}, f->action = (ss_fh_slice){0};
+    if (ss_fh_map(r, &n)) return SS_FH_BAD_OP;
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return SS_FH_BAD_OP;
+        if (ss_fh_text(r, &k, &kn)) return SS_FH_BAD_OP;
         if (key_eq(k, kn, "cid")) cid_at = r->p;
         else if (key_eq(k, kn, "action")) action_at = r->p;
         else if (key_eq(k, kn, "path")) path_at = r->p;
-        if (fh_skip(r, d->o.max_depth)) return r->err;
+        if (ss_fh_skip(r, d->o.max_depth)) return r->err;
     }
     const uint8_t *after = r->p;
     if (get_text(r, action_at, &f->action) || get_text(r, path_at, &f->path)) {
@@ -467,62 +467,62 @@ static int decode_op(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t us) {
     if (!slash || slash == f->path.s || slash + 1 == f->path.s + f->path.n ||
         memchr(slash + 1, '/', (size_t)(f->path.s + f->path.n - slash - 1)))
         return reject(d, f, SS_FH_BAD_OP, "op path is not collection/rkey");
-    fh_slice coll = {f->path.s, (size_t)(slash - f->path.s)};
-    fh_slice rkey = {slash + 1, (size_t)(f->path.s + f->path.n - slash - 1)};
+    ss_fh_slice coll = {f->path.s, (size_t)(slash - f->path.s)};
+    ss_fh_slice rkey = {slash + 1, (size_t)(f->path.s + f->path.n - slash - 1)};
     const uint8_t *cid = NULL;
     size_t cid_len = 0;
-    const fh_block *blk = NULL;
+    const ss_fh_block *blk = NULL;
     if (op != 3) {
-        fh_rd cr = *r;
+        ss_fh_rd cr = *r;
         cr.p = cid_at;
         cr.err = 0;
         cr.detail = NULL;
-        if (!cid_at || fh_take_null(&cr)) return reject(d, f, SS_FH_BAD_OP, "%s op without a cid", op == 1 ? "create" : "update");
-        if (fh_link(&cr, &cid, &cid_len)) return reject(d, f, cr.err == SS_FH_CBOR_TYPE ? SS_FH_BAD_OP : cr.err, "op cid is not a valid CID link");
-        blk = fh_car_find(&d->car, cid, cid_len);
+        if (!cid_at || ss_fh_take_null(&cr)) return reject(d, f, SS_FH_BAD_OP, "%s op without a cid", op == 1 ? "create" : "update");
+        if (ss_fh_link(&cr, &cid, &cid_len)) return reject(d, f, cr.err == SS_FH_CBOR_TYPE ? SS_FH_BAD_OP : cr.err, "op cid is not a valid CID link");
+        blk = ss_fh_car_find(&d->car, cid, cid_len);
         if (!blk) return reject(d, f, SS_FH_MISSING_BLOCK, "record block not in the CAR");
         if (blk->data_len > d->o.max_record_bytes)
             return reject(d, f, SS_FH_RECORD_TOO_BIG, "record of %u bytes (limit %zu)", blk->data_len, d->o.max_record_bytes);
         char why[96];
         int e = check_block(d, blk, why, sizeof why);
         if (e) return reject(d, f, e, "record: %s", why);
-        fh_cid c;
-        fh_cid_parse(blk->cid, blk->cid_len, &c);
+        ss_fh_cid c;
+        ss_fh_cid_parse(blk->cid, blk->cid_len, &c);
         if (c.codec != FH_CODEC_DAG_CBOR) return reject(d, f, SS_FH_BAD_CID, "record codec 0x%llx is not dag-cbor", (unsigned long long)c.codec);
     }
     ss_buf *b = &d->out;
     size_t off = b->len;
     static const char *const opname[] = {"", "create", "update", "delete"};
     int e = event_start(b, f->repo, us, "commit");
-    e = e ? e : PUT("\"rev\":") ? -1 : fh_json_str(b, f->rev.s, f->rev.n, 0);
-    e = e ? e : (PUT(",\"operation\":\"") || ss_buf_puts(b, opname[op]) || PUT("\",\"collection\":")) ? -1 : fh_json_str(b, coll.s, coll.n, 0);
-    e = e ? e : PUT(",\"rkey\":") ? -1 : fh_json_str(b, rkey.s, rkey.n, 0);
+    e = e ? e : PUT("\"rev\":") ? -1 : ss_fh_json_str(b, f->rev.s, f->rev.n, 0);
+    e = e ? e : (PUT(",\"operation\":\"") || ss_buf_puts(b, opname[op]) || PUT("\",\"collection\":")) ? -1 : ss_fh_json_str(b, coll.s, coll.n, 0);
+    e = e ? e : PUT(",\"rkey\":") ? -1 : ss_fh_json_str(b, rkey.s, rkey.n, 0);
     if (e) return finish_event(d, f, off, e);
     if (op != 3) {
         if (PUT(",\"record\":")) return -1;
-        fh_rd rr;
+        ss_fh_rd rr;
         d->detail[0] = '\0';
-        fh_rd_init(&rr, blk->data, blk->data_len, d->detail, sizeof d->detail);
-        e = fh_record_json(&rr, b, &d->scratch);
+        ss_fh_rd_init(&rr, blk->data, blk->data_len, d->detail, sizeof d->detail);
+        e = ss_fh_record_json(&rr, b, &d->scratch);
         if (e) {
             b->len = off;
             if (e == SS_FH_OOM) return -1;
             return reject(d, f, e, "record: %s", d->detail);
         }
-        if (PUT(",\"cid\":\"") || fh_cid_text(b, cid, cid_len) || PUT("\"")) return -1;
+        if (PUT(",\"cid\":\"") || ss_fh_cid_text(b, cid, cid_len) || PUT("\"")) return -1;
     }
     /* the claimed time, verbatim: the claimed_time column (time_us is the clock's) */
-    e = PUT(",\"time\":") ? -1 : fh_json_str(b, f->time.s, f->time.n, 0);
+    e = PUT(",\"time\":") ? -1 : ss_fh_json_str(b, f->time.s, f->time.n, 0);
     if (e) return finish_event(d, f, off, e);
     return finish_event(d, f, off, PUT("}}") ? -1 : 0);
 }
 
-static int slice_eq(fh_slice a, fh_slice b) { return a.n == b.n && (a.n == 0 || !memcmp(a.s, b.s, a.n)); }
+static int slice_eq(ss_fh_slice a, ss_fh_slice b) { return a.n == b.n && (a.n == 0 || !memcmp(a.s, b.s, a.n)); }
 
 /* The commit's signature against its account's key (o.sig_key). No key known: passed and
  * counted. A failure asks for a fresh key once (a rotated key) before the reject. Returns
  * 0, 1 after a reject, -1 when out of memory. f->frame_level is 1 here. */
-static int check_signature(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
+static int check_signature(ss_fh_decoder *d, ss_fh_frame *f, const ss_fh_block *cb) {
     ss_buf_reset(&d->tmp);
     if (ss_buf_reserve(&d->tmp, cb->data_len) < 0) return -1;
     const uint8_t *sig = NULL;
@@ -559,23 +559,23 @@ static int check_signature(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
  * rev (what `goat firehose --verify-basic` checks); a relay passing on a commit for
  * another repo, or another revision, is not to be believed. Returns 0 when they agree,
  * 1 after a reject, -1 when out of memory. */
-static int check_commit_object(ss_fh_decoder *d, fh_frame *f, const fh_block *cb) {
-    fh_rd r;
+static int check_commit_object(ss_fh_decoder *d, ss_fh_frame *f, const ss_fh_block *cb) {
+    ss_fh_rd r;
     d->detail[0] = '\0';
-    fh_rd_init(&r, cb->data, cb->data_len, d->detail, sizeof d->detail);
+    ss_fh_rd_init(&r, cb->data, cb->data_len, d->detail, sizeof d->detail);
     uint64_t n;
-    fh_slice did = {0}, rev = {0};
-    int bad = fh_map(&r, &n) != 0;
+    ss_fh_slice did = {0}, rev = {0};
+    int bad = ss_fh_map(&r, &n) != 0;
     for (uint64_t i = 0; !bad && i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(&r, &k, &kn)) {
+        if (ss_fh_text(&r, &k, &kn)) {
             bad = 1;
             break;
         }
-        fh_slice *dst = key_eq(k, kn, "did") ? &did : key_eq(k, kn, "rev") ? &rev : NULL;
-        if (dst) bad = fh_text(&r, &dst->s, &dst->n) != 0;
-        else bad = fh_skip(&r, d->o.max_depth) != 0;
+        ss_fh_slice *dst = key_eq(k, kn, "did") ? &did : key_eq(k, kn, "rev") ? &rev : NULL;
+        if (dst) bad = ss_fh_text(&r, &dst->s, &dst->n) != 0;
+        else bad = ss_fh_skip(&r, d->o.max_depth) != 0;
     }
     f->frame_level = 1;
     if (bad || !did.s || !rev.s)
@@ -597,7 +597,7 @@ static int check_commit_object(ss_fh_decoder *d, fh_frame *f, const fh_block *cb
 /* A sync event {"kind":"sync","sync":{"did","rev","seq","time"}} for f (repo, rev, seq and
  * time set): the repo changed in a way the stream does not carry (#sync, a tooBig commit),
  * so a researcher knows which repo to backfill at which rev. */
-static int emit_sync(ss_fh_decoder *d, fh_frame *f, const char *what) {
+static int emit_sync(ss_fh_decoder *d, ss_fh_frame *f, const char *what) {
     if (f->seq <= 0 || !f->repo.s || f->repo.n == 0 || !f->rev.s || f->rev.n == 0) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_BODY, "%s without %s", what,
@@ -609,23 +609,23 @@ static int emit_sync(ss_fh_decoder *d, fh_frame *f, const char *what) {
     ss_buf *b = &d->out;
     size_t off = b->len;
     int e = event_start(b, f->repo, us, "sync");
-    e = e ? e : PUT("\"did\":") ? -1 : fh_json_str(b, f->repo.s, f->repo.n, 0);
-    e = e ? e : PUT(",\"rev\":") ? -1 : fh_json_str(b, f->rev.s, f->rev.n, 0);
-    e = e ? e : (PUT(",\"seq\":") || fh_json_i64(b, f->seq)) ? -1 : 0;
-    e = e ? e : PUT(",\"time\":") ? -1 : fh_json_str(b, f->time.s, f->time.n, 0);
+    e = e ? e : PUT("\"did\":") ? -1 : ss_fh_json_str(b, f->repo.s, f->repo.n, 0);
+    e = e ? e : PUT(",\"rev\":") ? -1 : ss_fh_json_str(b, f->rev.s, f->rev.n, 0);
+    e = e ? e : (PUT(",\"seq\":") || ss_fh_json_i64(b, f->seq)) ? -1 : 0;
+    e = e ? e : PUT(",\"time\":") ? -1 : ss_fh_json_str(b, f->time.s, f->time.n, 0);
     e = e ? e : PUT("}}") ? -1 : 0;
     return finish_event(d, f, off, e);
 }
 
-static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
-    fh_commit_fields at = {0};
+static int decode_commit(ss_fh_decoder *d, ss_fh_frame *f, ss_fh_rd *r) {
+    ss_fh_commit_fields at = {0};
     uint64_t n;
     d->st.commits++;
-    if (fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+    if (ss_fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         const uint8_t *v = r->p;
         if (key_eq(k, kn, "seq")) at.seq = v;
         else if (key_eq(k, kn, "repo")) at.repo = v;
@@ -635,16 +635,16 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         else if (key_eq(k, kn, "time")) at.time = v;
         else if (key_eq(k, kn, "commit")) at.commit = v;
         else if (key_eq(k, kn, "tooBig")) at.too_big = v;
-        if (fh_skip(r, d->o.max_depth)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_skip(r, d->o.max_depth)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     }
     if (r->p != r->end) {
-        fh_fail(r, SS_FH_BAD_CBOR, "bytes after the body");
+        ss_fh_fail(r, SS_FH_BAD_CBOR, "bytes after the body");
         return reject_rd(d, f, r, SS_FH_BAD_CBOR);
     }
     uint64_t seq = 0;
     if (at.seq) {
         r->p = at.seq;
-        if (fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         f->seq = (int64_t)seq;
     }
     if (get_text(r, at.repo, &f->repo) || get_text(r, at.rev, &f->rev) || get_text(r, at.time, &f->time))
@@ -652,7 +652,7 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     int too_big = 0;
     if (at.too_big) {
         r->p = at.too_big;
-        if (fh_bool(r, &too_big)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_bool(r, &too_big)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     }
     if (!at.seq || !f->repo.s || !f->rev.s || !at.ops) {
         f->frame_level = 1;
@@ -664,7 +664,7 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     }
     uint64_t nops;
     r->p = at.ops;
-    if (fh_array(r, &nops)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+    if (ss_fh_array(r, &nops)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     d->st.ops += nops;
     if (too_big) { /* its ops are not in the frame: archived as a sync event, the backfill signal */
         d->st.too_big++;
@@ -684,23 +684,23 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     const uint8_t *commit;
     size_t commit_len;
     r->p = at.blocks ? at.blocks : r->end; /* absent: the offset of the body's end */
-    if (!at.blocks || fh_bytes(r, &car, &car_len)) {
-        if (!r->err) fh_fail(r, SS_FH_BAD_BODY, "#commit without blocks");
+    if (!at.blocks || ss_fh_bytes(r, &car, &car_len)) {
+        if (!r->err) ss_fh_fail(r, SS_FH_BAD_BODY, "#commit without blocks");
         return reject_rd(d, f, r, SS_FH_BAD_BODY);
     }
     r->p = at.commit ? at.commit : r->end;
-    if (!at.commit || fh_link(r, &commit, &commit_len)) {
-        if (!r->err) fh_fail(r, SS_FH_BAD_BODY, "#commit without commit");
+    if (!at.commit || ss_fh_link(r, &commit, &commit_len)) {
+        if (!r->err) ss_fh_fail(r, SS_FH_BAD_BODY, "#commit without commit");
         return reject_rd(d, f, r, SS_FH_BAD_BODY);
     }
     if (car_len > d->o.max_car_bytes) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_CAR_TOO_BIG, "blocks of %zu bytes (limit %zu)", car_len, d->o.max_car_bytes);
     }
-    fh_rd cr;
-    fh_rd_init(&cr, car, car_len, d->detail, sizeof d->detail);
+    ss_fh_rd cr;
+    ss_fh_rd_init(&cr, car, car_len, d->detail, sizeof d->detail);
     d->detail[0] = '\0';
-    if (fh_car_index(&d->car, car, car_len, d->o.max_blocks, &cr)) {
+    if (ss_fh_car_index(&d->car, car, car_len, d->o.max_blocks, &cr)) {
         char why[sizeof d->detail + 8];
         snprintf(why, sizeof why, "CAR: %s", d->detail);
         f->frame_level = 1;
@@ -710,7 +710,7 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_BAD_CAR, "CAR root is not the commit CID");
     }
-    const fh_block *cb = fh_car_find(&d->car, commit, commit_len);
+    const ss_fh_block *cb = ss_fh_car_find(&d->car, commit, commit_len);
     if (!cb) {
         f->frame_level = 1;
         return reject(d, f, SS_FH_MISSING_BLOCK, "commit block not in the CAR");
@@ -725,7 +725,7 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
     if (e) return e < 0 ? -1 : 0;
     /* The ops, in order. */
     r->p = at.ops;
-    fh_array(r, &nops);
+    ss_fh_array(r, &nops);
     for (uint64_t i = 0; i < nops; i++) {
         const uint8_t *op_start = r->p;
         int rc = decode_op(d, f, r, us);
@@ -733,30 +733,30 @@ static int decode_commit(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
         if (rc > 0) { /* the op map itself was malformed: skip it and say so */
             r->p = op_start;
             r->err = 0;
-            f->path = (fh_slice){0}, f->action = (fh_slice){0};
+            f->path = (ss_fh_slice){0}, f->action = (ss_fh_slice){0};
             if (reject(d, f, rc, "op %llu is not a map of strings and a CID", (unsigned long long)i)) return -1;
-            if (fh_skip(r, d->o.max_depth)) return 0; /* cannot happen: the body was checked */
+            if (ss_fh_skip(r, d->o.max_depth)) return 0; /* cannot happen: the body was checked */
         }
     }
-    f->path = (fh_slice){0}, f->action = (fh_slice){0};
+    f->path = (ss_fh_slice){0}, f->action = (ss_fh_slice){0};
     return 0;
 }
 
-static int decode_sync(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
+static int decode_sync(ss_fh_decoder *d, ss_fh_frame *f, ss_fh_rd *r) {
     uint64_t n, seq;
     d->st.sync++;
-    if (fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+    if (ss_fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        if (ss_fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
         if (key_eq(k, kn, "seq")) {
-            if (fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+            if (ss_fh_uint(r, &seq) || seq > INT64_MAX) return reject_rd(d, f, r, SS_FH_BAD_BODY);
             f->seq = (int64_t)seq;
-        } else if ((key_eq(k, kn, "did") || key_eq(k, kn, "rev") || key_eq(k, kn, "time")) && !fh_take_null(r)) {
-            fh_slice *dst = key_eq(k, kn, "did") ? &f->repo : key_eq(k, kn, "rev") ? &f->rev : &f->time;
-            if (fh_text(r, &dst->s, &dst->n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
-        } else if (fh_skip(r, d->o.max_depth)) {
+        } else if ((key_eq(k, kn, "did") || key_eq(k, kn, "rev") || key_eq(k, kn, "time")) && !ss_fh_take_null(r)) {
+            ss_fh_slice *dst = key_eq(k, kn, "did") ? &f->repo : key_eq(k, kn, "rev") ? &f->rev : &f->time;
+            if (ss_fh_text(r, &dst->s, &dst->n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        } else if (ss_fh_skip(r, d->o.max_depth)) {
             return reject_rd(d, f, r, SS_FH_BAD_BODY);
         }
     }
@@ -769,18 +769,18 @@ static int decode_sync(ss_fh_decoder *d, fh_frame *f, fh_rd *r) {
 }
 
 /* #info and op = -1 errors: {name|error, message}. Kept for the transport to act on. */
-static int decode_notice(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int is_error) {
+static int decode_notice(ss_fh_decoder *d, ss_fh_frame *f, ss_fh_rd *r, int is_error) {
     uint64_t n;
-    fh_slice name = {0}, msg = {0};
-    if (fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+    ss_fh_slice name = {0}, msg = {0};
+    if (ss_fh_map(r, &n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
-        fh_slice *dst = key_eq(k, kn, is_error ? "error" : "name") ? &name : key_eq(k, kn, "message") ? &msg : NULL;
-        if (dst && !fh_take_null(r)) {
-            if (fh_text(r, &dst->s, &dst->n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
-        } else if (!dst && fh_skip(r, d->o.max_depth)) {
+        if (ss_fh_text(r, &k, &kn)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        ss_fh_slice *dst = key_eq(k, kn, is_error ? "error" : "name") ? &name : key_eq(k, kn, "message") ? &msg : NULL;
+        if (dst && !ss_fh_take_null(r)) {
+            if (ss_fh_text(r, &dst->s, &dst->n)) return reject_rd(d, f, r, SS_FH_BAD_BODY);
+        } else if (!dst && ss_fh_skip(r, d->o.max_depth)) {
             return reject_rd(d, f, r, SS_FH_BAD_BODY);
         }
     }
@@ -799,28 +799,28 @@ static int decode_notice(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int is_error) 
 }
 
 /* The header {op, t}; returns 0 and fills op/t, or a reason. */
-static int read_header(fh_rd *r, int64_t *op, fh_slice *t) {
+static int read_header(ss_fh_rd *r, int64_t *op, ss_fh_slice *t) {
     uint64_t n;
     int have_op = 0;
-    if (fh_map(r, &n)) return r->err;
+    if (ss_fh_map(r, &n)) return r->err;
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return r->err;
+        if (ss_fh_text(r, &k, &kn)) return r->err;
         if (key_eq(k, kn, "op")) {
-            if (fh_int(r, op)) return r->err;
+            if (ss_fh_int(r, op)) return r->err;
             have_op = 1;
         } else if (key_eq(k, kn, "t")) {
-            if (fh_text(r, &t->s, &t->n)) return r->err;
-        } else if (fh_skip(r, 4)) {
+            if (ss_fh_text(r, &t->s, &t->n)) return r->err;
+        } else if (ss_fh_skip(r, 4)) {
             return r->err;
         }
     }
-    if (!have_op) return fh_fail(r, SS_FH_BAD_HEADER, "header without op");
+    if (!have_op) return ss_fh_fail(r, SS_FH_BAD_HEADER, "header without op");
     return 0;
 }
 
-static int decode_body(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t op) {
+static int decode_body(ss_fh_decoder *d, ss_fh_frame *f, ss_fh_rd *r, int64_t op) {
     if (op == -1) return decode_notice(d, f, r, 1);
     if (op != 1) {
         f->frame_level = 1;
@@ -840,7 +840,7 @@ static int decode_body(ss_fh_decoder *d, fh_frame *f, fh_rd *r, int64_t op) {
 }
 
 int ss_fh_decode(ss_fh_decoder *d, const uint8_t *frame, size_t len) {
-    fh_frame f;
+    ss_fh_frame f;
     memset(&f, 0, sizeof f);
     f.frame = frame, f.frame_len = len;
     ss_buf_reset(&d->out);
@@ -854,8 +854,8 @@ int ss_fh_decode(ss_fh_decoder *d, const uint8_t *frame, size_t len) {
         f.frame_level = 1;
         rc = reject(d, &f, SS_FH_FRAME_TOO_BIG, "frame of %zu bytes (limit %zu)", len, d->o.max_frame_bytes);
     } else {
-        fh_rd r;
-        fh_rd_init(&r, frame, len, d->detail, sizeof d->detail);
+        ss_fh_rd r;
+        ss_fh_rd_init(&r, frame, len, d->detail, sizeof d->detail);
         int64_t op = 0;
         if (read_header(&r, &op, &f.t)) {
             rc = reject_rd(d, &f, &r, SS_FH_BAD_HEADER);
@@ -881,7 +881,7 @@ int ss_fh_decode(ss_fh_decoder *d, const uint8_t *frame, size_t len) {
 size_t ss_fh_output_count(const ss_fh_decoder *d) { return d->nouts; }
 
 void ss_fh_output(const ss_fh_decoder *d, size_t i, ss_source_msg *msg) {
-    const fh_out *o = &d->outs[i];
+    const ss_fh_out *o = &d->outs[i];
     msg->data = d->out.data + o->off;
     msg->len = o->len;
     msg->cursor = o->cursor;
@@ -909,11 +909,11 @@ const char *ss_fh_last_sync(const ss_fh_decoder *d) { return d->last_sync; }
 const char *ss_fh_last_detail(const ss_fh_decoder *d) { return d->detail; }
 
 int ss_fh_record_to_json(ss_fh_decoder *d, const uint8_t *cbor, size_t len, const char **json, size_t *json_len) {
-    fh_rd r;
+    ss_fh_rd r;
     d->detail[0] = '\0';
-    fh_rd_init(&r, cbor, len, d->detail, sizeof d->detail);
+    ss_fh_rd_init(&r, cbor, len, d->detail, sizeof d->detail);
     ss_buf_reset(&d->tmp);
-    int e = fh_record_json(&r, &d->tmp, &d->scratch);
+    int e = ss_fh_record_json(&r, &d->tmp, &d->scratch);
     if (e) return e;
     *json = d->tmp.data;
     *json_len = d->tmp.len;

@@ -24,30 +24,30 @@ typedef struct {
     int err;                       /* first ss_fh_reason hit, 0 while fine */
     char *detail;                  /* where a message goes (may be NULL) */
     size_t detail_cap;
-} fh_rd;
+} ss_fh_rd;
 
 enum { FH_MAJ_UINT = 0, FH_MAJ_NEG, FH_MAJ_BYTES, FH_MAJ_TEXT, FH_MAJ_ARRAY, FH_MAJ_MAP, FH_MAJ_TAG, FH_MAJ_SIMPLE };
 enum { FH_SIMPLE_FALSE = 20, FH_SIMPLE_TRUE = 21, FH_SIMPLE_NULL = 22 };
 
-void fh_rd_init(fh_rd *r, const uint8_t *p, size_t n, char *detail, size_t detail_cap);
+void ss_fh_rd_init(ss_fh_rd *r, const uint8_t *p, size_t n, char *detail, size_t detail_cap);
 /* Records the first failure (later ones keep the first message); returns reason. */
-int fh_fail(fh_rd *r, int reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ss_fh_fail(ss_fh_rd *r, int reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Reads one item head. Major 7 yields only false/true/null (arg = 20/21/22). */
-int fh_head(fh_rd *r, int *major, uint64_t *arg);
+int ss_fh_head(ss_fh_rd *r, int *major, uint64_t *arg);
 /* Skips one whole item, checking structure, up to depth nested containers. */
-int fh_skip(fh_rd *r, int depth);
-int fh_text(fh_rd *r, const char **s, size_t *n);
-int fh_bytes(fh_rd *r, const uint8_t **b, size_t *n);
-int fh_uint(fh_rd *r, uint64_t *v);
-int fh_int(fh_rd *r, int64_t *v);
-int fh_bool(fh_rd *r, int *v);
-int fh_map(fh_rd *r, uint64_t *n);
-int fh_array(fh_rd *r, uint64_t *n);
+int ss_fh_skip(ss_fh_rd *r, int depth);
+int ss_fh_text(ss_fh_rd *r, const char **s, size_t *n);
+int ss_fh_bytes(ss_fh_rd *r, const uint8_t **b, size_t *n);
+int ss_fh_uint(ss_fh_rd *r, uint64_t *v);
+int ss_fh_int(ss_fh_rd *r, int64_t *v);
+int ss_fh_bool(ss_fh_rd *r, int *v);
+int ss_fh_map(ss_fh_rd *r, uint64_t *n);
+int ss_fh_array(ss_fh_rd *r, uint64_t *n);
 /* Tag 42 + byte string 0x00 + binary CID; sets the binary CID (without the 0x00). */
-int fh_link(fh_rd *r, const uint8_t **cid, size_t *n);
+int ss_fh_link(ss_fh_rd *r, const uint8_t **cid, size_t *n);
 /* Consumes a null and returns 1, or returns 0 and consumes nothing. */
-int fh_take_null(fh_rd *r);
-static inline size_t fh_left(const fh_rd *r) { return (size_t)(r->end - r->p); }
+int ss_fh_take_null(ss_fh_rd *r);
+static inline size_t ss_fh_left(const ss_fh_rd *r) { return (size_t)(r->end - r->p); }
 
 /* ---- CIDs -------------------------------------------------------------------------- */
 
@@ -62,23 +62,23 @@ typedef struct {
     uint64_t version, codec, mh_code;
     const uint8_t *digest;
     size_t digest_len;
-} fh_cid;
+} ss_fh_cid;
 
 /* Reads an unsigned varint (multiformats: at most 9 bytes, minimal). Returns bytes used,
  * 0 when truncated, -1 when malformed. */
-int fh_uvarint(const uint8_t *p, size_t n, uint64_t *v);
+int ss_fh_uvarint(const uint8_t *p, size_t n, uint64_t *v);
 /* Parses a binary CID at the start of p[0..n); sets c->len. Returns 0 or a reason. */
-int fh_cid_parse(const uint8_t *p, size_t n, fh_cid *c);
+int ss_fh_cid_parse(const uint8_t *p, size_t n, ss_fh_cid *c);
 /* Appends the CID's text form ("b" + base32 lower, or base58btc for CIDv0) without quotes. */
-int fh_cid_text(ss_buf *b, const uint8_t *cid, size_t n);
+int ss_fh_cid_text(ss_buf *b, const uint8_t *cid, size_t n);
 typedef struct {
     struct evp_md_st *md;
     struct evp_md_ctx_st *ctx;
-} fh_hasher;
-int fh_hasher_init(fh_hasher *h);
-void fh_hasher_free(fh_hasher *h);
+} ss_fh_hasher;
+int ss_fh_hasher_init(ss_fh_hasher *h);
+void ss_fh_hasher_free(ss_fh_hasher *h);
 /* 1 when data hashes to the CID (sha-256 multihash), 0 when not; -1 unsupported hash. */
-int fh_cid_verify(fh_hasher *h, const fh_cid *c, const uint8_t *data, size_t n);
+int ss_fh_cid_verify(ss_fh_hasher *h, const ss_fh_cid *c, const uint8_t *data, size_t n);
 
 /* ---- CAR --------------------------------------------------------------------------- */
 
@@ -87,45 +87,45 @@ typedef struct {
     uint32_t cid_len;
     uint32_t data_len;
     const uint8_t *data;
-} fh_block;
+} ss_fh_block;
 
 typedef struct {
-    fh_block *blocks;
+    ss_fh_block *blocks;
     size_t n, cap;
     uint32_t *table; /* open addressing: index+1 into blocks, 0 = empty */
     size_t table_cap;
     const uint8_t *root; /* first root CID */
     size_t root_len;
-} fh_car;
+} ss_fh_car;
 
-void fh_car_free(fh_car *c);
+void ss_fh_car_free(ss_fh_car *c);
 /* Indexes a CAR v1; returns 0 or a reason with a detail in r. */
-int fh_car_index(fh_car *c, const uint8_t *p, size_t n, size_t max_blocks, fh_rd *r);
-const fh_block *fh_car_find(const fh_car *c, const uint8_t *cid, size_t n);
+int ss_fh_car_index(ss_fh_car *c, const uint8_t *p, size_t n, size_t max_blocks, ss_fh_rd *r);
+const ss_fh_block *ss_fh_car_find(const ss_fh_car *c, const uint8_t *cid, size_t n);
 
 /* ---- JSON -------------------------------------------------------------------------- */
 
 /* Appends a JSON string the way Go's encoding/json (and Jetstream's goccy/go-json) print
  * it: \" \\ \n \r \t, other controls and < > & as \u00XX, U+2028/2029 escaped. Invalid
  * UTF-8 returns SS_FH_BAD_UTF8 (or, when lossy, is written as \ufffd). -1 on OOM. */
-int fh_json_str(ss_buf *b, const char *s, size_t n, int lossy);
-int fh_json_i64(ss_buf *b, int64_t v);
-int fh_base64_raw(ss_buf *b, const uint8_t *p, size_t n); /* std alphabet, no padding */
+int ss_fh_json_str(ss_buf *b, const char *s, size_t n, int lossy);
+int ss_fh_json_i64(ss_buf *b, int64_t v);
+int ss_fh_base64_raw(ss_buf *b, const uint8_t *p, size_t n); /* std alphabet, no padding */
 
 typedef struct {
     const uint8_t *key;
     uint32_t key_len;
     const uint8_t *val; /* start of the value */
-} fh_entry;
+} ss_fh_entry;
 
 typedef struct {
-    fh_entry *v;
+    ss_fh_entry *v;
     size_t n, cap;
     int max_depth;
-} fh_scratch;
+} ss_fh_scratch;
 
 /* Writes the record (a DAG-CBOR map filling r exactly) as JSON. Returns 0 or a reason;
  * on failure b holds a partial object the caller truncates. */
-int fh_record_json(fh_rd *r, ss_buf *b, fh_scratch *s);
+int ss_fh_record_json(ss_fh_rd *r, ss_buf *b, ss_fh_scratch *s);
 
 #endif

@@ -52,7 +52,7 @@ static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp) {
     return len;
 }
 
-int fh_json_str(ss_buf *b, const char *str, size_t n, int lossy) {
+int ss_fh_json_str(ss_buf *b, const char *str, size_t n, int lossy) {
     const uint8_t *s = (const uint8_t *)str;
     /* Worst case 6 output bytes per input byte (a control character as \u00XX). */
     if (n > (SIZE_MAX - 2) / 6 || ss_buf_reserve(b, n * 6 + 2) < 0) return -1;
@@ -103,7 +103,7 @@ int fh_json_str(ss_buf *b, const char *str, size_t n, int lossy) {
     return 0;
 }
 
-int fh_json_i64(ss_buf *b, int64_t v) {
+int ss_fh_json_i64(ss_buf *b, int64_t v) {
     char tmp[24], *e = tmp + sizeof tmp, *p = e;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     do *--p = (char)('0' + u % 10);
@@ -112,7 +112,7 @@ int fh_json_i64(ss_buf *b, int64_t v) {
     return ss_buf_append(b, p, (size_t)(e - p));
 }
 
-int fh_base64_raw(ss_buf *b, const uint8_t *p, size_t n) {
+int ss_fh_base64_raw(ss_buf *b, const uint8_t *p, size_t n) {
     static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (ss_buf_reserve(b, (n + 2) / 3 * 4) < 0) return -1;
     char *o = b->data + b->len;
@@ -140,128 +140,128 @@ enum { K_NULL = 0, K_BOOL, K_INT, K_TEXT, K_BYTES, K_LINK, K_ARRAY, K_MAP };
 #define FH_MAX_CONTAINER_LEN (128u * 1024u) /* indigo's MAX_CBOR_CONTAINER_LEN */
 #define FH_MAX_KEY_LEN 8192u                /* indigo's MAX_OBJECT_KEY_LEN */
 
-static int oom(fh_rd *r) { return fh_fail(r, SS_FH_OOM, "out of memory"); }
+static int oom(ss_fh_rd *r) { return ss_fh_fail(r, SS_FH_OOM, "out of memory"); }
 
-static int put(ss_buf *b, fh_rd *r, const char *s, size_t n) { return ss_buf_append(b, s, n) ? oom(r) : 0; }
+static int put(ss_buf *b, ss_fh_rd *r, const char *s, size_t n) { return ss_buf_append(b, s, n) ? oom(r) : 0; }
 
-static int put_str(ss_buf *b, fh_rd *r, const uint8_t *s, size_t n) {
-    int e = fh_json_str(b, (const char *)s, n, 0);
-    if (e == SS_FH_BAD_UTF8) return fh_fail(r, SS_FH_BAD_UTF8, "invalid UTF-8 in a string");
+static int put_str(ss_buf *b, ss_fh_rd *r, const uint8_t *s, size_t n) {
+    int e = ss_fh_json_str(b, (const char *)s, n, 0);
+    if (e == SS_FH_BAD_UTF8) return ss_fh_fail(r, SS_FH_BAD_UTF8, "invalid UTF-8 in a string");
     return e ? oom(r) : 0;
 }
 
-static int put_link(ss_buf *b, fh_rd *r, const uint8_t *cid, size_t n) {
+static int put_link(ss_buf *b, ss_fh_rd *r, const uint8_t *cid, size_t n) {
     if (put(b, r, "{\"$link\":\"", 10)) return r->err;
-    if (fh_cid_text(b, cid, n)) return oom(r);
+    if (ss_fh_cid_text(b, cid, n)) return oom(r);
     return put(b, r, "\"}", 2);
 }
 
 static int key_cmp(const void *a, const void *b) {
-    const fh_entry *x = a, *y = b;
+    const ss_fh_entry *x = a, *y = b;
     size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
     int c = memcmp(x->key, y->key, n);
     if (c) return c;
     return (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-static void sort_entries(fh_entry *e, size_t n) {
+static void sort_entries(ss_fh_entry *e, size_t n) {
     if (n > 24) {
         qsort(e, n, sizeof *e, key_cmp);
         return;
     }
     for (size_t i = 1; i < n; i++) { /* insertion sort: records have a handful of keys */
-        fh_entry t = e[i];
+        ss_fh_entry t = e[i];
         size_t j = i;
         while (j > 0 && key_cmp(&e[j - 1], &t) > 0) e[j] = e[j - 1], j--;
         e[j] = t;
     }
 }
 
-static int value_json(fh_rd *r, ss_buf *b, fh_scratch *s, int depth, int *kind);
+static int value_json(ss_fh_rd *r, ss_buf *b, ss_fh_scratch *s, int depth, int *kind);
 
-static int key_is(const fh_entry *e, const char *k) {
+static int key_is(const ss_fh_entry *e, const char *k) {
     size_t n = strlen(k);
     return e->key_len == n && !memcmp(e->key, k, n);
 }
 
 /* Looks a key up among the n sorted entries at e. */
-static const fh_entry *find_key(const fh_entry *e, size_t n, const char *k) {
+static const ss_fh_entry *find_key(const ss_fh_entry *e, size_t n, const char *k) {
     for (size_t i = 0; i < n; i++)
         if (key_is(&e[i], k)) return &e[i];
     return NULL;
 }
 
 /* Peeks at the value of an entry: its major type, and its text when it is a string. */
-static int peek_text(fh_rd *r, const fh_entry *e, const char **t, size_t *tn) {
-    fh_rd v = *r;
+static int peek_text(ss_fh_rd *r, const ss_fh_entry *e, const char **t, size_t *tn) {
+    ss_fh_rd v = *r;
     v.p = e->val;
     v.err = 0;
     v.detail = NULL;
-    return fh_text(&v, t, tn) ? -1 : 0;
+    return ss_fh_text(&v, t, tn) ? -1 : 0;
 }
 
 /* {"$type":"blob","ref":{"$link":...},"mimeType":...,"size":...}: printed in this fixed
  * order, as Go prints its Blob struct; a negative size is a legacy blob {cid, mimeType}. */
-static int blob_json(fh_rd *r, ss_buf *b, const fh_entry *e, size_t n) {
-    const fh_entry *ref = find_key(e, n, "ref"), *mt = find_key(e, n, "mimeType"), *sz = find_key(e, n, "size");
-    if (n != 4 || !ref || !mt || !sz) return fh_fail(r, SS_FH_BAD_RECORD, "blob without exactly $type, ref, mimeType and size");
+static int blob_json(ss_fh_rd *r, ss_buf *b, const ss_fh_entry *e, size_t n) {
+    const ss_fh_entry *ref = find_key(e, n, "ref"), *mt = find_key(e, n, "mimeType"), *sz = find_key(e, n, "size");
+    if (n != 4 || !ref || !mt || !sz) return ss_fh_fail(r, SS_FH_BAD_RECORD, "blob without exactly $type, ref, mimeType and size");
     const uint8_t *cid;
     size_t cl;
     const char *mime;
     size_t mn;
     int64_t size;
-    fh_rd v = *r;
+    ss_fh_rd v = *r;
     v.p = ref->val;
-    if (fh_link(&v, &cid, &cl)) return fh_fail(r, v.err == SS_FH_CBOR_TYPE ? SS_FH_BAD_RECORD : v.err, "blob ref is not a CID link");
+    if (ss_fh_link(&v, &cid, &cl)) return ss_fh_fail(r, v.err == SS_FH_CBOR_TYPE ? SS_FH_BAD_RECORD : v.err, "blob ref is not a CID link");
     v.p = mt->val;
-    if (fh_text(&v, &mime, &mn)) return fh_fail(r, SS_FH_BAD_RECORD, "blob mimeType is not a string");
+    if (ss_fh_text(&v, &mime, &mn)) return ss_fh_fail(r, SS_FH_BAD_RECORD, "blob mimeType is not a string");
     v.p = sz->val;
-    if (fh_int(&v, &size)) return fh_fail(r, SS_FH_BAD_RECORD, "blob size is not an integer");
+    if (ss_fh_int(&v, &size)) return ss_fh_fail(r, SS_FH_BAD_RECORD, "blob size is not an integer");
     if (size < 0) {
-        if (put(b, r, "{\"cid\":\"", 8) || (fh_cid_text(b, cid, cl) ? oom(r) : 0) || put(b, r, "\",\"mimeType\":", 13) ||
+        if (put(b, r, "{\"cid\":\"", 8) || (ss_fh_cid_text(b, cid, cl) ? oom(r) : 0) || put(b, r, "\",\"mimeType\":", 13) ||
             put_str(b, r, (const uint8_t *)mime, mn) || put(b, r, "}", 1))
             return r->err;
         return 0;
     }
     if (put(b, r, "{\"$type\":\"blob\",\"ref\":", 22) || put_link(b, r, cid, cl) || put(b, r, ",\"mimeType\":", 12) ||
-        put_str(b, r, (const uint8_t *)mime, mn) || put(b, r, ",\"size\":", 8) || (fh_json_i64(b, size) ? oom(r) : 0) ||
+        put_str(b, r, (const uint8_t *)mime, mn) || put(b, r, ",\"size\":", 8) || (ss_fh_json_i64(b, size) ? oom(r) : 0) ||
         put(b, r, "}", 1))
         return r->err;
     return 0;
 }
 
-static int map_json(fh_rd *r, ss_buf *b, fh_scratch *s, int depth, uint64_t n) {
-    if (n > FH_MAX_CONTAINER_LEN) return fh_fail(r, SS_FH_LIMIT, "object with %llu fields", (unsigned long long)n);
+static int map_json(ss_fh_rd *r, ss_buf *b, ss_fh_scratch *s, int depth, uint64_t n) {
+    if (n > FH_MAX_CONTAINER_LEN) return ss_fh_fail(r, SS_FH_LIMIT, "object with %llu fields", (unsigned long long)n);
     size_t base = s->n;
     if (s->cap - s->n < n) {
         size_t cap = s->cap ? s->cap : 64;
         while (cap - s->n < n) cap *= 2;
-        fh_entry *v = realloc(s->v, cap * sizeof *v);
+        ss_fh_entry *v = realloc(s->v, cap * sizeof *v);
         if (!v) return oom(r);
         s->v = v, s->cap = cap;
     }
     for (uint64_t i = 0; i < n; i++) {
         const char *k;
         size_t kn;
-        if (fh_text(r, &k, &kn)) return r->err;
-        if (kn > FH_MAX_KEY_LEN) return fh_fail(r, SS_FH_LIMIT, "object key of %zu bytes", kn);
-        fh_entry *e = &s->v[s->n++];
+        if (ss_fh_text(r, &k, &kn)) return r->err;
+        if (kn > FH_MAX_KEY_LEN) return ss_fh_fail(r, SS_FH_LIMIT, "object key of %zu bytes", kn);
+        ss_fh_entry *e = &s->v[s->n++];
         e->key = (const uint8_t *)k, e->key_len = (uint32_t)kn, e->val = r->p;
-        if (fh_skip(r, depth - 1)) return r->err;
+        if (ss_fh_skip(r, depth - 1)) return r->err;
     }
     const uint8_t *after = r->p;
-    fh_entry *e = s->v + base;
+    ss_fh_entry *e = s->v + base;
     sort_entries(e, (size_t)n);
     for (size_t i = 1; i < n; i++)
-        if (key_cmp(&e[i - 1], &e[i]) == 0) return fh_fail(r, SS_FH_CBOR_DUP_KEY, "duplicate map key");
+        if (key_cmp(&e[i - 1], &e[i]) == 0) return ss_fh_fail(r, SS_FH_CBOR_DUP_KEY, "duplicate map key");
     const char *t;
     size_t tn;
-    const fh_entry *special_key;
+    const ss_fh_entry *special_key;
     if ((special_key = find_key(e, (size_t)n, "$link")) || (special_key = find_key(e, (size_t)n, "$bytes"))) {
-        if (n != 1 || peek_text(r, special_key, &t, &tn)) return fh_fail(r, SS_FH_BAD_RECORD, "$link/$bytes object must have one string field");
+        if (n != 1 || peek_text(r, special_key, &t, &tn)) return ss_fh_fail(r, SS_FH_BAD_RECORD, "$link/$bytes object must have one string field");
     }
     if ((special_key = find_key(e, (size_t)n, "$type"))) {
-        if (peek_text(r, special_key, &t, &tn) || tn == 0) return fh_fail(r, SS_FH_BAD_RECORD, "$type must be a non-empty string");
+        if (peek_text(r, special_key, &t, &tn) || tn == 0) return ss_fh_fail(r, SS_FH_BAD_RECORD, "$type must be a non-empty string");
         if (tn == 4 && !memcmp(t, "blob", 4)) {
             int rc = blob_json(r, b, e, (size_t)n);
             s->n = base;
@@ -283,67 +283,67 @@ static int map_json(fh_rd *r, ss_buf *b, fh_scratch *s, int depth, uint64_t n) {
     return put(b, r, "}", 1);
 }
 
-static int value_json(fh_rd *r, ss_buf *b, fh_scratch *s, int depth, int *kind) {
+static int value_json(ss_fh_rd *r, ss_buf *b, ss_fh_scratch *s, int depth, int *kind) {
     int m;
     uint64_t a;
     const uint8_t *start = r->p, *p;
     size_t n;
-    if (fh_head(r, &m, &a)) return r->err;
+    if (ss_fh_head(r, &m, &a)) return r->err;
     switch (m) {
     case FH_MAJ_UINT:
     case FH_MAJ_NEG:
-        if (a > (uint64_t)INT64_MAX) return fh_fail(r, SS_FH_LIMIT, "integer outside the 64-bit signed range");
+        if (a > (uint64_t)INT64_MAX) return ss_fh_fail(r, SS_FH_LIMIT, "integer outside the 64-bit signed range");
         *kind = K_INT;
-        return fh_json_i64(b, m == FH_MAJ_UINT ? (int64_t)a : -1 - (int64_t)a) ? oom(r) : 0;
+        return ss_fh_json_i64(b, m == FH_MAJ_UINT ? (int64_t)a : -1 - (int64_t)a) ? oom(r) : 0;
     case FH_MAJ_SIMPLE:
         *kind = a == FH_SIMPLE_NULL ? K_NULL : K_BOOL;
         return a == FH_SIMPLE_NULL ? put(b, r, "null", 4) : a == FH_SIMPLE_TRUE ? put(b, r, "true", 4) : put(b, r, "false", 5);
     case FH_MAJ_TEXT:
         *kind = K_TEXT;
         r->p = start;
-        if (fh_text(r, (const char **)&p, &n)) return r->err;
+        if (ss_fh_text(r, (const char **)&p, &n)) return r->err;
         return put_str(b, r, p, n);
     case FH_MAJ_BYTES:
         *kind = K_BYTES;
         r->p = start;
-        if (fh_bytes(r, &p, &n) || put(b, r, "{\"$bytes\":\"", 11)) return r->err;
-        if (fh_base64_raw(b, p, n)) return oom(r);
+        if (ss_fh_bytes(r, &p, &n) || put(b, r, "{\"$bytes\":\"", 11)) return r->err;
+        if (ss_fh_base64_raw(b, p, n)) return oom(r);
         return put(b, r, "\"}", 2);
     case FH_MAJ_TAG:
         *kind = K_LINK;
         r->p = start;
-        if (fh_link(r, &p, &n)) return r->err;
+        if (ss_fh_link(r, &p, &n)) return r->err;
         return put_link(b, r, p, n);
     case FH_MAJ_ARRAY: {
         *kind = K_ARRAY;
-        if (depth <= 0) return fh_fail(r, SS_FH_TOO_DEEP, "nesting deeper than the limit");
-        if (a > FH_MAX_CONTAINER_LEN) return fh_fail(r, SS_FH_LIMIT, "array of %llu items", (unsigned long long)a);
-        if (a > fh_left(r)) return fh_fail(r, SS_FH_TRUNCATED, "array of %llu items runs past the end", (unsigned long long)a);
+        if (depth <= 0) return ss_fh_fail(r, SS_FH_TOO_DEEP, "nesting deeper than the limit");
+        if (a > FH_MAX_CONTAINER_LEN) return ss_fh_fail(r, SS_FH_LIMIT, "array of %llu items", (unsigned long long)a);
+        if (a > ss_fh_left(r)) return ss_fh_fail(r, SS_FH_TRUNCATED, "array of %llu items runs past the end", (unsigned long long)a);
         int prev = K_NULL;
         if (put(b, r, "[", 1)) return r->err;
         for (uint64_t i = 0; i < a; i++) {
             int k;
             if ((i && put(b, r, ",", 1)) || value_json(r, b, s, depth - 1, &k)) return r->err;
-            if (prev != K_NULL && k != K_NULL && k != prev) return fh_fail(r, SS_FH_BAD_RECORD, "array mixes value types");
+            if (prev != K_NULL && k != K_NULL && k != prev) return ss_fh_fail(r, SS_FH_BAD_RECORD, "array mixes value types");
             prev = k;
         }
         return put(b, r, "]", 1);
     }
     case FH_MAJ_MAP:
         *kind = K_MAP;
-        if (depth <= 0) return fh_fail(r, SS_FH_TOO_DEEP, "nesting deeper than the limit");
-        if (a > fh_left(r) / 2) return fh_fail(r, SS_FH_TRUNCATED, "map of %llu entries runs past the end", (unsigned long long)a);
+        if (depth <= 0) return ss_fh_fail(r, SS_FH_TOO_DEEP, "nesting deeper than the limit");
+        if (a > ss_fh_left(r) / 2) return ss_fh_fail(r, SS_FH_TRUNCATED, "map of %llu entries runs past the end", (unsigned long long)a);
         return map_json(r, b, s, depth, a);
     }
-    return fh_fail(r, SS_FH_BAD_CBOR, "unknown major type");
+    return ss_fh_fail(r, SS_FH_BAD_CBOR, "unknown major type");
 }
 
-int fh_record_json(fh_rd *r, ss_buf *b, fh_scratch *s) {
-    if (r->p >= r->end) return fh_fail(r, SS_FH_TRUNCATED, "empty record");
-    if ((*r->p >> 5) != FH_MAJ_MAP) return fh_fail(r, SS_FH_BAD_RECORD, "record is not a map");
+int ss_fh_record_json(ss_fh_rd *r, ss_buf *b, ss_fh_scratch *s) {
+    if (r->p >= r->end) return ss_fh_fail(r, SS_FH_TRUNCATED, "empty record");
+    if ((*r->p >> 5) != FH_MAJ_MAP) return ss_fh_fail(r, SS_FH_BAD_RECORD, "record is not a map");
     int kind;
     s->n = 0;
     if (value_json(r, b, s, s->max_depth, &kind)) return r->err;
-    if (r->p != r->end) return fh_fail(r, SS_FH_BAD_CBOR, "bytes after the record");
+    if (r->p != r->end) return ss_fh_fail(r, SS_FH_BAD_CBOR, "bytes after the record");
     return 0;
 }

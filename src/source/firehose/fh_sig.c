@@ -150,23 +150,23 @@ static size_t map_head(uint8_t *o, uint64_t m) {
 
 long ss_fh_commit_unsigned(const uint8_t *block, size_t n, uint8_t *out, size_t cap, const uint8_t **sig,
                            size_t *siglen, char *err, size_t errlen) {
-    fh_rd r;
-    fh_rd_init(&r, block, n, NULL, 0);
+    ss_fh_rd r;
+    ss_fh_rd_init(&r, block, n, NULL, 0);
     uint64_t m;
-    if (fh_map(&r, &m) || m == 0 || m > 0xffff) return snprintf(err, errlen, "the commit is not a CBOR map"), -1;
+    if (ss_fh_map(&r, &m) || m == 0 || m > 0xffff) return snprintf(err, errlen, "the commit is not a CBOR map"), -1;
     size_t w = map_head(out, m - 1);
     int found = 0;
     for (uint64_t i = 0; i < m; i++) {
         const uint8_t *start = r.p;
         const char *k;
         size_t kl;
-        if (fh_text(&r, &k, &kl)) return snprintf(err, errlen, "a commit key is not text"), -1;
+        if (ss_fh_text(&r, &k, &kl)) return snprintf(err, errlen, "a commit key is not text"), -1;
         if (kl == 3 && !memcmp(k, "sig", 3)) {
-            if (found || fh_bytes(&r, sig, siglen)) return snprintf(err, errlen, "bad sig field"), -1;
+            if (found || ss_fh_bytes(&r, sig, siglen)) return snprintf(err, errlen, "bad sig field"), -1;
             found = 1;
             continue;
         }
-        if (fh_skip(&r, 32)) return snprintf(err, errlen, "bad commit field"), -1;
+        if (ss_fh_skip(&r, 32)) return snprintf(err, errlen, "bad commit field"), -1;
         size_t len = (size_t)(r.p - start);
         if (w + len > cap) return snprintf(err, errlen, "commit too large"), -1;
         memcpy(out + w, start, len);

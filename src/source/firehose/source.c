@@ -57,29 +57,29 @@ typedef struct {
     size_t next_out, nout;
     ss_ws_gapq gaps_q;    /* detected gaps, handed on before the frame's outputs */
     uint64_t outdated_seen, errors_seen, oversized, seq_resets, future_cursors, gaps, syncs_seen;
-} fh_source;
+} ss_fh_source;
 
 /* Where a (re)connect resumes: after the last frame delivered, else the seek's cursor. */
-static int64_t resume_cursor(const fh_source *f) { return f->delivered >= 0 ? f->delivered : f->seek_cursor; }
+static int64_t resume_cursor(const ss_fh_source *f) { return f->delivered >= 0 ? f->delivered : f->seek_cursor; }
 
-static int fh_path(void *ud, ss_buf *path) {
-    fh_source *f = ud;
+static int ss_fh_path(void *ud, ss_buf *path) {
+    ss_fh_source *f = ud;
     f->requested = resume_cursor(f);
     return ss_ws_source_path(path, &f->base, f->requested);
 }
 
-static void fh_gap(fh_source *f, const char *reason, int64_t from, int64_t to, const char *detail) {
+static void ss_fh_gap(ss_fh_source *f, const char *reason, int64_t from, int64_t to, const char *detail) {
     f->gaps++;
     ss_source_gap g = {f->id, reason, "seq", from, to, 0, detail};
     ss_ws_gapq_push(&f->gaps_q, &g, f->frame_cursor); /* stored before the cursor passes the frame */
 }
 
-static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
+static int ss_fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     const char *url = args && *args ? args : FH_DEFAULT_URL;
     ss_ws_url u;
     char err[256];
     if (ss_ws_url_parse(url, &u, err, sizeof err) < 0) return ss_source_fail(s, "%s", err);
-    fh_source *f = calloc(1, sizeof *f);
+    ss_fh_source *f = calloc(1, sizeof *f);
     if (!f) return ss_source_fail(s, "out of memory");
     s->impl = f;
     ss_buf_init(&f->base);
@@ -107,7 +107,7 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
     ss_ws_source_client_opts(&wo, url, opts);
     wo.max_message_bytes = f->max_frame;
     wo.queue_max_bytes = 4 * f->max_frame; /* room for a few of the largest frames */
-    wo.path_fn = fh_path;
+    wo.path_fn = ss_fh_path;
     wo.ud = f;
     wo.log_name = "firehose";
     f->ws = ss_ws_client_new(&wo, err, sizeof err);
@@ -116,7 +116,7 @@ static int fh_open(ss_source *s, const char *args, const ss_source_opts *opts) {
 }
 
 /* A frame we did not decode because of its size: a reject shaped like the decoder's. */
-static void oversize_reject(fh_source *f, const ss_ws_msg *m, ss_source_msg *msg) {
+static void oversize_reject(ss_fh_source *f, const ss_ws_msg *m, ss_source_msg *msg) {
     f->oversized++;
     ss_buf_reset(&f->reject);
     ss_buf_printf(&f->reject, "{\"reason\":\"%s\",\"detail\":\"frame of %zu bytes is over the %zu-byte limit\"}",
@@ -129,7 +129,7 @@ static void oversize_reject(fh_source *f, const ss_ws_msg *m, ss_source_msg *msg
 }
 
 /* After each decoded frame: act on error frames and notices, follow the seq. */
-static void note_frame(fh_source *f) {
+static void note_frame(ss_fh_source *f) {
     const ss_fh_stats *st = ss_fh_stats_get(f->dec);
     char why[400];
     if (st->error_frames > f->errors_seen) {
@@ -141,7 +141,7 @@ static void note_frame(fh_source *f) {
                      "the relay says cursor %lld is in its future (%s); reconnecting at live, without a cursor: "
                      "whatever the relay sequenced between our cursor and its live tail is not delivered",
                      (long long)f->requested, e);
-            fh_gap(f, "future_cursor", f->requested, -1, why);
+            ss_fh_gap(f, "future_cursor", f->requested, -1, why);
             f->seek_cursor = -1; /* the relay closes the connection; the next one is live */
             f->delivered = -1;
         } else {
@@ -167,7 +167,7 @@ static void note_frame(fh_source *f) {
         f->outdated_pending = 0;
         snprintf(why, sizeof why, "cursor %lld is older than the relay keeps; it resumed at seq %lld",
                  (long long)f->requested, (long long)seq);
-        fh_gap(f, "outdated_cursor", f->requested, seq - 1, why);
+        ss_fh_gap(f, "outdated_cursor", f->requested, seq - 1, why);
     }
     if (f->delivered >= 0 && seq < f->delivered) {
         f->seq_resets++;
@@ -175,13 +175,13 @@ static void note_frame(fh_source *f) {
                  "the relay's seq went back from %lld to %lld: its numbering restarted (a reset or another relay); "
                  "following the new numbering, old-numbering cursors no longer apply",
                  (long long)f->delivered, (long long)seq);
-        fh_gap(f, "seq_reset", f->delivered, seq, why);
+        ss_fh_gap(f, "seq_reset", f->delivered, seq, why);
     }
     f->delivered = seq;
 }
 
-static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
-    fh_source *f = s->impl;
+static int ss_fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
+    ss_fh_source *f = s->impl;
     for (;;) {
         if (ss_ws_gapq_pop(&f->gaps_q, msg)) return SS_SOURCE_GAP;
         if (f->next_out < f->nout) {
@@ -211,8 +211,8 @@ static int fh_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     }
 }
 
-static int fh_seek(ss_source *s, int64_t cursor) {
-    fh_source *f = s->impl;
+static int ss_fh_seek(ss_source *s, int64_t cursor) {
+    ss_fh_source *f = s->impl;
     f->seek_cursor = cursor < 0 ? -1 : cursor; /* negative: live (0 would replay the relay's whole log) */
     f->delivered = -1;
     f->outdated_pending = 0;
@@ -222,8 +222,8 @@ static int fh_seek(ss_source *s, int64_t cursor) {
     return 0;
 }
 
-static void fh_close(ss_source *s) {
-    fh_source *f = s->impl;
+static void ss_fh_close(ss_source *s) {
+    ss_fh_source *f = s->impl;
     if (!f) return;
     if (f->ws && f->dec) {
         const ss_ws_client_stats *ws = ss_ws_client_get_stats(f->ws);
@@ -249,8 +249,8 @@ static void fh_close(ss_source *s) {
 }
 
 /* The decoder's signature counts (ss_source_counters). */
-static void fh_counters(ss_source *s, ss_source_counters *out) {
-    const fh_source *f = s->impl;
+static void ss_fh_counters(ss_source *s, ss_source_counters *out) {
+    const ss_fh_source *f = s->impl;
     if (!f || !f->dec) return;
     const ss_fh_stats *st = ss_fh_stats_get(f->dec);
     out->sig_verified = st->sig_ok;
@@ -262,9 +262,9 @@ static void fh_counters(ss_source *s, ss_source_counters *out) {
 const ss_source_vtbl ss_source_firehose = {
     .scheme = "firehose",
     .usage = "firehose:URL  subscribeRepos WebSocket (default " FH_DEFAULT_URL "); cursor = seq",
-    .open = fh_open,
-    .next = fh_next,
-    .seek = fh_seek,
-    .close = fh_close,
-    .counters = fh_counters,
+    .open = ss_fh_open,
+    .next = ss_fh_next,
+    .seek = ss_fh_seek,
+    .close = ss_fh_close,
+    .counters = ss_fh_counters,
 };
