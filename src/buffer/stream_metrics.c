@@ -20,6 +20,7 @@
 #include "buffer/xinfo.h"
 #include "event/event.h"
 #include "metrics/metrics.h"
+#include "util/clock.h"
 
 struct ss_stream_metrics {
     ss_redis_target *t;
@@ -32,12 +33,6 @@ struct ss_stream_metrics {
     ss_metric *up, *disk_free;
     ss_metric *len[SS_TYPE__COUNT], *pending[SS_TYPE__COUNT], *lag[SS_TYPE__COUNT], *oldest[SS_TYPE__COUNT];
 };
-
-static double now_s(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 static void drop(ss_stream_metrics *m, const char *err) {
     if (m->c) redisFree(m->c);
@@ -85,7 +80,7 @@ static void collect(void *ctx) {
         drop(m, err);
         goto out;
     }
-    double now = now_s();
+    double now = ((double)ss_wall_us() / 1e6);
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
         ss_stream_info si;
         if (ss_shard_stream_info(m->c, m->prefix, (ss_type)t, shards, m->group, &si, NULL, err, sizeof err) != 0) {

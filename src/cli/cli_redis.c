@@ -15,6 +15,7 @@
 #include "cli/status_doc.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg) {
     const char *lvl = ss_config_get(cfg, "log-level");
@@ -102,12 +103,6 @@ struct ss_cli_ops {
     ss_metric *archive_free, *source_lag, *last_event, *event_time, *paused, *due_since, *last_commit;
 };
 
-static double now_s(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 static void ops_collect(void *ctx) {
     struct ss_cli_ops *o = ctx;
     struct statvfs vs;
@@ -115,14 +110,14 @@ static void ops_collect(void *ctx) {
     else if (o->archive_free) ss_metric_unset(o->archive_free);
     if (o->source) {
         double et = ss_metric_value(o->event_time);
-        if (et > 0) ss_metric_set(o->source_lag, now_s() - et);
+        if (et > 0) ss_metric_set(o->source_lag, ((double)ss_wall_us() / 1e6) - et);
         else ss_metric_unset(o->source_lag);
     }
 }
 
 static int ops_health(void *ctx, char *why, size_t whylen) {
     struct ss_cli_ops *o = ctx;
-    double now = now_s();
+    double now = ((double)ss_wall_us() / 1e6);
     if (o->source && ss_metric_value(o->paused) == 0) {
         double last = ss_metric_value(o->last_event);
         double since = last > o->start_s ? last : o->start_s;
@@ -176,7 +171,7 @@ int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target 
     if (o) {
         o->source = !strcmp(cmd, "ingest") || !strcmp(cmd, "run");
         o->writer = !strcmp(cmd, "write") || !strcmp(cmd, "run");
-        o->start_s = now_s();
+        o->start_s = ((double)ss_wall_us() / 1e6);
         o->cfg = cfg;
         o->target = t;
         o->source_stall_s = (double)ss_config_get_ms(cfg, "health-source-stall") / 1000.0;

@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "source/source.h"
+#include "util/clock.h"
 
 #define CAT_MAX_REASONS 16
 #define CAT_BAD_SHOWN 10 /* individual bad messages reported before only counting */
@@ -87,12 +88,6 @@ typedef struct {
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = sig; }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int ss_cmd_cat(int argc, char **argv) {
     static const struct option opts[] = {
@@ -194,7 +189,7 @@ int ss_cmd_cat(int argc, char **argv) {
     static char obuf[1 << 20];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
     int tty = isatty(STDERR_FILENO);
-    double t0 = now_s(), last = t0;
+    double t0 = ss_mono_s(), last = t0;
     long long printed = 0, bad = 0, gaps = 0;
     long long last_cursor = cursor;
     reason_count reasons[CAT_MAX_REASONS];
@@ -236,7 +231,7 @@ int ss_cmd_cat(int argc, char **argv) {
         }
         printed++;
         if (tty && (printed & 0xfff) == 0) {
-            double t = now_s();
+            double t = ss_mono_s();
             if (t - last >= 1.0) {
                 last = t;
                 fprintf(stderr, "\r%lld events, %lld bad, cursor %lld, %.0f events/s   ", printed, bad, last_cursor,

@@ -45,6 +45,7 @@
 #include "util/hash.h"
 #include "util/utf8.h"
 #include "writer/migrate.h"
+#include "util/clock.h"
 
 #define CMD "convert"
 #define CONVERT_DEFAULT_MAX_OPEN 16
@@ -235,12 +236,6 @@ static int remove_stale(const char *out, const char *tag, path_set *keep, uint64
     return rc == 0 && g_stale.err == 0 ? 0 : -1;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The 128-bit hash of a file's bytes as stored. Returns 0, or -1 with errno. */
 static int hash_file(const char *path, uint8_t out[16]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -369,7 +364,7 @@ static int reject(convert_ctx *c, const char *input, int64_t offset, const char 
 
 static void progress(convert_ctx *c, int final) {
     if (!c->progress) return;
-    double t = now_s();
+    double t = ss_mono_s();
     if (!final && t - c->last_progress < 1.0) return;
     c->last_progress = t;
     const ss_ar_sink_stats *st = ss_ar_sink_stats_get(c->sink);
@@ -636,7 +631,7 @@ int ss_cmd_convert(int argc, char **argv) {
         ss_ar_sink_set_spill(c.sink, c.spill);
     }
     c.progress = !c.quiet && isatty(STDERR_FILENO);
-    c.t0 = c.last_progress = now_s();
+    c.t0 = c.last_progress = ss_mono_s();
     for (int i = 0; rc == 0 && i < ninputs; i++) rc = convert_input(&c, inputs[i]);
     if (rc == 0 && ss_ar_sink_finish(c.sink) != 0) rc = ss_cmd_fail(CMD, "writing %s: %s", c.out, ss_ar_sink_errstr(c.sink));
     if (rc == 0) rc = finish_rejects(&c, c.ao.fsync);
@@ -655,7 +650,7 @@ int ss_cmd_convert(int argc, char **argv) {
     free(produced.v);
     if (c.sink) {
         progress(&c, 1);
-        print_summary(&c, now_s() - c.t0, rc == 0);
+        print_summary(&c, ss_mono_s() - c.t0, rc == 0);
     }
     ss_ar_sink_free(c.sink);
     ss_decoder_free(c.dec);

@@ -16,6 +16,7 @@
 #include "cli/source_opts.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -98,12 +99,6 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
     for (int i = 0; i < 4; i++)
         ss_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", ss_ingest_sig_results[i], s->signatures[i]);
     ss_buf_puts(b, "}}\n");
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int ss_cmd_ingest(int argc, char **argv) {
@@ -255,9 +250,9 @@ int ss_cmd_ingest(int argc, char **argv) {
     if (!ing) {
         rc = ss_cmd_fail("ingest", "out of memory");
     } else {
-        double t0 = now_s();
+        double t0 = ss_mono_s();
         int r = ss_ingest_run(ing, src, &stop);
-        double secs = now_s() - t0;
+        double secs = ss_mono_s() - t0;
         ss_ingest_stats st;
         ss_ingest_get_stats(ing, &st);
         if (r != 0) {

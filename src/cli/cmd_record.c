@@ -41,6 +41,7 @@
 #include "source/ws_source.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 #define RECORD_MAX_FRAME SS_FRAMES_MAX_FRAME
 #define RECORD_MAX_JSON SS_REPLAY_MAX_RECORD      /* JSONL default: what replay-server can serve back */
@@ -176,7 +177,6 @@ typedef struct {
     unsigned long long bytes;
 } run_state;
 
-static int64_t now_ms(void) { return ss_ws_now_us() / 1000; }
 
 static int record_firehose(const char *url, const ss_source_opts *so, long long cursor, const char *out,
                            run_state *st) {
@@ -203,8 +203,8 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
         return ss_cmd_fail(cmd, "%s", err);
     }
     int rc = 0;
-    int64_t last_flush = now_ms();
-    while (!g_stop && (st->limit < 0 || st->count < st->limit) && (!st->deadline_ms || now_ms() < st->deadline_ms)) {
+    int64_t last_flush = ss_mono_ms();
+    while (!g_stop && (st->limit < 0 || st->count < st->limit) && (!st->deadline_ms || ss_mono_ms() < st->deadline_ms)) {
         ss_ws_msg m;
         int n = ss_ws_client_next(ws, &m, 200);
         if (n == SS_WS_ERR) {
@@ -234,8 +234,8 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
                 }
             }
         }
-        if (now_ms() - last_flush >= 1000) {
-            last_flush = now_ms();
+        if (ss_mono_ms() - last_flush >= 1000) {
+            last_flush = ss_mono_ms();
             if (ss_frames_writer_flush(w) < 0) {
                 rc = ss_cmd_fail(cmd, "%s", ss_frames_writer_error(w));
                 break;
@@ -315,10 +315,10 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
         return rc;
     }
     int rc = 0;
-    int64_t last_flush = now_ms(), last_cursor = cursor;
+    int64_t last_flush = ss_mono_ms(), last_cursor = cursor;
     overlap ov = {-1, -1};
     ss_frames_writer *rej = NULL;
-    while (!g_stop && (st->limit < 0 || st->count < st->limit) && (!st->deadline_ms || now_ms() < st->deadline_ms)) {
+    while (!g_stop && (st->limit < 0 || st->count < st->limit) && (!st->deadline_ms || ss_mono_ms() < st->deadline_ms)) {
         ss_source_msg m;
         int n = ss_source_next(s, &m, 200);
         if (n == SS_SOURCE_END) break;
@@ -345,8 +345,8 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
                 st->count++;
             }
         }
-        if (now_ms() - last_flush >= 1000) {
-            last_flush = now_ms();
+        if (ss_mono_ms() - last_flush >= 1000) {
+            last_flush = ss_mono_ms();
             if (sink_flush(k, 0) < 0 || (rej && ss_frames_writer_flush(rej) < 0)) {
                 rc = ss_cmd_fail(cmd, "write failed: %s", strerror(errno));
                 break;
@@ -406,7 +406,7 @@ int ss_cmd_record(int argc, char **argv) {
         case O_DURATION:
             if (ss_parse_duration_ms(optarg, &v) < 0 || v < 1)
                 return ss_usage_error(cmd, "--duration wants a duration such as 30s or 10m, got '%s'", optarg);
-            st.deadline_ms = now_ms() + v;
+            st.deadline_ms = ss_mono_ms() + v;
             break;
         case O_CURSOR:
             if (ss_parse_i64(optarg, 0, INT64_MAX, &cursor) < 0)

@@ -19,6 +19,7 @@
 #include "writer/claimset.h"
 #include "writer/window.h"
 #include "writer/writer.h"
+#include "util/clock.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -125,12 +126,6 @@ int ss_cli_writer_flag(ss_config *cfg, int c, const char *arg, char *err, size_t
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].opt == c) return ss_config_set(cfg, map[i].key, arg, SS_CFG_FLAG, err, errlen) == 0 ? 1 : -1;
     return 0;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void ss_cli_writer_stats_json(const ss_writer_stats *s, double secs, ss_buf *b) {
@@ -275,9 +270,9 @@ int ss_cmd_write(int argc, char **argv) {
     if (!w) {
         rc = ss_cmd_fail("write", "%s", err);
     } else {
-        double t0 = now_s();
+        double t0 = ss_mono_s();
         int r = ss_writer_run(w, &stop);
-        double secs = now_s() - t0;
+        double secs = ss_mono_s() - t0;
         ss_writer_stats st;
         ss_writer_get_stats(w, &st);
         rc = r != 0 ? ss_cmd_fail("write", "%s", ss_writer_errstr(w)) : 0;

@@ -1,6 +1,6 @@
 /* The /metrics HTTP endpoint on libmicrohttpd's internal polling thread.
  *
- * FIELD-NOTES: queuing a response on the first handler call forces "Connection: close",
+ * Measured with libmicrohttpd: queuing a response on the first handler call forces "Connection: close",
  * so the handler returns MHD_YES first and queues on the second call, which keeps
  * Prometheus's keep-alive connections alive. Only GET is served. /healthz runs the health
  * checks registered in metrics.h: 200 "ok", or 503 with the failing checks' reasons.

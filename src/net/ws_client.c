@@ -27,6 +27,7 @@
 #include "net/ws_tls.h"
 #include "net/ws_url.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 typedef struct qmsg {
     size_t len, full_len;
@@ -84,11 +85,7 @@ struct ss_ws_client {
 /* Backoff: 250 ms doubling to 30 s, plus up to 20 % jitter. */
 static const uint32_t g_backoff_ms[] = {250, 500, 1000, 2000, 4000, 8000, 16000, 30000};
 
-int64_t ss_ws_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+int64_t ss_ws_now_us(void) { return ss_mono_us(); }
 
 static void lws_log_emit(int level, const char *line) {
     size_t n = strlen(line);

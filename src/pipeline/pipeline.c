@@ -1,16 +1,11 @@
 /* The pipeline of one process (pipeline.h): ingester thread, writer on the caller's
  * thread, an optional progress thread; one stop flag and one drain flag between them. */
 #include "pipeline/pipeline.h"
+#include "util/clock.h"
 
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
-
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void ss_pipeline_init(ss_pipeline *p, ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
     memset(p, 0, sizeof *p);
@@ -44,7 +39,7 @@ static void *progress_main(void *arg) {
     while (!atomic_load(&pc->quit)) {
         struct timespec nap = {0, 250 * 1000000L};
         nanosleep(&nap, NULL);
-        double t = mono_s();
+        double t = ss_mono_s();
         if (t - tl < SS_PIPELINE_PROGRESS_MS / 1000.0) continue;
         ss_pipeline_progress pr;
         memset(&pr, 0, sizeof pr);
@@ -63,7 +58,7 @@ static void *progress_main(void *arg) {
 }
 
 void ss_pipeline_run(ss_pipeline *p) {
-    double t0 = mono_s();
+    double t0 = ss_mono_s();
     pthread_t ith, pth;
     progress_ctx pc;
     pc.p = p;
@@ -78,5 +73,5 @@ void ss_pipeline_run(ss_pipeline *p) {
     atomic_store(&pc.quit, 1);
     if (have_prog) pthread_join(pth, NULL);
     p->stopped = *p->stop != 0;
-    p->secs = mono_s() - t0;
+    p->secs = ss_mono_s() - t0;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/clock.h"
 
 int ss_ws_source_base(const char *path, ss_buf *base, int64_t *url_cursor) {
     if (ss_ws_query_strip(path, "cursor", base) < 0) return -1;
@@ -38,21 +39,15 @@ void ss_ws_source_id(char *id, size_t idlen, const char *scheme, const ss_ws_url
              (int)(q ? (size_t)(q - u->path) : strlen(u->path)), u->path);
 }
 
-static long long now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void ss_source_gap_report(const ss_source_gap *g) {
-    long long at = g->detected_us > 0 ? (long long)g->detected_us : now_us();
+    long long at = g->detected_us > 0 ? (long long)g->detected_us : (long long)ss_wall_us();
     ss_warn("gap", "gap: source=%s reason=%s unit=%s from=%lld to=%lld detected_us=%lld%s%s", g->source, g->reason,
             g->unit, (long long)g->from, (long long)g->to, at, g->detail ? ": " : "", g->detail ? g->detail : "");
 }
 
 void ss_ws_gapq_push(ss_ws_gapq *q, const ss_source_gap *g, int64_t cursor) {
     ss_source_gap c = *g;
-    if (c.detected_us <= 0) c.detected_us = now_us();
+    if (c.detected_us <= 0) c.detected_us = (long long)ss_wall_us();
     ss_source_gap_report(&c);
     if (q->n == SS_WS_GAPQ_MAX) {
         ss_error("gap", "more than %d gaps detected at once: the one above is logged only", SS_WS_GAPQ_MAX);

@@ -31,18 +31,10 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-int64_t ss_wr_wall_us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
+int64_t ss_wr_wall_us(void) { return ss_wall_us(); }
 int64_t ss_wr_wall_ms(void) { return ss_wr_wall_us() / 1000; }
 
-int64_t ss_wr_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t ss_wr_mono_ms(void) { return ss_mono_ms(); }
 
 int ss_writer_valid_consumer(const char *name) { return ss_safe_name(name, SS_WRITER_MAX_CONSUMER); }
 

@@ -302,7 +302,7 @@ static void test_mix_1m(void **state) {
     assert_true(ia > 0.5 && ia < 0.7);
     double share = 100.0 * (double)changed / (double)commits;
     if (share < 4.4 || share > 5.0) fail_msg("delete/update share %.3f%%, want about 4.7%%", share);
-    /* Per-type delete/update shares (FIELD-NOTES §2): follow 8.2 %, like 1.3 %. */
+    /* Per-type delete/update shares, as measured on real samples: follow 8.2 %, like 1.3 %. */
     double fshare = 100.0 * (double)del[SS_TYPE_FOLLOW] / (double)types[SS_TYPE_FOLLOW];
     double lshare = 100.0 * (double)del[SS_TYPE_LIKE] / (double)types[SS_TYPE_LIKE];
     assert_true(fshare > 7.9 && fshare < 8.5);

@@ -13,6 +13,7 @@
 
 #include "source/firehose/did_cache.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 static int url_char_ok(char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
@@ -113,12 +114,6 @@ struct ss_did_resolver {
     size_t body_n;
     int body_over;
 };
-
-static int64_t now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec;
-}
 
 static uint64_t hash_did(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull;
@@ -290,7 +285,7 @@ int ss_did_resolver_peek(ss_did_resolver *r, const char *did, size_t n, ss_fh_pu
 
 int ss_did_resolver_key(ss_did_resolver *r, const char *did, size_t n, int refresh, ss_fh_pubkey *key) {
     if (n == 0 || n > SS_DID_LEN_MAX) return SS_DID_NO_KEY;
-    int64_t now = now_s();
+    int64_t now = (ss_mono_ms() / 1000);
     node **pp = slot_of(r, did, n), *x = *pp;
     if (x) {
         lru_unlink(r, x);
@@ -318,7 +313,7 @@ int ss_did_resolver_key(ss_did_resolver *r, const char *did, size_t n, int refre
     int transport;
     ss_fh_pubkey k;
     int st = fetch(r, did, n, &k, &transport);
-    x->fetched_at = now_s();
+    x->fetched_at = (ss_mono_ms() / 1000);
     if (transport) {
         if (++r->transport_fails >= SS_DID_DOWN_AFTER) {
             r->down_until = x->fetched_at + r->down_s;

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/clock.h"
 
 static const char *const g_reason_names[SS_FH_REASON__COUNT] = {
     [SS_FH_OK] = "ok",
@@ -285,21 +286,15 @@ static int event_start(ss_buf *b, ss_fh_slice did, int64_t time_us, const char *
     return 0;
 }
 
-static int64_t wall_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The event time for a frame whose claimed time is `claimed` (see ss_fh_clock). Called
  * once per frame that has events. */
 static int64_t clock_time(ss_fh_decoder *d, int64_t claimed) {
     int64_t t = claimed;
     if (d->o.clock == SS_FH_CLOCK_CLAIMED) return t;
     if (d->o.clock == SS_FH_CLOCK_RECEIPT) {
-        t = d->receipt_us >= 0 ? d->receipt_us : wall_us();
-    } else if (t > wall_us()) {
-        t = d->clock_last >= 0 ? d->clock_last : wall_us(); /* a claim from the future */
+        t = d->receipt_us >= 0 ? d->receipt_us : ss_wall_us();
+    } else if (t > ss_wall_us()) {
+        t = d->clock_last >= 0 ? d->clock_last : ss_wall_us(); /* a claim from the future */
     } else if (d->clock_last >= 0 && t > d->clock_last + SS_FH_REPLAY_SKEW_US) {
         /* A jump: one frame's claim is not believed, but two in a row that agree are (the
          * recording really skipped ahead, e.g. two recordings concatenated). */

@@ -54,6 +54,7 @@
 #include "source/ws_source.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 #define JS_DEFAULT_URL "wss://jetstream2.us-east.bsky.network/subscribe"
 #define JS_RESUME_MARGIN_US (5 * 1000000LL)    /* rewind on resume, as Jetstream's docs advise */
@@ -118,12 +119,6 @@ static int js_path(void *ud, ss_buf *path) {
     if (cur < 0 && js->last_time_us >= 0) cur = 0;
     js->requested = cur;
     return ss_ws_source_path(path, &js->base, cur);
-}
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Reads the wanted-dids file into out (finished). 0, or -1 with err. st: its stat. */
@@ -205,7 +200,7 @@ static int js_hello(void *ud, ss_buf *msg) {
  * no longer reads keeps the set in use, with a warning. */
 static void check_dids_file(js_source *js) {
     if (!js->dids_path) return;
-    int64_t now = mono_ms();
+    int64_t now = ss_mono_ms();
     if (now - js->dids_checked_ms < JS_DIDS_CHECK_MS) return;
     js->dids_checked_ms = now;
     struct stat st;
@@ -345,7 +340,7 @@ static int js_open(ss_source *s, const char *args, const ss_source_opts *opts) {
                 return ss_source_fail(s, "%s", derr);
             if (!(js->dids_path = strdup(opts->wanted_dids))) return ss_source_fail(s, "out of memory");
             js->dids_mtime = st.st_mtim, js->dids_size = st.st_size, js->dids_ino = st.st_ino;
-            js->dids_checked_ms = mono_ms();
+            js->dids_checked_ms = ss_mono_ms();
         }
     }
     char *urls[JS_MAX_ENDPOINTS] = {0};
