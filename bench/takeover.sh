@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A writer's takeover of a dead writer's pending entries, in entries/s (the 1-hour soak saw
-# ~285/s: 77,687 entries in 273 s). EVENTS synth events are ingested paced at PACE/s (so
-# Redis ids spread over many milliseconds, like a live feed), a `write --once --all` with a
-# small memory budget spills some part files and is killed by a crash point after its
-# SPILLS-th ledger commit, before acking: its whole PEL stays pending, part of it committed.
+# ~285/s: 77,687 entries in 273 s). EVENTS synth events (RATE per simulated second, so they
+# span several windows) are ingested paced at PACE/s (so Redis ids spread over many
+# milliseconds, like a live feed); a `write --once --all` is killed by a crash point after
+# its SPILLS-th ledger commit, before acking it: its other entries stay pending next to its
+# commits in the ledger.
 # A second `write --once --all` takes it over; its "took over" log lines give the rate.
-#   bench/takeover.sh        (EVENTS=.. PACE=.. SPILLS=.. SKYSPOOL_BIN=.. to change)
+#   bench/takeover.sh        (EVENTS=.. PACE=.. SPILLS=.. RATE=.. SKYSPOOL_BIN=.. to change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${SKYSPOOL_BIN:-$PWD/build/skyspool}
