@@ -234,6 +234,9 @@ static int heartbeat(ss_writer *w, int exited) {
  * min_idle ms, and processes them like our own pending entries. */
 static int take_over_stream(ss_writer *w, int t, const char *dead, long long min_idle) {
     const char *key = w->st[t].key;
+    /* The dead consumer committed until it was fenced: committed-id sets loaded before that
+     * may lack its last commits, so they are loaded afresh, batch by batch (round.c). */
+    ss_wr_drop_committed(w);
     for (;;) {
         ss_writer_batch b;
         int r = w->c->v->take_over(w->c, t, dead, min_idle, &b);
