@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer/acl.h"
 #include "buffer/ingest.h"
 #include "buffer/xinfo.h"
 #include "check/check.h"
@@ -104,7 +105,9 @@ typedef struct {
     char arch[SOAK_PATH + 64];
     char wdata[SOAK_PATH + 64];
     char pwfile[PATH_MAX + 32];
+    char pw_ingest[PATH_MAX + 32], pw_write[PATH_MAX + 32]; /* the embedded server's per-role password files */
     char url[SS_REDIS_PATH_MAX + 320];
+    char url_ingest[SS_REDIS_PATH_MAX + 400], url_write[SS_REDIS_PATH_MAX + 400]; /* as each child's ACL user */
     char portfile[SOAK_PATH + 64];
     int port;
     int tmpfs;
@@ -293,9 +296,9 @@ static int start_ingest(soak *s) {
     arg(&a, "--source");
     arg(&a, "jetstream:ws://127.0.0.1:%d/subscribe", s->port);
     arg(&a, "--redis");
-    arg(&a, "%s", s->url);
+    arg(&a, "%s", s->url_ingest);
     arg(&a, "--redis-password-file");
-    arg(&a, "%s", s->pwfile);
+    arg(&a, "%s", s->pw_ingest);
     arg(&a, "--prefix");
     arg(&a, "%s", s->e->prefix);
     arg(&a, "--set");
@@ -314,9 +317,9 @@ static void writer_args(soak *s, argvec *a, int once) {
     arg(a, "--data-dir");
     arg(a, "%s", s->wdata);
     arg(a, "--redis");
-    arg(a, "%s", s->url);
+    arg(a, "%s", s->url_write);
     arg(a, "--redis-password-file");
-    arg(a, "%s", s->pwfile);
+    arg(a, "%s", s->pw_write);
     arg(a, "--prefix");
     arg(a, "%s", s->e->prefix);
     arg(a, "--window");
@@ -490,16 +493,23 @@ static long long stored_cursor(ss_check_env *e) {
     if (reconnect(e) != 0) return 0;
     char pattern[192];
     snprintf(pattern, sizeof pattern, "%scursor:*", e->prefix);
-    redisReply *r = redisCommand(e->c, "KEYS %s", pattern);
     long long best = 0;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements; i++) {
-            redisReply *c = redisCommand(e->c, "HGET %s cursor", r->element[i]->str);
+    char cur[32] = "0";
+    do { /* SCAN, not KEYS: the check's ACL user may SCAN its own prefix (buffer/acl.h) */
+        redisReply *r = redisCommand(e->c, "SCAN %s MATCH %s COUNT 1000", cur, pattern);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+            if (r) freeReplyObject(r);
+            break;
+        }
+        snprintf(cur, sizeof cur, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+            redisReply *c = redisCommand(e->c, "HGET %s cursor", keys->element[i]->str);
             if (c && c->type == REDIS_REPLY_STRING && atoll(c->str) > best) best = atoll(c->str);
             if (c) freeReplyObject(c);
         }
-    }
-    if (r) freeReplyObject(r);
+        freeReplyObject(r);
+    } while (strcmp(cur, "0") != 0);
     return best;
 }
 
@@ -699,6 +709,16 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     const ss_redis_url *u = ss_redis_target_url(e->target);
     if (u->is_unix) snprintf(s->url, sizeof s->url, "unix://%s", u->path);
     else snprintf(s->url, sizeof s->url, "redis://%.256s:%d", u->host, u->port);
+    /* the embedded server has one ACL user per role (buffer/acl.h): each child logs in as its own */
+    if (u->is_unix) {
+        snprintf(s->url_ingest, sizeof s->url_ingest, "unix://%s@%s", ss_acl_user(SS_ACL_INGEST), u->path);
+        snprintf(s->url_write, sizeof s->url_write, "unix://%s@%s", ss_acl_user(SS_ACL_WRITE), u->path);
+    } else {
+        snprintf(s->url_ingest, sizeof s->url_ingest, "redis://%s@%.256s:%d", ss_acl_user(SS_ACL_INGEST), u->host, u->port);
+        snprintf(s->url_write, sizeof s->url_write, "redis://%s@%.256s:%d", ss_acl_user(SS_ACL_WRITE), u->host, u->port);
+    }
+    snprintf(s->pw_ingest, sizeof s->pw_ingest, "%.400s/redis-%s.password", e->data_dir, ss_acl_role_name(SS_ACL_INGEST));
+    snprintf(s->pw_write, sizeof s->pw_write, "%.400s/redis-%s.password", e->data_dir, ss_acl_role_name(SS_ACL_WRITE));
 
     int rc = -1;
     if (o->disk_faults) {
