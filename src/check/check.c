@@ -632,6 +632,47 @@ int ss_check_env_crash_restart(ss_check_env *e, long long cut_bytes, long long *
 
 /* ---- payloads ------------------------------------------------------------------------- */
 
+int ss_check_archive_keys(ss_check_env *e, const char *dir, void (*fn)(void *ud, const uint8_t key[16]), void *ud,
+                          long long *rows) {
+    *rows = 0;
+    char spec[PATH_MAX + 16];
+    snprintf(spec, sizeof spec, "archive:%s", dir);
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    char err[512];
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    if (!src) return snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %s", err), -1;
+    ss_decoder *d = ss_decoder_new(NULL);
+    int rc = d ? 0 : -1;
+    if (!d) snprintf(e->errstr, sizeof e->errstr, "out of memory");
+    while (rc == 0) {
+        ss_source_msg m;
+        int r = ss_source_next(src, &m, 1000);
+        if (r == SS_SOURCE_END) break;
+        if (r == SS_SOURCE_AGAIN) continue;
+        ss_event ev;
+        if (r != SS_SOURCE_MSG || m.bad_reason || ss_decode(d, m.data, m.len, &ev) != SS_DECODE_OK) {
+            snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %s",
+                     r != SS_SOURCE_MSG ? src->errstr : "a row does not decode as an event");
+            rc = -1;
+            break;
+        }
+        uint8_t key[16];
+        ss_event_dedup_key(&ev, key);
+        fn(ud, key);
+        if ((++*rows & 0x3ffff) == 0) {
+            ss_check_progress(e, "reading the archive back: %lld rows", *rows);
+            if (ss_check_stopped(e)) {
+                snprintf(e->errstr, sizeof e->errstr, "interrupted while reading the archive back");
+                rc = -1;
+            }
+        }
+    }
+    if (d) ss_decoder_free(d);
+    ss_source_close(src);
+    return rc;
+}
+
 ss_source *ss_check_synth_open(long long events, uint64_t seed, char *err, size_t errlen) {
     char spec[96];
     snprintf(spec, sizeof spec, "synth:events=%lld,seed=%llu", events, (unsigned long long)seed);

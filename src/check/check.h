@@ -263,6 +263,19 @@ typedef struct {
 void ss_check_throughput_opts_init(ss_check_throughput_opts *o);
 int ss_check_throughput(ss_check_env *e, const ss_check_throughput_opts *o, ss_check_report *r);
 
+typedef struct {
+    long long events;       /* synth lines; default 600000 (one 5-minute window at 2000/s) */
+    double event_rate;      /* their time_us spacing, events per simulated second; default 2000 */
+    double window_s, grace_s; /* the writer's; defaults 300, 30 */
+    double max_flush_s;     /* per-window flush time at most; 0 = 0.8 x window (the prototype's 4 min of 5) */
+    double min_events_per_s; /* end to end; default 2000 (the live peak) */
+    const char *archive;    /* NULL = a fresh dir in the check's work dir */
+    uint64_t seed;
+} ss_check_pipeline_opts;
+void ss_check_pipeline_opts_init(ss_check_pipeline_opts *o);
+/* Ingester and DataWriter in this process on the check's Redis; the archive read back. */
+int ss_check_pipeline(ss_check_env *e, const ss_check_pipeline_opts *o, ss_check_report *r);
+
 /* The real ingester (src/buffer/ingest.c) on its own thread, reading a source spec into the
  * check's prefix: what capacity and throughput drive. */
 typedef struct {
@@ -282,6 +295,12 @@ int ss_check_ingester_done(ss_check_ingester *it);
 int ss_check_ingester_stop(ss_check_env *e, ss_check_ingester *it, ss_ingest_stats *st);
 
 /* Helpers shared by the checks (check.c). */
+/* Reads every committed row of the archive under dir back through the `archive:` source (the
+ * Parquet reader checks each file as it goes) and calls fn with the row's dedup key, one row at
+ * a time: nothing is kept here, so the caller decides the memory (check/keycmp.h's stream).
+ * *rows gets the rows read. 0, or -1 with e->errstr set (also when e is stopped). */
+int ss_check_archive_keys(ss_check_env *e, const char *dir, void (*fn)(void *ud, const uint8_t key[16]), void *ud,
+                          long long *rows);
 /* Runs a command with the control connection; the reply or NULL with errstr set. */
 redisReply *ss_check_cmd(ss_check_env *e, const char *fmt, ...);
 /* INFO field as an integer from section; -1 with errstr on failure. */

@@ -45,6 +45,66 @@ void ss_keycmp(uint8_t *in, size_t nin, uint8_t *out, size_t nout, ss_keycmp_res
     }
 }
 
+int ss_keycmp_stream_init(ss_keycmp_stream *s, uint8_t *in, size_t nin) {
+    memset(s, 0, sizeof *s);
+    if (nin) qsort(in, nin, 16, cmp16);
+    size_t n = 0;
+    for (size_t i = 0; i < nin; i++)
+        if (n == 0 || memcmp(in + 16 * i, in + 16 * (n - 1), 16) != 0) {
+            if (n != i) memcpy(in + 16 * n, in + 16 * i, 16);
+            n++;
+        }
+    s->in = in;
+    s->n = n;
+    s->seen = calloc(n ? n : 1, 1);
+    return s->seen ? 0 : -1;
+}
+
+void ss_keycmp_stream_add(ss_keycmp_stream *s, const uint8_t key[16]) {
+    s->rows++;
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(s->in + 16 * mid, key, 16);
+        if (c == 0) {
+            if (s->seen[mid] < 255) s->seen[mid]++;
+            else s->extra_dups++;
+            return;
+        }
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    s->unexpected++;
+    keep(s->unexp_ex, &s->n_unexp_ex, key);
+}
+
+void ss_keycmp_stream_finish(const ss_keycmp_stream *s, ss_keycmp_result *res) {
+    memset(res, 0, sizeof *res);
+    res->expected = (long long)s->n;
+    res->rows = s->rows;
+    res->unexpected = s->unexpected;
+    res->duplicated = s->extra_dups;
+    memcpy(res->unexp_ex, s->unexp_ex, sizeof res->unexp_ex);
+    res->n_unexp_ex = s->n_unexp_ex;
+    for (size_t i = 0; i < s->n; i++) {
+        const uint8_t *k = s->in + 16 * i;
+        if (s->seen[i] == 0) {
+            res->lost++;
+            keep(res->lost_ex, &res->n_lost_ex, k);
+        } else if (s->seen[i] == 1) {
+            res->matched++;
+        } else {
+            res->duplicated += s->seen[i] - 1;
+            keep(res->dup_ex, &res->n_dup_ex, k);
+        }
+    }
+}
+
+void ss_keycmp_stream_free(ss_keycmp_stream *s) {
+    free(s->seen);
+    s->seen = NULL;
+}
+
 void ss_keycmp_hex(const uint8_t key[16], char hex[33]) {
     static const char d[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {

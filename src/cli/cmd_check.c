@@ -30,8 +30,9 @@ static const struct {
     {"pressure", "Redis at 95 % of maxmemory: the ingester pauses, nothing evicted, nothing lost; evicting Redis FAILs"},
     {"capacity", "N events through the ingester: bytes/event, peak memory, hours held at 1,000/2,000 events/s; a sample read back [1,587/s, 78.5 %]"},
     {"throughput", "sustained ingest at --rate and at the maximum, 1 and N connections: per-second series, CV, latency [1,500/s; 7,023]"},
+    {"pipeline", "ingest -> write -> Parquet in this process; the archive read back row by row: nothing lost, doubled or foreign; per-window flush time [4 min / 5 min]"},
     {"soak", "the full stack (replay-server, ingest, write) at --rate with a fault every few minutes; no row lost or doubled"},
-    {"all", "baseline, persistence, pressure, capacity and throughput in sequence, with one summary table"},
+    {"all", "baseline, persistence, pressure, capacity, throughput and pipeline in sequence, with one summary table"},
 };
 
 static void usage(FILE *f) {
@@ -89,6 +90,14 @@ static void usage(FILE *f) {
             "  --max-cv X                paced phases' coefficient of variation at most [0.1]\n"
             "  --min-max-rate N          best unpaced events/s at least [7023]\n"
             "  --p99-ms X                probe XADD p99 during the paced phases [5]\n\n"
+            "pipeline:\n"
+            "  --events N                synth events through ingest and write [600000]\n"
+            "  --event-rate R            their spacing in event time, events per second [2000]\n"
+            "  --window D --grace D      the writer's window and grace [5m, 30s]\n"
+            "  --max-flush D             a window's flush time at most [0.8 x window: 4 min of 5]\n"
+            "  --min-rate N              end-to-end events/s at least [2000]\n"
+            "  --archive DIR             write into DIR (kept) instead of a fresh temporary one; rows\n"
+            "                            already there count as duplicated or unexpected\n\n"
             "soak (embedded Redis only; runs this binary as replay-server, ingest and write):\n"
             "  --duration D              how long the stack runs under faults [1h]\n"
             "  --rate R                  events/s the source serves [2000]\n"
@@ -113,6 +122,7 @@ static void usage(FILE *f) {
             "  skyspool check pressure --duration 60s --maxmemory 128mb\n"
             "  skyspool check capacity --events 2700000 --json capacity.json --png capacity.png\n"
             "  skyspool check throughput --duration 30s --rate 2000 --connections 8\n"
+            "  skyspool check pipeline --events 600000 --json pipeline.json --png pipeline.png\n"
             "  skyspool check soak --duration 1h --json soak.json --png soak.png\n"
             "  sudo skyspool check soak --duration 10m --fault-every 1m --disk-faults --disk-size 256mb\n"
             "  skyspool check all --json all.json && echo deployment ok\n");
@@ -127,6 +137,7 @@ typedef struct {
     ss_check_soak_opts s;
     ss_check_capacity_opts c;
     ss_check_throughput_opts t;
+    ss_check_pipeline_opts l;
     char exe[4096];
     int maxmemory_set;
 } check_args;
@@ -283,6 +294,7 @@ static int run_one(const char *name, const ss_config *cfg, const check_args *a, 
     else if (!strcmp(name, "pressure")) crc = ss_check_pressure(env, &a->q, rep);
     else if (!strcmp(name, "capacity")) crc = ss_check_capacity(env, &a->c, rep);
     else if (!strcmp(name, "throughput")) crc = ss_check_throughput(env, &a->t, rep);
+    else if (!strcmp(name, "pipeline")) crc = ss_check_pipeline(env, &a->l, rep);
     else crc = ss_check_soak(env, &a->s, rep);
     rep->elapsed_s = ss_check_now() - t0;
     progress_clear(a);
@@ -330,7 +342,8 @@ int ss_cmd_check(int argc, char **argv) {
         O_JSON = 1, O_PNG, O_RUN_ID, O_SECONDS, O_CLIENTS, O_P50, O_P95, O_P99, O_MIN_OPS, O_EVENTS, O_PENDING,
         O_RESTART, O_CRASH, O_TAIL, O_MAXLOSS, O_MINREC, O_DURATION, O_TARGET, O_FILL, O_SEED,
         O_RATE, O_FAULT_EVERY, O_STALL, O_AOF_CUT, O_DISK_FAULTS, O_DISK_SIZE, O_WINDOW, O_GRACE, O_MAX_LAG,
-        O_MAX_REC, O_MIN_RATE, O_DRAIN, O_SAMPLE, O_MIN_LOAD, O_MAX_MEM_PCT, O_CONNS, O_MAX_CV, O_MIN_MAX, O_LOAD_TIMEOUT
+        O_MAX_REC, O_MIN_RATE, O_DRAIN, O_SAMPLE, O_MIN_LOAD, O_MAX_MEM_PCT, O_CONNS, O_MAX_CV, O_MIN_MAX, O_LOAD_TIMEOUT,
+        O_EVENT_RATE, O_MAX_FLUSH, O_MIN_E2E, O_ARCHIVE
     };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"json", required_argument, 0, O_JSON},
@@ -372,6 +385,10 @@ int ss_cmd_check(int argc, char **argv) {
                                          {"max-cv", required_argument, 0, O_MAX_CV},
                                          {"min-max-rate", required_argument, 0, O_MIN_MAX},
                                          {"load-timeout", required_argument, 0, O_LOAD_TIMEOUT},
+                                         {"event-rate", required_argument, 0, O_EVENT_RATE},
+                                         {"max-flush", required_argument, 0, O_MAX_FLUSH},
+                                         {"min-rate", required_argument, 0, O_MIN_E2E},
+                                         {"archive", required_argument, 0, O_ARCHIVE},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     check_args a;
@@ -382,6 +399,7 @@ int ss_cmd_check(int argc, char **argv) {
     ss_check_soak_opts_init(&a.s);
     ss_check_capacity_opts_init(&a.c);
     ss_check_throughput_opts_init(&a.t);
+    ss_check_pipeline_opts_init(&a.l);
     {
         ssize_t n = readlink("/proc/self/exe", a.exe, sizeof a.exe - 1);
         a.exe[n > 0 ? n : 0] = '\0';
@@ -431,7 +449,7 @@ int ss_cmd_check(int argc, char **argv) {
         case O_MIN_OPS: if (ss_parse_double(optarg, 0, 1e9, &a.b.min_ops) != 0) goto bad; break;
         case O_EVENTS:
             if (ss_parse_i64(optarg, 1, 100000000, &a.p.events) != 0) goto bad;
-            a.c.events = a.p.events;
+            a.c.events = a.l.events = a.p.events;
             break;
         case O_PENDING:
             if (ss_parse_i64(optarg, 0, 10000000, &a.p.pending) != 0) goto bad;
@@ -462,6 +480,12 @@ int ss_cmd_check(int argc, char **argv) {
         case O_LOAD_TIMEOUT:
             if (parse_ms_flag("--load-timeout", optarg, &a.c.stall_timeout_s) != 0) goto out;
             break;
+        case O_EVENT_RATE: if (ss_parse_double(optarg, 0.001, 1e6, &a.l.event_rate) != 0) goto bad; break;
+        case O_MAX_FLUSH:
+            if (parse_ms_flag("--max-flush", optarg, &a.l.max_flush_s) != 0) goto out;
+            break;
+        case O_MIN_E2E: if (ss_parse_double(optarg, 0, 1e9, &a.l.min_events_per_s) != 0) goto bad; break;
+        case O_ARCHIVE: a.l.archive = optarg; break;
         case O_MAX_CV: if (ss_parse_double(optarg, 0, 100, &a.t.max_cv) != 0) goto bad; break;
         case O_MIN_MAX: if (ss_parse_double(optarg, 0, 1e9, &a.t.min_max_events_per_s) != 0) goto bad; break;
         case O_FAULT_EVERY:
@@ -472,9 +496,11 @@ int ss_cmd_check(int argc, char **argv) {
             break;
         case O_WINDOW:
             if (parse_ms_flag("--window", optarg, &a.s.window_s) != 0) goto out;
+            a.l.window_s = a.s.window_s;
             break;
         case O_GRACE:
             if (parse_ms_flag("--grace", optarg, &a.s.grace_s) != 0) goto out;
+            a.l.grace_s = a.s.grace_s;
             break;
         case O_MAX_LAG:
             if (parse_ms_flag("--max-lag", optarg, &a.s.max_lag_s) != 0) goto out;
@@ -504,7 +530,7 @@ int ss_cmd_check(int argc, char **argv) {
         case O_TARGET: if (ss_parse_double(optarg, 10, 99, &a.q.target_pct) != 0) goto bad; break;
         case O_SEED:
             if (ss_parse_i64(optarg, 0, (long long)1 << 62, &ll) != 0) goto bad;
-            a.p.seed = a.q.seed = a.s.seed = a.c.seed = a.t.seed = (uint64_t)ll;
+            a.p.seed = a.q.seed = a.s.seed = a.c.seed = a.t.seed = a.l.seed = (uint64_t)ll;
             break;
         default: rc = ss_usage_error("check", "unknown option (see skyspool check --help)"); goto out;
         }
@@ -528,7 +554,7 @@ int ss_cmd_check(int argc, char **argv) {
     int known = 0;
     for (size_t i = 0; i < sizeof g_checks / sizeof g_checks[0]; i++) known |= !strcmp(name, g_checks[i].name);
     if (!known) {
-        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure, capacity, throughput, soak or all", name);
+        rc = ss_usage_error("check", "unknown check '%s': baseline, persistence, pressure, capacity, throughput, pipeline, soak or all", name);
         goto out;
     }
     if (ss_config_load(cfg, err, sizeof err) != 0) {
@@ -558,7 +584,8 @@ int ss_cmd_check(int argc, char **argv) {
         rc = ss_usage_error("check", "--disk-faults mounts a small tmpfs as the archive: run it as root");
         goto out;
     }
-    if (!strcmp(name, "soak") && (a.s.window_s <= 0 || 3600 / a.s.window_s != (double)(long long)(3600 / a.s.window_s))) {
+    if ((!strcmp(name, "soak") || !strcmp(name, "pipeline") || !strcmp(name, "all")) &&
+        (a.s.window_s <= 0 || 3600 / a.s.window_s != (double)(long long)(3600 / a.s.window_s))) {
         rc = ss_usage_error("check", "--window must divide an hour (e.g. 10s, 1m, 5m)");
         goto out;
     }
@@ -569,7 +596,7 @@ int ss_cmd_check(int argc, char **argv) {
     a.tty = isatty(STDOUT_FILENO) && !(a.json && !strcmp(a.json, "-"));
     ss_cli_stop_on_signals(&g_stop);
 
-    const char *names[5] = {name, NULL, NULL, NULL, NULL};
+    const char *names[6] = {name, NULL, NULL, NULL, NULL, NULL};
     int nnames = 1;
     if (!strcmp(name, "all")) {
         names[0] = "baseline";
@@ -577,11 +604,12 @@ int ss_cmd_check(int argc, char **argv) {
         names[2] = "pressure";
         names[3] = "capacity";
         names[4] = "throughput";
-        nnames = 5;
+        names[5] = "pipeline";
+        nnames = 6;
     }
-    static ss_check_report reps[5];
-    int results[5] = {1, 1, 1, 1, 1};
-    int ran[5] = {0, 0, 0, 0, 0};
+    static ss_check_report reps[6];
+    int results[6] = {1, 1, 1, 1, 1, 1};
+    int ran[6] = {0, 0, 0, 0, 0, 0};
     ss_buf json;
     ss_buf_init(&json);
     if (nnames > 1) ss_buf_puts(&json, "{\"check\":\"all\",\"checks\":[");

@@ -1,7 +1,8 @@
 /* Unit tests for the row-by-row exactly-once comparison (src/check/keycmp.h) on crafted key
  * lists: a perfect archive, one lost, one duplicated, one unexpected, a lost row and a
  * duplicated one that a count comparison would see as equal, input repeats counted once, and
- * a shuffled list of 100,000 keys. */
+ * a shuffled list of 100,000 keys; the streaming variant (ss_keycmp_stream) must agree with the
+ * batch one on every case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,8 +29,28 @@ static uint8_t *keys(const uint32_t *ids, size_t n) {
 
 static ss_keycmp_result run(const uint32_t *in, size_t nin, const uint32_t *out, size_t nout) {
     uint8_t *a = keys(in, nin), *b = keys(out, nout);
-    ss_keycmp_result r;
+    ss_keycmp_result r, q;
+    /* the streaming comparison must agree with the batch one on every figure */
+    uint8_t *a2 = keys(in, nin), *b2 = keys(out, nout);
+    ss_keycmp_stream s;
+    assert_int_equal(ss_keycmp_stream_init(&s, a2, nin), 0);
+    for (size_t i = 0; i < nout; i++) ss_keycmp_stream_add(&s, b2 + 16 * i);
+    ss_keycmp_stream_finish(&s, &q);
+    ss_keycmp_stream_free(&s);
     ss_keycmp(a, nin, b, nout, &r);
+    assert_int_equal(q.expected, r.expected);
+    assert_int_equal(q.rows, r.rows);
+    assert_int_equal(q.matched, r.matched);
+    assert_int_equal(q.lost, r.lost);
+    assert_int_equal(q.duplicated, r.duplicated);
+    assert_int_equal(q.unexpected, r.unexpected);
+    assert_int_equal(q.n_lost_ex, r.n_lost_ex);
+    assert_int_equal(q.n_dup_ex, r.n_dup_ex);
+    assert_int_equal(q.n_unexp_ex, r.n_unexp_ex);
+    if (q.n_lost_ex) assert_memory_equal(q.lost_ex, r.lost_ex, 16 * (size_t)q.n_lost_ex);
+    if (q.n_dup_ex) assert_memory_equal(q.dup_ex, r.dup_ex, 16 * (size_t)q.n_dup_ex);
+    free(a2);
+    free(b2);
     free(a);
     free(b);
     return r;
@@ -110,10 +131,23 @@ static void test_large(void **st) {
     free(out);
 }
 
+static void test_stream_many_repeats(void **st) { /* one key 300 times: past the byte counter */
+    (void)st;
+    uint32_t in[] = {1, 2}, out[302];
+    for (int i = 0; i < 300; i++) out[i] = 1;
+    out[300] = 2;
+    out[301] = 3;
+    ss_keycmp_result r = run(in, 2, out, 302);
+    assert_int_equal(r.duplicated, 299);
+    assert_int_equal(r.matched, 1);
+    assert_int_equal(r.unexpected, 1);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_exact),      cmocka_unit_test(test_cancelling), cmocka_unit_test(test_unexpected_and_repeats),
         cmocka_unit_test(test_empty),      cmocka_unit_test(test_large),
+        cmocka_unit_test(test_stream_many_repeats),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
