@@ -54,6 +54,7 @@
 #include "buffer/ingest.h"
 #include "buffer/xinfo.h"
 #include "check/check.h"
+#include "check/keycmp.h"
 #include "event/event.h"
 #include "parquet/footer.h"
 #include "source/source.h"
@@ -117,6 +118,8 @@ typedef struct {
     fault_rec faults[SOAK_MAX_FAULTS];
     int nfaults;
     int unexpected_exits;
+    uint8_t *keys; /* the input's dedup keys, 16 bytes each, for the row-by-row comparison */
+    long long nkeys;
 } soak;
 
 void ss_check_soak_opts_init(ss_check_soak_opts *o) {
@@ -201,7 +204,8 @@ static int make_input(soak *s, long long *lines, long long *expected, int64_t *l
     for (long long i = 0; i < nk; i++)
         if (i == 0 || memcmp(keys + 16 * i, keys + 16 * (i - 1), 16) != 0) distinct++;
     *expected = distinct;
-    free(keys);
+    s->keys = keys; /* kept for the key-by-key comparison with the archive (check/keycmp.h) */
+    s->nkeys = nk;
     ss_decoder_free(d);
     ss_source_close(src);
     return 0;
@@ -475,6 +479,58 @@ static int count_part(const char *path, const struct stat *sb, int flag, struct 
         else g_footer_errors++;
     }
     return 0;
+}
+
+/* The dedup key of every row of the archive, read back through the `archive:` source (the
+ * reader checks each file as it goes). Returns 0, or -1 with e->errstr set. */
+static int archive_keys(soak *s, uint8_t **out, long long *n) {
+    ss_check_env *e = s->e;
+    *out = NULL;
+    *n = 0;
+    char spec[SOAK_PATH + 80];
+    snprintf(spec, sizeof spec, "archive:%s", s->arch);
+    ss_source_opts so;
+    ss_source_opts_init(&so);
+    char err[512];
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    if (!src) return snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %s", err), -1;
+    ss_decoder *d = ss_decoder_new(NULL);
+    size_t cap = 0;
+    int rc = d ? 0 : -1;
+    if (!d) snprintf(e->errstr, sizeof e->errstr, "out of memory");
+    while (rc == 0) {
+        ss_source_msg m;
+        int r = ss_source_next(src, &m, 1000);
+        if (r == SS_SOURCE_END) break;
+        if (r == SS_SOURCE_AGAIN) continue;
+        ss_event ev;
+        if (r != SS_SOURCE_MSG || m.bad_reason || ss_decode(d, m.data, m.len, &ev) != SS_DECODE_OK) {
+            snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %s",
+                     r != SS_SOURCE_MSG ? src->errstr : "a row does not decode as an event");
+            rc = -1;
+            break;
+        }
+        if ((size_t)*n == cap) {
+            size_t nc = cap ? cap * 2 : 65536;
+            uint8_t *a = realloc(*out, nc * 16);
+            if (!a) {
+                snprintf(e->errstr, sizeof e->errstr, "out of memory reading the archive back");
+                rc = -1;
+                break;
+            }
+            *out = a;
+            cap = nc;
+        }
+        ss_event_dedup_key(&ev, *out + 16 * (*n)++);
+    }
+    if (d) ss_decoder_free(d);
+    ss_source_close(src);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 /* Committed part files (and, with rows, the footers' row counts) under the archive. */
@@ -877,6 +933,24 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     long long rows = 0;
     int ferr = 0;
     long long parts = archive_parts(s->arch, &rows, &ferr);
+    /* row by row: every input key once in the archive, nothing else (check/keycmp.h) */
+    ss_keycmp_result kc;
+    memset(&kc, 0, sizeof kc);
+    int keys_read = 0;
+    char keys_err[sizeof e->errstr] = "";
+    if (!interrupted) {
+        ss_check_progress(e, "soak: reading the archive back, key by key");
+        uint8_t *ak = NULL;
+        long long nak = 0;
+        if (archive_keys(s, &ak, &nak) == 0) {
+            ss_keycmp(s->keys, (size_t)s->nkeys, ak, (size_t)nak, &kc);
+            keys_read = 1;
+        } else {
+            snprintf(keys_err, sizeof keys_err, "%s", e->errstr);
+            e->errstr[0] = '\0';
+        }
+        free(ak);
+    }
     long long dlq = 0;
     {
         char key[256];
@@ -887,8 +961,8 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     }
 
     /* ---- figures and criteria ---------------------------------------------------------------- */
-    long long lost = expected > rows ? expected - rows : 0;
-    long long dup = rows > expected ? rows - expected : 0;
+    long long lost = keys_read ? kc.lost : expected > rows ? expected - rows : 0;
+    long long dup = keys_read ? kc.duplicated : rows > expected ? rows - expected : 0;
     double mean_rate = run_s > 0 ? events_run_sum / run_s : 0;
     ss_check_figure_add(r, "run_s", run_s, "s");
     ss_check_figure_add(r, "drain_s", drain_s, "s");
@@ -896,6 +970,8 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     ss_check_figure_add(r, "rows_out", (double)rows, "rows");
     ss_check_figure_add(r, "rows_lost", (double)lost, "rows");
     ss_check_figure_add(r, "rows_duplicated", (double)dup, "rows");
+    ss_check_figure_add(r, "rows_unexpected", keys_read ? (double)kc.unexpected : -1, "rows");
+    ss_check_figure_add(r, "rows_read_back", keys_read ? (double)kc.rows : -1, "rows");
     ss_check_figure_add(r, "part_files", (double)parts, "files");
     ss_check_figure_add(r, "footer_errors", ferr, "files");
     double median_rate = series_median(s_rate);
@@ -945,6 +1021,22 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     ss_check_criterion_add(r, "rows_duplicated", SS_CMP_EQ, 0, (double)dup, "rows",
                            "the archive holds more rows than distinct events served: a fault made the writer commit "
                            "something twice");
+    ss_check_criterion_add(r, "rows_unexpected", SS_CMP_EQ, 0, keys_read ? (double)kc.unexpected : -1, "rows",
+                           "the archive holds rows whose dedup key no input event has");
+    ss_check_criterion_add(r, "archive_read_back", SS_CMP_EQ, 1, keys_read, "",
+                           "the archive could not be read back key by key (see the notes)");
+    if (!keys_read) ss_check_note(r, "archive read-back failed: %s", keys_err);
+    {
+        const struct { const char *what; uint8_t (*ex)[16]; int n; } ex[] = {
+            {"lost", kc.lost_ex, kc.n_lost_ex}, {"duplicated", kc.dup_ex, kc.n_dup_ex},
+            {"unexpected", kc.unexp_ex, kc.n_unexp_ex}};
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < ex[k].n; i++) {
+                char hex[33];
+                ss_keycmp_hex(ex[k].ex[i], hex);
+                ss_check_note(r, "%s row, dedup key %s", ex[k].what, hex);
+            }
+    }
     ss_check_criterion_add(r, "verify_ok", SS_CMP_EQ, 1, verify_rc == 0, "",
                            "skyspool verify does not accept the archive against the ledger (see verify.log)");
     ss_check_criterion_add(r, "input_drained", SS_CMP_EQ, 1, drained_input, "",
@@ -966,9 +1058,8 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     ss_check_criterion_add(r, "sustained_rate_pct", SS_CMP_GE, o->min_rate_pct,
                            o->rate > 0 ? 100.0 * median_rate / o->rate : 0, "%",
                            "the median per-second ingest rate stayed below --rate: the stack cannot sustain it");
-    ss_check_note(r, "lost and duplicated are counted (distinct dedup keys served vs rows in the Parquet footers), not "
-                     "compared key by key: a lost row and a duplicated one would cancel out; skyspool has no Parquet "
-                     "column reader yet to compare the keys");
+    ss_check_note(r, "lost, duplicated and unexpected compare keys row by row: the archive read back (archive: "
+                     "source), each row's dedup key against the input's; rows_out is the Parquet footers' count");
     ss_check_note(r, "window lag = age of the oldest entry still in Redis (written and acknowledged entries leave it)");
     r->interrupted = interrupted;
     rc = 0;
@@ -979,6 +1070,8 @@ out:
         kill(s->replay.pid, SIGCONT);
         kill_wait(&s->replay, SIGKILL, 5);
     }
+    free(s->keys);
+    s->keys = NULL;
     if (s->tmpfs) umount2(s->arch, MNT_DETACH); /* never left mounted; the logs stay below */
     if (rc == 0 && ss_check_report_passed(r)) {
         nftw(s->work, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
