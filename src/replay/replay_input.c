@@ -2,12 +2,14 @@
  * stream decoder) fills a window; records are cut from the window, which is compacted
  * and grown (up to SS_REPLAY_MAX_RECORD plus one read) only when a record spans it. */
 #include "replay/replay_input.h"
+#include "proto/js_proto.h"
 #include "source/source.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #define READ_CHUNK (256 * 1024)
@@ -177,6 +179,139 @@ static int next_event(ss_replay_reader *r, const uint8_t **data, size_t *len) {
 int ss_replay_reader_next(ss_replay_reader *r, const uint8_t **data, size_t *len) {
     int rc = r->src ? next_event(r, data, len) : next_line(r, data, len);
     if (rc == 1) r->count++;
+    return rc;
+}
+
+#define PROBE_SPAN (64 * 1024) /* bytes of lines after a probe's first line checked for order */
+
+/* The first whole line starting after byte off (at off itself when off is 0): its start in
+ * *line_off and time_us in *t (-1 when it has none); *tmin and *tmax over the lines of the
+ * next PROBE_SPAN bytes, and *disorder when one of them is more than slack_us older than a line
+ * before it. 1 found, 0 no line starts before the end, -1 read error. *own_cursor is set
+ * when the line carries a top-level "cursor". */
+static int probe_at(ss_replay_reader *r, int64_t off, int64_t slack_us, int64_t *line_off, int64_t *t, int64_t *tmin,
+                    int64_t *tmax, int *disorder, int *own_cursor) {
+    if (fseeko(r->f, (off_t)off, SEEK_SET) != 0) return rfail(r, "%s: seek: %s", strerror(errno));
+    size_t have = 0;
+    int64_t base = off;
+    int synced = off == 0;
+    for (;;) {
+        if (r->cap - have < READ_CHUNK) {
+            if (r->cap >= SS_REPLAY_MAX_RECORD + 2 * READ_CHUNK) return rfail(r, "%s: a line is longer than %s", "8 MiB");
+            uint8_t *w = realloc(r->win, r->cap * 2);
+            if (!w) return rfail(r, "%s: %s", "out of memory");
+            r->win = w;
+            r->cap *= 2;
+        }
+        size_t n = fread(r->win + have, 1, r->cap - have, r->f);
+        if (n == 0 && ferror(r->f)) return rfail(r, "%s: read error: %s", strerror(errno));
+        have += n;
+        size_t start = 0;
+        if (!synced) {
+            uint8_t *nl = memchr(r->win, '\n', have);
+            if (!nl) {
+                if (n == 0) return 0;
+                base += (int64_t)have; /* no newline in what we hold: drop it, read on */
+                have = 0;
+                continue;
+            }
+            start = (size_t)(nl - r->win) + 1;
+            memmove(r->win, r->win + start, have - start);
+            have -= start;
+            base += (int64_t)start;
+            synced = 1;
+            start = 0;
+        }
+        uint8_t *nl = memchr(r->win, '\n', have);
+        if (!nl && n != 0) continue; /* the line goes on */
+        size_t len = nl ? (size_t)(nl - r->win) : have;
+        if (len == 0 || (len == 1 && r->win[0] == '\r')) { /* an empty line: the next one */
+            if (!nl) return 0;           /* the end */
+            memmove(r->win, nl + 1, have - len - 1);
+            have -= len + 1;
+            base += (int64_t)len + 1;
+            continue;
+        }
+        ss_js_peek_result pk;
+        ss_js_peek((const char *)r->win, len, SS_JS_PEEK_CURSOR, &pk);
+        *line_off = base;
+        *t = *tmin = *tmax = pk.time_us;
+        *own_cursor = pk.cursor >= 0;
+        *disorder = 0;
+        /* the order of the lines that follow, within what was read */
+        size_t at = nl ? len + 1 : have;
+        while (at < have && at < PROBE_SPAN) {
+            uint8_t *e = memchr(r->win + at, '\n', have - at);
+            if (!e) break;
+            size_t l = (size_t)(e - (r->win + at));
+            if (l > 1) {
+                ss_js_peek_result q;
+                ss_js_peek((const char *)r->win + at, l, 0, &q);
+                if (q.time_us >= 0) {
+                    if (*tmax - q.time_us > slack_us) *disorder = 1;
+                    if (q.time_us > *tmax) *tmax = q.time_us;
+                    if (q.time_us < *tmin) *tmin = q.time_us;
+                }
+            }
+            at += l + 1;
+        }
+        return 1;
+    }
+}
+
+int ss_replay_reader_seek_time(ss_replay_reader *r, int64_t cursor_us, int64_t slack_us, int *probes, int64_t *offset,
+                               const char **why) {
+    *probes = 0;
+    *offset = 0;
+    *why = "";
+    if (r->src || r->zs) return *why = r->src ? "a source, not a file" : "a zstd file (no random access)", 0;
+    if (r->count || r->len) return *why = "already reading", 0;
+    struct stat st;
+    if (fstat(fileno(r->f), &st) != 0 || !S_ISREG(st.st_mode)) return *why = "not a regular file", 0;
+    if (st.st_size < (off_t)SS_REPLAY_SEEK_MIN_BYTES) return *why = "a small file", 0;
+    int64_t want = cursor_us - slack_us;
+    int64_t lo = 0, hi = (int64_t)st.st_size;
+    int64_t po[SS_REPLAY_SEEK_MAX_PROBES], pmin[SS_REPLAY_SEEK_MAX_PROBES], pmax[SS_REPLAY_SEEK_MAX_PROBES];
+    int np = 0, rc = 1;
+    while (hi - lo > READ_CHUNK && np < SS_REPLAY_SEEK_MAX_PROBES) {
+        int64_t mid = lo + (hi - lo) / 2, ls = 0, t = -1, tmin = -1, tmax = -1;
+        int own = 0, dis = 0;
+        int got = probe_at(r, mid, slack_us, &ls, &t, &tmin, &tmax, &dis, &own);
+        if (got < 0) return -1;
+        if (got == 0 || ls >= hi) {
+            hi = mid;
+            continue;
+        }
+        if (own) {
+            *why = "its events carry their own cursor (matched exactly, from the start)";
+            rc = 0;
+            break;
+        }
+        if (t < 0) {
+            *why = "a line without time_us";
+            rc = 0;
+            break;
+        }
+        /* disorder: lines within the probe's span, or a probe at a higher offset holding a line more
+         * than slack older than one of a probe at a lower offset */
+        if (dis) rc = 0;
+        for (int i = 0; i < np; i++)
+            if ((po[i] < ls && pmax[i] - slack_us > tmin) || (po[i] > ls && tmax - slack_us > pmin[i])) rc = 0;
+        if (rc == 0) *why = "the file is not in time order (within the slack)";
+        po[np] = ls;
+        pmin[np] = tmin;
+        pmax[np++] = tmax;
+        if (rc == 0) break;
+        if (t < want) lo = ls;
+        else hi = mid;
+    }
+    *probes = np;
+    /* the reader restarts at lo (0 when falling back), with an empty window */
+    if (rc == 0) lo = 0;
+    if (fseeko(r->f, (off_t)lo, SEEK_SET) != 0) return rfail(r, "%s: seek: %s", strerror(errno));
+    r->pos = r->len = 0;
+    clearerr(r->f);
+    *offset = lo;
     return rc;
 }
 

@@ -23,6 +23,7 @@
 #include "net/zdict.h"
 #include "frames/frames.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define BURST 512                /* messages per writeable callback at most */
@@ -398,6 +399,25 @@ static int on_established(ss_ws_replay *srv, struct lws *wsi, conn *c) {
     if (c->cursor < 0 && o->history > c->start_index) c->start_index = o->history;
     if (c->cursor >= 0 && srv->frames && o->seq_reset_after > c->start_index) c->start_index = o->seq_reset_after;
     const char *mode = "";
+    /* A time cursor in a plain JSONL file: binary search instead of reading from the start
+     * (replay_input.h). Only when nothing counts records (no window, no history), since the
+     * records before the landing point are never read. */
+    char seekmode[160] = "";
+    if (!srv->frames && !o->source_spec && c->cursor >= 0 && c->start_index == 0) {
+        double t0 = ss_mono_s();
+        int probes = 0;
+        int64_t off = 0;
+        const char *why = "";
+        int sr = ss_replay_reader_seek_time(c->rd, c->cursor, SS_REPLAY_SEEK_SLACK_US, &probes, &off, &why);
+        if (sr == 1)
+            snprintf(seekmode, sizeof seekmode, ", found by binary search at byte %lld (%d probes, %.1f ms)",
+                     (long long)off, probes, (ss_mono_s() - t0) * 1e3);
+        else if (sr == 0 && probes > 0)
+            snprintf(seekmode, sizeof seekmode, ", read from the start: %s", why);
+        else if (sr < 0)
+            snprintf(seekmode, sizeof seekmode, ", read from the start: %s", ss_replay_reader_errstr(c->rd));
+        mode = seekmode;
+    }
     if (srv->frames && c->cursor >= 0 && o->future_cursor && c->cursor > srv->last_seq) {
         if (make_notice(c, 1, "FutureCursor", "Cursor in the future.") < 0) return -1;
         c->notice_closes = 1;
