@@ -10,7 +10,7 @@ cli() { redis-cli -p "$REDIS_PORT_r" "$@"; }
 
 # --- --help ------------------------------------------------------------------------------------
 "$B" check --help > help.txt
-for c in baseline persistence pressure capacity throughput soak all; do
+for c in baseline persistence pressure capacity throughput pipeline soak all; do
   ss_check "--help lists $c" grep -q "^  $c " help.txt
 done
 ss_check "--help has examples" grep -q "^examples:" help.txt
@@ -64,14 +64,14 @@ ss_eq "pressure interrupted: none of its keys left" "" "$(redis-cli -p "$REDIS_P
 set +e
 "$B" check all --seconds 0.2 --clients 1 --p50-ms 1000 --p95-ms 1000 --p99-ms 1000 --min-ops 1 \
   --events 1000 --pending 10 --maxmemory 16mb --duration 1s --min-load-rate 100 --sample 200 \
-  --rate 300 --connections 2 --min-rate-pct 50 --max-cv 10 --min-max-rate 100 --json all.json > all.txt 2> all.err; rc=$?
+  --rate 300 --connections 2 --min-rate-pct 50 --max-cv 10 --min-max-rate 100 --min-rate 10 --json all.json > all.txt 2> all.err; rc=$?
 set -e
 ss_eq "all: exit 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -30 all.txt all.err >&2
 ss_check "all: summary table" grep -q "^summary:" all.txt
-for c in baseline persistence pressure capacity throughput; do
+for c in baseline persistence pressure capacity throughput pipeline; do
   ss_check "all: $c in the summary" grep -Eq "^  $c +PASS" all.txt
 done
-ss_eq "all: JSON holds the five checks" "baseline persistence pressure capacity throughput" "$(jq -r '[.checks[].check] | join(" ")' all.json)"
+ss_eq "all: JSON holds the six checks" "baseline persistence pressure capacity throughput pipeline" "$(jq -r '[.checks[].check] | join(" ")' all.json)"
 ss_eq "all: overall verdict" PASS "$(jq -r .verdict all.json)"
 ss_done
