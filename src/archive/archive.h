@@ -147,7 +147,8 @@ typedef struct ss_ar_file ss_ar_file;
 
 /* Opens a part file for type t in the UTC hour containing hour_time_us, to become
  * ROOT/year=.../type=T/NAME.parquet. Creates the directories. Returns NULL with err set
- * on failure (bad name or time, I/O error). An existing file of that name is replaced
+ * on failure (bad name or time, I/O error; when the directories cannot be created, errno
+ * says why). An existing file of that name is replaced
  * on finish (file names are deterministic, so a retry rewrites the same file). */
 ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, const char *name,
                             const ss_ar_options *o, char *err, size_t errlen);

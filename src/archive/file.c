@@ -84,8 +84,10 @@ ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, c
         return NULL;
     }
     if (ss_mkdir_p(f->dir, 0755, f->o.fsync) != 0) {
-        ss_seterr(err, errlen, "cannot create directory %s: %s", f->dir, strerror(errno));
+        int e = errno; /* the caller may classify the failure (the writer's /healthz reason) */
+        ss_seterr(err, errlen, "cannot create directory %s: %s", f->dir, strerror(e));
         free(f);
+        errno = e;
         return NULL;
     }
     f->m = ss_ar_mapper_new();

@@ -17,7 +17,8 @@ ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg);
 /* The Prometheus endpoint of a long-running command: started when metrics-listen is set,
  * serving the process's own metrics, process_* and skyspool_build_info, the stream gauges
  * read from t at scrape time, and /healthz with the checks of what cmd runs (Redis always;
- * the source for ingest/run; due windows for write/run). With metrics-textfile=PATH the same
+ * the source for ingest/run; due windows for write/run; the writer itself adds its persisting
+ * archive I/O error, writer/ioerr.c). With metrics-textfile=PATH the same
  * metrics (without process_*) are written atomically to PATH when the command ends, for a
  * `write --once` from a timer that lives too briefly to be scraped. */
 typedef struct {

@@ -113,7 +113,7 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         part *p = jobs[j].p;
         if (jobs[j].rc != 0) {
             w->fail_run = p->run_id;
-            rc = ss_wr_fail(w, "finishing %s/%s: %s", w->out, p->rel, jobs[j].err);
+            rc = ss_wr_io_fail(w, 0, "finishing %s/%s: %s", w->out, p->rel, jobs[j].err);
         } else if (jobs[j].res.rows != p->rows) {
             rc = ss_wr_fail(w, "%s: %llu rows in the file, %llu appended", p->rel, (unsigned long long)jobs[j].res.rows,
                        (unsigned long long)p->rows);
@@ -215,6 +215,7 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
     ss_metric_set(w->m.flush_s, (double)dt / 1000.0);
     ss_histogram_observe(w->m.flush_hist, (double)dt / 1000.0);
     ss_metric_set(w->m.last_commit, (double)ss_wr_wall_us() / 1e6);
+    ss_wr_io_clear(w);
     w->fail_run = 0;
     free(jobs);
     ss_wr_update_gauges(w);

@@ -158,6 +158,7 @@ static void register_metrics(ss_writer *w) {
     w->m.flush_hist = ss_histogram_get("skyspool_writer_flush_duration_seconds",
                                        "Duration of commit batches (finish + ledger + ack)", NULL, flush_bounds,
                                        sizeof flush_bounds / sizeof flush_bounds[0]);
+    ss_wr_io_register_metrics(w);
 }
 
 /* ---- dead consumers ------------------------------------------------------------------------------ */
@@ -215,8 +216,8 @@ static int clean_intents(ss_writer *w, const char *consumer) {
     else if (l.oom) rc = ss_wr_fail(w, "out of memory");
     for (size_t i = 0; i < l.n; i++) {
         if (rc == 0 && ss_wr_unlink_uncommitted(w, l.v[i]) != 0)
-            rc = ss_wr_fail(w, "cannot remove the uncommitted part file %s/%s durably: %s", w->out, l.v[i],
-                            strerror(errno));
+            rc = ss_wr_io_fail(w, errno, "cannot remove the uncommitted part file %s/%s durably: %s", w->out, l.v[i],
+                               strerror(errno));
         if (rc == 0 && ss_ledger_intent_drop(w->led, l.v[i]) < 0) rc = ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
         free(l.v[i]);
     }
@@ -586,7 +587,9 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
 
 int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
     for (;;) {
+        w->io_failed = 0;
         if (session(w, stop) == 0) return 0;
+        ss_wr_io_record(w);
         if (!w->fatal && strstr(w->errstr, "NOPERM")) { /* Redis's ACL refused us: no retry can fix it */
             char e[sizeof w->errstr];
             snprintf(e, sizeof e, "%s", w->errstr);
@@ -771,6 +774,7 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
         goto fail;
     }
     register_metrics(w);
+    if (ss_metrics_add_health(ss_wr_io_health, w) != 0) ss_warn(LOG, "too many health checks: /healthz will not report archive I/O errors");
     return w;
 fail:
     ss_writer_free(w);
@@ -792,6 +796,7 @@ ss_writer *ss_writer_new_with_consumer(const ss_writer_opts *o, ss_writer_consum
 
 void ss_writer_free(ss_writer *w) {
     if (!w) return;
+    ss_metrics_remove_health(ss_wr_io_health, w);
     ss_wr_abort_parts(w);
     ss_wr_drop_committed(w);
     if (w->c) w->c->v->free(w->c);

@@ -2,6 +2,7 @@
  * ids it will commit. Opening one records its intent in the ledger first; aborting one
  * removes its files and withdraws the intent; the memory estimate and the budget spill keep
  * what is buffered bounded. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,9 @@ int ss_wr_part_open_file(ss_writer *w, part *p, ss_writer_id first) {
     { /* part files there that the ledger does not know (a restored data dir): refuse (archive_id.h) */
         char gerr[2048];
         int g = ss_archive_guard_dir(w->guard, w->led, dir + 2, gerr, sizeof gerr);
-        if (g != 0) return w->fatal = g == -2, ss_wr_fail(w, "%s", gerr);
+        if (g == -1 && !strncmp(gerr, "cannot list ", 12)) return ss_wr_io_fail(w, 0, "%s", gerr);
+        if (g == -1) return ss_wr_fail(w, "%s", gerr);
+        if (g != 0) return w->fatal = 1, ss_wr_fail(w, "%s", gerr);
     }
     snprintf(p->rel, sizeof p->rel, "%s/%s.parquet", dir + 2, name);
     if (ss_ledger_intent(w->led, p->rel, w->consumer) != 0) {
@@ -177,8 +180,9 @@ int ss_wr_part_open_file(ss_writer *w, part *p, ss_writer_id first) {
     ao.zstd_level = w->o.zstd_level;
     ao.row_group_bytes = w->rg_bytes;
     char err[512];
+    errno = 0;
     p->file = ss_ar_file_open(w->out, (ss_type)p->type, p->win, name, &ao, err, sizeof err);
-    if (!p->file) return ss_wr_fail(w, "cannot create part file %s/%s: %s", w->out, p->rel, err);
+    if (!p->file) return ss_wr_io_fail(w, errno, "cannot create part file %s/%s: %s", w->out, p->rel, err);
     return 0;
 }
 

@@ -334,7 +334,7 @@ int ss_wr_apply_batch(ss_writer *w, size_t from) {
     for (int l = 0; l < NLANES; l++)
         if (jobs[l].rc != 0) {
             w->fail_run = jobs[l].errpart->run_id;
-            return ss_wr_fail(w, "writing %s/%s: %s", w->out, jobs[l].errpart->rel, jobs[l].err);
+            return ss_wr_io_fail(w, 0, "writing %s/%s: %s", w->out, jobs[l].errpart->rel, jobs[l].err);
         }
 
     ss_writer_id *acks[SS_TYPE__COUNT] = {0};

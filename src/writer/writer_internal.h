@@ -75,6 +75,8 @@ typedef struct {
     struct part_s *part; /* owners: the part they are appended to */
 } bent;
 
+#define SS_WR_IO_CLASSES 15 /* errno classes of archive I/O errors (ioerr.c), EOTHER apart */
+
 typedef struct {
     /* the committed-data counters carry a type label: one series per stream type */
     ss_metric *entries[SS_TYPE__COUNT], *rows[SS_TYPE__COUNT], *dups[SS_TYPE__COUNT], *late_rows[SS_TYPE__COUNT],
@@ -83,7 +85,17 @@ typedef struct {
     ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost, *gaps;
     ss_metric *last_commit, *due_since; /* wall-clock seconds; due_since 0 while nothing due waits */
     ss_histogram *flush_hist;
+    ss_metric *io_errors[SS_WR_IO_CLASSES + 1]; /* ioerr.c: per errno class, then EOTHER */
+    ss_metric *io_error_since;
 } wmetrics;
+
+/* ioerr.c: the archive I/O error that persists (since 0: none), under the writer's mu */
+typedef struct {
+    char cls[16];
+    char msg[1024];
+    double since, last; /* wall-clock seconds of the first and the latest failed attempt */
+    unsigned long long count;
+} wio_error;
 
 struct ss_writer {
     ss_writer_opts o;
@@ -131,6 +143,9 @@ struct ss_writer {
     pthread_mutex_t mu;
     ss_writer_stats stats;
     wmetrics m;
+    int io_failed; /* this attempt's failure is an archive I/O error (ss_wr_io_fail) */
+    int io_errno;  /* its errno (0: unknown, classified from the message) */
+    wio_error io;
     char errstr[1024];
 };
 
@@ -144,6 +159,19 @@ int ss_wr_led_type(const ss_writer *w, int type);
 void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m);
 /* The consumer's error (w->c->errstr) becomes the writer's; returns -1. */
 int ss_wr_consumer_fail(ss_writer *w);
+
+/* ioerr.c: the last archive I/O error, for /healthz and metrics (see there). */
+/* As ss_wr_fail, and marks the failure as an archive I/O error with errno errnum (0: unknown). */
+int ss_wr_io_fail(ss_writer *w, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "ENOSPC", ...: errnum's name, else the errno whose strerror text msg holds, else "EOTHER". */
+const char *ss_wr_io_class(int errnum, const char *msg);
+void ss_wr_io_register_metrics(ss_writer *w);
+/* After a failed attempt: records it when it was an I/O failure. */
+void ss_wr_io_record(ss_writer *w);
+/* After a successful commit: the error no longer persists. */
+void ss_wr_io_clear(ss_writer *w);
+/* An ss_health_check (metrics.h): 1 with the reason while an I/O error persists. */
+int ss_wr_io_health(void *ctx, char *why, size_t whylen);
 
 /* persistence.c: checks that Redis keeps what it acknowledges, now or when
  * SS_PERSIST_CHECK_MS have passed; a finding sets w->fatal. 0 or -1 (errstr). */

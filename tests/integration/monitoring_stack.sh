@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The monitoring stack, for real: promtool and amtool validate the shipped rules and
-# Alertmanager config; then a real redis-server, prometheus-redis-exporter, Prometheus and
-# Alertmanager run on loopback ports, Redis is filled past 80% of its maxmemory, and the
+# Alertmanager config; then `deploy/stack up` runs the real redis-server (ACL users, default
+# off), skyspool ingest and write, prometheus-redis-exporter, Prometheus and Alertmanager on
+# loopback ports (`deploy/stack down` stops them by PID); a watched Redis is filled past 80% of
+# its maxmemory, and the
 # alert must reach a local stand-in for Slack's webhook as a "danger" message, then resolve
 # as "good" once memory is freed. A Redis with `appendonly no` and one with `allkeys-lru`, each
 # behind its own exporter, must reach Slack as SkyspoolRedisAofOff and SkyspoolRedisEvictionPolicy
@@ -32,77 +34,45 @@ for d in "${DASHBOARDS[@]}"; do
   ss_check "Grafana dashboard $(basename "$d") is valid JSON" node -e "JSON.parse(require('fs').readFileSync('$d','utf8'))"
 done
 
-# 2. The live path: Redis -> exporter -> Prometheus -> Alertmanager -> (fake) Slack.
-ss_start_redis mon --maxmemory 4mb
+# 2. The live path: Redis -> exporter -> Prometheus -> Alertmanager -> (fake) Slack, started by
+# `deploy/stack up` (skyspool ingest + write on the stack's own ACL Redis) and stopped by
+# `deploy/stack down`, also when the test fails. The stack's exporters also watch three Redis
+# servers of the test's own: one filled past 80% of its maxmemory, and two misconfigured ones.
 node "$SKYSPOOL_SRC/tests/js/fake-slack.mjs" "$SS_TMP/slack.port" "$SS_TMP/slack.jsonl" &
 SS_PIDS+=($!)
 ss_wait_for 10 test -s "$SS_TMP/slack.port" || { ss_fail "fake slack did not start"; ss_done; exit 1; }
 SLACK_PORT=$(cat "$SS_TMP/slack.port")
-
-EXP_PORT=$(ss_free_port)
-prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_mon" \
-  -web.listen-address "127.0.0.1:$EXP_PORT" -check-streams 'skyspool:*' >"$SS_TMP/exporter.log" 2>&1 &
-SS_PIDS+=($!)
-
+ss_start_redis mon --maxmemory 4mb
 # Two misconfigured Redis servers that lose data on a restart or under memory pressure.
 ss_start_redis noaof --appendonly no --maxmemory 64mb
 ss_start_redis lru --maxmemory 64mb --maxmemory-policy allkeys-lru
-EXP3_PORT=$(ss_free_port); EXP4_PORT=$(ss_free_port)
-prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_noaof" \
-  -web.listen-address "127.0.0.1:$EXP3_PORT" >"$SS_TMP/exporter3.log" 2>&1 &
-SS_PIDS+=($!)
-prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_lru" \
-  -web.listen-address "127.0.0.1:$EXP4_PORT" >"$SS_TMP/exporter4.log" 2>&1 &
-SS_PIDS+=($!)
 
-# skyspool itself, on its own Redis (watched by a second exporter), fed through a FIFO so that
-# it stays up while Prometheus scrapes it; synth plants bad lines so the DLQ series exist.
-ss_start_redis sky --maxmemory 256mb
-EXP2_PORT=$(ss_free_port)
-prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$REDIS_PORT_sky" \
-  -web.listen-address "127.0.0.1:$EXP2_PORT" -check-streams 'skyspool:*' >"$SS_TMP/exporter2.log" 2>&1 &
-SS_PIDS+=($!)
-SKY_PORT=$(ss_free_port)
+# skyspool's ingest reads a FIFO so that it stays up while Prometheus scrapes it; synth plants
+# bad lines so the DLQ series exist. Only this writer holds the FIFO open (an fd of the test
+# shell would leak into every daemon started later and the FIFO would never reach EOF);
+# touching feed.close ends the source.
 "$SKYSPOOL_BIN" synth --events 20000 --seed 5 --rate 100 --bad-frac 0.01 >"$SS_TMP/ev.jsonl"
 mkfifo "$SS_TMP/feed"
-"$SKYSPOOL_BIN" run --source "file:$SS_TMP/feed" --redis "$REDIS_URL_sky" --out "$SS_TMP/archive" \
-  --data-dir "$SS_TMP/skydata" --set metrics-listen="127.0.0.1:$SKY_PORT" >"$SS_TMP/run.log" 2>&1 &
-RUN_PID=$!
-SS_PIDS+=("$RUN_PID")
-# Only this writer holds the FIFO open (an fd of the test shell would leak into every daemon
-# started later and the FIFO would never reach EOF); touching feed.close ends the source.
 { cat "$SS_TMP/ev.jsonl"; until [ -e "$SS_TMP/feed.close" ]; do sleep 0.2; done; } >"$SS_TMP/feed" &
 SS_PIDS+=($!)
-
-AM_PORT=$(ss_free_port)
-mkdir -p "$SS_TMP/am"
-# The shipped config with the webhook pointed at the local receiver and fast timers.
-sed -e "s#https://hooks.slack.com/services/REPLACE/ME/PLEASE#http://127.0.0.1:$SLACK_PORT/hook#" \
-    -e 's/group_wait: 30s/group_wait: 1s/' -e 's/group_interval: 5m/group_interval: 1s/' \
-    -e 's/resolve_timeout: 5m/resolve_timeout: 10s/' "$MON/alertmanager.yml" >"$SS_TMP/am.yml"
-prometheus-alertmanager --config.file="$SS_TMP/am.yml" --storage.path="$SS_TMP/am" \
-  --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= \
-  --web.external-url="http://127.0.0.1:$AM_PORT" >"$SS_TMP/am.log" 2>&1 &
-SS_PIDS+=($!)
-
-PROM_PORT=$(ss_free_port)
-mkdir -p "$SS_TMP/prom"
-sed -e 's/for: [0-9]*m/for: 0s/' "$MON/skyspool.rules.yml" >"$SS_TMP/prom/skyspool.rules.yml"
-cat >"$SS_TMP/prom/prometheus.yml" <<YML
-global: {scrape_interval: 1s, evaluation_interval: 1s}
-rule_files: [skyspool.rules.yml]
-alerting:
-  alertmanagers: [{static_configs: [{targets: ['127.0.0.1:$AM_PORT']}]}]
-scrape_configs:
-  - job_name: redis
-    static_configs: [{targets: ['127.0.0.1:$EXP_PORT', '127.0.0.1:$EXP2_PORT', '127.0.0.1:$EXP3_PORT', '127.0.0.1:$EXP4_PORT']}]
-  - job_name: skyspool
-    static_configs: [{targets: ['127.0.0.1:$SKY_PORT']}]
-YML
-prometheus --config.file="$SS_TMP/prom/prometheus.yml" --storage.tsdb.path="$SS_TMP/prom/data" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$SS_TMP/prom.log" 2>&1 &
-SS_PIDS+=($!)
-PROM="http://127.0.0.1:$PROM_PORT"
+STACK=$SKYSPOOL_SRC/deploy/stack
+SD=$SS_TMP/stack
+export SKYSPOOL_BIN
+trap '"$STACK" down "$SD" >/dev/null 2>&1 || true; ss_cleanup' EXIT
+set +e
+"$STACK" up "$SD" --source "file:$SS_TMP/feed" --slack-url "http://127.0.0.1:$SLACK_PORT/hook" --fast-alerts \
+  --scrape-interval 1s --maxmemory 256mb --watch-redis "$REDIS_URL_mon" --watch-redis "$REDIS_URL_noaof" \
+  --watch-redis "$REDIS_URL_lru" >"$SS_TMP/up.out" 2>&1; rc=$?
+set -e
+ss_eq "deploy/stack up" 0 "$rc"
+[ "$rc" = 0 ] || { cat "$SS_TMP/up.out" "$SD"/*.log >&2 || true; ss_done; exit 1; }
+# shellcheck disable=SC1091
+. "$SD/stack.env"
+read -r EXP_PORT EXP3_PORT EXP4_PORT <<<"$(echo "$WATCH_EXPORTERS" | sed 's/127\.0\.0\.1://g')"
+AM_PORT=$ALERTMANAGER_PORT
+PROM=$PROMETHEUS_URL
+INGEST_PID=$(cat "$SD/ingest.pid")
+ss_eq "the stack watches the three test servers" 3 "$(echo "$WATCH_EXPORTERS" | wc -w)"
 ss_check "prometheus ready" ss_wait_for 30 curl -sf "$PROM/-/ready"
 ss_check "alertmanager registered in prometheus" ss_wait_for 60 \
   bash -c "curl -sf '$PROM/api/v1/alertmanagers' | grep -q '$AM_PORT'"
@@ -191,9 +161,18 @@ for m in skyspool_ingest_events_total skyspool_ingest_dlq_total skyspool_ingest_
   ss_check "METRICS.md documents $m, which skyspool serves" grep -q "\`$m\`" "$SKYSPOOL_SRC/docs/METRICS.md"
 done
 touch "$SS_TMP/feed.close"
-for _ in $(seq 600); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
-if wait "$RUN_PID"; then ss_pass "skyspool run drains and exits 0 when its source ends"
-else ss_fail "skyspool run did not exit 0 after its source ended"; tail -5 "$SS_TMP/run.log"; fi
-ss_check "the run wrote what it ingested" grep -q 'buffer drained' "$SS_TMP/run.log"
+stopped() { ! kill -0 "$1" 2>/dev/null || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" = Z ]; }
+for _ in $(seq 600); do stopped "$INGEST_PID" && break; sleep 0.1; done
+ingested=$(sed -n 's/.*ingest: done: \([0-9]*\) read, \([0-9]*\) written, \([0-9]*\) to the DLQ, \([0-9]*\) other skipped.*/\1 \2 \3 \4/p' "$SD/ingest.log")
+ss_eq "skyspool ingest (as skyspool-ingest) read every line when its source ended" "$(wc -l <"$SS_TMP/ev.jsonl")" "${ingested%% *}"
+ss_eq "  each one written, to the DLQ or skipped as another collection" "${ingested%% *}" "$(echo "$ingested" | awk '{print $2 + $3 + $4}')"
+ss_check "  the DLQ got the planted bad lines" test "$(echo "$ingested" | awk '{print $3}')" -gt 100
+"$STACK" status "$SD" --json >"$SS_TMP/st.json" || true
+ss_eq "  and exited; the writer is still up" "down up" "$(jq -r '"\(.components.ingest.state) \(.components.writer.state)"' "$SS_TMP/st.json")"
+pids=$(jq -r '.components[].pid' "$SS_TMP/st.json")
+"$STACK" down "$SD" >"$SS_TMP/down.out" 2>&1
+left=0; for p in $pids; do stopped "$p" || left=$((left + 1)); done
+ss_eq "deploy/stack down stops every process of the stack" 0 "$left"
+ss_check "the writer committed as skyspool-write" bash -c "[ \"\$(sqlite3 '$SD/data/ledger.sqlite' 'select coalesce(sum(rows),0) from commits')\" -gt 0 ]"
 
 ss_done

@@ -163,7 +163,10 @@ WPID=$!
 SS_PIDS+=("$WPID")
 ss_check "writer failing to commit: healthz 503" ss_wait_for 30 bash -c \
   "[ \"\$(curl -s -o h4.txt -w '%{http_code}' 'http://127.0.0.1:$WP/healthz')\" = 503 ]"
-ss_check "saying windows are due and when it last committed" grep -q "^writer not committing: windows due for .*last commit never" h4.txt
+ss_check "  at once with the archive I/O error (class ENOSPC, the rename's message)" \
+  grep -q "^writer archive I/O error ENOSPC for .*No space left on device" h4.txt
+ss_check "  and after health-commit-stall (2 s) saying windows are due and when it last committed" ss_wait_for 30 bash -c \
+  "curl -s -o h4.txt 'http://127.0.0.1:$WP/healthz'; grep -q '^writer not committing: windows due for .*last commit never' h4.txt"
 "$B" status --redis "$REDIS_URL_tf" --data-dir tfdd --json > st-w.json
 ss_eq "status: a daemon writer is alive" "true 1" "$(jq -r '"\(.writer.alive) \(.writer.alive_consumers)"' st-w.json)"
 curl -s "http://127.0.0.1:$WP/metrics" > m4.txt

@@ -1,0 +1,115 @@
+/* The writer's last archive I/O error, kept while it persists: what /healthz and the
+ * metrics say when the archive's filesystem refuses the writer.
+ *
+ * Why: a writer whose partition directory cannot be created (EACCES, ENOTDIR, ENOSPC, a
+ * read-only remount) fails every attempt and retries with backoff, committing nothing. Its
+ * process is up and its Redis is fine, so before this only health-commit-stall (default
+ * 10 min) would ever notice. An operator needs the reason at once, in words and as a class
+ * an alert can match, and needs it to go away by itself once the disk is fixed: the record
+ * is cleared by the next successful commit, not by the next attempt (an attempt that merely
+ * reads from Redis proves nothing about the disk).
+ *
+ * The failure sites that touch the archive (creating a part file and its directories,
+ * listing a partition directory, writing and finishing parts, removing an uncommitted part)
+ * mark their failure with ss_wr_io_fail, passing errno when they still have it. The class is
+ * the errno's name (ENOSPC, EACCES, ...); where only a message survived (the finish and
+ * write jobs run on other threads and keep a string), it is the errno whose strerror text
+ * the message carries, else "EOTHER". Ledger (SQLite) and Redis errors are not archive I/O
+ * errors and are not recorded here. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "metrics/metrics.h"
+#include "writer/writer_internal.h"
+
+/* The filesystem errors an archive write can meet, in the order a message is matched. */
+static const struct {
+    int e;
+    const char *name;
+} io_classes[] = {
+    {ENOSPC, "ENOSPC"}, {EDQUOT, "EDQUOT"}, {EFBIG, "EFBIG"},   {EROFS, "EROFS"},   {EACCES, "EACCES"},
+    {EPERM, "EPERM"},   {EIO, "EIO"},       {ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"}, {ENOENT, "ENOENT"},
+    {EEXIST, "EEXIST"}, {ENAMETOOLONG, "ENAMETOOLONG"}, {ELOOP, "ELOOP"}, {EMFILE, "EMFILE"}, {ENFILE, "ENFILE"},
+};
+#define N_IO_CLASSES (sizeof io_classes / sizeof io_classes[0])
+_Static_assert(N_IO_CLASSES == SS_WR_IO_CLASSES, "SS_WR_IO_CLASSES counts the classes");
+
+const char *ss_wr_io_class(int errnum, const char *msg) {
+    for (size_t i = 0; i < N_IO_CLASSES; i++)
+        if (errnum == io_classes[i].e) return io_classes[i].name;
+    if (msg)
+        for (size_t i = 0; i < N_IO_CLASSES; i++)
+            if (strstr(msg, strerror(io_classes[i].e))) return io_classes[i].name;
+    return "EOTHER";
+}
+
+int ss_wr_io_fail(ss_writer *w, int errnum, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->errstr, sizeof w->errstr, fmt, ap);
+    va_end(ap);
+    w->io_failed = 1;
+    w->io_errno = errnum;
+    return -1;
+}
+
+void ss_wr_io_record(ss_writer *w) {
+    if (!w->io_failed) return;
+    w->io_failed = 0;
+    const char *cls = ss_wr_io_class(w->io_errno, w->errstr);
+    double now = (double)ss_wr_wall_us() / 1e6;
+    pthread_mutex_lock(&w->mu);
+    snprintf(w->io.cls, sizeof w->io.cls, "%s", cls);
+    snprintf(w->io.msg, sizeof w->io.msg, "%s", w->errstr);
+    if (w->io.since == 0) w->io.since = now;
+    w->io.last = now;
+    w->io.count++;
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i <= N_IO_CLASSES; i++)
+        if (i == N_IO_CLASSES || !strcmp(cls, io_classes[i].name)) {
+            ss_metric_inc(w->m.io_errors[i]);
+            break;
+        }
+    ss_metric_set(w->m.io_error_since, w->io.since);
+}
+
+void ss_wr_io_register_metrics(ss_writer *w) {
+    /* every class from the start (0), so that a rate() or an alert sees the first error */
+    for (size_t i = 0; i <= N_IO_CLASSES; i++) {
+        char l[48];
+        snprintf(l, sizeof l, "class=\"%s\"", i < N_IO_CLASSES ? io_classes[i].name : "EOTHER");
+        w->m.io_errors[i] = ss_metric_get("skyspool_writer_io_errors_total", SS_METRIC_COUNTER,
+                                          "Failed attempts caused by an archive I/O error, by errno class", l);
+    }
+    w->m.io_error_since = ss_metric_get("skyspool_writer_io_error_since_timestamp_seconds", SS_METRIC_GAUGE,
+                                        "Since when an archive I/O error has persisted (0: none since the last commit)",
+                                        NULL);
+}
+
+void ss_wr_io_clear(ss_writer *w) {
+    pthread_mutex_lock(&w->mu);
+    int had = w->io.since != 0;
+    w->io.since = 0;
+    w->io.count = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (had) ss_metric_set(w->m.io_error_since, 0);
+}
+
+/* /healthz: unhealthy while an archive I/O error persists (since the first failed attempt,
+ * until a commit succeeds). Runs on the metrics listener's thread. */
+int ss_wr_io_health(void *ctx, char *why, size_t whylen) {
+    ss_writer *w = ctx;
+    double now = (double)ss_wr_wall_us() / 1e6;
+    pthread_mutex_lock(&w->mu);
+    int bad = w->io.since != 0;
+    if (bad)
+        snprintf(why, whylen,
+                 "writer archive I/O error %s for %.0f s (%llu failed attempt%s, last %.0f s ago; clears at the next "
+                 "commit): %.600s",
+                 w->io.cls, now - w->io.since, (unsigned long long)w->io.count, w->io.count == 1 ? "" : "s",
+                 now - w->io.last, w->io.msg);
+    pthread_mutex_unlock(&w->mu);
+    return bad;
+}
