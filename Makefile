@@ -30,7 +30,7 @@ deps:
 	@./scripts/install-deps
 
 build:
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(if $(WERROR),-DSKYSPOOL_WERROR=$(WERROR)) >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(if $(WERROR),-DSKYSPOOL_WERROR=$(WERROR)) >/dev/null
 	@cmake --build build -j $(JOBS)
 
 build-asan:
@@ -41,8 +41,9 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	@./scripts/demo
 
-# The release build is compiled too: -O2 enables warnings (-Wmaybe-uninitialized) that the
-# Debug build cannot see, and `make demo` uses it. Both with -Werror.
+# The release build (gcc -O3) is compiled too: optimisation enables warnings
+# (-Wmaybe-uninitialized) that the Debug build cannot see, and `make demo` uses it. Both with
+# -Werror. clang compiles the library and the fuzz targets with -Werror in fuzz_smoke.
 test: deps
 	@$(MAKE) --no-print-directory build build-asan WERROR=ON
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

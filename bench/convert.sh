@@ -21,6 +21,7 @@ RUNS=${RUNS:-3}
 SEED=42
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skyspool-bench-convert.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -x "$BIN" ] || { echo "bench/convert: build first (make bench does)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench/convert: needs /usr/bin/time (Debian package 'time')" >&2; exit 2; }
 
@@ -125,17 +126,18 @@ mkdir -p bench/results
   echo "| peak RSS <= 256 MB, any input size | $((orss / 1024)) MB at $EVENTS events; $((rss3 / 1024)) MB at $((EVENTS * 3)) events from stdin; $((rssalt / 1024)) MB with 16 partitions filling at once ($altfiles files); $((rssrot / 1024)) MB with the events in no time order ($rotparts partitions round robin: $rotfiles files, $rotbpe bytes per event) | $(verdict "$orss <= 262144 && $rss3 <= 262144 && $rssalt <= 262144 && $rssrot <= 262144") |"
   echo
   echo "Per-run numbers: skyspool CPU-s ${ours_cpu[*]}; DuckDB CPU-s ${duck_cpu[*]}."
+  echo "Load average at the start and end of the run: $load0 / $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores, a shared machine)."
   echo
-  echo "Why zstd level 2 is the default (one run per level, same input, \`--no-fsync\`): level 3 is both"
-  echo "larger and slower than level 2 on this data's 1 MiB pages."
+  echo "The zstd level (one run per level, same input, \`--no-fsync\`; the default is 2):"
   echo
   echo "| zstd level | events per CPU-second | bytes per event |"
   echo "|---:|---:|---:|"
   printf '%s' "$sweep"
   echo
-  echo "Also measured while choosing the encodings (1M events, likes only): \`did\` dictionary-encoded 8.0 MB,"
-  echo "PLAIN 7.3 MB; the subjects likewise. An hour holds far more distinct identifiers than a 1 MiB"
-  echo "dictionary, the chunk falls back to PLAIN anyway, and zstd catches repeats within a page, so"
-  echo "identifiers are PLAIN and dictionaries are kept for the low-cardinality columns."
+  echo "Encodings (docs/SCHEMA.md): the identifiers of posts (\`subject_uri\`, \`subject_cid\`, the reply root,"
+  echo "\`embed_uri\`) are dictionary-encoded, since likes, reposts, replies and quotes concentrate on popular"
+  echo "posts; \`did\`, \`cid\`, \`rkey\` and the other per-event identifiers are PLAIN. Pages hold 4 MiB and"
+  echo "zstd's window covers the page, so the raw \`record\` JSON finds a popular post's URI and CID again"
+  echo "further back than 1 MiB."
 } > bench/results/convert.md
 cat bench/results/convert.md

@@ -130,12 +130,27 @@ int ss_ar_write_row(ss_pq_writer *w, const ss_event *ev, const ss_ar_row *row);
 
 /* ---- 2. partition files ----------------------------------------------------------------- */
 
+/* The row-group target of every archive file, whichever path writes it (`convert` and the
+ * DataWriter): a row group is cut at SS_AR_ROW_GROUP_ROWS rows or SS_AR_ROW_GROUP_BYTES of
+ * buffered (mostly compressed) pages, whichever comes first; on archive data the bytes
+ * decide, at ~30k rows (about 400 buffered bytes per row). The same size on both paths
+ * keeps a live archive as fast to query as a converted one (before, the writer cut at 3 MiB,
+ * ~5.5k rows: metadata-only queries 2.7x slower, full scans 1.3-1.6x). The DataWriter uses a
+ * smaller target only when its memory-budget is below 8x the bytes (writer/loop.c). */
+#define SS_AR_ROW_GROUP_ROWS 131072
+#define SS_AR_ROW_GROUP_BYTES (12u << 20)
+/* Uncompressed bytes per data page. 4 MiB rather than the usual 1 MiB: zstd compresses each
+ * page alone, and the raw record JSON of likes and reposts repeats the popular posts' URIs and
+ * CIDs further apart than 1 MiB (bench/results/convert.md). Pages count towards
+ * SS_AR_ROW_GROUP_BYTES while they fill, so memory stays bounded by the row group. */
+#define SS_AR_PAGE_BYTES (4u << 20)
+
 typedef struct {
     ss_pq_codec codec;      /* default zstd */
     int zstd_level;         /* default SS_AR_DEFAULT_ZSTD_LEVEL */
-    size_t row_group_rows;  /* default 131072 */
-    size_t row_group_bytes; /* default 12 MiB of buffered (mostly compressed) pages per open file */
-    size_t page_bytes;      /* default 1 MiB */
+    size_t row_group_rows;  /* default SS_AR_ROW_GROUP_ROWS */
+    size_t row_group_bytes; /* default SS_AR_ROW_GROUP_BYTES of buffered pages per open file */
+    size_t page_bytes;      /* default SS_AR_PAGE_BYTES */
     size_t dict_max_bytes;  /* default 1 MiB */
     int fsync;              /* fsync file and directory on finish; default 1 */
     int checksum;           /* compute the file's SHA-256 on finish; default 1 */
@@ -145,18 +160,30 @@ void ss_ar_options_init(ss_ar_options *o);
 
 typedef struct ss_ar_file ss_ar_file;
 
-/* Opens a part file for type t in the UTC hour containing hour_time_us, to become
+/* A part file's errors carry the errno of the failed system call (mkdir, open, write, fsync,
+ * close, the read-back, rename, the directory fsync), so that a caller can tell a full disk
+ * from a read-only one without reading the message: ss_ar_file_errno() after a failed append
+ * or cut, errno after a failed open, seal, publish or finish (the file is freed then). It is
+ * 0 when the failure is not a system call's (a bad name or time, an event of another type,
+ * out of memory).
+ *
+ * Opens a part file for type t in the UTC hour containing hour_time_us, to become
  * ROOT/year=.../type=T/NAME.parquet. Creates the directories. Returns NULL with err set
- * on failure (bad name or time, I/O error; when the directories cannot be created, errno
- * says why). An existing file of that name is replaced
- * on finish (file names are deterministic, so a retry rewrites the same file). */
+ * and errno as above on failure (bad name or time, I/O error). An existing file of that
+ * name is replaced on finish (file names are deterministic, so a retry rewrites the same file). */
 ss_ar_file *ss_ar_file_open(const char *root, ss_type t, int64_t hour_time_us, const char *name,
                             const ss_ar_options *o, char *err, size_t errlen);
 /* Appends one event. It must be of the file's type and in the file's hour. Returns 0, or
  * -1 with the message in ss_ar_file_errstr() (the file is then unusable: abort it). */
 int ss_ar_file_append(ss_ar_file *f, const ss_event *ev);
 const char *ss_ar_file_errstr(const ss_ar_file *f);
+/* The errno behind ss_ar_file_errstr() (0: none, or not a system call's failure). */
+int ss_ar_file_errno(const ss_ar_file *f);
 uint64_t ss_ar_file_rows(const ss_ar_file *f);
+/* Row groups written so far, and ending the open one early (the DataWriter bounding memory
+ * without starting another file). ss_ar_file_cut returns 0, or -1 with ss_ar_file_errstr(). */
+uint64_t ss_ar_file_row_groups(const ss_ar_file *f);
+int ss_ar_file_cut(ss_ar_file *f);
 
 typedef struct {
     char path[SS_AR_MAX_PATH]; /* final path */
@@ -168,15 +195,16 @@ typedef struct {
 
 /* Seals the file: writes the last row group and the footer, fsyncs the temporary and
  * checksums it; res is filled (res->path is the final path, not yet present). f stays
- * open for ss_ar_file_publish() or ss_ar_file_abort(). Returns 0, or -1 with err set
- * (the temporary file is removed and f freed). */
+ * open for ss_ar_file_publish() or ss_ar_file_abort(). Returns 0, or -1 with err and errno
+ * set (the temporary file is removed and f freed). */
 int ss_ar_file_seal(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen);
 /* Publishes a sealed file: renames it into place, fsyncs the directory and frees f.
- * Returns 0, or -1 with err set (f is freed; the temporary is removed if the rename failed). */
+ * Returns 0, or -1 with err and errno set (f is freed; the temporary is removed if the
+ * rename failed). */
 int ss_ar_file_publish(ss_ar_file *f, char *err, size_t errlen);
 /* ss_ar_file_seal() then ss_ar_file_publish(). */
 int ss_ar_file_finish(ss_ar_file *f, ss_ar_file_result *res, char *err, size_t errlen);
-/* Discards the file (removes the temporary) and frees f. */
+/* Discards the file (removes the temporary) and frees f; errno is left as it was. */
 void ss_ar_file_abort(ss_ar_file *f);
 
 /* ---- 3. the sink: many partitions, bounded memory ------------------------------------------ */

@@ -17,7 +17,13 @@
  * labels, status). Identifiers are PLAIN, did and subjects included: even with repeat
  * actors and popular posts, an hour of the firehose has far more distinct values than a
  * 1 MiB dictionary holds, the chunk falls back to PLAIN anyway, and zstd over PLAIN pages
- * catches the repeats within a page (dictionary did: 8.0 MB, PLAIN: 7.3 MB on the likes). */
+ * catches the repeats within a page (dictionary did: 8.0 MB, PLAIN: 7.3 MB on the likes).
+ *
+ * Bloom filters for the identifiers researchers look up one at a time (did, subject_uri,
+ * subject, reply_root_uri, reply_parent_uri): rows are in time order, so min/max of these
+ * span the whole key space in every row group and prune nothing; a filter (~10 bits per
+ * distinct value at 1 % false positives) lets a reader skip the row groups without the
+ * value. This list lives here, not in parquet/, which knows nothing of Bluesky. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,43 +69,46 @@ typedef enum {
     F__COUNT
 } ar_field;
 
-/* name, type, optional, dictionary */
+/* name, type, optional, dictionary, bloom filter. The identifiers of posts (subject, reply
+ * root, quoted post) are dictionary-encoded: likes, reposts, replies and quotes concentrate on
+ * popular posts, so a row group repeats them; per-event identifiers (did, cid, rkey) are not
+ * (docs/SCHEMA.md, Encodings). */
 static const ss_pq_column g_fields[F__COUNT] = {
-    [F_DID] = {"did", SS_PQ_STRING, 0, 0},
-    [F_TIME_US] = {"time_us", SS_PQ_INT64, 0, 0},
-    [F_TIME] = {"time", SS_PQ_TIMESTAMP_MICROS, 0, 0},
-    [F_KIND] = {"kind", SS_PQ_STRING, 0, 1},
-    [F_OPERATION] = {"operation", SS_PQ_STRING, 1, 1},
-    [F_COLLECTION] = {"collection", SS_PQ_STRING, 1, 1},
-    [F_RKEY] = {"rkey", SS_PQ_STRING, 1, 0},
-    [F_REV] = {"rev", SS_PQ_STRING, 1, 0},
-    [F_CID] = {"cid", SS_PQ_STRING, 1, 0},
-    [F_RECORD] = {"record", SS_PQ_STRING, 1, 0},
-    [F_CREATED_AT] = {"created_at", SS_PQ_TIMESTAMP_MICROS, 1, 0},
-    [F_TEXT] = {"text", SS_PQ_STRING, 1, 0},
-    [F_LANGS] = {"langs", SS_PQ_STRING_LIST, 1, 1},
-    [F_REPLY_ROOT_URI] = {"reply_root_uri", SS_PQ_STRING, 1, 0},
-    [F_REPLY_ROOT_CID] = {"reply_root_cid", SS_PQ_STRING, 1, 0},
-    [F_REPLY_PARENT_URI] = {"reply_parent_uri", SS_PQ_STRING, 1, 0},
-    [F_REPLY_PARENT_CID] = {"reply_parent_cid", SS_PQ_STRING, 1, 0},
-    [F_EMBED_TYPE] = {"embed_type", SS_PQ_STRING, 1, 1},
-    [F_EMBED_URI] = {"embed_uri", SS_PQ_STRING, 1, 0},
-    [F_MENTIONS] = {"mentions", SS_PQ_STRING_LIST, 1, 0},
-    [F_LINKS] = {"links", SS_PQ_STRING_LIST, 1, 0},
-    [F_TAGS] = {"tags", SS_PQ_STRING_LIST, 1, 1},
-    [F_LABELS] = {"labels", SS_PQ_STRING_LIST, 1, 1},
-    [F_SUBJECT_URI] = {"subject_uri", SS_PQ_STRING, 1, 0},
-    [F_SUBJECT_CID] = {"subject_cid", SS_PQ_STRING, 1, 0},
-    [F_VIA_URI] = {"via_uri", SS_PQ_STRING, 1, 0},
-    [F_VIA_CID] = {"via_cid", SS_PQ_STRING, 1, 0},
-    [F_SUBJECT] = {"subject", SS_PQ_STRING, 1, 0},
-    [F_SEQ] = {"seq", SS_PQ_INT64, 1, 0},
-    [F_RELAY_TIME] = {"relay_time", SS_PQ_TIMESTAMP_MICROS, 1, 0},
-    [F_RELAY_TIME_TEXT] = {"relay_time_text", SS_PQ_STRING, 1, 0},
-    [F_HANDLE] = {"handle", SS_PQ_STRING, 1, 0},
-    [F_ACTIVE] = {"active", SS_PQ_BOOLEAN, 1, 0},
-    [F_STATUS] = {"status", SS_PQ_STRING, 1, 1},
-    [F_CLAIMED_TIME] = {"claimed_time", SS_PQ_TIMESTAMP_MICROS, 1, 0},
+    [F_DID] = {"did", SS_PQ_STRING, 0, 0, 1},
+    [F_TIME_US] = {"time_us", SS_PQ_INT64, 0, 0, 0},
+    [F_TIME] = {"time", SS_PQ_TIMESTAMP_MICROS, 0, 0, 0},
+    [F_KIND] = {"kind", SS_PQ_STRING, 0, 1, 0},
+    [F_OPERATION] = {"operation", SS_PQ_STRING, 1, 1, 0},
+    [F_COLLECTION] = {"collection", SS_PQ_STRING, 1, 1, 0},
+    [F_RKEY] = {"rkey", SS_PQ_STRING, 1, 0, 0},
+    [F_REV] = {"rev", SS_PQ_STRING, 1, 0, 0},
+    [F_CID] = {"cid", SS_PQ_STRING, 1, 0, 0},
+    [F_RECORD] = {"record", SS_PQ_STRING, 1, 0, 0},
+    [F_CREATED_AT] = {"created_at", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0},
+    [F_TEXT] = {"text", SS_PQ_STRING, 1, 0, 0},
+    [F_LANGS] = {"langs", SS_PQ_STRING_LIST, 1, 1, 0},
+    [F_REPLY_ROOT_URI] = {"reply_root_uri", SS_PQ_STRING, 1, 1, 1},
+    [F_REPLY_ROOT_CID] = {"reply_root_cid", SS_PQ_STRING, 1, 1, 0},
+    [F_REPLY_PARENT_URI] = {"reply_parent_uri", SS_PQ_STRING, 1, 0, 1},
+    [F_REPLY_PARENT_CID] = {"reply_parent_cid", SS_PQ_STRING, 1, 0, 0},
+    [F_EMBED_TYPE] = {"embed_type", SS_PQ_STRING, 1, 1, 0},
+    [F_EMBED_URI] = {"embed_uri", SS_PQ_STRING, 1, 1, 0},
+    [F_MENTIONS] = {"mentions", SS_PQ_STRING_LIST, 1, 0, 0},
+    [F_LINKS] = {"links", SS_PQ_STRING_LIST, 1, 0, 0},
+    [F_TAGS] = {"tags", SS_PQ_STRING_LIST, 1, 1, 0},
+    [F_LABELS] = {"labels", SS_PQ_STRING_LIST, 1, 1, 0},
+    [F_SUBJECT_URI] = {"subject_uri", SS_PQ_STRING, 1, 1, 1},
+    [F_SUBJECT_CID] = {"subject_cid", SS_PQ_STRING, 1, 1, 0},
+    [F_VIA_URI] = {"via_uri", SS_PQ_STRING, 1, 0, 0},
+    [F_VIA_CID] = {"via_cid", SS_PQ_STRING, 1, 0, 0},
+    [F_SUBJECT] = {"subject", SS_PQ_STRING, 1, 0, 1},
+    [F_SEQ] = {"seq", SS_PQ_INT64, 1, 0, 0},
+    [F_RELAY_TIME] = {"relay_time", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0},
+    [F_RELAY_TIME_TEXT] = {"relay_time_text", SS_PQ_STRING, 1, 0, 0},
+    [F_HANDLE] = {"handle", SS_PQ_STRING, 1, 0, 0},
+    [F_ACTIVE] = {"active", SS_PQ_BOOLEAN, 1, 0, 0},
+    [F_STATUS] = {"status", SS_PQ_STRING, 1, 1, 0},
+    [F_CLAIMED_TIME] = {"claimed_time", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0},
 };
 
 /* Which fields each type fills; every other column is null in that type's files.

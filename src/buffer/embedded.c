@@ -171,13 +171,13 @@ static int mkdir_p(const char *dir, char *err, size_t errlen) {
         if (*p != '/') continue;
         *p = '\0';
         if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+            snprintf(err, errlen, "cannot create (%s): %s", strerror(errno), tmp);
             return -1;
         }
         *p = '/';
     }
     if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create data dir %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot create data dir (%s): %s", strerror(errno), tmp);
         return -1;
     }
     return 0;
@@ -188,7 +188,7 @@ static int write_file_0600(const char *path, const char *data, size_t n, char *e
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot write (%s): %s", strerror(errno), tmp);
         return -1;
     }
     fchmod(fd, 0600);
@@ -197,7 +197,7 @@ static int write_file_0600(const char *path, const char *data, size_t n, char *e
         ssize_t w = write(fd, data + off, n - off);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            snprintf(err, errlen, "cannot write (%s): %s", strerror(errno), tmp);
             close(fd);
             unlink(tmp);
             return -1;
@@ -206,7 +206,7 @@ static int write_file_0600(const char *path, const char *data, size_t n, char *e
     }
     int synced = fsync(fd) == 0;
     if (close(fd) != 0 || !synced || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write (%s): %s", strerror(errno), path);
         unlink(tmp);
         return -1;
     }
@@ -337,12 +337,29 @@ static int probe(const ss_embedded *e, int timeout_ms) {
     ss_redis_url u;
     ss_embedded_url(e, &u);
     char err[512];
-    redisContext *c = ss_redis_connect(&u, timeout_ms, err, sizeof err);
+    redisContext *c = ss_redis_connect(&u, timeout_ms, err, sizeof err, NULL);
     if (c) {
         redisFree(c);
+        memset(u.password, 0, sizeof u.password);
         return 1;
     }
-    return strstr(err, "LOADING") ? 2 : 0;
+    /* Not ready: is anything there? Asked again on a bare connection, so that the answer is
+     * a reply's error code (RESP: its first word), not words found in a message. */
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    c = u.is_unix ? redisConnectUnixWithTimeout(u.path, tv) : redisConnectWithTimeout(u.host, u.port, tv);
+    int loading = 0;
+    if (c && !c->err) {
+        redisSetTimeout(c, tv);
+        redisReply *r = u.has_password ? redisCommand(c, "AUTH %s %s", u.user, u.password) : NULL;
+        if (r) freeReplyObject(r);
+        r = redisCommand(c, "PING");
+        loading = r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "LOADING", 7) &&
+                  (r->str[7] == ' ' || r->str[7] == '\0');
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    memset(u.password, 0, sizeof u.password);
+    return loading ? 2 : 0;
 }
 
 static pid_t spawn_server(const char *binary, const char *conf) {
@@ -445,7 +462,7 @@ static int cover_prefix(ss_embedded *e, char *err, size_t errlen) {
     ss_redis_url u;
     ss_embedded_url(e, &u);
     char cerr[512];
-    redisContext *c = ss_redis_connect(&u, 5000, cerr, sizeof cerr);
+    redisContext *c = ss_redis_connect(&u, 5000, cerr, sizeof cerr, NULL);
     if (!c) {
         snprintf(err, errlen, "embedded redis-server of %s: %s", e->dir, cerr);
         return -1;
@@ -502,7 +519,7 @@ static int open_lock(const char *dir, const char *name, char *err, size_t errlen
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) snprintf(err, errlen, "cannot open (%s): %s", strerror(errno), path);
     return fd;
 }
 
@@ -531,7 +548,7 @@ ss_embedded *ss_embedded_start(const ss_embedded_opts *opts, char *err, size_t e
     e->start_fd = e->users_fd = -1;
     snprintf(e->prefix, sizeof e->prefix, "%s", o.prefix);
     if (!realpath(o.data_dir, e->dir)) {
-        snprintf(err, errlen, "data dir %s: %s", o.data_dir, strerror(errno));
+        snprintf(err, errlen, "data dir (%s): %s", strerror(errno), o.data_dir);
         free(e);
         return NULL;
     }
@@ -609,7 +626,7 @@ int ss_embedded_stop(ss_embedded *e) {
             ss_redis_url u;
             ss_embedded_url(e, &u);
             char err[512];
-            redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err);
+            redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err, NULL);
             if (c) {
                 /* SHUTDOWN flushes and fsyncs the AOF; success closes the connection. */
                 redisReply *r = redisCommand(c, "SHUTDOWN");

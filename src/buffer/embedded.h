@@ -6,7 +6,7 @@
  *     o.data_dir = "./skyspool-data"; o.maxmemory = 2LL << 30;
  *     ss_embedded *e = ss_embedded_start(&o, err, sizeof err);   // starts or reuses
  *     ss_redis_url u; ss_embedded_url_as(e, SS_ACL_INGEST, &u);  // unix socket + that role's user
- *     redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err);
+ *     redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err, NULL);
  *     ...
  *     ss_embedded_stop(e);                                       // SHUTDOWN if we started it
  *

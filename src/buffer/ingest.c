@@ -3,8 +3,10 @@
  * Pipeline. Messages are decoded and formatted straight into a batch buffer as RESP
  * (no per-event malloc, no hiredis format parsing): a precomputed "XADD <key> *" prefix
  * per stream, then the meta (dedup key and time_us) as the field name and the event bytes
- * as its value. A batch (default 1024 entries, or whatever arrived within flush_ms) is
- * written at once; up to batches_in_flight (8) batches are unanswered at any time, and the
+ * as its value. A batch (default 1024 entries, or whatever arrived within flush_ms, 200 ms)
+ * is written at once (at the live rate a batch every 50 ms woke Redis, the control commands and
+ * the writer four times as often for the same entries; a crash loses nothing either way, the
+ * cursor only covers what Redis answered); up to batches_in_flight (8) batches are unanswered at any time, and the
  * oldest batch's replies are read while Redis works on the newer ones. That is ~4 MB ahead
  * of Redis: enough to keep it busy through a few milliseconds in which this process is not
  * scheduled (on a 2-core box, Redis's AOF-rewrite child competes for the cores).
@@ -12,11 +14,11 @@
  * Connections. Data goes over `connections` (default 3) connections. Redis pays per read,
  * per event-loop iteration and per AOF/reply write(), so a single deep pipeline costs it ~25 %
  * more CPU per entry than the same data spread over a few connections (measured with
- * redis-benchmark, see docs/DESIGN.md). Each stream (each type, and the DLQ) is pinned to one
- * connection, chosen at start by spreading the types' typical shares (like 47 %, follow 33 %,
- * post 9 %, ...) over the connections, so every stream still gets its entries in source
- * order. A batch therefore has one part per connection; each part is sent, and its replies
- * read, on its own connection, in batch order.
+ * redis-benchmark: BENCHMARKS.md, "Ingest: connections"). Each stream (each type, and the
+ * DLQ) is pinned to one connection, chosen at start by spreading the types' typical shares
+ * (like 47 %, follow 33 %, post 9 %, ...) over the connections, so every stream still gets
+ * its entries in source order. A batch therefore has one part per connection; each part is
+ * sent, and its replies read, on its own connection, in batch order.
  *
  * Control commands ride in front of a batch's data on the control connection (the one with
  * the lightest streams): the cursor HSET, the Pingest heartbeat and INFO memory (read back
@@ -106,7 +108,8 @@ struct ss_ingest {
     ss_decoder *dec;
     ss_source *src;
     volatile sig_atomic_t *stop;
-    char errstr[1024];
+    char errstr[2048];
+    ss_err_class err; /* the class of errstr's failure (util/err.h), when ss_ingest_run fails */
 
     char prefix[PREFIX_MAX + 1];
     int nshards;                        /* the `shards` setting: streams per type */
@@ -162,6 +165,7 @@ struct ss_ingest {
     pthread_mutex_t mu;
     ss_ingest_stats st;
     /* Prometheus families (docs/METRICS.md) */
+    ss_histogram *m_wait; /* time blocked on Redis's replies to a batch */
     ss_metric *m_events[SS_TYPE__COUNT], *m_dlq[SS_INGEST_MAX_REASONS], *m_other, *m_paused, *m_pauses_wm, *m_last_event, *m_event_time, *m_src_up, *m_src_reconnects,
         *m_pauses_oom, *m_reconnects, *m_cursor, *m_lost, *m_gaps[SS_GAP_REASONS], *m_sig[4];
     uint64_t sig_seen[4]; /* the source counters already added to m_sig */
@@ -177,9 +181,9 @@ void ss_ingest_opts_init(ss_ingest_opts *o) {
     o->batch_events = 1024;
     o->batches_in_flight = 8;
     o->connections = 3;
-    o->memory_check_ms = 100;
+    o->memory_check_ms = 1000;
     o->state_interval_ms = 1000;
-    o->flush_ms = 50;
+    o->flush_ms = 200;
     o->reconnect_max_ms = 5000;
     o->initial_wait_ms = 30000;
     o->horizon_us = 3600LL * 1000000;
@@ -572,8 +576,8 @@ static int add_controls(ss_ingest *ing, batch *bt) {
 /* ---- memory ---------------------------------------------------------------------------------- */
 
 /* Redis memory now, at most: used_memory from the latest INFO plus every byte sent since the
- * data that INFO had surely seen. INFO goes out every memory_check_ms and every
- * 1/64 of maxmemory sent, but at several hundred thousand entries a second 100 ms and a
+ * data that INFO had surely seen. INFO goes out every memory_check_ms (1 s) and every
+ * 1/64 of maxmemory sent, but at several hundred thousand entries a second even 100 ms and a
  * pipeline are tens of MB: without the estimate a small Redis would reach OOM before the
  * high watermark was ever seen. Wire bytes overstate Redis's memory per entry slightly
  * (~620 sent for ~600 stored), so the estimate errs on the early side. */
@@ -590,6 +594,13 @@ static void check_high_watermark(ss_ingest *ing) {
 /* ---- persistence (buffer/persist.h) ----------------------------------------------------------- */
 
 enum { OK = 0, E_IO = -1, E_FATAL = -2, E_STOP = -3 };
+
+/* A refusal by Redis's ACL (NOPERM in what), worded for the ingest user, as ing's error. */
+static void permission_error(ss_ingest *ing, const char *what, char *out, size_t outlen) {
+    ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), what, out, outlen);
+    ing->err = SS_ERR_PERMISSION;
+}
+
 enum { SRC_OPEN = 0, SRC_END, SRC_FAILED };
 
 /* Acts on ing->persist, the latest INFO persistence / memory seen: an evicting policy or no
@@ -701,10 +712,9 @@ static int collect_controls(ss_ingest *ing, redisContext *c, part *p) {
             rc = note_memory(ing, r->str, p->info_base);
         } else if (kind == CTL_PERSIST && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
             rc = note_persistence(ing, r->str);
-        } else if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) {
+        } else if (r->type == REDIS_REPLY_ERROR && ss_redis_error_class(r->str) == SS_ERR_PERMISSION) {
             /* a refused cursor or state write would be retried forever, or silently lost */
-            ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
-                                      sizeof ing->errstr);
+            permission_error(ing, r->str, ing->errstr, sizeof ing->errstr);
             rc = E_FATAL;
         } else if (kind == CTL_CURSOR && r->type == REDIS_REPLY_ERROR) {
             ing->cursor_written = 0; /* try again with the next batch */
@@ -731,9 +741,8 @@ static int collect_part(ss_ingest *ing, int ci, part *p, tally *t) {
         if (!r) return E_IO;
         int i = p->done;
         if (r->type == REDIS_REPLY_ERROR) {
-            if (ss_redis_is_noperm(r->str)) {
-                ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr,
-                                          sizeof ing->errstr);
+            if (ss_redis_error_class(r->str) == SS_ERR_PERMISSION) {
+                permission_error(ing, r->str, ing->errstr, sizeof ing->errstr);
                 freeReplyObject(r);
                 return E_FATAL;
             }
@@ -829,7 +838,11 @@ static int collect(ss_ingest *ing, batch *b) {
     tally t;
     memset(&t, 0, sizeof t);
     int rc = OK;
+    /* how long this thread blocks on the replies: ~0 when Redis answered while the next batches
+     * were read, Redis's own latency plus the network's when it is the bottleneck */
+    int64_t t0 = ss_mono_ns();
     for (int i = 0; i < ing->nconn && rc == OK; i++) rc = collect_part(ing, i, &b->p[i], &t);
+    if (rc == OK && ing->m_wait) ss_histogram_observe(ing->m_wait, (double)(ss_mono_ns() - t0) / 1e9);
     if (rc == E_FATAL) return rc;
     if (rc == OK) {
         if (t.failed || batch_entries(&ing->retry, ing->nconn)) {
@@ -965,8 +978,8 @@ static int check_shards(ss_ingest *ing) {
     char err[1024];
     int recorded = 0;
     int rc = ss_shard_record(ing->c[ing->cc], ing->prefix, ing->nshards, ing->o.reshard, &recorded, err, sizeof err);
-    if (rc < 0 && ss_redis_is_noperm(err)) {
-        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), err, ing->errstr, sizeof ing->errstr);
+    if (rc < 0 && ss_err_class_of_rc(rc) == SS_ERR_PERMISSION) {
+        permission_error(ing, err, ing->errstr, sizeof ing->errstr);
         return E_FATAL;
     }
     if (rc < 0) return E_IO;
@@ -986,8 +999,8 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
     const char *argv[4] = {"HMGET", ing->cursor_key, "cursor", "fingerprint"};
     redisReply *r = command_now(ing, 4, argv);
     if (!r) return E_IO;
-    if (r->type == REDIS_REPLY_ERROR && ss_redis_is_noperm(r->str)) { /* not "no cursor": that re-reads all */
-        ss_redis_permission_error(ss_redis_target_user(ing->target, SS_ACL_INGEST), r->str, ing->errstr, sizeof ing->errstr);
+    if (r->type == REDIS_REPLY_ERROR && ss_redis_error_class(r->str) == SS_ERR_PERMISSION) { /* not "no cursor": that re-reads all */
+        permission_error(ing, r->str, ing->errstr, sizeof ing->errstr);
         freeReplyObject(r);
         return E_FATAL;
     }
@@ -1032,11 +1045,8 @@ static int load_cursor(ss_ingest *ing, int64_t *out, char fp[SS_SOURCE_FINGERPRI
     return rc;
 }
 
-/* Errors that waiting cannot fix: credentials and permissions. */
-static int permanent_error(const char *err) {
-    return strstr(err, "WRONGPASS") || strstr(err, "NOAUTH") || strstr(err, "NOPERM") ||
-           strstr(err, "invalid password") || strstr(err, "has no password") || strstr(err, "invalid username");
-}
+/* Errors that waiting cannot fix: credentials, permissions, a URL user without a password. */
+static int permanent_error(ss_err_class c) { return c == SS_ERR_AUTH || c == SS_ERR_PERMISSION || c == SS_ERR_USAGE; }
 
 static void close_all(ss_ingest *ing) {
     for (int i = 0; i < SS_INGEST_MAX_CONNECTIONS; i++) {
@@ -1047,8 +1057,8 @@ static void close_all(ss_ingest *ing) {
 
 /* Opens connection i and names it skyspool-ingest-<i> (CLIENT LIST shows which is which; a
  * refused CLIENT SETNAME, e.g. by an ACL, is harmless). Returns NULL + err. */
-static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) {
-    redisContext *c = ss_redis_target_connect_as(ing->target, SS_ACL_INGEST, err, errlen);
+static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen, ss_err_class *cls) {
+    redisContext *c = ss_redis_target_connect_as(ing->target, SS_ACL_INGEST, err, errlen, cls);
     if (!c) return NULL;
     struct timeval tv = {30, 0}; /* replies may be slowed by AOF fsync stalls */
     redisSetTimeout(c, tv);
@@ -1069,12 +1079,14 @@ static redisContext *open_conn(ss_ingest *ing, int i, char *err, size_t errlen) 
  * (bad credentials, evicting policy) comes with ing->errstr. */
 static int connect_all(ss_ingest *ing, char *err, size_t errlen) {
     for (int i = 0; i < ing->nconn; i++) {
-        ing->c[i] = open_conn(ing, i, err, errlen);
+        ss_err_class cls = SS_ERR_IO;
+        ing->c[i] = open_conn(ing, i, err, errlen, &cls);
         ing->last_sent_ms[i] = ss_mono_ms();
         if (!ing->c[i]) {
             close_all(ing);
-            if (!permanent_error(err)) return E_IO;
+            if (!permanent_error(cls)) return E_IO;
             snprintf(ing->errstr, sizeof ing->errstr, "%.500s", err);
+            ing->err = cls;
             return E_FATAL;
         }
     }
@@ -1188,7 +1200,9 @@ static int last_generated(ss_ingest *ing, const char *key, uint64_t *ms, uint64_
         redisReply *r = command_now(ing, 3, argv);
         if (!r) return E_IO;
         if (r->type == REDIS_REPLY_ERROR) {
-            int loading = !strncmp(r->str, "LOADING", 7), nokey = strstr(r->str, "no such key") != NULL;
+            /* LOADING is the reply's error code (RESP: its first word); a missing key has none
+             * (a plain ERR), so it is asked */
+            int loading = !strncmp(r->str, "LOADING", 7), nokey = !loading && ss_redis_key_exists(ing->c[ing->cc], key) == 0;
             if (!loading && !nokey) ss_warn("ingest", "XINFO STREAM %s failed: %s; cannot check it for loss", key, r->str);
             freeReplyObject(r);
             if (loading && tries < 600 && !*ing->stop) {
@@ -1368,7 +1382,7 @@ static int pause_until_low(ss_ingest *ing, const char *reason) {
                     (long long)(now - t0) / 1000, ing->used_memory, ing->maxmemory);
             last_log = now;
         }
-        ss_sleep_ms(ing->o.memory_check_ms < 500 ? ing->o.memory_check_ms : 500);
+        ss_sleep_ms(ing->o.memory_check_ms < 100 ? ing->o.memory_check_ms : 100); /* paused: look often */
     }
     pthread_mutex_lock(&ing->mu);
     ing->st.paused = 0;
@@ -1490,6 +1504,10 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target) {
         ing->m_events[t] = ss_metric_get("skyspool_ingest_events_total", SS_METRIC_COUNTER,
                                          "events written to their Redis stream", labels);
     }
+    static const double wait_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    ing->m_wait = ss_histogram_get("skyspool_ingest_redis_wait_seconds",
+                                   "time ingest blocked on Redis's replies to a batch (XADD round trip not hidden by pipelining)",
+                                   NULL, wait_bounds, sizeof wait_bounds / sizeof wait_bounds[0]);
     ing->m_other = ss_metric_get("skyspool_ingest_other_total", SS_METRIC_COUNTER,
                                  "events of other collections seen (kept only with keep-other)", NULL);
     ing->m_paused = ss_metric_get("skyspool_ingest_paused", SS_METRIC_GAUGE, "1 while ingest is paused by backpressure",
@@ -1544,6 +1562,7 @@ void ss_ingest_free(ss_ingest *ing) {
 const char *const ss_ingest_sig_results[4] = {"verified", "bad", "no_key", "resolve_failed"};
 
 const char *ss_ingest_errstr(const ss_ingest *ing) { return ing->errstr; }
+ss_err_class ss_ingest_errclass(const ss_ingest *ing) { return ing->err > 0 ? ing->err : SS_ERR_IO; }
 
 void ss_ingest_get_stats(ss_ingest *ing, ss_ingest_stats *out) {
     pthread_mutex_lock(&ing->mu);
@@ -1607,7 +1626,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
     uint64_t nread = 0, skipped0 = ing->skipped_local;
     /* wait up to 200 ms for a first entry, then only for what is left of flush_ms (the
      * clock is read every 32 messages, not per message) */
-    int timeout = 200, timed = 0, n = 0;
+    int timeout = 200, timed = 0, n = 0, idle = 0;
     while (n < ing->o.batch_events) {
         ss_source_msg m;
         int r = ss_source_next(ing->src, &m, timeout);
@@ -1642,6 +1661,7 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
                 timed = 1;
             }
         } else if (r == SS_SOURCE_AGAIN) {
+            idle = n == 0; /* quiet for the whole first wait, not a gap at a batch's deadline */
             break;
         } else if (r == SS_SOURCE_END) {
             *src_state = SRC_END;
@@ -1649,18 +1669,24 @@ static int read_and_send(ss_ingest *ing, int *src_state) {
         } else if (retry_source(ing)) {
             break;
         } else {
-            snprintf(ing->errstr, sizeof ing->errstr, "source %.500s: %.256s", ing->src->id, ing->src->errstr);
+            snprintf(ing->errstr, sizeof ing->errstr, "source %.500s: %.1279s", ing->src->id, ing->src->errstr);
+            ing->err = ing->src->err > 0 ? (ss_err_class)ing->src->err : SS_ERR_IO;
             *src_state = SRC_FAILED;
             break;
         }
         if (*ing->stop) break;
     }
     publish_read(ing, nread, ing->skipped_local - skipped0);
-    if (batch_bytes(b, ing->nconn) == 0 && !b->has_cursor) return OK;
+    /* A quiet source (nothing for 200 ms): what is in flight is collected now, so the confirmed
+     * cursor and the counters (state hash, /metrics) catch up; otherwise the last batches
+     * before a lull would wait for batches_in_flight more sends, one per heartbeat. A busy
+     * source keeps its pipeline: its batches end at the deadline or the size, never here. */
+    if (batch_bytes(b, ing->nconn) == 0 && !b->has_cursor) return idle ? drain(ing) : OK;
     ing->count++;
     int rc = send_batch(ing, b);
     if (rc == OK) check_high_watermark(ing);
     while (rc == OK && ing->count >= ing->o.batches_in_flight) rc = collect_oldest(ing);
+    if (rc == OK && idle) rc = drain(ing);
     return rc;
 oom:
     snprintf(ing->errstr, sizeof ing->errstr, "out of memory formatting a batch");
@@ -1672,6 +1698,7 @@ int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop) {
     ing->src = src;
     ing->stop = stop ? stop : &never;
     ing->errstr[0] = '\0';
+    ing->err = SS_ERR_NONE;
     ss_ingest_cursor_key(ing->prefix, src->id, ing->cursor_key, sizeof ing->cursor_key);
     ing->legacy_key[0] = '\0';
     if (src->legacy_id[0] && strcmp(src->legacy_id, src->id))

@@ -74,9 +74,10 @@ typedef struct {
     int allow_eviction;          /* run even if maxmemory-policy is not noeviction (warn) */
     int allow_no_aof;            /* run even if Redis has no AOF (appendonly no; warn) */
     int ignore_cursor;           /* start from the source's beginning, not the stored cursor */
-    int memory_check_ms;         /* INFO memory at most this often; default 100 */
+    int memory_check_ms;         /* INFO memory at least this often while sending (also every
+                                  * 1/64 of maxmemory sent); default 1000; paused: every 100 */
     int state_interval_ms;       /* Pingest heartbeat; default 1000 */
-    int flush_ms;                /* send a partial batch after this long; default 50 */
+    int flush_ms;                /* send a partial batch after this long; default 200 */
     int reconnect_max_ms;        /* backoff cap; default 5000 */
     int initial_wait_ms;         /* give up if the very first connection fails this long; 30000 */
     long long max_events;        /* stop after this many source messages; 0 = no limit */
@@ -130,6 +131,8 @@ ss_ingest *ss_ingest_new(const ss_ingest_opts *o, ss_redis_target *target);
 int ss_ingest_run(ss_ingest *ing, ss_source *src, volatile sig_atomic_t *stop);
 void ss_ingest_get_stats(ss_ingest *ing, ss_ingest_stats *out);
 const char *ss_ingest_errstr(const ss_ingest *ing);
+/* The class of that error (util/err.h): auth, permission (Redis's ACL), the source's, io. */
+ss_err_class ss_ingest_errclass(const ss_ingest *ing);
 void ss_ingest_free(ss_ingest *ing);
 
 /* Key names, for readers (writer, status, tests). Return the length written. */

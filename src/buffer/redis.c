@@ -233,14 +233,14 @@ void ss_redis_url_describe(const ss_redis_url *u, char *out, size_t outlen) {
 int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open password file %s: %s", path, strerror(errno));
-        return -1;
+        int e = errno;
+        return ss_fail(err, errlen, ss_err_class_of_errno(e), "cannot open password file (%s): %s", strerror(e), path);
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         snprintf(err, errlen, "password file %s is not a regular file", path);
-        return -1;
+        return ss_err_rc(SS_ERR_DATA);
     }
     /* 0640 with a group (root:skyspool) is the usual service setup; others, or a group that
      * may rewrite the password, are not */
@@ -250,7 +250,7 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
                  "password file %s is accessible to others or writable by its group (mode %03o); run: chmod 600 %s "
                  "(or chmod 640 with a group of the service's user)",
                  path, (unsigned)(st.st_mode & 0777), path);
-        return -1;
+        return ss_err_rc(SS_ERR_PERMISSION);
     }
     char buf[SS_REDIS_PASSWORD_MAX + 2];
     size_t n = 0;
@@ -258,9 +258,9 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
         ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            snprintf(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
+            int e = errno;
             close(fd);
-            return -1;
+            return ss_fail(err, errlen, ss_err_class_of_errno(e), "cannot read password file (%s): %s", strerror(e), path);
         }
         if (r == 0) break;
         n += (size_t)r;
@@ -271,15 +271,15 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
     if (n && buf[n - 1] == '\r') n--;
     if (n == 0) {
         snprintf(err, errlen, "password file %s is empty", path);
-        return -1;
+        return ss_err_rc(SS_ERR_DATA);
     }
     if (n >= outlen || n >= SS_REDIS_PASSWORD_MAX) {
         snprintf(err, errlen, "password in %s is too long (limit %d bytes)", path, SS_REDIS_PASSWORD_MAX - 1);
-        return -1;
+        return ss_err_rc(SS_ERR_DATA);
     }
     if (memchr(buf, '\n', n) || memchr(buf, '\0', n)) {
         snprintf(err, errlen, "password file %s holds more than one line; it must hold only the password", path);
-        return -1;
+        return ss_err_rc(SS_ERR_DATA);
     }
     memcpy(out, buf, n);
     out[n] = '\0';
@@ -288,24 +288,54 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
 
 /* ---- connections --------------------------------------------------------------------- */
 
-void ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t errlen) {
-    if (r && r->type == REDIS_REPLY_ERROR)
+ss_err_class ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t errlen) {
+    if (r && r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "%.*s", (int)r->len, r->str);
-    else if (c && c->err)
+        return ss_redis_error_class(r->str);
+    }
+    if (c && c->err)
         snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection error");
     else if (!r)
         snprintf(err, errlen, "no reply (connection lost)");
-    else
+    else {
         snprintf(err, errlen, "unexpected reply type %d", r->type);
+        return SS_ERR_PROTOCOL;
+    }
+    return SS_ERR_IO;
 }
 
-int ss_redis_is_noperm(const char *err) { return err && strstr(err, "NOPERM") != NULL; }
+int ss_redis_key_exists(redisContext *c, const char *key) {
+    const char *argv[2] = {"EXISTS", key};
+    redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+    if (r) freeReplyObject(r);
+    return rc;
+}
+
+/* Parsing protocol text, not classifying a message: RESP makes the first word of an error
+ * reply its error code (redis.io "RESP protocol spec", Simple errors), and this reads only
+ * that word. */
+ss_err_class ss_redis_error_class(const char *str) {
+    static const struct {
+        const char *code;
+        ss_err_class cls;
+    } codes[] = {{"WRONGPASS", SS_ERR_AUTH}, {"NOAUTH", SS_ERR_AUTH},     {"NOPERM", SS_ERR_PERMISSION},
+                 {"OOM", SS_ERR_OOM},        {"LOADING", SS_ERR_IO},      {"BUSY", SS_ERR_IO},
+                 {"TRYAGAIN", SS_ERR_IO},    {"MASTERDOWN", SS_ERR_IO},   {"READONLY", SS_ERR_IO}};
+    if (!str) return SS_ERR_IO;
+    size_t n = strcspn(str, " \r\n");
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strlen(codes[i].code) == n && !strncmp(str, codes[i].code, n)) return codes[i].cls;
+    return SS_ERR_PROTOCOL;
+}
 
 void ss_redis_permission_error(const char *user, const char *what, char *out, size_t outlen) {
     /* what may be out itself (a caller rewording its own errstr) */
     char w[768];
     snprintf(w, sizeof w, "%s", what);
-    /* Redis names the command ("...to run the 'xadd' command"); a refused key it does not */
+    /* Redis names the command ("...to run the 'xadd' command"); a refused key it does not.
+     * Parsing the reply's text for the wording only: the class is the caller's, from the
+     * reply's error code (ss_redis_error_class). */
     char cmd[64] = "";
     const char *q = strstr(w, "to run the '");
     if (q) {
@@ -331,21 +361,26 @@ void ss_redis_permission_error(const char *user, const char *what, char *out, si
                  u, w);
 }
 
+/* Returns 0, or -class (ss_err_rc) with the sentence in err. */
 static int run_simple(redisContext *c, int argc, const char **argv, const char *what, const char *addr, char *err,
                       size_t errlen) {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
     if (!r || r->type == REDIS_REPLY_ERROR) {
         char e[256];
-        ss_redis_describe_error(c, r, e, sizeof e);
+        ss_err_class cls = ss_redis_describe_error(c, r, e, sizeof e);
+        if (r && !strcmp(what, "AUTH")) cls = SS_ERR_AUTH; /* any refused AUTH (old servers say "ERR invalid password") */
         snprintf(err, errlen, "Redis at %s: %s failed: %s", addr, what, e);
         if (r) freeReplyObject(r);
-        return -1;
+        return ss_err_rc(cls);
     }
     freeReplyObject(r);
     return 0;
 }
 
-redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err, size_t errlen) {
+redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err, size_t errlen, ss_err_class *cls) {
+    ss_err_class dummy;
+    if (!cls) cls = &dummy;
+    *cls = SS_ERR_IO;
     char addr[SS_REDIS_PATH_MAX + 64];
     ss_redis_url_describe(u, addr, sizeof addr);
     if (timeout_ms <= 0) timeout_ms = 5000;
@@ -353,6 +388,7 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
     redisContext *c = u->is_unix ? redisConnectUnixWithTimeout(u->path, tv) : redisConnectWithTimeout(u->host, u->port, tv);
     if (!c) {
         snprintf(err, errlen, "cannot connect to Redis at %s: out of memory", addr);
+        *cls = SS_ERR_OOM;
         return NULL;
     }
     if (c->err) {
@@ -366,6 +402,7 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
         snprintf(err, errlen,
                  "Redis at %s: user '%s' has no password; put it in the URL (user:password@) or use "
                  "--redis-password-file", addr, u->user);
+        *cls = SS_ERR_USAGE;
         redisFree(c);
         return NULL;
     }
@@ -374,6 +411,7 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
         int rc = u->user[0] ? run_simple(c, 3, argv, "AUTH", addr, err, errlen)
                             : run_simple(c, 2, (const char *[]){"AUTH", u->password}, "AUTH", addr, err, errlen);
         if (rc != 0) {
+            *cls = ss_err_class_of_rc(rc);
             redisFree(c);
             return NULL;
         }
@@ -382,18 +420,22 @@ redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err,
         char db[16];
         snprintf(db, sizeof db, "%d", u->db);
         const char *argv[2] = {"SELECT", db};
-        if (run_simple(c, 2, argv, "SELECT", addr, err, errlen) != 0) {
+        int rc = run_simple(c, 2, argv, "SELECT", addr, err, errlen);
+        if (rc != 0) {
+            *cls = ss_err_class_of_rc(rc);
             redisFree(c);
             return NULL;
         }
     }
     /* Fail early and clearly when the server wants a password we were not given. */
     const char *ping[1] = {"PING"};
-    if (run_simple(c, 1, ping, "PING", addr, err, errlen) != 0) {
-        if (strstr(err, "NOAUTH"))
+    int prc = run_simple(c, 1, ping, "PING", addr, err, errlen);
+    if (prc != 0) {
+        *cls = ss_err_class_of_rc(prc);
+        if (*cls == SS_ERR_AUTH)
             snprintf(err + strlen(err), errlen - strlen(err),
                      " (give the password in the URL or with --redis-password-file)");
-        else if (ss_redis_is_noperm(err))
+        else if (*cls == SS_ERR_PERMISSION)
             ss_redis_permission_error(u->user, err, err, errlen);
         redisFree(c);
         return NULL;

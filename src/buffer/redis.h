@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/err.h"
+
 /* Limits on what a URL may carry. */
 #define SS_REDIS_URL_MAX 4096
 #define SS_REDIS_HOST_MAX 256
@@ -55,8 +57,9 @@ int ss_redis_password_file_read(const char *path, char *out, size_t outlen, char
 /* Connects, authenticates (AUTH user password, or AUTH password), selects the db and sets
  * the read/write timeout (timeout_ms also bounds the connect; 0 = 5000 ms). Returns a
  * ready context, or NULL with a sentence in err that names the address (never the
- * password). Free with redisFree(). */
-redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err, size_t errlen);
+ * password), and its class in *cls (when cls is not NULL): io (unreachable), auth (AUTH refused,
+NOAUTH), permission (NOPERM), usage (a user without a password). Free with redisFree(). */
+redisContext *ss_redis_connect(const ss_redis_url *u, int timeout_ms, char *err, size_t errlen, ss_err_class *cls);
 
 /* Finds "field:value" in an INFO reply and copies value (up to the line end). Returns 0 or
  * -1 when absent. ss_redis_info_ll parses it as an integer. */
@@ -71,15 +74,21 @@ char *ss_redis_info(redisContext *c, const char *section, char *err, size_t errl
  * or -1 with err (e.g. CONFIG is disabled on a managed Redis). */
 int ss_redis_config_get(redisContext *c, const char *name, char *out, size_t outlen, char *err, size_t errlen);
 
-/* 1 when err (a reply's error text, or a message that holds one) is Redis refusing a command
- * or a key to this ACL user: NOPERM. Waiting cannot fix that, so no caller retries it. */
-int ss_redis_is_noperm(const char *err);
+/* EXISTS key: 1, 0, or -1 (no answer). For telling "the key is gone" from other refusals
+ * of a command (XINFO answers a missing key with a plain ERR, which has no code of its own). */
+int ss_redis_key_exists(redisContext *c, const char *key);
+/* The class of a Redis error reply, from its error code (RESP: the first word of the reply,
+ * "NOPERM ...", "WRONGPASS ..."): WRONGPASS/NOAUTH auth, NOPERM permission (waiting cannot
+ * fix either, so no caller retries them), OOM oom, LOADING/BUSY/TRYAGAIN/MASTERDOWN/READONLY
+ * io (transient), anything else protocol. str NULL: io. */
+ss_err_class ss_redis_error_class(const char *str);
+/* Writes what failed (r's error text, c's connection error, "no reply", an unexpected reply
+ * type) into err and returns its class (ss_redis_error_class for an error reply, io for a
+ * lost connection, protocol for an unexpected type). */
+ss_err_class ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t errlen);
 /* "permission error: Redis user U may not run CMD (NOPERM ...): give U the rules of
  * `skyspool acl`" into out; what is the failed operation's own message (it names the command
  * when the caller knows it). */
 void ss_redis_permission_error(const char *user, const char *what, char *out, size_t outlen);
-
-/* Copies a reply's error text, or describes the connection error, for messages. */
-void ss_redis_describe_error(redisContext *c, redisReply *r, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,7 @@
  * bits of the digest happen to be well mixed, and the unit test pins the result: keys
  * buffered in Redis are routed by it, so it must never change. */
 #include "buffer/shard.h"
+#include "buffer/redis.h"
 #include "util/hash.h"
 
 #include <errno.h>
@@ -52,14 +53,17 @@ int ss_shard_parse(const char *s, int *shard, int *shards) {
     return 0;
 }
 
-static redisReply *run(redisContext *c, char *err, size_t errlen, int argc, const char **argv) {
+/* NULL + err and *cls (buffer/redis.h: the reply's class) on failure. */
+static redisReply *run(redisContext *c, ss_err_class *cls, char *err, size_t errlen, int argc, const char **argv) {
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    *cls = SS_ERR_IO;
     if (!r) {
         snprintf(err, errlen, "redis: %s", c->errstr[0] ? c->errstr : "connection lost");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis %s: %.*s", argv[0], (int)r->len, r->str);
+        *cls = ss_redis_error_class(r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -77,17 +81,18 @@ static int reply_shards(const redisReply *r) {
 }
 
 int ss_shard_recorded(redisContext *c, const char *prefix, int *shards, char *err, size_t errlen) {
+    ss_err_class cls = SS_ERR_IO;
     char key[512];
     snprintf(key, sizeof key, "%singest", prefix);
     const char *get[3] = {"HGET", key, "shards"};
-    redisReply *r = run(c, err, errlen, 3, get);
-    if (!r) return -1;
+    redisReply *r = run(c, &cls, err, errlen, 3, get);
+    if (!r) return ss_err_rc(cls);
     *shards = reply_shards(r);
     freeReplyObject(r);
     if (*shards) return 0;
     const char *ex[2] = {"EXISTS", key};
-    r = run(c, err, errlen, 2, ex);
-    if (!r) return -1;
+    r = run(c, &cls, err, errlen, 2, ex);
+    if (!r) return ss_err_rc(cls);
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) *shards = 1; /* ingested before sharding existed */
     freeReplyObject(r);
     return 0;
@@ -96,22 +101,25 @@ int ss_shard_recorded(redisContext *c, const char *prefix, int *shards, char *er
 int ss_shard_record(redisContext *c, const char *prefix, int shards, int force, int *recorded, char *err,
                     size_t errlen) {
     char key[512], val[16];
+    ss_err_class cls = SS_ERR_IO;
     snprintf(key, sizeof key, "%singest", prefix);
     int have;
-    if (ss_shard_recorded(c, prefix, &have, err, errlen) != 0) return -1;
+    int rrc = ss_shard_recorded(c, prefix, &have, err, errlen);
+    if (rrc != 0) return rrc;
     snprintf(val, sizeof val, "%d", have ? have : shards);
     const char *setnx[4] = {"HSETNX", key, "shards", val};
-    redisReply *r = run(c, err, errlen, 4, setnx);
-    if (!r) return -1;
+    redisReply *r = run(c, &cls, err, errlen, 4, setnx);
+    if (!r) return ss_err_rc(cls);
     freeReplyObject(r);
-    if (ss_shard_recorded(c, prefix, &have, err, errlen) != 0) return -1;
+    rrc = ss_shard_recorded(c, prefix, &have, err, errlen);
+    if (rrc != 0) return rrc;
     *recorded = have;
     if (have == shards) return 0;
     if (force) {
         snprintf(val, sizeof val, "%d", shards);
         const char *set[4] = {"HSET", key, "shards", val};
-        r = run(c, err, errlen, 4, set);
-        if (!r) return -1;
+        r = run(c, &cls, err, errlen, 4, set);
+        if (!r) return ss_err_rc(cls);
         freeReplyObject(r);
         return 0;
     }
@@ -127,27 +135,28 @@ int ss_shard_record(redisContext *c, const char *prefix, int shards, int force, 
 
 int ss_shard_claim_owner(redisContext *c, const char *prefix, const char *field, const char *ledger_id, int force,
                          char *owner, size_t ownerlen, char *err, size_t errlen) {
+    ss_err_class cls = SS_ERR_IO;
     char key[512];
     snprintf(key, sizeof key, "%sshard-owner", prefix);
     owner[0] = '\0';
     const char *get[3] = {"HGET", key, field};
     if (force) {
-        redisReply *g = run(c, err, errlen, 3, get);
-        if (!g) return -1;
+        redisReply *g = run(c, &cls, err, errlen, 3, get);
+        if (!g) return ss_err_rc(cls);
         if (g->type == REDIS_REPLY_STRING) snprintf(owner, ownerlen, "%s", g->str);
         freeReplyObject(g);
         const char *set[4] = {"HSET", key, field, ledger_id};
-        redisReply *r = run(c, err, errlen, 4, set);
-        if (!r) return -1;
+        redisReply *r = run(c, &cls, err, errlen, 4, set);
+        if (!r) return ss_err_rc(cls);
         freeReplyObject(r);
         return 0;
     }
     const char *setnx[4] = {"HSETNX", key, field, ledger_id};
-    redisReply *r = run(c, err, errlen, 4, setnx);
-    if (!r) return -1;
+    redisReply *r = run(c, &cls, err, errlen, 4, setnx);
+    if (!r) return ss_err_rc(cls);
     freeReplyObject(r);
-    r = run(c, err, errlen, 3, get);
-    if (!r) return -1;
+    r = run(c, &cls, err, errlen, 3, get);
+    if (!r) return ss_err_rc(cls);
     int rc = 0;
     if (r->type == REDIS_REPLY_STRING) {
         snprintf(owner, ownerlen, "%s", r->str);
@@ -198,8 +207,9 @@ int ss_shard_owner(redisContext *c, const char *prefix, const char *field, char 
     snprintf(key, sizeof key, "%sshard-owner", prefix);
     owner[0] = '\0';
     const char *get[3] = {"HGET", key, field};
-    redisReply *r = run(c, err, errlen, 3, get);
-    if (!r) return -1;
+    ss_err_class cls;
+    redisReply *r = run(c, &cls, err, errlen, 3, get);
+    if (!r) return ss_err_rc(cls);
     if (r->type == REDIS_REPLY_STRING) snprintf(owner, ownerlen, "%s", r->str);
     freeReplyObject(r);
     return 0;

@@ -13,7 +13,7 @@
  *   Pshard-owner  hash: shard ("0".."M-1", or "all" for the unsharded layout) -> ledger id of
  *                 the machine whose writers consume it (HSETNX by the first writer). A writer
  *                 whose ledger has another id is refused.
- * docs/DESIGN.md ("Writers on several machines") has the argument and how to move a shard. */
+ * docs/design/writer.md ("Writers on several machines") has the argument and how to move a shard. */
 #ifndef SS_BUFFER_SHARD_H
 #define SS_BUFFER_SHARD_H
 
@@ -42,12 +42,12 @@ int ss_shard_parse(const char *s, int *shard, int *shards);
 
 /* The M recorded in Pingest: *shards = M, or 0 when nothing is recorded (no ingester ran since
  * sharding existed; a Pingest without the field means the unsharded layout: 1). Returns 0, or
- * -1 with err on a Redis error. */
+ * -class (util/err.h; -1: io) with err on a Redis error. */
 int ss_shard_recorded(redisContext *c, const char *prefix, int *shards, char *err, size_t errlen);
 
 /* Records M for an ingester: HSETNX (a buffer that already has a Pingest without the field is
  * taken as M = 1). Returns 0 when the recorded M equals shards (or force, which overwrites it),
- * 1 when another M is recorded (*recorded, err says what to do), -1 on a Redis error. */
+ * 1 when another M is recorded (*recorded, err says what to do), -class on a Redis error. */
 int ss_shard_record(redisContext *c, const char *prefix, int shards, int force, int *recorded, char *err,
                     size_t errlen);
 
@@ -63,7 +63,7 @@ int ss_shard_claim_owner(redisContext *c, const char *prefix, const char *field,
 int ss_shard_stream_info(redisContext *c, const char *prefix, ss_type t, int shards, const char *group,
                          ss_stream_info *sum, ss_stream_info *per_shard, char *err, size_t errlen);
 
-/* The owner recorded for shard `field` ("" when none). Returns 0 or -1 with err. */
+/* The owner recorded for shard `field` ("" when none). Returns 0 or -class (util/err.h) with err. */
 int ss_shard_owner(redisContext *c, const char *prefix, const char *field, char *owner, size_t ownerlen, char *err,
                    size_t errlen);
 

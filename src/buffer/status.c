@@ -167,7 +167,8 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
     ss_redis_info_ll(info, "maxmemory", &s->maxmemory);
     ss_redis_info_str(info, "maxmemory_policy", s->policy, sizeof s->policy);
     free(info);
-    if (ss_shard_recorded(c, s->prefix, &s->shards, err, errlen) != 0) return -1;
+    int crc = ss_shard_recorded(c, s->prefix, &s->shards, err, errlen); /* -class: util/err.h */
+    if (crc != 0) return crc;
     if (s->shards < 1) s->shards = 1;
     for (int t = 0; t < SS_TYPE__COUNT; t++)
         if (ss_shard_stream_info(c, s->prefix, (ss_type)t, s->shards, group, &s->streams[t],
@@ -177,11 +178,11 @@ int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss
         char field[16];
         if (s->shards > 1) snprintf(field, sizeof field, "%d", i);
         else snprintf(field, sizeof field, "%s", SS_SHARD_UNSHARDED);
-        if (ss_shard_owner(c, s->prefix, field, s->owners[i], sizeof s->owners[i], err, errlen) != 0) return -1;
+        if ((crc = ss_shard_owner(c, s->prefix, field, s->owners[i], sizeof s->owners[i], err, errlen)) != 0) return crc;
     }
     char key[256];
     snprintf(key, sizeof key, "%sdlq", s->prefix);
-    if (ss_stream_info_get(c, key, group, &s->dlq, err, errlen) != 0) return -1;
+    if ((crc = ss_stream_info_get(c, key, group, &s->dlq, err, errlen)) != 0) return crc;
     if (collect_ingest(c, s) != 0 || collect_cursors(c, s) != 0 || collect_loss(c, s) != 0 ||
         collect_writers(c, s) != 0) {
         ss_redis_describe_error(c, NULL, err, errlen);

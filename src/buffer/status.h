@@ -77,7 +77,7 @@ typedef struct {
     int64_t last_commit_us;
 } ss_status;
 
-/* Gathers the status. Returns 0, or -1 with err on a connection error. out->redis may be
+/* Gathers the status. Returns 0, or -class (util/err.h; -1: io) with err. out->redis may be
  * set by the caller beforehand (it is kept). */
 int ss_status_collect(redisContext *c, const char *prefix, const char *group, ss_status *out, char *err,
                       size_t errlen);

@@ -62,7 +62,7 @@ static void redis_disk(ss_stream_metrics *m) {
 /* Connects if needed; 0 with m->c usable, or -1 after drop(). Under m->mu. */
 static int ensure(ss_stream_metrics *m) {
     char err[512] = "";
-    if (!m->c) m->c = ss_redis_target_connect(m->t, err, sizeof err);
+    if (!m->c) m->c = ss_redis_target_connect(m->t, err, sizeof err, NULL);
     if (!m->c) {
         drop(m, err);
         return -1;

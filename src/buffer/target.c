@@ -13,20 +13,29 @@ struct ss_redis_target {
     char desc[SS_REDIS_PATH_MAX + 128];
 };
 
-ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t errlen) {
+ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t errlen, ss_err_class *cls) {
+    ss_err_class dummy;
+    if (!cls) cls = &dummy;
+    *cls = SS_ERR_IO;
     ss_redis_target *t = calloc(1, sizeof *t);
     if (!t) {
         snprintf(err, errlen, "out of memory");
+        *cls = SS_ERR_OOM;
         return NULL;
     }
     t->timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
     char addr[SS_REDIS_PATH_MAX + 64];
     if (o->url && o->url[0]) {
-        if (ss_redis_url_parse(o->url, &t->url, err, errlen) != 0) goto fail;
+        if (ss_redis_url_parse(o->url, &t->url, err, errlen) != 0) {
+            *cls = SS_ERR_USAGE;
+            goto fail;
+        }
         if (o->password_file && o->password_file[0]) {
-            if (ss_redis_password_file_read(o->password_file, t->url.password, sizeof t->url.password, err,
-                                            errlen) != 0)
+            int rc = ss_redis_password_file_read(o->password_file, t->url.password, sizeof t->url.password, err, errlen);
+            if (rc != 0) {
+                *cls = ss_err_class_of_rc(rc);
                 goto fail;
+            }
             t->url.has_password = 1;
         }
         ss_redis_url_describe(&t->url, t->desc, sizeof t->desc);
@@ -50,15 +59,16 @@ fail:
     return NULL;
 }
 
-redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen) {
-    return ss_redis_connect(&t->url, t->timeout_ms, err, errlen);
+redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen, ss_err_class *cls) {
+    return ss_redis_connect(&t->url, t->timeout_ms, err, errlen, cls);
 }
 
-redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, char *err, size_t errlen) {
-    if (!t->emb || role == t->role) return ss_redis_target_connect(t, err, errlen);
+redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, char *err, size_t errlen,
+                                         ss_err_class *cls) {
+    if (!t->emb || role == t->role) return ss_redis_target_connect(t, err, errlen, cls);
     ss_redis_url u;
     ss_embedded_url_as(t->emb, role, &u);
-    redisContext *c = ss_redis_connect(&u, t->timeout_ms, err, errlen);
+    redisContext *c = ss_redis_connect(&u, t->timeout_ms, err, errlen, cls);
     memset(u.password, 0, sizeof u.password);
     return c;
 }

@@ -8,8 +8,8 @@
  * started.
  *
  *     ss_target_opts o = {.url = getenv(...), .data_dir = "./skyspool-data"};
- *     ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err);
- *     redisContext *c = ss_redis_target_connect(t, err, sizeof err);
+ *     ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err, NULL);
+ *     redisContext *c = ss_redis_target_connect(t, err, sizeof err, NULL);
  *     ...
  *     ss_redis_target_close(t); */
 #ifndef SS_BUFFER_TARGET_H
@@ -32,12 +32,16 @@ typedef struct {
     const char *prefix;        /* embedded only: key prefix the users need; NULL = "skyspool:" */
 } ss_target_opts;
 
-ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t errlen);
-/* A new connection (AUTH and SELECT done); NULL + err on failure. */
-redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen);
+/* NULL + err on failure, its class in *cls when not NULL: usage (a bad URL), the password
+ * file's (io, permission, data), io (the embedded server did not start). */
+ss_redis_target *ss_redis_target_open(const ss_target_opts *o, char *err, size_t errlen, ss_err_class *cls);
+/* A new connection (AUTH and SELECT done); NULL + err on failure, with the failure's class
+ * in *cls when cls is not NULL (ss_redis_connect: io, auth, permission, usage). */
+redisContext *ss_redis_target_connect(ss_redis_target *t, char *err, size_t errlen, ss_err_class *cls);
 /* The same as another role's user, for a process doing two jobs (run: ingest + write). With
  * a URL the role is ignored: the URL names the user. */
-redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, char *err, size_t errlen);
+redisContext *ss_redis_target_connect_as(ss_redis_target *t, ss_acl_role role, char *err, size_t errlen,
+                                         ss_err_class *cls);
 const ss_redis_url *ss_redis_target_url(const ss_redis_target *t);
 /* The user connections as role log in as ("" = none), for messages. */
 const char *ss_redis_target_user(const ss_redis_target *t, ss_acl_role role);

@@ -107,11 +107,12 @@ int ss_stream_info_get(redisContext *c, const char *key, const char *group, ss_s
         ss_redis_describe_error(c, NULL, err, errlen);
         return -1;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-        int missing = strstr(r->str, "no such key") != NULL;
+    if (r->type == REDIS_REPLY_ERROR) { /* a missing key (a plain ERR) or a refusal: ask */
+        int missing = ss_redis_key_exists(c, key) == 0;
         if (!missing) snprintf(err, errlen, "XINFO STREAM %s: %s", key, r->str);
+        int rc = missing ? 0 : ss_err_rc(ss_redis_error_class(r->str));
         freeReplyObject(r);
-        return missing ? 0 : -1;
+        return rc;
     }
     out->exists = 1;
     out->length = as_ll(field(r, "length"), 0);

@@ -40,7 +40,8 @@ typedef struct {
 #define SS_LAG_SCAN_MAX 1000
 
 /* Fills *out for stream key and consumer group. Returns 0, or -1 on a connection error /
- * unexpected reply (message in err). A missing key is not an error (exists = 0). */
+ * unexpected reply (message in err; a refused XINFO STREAM returns -class, util/err.h). A
+ * missing key is not an error (exists = 0). */
 int ss_stream_info_get(redisContext *c, const char *key, const char *group, ss_stream_info *out, char *err,
                        size_t errlen);
 

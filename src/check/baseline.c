@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check/check.h"
+#include "util/clock.h"
 
 enum { OP_SET_GET, OP_XADD, OP_XREAD_XACK, OP__COUNT };
 static const char *const op_names[OP__COUNT] = {"set_get", "xadd", "xreadgroup_xack"};
@@ -48,11 +49,6 @@ static void rec(worker *w, uint64_t ns) {
     atomic_fetch_add_explicit(&w->wc[ss_hist_bucket(ns)], 1, memory_order_relaxed);
 }
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int reply_ok(redisContext *c, redisReply *r, char *err, size_t errlen) {
     if (r && r->type != REDIS_REPLY_ERROR) return 1;
@@ -63,7 +59,7 @@ static int reply_ok(redisContext *c, redisReply *r, char *err, size_t errlen) {
 static void *worker_main(void *arg) {
     worker *w = arg;
     ss_check_env *e = w->env;
-    redisContext *c = ss_redis_target_connect(e->target, w->err, sizeof w->err);
+    redisContext *c = ss_redis_target_connect(e->target, w->err, sizeof w->err, NULL);
     if (!c) {
         w->failed = 1;
         return NULL;
@@ -75,24 +71,24 @@ static void *worker_main(void *arg) {
     redisReply *r = NULL;
     while (!ss_check_stopped(e) && ss_check_now() < w->deadline) {
         int k = (int)((i + (uint64_t)w->id * 7919u) % (uint64_t)w->pl->n);
-        uint64_t t0 = now_ns();
+        uint64_t t0 = (uint64_t)ss_mono_ns();
         if (w->op == OP_SET_GET) {
             snprintf(key, sizeof key, "%sbaseline:kv:%d:%d", e->prefix, w->id, (int)(i % BASELINE_KEYS));
             r = redisCommand(c, "SET %s %b", key, w->pl->event[k], w->pl->event_len[k]);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            uint64_t t1 = now_ns();
+            uint64_t t1 = (uint64_t)ss_mono_ns();
             rec(w, t1 - t0);
             r = redisCommand(c, "GET %s", key);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            rec(w, now_ns() - t1);
+            rec(w, (uint64_t)ss_mono_ns() - t1);
             atomic_fetch_add(w->ops, 2);
         } else if (w->op == OP_XADD) {
             r = redisCommand(c, "XADD %s * %s %b", stream, w->pl->meta[k], w->pl->event[k], w->pl->event_len[k]);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            rec(w, now_ns() - t0);
+            rec(w, (uint64_t)ss_mono_ns() - t0);
             atomic_fetch_add(w->ops, 1);
         } else {
             char consumer[32];
@@ -116,7 +112,7 @@ static void *worker_main(void *arg) {
             r = redisCommand(c, "XACK %s %s %s", stream, group, id);
             if (!reply_ok(c, r, w->err, sizeof w->err)) goto fail;
             freeReplyObject(r);
-            rec(w, now_ns() - t0);
+            rec(w, (uint64_t)ss_mono_ns() - t0);
             atomic_fetch_add(w->ops, 1);
         }
         i++;
@@ -183,7 +179,7 @@ static int run_phase(ss_check_env *e, const ss_check_baseline_opts *o, const ss_
     uint64_t last = 0;
     double last_t = t0;
     while (ss_check_now() < deadline && !ss_check_stopped(e) && !atomic_load(&exhausted)) {
-        usleep(100000);
+        ss_sleep_us(100000);
         double t = ss_check_now();
         if (t - last_t >= 0.25) {
             uint64_t cur = atomic_load(&ops);

@@ -24,6 +24,8 @@
 #include "event/event.h"
 #include "source/synth/synth.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/hash.h"
 
 #define CAPACITY_HIGH_WATERMARK 0.8 /* the ingester's default: where it pauses */
 
@@ -43,13 +45,6 @@ typedef struct {
 } keyslot;
 
 static int cmp_ks(const void *a, const void *b) { return memcmp(a, b, 16); }
-
-static uint64_t rnd64(uint64_t *s) { /* splitmix64: the sample's positions */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -121,12 +116,12 @@ static int verify_sample(ss_check_env *e, const ss_check_capacity_opts *o, long 
     *checked = *mismatched = *unknown = 0;
     int want = o->sample;
     for (int n = 0; n < want * 4 && *checked < want; n++) {
-        long long pick = (long long)(rnd64(&seed) % (uint64_t)total);
+        long long pick = (long long)(ss_splitmix64(&seed) % (uint64_t)total);
         int t = 0;
         while (t < SS_TYPE__COUNT - 1 && pick >= len[t]) pick -= len[t++];
         /* a random position: an id between the stream's first and last entry */
         long long span = last_ms[t] - first_ms[t] + 1;
-        long long ms = first_ms[t] + (long long)(rnd64(&seed) % (uint64_t)(span > 0 ? span : 1));
+        long long ms = first_ms[t] + (long long)(ss_splitmix64(&seed) % (uint64_t)(span > 0 ? span : 1));
         redisReply *x = ss_check_cmd(e, "XRANGE %s %lld + COUNT 1", key[t], ms);
         if (!x) goto out;
         if (x->type != REDIS_REPLY_ARRAY || x->elements != 1) {
@@ -208,7 +203,7 @@ int ss_check_capacity(ss_check_env *e, const ss_check_capacity_opts *o, ss_check
     int stalled = 0, interrupted = 0;
     ss_ingest_stats st;
     while (!ss_check_ingester_done(&it)) {
-        usleep(250000);
+        ss_sleep_us(250000);
         double t = ss_check_now();
         ss_ingest_get_stats(it.ing, &st);
         long long used = 0;

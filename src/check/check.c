@@ -25,6 +25,7 @@
 #include "buffer/ingest.h"
 #include "event/event.h"
 #include "source/source.h"
+#include "util/clock.h"
 
 /* ---- histogram ------------------------------------------------------------------------ */
 
@@ -89,9 +90,7 @@ static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", 
 void ss_check_report_init(ss_check_report *r, const char *check) {
     memset(r, 0, sizeof *r);
     copy(r->check, sizeof r->check, check);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->started_unix = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    r->started_unix = (double)ss_wall_us() / 1e6;
 }
 
 void ss_check_report_free(ss_check_report *r) {
@@ -300,11 +299,7 @@ int ss_check_report_text(const ss_check_report *r, ss_buf *out) {
 
 /* ---- environment ---------------------------------------------------------------------- */
 
-double ss_check_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+double ss_check_now(void) { return ss_mono_s(); }
 
 void ss_check_env_init(ss_check_env *e) { memset(e, 0, sizeof *e); }
 
@@ -339,9 +334,9 @@ static int open_target(ss_check_env *e) {
     o.maxmemory = e->maxmemory;
     o.role = SS_ACL_CHECK; /* embedded: only the skyspool-check:* keys (buffer/acl.h) */
     o.prefix = e->prefix;  /* the ingester it runs connects as ingest, under this prefix */
-    e->target = ss_redis_target_open(&o, e->errstr, sizeof e->errstr);
+    e->target = ss_redis_target_open(&o, e->errstr, sizeof e->errstr, NULL);
     if (!e->target) return -1;
-    e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr);
+    e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr, NULL);
     if (!e->c) return -1;
     return 0;
 }
@@ -482,7 +477,7 @@ int ss_check_cleanup(ss_check_env *e) {
     if (!e->target) return 0;
     if (!e->c || e->c->err) {
         if (e->c) redisFree(e->c);
-        e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr);
+        e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr, NULL);
         if (!e->c) return -1;
     }
     long long total = 0, n = 0;
@@ -525,7 +520,7 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
             /* the server is our child: wait until it is gone, so the restart finds no live pid */
             for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++) {
                 waitpid((pid_t)pid, NULL, WNOHANG);
-                usleep(10000);
+                ss_sleep_us(10000);
             }
         }
         redisFree(e->c);
@@ -546,7 +541,7 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
         t1 = ss_check_now();
         /* wait up to 120 s for Redis to answer with its dataset loaded */
         for (;;) {
-            e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr);
+            e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr, NULL);
             if (e->c) {
                 long long loading = 1;
                 if (ss_check_info_ll(e, "persistence", "loading", &loading) == 0 && loading == 0) break;
@@ -557,7 +552,7 @@ int ss_check_env_restart(ss_check_env *e, const char *restart_cmd, int kill9, do
                 snprintf(e->errstr, sizeof e->errstr, "Redis did not come back within 120 s after --restart-cmd");
                 return -1;
             }
-            usleep(50000);
+            ss_sleep_us(50000);
         }
     }
     double t2 = ss_check_now();
@@ -605,7 +600,7 @@ int ss_check_env_crash_restart(ss_check_env *e, long long cut_bytes, long long *
     }
     for (int i = 0; i < 500 && kill((pid_t)pid, 0) == 0; i++) {
         waitpid((pid_t)pid, NULL, WNOHANG);
-        usleep(10000);
+        ss_sleep_us(10000);
     }
     redisFree(e->c);
     e->c = NULL;
@@ -640,7 +635,7 @@ int ss_check_archive_keys(ss_check_env *e, const char *dir, void (*fn)(void *ud,
     ss_source_opts so;
     ss_source_opts_init(&so);
     char err[512];
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, NULL);
     if (!src) return snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %s", err), -1;
     ss_decoder *d = ss_decoder_new(NULL);
     int rc = d ? 0 : -1;
@@ -652,7 +647,7 @@ int ss_check_archive_keys(ss_check_env *e, const char *dir, void (*fn)(void *ud,
         if (r == SS_SOURCE_AGAIN) continue;
         ss_event ev;
         if (r != SS_SOURCE_MSG || m.bad_reason || ss_decode(d, m.data, m.len, &ev) != SS_DECODE_OK) {
-            snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %s",
+            snprintf(e->errstr, sizeof e->errstr, "reading the archive back: %.990s",
                      r != SS_SOURCE_MSG ? src->errstr : "a row does not decode as an event");
             rc = -1;
             break;
@@ -678,7 +673,7 @@ ss_source *ss_check_synth_open(long long events, uint64_t seed, char *err, size_
     snprintf(spec, sizeof spec, "synth:events=%lld,seed=%llu", events, (unsigned long long)seed);
     ss_source_opts so;
     ss_source_opts_init(&so);
-    return ss_source_open(spec, &so, err, errlen);
+    return ss_source_open(spec, &so, err, errlen, NULL);
 }
 
 int ss_check_payloads_make(ss_check_payloads *p, int n, uint64_t seed, char *err, size_t errlen) {
@@ -756,7 +751,7 @@ int ss_check_ingester_start(ss_check_env *e, ss_check_ingester *it, const char *
     memset(it, 0, sizeof *it);
     ss_source_opts so;
     ss_source_opts_init(&so);
-    it->src = ss_source_open(spec, &so, e->errstr, sizeof e->errstr);
+    it->src = ss_source_open(spec, &so, e->errstr, sizeof e->errstr, NULL);
     if (!it->src) return -1;
     ss_ingest_opts io;
     ss_ingest_opts_init(&io);

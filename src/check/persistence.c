@@ -23,6 +23,7 @@
 #include "buffer/ingest.h"
 #include "check/check.h"
 #include "event/event.h"
+#include "util/clock.h"
 #include "util/hash.h"
 
 #define PERSIST_GROUP "skyspool-check"
@@ -186,9 +187,18 @@ static int load_events(ss_check_env *e, long long events, uint64_t seed, ss_chec
         ss_source_close(src);
         return snprintf(e->errstr, sizeof e->errstr, "cannot start the ingester thread"), -1;
     }
+    /* the load's rate over time: the chart --png draws (the rest of the check is figures) */
+    ss_check_series *s_rate = ss_check_series_new(r, "load_entries_per_s", "entries/s");
+    double last_t = t0;
+    uint64_t last_w = 0;
+    ss_check_series_add(s_rate, 0, 0);
     for (;;) {
-        usleep(200000);
+        ss_sleep_us(200000);
         ss_ingest_get_stats(ing, st);
+        double t = ss_check_now();
+        if (t > last_t) ss_check_series_add(s_rate, t - t0, (double)(st->written - last_w) / (t - last_t));
+        last_t = t;
+        last_w = st->written;
         ss_check_progress(e, "persistence: loading through the ingester: %llu / %lld events",
                           (unsigned long long)st->read, events);
         if ((long long)st->read >= events || ss_check_stopped(e)) break;
@@ -240,11 +250,13 @@ static int bgrewrite(ss_check_env *e, double *ms) {
             freeReplyObject(r);
             break;
         }
+        /* parsing Redis's reply, not classifying our message: "ERR Background append only file
+         * rewriting already in progress" has no error code of its own */
         int busy = r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "in progress");
         ss_redis_describe_error(e->c, r, e->errstr, sizeof e->errstr);
         if (r) freeReplyObject(r);
         if (!busy || ss_check_now() - t0 > 120) return -1;
-        usleep(50000);
+        ss_sleep_us(50000);
     }
     for (;;) {
         long long inprog = 1, sched = 1;
@@ -252,7 +264,7 @@ static int bgrewrite(ss_check_env *e, double *ms) {
         if (ss_check_info_ll(e, "persistence", "aof_rewrite_scheduled", &sched) != 0) return -1;
         if (!inprog && !sched) break;
         if (ss_check_now() - t0 > 600) return snprintf(e->errstr, sizeof e->errstr, "BGREWRITEAOF took over 600 s"), -1;
-        usleep(10000);
+        ss_sleep_us(10000);
     }
     *ms = (ss_check_now() - t0) * 1000;
     char *info = ss_redis_info(e->c, "persistence", e->errstr, sizeof e->errstr);
@@ -479,7 +491,7 @@ int ss_check_persistence(ss_check_env *e, const ss_check_persistence_opts *o, ss
                       "kill -9 lost %lld of %lld acknowledged writes, the oldest acknowledged %.0f ms before the kill "
                       "(appendfsync everysec promises about 1 s at most)",
                       lost, tl.n, oldest_lost_ms);
-        /* the ingester pipeline re-sends from its cursor after such a loss; see docs/DESIGN.md */
+        /* the ingester pipeline re-sends from its cursor after such a loss; see docs/design/buffer.md */
     }
 free_snaps:
     snap_free(&before);

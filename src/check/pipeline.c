@@ -41,6 +41,7 @@
 #include "source/source.h"
 #include "writer/ledger.h"
 #include "writer/writer.h"
+#include "util/clock.h"
 
 #define PIPE_PATH 1024
 #define PIPE_MAX_WINDOWS 100000 /* windows whose flush times are kept (more are counted, not kept) */
@@ -58,8 +59,8 @@ void ss_check_pipeline_opts_init(ss_check_pipeline_opts *o) {
 
 /* The writer logs in as the embedded server's write user, as `skyspool write` would (the
  * check's own user may not run the writer's commands); with --redis the URL names the user. */
-static redisContext *writer_connect(void *ctx, char *err, size_t errlen) {
-    return ss_redis_target_connect_as((ss_redis_target *)ctx, SS_ACL_WRITE, err, errlen);
+static redisContext *writer_connect(void *ctx, char *err, size_t errlen, ss_err_class *cls) {
+    return ss_redis_target_connect_as((ss_redis_target *)ctx, SS_ACL_WRITE, err, errlen, cls);
 }
 
 typedef struct {
@@ -134,7 +135,7 @@ static int input_keys(ss_check_env *e, const char *spec, long long events, uint8
     ss_source_opts so;
     ss_source_opts_init(&so);
     char err[512];
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, NULL);
     if (!src) return snprintf(e->errstr, sizeof e->errstr, "%s", err), -1;
     uint8_t *k = malloc((size_t)(events > 0 ? events : 1) * 16);
     ss_decoder *d = ss_decoder_new(NULL);
@@ -150,7 +151,7 @@ static int input_keys(ss_check_env *e, const char *spec, long long events, uint8
         if (r == SS_SOURCE_END) break;
         if (r == SS_SOURCE_AGAIN) continue;
         if (r != SS_SOURCE_MSG) {
-            snprintf(e->errstr, sizeof e->errstr, "synth: %s", src->errstr);
+            snprintf(e->errstr, sizeof e->errstr, "synth: %.1000s", src->errstr);
             rc = -1;
             break;
         }
@@ -269,7 +270,7 @@ int ss_check_pipeline(ss_check_env *e, const ss_check_pipeline_opts *o, ss_check
     double last_t = t0, ingest_s = 0;
     int interrupted = 0, ingest_done = 0;
     while (!atomic_load(&wt.done)) {
-        usleep(250 * 1000);
+        ss_sleep_us(250 * 1000);
         double t = ss_check_now();
         ss_ingest_get_stats(it.ing, &ist);
         ss_writer_get_stats(w, &wst);

@@ -21,9 +21,11 @@
 
 #include "buffer/ingest.h"
 #include "check/check.h"
+#include "util/clock.h"
 
 #define PRESSURE_DRAIN_COUNT 1000
 #define PRESSURE_SYNTH_EVENTS 1000000000LL
+#define PRESSURE_REACH_MARGIN_PCT 5.0 /* reached_pressure: within this many points of --target-pct */
 
 void ss_check_pressure_opts_init(ss_check_pressure_opts *o) {
     memset(o, 0, sizeof *o);
@@ -178,7 +180,7 @@ int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check
     double t_fill0 = ss_check_now(), t_fill = 0;
     int reached = 0;
     for (;;) {
-        usleep(100000);
+        ss_sleep_us(100000);
         if (sample(e, &m) != 0) {
             rc = -1;
             break;
@@ -191,12 +193,19 @@ int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check
         last_written = st.written;
         last_t = now;
         ss_check_progress(e, "pressure: filling: %.1f %% of maxmemory, %llu events", pct, (unsigned long long)st.written);
-        if (st.paused) {
+        /* The ingester pauses on its estimate (INFO plus what was sent since), which runs
+         * ahead of Redis's used_memory while replies lag (a loaded host): it resumes at once
+         * when the next INFO shows memory below its low watermark. So the fill ends when it
+         * has paused with memory really near the target, not at its first pause. */
+        if (st.paused && pct >= o->target_pct - PRESSURE_REACH_MARGIN_PCT) {
             reached = 1;
             break;
         }
         if (ss_check_stopped(e) || __atomic_load_n(&it.done, __ATOMIC_ACQUIRE)) break;
-        if (now - t_fill0 > o->fill_timeout_s) break;
+        if (now - t_fill0 > o->fill_timeout_s) {
+            reached = st.pauses > 0; /* hold anyway; reached_pressure FAILs on the peak */
+            break;
+        }
     }
     t_fill = ss_check_now() - t_fill0;
     uint64_t written_fill = st.written;
@@ -209,7 +218,7 @@ int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check
     double t_hold0 = ss_check_now();
     uint64_t written_hold0 = st.written;
     while (rc == 0 && reached && !ss_check_stopped(e) && ss_check_now() - t_hold0 < o->duration_s) {
-        usleep(200000);
+        ss_sleep_us(200000);
         if (sample(e, &m) != 0) {
             rc = -1;
             break;
@@ -296,7 +305,7 @@ int ss_check_pressure(ss_check_env *e, const ss_check_pressure_opts *o, ss_check
                  "watermark setting would lose data. Set maxmemory-policy noeviction",
                  policy);
     ss_check_criterion_add(r, "maxmemory_policy_noeviction", SS_CMP_EQ, 1, noevict, "bool", noevict ? NULL : why);
-    ss_check_criterion_add(r, "reached_pressure", SS_CMP_GE, o->target_pct - 5, peak, "%",
+    ss_check_criterion_add(r, "reached_pressure", SS_CMP_GE, o->target_pct - PRESSURE_REACH_MARGIN_PCT, peak, "%",
                            "memory never got near the target: the ingester could not fill Redis (see fill_events_per_s)");
     ss_check_criterion_add(r, "ingester_paused", SS_CMP_GE, 1, (double)st.pauses, "pauses",
                            "the ingester never paused: it would have run Redis out of memory");

@@ -61,6 +61,7 @@
 #include "event/event.h"
 #include "parquet/footer.h"
 #include "source/source.h"
+#include "util/clock.h"
 
 #define SOAK_MAX_FAULTS 64
 #define SOAK_MAX_ARGS 40
@@ -161,7 +162,7 @@ static int make_input(soak *s, long long *lines, long long *expected, int64_t *l
     ss_source_opts so;
     ss_source_opts_init(&so);
     char err[512];
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, NULL);
     if (!src) return snprintf(e->errstr, sizeof e->errstr, "%s", err), -1;
     FILE *f = fopen(s->input, "w");
     uint8_t *keys = malloc((size_t)n * 16);
@@ -179,7 +180,7 @@ static int make_input(soak *s, long long *lines, long long *expected, int64_t *l
         if (rc == SS_SOURCE_END) break;
         if (rc == SS_SOURCE_AGAIN) continue;
         if (rc != SS_SOURCE_MSG) {
-            snprintf(e->errstr, sizeof e->errstr, "synth: %s", src->errstr);
+            snprintf(e->errstr, sizeof e->errstr, "synth: %.1000s", src->errstr);
             goto fail;
         }
         if ((*lines & 0xffff) == 0) {
@@ -284,11 +285,11 @@ static int start_replay(soak *s, int unthrottled) {
                 if (fscanf(f, "%d", &s->port) != 1) s->port = 0;
                 fclose(f);
             }
-            if (!s->port) usleep(20000);
+            if (!s->port) ss_sleep_us(20000);
         }
         if (!s->port) return snprintf(s->e->errstr, sizeof s->e->errstr, "replay-server did not start (see %.600s)", s->replay.log), -1;
     } else {
-        usleep(100000);
+        ss_sleep_us(100000);
     }
     s->replay_unthrottled = unthrottled;
     return 0;
@@ -375,7 +376,7 @@ static int kill_wait(child *c, int sig, double timeout_s) {
             waitpid(c->pid, &st, 0);
             break;
         }
-        usleep(20000);
+        ss_sleep_us(20000);
     }
     c->pid = 0;
     return st;
@@ -409,7 +410,7 @@ typedef struct {
 static int reconnect(ss_check_env *e) {
     if (e->c && !e->c->err) return 0;
     if (e->c) redisFree(e->c);
-    e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr);
+    e->c = ss_redis_target_connect(e->target, e->errstr, sizeof e->errstr, NULL);
     return e->c ? 0 : -1;
 }
 
@@ -425,9 +426,7 @@ static void take_probe(soak *s, probe *p) {
     int loading = r->type == REDIS_REPLY_ERROR;
     freeReplyObject(r);
     if (loading) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long now_ms = (long long)(ss_wall_us() / 1000);
     size_t dl = 0, al = 0;
     for (int t = 0; t < SS_TYPE_OTHER; t++) {
         ss_ingest_stream_key(e->prefix, (ss_type)t, key, sizeof key);
@@ -662,7 +661,7 @@ static int run_status(soak *s, argvec *a, const char *log, double timeout_s) {
             ss_check_note(s->r, "%s did not finish within %.0f s; killed", a->v[1], timeout_s);
             return -1;
         }
-        usleep(50000);
+        ss_sleep_us(50000);
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -826,7 +825,7 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
             }
             next_fault = t + o->fault_every_s;
         }
-        usleep(100000);
+        ss_sleep_us(100000);
     }
     if (holding) {
         fault_end_hold(s, active);
@@ -855,7 +854,7 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
                 drained_input = 1;
                 break;
             }
-            usleep(500000);
+            ss_sleep_us(500000);
         }
         if (ss_check_stopped(e)) interrupted = 1;
     }

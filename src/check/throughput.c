@@ -22,6 +22,7 @@
 
 #include "buffer/ingest.h"
 #include "check/check.h"
+#include "util/clock.h"
 
 #define PROBE_EVERY_MS 5
 #define MAX_FILL_PCT 60.0
@@ -49,15 +50,10 @@ typedef struct {
     char err[256];
 } probe_t;
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void *probe_main(void *arg) {
     probe_t *p = arg;
-    redisContext *c = ss_redis_target_connect(p->e->target, p->err, sizeof p->err);
+    redisContext *c = ss_redis_target_connect(p->e->target, p->err, sizeof p->err, NULL);
     if (!c) {
         p->failed = 1;
         return NULL;
@@ -66,7 +62,7 @@ static void *probe_main(void *arg) {
     snprintf(key, sizeof key, "%sthroughput:probe", p->e->prefix);
     for (int i = 0; !p->stop; i++) {
         int k = i % p->pl->n;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = (uint64_t)ss_mono_ns();
         redisReply *r = redisCommand(c, "XADD %s MAXLEN ~ 1000 * %s %b", key, p->pl->meta[k], p->pl->event[k],
                                      p->pl->event_len[k]);
         if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -76,11 +72,11 @@ static void *probe_main(void *arg) {
             break;
         }
         freeReplyObject(r);
-        uint64_t dt = now_ns() - t0;
+        uint64_t dt = (uint64_t)ss_mono_ns() - t0;
         pthread_mutex_lock(&p->mu);
         ss_hist_record(&p->hist, dt);
         pthread_mutex_unlock(&p->mu);
-        usleep(PROBE_EVERY_MS * 1000);
+        ss_sleep_us(PROBE_EVERY_MS * 1000);
     }
     redisFree(c);
     return NULL;
@@ -126,7 +122,7 @@ static int phase(ss_check_env *e, const ss_check_throughput_opts *o, const ss_ch
     pthread_mutex_unlock(&pr.mu);
     ss_ingest_stats st;
     while (ss_check_now() - t0 < o->duration_s && !ss_check_ingester_done(&it)) {
-        usleep(1000000);
+        ss_sleep_us(1000000);
         double t = ss_check_now();
         ss_ingest_get_stats(it.ing, &st);
         double v = (double)(st.written - last_w) / (t - last_t);

@@ -29,7 +29,7 @@ int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg) {
     return 0;
 }
 
-ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg) {
+ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg, int *exit_code) {
     ss_target_opts o = {0};
     o.url = ss_config_get(cfg, "redis-url");
     o.password_file = ss_config_get(cfg, "redis-password-file");
@@ -43,8 +43,9 @@ ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg) {
              : !strcmp(cmd, "status") || !strcmp(cmd, "audit") || !strcmp(cmd, "gaps") ? SS_ACL_STATUS
                                                                : SS_ACL_ADMIN;
     char err[2048];
-    ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err);
-    if (!t) ss_cmd_fail(cmd, "%s", err);
+    ss_err_class cls;
+    ss_redis_target *t = ss_redis_target_open(&o, err, sizeof err, &cls);
+    if (!t) *exit_code = ss_cmd_error(cmd, cls, "%s", err);
     return t;
 }
 
@@ -64,12 +65,20 @@ int ss_cli_require_data_dir(const char *cmd, const ss_config *cfg, int need_alwa
 }
 
 static volatile sig_atomic_t *g_flag;
+static int64_t g_first_signal_us; /* when the stop request arrived (monotonic) */
 
+/* The first SIGINT/SIGTERM asks for a clean stop; a later one, a second after it or more,
+ * ends the process at once. Repeats within that second are the same request delivered twice:
+ * timeout(1), for one, signals the child and then its whole process group, and a handler
+ * that has run in between must not take the copy for an operator's second Ctrl-C. */
 static void on_signal(int sig) {
+    int64_t now = ss_mono_us(); /* clock_gettime: async-signal-safe */
     if (g_flag && !*g_flag) {
+        g_first_signal_us = now;
         *g_flag = 1;
         return;
     }
+    if (g_flag && now - g_first_signal_us < 1000000) return;
     /* second signal: give up at once (an embedded redis-server keeps running; it is reused) */
     signal(sig, SIG_DFL);
     raise(sig);

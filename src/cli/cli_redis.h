@@ -12,8 +12,9 @@
 /* Applies log-level from cfg. Returns 0, or -1 after printing a usage error for cmd. */
 int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg);
 /* Opens the target described by redis-url, redis-password-file, data-dir, maxmemory.
- * On failure prints "skyspool CMD: ..." and returns NULL. */
-ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg);
+ * On failure prints "skyspool CMD: ..." once, sets *exit_code (the failure's class through
+ * ss_exit_code) and returns NULL. */
+ss_redis_target *ss_cli_open_target(const char *cmd, const ss_config *cfg, int *exit_code);
 /* The Prometheus endpoint of a long-running command: started when metrics-listen is set,
  * serving the process's own metrics, process_* and skyspool_build_info, the stream gauges
  * read from t at scrape time, and /healthz with the checks of what cmd runs (Redis always;
@@ -41,8 +42,8 @@ int ss_cli_stop_metrics(ss_cli_metrics *m);
  * the ledger in the data dir even with a redis-url. */
 int ss_cli_require_data_dir(const char *cmd, const ss_config *cfg, int need_always);
 
-/* Installs SIGINT/SIGTERM handlers that set *flag (a second signal exits at once) and
- * ignores SIGPIPE. */
+/* Installs SIGINT/SIGTERM handlers that set *flag (a second signal, a second or more after
+ * the first, exits at once; a copy within that second is ignored) and ignores SIGPIPE. */
 void ss_cli_stop_on_signals(volatile sig_atomic_t *flag);
 
 #endif

@@ -34,6 +34,8 @@ int ss_cli_writer_flag(ss_config *cfg, int c, const char *arg, char *err, size_t
 /* Fills the configuration part of o (after ss_writer_opts_init and ss_config_load).
  * Returns 0, or an exit status after printing a usage error. */
 int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_writer_opts *o);
+/* --out s3://: credentials and the s3-* settings. Returns 0, or an exit status after printing. */
+int ss_cli_s3_config(const char *cmd, const ss_config *cfg, const ss_s3_config **out, size_t *part_size);
 void ss_cli_writer_stats_json(const ss_writer_stats *s, double secs, ss_buf *b);
 
 #endif

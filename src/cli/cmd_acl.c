@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -45,10 +46,10 @@ static void usage(FILE *f) {
             "and the exporter -redis.user skyspool-monitor. The embedded server (no --redis) has these\n"
             "users already, with the default user off.\n\n"
             "examples:\n"
-            "  skyspool acl --password-dir /etc/skyspool/redis      # review\n"
+            "  skyspool acl --password-dir /etc/skyspool/redis      # review [host]\n"
             "  skyspool acl --password-dir /etc/skyspool/redis --apply \\\n"
-            "      --redis redis://admin@127.0.0.1:6379 --redis-password-file /etc/skyspool/admin.password\n"
-            "  skyspool acl ingest write | redis-cli --user admin --askpass   # no passwords yet\n",
+            "      --redis redis://admin@127.0.0.1:6379 --redis-password-file /etc/skyspool/admin.password   # [host]\n"
+            "  skyspool acl ingest write | redis-cli --user admin --askpass   # no passwords yet [host]\n",
             ss_config_common_help);
 }
 
@@ -120,7 +121,7 @@ int ss_cmd_acl(int argc, char **argv) {
         case 'h': usage(stdout); rc = 0; goto out;
         case O_PWDIR: pwdir = optarg; break;
         case O_APPLY: apply = 1; break;
-        default: rc = ss_usage_error("acl", "unknown option"); goto out;
+        default: rc = ss_usage_error("acl", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     for (int i = optind; i < argc; i++) {
@@ -150,12 +151,11 @@ int ss_cmd_acl(int argc, char **argv) {
         goto out;
     }
     if (apply) {
-        t = ss_cli_open_target("acl", cfg);
+        t = ss_cli_open_target("acl", cfg, &rc);
         if (!t) {
-            rc = 1;
             goto out;
         }
-        rx = ss_redis_target_connect(t, err, sizeof err);
+        rx = ss_redis_target_connect(t, err, sizeof err, NULL);
         if (!rx) {
             rc = ss_cmd_fail("acl", "%s", err);
             goto out;
@@ -199,12 +199,21 @@ int ss_cmd_acl(int argc, char **argv) {
             for (int i = 0; i < n && ac < SS_ACL_MAX_ARGS + 3; i++, p += strlen(p) + 1) av[ac++] = p;
             redisReply *x = redisCommandArgv(rx, ac, av, NULL);
             if (!x || x->type == REDIS_REPLY_ERROR) {
-                ss_redis_describe_error(rx, x, err, sizeof err);
+                ss_err_class cls = ss_redis_describe_error(rx, x, err, sizeof err);
                 if (x) freeReplyObject(x);
                 ss_buf_free(&toks);
-                rc = ss_cmd_fail("acl", "ACL SETUSER %s on %s failed: %s%s", ss_acl_user((ss_acl_role)r),
-                                 ss_redis_target_describe(t), err,
-                                 strstr(err, "Syntax error") || strstr(err, "Unknown") ? " (the rules need Redis >= 7.0)" : "");
+                /* a rule the server did not understand (a plain ERR: protocol) on a server older
+                 * than 7.0 is the version's fault; its INFO says which one it is */
+                char ver[32] = "";
+                if (cls == SS_ERR_PROTOCOL) {
+                    char ierr[256];
+                    char *info = ss_redis_info(rx, "server", ierr, sizeof ierr);
+                    if (info) ss_redis_info_str(info, "redis_version", ver, sizeof ver);
+                    free(info);
+                }
+                int old = ver[0] && atoi(ver) < 7;
+                rc = ss_cmd_error("acl", cls, "ACL SETUSER %s on %s failed: %s%s", ss_acl_user((ss_acl_role)r),
+                                  ss_redis_target_describe(t), err, old ? " (the rules need Redis >= 7.0)" : "");
                 goto out;
             }
             freeReplyObject(x);

@@ -29,8 +29,8 @@ static void usage(FILE *f) {
             "%s\n"
             "examples:\n"
             "  skyspool audit                                   # the embedded server in ./skyspool-data\n"
-            "  skyspool audit --redis redis://127.0.0.1:6379 --json | jq .checks\n"
-            "  skyspool audit --redis unix:///run/redis/redis.sock --require-maxmemory 8gb\n",
+            "  skyspool audit --redis redis://127.0.0.1:6379 --json | jq .checks   # [exit 0|1]\n"
+            "  skyspool audit --redis unix:///run/redis/redis.sock --require-maxmemory 8gb   # [host]\n",
             ss_config_common_help);
 }
 
@@ -66,7 +66,7 @@ int ss_cmd_audit(int argc, char **argv) {
                 goto out;
             }
             break;
-        default: rc = ss_usage_error("audit", "unknown option"); goto out;
+        default: rc = ss_usage_error("audit", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
@@ -84,13 +84,12 @@ int ss_cmd_audit(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    ss_redis_target *t = ss_cli_open_target("audit", cfg);
+    ss_redis_target *t = ss_cli_open_target("audit", cfg, &rc);
     if (!t) {
-        rc = 1;
         goto out;
     }
     if (!require && ss_redis_target_is_embedded(t)) require = ss_config_get_bytes(cfg, "maxmemory");
-    redisContext *rc_ = ss_redis_target_connect(t, err, sizeof err);
+    redisContext *rc_ = ss_redis_target_connect(t, err, sizeof err, NULL);
     if (!rc_) {
         rc = ss_cmd_fail("audit", "%s", err);
     } else {

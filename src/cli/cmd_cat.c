@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config.h"
+#include "cli/source_opts.h"
 #include "source/source.h"
 #include "util/clock.h"
+#include "util/progress.h"
 
 #define CAT_MAX_REASONS 16
 #define CAT_BAD_SHOWN 10 /* individual bad messages reported before only counting */
@@ -44,7 +48,8 @@ static void usage(FILE *f) {
             "  --cursor C                start from a cursor the source reported before (file: byte\n"
             "                            offset, synth: index, jetstream: time_us, firehose: seq;\n"
             "                            archive: time_us, the events at or after it)\n"
-            "  --quiet                   no per-message reports on stderr, only the summary\n"
+            "  --quiet                   only the summary on stderr: no per-message reports, no progress line\n"
+            "  --no-progress             no progress line (there is one only when stderr is a terminal)\n"
             "source options (each source reads what concerns it):\n"
             "  --max-message-bytes SIZE  messages over this are reported as too_large (default 2mb)\n"
             "  --zstd-dictionary PATH    Jetstream's zstd dictionary, for compressed streams\n"
@@ -68,7 +73,7 @@ static void usage(FILE *f) {
             "\n"
             "examples:\n"
             "  skyspool cat --source synth:events=5,seed=7\n"
-            "  skyspool cat --source file:events.jsonl --cursor 1048576 --limit 10\n"
+            "  skyspool cat --source file:events.jsonl --cursor 4096 --limit 10\n"
             "  zstdcat big.jsonl.zst | skyspool cat --source file:- > plain.jsonl\n"
             "  skyspool cat --source file:archive.jsonl.zst | jq -c 'select(.kind==\"account\")'\n"
             "  skyspool cat --source 'archive:archive?since=2025-08-07T10:00:00Z&types=post,like'\n"
@@ -77,7 +82,7 @@ static void usage(FILE *f) {
 
 enum {
     O_SOURCE = 1, O_LIMIT, O_CURSOR, O_QUIET, O_MAXMSG, O_DICT, O_COMPRESS, O_WANTED, O_CTIMEOUT, O_RTIMEOUT,
-    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS, O_VERIFYSIG, O_DIDCACHE, O_NODIDRES, O_PLCDIR
+    O_NOVERIFY, O_CAFILE, O_INSECURE, O_DIDS, O_VERIFYSIG, O_DIDCACHE, O_NODIDRES, O_PLCDIR, O_NOPROGRESS
 };
 
 typedef struct {
@@ -85,6 +90,19 @@ typedef struct {
     long long count;
     long long first_cursor;
 } reason_count;
+
+/* A report on stderr that does not land on the progress line (util/progress.h). */
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (!ss_progress_log_write(line, len)) fputs(line, stderr);
+}
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = sig; }
@@ -95,6 +113,7 @@ int ss_cmd_cat(int argc, char **argv) {
         {"limit", required_argument, 0, O_LIMIT},
         {"cursor", required_argument, 0, O_CURSOR},
         {"quiet", no_argument, 0, O_QUIET},
+        {"no-progress", no_argument, 0, O_NOPROGRESS},
         {"max-message-bytes", required_argument, 0, O_MAXMSG},
         {"zstd-dictionary", required_argument, 0, O_DICT},
         {"compress", no_argument, 0, O_COMPRESS},
@@ -115,7 +134,7 @@ int ss_cmd_cat(int argc, char **argv) {
     ss_source_opts_init(&so);
     const char *spec = NULL;
     long long limit = -1, cursor = -1, v;
-    int quiet = 0, c;
+    int quiet = 0, progress = 1, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -130,7 +149,8 @@ int ss_cmd_cat(int argc, char **argv) {
             if (ss_parse_i64(optarg, 0, INT64_MAX, &cursor) != 0)
                 return ss_usage_error("cat", "--cursor wants a whole number >= 0, got '%s'", optarg);
             break;
-        case O_QUIET: quiet = 1; break;
+        case O_QUIET: quiet = 1, progress = 0; break; /* --quiet implies --no-progress, as everywhere */
+        case O_NOPROGRESS: progress = 0; break;
         case O_MAXMSG:
             if (ss_parse_bytes(optarg, &v) != 0 || v < 1024 || v > (1LL << 32))
                 return ss_usage_error("cat", "--max-message-bytes wants a size between 1kb and 4gb (e.g. 2mb), got '%s'",
@@ -161,18 +181,22 @@ int ss_cmd_cat(int argc, char **argv) {
     }
     if (optind < argc) return ss_usage_error("cat", "unexpected argument '%s'", argv[optind]);
     if (!spec) return ss_usage_error("cat", "--source is required, e.g. --source file:events.jsonl");
-    if (!strchr(spec, ':'))
-        return ss_usage_error("cat", "--source wants SCHEME:ARGS (e.g. file:events.jsonl, synth:events=10), got '%s'",
-                              spec);
 
-    char err[512];
-    ss_source *s = ss_source_open(spec, &so, err, sizeof err);
-    if (!s) {
-        /* An unknown scheme or bad arguments is a usage error; a missing file is a runtime one. */
-        int usage_err = strstr(err, "unknown source") || strstr(err, "required") || strstr(err, "bad value") ||
-                        strstr(err, "unknown key") || strstr(err, "not key=value") || strstr(err, "must be");
-        return usage_err ? ss_usage_error("cat", "%s", err) : ss_cmd_fail("cat", "%s", err);
+    char err[2048];
+    ss_err_class cls;
+    ss_config *cfg = NULL; /* archive:s3://: the s3-* settings from the environment and the config file */
+    if (!strncmp(spec, "archive:s3://", 13)) {
+        if (!(cfg = ss_config_new())) return ss_cmd_fail("cat", "out of memory");
+        int r = ss_config_load(cfg, err, sizeof err) != 0 ? ss_usage_error("cat", "%s", err)
+                                                          : ss_cli_source_s3("cat", cfg, spec, &so);
+        if (r != 0) {
+            ss_config_free(cfg);
+            return r;
+        }
     }
+    ss_source *s = ss_source_open(spec, &so, err, sizeof err, &cls);
+    ss_config_free(cfg); /* so.s3 points at the S3 settings' own copy */
+    if (!s) return ss_cmd_error("cat", cls, "%s", err); /* usage (a bad spec) or the open's class */
     if (cursor >= 0 && ss_source_seek(s, cursor) != 0) {
         int rc = ss_cmd_fail("cat", "cannot start at cursor %lld: %s", cursor, s->errstr);
         ss_source_close(s);
@@ -188,7 +212,7 @@ int ss_cmd_cat(int argc, char **argv) {
 
     static char obuf[1 << 20];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
-    int tty = isatty(STDERR_FILENO);
+    int tty = progress && ss_progress_begin(STDERR_FILENO);
     double t0 = ss_mono_s(), last = t0;
     long long printed = 0, bad = 0, gaps = 0;
     long long last_cursor = cursor;
@@ -209,7 +233,7 @@ int ss_cmd_cat(int argc, char **argv) {
         if (r == SS_SOURCE_GAP) { /* a gap is no event: it never goes to stdout */
             gaps++;
             if (!quiet)
-                fprintf(stderr, "skyspool cat: gap: %s %s %lld..%lld (%s)\n", m.gap->reason, m.gap->unit,
+                report("skyspool cat: gap: %s %s %lld..%lld (%s)\n", m.gap->reason, m.gap->unit,
                         (long long)m.gap->from, (long long)m.gap->to, m.gap->detail ? m.gap->detail : "");
             continue;
         }
@@ -221,7 +245,7 @@ int ss_cmd_cat(int argc, char **argv) {
             if (i == nreasons && nreasons < CAT_MAX_REASONS) reasons[nreasons++] = (reason_count){m.bad_reason, 0, m.cursor};
             if (i < nreasons) reasons[i].count++;
             if (!quiet && bad <= CAT_BAD_SHOWN)
-                fprintf(stderr, "skyspool cat: bad message (%s, %zu bytes kept) ending at cursor %lld\n", m.bad_reason,
+                report("skyspool cat: bad message (%s, %zu bytes kept) ending at cursor %lld\n", m.bad_reason,
                         m.len, (long long)m.cursor);
             continue;
         }
@@ -234,16 +258,19 @@ int ss_cmd_cat(int argc, char **argv) {
             double t = ss_mono_s();
             if (t - last >= 1.0) {
                 last = t;
-                fprintf(stderr, "\r%lld events, %lld bad, cursor %lld, %.0f events/s   ", printed, bad, last_cursor,
-                        printed / (t - t0));
+                char eta[64] = "";
+                ss_progress_eta(eta, sizeof eta, (double)last_cursor, cursor > 0 ? (double)cursor : 0,
+                                (double)s->cursor_end, t - t0);
+                ss_progress_draw("%lld events, %lld bad, cursor %lld, %.0f events/s%s", printed, bad, last_cursor,
+                                 printed / (t - t0), eta);
             }
         }
     }
     if (fflush(stdout) != 0 && rc == 0) rc = ss_cmd_fail("cat", "write to stdout failed: %s", strerror(errno));
+    ss_progress_end(0);
     if (g_stop)
         fprintf(stderr, "skyspool cat: stopped by %s after %lld events (all written), last cursor %lld\n",
                 g_stop == SIGINT ? "SIGINT" : "SIGTERM", printed, last_cursor);
-    if (tty && last > t0) fprintf(stderr, "\r%*s\r", 70, "");
     if (bad > 0) {
         fprintf(stderr, "skyspool cat: %lld bad message%s not printed:", bad, bad == 1 ? "" : "s");
         for (size_t i = 0; i < nreasons; i++)

@@ -113,19 +113,19 @@ static void usage(FILE *f) {
             "  --min-rate-pct P          mean ingest rate over the run vs --rate [80]\n"
             "  --drain-timeout D         for the rest of the input and the final write [15m]\n\n"
             "examples:\n"
-            "  skyspool check baseline                              # private embedded Redis\n"
-            "  skyspool check baseline --redis redis://10.0.0.5:6379 --clients 16 --json baseline.json\n"
-            "  skyspool check persistence --events 100000\n"
-            "  skyspool check persistence --crash                   # what AOF everysec loses on kill -9\n"
+            "  skyspool check baseline                              # private embedded Redis  [slow]\n"
+            "  skyspool check baseline --redis redis://10.0.0.5:6379 --clients 16 --json baseline.json   # [host]\n"
+            "  skyspool check persistence --events 100000   # [slow]\n"
+            "  skyspool check persistence --crash                   # what AOF everysec loses on kill -9  [slow]\n"
             "  skyspool check persistence --redis redis://127.0.0.1:6380 \\\n"
-            "      --restart-cmd 'systemctl restart redis-server@6380'\n"
-            "  skyspool check pressure --duration 60s --maxmemory 128mb\n"
-            "  skyspool check capacity --events 2700000 --json capacity.json --png capacity.png\n"
-            "  skyspool check throughput --duration 30s --rate 2000 --connections 8\n"
-            "  skyspool check pipeline --events 600000 --json pipeline.json --png pipeline.png\n"
-            "  skyspool check soak --duration 1h --json soak.json --png soak.png\n"
-            "  sudo skyspool check soak --duration 10m --fault-every 1m --disk-faults --disk-size 256mb\n"
-            "  skyspool check all --json all.json && echo deployment ok\n");
+            "      --restart-cmd 'systemctl restart redis-server@6380'   # [host]\n"
+            "  skyspool check pressure --duration 60s --maxmemory 128mb   # [slow]\n"
+            "  skyspool check capacity --events 2700000 --json capacity.json --png capacity.png   # [slow]\n"
+            "  skyspool check throughput --duration 30s --rate 2000 --connections 8   # [slow]\n"
+            "  skyspool check pipeline --events 600000 --json pipeline.json --png pipeline.png   # [slow]\n"
+            "  skyspool check soak --duration 1h --json soak.json --png soak.png   # [slow]\n"
+            "  sudo skyspool check soak --duration 10m --fault-every 1m --disk-faults --disk-size 256mb   # [host]\n"
+            "  skyspool check all --json all.json && echo deployment ok   # [slow]\n");
 }
 
 typedef struct {
@@ -532,7 +532,7 @@ int ss_cmd_check(int argc, char **argv) {
             if (ss_parse_i64(optarg, 0, (long long)1 << 62, &ll) != 0) goto bad;
             a.p.seed = a.q.seed = a.s.seed = a.c.seed = a.t.seed = a.l.seed = (uint64_t)ll;
             break;
-        default: rc = ss_usage_error("check", "unknown option (see skyspool check --help)"); goto out;
+        default: rc = ss_usage_error("check", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
         li = -1;
         continue;

@@ -38,6 +38,9 @@
 
 #include "archive/archive.h"
 #include "cli/cli.h"
+#include "cli/cli_writer.h"
+#include "cli/config.h"
+#include "cli/convert_remote.h"
 #include "event/event.h"
 #include "source/source.h"
 #include "util/buf.h"
@@ -46,6 +49,7 @@
 #include "util/utf8.h"
 #include "writer/migrate.h"
 #include "util/clock.h"
+#include "util/progress.h"
 
 #define CMD "convert"
 #define CONVERT_DEFAULT_MAX_OPEN 16
@@ -100,12 +104,12 @@ static int key_set_put(key_set *ks, const uint8_t key[16]) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: skyspool convert --out DIR [options] FILE.jsonl...\n"
+            "usage: skyspool convert --out DIR|s3://BUCKET/PREFIX [options] FILE.jsonl...\n"
             "\n"
             "Converts Jetstream v1 JSONL into the hive-partitioned Parquet archive\n"
             "  DIR/year=Y/month=M/day=D/hour=H/type=T/part-TAG-NNNNNN.parquet (values unpadded)\n"
             "partitioned by each event's time_us in UTC (never the client's createdAt). Every\n"
-            "file has the same 34 columns, the raw record JSON included; each type fills its own\n"
+            "file has the same 35 columns, the raw record JSON included; each type fills its own\n"
             "(docs/SCHEMA.md). FILE may be '-' for stdin; zstd-compressed files are detected and\n"
             "decompressed. Input is expected roughly in time order, as Jetstream delivers it.\n"
             "Lines that are not valid events are not dropped: they go to\n"
@@ -114,7 +118,15 @@ static void usage(FILE *f) {
             "layout (zero-padded month=08) is refused: run `skyspool migrate --out DIR` first.\n"
             "\n"
             "options:\n"
-            "  --out DIR              output directory (created if missing)\n"
+            "  --out DIR              output directory (created if missing), or s3://BUCKET[/PREFIX]:\n"
+            "                         each finished file is uploaded and its local copy removed\n"
+            "                         (settings s3-endpoint, s3-region, s3-path-style, s3-part-size,\n"
+            "                         s3-storage-class; credentials from AWS_ACCESS_KEY_ID and\n"
+            "                         AWS_SECRET_ACCESS_KEY or ~/.aws/credentials, never a flag)\n"
+            "  --stage-dir DIR        where an S3 run stages its open files (default $TMPDIR or\n"
+            "                         /tmp); at most --max-open-files files at a time\n"
+            "  --set KEY=VALUE        a setting, e.g. --set s3-endpoint=http://127.0.0.1:9000\n"
+            "  --config FILE          settings from a file (also SKYSPOOL_CONFIG)\n"
             "  --codec C              zstd (default), snappy or none\n"
             "  --zstd-level N         1..22 (default %d)\n"
             "  --keep-other           also write collections outside the archived types (type=other)\n"
@@ -124,7 +136,7 @@ static void usage(FILE *f) {
             "                         fullest gets a file (default 32mb; 0: finish a file at once)\n"
             "  --row-group-rows N     rows per row group (default 131072)\n"
             "  --row-group-bytes SIZE buffered bytes per row group and open file (default 12mb)\n"
-            "  --page-bytes SIZE      uncompressed bytes per data page (default 1mb)\n"
+            "  --page-bytes SIZE      uncompressed bytes per data page (default 4mb)\n"
             "  --tag TAG              file name tag (default: a hash of the inputs' content, so the same\n"
             "                         content names the same files whatever its path; required for\n"
             "                         stdin). A run replaces every earlier file of its tag in DIR, and\n"
@@ -139,6 +151,7 @@ static void usage(FILE *f) {
             "  skyspool convert --out archive ev.jsonl\n"
             "  zstdcat old/*.jsonl.zst | skyspool convert --out archive --tag old-2024 -\n"
             "  skyspool convert --out archive --codec snappy --keep-other jetstream-2025-08-*.jsonl.zst\n"
+            "  skyspool convert --out s3://my-bucket/bsky ev.jsonl   # [net] credentials in the env\n"
             "\n"
             "Then, in DuckDB:\n"
             "  SELECT type, hour, count(*) FROM read_parquet('archive/**/*.parquet',\n"
@@ -152,7 +165,9 @@ typedef struct {
 } reason_count;
 
 typedef struct {
-    const char *out;
+    const char *out;          /* the local archive root, or the staging dir of an S3 archive */
+    const char *out_url;      /* s3://BUCKET/PREFIX, or NULL for a local archive */
+    ss_convert_remote *rm;    /* when out_url */
     char tag[SS_AR_MAX_NAME + 1];
     int json, quiet, keep_other;
     size_t max_open, spill;
@@ -171,6 +186,10 @@ typedef struct {
     size_t nreasons;
     int progress;
     double t0, last_progress;
+    int input_i, ninputs;
+    int64_t src_pos;          /* its cursor now */     /* the input being read (1-based), of how many: the progress line */
+    const ss_source *src;     /* its source: a plain file's size gives a percentage */
+    double input_t0;
 } convert_ctx;
 
 /* The part files this run wrote, to tell stale ones of the same tag apart. */
@@ -178,11 +197,16 @@ typedef struct {
     char **v;
     size_t n, cap;
     int oom;
+    ss_convert_remote *rm; /* an S3 archive: each finished file is uploaded (its own key list) */
 } path_set;
 
 static void produced_add(void *ctx, ss_type t, const ss_ar_file_result *r) {
     (void)t;
     path_set *ps = ctx;
+    if (ps->rm) { /* a failure is kept in rm and ends the run at the next event */
+        ss_convert_remote_put(ps->rm, r->path, r->sha256);
+        return;
+    }
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 64;
         char **v = realloc(ps->v, cap * sizeof *v);
@@ -279,7 +303,7 @@ static int derive_tag(char *tag, size_t n, char **inputs, int ninputs) {
         if (hash_file(inputs[i], d[i]) != 0) {
             int e = errno;
             free(d);
-            return ss_cmd_fail(CMD, "cannot read %s: %s", inputs[i], strerror(e));
+            return ss_cmd_error(CMD, ss_err_class_of_errno(e), "cannot read (%s): %s", strerror(e), inputs[i]);
         }
     qsort(d, (size_t)ninputs, 16, cmp_digest);
     ss_hash128_state h;
@@ -369,10 +393,16 @@ static void progress(convert_ctx *c, int final) {
     c->last_progress = t;
     const ss_ar_sink_stats *st = ss_ar_sink_stats_get(c->sink);
     double el = t - c->t0;
-    fprintf(stderr, "\r%llu events, %llu files, %.1f MB in, %llu rejects, %.0f events/s   ",
-            (unsigned long long)st->events, (unsigned long long)st->files, c->in_bytes / 1e6,
-            (unsigned long long)c->rejected, el > 0 ? st->events / el : 0.0);
-    if (final) fputc('\n', stderr);
+    char where[96] = "";
+    if (!final && c->src && c->ninputs > 0) {
+        char eta[64] = "";
+        ss_progress_eta(eta, sizeof eta, (double)c->src_pos, 0, (double)c->src->cursor_end, t - c->input_t0);
+        snprintf(where, sizeof where, ", input %d/%d%s", c->input_i, c->ninputs, eta);
+    }
+    ss_progress_draw("%llu events, %llu files, %.1f MB in, %llu rejects, %.0f events/s%s",
+                     (unsigned long long)st->events, (unsigned long long)st->files, c->in_bytes / 1e6,
+                     (unsigned long long)c->rejected, el > 0 ? st->events / el : 0.0, where);
+    if (final) ss_progress_end(1);
 }
 
 /* 1: the first event of its dedup key in this run; 0: a duplicate; -1: out of memory. */
@@ -382,16 +412,33 @@ static int dedup(convert_ctx *c, const ss_event *ev) {
     return key_set_put(&c->keys, key);
 }
 
-/* Returns 0, or 1 on a runtime failure (already reported). */
+static ss_err_class s3_class(ss_s3_errcode e) {
+    switch (e) {
+    case SS_S3_ERR_DENIED: return SS_ERR_PERMISSION;
+    case SS_S3_ERR_PROTOCOL: return SS_ERR_PROTOCOL;
+    case SS_S3_ERR_LOCAL: return SS_ERR_IO;
+    default: return SS_ERR_IO;
+    }
+}
+
+static int remote_fail(convert_ctx *c) {
+    return ss_cmd_error(CMD, s3_class(ss_convert_remote_err(c->rm)), "%s", ss_convert_remote_errstr(c->rm));
+}
+
+/* Returns 0, or the exit status of a failure (already reported). */
 static int convert_input(convert_ctx *c, const char *input) {
-    char spec[PATH_MAX + 8], err[512];
+    char spec[PATH_MAX + 8], err[2048];
     snprintf(spec, sizeof spec, "file:%s", input);
     ss_source_opts so;
     ss_source_opts_init(&so);
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
-    if (!src) return ss_cmd_fail(CMD, "%s: %s", input, err);
+    ss_err_class cls;
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, &cls);
+    if (!src) return ss_cmd_error(CMD, cls, "%s", err); /* err names the input */
     int64_t offset = 0;
     int rc = 0;
+    c->src = src;
+    c->src_pos = 0;
+    c->input_t0 = ss_mono_s();
     for (;;) {
         ss_source_msg msg;
         int r = ss_source_next(src, &msg, 1000);
@@ -403,6 +450,7 @@ static int convert_input(convert_ctx *c, const char *input) {
         }
         c->lines++;
         c->in_bytes += (uint64_t)(msg.cursor - offset);
+        c->src_pos = msg.cursor;
         int rj = 0, dk;
         if (msg.bad_reason) {
             rj = reject(c, input, offset, msg.bad_reason, "the source could not read this line", msg.data, msg.len);
@@ -426,6 +474,10 @@ static int convert_input(convert_ctx *c, const char *input) {
                 rc = ss_cmd_fail(CMD, "writing %s: %s", c->out, ss_ar_sink_errstr(c->sink));
                 break;
             }
+            if (c->rm && ss_convert_remote_failed(c->rm)) {
+                rc = remote_fail(c);
+                break;
+            }
         }
         if (rj != 0) {
             rc = ss_cmd_fail(CMD, "cannot write %s: %s", c->rejects_tmp, strerror(errno));
@@ -434,6 +486,7 @@ static int convert_input(convert_ctx *c, const char *input) {
         offset = msg.cursor;
         if ((c->lines & 0xFFFF) == 0) progress(c, 0);
     }
+    c->src = NULL;
     ss_source_close(src);
     return rc;
 }
@@ -461,9 +514,13 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
         printf("{\"ok\":%s,\"out\":", ok ? "true" : "false");
         ss_buf b;
         ss_buf_init(&b);
-        ss_buf_append_json_string(&b, c->out, strlen(c->out));
+        const char *where = c->out_url ? c->out_url : c->out;
+        ss_buf_append_json_string(&b, where, strlen(where));
         fwrite(b.data, 1, b.len, stdout);
         ss_buf_free(&b);
+        if (c->rm)
+            printf(",\"uploaded_objects\":%llu,\"uploaded_bytes\":%llu",
+                   (unsigned long long)ss_convert_remote_objects(c->rm), (unsigned long long)ss_convert_remote_bytes(c->rm));
         printf(",\"tag\":\"%s\",\"lines\":%llu,\"events\":%llu,\"duplicates\":%llu,\"rows\":{", c->tag,
                (unsigned long long)c->lines, (unsigned long long)st->events, (unsigned long long)c->duplicates);
         for (int t = 0; t < SS_TYPE__COUNT; t++)
@@ -485,7 +542,10 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
         return;
     }
     printf("converted %llu events from %llu lines (%.1f MB) into %s\n", (unsigned long long)st->events,
-           (unsigned long long)c->lines, c->in_bytes / 1e6, c->out);
+           (unsigned long long)c->lines, c->in_bytes / 1e6, c->out_url ? c->out_url : c->out);
+    if (c->rm)
+        printf("uploaded         %llu objects, %.1f MB (staged one file at a time in %s)\n",
+               (unsigned long long)ss_convert_remote_objects(c->rm), ss_convert_remote_bytes(c->rm) / 1e6, c->out);
     for (int t = 0; t < SS_TYPE__COUNT; t++)
         if (st->rows[t]) printf("  %-9s %12llu rows\n", ss_type_name((ss_type)t), (unsigned long long)st->rows[t]);
     if (st->skipped_other)
@@ -517,9 +577,51 @@ static void print_summary(convert_ctx *c, double elapsed, int ok) {
            elapsed > 0 ? st->events / elapsed : 0.0, cpu, ru.ru_maxrss / 1024);
 }
 
-int ss_cmd_convert(int argc, char **argv) {
-    enum { O_OUT = 1, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_PAGE, O_SPILL, O_TAG, O_NOFSYNC, O_JSON, O_QUIET };
+static int remove_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;
+}
+
+/* Removes a staging directory and everything in it (what a failed run left staged). */
+static void remove_tree(const char *dir) { nftw(dir, remove_visit, 32, FTW_DEPTH | FTW_PHYS); }
+
+/* --out s3://: the S3 settings, a fresh staging dir (c->out from now on) and the S3 client,
+ * which checks the credentials with one request before any work. Returns 0, or the exit
+ * status of a failure (already reported; nothing is left staged). */
+static int open_remote(convert_ctx *c, ss_config *cfg, const char *parent, char *stage, size_t n) {
+    const ss_s3_config *s3;
+    size_t part_size;
+    int r = ss_cli_s3_config(CMD, cfg, &s3, &part_size);
+    if (r != 0) return r;
+    if (!parent) {
+        const char *t = getenv("TMPDIR");
+        parent = t && *t ? t : "/tmp";
+    }
+    if (snprintf(stage, n, "%s/skyspool-convert-%s.XXXXXX", parent, c->tag) >= (int)n)
+        return ss_usage_error(CMD, "--stage-dir path is too long");
+    if (!mkdtemp(stage)) return ss_cmd_error(CMD, ss_err_class_of_errno(errno), "cannot create a staging dir in %s: %s", parent, strerror(errno));
+    char err[2048];
+    ss_s3_errcode code;
+    c->out_url = c->out;
+    c->out = stage;
+    c->ao.checksum = 1; /* each object carries the SHA-256 of its bytes */
+    if (!(c->rm = ss_convert_remote_new(c->out_url, s3, part_size, stage, &code, err, sizeof err))) {
+        remove_tree(stage);
+        return ss_cmd_error(CMD, s3_class(code), "%s", err);
+    }
+    return 0;
+}
+
+/* The command; cfg holds the settings (--set, --config, the environment) of an S3 --out. */
+static int convert_run(int argc, char **argv, ss_config *cfg) {
+    enum { O_OUT = 1, O_STAGE, O_CODEC, O_LEVEL, O_KEEP, O_MAXOPEN, O_RGROWS, O_RGBYTES, O_PAGE, O_SPILL, O_TAG, O_NOFSYNC, O_JSON, O_QUIET, O_QUIET_OLD };
     static const struct option opts[] = {{"out", required_argument, 0, O_OUT},
+                                         {"stage-dir", required_argument, 0, O_STAGE},
+                                         {"config", required_argument, 0, SS_OPT_CONFIG},
+                                         {"set", required_argument, 0, SS_OPT_SET},
                                          {"codec", required_argument, 0, O_CODEC},
                                          {"zstd-level", required_argument, 0, O_LEVEL},
                                          {"keep-other", no_argument, 0, O_KEEP},
@@ -532,7 +634,7 @@ int ss_cmd_convert(int argc, char **argv) {
                                          {"no-fsync", no_argument, 0, O_NOFSYNC},
                                          {"json", no_argument, 0, O_JSON},
                                          {"no-progress", no_argument, 0, O_QUIET},
-                                         {"quiet", no_argument, 0, O_QUIET}, /* the old spelling */
+                                         {"quiet", no_argument, 0, O_QUIET_OLD}, /* deprecated: --no-progress */
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     convert_ctx c;
@@ -541,13 +643,18 @@ int ss_cmd_convert(int argc, char **argv) {
     c.ao.checksum = 0; /* nobody records it here; the DataWriter's ledger does */
     c.max_open = CONVERT_DEFAULT_MAX_OPEN;
     c.spill = SS_AR_DEFAULT_SPILL_BYTES;
-    const char *tag = NULL;
+    const char *tag = NULL, *stage_parent = NULL;
     long long v;
     int opt;
+    char cerr[1024];
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        int h = ss_config_handle_opt(cfg, opt, optarg, cerr, sizeof cerr);
+        if (h < 0) return ss_usage_error(CMD, "%s", cerr);
+        if (h == 1) continue;
         switch (opt) {
         case O_OUT: c.out = optarg; break;
+        case O_STAGE: stage_parent = optarg; break;
         case O_CODEC:
             if (ss_pq_codec_parse(optarg, &c.ao.codec) != 0)
                 return ss_usage_error(CMD, "--codec must be zstd, snappy or none (got '%s')", optarg);
@@ -588,9 +695,10 @@ int ss_cmd_convert(int argc, char **argv) {
         case O_TAG: tag = optarg; break;
         case O_NOFSYNC: c.ao.fsync = 0; break;
         case O_JSON: c.json = 1; break;
+        case O_QUIET_OLD: ss_cli_deprecated("convert", "--quiet", "--no-progress"); /* fall through */
         case O_QUIET: c.quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return ss_usage_error(CMD, "unknown option");
+        default: return ss_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (!c.out || !*c.out) return ss_usage_error(CMD, "--out DIR is required");
@@ -610,9 +718,17 @@ int ss_cmd_convert(int argc, char **argv) {
     } else if (derive_tag(c.tag, sizeof c.tag, inputs, ninputs) != 0) {
         return 1;
     }
+    if (ss_config_load(cfg, cerr, sizeof cerr) != 0) return ss_usage_error(CMD, "%s", cerr);
+    char stage[PATH_MAX];
+    if (!strncmp(c.out, "s3://", 5)) {
+        int r = open_remote(&c, cfg, stage_parent, stage, sizeof stage);
+        if (r != 0) return r;
+    } else if (stage_parent) {
+        return ss_usage_error(CMD, "--stage-dir is for --out s3://; a local --out is written in place");
+    }
     if (strlen(c.out) > SS_AR_MAX_PATH - 256) return ss_usage_error(CMD, "--out path is too long");
     if (ss_mkdir_p(c.out, 0755, c.ao.fsync) != 0) return ss_cmd_fail(CMD, "cannot create %s: %s", c.out, strerror(errno));
-    {
+    if (!c.rm) {
         char lerr[1024];
         if (ss_archive_layout_check(c.out, lerr, sizeof lerr) != 0) return ss_cmd_fail(CMD, "%s", lerr);
     }
@@ -624,23 +740,35 @@ int ss_cmd_convert(int argc, char **argv) {
     c.sink = ss_ar_sink_new(c.out, c.tag, &c.ao, c.max_open, c.keep_other, err, sizeof err);
     ss_buf_init(&c.line);
     path_set produced = {0};
+    produced.rm = c.rm;
     int rc = 0;
     if (!c.dec || !c.sink) rc = ss_cmd_fail(CMD, "%s", c.sink ? "out of memory" : err);
     else {
         ss_ar_sink_on_file(c.sink, produced_add, &produced);
         ss_ar_sink_set_spill(c.sink, c.spill);
     }
-    c.progress = !c.quiet && isatty(STDERR_FILENO);
+    c.progress = !c.quiet && ss_progress_begin(STDERR_FILENO);
+    c.ninputs = ninputs;
     c.t0 = c.last_progress = ss_mono_s();
-    for (int i = 0; rc == 0 && i < ninputs; i++) rc = convert_input(&c, inputs[i]);
+    for (int i = 0; rc == 0 && i < ninputs; i++) {
+        c.input_i = i + 1;
+        rc = convert_input(&c, inputs[i]);
+    }
     if (rc == 0 && ss_ar_sink_finish(c.sink) != 0) rc = ss_cmd_fail(CMD, "writing %s: %s", c.out, ss_ar_sink_errstr(c.sink));
+    if (rc == 0 && c.rm && ss_convert_remote_failed(c.rm)) rc = remote_fail(&c);
     if (rc == 0) rc = finish_rejects(&c, c.ao.fsync);
     if (c.rejects) {
         fclose(c.rejects);
         unlink(c.rejects_tmp);
     }
     if (rc == 0 && produced.oom) rc = ss_cmd_fail(CMD, "out of memory");
-    if (rc == 0) {
+    if (rc == 0 && c.rm) {
+        /* the rejects file, or the removal of an earlier run's; then, the run being complete,
+         * every other object of this tag is from an earlier run */
+        int r = c.rejected ? ss_convert_remote_put(c.rm, c.rejects_path, "") : ss_convert_remote_delete(c.rm, c.rejects_path);
+        if (r == 0) r = ss_convert_remote_remove_stale(c.rm, c.tag, &c.stale_removed);
+        if (r != 0) rc = remote_fail(&c);
+    } else if (rc == 0) {
         /* the run is complete: anything else of this tag is from an earlier run */
         if (remove_stale(c.out, c.tag, &produced, &c.stale_removed) != 0)
             rc = ss_cmd_fail(CMD, "cannot remove stale part-%s-* files under %s: %s", c.tag, c.out, strerror(errno));
@@ -656,5 +784,17 @@ int ss_cmd_convert(int argc, char **argv) {
     ss_decoder_free(c.dec);
     ss_buf_free(&c.line);
     free(c.keys.slot);
+    if (c.rm) {
+        remove_tree(stage);
+        ss_convert_remote_free(c.rm);
+    }
+    return rc;
+}
+
+int ss_cmd_convert(int argc, char **argv) {
+    ss_config *cfg = ss_config_new();
+    if (!cfg) return ss_cmd_fail(CMD, "out of memory");
+    int rc = convert_run(argc, argv, cfg);
+    ss_config_free(cfg);
     return rc;
 }

@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "examples:\n"
             "  skyspool gaps\n"
             "  skyspool gaps --json | jq '.gaps[] | select(.reason == \"outdated_cursor\")'\n"
-            "  skyspool gaps --data-dir /var/lib/skyspool --redis redis://127.0.0.1:6379\n",
+            "  skyspool gaps --data-dir /var/lib/skyspool --redis redis://127.0.0.1:6379   # [host]\n",
             ss_config_common_help);
 }
 
@@ -122,7 +122,7 @@ int ss_cmd_gaps(int argc, char **argv) {
         case 'h': usage(stdout); rc = 0; goto out;
         case O_JSON: json = 1; break;
         case O_LEDGER: ledger = optarg; break;
-        default: rc = ss_usage_error("gaps", "unknown option"); goto out;
+        default: rc = ss_usage_error("gaps", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
@@ -161,12 +161,11 @@ int ss_cmd_gaps(int argc, char **argv) {
     /* those still only in Redis */
     static volatile sig_atomic_t stop;
     ss_cli_stop_on_signals(&stop);
-    ss_redis_target *t = ss_cli_open_target("gaps", cfg);
+    ss_redis_target *t = ss_cli_open_target("gaps", cfg, &rc);
     if (!t) {
-        rc = 1;
         goto out;
     }
-    redisContext *rx = ss_redis_target_connect(t, err, sizeof err);
+    redisContext *rx = ss_redis_target_connect(t, err, sizeof err, NULL);
     ss_gap_record *rv = NULL;
     size_t rn = 0;
     int redis_rc = rx ? ss_gaps_read(rx, ss_config_get(cfg, "prefix"), SS_GAPS_LIST_MAX, &rv, &rn, err, sizeof err) : -1;

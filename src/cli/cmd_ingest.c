@@ -2,6 +2,9 @@
  * file maps flags and configuration to ss_ingest_opts, handles signals (SIGINT/SIGTERM stop
  * reading, flush, store the cursor, then stop an embedded Redis cleanly) and reports. */
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/clock.h"
+#include "util/progress.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -30,7 +34,8 @@ static void usage(FILE *f) {
             "cursor the upstream no longer or not yet has) to <prefix>gaps (skyspool gaps). When Redis memory passes the high\n"
             "watermark (or Redis answers OOM) reading pauses until a writer drains the streams.\n\n"
             "options:\n"
-            "  --source SRC          where events come from (required):\n");
+            "  --source SRC          where events come from (required here or as the setting\n"
+            "                        `source`, e.g. in the config file):\n");
     for (const ss_source_vtbl *const *v = ss_source_list(); *v; v++)
         fprintf(f, "                          %s\n", (*v)->usage ? (*v)->usage : (*v)->scheme);
     fprintf(f,
@@ -57,21 +62,62 @@ static void usage(FILE *f) {
             "  --reshard             accept a --shards other than the recorded one (after draining;\n"
             "                        duplicates around the switch may then be written twice)\n"
             "  --json                print the final counts as JSON on stdout\n"
+            "  --no-progress         no progress line (there is one only when stderr is a terminal)\n"
             "  -h, --help            this help\n\n"
             "settings (--set KEY=VALUE, env, config file): high-watermark [0.8], low-watermark [0.6],\n"
             "max-event-bytes [2mb], keep-other [no], ingest-connections [3], shards [1],\n"
             "metrics-listen (host:port for GET /metrics)\n\n"
             "%s\n"
             "examples:\n"
-            "  skyspool synth --events 100000 > ev.jsonl && skyspool ingest --source file:ev.jsonl\n"
-            "  skyspool ingest --source synth:events=1000000,seed=7 --redis redis://127.0.0.1:6379\n"
-            "  SKYSPOOL_INGEST_CONNECTIONS=1 skyspool ingest --source file:ev.jsonl   (one connection)\n"
-            "  skyspool ingest --source jetstream --redis redis://10.0.0.5:6379 --shards 2\n"
+            "  skyspool synth --events 10000 > ev.jsonl && skyspool ingest --source file:ev.jsonl\n"
+            "  skyspool ingest --source synth:events=20000,seed=7 --redis redis://127.0.0.1:6379\n"
+            "  SKYSPOOL_INGEST_CONNECTIONS=1 skyspool ingest --source file:ev.jsonl   # one connection\n"
+            "  skyspool ingest --source jetstream --redis redis://10.0.0.5:6379 --shards 2   # [net]\n"
             "      # then on machine A: skyspool write --shard 0/2 ...; on machine B: --shard 1/2\n"
-            "  zcat old.jsonl.gz | skyspool ingest --source file:- --redis unix:///run/redis.sock\n"
+            "  zcat old.jsonl.gz | skyspool ingest --source file:- --redis unix:///run/redis.sock   # [host]\n"
             "  skyspool ingest --source file:ev.jsonl --redis redis://app@db:6379/2 \\\n"
-            "      --redis-password-file ~/.skyspool-redis-pw\n",
+            "      --redis-password-file ~/.skyspool-redis-pw   # [host]\n",
             ss_config_common_help);
+}
+
+/* The progress line (stderr on a terminal): a thread draws the ingester's counts once a
+ * second, with a percentage and an ETA when the input's end is known (a plain file's size, a
+ * synth: count, or --limit). */
+typedef struct {
+    ss_ingest *ing;
+    const ss_source *src;
+    long long limit;
+    atomic_int quit;
+} ingest_progress;
+
+static void *progress_main(void *arg) {
+    ingest_progress *p = arg;
+    double t0 = ss_mono_s(), tl = t0;
+    uint64_t last = 0;
+    int64_t start = -1;
+    double t_start = t0;
+    while (!atomic_load(&p->quit)) {
+        ss_sleep_ms(100);
+        double t = ss_mono_s();
+        if (t - tl < 1.0) continue;
+        ss_ingest_stats st;
+        ss_ingest_get_stats(p->ing, &st);
+        char eta[64] = "";
+        if (p->src->cursor_end > 0 && st.has_cursor) {
+            if (start < 0) { /* the first cursor seen: the rate is measured from there, and then */
+                start = st.cursor;
+                t_start = t;
+            }
+            ss_progress_eta(eta, sizeof eta, (double)st.cursor, (double)start, (double)p->src->cursor_end, t - t_start);
+        } else if (p->limit > 0) {
+            ss_progress_eta(eta, sizeof eta, (double)st.read, 0, (double)p->limit, t - t0);
+        }
+        ss_progress_draw("%" PRIu64 " read, %" PRIu64 " written (%.0f/s), %" PRIu64 " dlq%s%s", st.read, st.written,
+                         (double)(st.written - last) / (t - tl), st.dlq, eta, st.paused ? "  [paused: Redis memory]" : "");
+        last = st.written;
+        tl = t;
+    }
+    return NULL;
 }
 
 static void stats_json(const ss_ingest_stats *s, const char *source, double secs, ss_buf *b) {
@@ -102,8 +148,8 @@ static void stats_json(const ss_ingest_stats *s, const char *source, double secs
 }
 
 int ss_cmd_ingest(int argc, char **argv) {
-    enum { O_KEEP_OTHER = 1, O_FROM_START, O_ALLOW_EVICTION, O_MAX_EVENTS, O_BATCH, O_PIPELINE, O_CONNECTIONS, O_JSON, O_SHARDS,
-           O_RESHARD, O_ALLOW_NO_AOF };
+    enum { O_KEEP_OTHER = 1, O_FROM_START, O_ALLOW_EVICTION, O_MAX_EVENTS, O_MAX_EVENTS_OLD, O_BATCH, O_PIPELINE, O_CONNECTIONS, O_JSON, O_SHARDS,
+           O_RESHARD, O_ALLOW_NO_AOF, O_NO_PROGRESS };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          {"source", required_argument, 0, 's'},
                                          {"keep-other", no_argument, 0, O_KEEP_OTHER},
@@ -111,13 +157,14 @@ int ss_cmd_ingest(int argc, char **argv) {
                                          {"allow-eviction", no_argument, 0, O_ALLOW_EVICTION},
                                          {"allow-no-aof", no_argument, 0, O_ALLOW_NO_AOF},
                                          {"limit", required_argument, 0, O_MAX_EVENTS},
-                                         {"max-events", required_argument, 0, O_MAX_EVENTS}, /* the old spelling */
+                                         {"max-events", required_argument, 0, O_MAX_EVENTS_OLD}, /* deprecated: --limit */
                                          {"batch", required_argument, 0, O_BATCH},
                                          {"pipeline", required_argument, 0, O_PIPELINE},
                                          {"connections", required_argument, 0, O_CONNECTIONS},
                                          {"json", no_argument, 0, O_JSON},
                                          {"shards", required_argument, 0, O_SHARDS},
                                          {"reshard", no_argument, 0, O_RESHARD},
+                                         {"no-progress", no_argument, 0, O_NO_PROGRESS},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ss_config *cfg = ss_config_new();
@@ -125,7 +172,7 @@ int ss_cmd_ingest(int argc, char **argv) {
     ss_ingest_opts io;
     ss_ingest_opts_init(&io);
     const char *spec = NULL;
-    int json = 0, c, rc = 2;
+    int json = 0, c, rc = 2, progress = 1;
     long long v;
     char err[1024];
     optind = 1;
@@ -157,6 +204,8 @@ int ss_cmd_ingest(int argc, char **argv) {
         case O_ALLOW_EVICTION: io.allow_eviction = 1; break;
         case O_ALLOW_NO_AOF: io.allow_no_aof = 1; break;
         case O_JSON: json = 1; break;
+        case O_NO_PROGRESS: progress = 0; break;
+        case O_MAX_EVENTS_OLD: ss_cli_deprecated("ingest", "--max-events", "--limit"); /* fall through */
         case O_MAX_EVENTS:
             if (ss_parse_i64(optarg, 1, INT64_MAX, &v) != 0) {
                 rc = ss_usage_error("ingest", "--limit wants a positive number, not '%s'", optarg);
@@ -178,19 +227,20 @@ int ss_cmd_ingest(int argc, char **argv) {
             }
             io.batches_in_flight = (int)v;
             break;
-        default: rc = ss_usage_error("ingest", "unknown option"); goto out;
+        default: rc = ss_usage_error("ingest", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
         rc = ss_usage_error("ingest", "unexpected argument '%s'", argv[optind]);
         goto out;
     }
-    if (!spec) {
-        rc = ss_usage_error("ingest", "--source is required, e.g. --source file:events.jsonl");
-        goto out;
-    }
     if (ss_config_load(cfg, err, sizeof err) != 0) {
         rc = ss_usage_error("ingest", "%s", err);
+        goto out;
+    }
+    if (!spec) spec = ss_config_get(cfg, "source");
+    if (!spec || !*spec) {
+        rc = ss_usage_error("ingest", "--source is required (or `source` in the config file, SKYSPOOL_SOURCE), e.g. --source file:events.jsonl");
         goto out;
     }
     if (ss_cli_apply_log_level("ingest", cfg) != 0) goto out;
@@ -225,18 +275,23 @@ int ss_cmd_ingest(int argc, char **argv) {
     ss_source_opts_init(&so);
     so.max_message_bytes = io.max_event_bytes;
     ss_cli_source_opts(cfg, &so);
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    int s3rc = ss_cli_source_s3("ingest", cfg, spec, &so);
+    if (s3rc != 0) {
+        rc = s3rc;
+        goto out;
+    }
+    ss_err_class cls;
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, &cls);
     if (!src) {
-        rc = ss_usage_error("ingest", "--source %s: %s", spec, err);
+        rc = ss_cmd_error("ingest", cls, "--source %s: %s", spec, err);
         goto out;
     }
     static volatile sig_atomic_t stop;
     stop = 0;
     ss_cli_stop_on_signals(&stop);
-    ss_redis_target *t = ss_cli_open_target("ingest", cfg);
+    ss_redis_target *t = ss_cli_open_target("ingest", cfg, &rc);
     if (!t) {
         ss_source_close(src);
-        rc = 1;
         goto out;
     }
     ss_cli_metrics metrics;
@@ -251,12 +306,22 @@ int ss_cmd_ingest(int argc, char **argv) {
         rc = ss_cmd_fail("ingest", "out of memory");
     } else {
         double t0 = ss_mono_s();
+        ingest_progress ip = {.ing = ing, .src = src, .limit = io.max_events};
+        atomic_init(&ip.quit, 0);
+        pthread_t pth;
+        int have_prog = progress && ss_progress_begin(STDERR_FILENO) &&
+                        pthread_create(&pth, NULL, progress_main, &ip) == 0;
         int r = ss_ingest_run(ing, src, &stop);
+        if (have_prog) {
+            atomic_store(&ip.quit, 1);
+            pthread_join(pth, NULL);
+        }
+        ss_progress_end(0);
         double secs = ss_mono_s() - t0;
         ss_ingest_stats st;
         ss_ingest_get_stats(ing, &st);
         if (r != 0) {
-            rc = ss_cmd_fail("ingest", "%s", ss_ingest_errstr(ing));
+            rc = ss_cmd_error("ingest", ss_ingest_errclass(ing), "%s", ss_ingest_errstr(ing));
         } else {
             rc = 0;
         }

@@ -41,9 +41,9 @@ static void usage(FILE *f) {
             "  --ledger FILE      a ledger to rewrite instead; repeat it for the writers of several shards\n\n"
             "Exit status: 0 migrated (or nothing to do), 1 failed (run it again after fixing the cause),\n"
             "2 usage error.\n\n"
-            "Examples:\n"
+            "examples:\n"
             "  skyspool migrate --out archive --data-dir skyspool-data\n"
-            "  skyspool migrate --out /srv/archive --ledger a/ledger.sqlite --ledger b/ledger.sqlite\n",
+            "  skyspool migrate --out /srv/archive --ledger a/ledger.sqlite --ledger b/ledger.sqlite   # [host]\n",
             SS_ARCHIVE_LAYOUT);
 }
 
@@ -86,7 +86,7 @@ int ss_cmd_migrate(int argc, char **argv) {
             lpaths[nled++] = optarg;
             explicit_ledgers = 1;
             break;
-        default: rc = ss_usage_error(CMD, "unknown option (see skyspool migrate --help)"); goto out;
+        default: rc = ss_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {

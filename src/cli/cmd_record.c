@@ -83,10 +83,10 @@ static const char g_help[] =
     "\n"
     "examples:\n"
     "  skyspool record --source firehose:wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos \\\n"
-    "      --out capture.frames.zst --duration 10m\n"
+    "      --out capture.frames.zst --duration 10m   # [net]\n"
     "  skyspool record --source jetstream:wss://jetstream2.us-east.bsky.network/subscribe \\\n"
-    "      --out sample.jsonl --limit 100000\n"
-    "  skyspool replay-server --frames capture.frames.zst --listen 127.0.0.1:6008\n";
+    "      --out sample.jsonl --limit 100000   # [net]\n"
+    "  skyspool replay-server --frames capture.frames.zst --listen 127.0.0.1:6008   # [daemon]\n";
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
@@ -251,12 +251,6 @@ static int record_firehose(const char *url, const ss_source_opts *so, long long 
 
 /* ---- any other source: JSONL ---------------------------------------------------------- */
 
-static int64_t wall_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* jetstream: what was recorded already, to recognise the overlap a reconnect replays. */
 typedef struct {
     int64_t max_time_us; /* the highest time_us recorded (not future-dated); -1 none */
@@ -277,7 +271,7 @@ static int overlap_seen(overlap *o, const char *p, size_t n) {
     }
     if (pk.cursor > o->max_cursor) o->max_cursor = pk.cursor;
     /* an event dated far ahead (a misbehaving instance) must not hide what follows it */
-    if (pk.time_us > o->max_time_us && pk.time_us <= wall_now_us() + RECORD_FUTURE_US) o->max_time_us = pk.time_us;
+    if (pk.time_us > o->max_time_us && pk.time_us <= ss_wall_us() + RECORD_FUTURE_US) o->max_time_us = pk.time_us;
     return 0;
 }
 
@@ -306,8 +300,8 @@ static int record_jsonl(const char *spec, const ss_source_opts *so, long long cu
                         run_state *st) {
     const char *cmd = "record";
     char err[512];
-    int jetstream = !strncmp(spec, "jetstream:", 10);
-    ss_source *s = ss_source_open(spec, so, err, sizeof err);
+    int jetstream = !strncmp(spec, "jetstream", 9) && (spec[9] == ':' || !spec[9]);
+    ss_source *s = ss_source_open(spec, so, err, sizeof err, NULL);
     if (!s) return ss_cmd_fail(cmd, "%s", err);
     if (cursor >= 0 && ss_source_seek(s, cursor) != 0) {
         int rc = ss_cmd_fail(cmd, "cannot start at cursor %lld: %s", cursor, s->errstr);
@@ -437,7 +431,6 @@ int ss_cmd_record(int argc, char **argv) {
     if (optind < argc) return ss_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!spec) return ss_usage_error(cmd, "--source is required, e.g. --source firehose:wss://bsky.network/...");
     if (!out) return ss_usage_error(cmd, "--out FILE is required (add .zst to compress)");
-    if (!strchr(spec, ':')) return ss_usage_error(cmd, "--source wants SCHEME:ARGS, got '%s'", spec);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -446,10 +439,11 @@ int ss_cmd_record(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int firehose = !strncmp(spec, "firehose:", 9);
+    /* a bare scheme ("firehose", "jetstream") is its default endpoint, as everywhere */
+    int firehose = !strncmp(spec, "firehose", 8) && (spec[8] == ':' || !spec[8]);
     int rc;
     if (firehose) {
-        const char *url = spec[9] ? spec + 9 : FIREHOSE_DEFAULT_URL;
+        const char *url = spec[8] && spec[9] ? spec + 9 : FIREHOSE_DEFAULT_URL;
         rc = record_firehose(url, &so, cursor, out, &st);
     } else {
         sink k;

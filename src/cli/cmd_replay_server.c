@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_redis.h"
 #include "replay/ws_server.h"
 #include "util/log.h"
 
@@ -65,19 +66,16 @@ static const char g_help[] =
     "\n"
     "examples:\n"
     "  skyspool replay-server --jsonl events.jsonl --listen 127.0.0.1:6008 &\n"
-    "  skyspool cat --source jetstream:ws://127.0.0.1:6008/subscribe\n"
+    "  skyspool cat --source jetstream:ws://127.0.0.1:6008/subscribe --limit 10\n"
     "\n"
-    "  skyspool replay-server --archive archive?since=2025-08-07T10:00:00Z --listen 127.0.0.1:6008 &\n"
+    "  skyspool replay-server --archive 'archive?since=2025-08-07T10:00:00Z' --listen 127.0.0.1:6008 &\n"
     "\n"
     "  skyspool replay-server --frames capture.frames.zst --listen 127.0.0.1:0 --port-file port \\\n"
     "      --original-timing &\n"
-    "  skyspool cat --source firehose:ws://127.0.0.1:$(cat port)/xrpc/com.atproto.sync.subscribeRepos\n";
+    "  skyspool cat --source firehose:ws://127.0.0.1:$(cat port)/xrpc/com.atproto.sync.subscribeRepos \\\n"
+    "      --limit 10\n";
 
 static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
 
 /* "127.0.0.1:6008", "[::1]:6008", "localhost:6008" */
 static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
@@ -225,7 +223,7 @@ int ss_cmd_replay_server(int argc, char **argv) {
             break;
         }
         default:
-            return ss_usage_error(cmd, "unknown option");
+            return ss_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return ss_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -237,6 +235,11 @@ int ss_cmd_replay_server(int argc, char **argv) {
         return ss_usage_error(cmd, "--future-cursor, --outdated-cursor and --seq-reset are firehose behaviours: use them "
                                    "with --frames");
     o.host = host;
+
+    /* The stop signals are caught before the server is set up (opening an archive or a big
+     * input takes a while): a SIGTERM that arrives then stops the server once it is up,
+     * instead of being lost, e.g. when a non-interactive shell started it with SIGINT ignored. */
+    ss_cli_stop_on_signals(&g_stop); /* a second signal ends it at once */
 
     char err[512];
     ss_ws_replay *srv = ss_ws_replay_new(&o, err, sizeof err);
@@ -252,13 +255,7 @@ int ss_cmd_replay_server(int argc, char **argv) {
             o.tls_cert ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port,
             o.frames_path ? SS_REPLAY_FIREHOSE_PATH : SS_REPLAY_JETSTREAM_PATH);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int rc = ss_ws_replay_run(srv, &g_stop);
+    int rc = g_stop ? 0 : ss_ws_replay_run(srv, &g_stop);
     const ss_ws_replay_stats *st = ss_ws_replay_get_stats(srv);
     ss_info("replay-server", "stopping: %llu connections, %llu messages, %llu bytes sent",
             (unsigned long long)st->connections, (unsigned long long)st->messages, (unsigned long long)st->bytes);

@@ -22,6 +22,7 @@
 #include "cli/config.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/progress.h"
 #include "writer/writer.h"
 
 static void usage(FILE *f) {
@@ -33,7 +34,7 @@ static void usage(FILE *f) {
             "SIGINT/SIGTERM (Ctrl-C) shuts down cleanly: the ingester stores its cursor, the writer\n"
             "writes what is due, everything else stays buffered for the next start. When a finite\n"
             "source ends, the writer drains the buffer, writes every window, and run exits.\n"
-            "A progress line is shown when stdout is a terminal.\n"
+            "A progress line is shown when stderr is a terminal.\n"
             "run keeps the unsharded layout (shards=1); to spread writers over machines use\n"
             "`skyspool ingest --shards M` and `skyspool write --shard I/M` instead.\n\n"
             "options:\n"
@@ -52,21 +53,28 @@ static void usage(FILE *f) {
             "  -h, --help            this help\n\n"
             "%s\n"
             "examples:\n"
-            "  skyspool run --source synth:events=200000,seed=1 --out archive     # demo data\n"
+            "  skyspool run --source synth:events=20000,seed=1 --out archive     # demo data\n"
             "  skyspool run --source file:events.jsonl --out archive --redis redis://127.0.0.1:6379\n"
-            "  skyspool run --out /data/bsky --set metrics-listen=127.0.0.1:9464\n",
+            "  skyspool run --out /data/bsky --set metrics-listen=127.0.0.1:9464   # Jetstream [net]\n",
             ss_config_common_help);
 }
 
-/* The progress line (on a TTY): called once a second by the pipeline. */
+/* The progress line (stderr on a TTY, util/progress.h): called once a second by the
+ * pipeline; ud is the source, for the percentage and ETA when its end is known. */
 static void draw_progress(void *ud, const ss_pipeline_progress *pr) {
-    (void)ud;
-    fprintf(stdout,
-            "\r%6.0fs  ingested %10" PRIu64 " (%7.0f/s)  written %10" PRIu64 " rows (%7.0f/s)  %5" PRIu64
-            " files  %3" PRIu64 " open  dups %" PRIu64 "%s   ",
-            pr->elapsed_s, pr->ingest.written, pr->ingest_per_s, pr->writer.entries, pr->written_per_s, pr->writer.files,
-            pr->writer.open_parts, pr->writer.dups, pr->ingest.paused ? "  [ingest paused: Redis memory]" : "");
-    fflush(stdout);
+    const ss_source *src = ud;
+    static int64_t start = -1; /* the first cursor seen: about where this run began */
+    char eta[64] = "";
+    if (src->cursor_end > 0 && pr->ingest.has_cursor) {
+        if (start < 0) start = pr->ingest.cursor;
+        ss_progress_eta(eta, sizeof eta, (double)pr->ingest.cursor, (double)start, (double)src->cursor_end,
+                        pr->elapsed_s);
+    }
+    ss_progress_draw("%6.0fs  ingested %10" PRIu64 " (%7.0f/s)  written %10" PRIu64 " rows (%7.0f/s)  %5" PRIu64
+                     " files  %3" PRIu64 " open  dups %" PRIu64 "%s%s",
+                     pr->elapsed_s, pr->ingest.written, pr->ingest_per_s, pr->writer.entries, pr->written_per_s,
+                     pr->writer.files, pr->writer.open_parts, pr->writer.dups, eta,
+                     pr->ingest.paused ? "  [ingest paused: Redis memory]" : "");
 }
 
 static const char *default_source(void) {
@@ -91,7 +99,7 @@ int ss_cmd_run(int argc, char **argv) {
     ss_writer_opts wo;
     ss_writer_opts_init(&wo);
     const char *spec = NULL;
-    int c, rc = 2, progress = isatty(1), json = 0;
+    int c, rc = 2, progress = 1, json = 0;
     char err[1024];
     optind = 1;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -116,20 +124,21 @@ int ss_cmd_run(int argc, char **argv) {
         case O_KEEP_OTHER: ss_config_set(cfg, "keep-other", "yes", SS_CFG_FLAG, err, sizeof err); break;
         case O_NO_PROGRESS: progress = 0; break;
         case O_JSON: json = 1; break;
-        default: rc = ss_usage_error("run", "unknown option"); goto out;
+        default: rc = ss_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
         rc = ss_usage_error("run", "unexpected argument '%s'", argv[optind]);
         goto out;
     }
+    if (ss_config_load(cfg, err, sizeof err) != 0) {
+        rc = ss_usage_error("run", "%s", err);
+        goto out;
+    }
+    if (!spec && ss_config_get(cfg, "source") && *ss_config_get(cfg, "source")) spec = ss_config_get(cfg, "source");
     if (!spec) spec = default_source();
     if (!spec) {
         rc = ss_usage_error("run", "--source is required in this build (e.g. --source synth:events=100000)");
-        goto out;
-    }
-    if (ss_config_load(cfg, err, sizeof err) != 0) {
-        rc = ss_usage_error("run", "%s", err);
         goto out;
     }
     if (ss_cli_apply_log_level("run", cfg) != 0) goto out;
@@ -158,19 +167,24 @@ int ss_cmd_run(int argc, char **argv) {
     ss_source_opts_init(&so);
     so.max_message_bytes = io.max_event_bytes;
     ss_cli_source_opts(cfg, &so); /* the same live-source settings as ingest */
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    int s3rc = ss_cli_source_s3("run", cfg, spec, &so);
+    if (s3rc != 0) {
+        rc = s3rc;
+        goto out;
+    }
+    ss_err_class cls;
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, &cls);
     if (!src) {
-        rc = ss_usage_error("run", "--source %s: %s", spec, err);
+        rc = ss_cmd_error("run", cls, "--source %s: %s", spec, err);
         goto out;
     }
     static volatile sig_atomic_t stop;
     static ss_pipeline pl; /* the drain flag in it outlives every thread that reads it */
     stop = 0;
     ss_cli_stop_on_signals(&stop);
-    ss_redis_target *t = ss_cli_open_target("run", cfg);
+    ss_redis_target *t = ss_cli_open_target("run", cfg, &rc);
     if (!t) {
         ss_source_close(src);
-        rc = 1;
         goto out;
     }
     wo.connect_ctx = t;
@@ -191,9 +205,12 @@ int ss_cmd_run(int argc, char **argv) {
         ss_info("run", "source %s -> %s -> %s", spec, ss_redis_target_describe(t), wo.out);
         pl.ing = ing;
         pl.w = w;
-        if (progress) pl.progress = draw_progress;
+        if (progress && ss_progress_begin(STDERR_FILENO)) {
+            pl.progress = draw_progress;
+            pl.progress_ud = src;
+        }
         ss_pipeline_run(&pl);
-        if (progress) fputc('\n', stdout);
+        ss_progress_end(1);
         double secs = pl.secs;
         ss_ingest_stats is;
         ss_writer_stats ws;
@@ -201,8 +218,8 @@ int ss_cmd_run(int argc, char **argv) {
         ss_writer_get_stats(w, &ws);
         rc = 0;
         if (!pl.ingest_started) rc = ss_cmd_fail("run", "could not start the ingester thread");
-        else if (pl.ingest_rc != 0) rc = ss_cmd_fail("run", "ingest: %s", ss_ingest_errstr(ing));
-        if (pl.writer_rc != 0) rc = ss_cmd_fail("run", "write: %s", ss_writer_errstr(w));
+        else if (pl.ingest_rc != 0) rc = ss_cmd_error("run", ss_ingest_errclass(ing), "ingest: %s", ss_ingest_errstr(ing));
+        if (pl.writer_rc != 0) rc = ss_cmd_error("run", ss_writer_errclass(w), "write: %s", ss_writer_errstr(w));
         ss_info("run",
                 "%s after %.1f s: ingested %" PRIu64 " (%" PRIu64 " to the DLQ); wrote %" PRIu64 " rows in %" PRIu64
                 " files, %" PRIu64 " duplicates skipped, %" PRIu64 " late",

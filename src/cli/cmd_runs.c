@@ -17,10 +17,11 @@
 #include "util/civil.h"
 #include "util/buf.h"
 #include "writer/ledger.h"
+#include "util/clock.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: skyspool runs [--last N] [--since WHEN] [--status S] [--json] [--ledger FILE]\n\n"
+            "usage: skyspool runs [--limit N] [--since WHEN] [--status S] [--json] [--ledger FILE]\n\n"
             "Shows the DataWriter's run history from its ledger: one line per flush of a window\n"
             "and type by one writer, oldest first, with rows, part files, bytes, duration, attempts,\n"
             "status (ok, running, retrying, abandoned: its writer died and another took its entries\n"
@@ -30,7 +31,7 @@ static void usage(FILE *f) {
             "attempts, each with its wall-clock time (UTC), window, type and error. The last line\n"
             "sums the ledger's commits (rows here equal the rows in the Parquet files).\n\n"
             "options:\n"
-            "  --last N          only the last N runs [20; 0 = all] (after the filters below)\n"
+            "  --limit N         only the last N runs [20; 0 = all] (after the filters below)\n"
             "  --since WHEN      only runs started at or after WHEN: a duration back from now\n"
             "                    (90m, 24h) or a UTC time 2026-01-02T03:04[:05]Z\n"
             "  --status S        only runs with this status (ok, running, retrying, abandoned)\n"
@@ -41,9 +42,9 @@ static void usage(FILE *f) {
             "  -h, --help        this help\n\n"
             "examples:\n"
             "  skyspool runs\n"
-            "  skyspool runs --last 0 --json | jq 'select(.status != \"ok\")'\n"
+            "  skyspool runs --limit 0 --json | jq 'select(.status != \"ok\")'\n"
             "  skyspool runs --since 24h --status retrying\n"
-            "  skyspool runs --data-dir /var/lib/skyspool --last 100\n");
+            "  skyspool runs --data-dir /var/lib/skyspool --limit 100   # [host]\n");
 }
 
 static const char *kind_name(int k) { return k == 1 ? "late" : k == 2 ? "spill" : "close"; }
@@ -69,9 +70,7 @@ typedef struct {
 static int parse_since(const char *s, int64_t *out_us) {
     long long ms;
     if (ss_parse_duration_ms(s, &ms) == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        *out_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - (int64_t)ms * 1000;
+        *out_us = ss_wall_us() - (int64_t)ms * 1000;
         return 0;
     }
     int y, mo, d, h, mi, sec = 0, n = 0;
@@ -166,9 +165,10 @@ static void print_attempt(void *vctx, const ss_ledger_attempt_row *a) {
 }
 
 int ss_cmd_runs(int argc, char **argv) {
-    enum { O_LAST = 1, O_JSON, O_LEDGER, O_SINCE, O_STATUS };
+    enum { O_LAST = 1, O_LIMIT, O_JSON, O_LEDGER, O_SINCE, O_STATUS };
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
-                                         {"last", required_argument, 0, O_LAST},
+                                         {"limit", required_argument, 0, O_LIMIT},
+                                         {"last", required_argument, 0, O_LAST}, /* deprecated: --limit */
                                          {"json", no_argument, 0, O_JSON},
                                          {"ledger", required_argument, 0, O_LEDGER},
                                          {"since", required_argument, 0, O_SINCE},
@@ -193,8 +193,10 @@ int ss_cmd_runs(int argc, char **argv) {
         switch (c) {
         case 'h': usage(stdout); rc = 0; goto out;
         case O_LAST:
+        case O_LIMIT:
+            if (c == O_LAST) ss_cli_deprecated("runs", "--last", "--limit");
             if (ss_parse_i64(optarg, 0, INT_MAX, &last) != 0) {
-                rc = ss_usage_error("runs", "--last wants a number >= 0, not '%s'", optarg);
+                rc = ss_usage_error("runs", "--limit wants a number >= 0, not '%s'", optarg);
                 goto out;
             }
             break;
@@ -215,7 +217,7 @@ int ss_cmd_runs(int argc, char **argv) {
             }
             ctx.status = optarg;
             break;
-        default: rc = ss_usage_error("runs", "unknown option"); goto out;
+        default: rc = ss_usage_error("runs", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {

@@ -52,7 +52,7 @@ int ss_cmd_status(int argc, char **argv) {
         switch (c) {
         case 'h': usage(stdout); rc = 0; goto out;
         case O_JSON: json = 1; break;
-        default: rc = ss_usage_error("status", "unknown option"); goto out;
+        default: rc = ss_usage_error("status", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
@@ -70,17 +70,17 @@ int ss_cmd_status(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    ss_redis_target *t = ss_cli_open_target("status", cfg);
+    ss_redis_target *t = ss_cli_open_target("status", cfg, &rc);
     if (!t) {
-        rc = 1;
         goto out;
     }
     if (json) {
         /* the same builder as the metrics listener's /api/status (without the runs) */
         ss_buf b;
         ss_buf_init(&b);
-        if (ss_cli_status_doc(t, cfg, 5000, 0, &b, err, sizeof err) != 0) {
-            rc = ss_cmd_fail("status", "%s", err);
+        int drc = ss_cli_status_doc(t, cfg, 5000, 0, &b, err, sizeof err);
+        if (drc != 0) {
+            rc = ss_cmd_error("status", ss_err_class_of_rc(drc), "%s", err);
         } else {
             fwrite(b.data, 1, b.len, stdout);
             fflush(stdout);
@@ -89,8 +89,9 @@ int ss_cmd_status(int argc, char **argv) {
         ss_buf_free(&b);
     } else {
         static ss_status s;
-        if (ss_cli_status_collect(t, cfg, 5000, &s, err, sizeof err) != 0) {
-            rc = ss_cmd_fail("status", "%s", err);
+        int crc = ss_cli_status_collect(t, cfg, 5000, &s, err, sizeof err);
+        if (crc != 0) {
+            rc = ss_cmd_error("status", ss_err_class_of_rc(crc), "%s", err);
         } else {
             ss_buf b;
             ss_buf_init(&b);

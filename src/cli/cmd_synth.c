@@ -46,8 +46,8 @@ static void usage(FILE *f) {
             "                      bad lines by kind and by expected decoder reason, bytes\n"
             "\n"
             "examples:\n"
-            "  skyspool synth --events 1000000 --seed 7 > firehose.jsonl\n"
-            "  skyspool synth --events 100000 --dup-frac 0.01 --bad-frac 0.001 --stats st.json | \\\n"
+            "  skyspool synth --events 100000 --seed 7 > firehose.jsonl\n"
+            "  skyspool synth --events 10000 --dup-frac 0.01 --bad-frac 0.001 --stats st.json | \\\n"
             "      skyspool ingest --source file:-\n"
             "  skyspool synth --events 10 --start 2024-11-18T12:00:00Z --rate 1\n"
             "The same stream is available as a source: --source synth:events=1000000,seed=7\n",

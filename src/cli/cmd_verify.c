@@ -10,13 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/cli_redis.h"
+#include "cli/cli_writer.h"
 #include "cli/config.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "writer/ledger.h"
 #include "writer/verify.h"
 
@@ -33,10 +36,13 @@ static void usage(FILE *f) {
             "that crashed) are counted, not reported.\n\n"
             "Without --deep a file overwritten with other bytes of the same size and a valid footer\n"
             "passes: run --deep (as fast as the disk reads) to prove the bytes themselves.\n\n"
+            "--out s3://BUCKET[/PREFIX] verifies an archive in S3 (settings s3-endpoint, s3-region,\n"
+            "s3-path-style; credentials as for write): objects are listed, then downloaded one at a\n"
+            "time into the data dir (or TMPDIR) and checked; the SHA-256 is always compared there.\n\n"
             "Exit status: 0 the archive matches the ledger, 1 any problem (or the check could not\n"
             "run), 2 usage error.\n\n"
             "options:\n"
-            "  --out DIR         the archive root (SKYSPOOL_OUT)\n"
+            "  --out DIR         the archive root (SKYSPOOL_OUT), or s3://BUCKET[/PREFIX]\n"
             "  --data-dir DIR    whose ledger.sqlite to check against [./skyspool-data]\n"
             "  --ledger FILE     a ledger file instead; repeat it for an archive written by several\n"
             "                    ledgers (the writers of several shards, one machine each)\n"
@@ -55,9 +61,9 @@ static void usage(FILE *f) {
             "  committed files; expected/actual: bytes for size, rows for rows, 0 where not meaningful)\n\n"
             "examples:\n"
             "  skyspool verify --out archive --data-dir skyspool-data\n"
-            "  skyspool verify --out /srv/archive --data-dir /var/lib/skyspool --deep\n"
+            "  skyspool verify --out /srv/archive --data-dir /var/lib/skyspool --deep   # [host]\n"
             "  skyspool verify --out archive --json | jq -r '.problems[] | \"\\(.kind) \\(.path)\"'\n"
-            "  skyspool verify --out /srv/archive --ledger a/ledger.sqlite --ledger b/ledger.sqlite\n");
+            "  skyspool verify --out /srv/archive --ledger a/ledger.sqlite --ledger b/ledger.sqlite   # [host]\n");
 }
 
 typedef struct {
@@ -104,7 +110,7 @@ int ss_cmd_verify(int argc, char **argv) {
     char dd_ledger[PATH_MAX];
     vctx ctx = {0};
     ss_buf_init(&ctx.probs);
-    ss_verify_opts vo = {0, on_problem, &ctx};
+    ss_verify_opts vo = {0, on_problem, &ctx, NULL, NULL};
     char err[2048];
     optind = 1;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -131,7 +137,7 @@ int ss_cmd_verify(int argc, char **argv) {
             break;
         case O_DEEP: vo.deep = 1; break;
         case O_JSON: ctx.json = 1; break;
-        default: rc = ss_usage_error("verify", "unknown option (see skyspool verify --help)"); goto out;
+        default: rc = ss_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
@@ -147,6 +153,20 @@ int ss_cmd_verify(int argc, char **argv) {
     if (!root || !*root) {
         rc = ss_usage_error("verify", "--out DIR is required: the archive to verify");
         goto out;
+    }
+    if (!strncmp(root, "s3://", 5)) { /* one object at a time is downloaded into the data dir (or TMPDIR) */
+        size_t ps;
+        int r = ss_cli_s3_config("verify", cfg, &vo.s3, &ps);
+        if (r != 0) {
+            rc = r;
+            goto out;
+        }
+        struct stat dst;
+        const char *dd = ss_config_get(cfg, "data-dir");
+        const char *tmp = getenv("TMPDIR");
+        vo.scratch = dd && stat(dd, &dst) == 0 && S_ISDIR(dst.st_mode) && access(dd, W_OK) == 0 ? dd
+                     : tmp && *tmp                                                            ? tmp
+                                                                                              : "/tmp";
     }
     if (!nled) {
         snprintf(dd_ledger, sizeof dd_ledger, "%.*s/%s", PATH_MAX - 32, ss_config_get(cfg, "data-dir"), SS_LEDGER_FILE);
@@ -165,15 +185,13 @@ int ss_cmd_verify(int argc, char **argv) {
         }
         nopen++;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ss_mono_s();
     ss_verify_stats st;
     if (ss_verify_run(root, leds, lpaths, nled, &vo, &st, err, sizeof err) != 0) {
         rc = ss_cmd_fail("verify", "%s", err);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = ss_mono_s() - t0;
     char abs[PATH_MAX];
     if (!realpath(root, abs)) snprintf(abs, sizeof abs, "%s", root);
     if (ctx.json) {
@@ -209,7 +227,8 @@ int ss_cmd_verify(int argc, char **argv) {
         for (size_t i = 0; i < nled; i++) printf("ledger   %s\n", lpaths[i]);
         printf("checked  %" PRIu64 " committed files: %" PRIu64 " intact (%" PRIu64 " rows, %" PRIu64
                " bytes; size and footer row count%s) in %.2f s\n",
-               st.files_checked, st.files_ok, st.rows, st.bytes, vo.deep ? ", SHA-256, every row decoded" : "", secs);
+               st.files_checked, st.files_ok, st.rows, st.bytes,
+               vo.deep ? ", SHA-256, every row decoded" : vo.s3 ? ", SHA-256 of the download" : "", secs);
         printf("on disk  %" PRIu64 " files, %" PRIu64 " temporaries\n", st.files_on_disk, st.temporaries);
         if (ctx.probs.len) fwrite(ctx.probs.data, 1, ctx.probs.len, stdout);
         if (st.problems)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive/archive.h"
 #include "buffer/shard.h"
 #include "buffer/target.h"
 #include "cli/cli.h"
@@ -44,7 +45,11 @@ static void usage(FILE *f) {
             "                        grace has passed, then exit (for cron or a systemd timer)\n"
             "  --all                 with --once: write the still-open window too\n\n"
             "options:\n"
-            "  --out DIR             archive root (key out; required)\n"
+            "  --out DIR             archive root (key out; required), or s3://BUCKET[/PREFIX]: parts are\n"
+            "                        staged in DATA_DIR/s3-staging, uploaded, then committed (settings\n"
+            "                        s3-endpoint, s3-region, s3-path-style, s3-part-size, s3-storage-class;\n"
+            "                        credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a 0600\n"
+            "                        ~/.aws/credentials, never from the command line)\n"
             "  --consumer NAME       consumer name in the group [<host>-<pid>] (+ .s<I> with --shard)\n"
             "  --shard I[/M]         consume only shard I of M (streams <prefix><type>:<I>); M from\n"
             "                        /M or the shards setting, and it must be what the ingester\n"
@@ -58,33 +63,62 @@ static void usage(FILE *f) {
             "  --claim-idle DUR      take over entries of a consumer silent this long [60s] (key claim-idle)\n"
             "  --retry-max DUR       cap of the retry backoff [5m]               (key retry-max)\n"
             "  --memory-budget SIZE  bound on buffered rows; larger windows spill into more part\n"
-            "                        files [96mb]                                (key memory-budget)\n"
+            "                        files [" SS_XSTR(SS_WRITER_DEFAULT_MEMORY_BUDGET_MB) "mb]                                (key memory-budget)\n"
             "  --max-attempts N      give up after N failed attempts in a row [0 = retry forever]\n"
             "  --count N             entries per stream per XREADGROUP [1000]\n"
             "  --ledger FILE         run ledger [DATA_DIR/ledger.sqlite]\n"
             "  --json                print the final counts as JSON on stdout\n"
             "  -h, --help            this help\n\n"
-            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [2], metrics-listen (host:port for GET /metrics\n"
+            "settings (--set KEY=VALUE, env, config file): codec [zstd], zstd-level [" SS_XSTR(SS_AR_DEFAULT_ZSTD_LEVEL) "], metrics-listen (host:port for GET /metrics\n"
             "and /healthz), metrics-textfile (PATH: write the metrics there at exit, for node_exporter's textfile collector;\n"
             "for --once), health-commit-stall [10m] (/healthz: 503 when due windows wait this long), and the keys above\n\n"
             "%s\n"
-            "fault injection (tests): SKYSPOOL_CRASH_AT=after_claim|after_write|after_rename|after_ledger|after_ack[:N]\n"
+            "fault injection (tests): SKYSPOOL_CRASH_AT=after_claim|after_write|after_rename|s3_mid_upload|after_upload|after_ledger|after_ack[:N]\n"
             "  makes the writer SIGKILL itself the Nth time it reaches that step of the commit protocol.\n\n"
             "examples:\n"
-            "  skyspool write --out archive                         # daemon, embedded Redis\n"
+            "  skyspool write --out archive                         # daemon, embedded Redis [daemon]\n"
             "  skyspool write --out archive --once                  # what is due now, then exit\n"
             "  skyspool write --out archive --once --all --redis redis://127.0.0.1:6379\n"
-            "  skyspool write --out /data/bsky --consumer w2 --set window=15m   # second writer\n"
-            "  skyspool write --out /data/bsky --redis redis://10.0.0.5:6379 --shard 1/2   # machine B\n",
+            "  skyspool write --out /data/bsky --consumer w2 --set window=15m   # second writer [host]\n"
+            "  skyspool write --out /data/bsky --redis redis://10.0.0.5:6379 --shard 1/2   # machine B [host]\n",
             ss_config_common_help);
 }
 
-static redisContext *connect_target(void *ctx, char *err, size_t errlen) {
-    return ss_redis_target_connect_as((ss_redis_target *)ctx, SS_ACL_WRITE, err, errlen);
+static redisContext *connect_target(void *ctx, char *err, size_t errlen, ss_err_class *cls) {
+    return ss_redis_target_connect_as((ss_redis_target *)ctx, SS_ACL_WRITE, err, errlen, cls);
+}
+
+/* The S3 settings of --out s3://, kept for the writer's lifetime (one writer per process). */
+static ss_s3_credentials g_s3_cred;
+static ss_s3_config g_s3_cfg;
+
+int ss_cli_s3_config(const char *cmd, const ss_config *cfg, const ss_s3_config **out, size_t *part_size) {
+    char err[1024];
+    if (ss_s3_credentials_load(&g_s3_cred, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "skyspool %s: %s\n", cmd, err);
+        return 1;
+    }
+    long long ps = ss_config_get_bytes(cfg, "s3-part-size");
+    if (ps < (long long)SS_S3_MIN_PART || ps > (long long)SS_S3_MAX_PART)
+        return ss_usage_error(cmd, "s3-part-size must be 256kb..512mb (AWS, R2, B2: at least 5mb), not %lld bytes", ps);
+    memset(&g_s3_cfg, 0, sizeof g_s3_cfg);
+    g_s3_cfg.endpoint = ss_config_get(cfg, "s3-endpoint");
+    g_s3_cfg.region = ss_config_get(cfg, "s3-region");
+    g_s3_cfg.path_style = ss_config_get_bool(cfg, "s3-path-style");
+    g_s3_cfg.storage_class = ss_config_get(cfg, "s3-storage-class");
+    g_s3_cfg.stall_ms = ss_config_get_ms(cfg, "s3-stall-timeout");
+    g_s3_cfg.cred = &g_s3_cred;
+    *out = &g_s3_cfg;
+    *part_size = (size_t)ps;
+    return 0;
 }
 
 int ss_cli_writer_opts(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_writer_opts *o) {
     o->out = ss_config_get(cfg, "out");
+    if (o->out && !strncmp(o->out, "s3://", 5)) {
+        int r = ss_cli_s3_config(cmd, cfg, &o->s3, &o->s3_part_size);
+        if (r != 0) return r;
+    }
     o->data_dir = ss_config_get(cfg, "data-dir");
     o->prefix = ss_config_get(cfg, "prefix");
     o->connect = connect_target;
@@ -206,7 +240,7 @@ int ss_cmd_write(int argc, char **argv) {
             }
             break;
         case O_TAKE_SHARD: wo.take_shard = 1; break;
-        default: rc = ss_usage_error("write", "unknown option"); goto out;
+        default: rc = ss_usage_error("write", "unknown or incomplete option '%s'", argv[optind - 1]); goto out;
         }
     }
     if (optind < argc) {
@@ -254,9 +288,8 @@ int ss_cmd_write(int argc, char **argv) {
     static volatile sig_atomic_t stop;
     stop = 0;
     ss_cli_stop_on_signals(&stop);
-    ss_redis_target *t = ss_cli_open_target("write", cfg);
+    ss_redis_target *t = ss_cli_open_target("write", cfg, &rc);
     if (!t) {
-        rc = 1;
         goto out;
     }
     wo.connect_ctx = t;
@@ -275,7 +308,7 @@ int ss_cmd_write(int argc, char **argv) {
         double secs = ss_mono_s() - t0;
         ss_writer_stats st;
         ss_writer_get_stats(w, &st);
-        rc = r != 0 ? ss_cmd_fail("write", "%s", ss_writer_errstr(w)) : 0;
+        rc = r != 0 ? ss_cmd_error("write", ss_writer_errclass(w), "%s", ss_writer_errstr(w)) : 0;
         ss_info("write",
                 "%s: %" PRIu64 " rows in %" PRIu64 " files (%" PRIu64 " bytes), %" PRIu64 " duplicates, %" PRIu64
                 " late, %" PRIu64 " recovered, %" PRIu64 " failed attempts in %.1f s (%.0f entries/s)",

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "archive/archive.h"
 #include "cli/cli.h"
+#include "writer/writer.h"
 
 typedef enum { V_STR, V_INT, V_BYTES, V_MS, V_DOUBLE, V_BOOL, V_RATIO } ss_vkind;
 
@@ -30,7 +32,7 @@ typedef struct {
     const char *help;
 } ss_key;
 
-/* Keep sorted by concern; `skyspool <cmd> --help` and docs/DESIGN.md refer to these keys. */
+/* Keep sorted by concern; `skyspool <cmd> --help` and the docs/design/ documents refer to these keys. */
 static const ss_key g_keys[] = {
     {"redis-url", "SKYSPOOL_REDIS_URL", NULL, V_STR,
      "redis://[user:password@]host:port[/db] or unix:///path; unset = private embedded redis-server"},
@@ -60,15 +62,22 @@ static const ss_key g_keys[] = {
     {"tls-insecure", "SKYSPOOL_TLS_INSECURE", "no", V_BOOL, "live sources: accept any wss:// certificate (tests only)"},
     {"connect-timeout", "SKYSPOOL_CONNECT_TIMEOUT", "10s", V_MS, "live sources: give up a connection attempt after this"},
     {"read-timeout", "SKYSPOOL_READ_TIMEOUT", "60s", V_MS, "live sources: reconnect after this long without data"},
+    {"source", "SKYSPOOL_SOURCE", NULL, V_STR, "ingest and run: where events come from when --source is not given (jetstream, firehose, file:PATH, ...)"},
     {"out", "SKYSPOOL_OUT", NULL, V_STR, "root of the Parquet archive"},
+    {"s3-endpoint", "SKYSPOOL_S3_ENDPOINT", NULL, V_STR, "--out s3://: the S3 API's URL (default https://s3.REGION.amazonaws.com)"},
+    {"s3-region", "SKYSPOOL_S3_REGION", "us-east-1", V_STR, "--out s3://: the bucket's region (SigV4 signs with it; R2: auto)"},
+    {"s3-path-style", "SKYSPOOL_S3_PATH_STYLE", "no", V_BOOL, "--out s3://: ENDPOINT/BUCKET/KEY URLs (MinIO, Ceph, s3rver) instead of BUCKET.HOST/KEY"},
+    {"s3-part-size", "SKYSPOOL_S3_PART_SIZE", "16mb", V_BYTES, "--out s3://: files above this go up as multipart uploads of parts this big (256kb-512mb; AWS, R2, B2 need >= 5mb)"},
+    {"s3-storage-class", "SKYSPOOL_S3_STORAGE_CLASS", NULL, V_STR, "--out s3://: x-amz-storage-class of new objects (e.g. STANDARD_IA)"},
+    {"s3-stall-timeout", "SKYSPOOL_S3_STALL_TIMEOUT", "60s", V_MS, "--out s3://: a request making no progress this long is retried"},
     {"codec", "SKYSPOOL_CODEC", "zstd", V_STR, "Parquet compression: zstd, snappy or none"},
-    {"zstd-level", "SKYSPOOL_ZSTD_LEVEL", "2", V_INT, "zstd level for Parquet pages"},
+    {"zstd-level", "SKYSPOOL_ZSTD_LEVEL", SS_XSTR(SS_AR_DEFAULT_ZSTD_LEVEL), V_INT, "zstd level for Parquet pages"},
     {"window", "SKYSPOOL_WINDOW", "5m", V_MS, "DataWriter window length (event time)"},
     {"grace", "SKYSPOOL_GRACE", "30s", V_MS, "how long past its end a window stays open"},
     {"dedup-horizon", "SKYSPOOL_DEDUP_HORIZON", "1h", V_MS, "event-time horizon of duplicate removal"},
     {"retry-max", "SKYSPOOL_RETRY_MAX", "5m", V_MS, "cap of the writer's retry backoff"},
     {"claim-idle", "SKYSPOOL_CLAIM_IDLE", "60s", V_MS, "reclaim entries of a consumer idle this long"},
-    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", "96mb", V_BYTES, "writer's in-memory budget of buffered entries"},
+    {"memory-budget", "SKYSPOOL_MEMORY_BUDGET", SS_XSTR(SS_WRITER_DEFAULT_MEMORY_BUDGET_MB) "mb", V_BYTES, "writer's in-memory budget of buffered entries"},
     {"metrics-listen", "SKYSPOOL_METRICS_LISTEN", NULL, V_STR, "host:port for the Prometheus /metrics endpoint"},
     {"metrics-textfile", "SKYSPOOL_METRICS_TEXTFILE", NULL, V_STR, "write the metrics to this node_exporter textfile at exit"},
     {"health-source-stall", "SKYSPOOL_HEALTH_SOURCE_STALL", "10m", V_MS, "/healthz: 503 after this long without an event"},

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -90,6 +91,7 @@ static int hoist_global_opts(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    opterr = 0; /* getopt stays quiet: each command reports a bad option once, in its own words */
     if (hoist_global_opts(argc, argv) != 0) return 2;
     if (argc >= 2 && argv[1][0] == '-' && argv[1][1] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "--version")) {
         fprintf(stderr, "skyspool: options but no command. Run 'skyspool --help' for the list.\n");

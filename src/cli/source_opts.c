@@ -1,6 +1,16 @@
 /* See source_opts.h. */
 #include "cli/source_opts.h"
 
+#include <string.h>
+
+#include "cli/cli_writer.h"
+
+int ss_cli_source_s3(const char *cmd, const ss_config *cfg, const char *spec, ss_source_opts *so) {
+    if (!spec || strncmp(spec, "archive:s3://", 13) != 0) return 0;
+    size_t part_size;
+    return ss_cli_s3_config(cmd, cfg, &so->s3, &part_size);
+}
+
 void ss_cli_source_opts(const ss_config *cfg, ss_source_opts *so) {
     so->zstd_dictionary = ss_config_get(cfg, "zstd-dictionary");
     so->wanted_collections = ss_config_get(cfg, "wanted-collections");

@@ -11,5 +11,8 @@
 
 /* Fills the live-source fields of so from cfg (after ss_config_load); leaves the others. */
 void ss_cli_source_opts(const ss_config *cfg, ss_source_opts *so);
+/* spec archive:s3://...: credentials and the s3-* settings into so->s3 (as for write --out
+ * s3://). Returns 0 (also for any other spec), or an exit status after printing. */
+int ss_cli_source_s3(const char *cmd, const ss_config *cfg, const char *spec, ss_source_opts *so);
 
 #endif

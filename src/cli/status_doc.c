@@ -19,6 +19,7 @@
 #include "buffer/status.h"
 #include "metrics/metrics.h"
 #include "writer/ledger.h"
+#include "util/clock.h"
 
 /* The last runs looked at for the latest commit: far more than the types x windows of an hour. */
 #define SS_STATUS_LEDGER_RUNS 500
@@ -108,10 +109,8 @@ static int recent_json(ss_ledger *l, int runs, ss_buf *b) {
     rc |= ss_buf_puts(b, ",\"live\":{\"source_lag_s\":");
     /* the source lag as the scrape computes it (cli_redis.c): now minus the newest event time */
     ss_metric *et = ss_metric_find("skyspool_source_event_timestamp_seconds", NULL);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     if (et && ss_metric_value(et) > 0)
-        rc |= ss_buf_printf(b, "%.3f", (double)tv.tv_sec + (double)tv.tv_usec / 1e6 - ss_metric_value(et));
+        rc |= ss_buf_printf(b, "%.3f", (double)ss_wall_us() / 1e6 - ss_metric_value(et));
     else rc |= ss_buf_puts(b, "null");
     rc |= gauge_json(b, "watermark_lag_s", "skyspool_writer_watermark_lag_seconds");
     rc |= gauge_json(b, "due_since", "skyspool_writer_due_since_timestamp_seconds");
@@ -124,8 +123,9 @@ int ss_cli_status_collect(ss_redis_target *t, const ss_config *cfg, int timeout_
                           size_t errlen) {
     /* as the read-only status user (on the embedded server every command has its own ACL
      * user, and ingest's or write's may not SCAN or HGETALL); with a URL, the URL's user */
-    redisContext *rx = ss_redis_target_connect_as(t, SS_ACL_STATUS, err, errlen);
-    if (!rx) return -1;
+    ss_err_class cls;
+    redisContext *rx = ss_redis_target_connect_as(t, SS_ACL_STATUS, err, errlen, &cls);
+    if (!rx) return ss_err_rc(cls);
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisSetTimeout(rx, tv); /* the scrape thread answers this: bounded per call */
     memset(s, 0, sizeof *s);
@@ -135,7 +135,7 @@ int ss_cli_status_collect(ss_redis_target *t, const ss_config *cfg, int timeout_
     redisFree(rx);
     if (rc != 0) {
         snprintf(err, errlen, "reading Redis failed: %s", lerr);
-        return -1;
+        return rc < 0 ? rc : -1; /* the class (util/err.h) */
     }
     char path[PATH_MAX];
     ledger_path(cfg, path, sizeof path);
@@ -151,10 +151,11 @@ int ss_cli_status_doc(ss_redis_target *t, const ss_config *cfg, int timeout_ms, 
     ss_status *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return ss_err_rc(SS_ERR_OOM);
     }
-    int rc = -1;
-    if (ss_cli_status_collect(t, cfg, timeout_ms, s, err, errlen) != 0) goto out;
+    int rc = ss_cli_status_collect(t, cfg, timeout_ms, s, err, errlen);
+    if (rc != 0) goto out;
+    rc = ss_err_rc(SS_ERR_OOM);
     char path[PATH_MAX], lerr[512];
     ss_ledger *l = NULL;
     if (runs > 0) {

@@ -21,12 +21,13 @@
 
 /* Appends the JSON document (one line, newline-terminated) to out. runs: how many recent runs
  * and failed attempts to add (0: none, the `status --json` document; capped at
- * SS_STATUS_DOC_MAX_RUNS). Returns 0, or -1 with err (Redis unreachable, out of memory). */
+ * SS_STATUS_DOC_MAX_RUNS). Returns 0, or -class (util/err.h) with err (Redis unreachable: io;
+ * refused: auth, permission; out of memory: oom). */
 int ss_cli_status_doc(ss_redis_target *t, const ss_config *cfg, int timeout_ms, int runs, ss_buf *out, char *err,
                       size_t errlen);
 
 /* The buffer status with the ledger's last commit (the data dir's ledger), for the text
- * screen. Returns 0, or -1 with err. */
+ * screen. Returns 0, or -class with err (as ss_cli_status_doc). */
 int ss_cli_status_collect(ss_redis_target *t, const ss_config *cfg, int timeout_ms, ss_status *s, char *err,
                           size_t errlen);
 

@@ -9,11 +9,17 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "util/progress.h"
 
+/* One line on stderr, around a progress line if one is shown (util/progress.h). */
 static void vreport(const char *cmd, const char *fmt, va_list ap) {
-    fprintf(stderr, "skyspool %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char line[2048];
+    int n = snprintf(line, sizeof line, "skyspool %s: ", cmd);
+    if (n > 0 && (size_t)n < sizeof line) n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof line - 1) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    if (!ss_progress_log_write(line, (size_t)n)) fwrite(line, 1, (size_t)n, stderr);
 }
 
 int ss_usage_error(const char *cmd, const char *fmt, ...) {
@@ -22,7 +28,7 @@ int ss_usage_error(const char *cmd, const char *fmt, ...) {
     vreport(cmd, fmt, ap);
     va_end(ap);
     fprintf(stderr, "Run 'skyspool %s --help' for usage.\n", cmd);
-    return 2;
+    return ss_exit_code(SS_ERR_USAGE);
 }
 
 int ss_cmd_fail(const char *cmd, const char *fmt, ...) {
@@ -30,7 +36,17 @@ int ss_cmd_fail(const char *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     vreport(cmd, fmt, ap);
     va_end(ap);
-    return 1;
+    return ss_exit_code(SS_ERR_IO);
+}
+
+void ss_cli_deprecated(const char *cmd, const char *old_flag, const char *new_flag) {
+    static const char *warned[8]; /* the old spellings warned about so far (few exist) */
+    size_t i;
+    for (i = 0; i < sizeof warned / sizeof warned[0] && warned[i]; i++)
+        if (!strcmp(warned[i], old_flag)) return;
+    if (i < sizeof warned / sizeof warned[0]) warned[i] = old_flag;
+    fprintf(stderr, "skyspool %s: warning: %s is deprecated, use %s (the old spelling will go away)\n", cmd, old_flag,
+            new_flag);
 }
 
 int ss_parse_i64(const char *s, long long min, long long max, long long *out) {

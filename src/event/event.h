@@ -134,7 +134,7 @@ int ss_event_dedup_parse(const char *hex, size_t n, uint8_t out[16]);
 /* The "meta" string a buffered event is filed under: the dedup key in hex, one space, then
  * time_us in decimal ("0f3a...9c 1754524800000278"). It is the field name of the event's
  * one field-value pair in its stream entry, so a reader gets both without decoding the
- * JSON, and Redis handles one pair per entry (see "Stream entries" in docs/DESIGN.md). */
+ * JSON, and Redis handles one pair per entry (see "Stream entries" in docs/design/buffer.md). */
 #define SS_EVENT_META_MAX (SS_DEDUP_HEX_LEN + 1 + 20)
 /* Writes the meta string (no NUL) into out; returns its length. */
 size_t ss_event_meta_format(const uint8_t key[16], int64_t time_us, char out[SS_EVENT_META_MAX]);

@@ -70,7 +70,7 @@ ss_frames_writer *ss_frames_writer_open(const char *path, int zstd, char *err, s
     } else {
         w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (w->fd < 0) {
-            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            snprintf(err, errlen, "cannot create (%s): %s", strerror(errno), path);
             free(w);
             return NULL;
         }
@@ -179,7 +179,7 @@ static int reader_start(ss_frames_reader *r, char *err, size_t errlen) {
         r->fd = STDIN_FILENO;
     } else {
         r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-        if (r->fd < 0) return snprintf(err, errlen, "cannot open %s: %s", r->path, strerror(errno)), -1;
+        if (r->fd < 0) return snprintf(err, errlen, "cannot open (%s): %s", strerror(errno), r->path), -1;
     }
     r->start = r->end = 0, r->pos = 0, r->eof = 0, r->sniffed = 0, r->zst = 0;
     r->raw_eof = 0, r->zret = 0, r->in = (ZSTD_inBuffer){r->zin, 0, 0};
@@ -212,14 +212,14 @@ ss_frames_reader *ss_frames_reader_open(const char *path, size_t max_frame, char
 static ssize_t produce(ss_frames_reader *r, uint8_t *p, size_t n) {
     if (!r->zst) {
         ssize_t k = read_full(r->fd, p, n);
-        if (k < 0) return rfail(r, SS_FRAMES_IO, "read %s: %s", r->path, strerror(errno)), -1;
+        if (k < 0) return rfail(r, SS_FRAMES_IO, "read (%s): %s", strerror(errno), r->path), -1;
         return k;
     }
     ZSTD_outBuffer out = {p, n, 0};
     while (out.pos == 0) {
         if (r->in.pos == r->in.size && !r->raw_eof) {
             ssize_t k = read_full(r->fd, r->zin, ZSTD_DStreamInSize());
-            if (k < 0) return rfail(r, SS_FRAMES_IO, "read %s: %s", r->path, strerror(errno)), -1;
+            if (k < 0) return rfail(r, SS_FRAMES_IO, "read (%s): %s", strerror(errno), r->path), -1;
             if (k == 0) r->raw_eof = 1;
             r->in = (ZSTD_inBuffer){r->zin, (size_t)k, 0};
         }
@@ -241,7 +241,7 @@ static int sniff(ss_frames_reader *r) {
     size_t got = 0;
     while (got < 4) {
         ssize_t k = read_full(r->fd, head + got, 4 - got);
-        if (k < 0) return rfail(r, SS_FRAMES_IO, "read %s: %s", r->path, strerror(errno));
+        if (k < 0) return rfail(r, SS_FRAMES_IO, "read (%s): %s", strerror(errno), r->path);
         if (k == 0) break;
         got += (size_t)k;
     }

@@ -300,7 +300,7 @@ int ss_metrics_write_textfile(const char *path, char *err, size_t errlen) {
     ss_buf_free(&b);
     if (rc != 0) {
         unlink(tmp);
-        snprintf(err, errlen, "cannot write metrics textfile %s: %s", path, strerror(saved));
+        snprintf(err, errlen, "cannot write metrics textfile (%s): %s", strerror(saved), path);
         return -1;
     }
     /* the rename durable too: node_exporter must never read a half file, nor none after a crash */

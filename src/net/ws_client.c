@@ -14,14 +14,27 @@
  *
  * Waiting: lws_service() sleeps until socket activity or the next scheduled lws event
  * (its timeout argument only distinguishes "don't block" (< 0) from "block" since lws
- * 3.2), so next() schedules a wake-up event for its own deadline before servicing. */
+ * 3.2), so next() schedules a wake-up event for its own deadline before servicing.
+ *
+ * Why an attempt failed: lws 4.1 says only "Unable to connect" (refused, unreachable), or
+ * returns no wsi at all (the name did not resolve), and keeps errno to itself. The log line
+ * must say why, so after such a failure diagnose() asks the system once more: a lookup of
+ * the name, then one non-blocking TCP connect to its first address, bounded by
+ * SS_WS_DIAGNOSE_MS; the answer (a resolver error, ECONNREFUSED, a timeout) goes into the
+ * line with host:port. TLS and the upgrade's HTTP status are ours, so they say why already. */
 #include "net/ws_client.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "net/ws_frame.h"
 #include "net/ws_tls.h"
@@ -140,6 +153,41 @@ static int queue_full(const ss_ws_client *c) {
 
 /* ---- connection lifecycle --------------------------------------------------------- */
 
+#define SS_WS_DIAGNOSE_MS 1000 /* the longest diagnose() waits for its TCP connect */
+
+/* Why can host:port not be reached? Writes a short cause ("DNS: Name or service not known",
+ * "TCP: Connection refused", ...) into out. */
+static void diagnose(const char *host, int port, char *out, size_t outlen) {
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int g = getaddrinfo(host, ps, &hints, &ai);
+    if (g != 0) {
+        snprintf(out, outlen, "DNS: cannot resolve '%s': %s", host, g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+        return;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    int e = 0;
+    if (fd < 0) {
+        e = errno;
+    } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        e = errno;
+        if (e == EINPROGRESS) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int r = poll(&pf, 1, SS_WS_DIAGNOSE_MS);
+            socklen_t sl = sizeof e;
+            if (r == 0) e = ETIMEDOUT;
+            else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0) e = errno;
+        }
+    }
+    if (fd >= 0) close(fd);
+    freeaddrinfo(ai);
+    if (e) snprintf(out, outlen, "TCP: %s", strerror(e));
+    else snprintf(out, outlen, "TCP connects now; the attempt failed (lws)");
+}
+
 static void schedule_retry(ss_ws_client *c, const char *why) {
     char conceal;
     uint32_t ms = lws_retry_get_delay_ms(c->ctx, &c->policy, &c->retry, &conceal);
@@ -214,7 +262,10 @@ static void start_connect(ss_ws_client *c) {
     struct lws *w = lws_client_connect_via_info(&ci);
     if (c->state != ST_CONNECTING) return; /* failed synchronously; already handled */
     if (!w) {
-        connection_gone(c, "connection attempt failed");
+        char cause[300], why[600];
+        diagnose(c->url.host, c->url.port, cause, sizeof cause);
+        snprintf(why, sizeof why, "cannot connect to %s:%d: %s", c->url.host, c->url.port, cause);
+        connection_gone(c, why);
         return;
     }
     if (!c->wsi) c->wsi = w;
@@ -237,9 +288,7 @@ static int enqueue(ss_ws_client *c, const void *p, size_t n, size_t full, int bi
     m->truncated = full > n;
     m->conn_id = c->conn_id;
     m->first = c->conn_delivered == 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    m->recv_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    m->recv_us = ss_wall_us();
     memcpy(m->data, p, n);
     m->data[n] = 0;
     if (queue_push(c, m) < 0) {
@@ -481,8 +530,9 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (is_current(c, wsi)) {
-            char why[600];
-            snprintf(why, sizeof why, "cannot connect to %s:%d: %.200s", c->url.host, c->url.port,
+            char why[1024], cause[300];
+            diagnose(c->url.host, c->url.port, cause, sizeof cause);
+            snprintf(why, sizeof why, "cannot connect to %s:%d: %s (lws: %.200s)", c->url.host, c->url.port, cause,
                      in ? (const char *)in : "unknown error");
             connection_gone(c, why);
         }
@@ -576,7 +626,15 @@ fail:
     return NULL;
 }
 
-static void wake_cb(lws_sorted_usec_list_t *sul) { (void)sul; }
+/* Run by lws when the wake-up is due. lws runs due timers before poll() computes its timeout,
+ * so a wake-up that became due in between (a process descheduled for longer than the wait, on
+ * a loaded box) would leave poll() to block until lws's next own timer, seconds away. Re-armed
+ * a few ms out, it bounds that poll(); lws_service() returns after one poll, and the loop then
+ * schedules the next real wake-up. */
+static void wake_cb(lws_sorted_usec_list_t *sul) {
+    ss_ws_client *c = lws_container_of(sul, ss_ws_client, wake);
+    lws_sul_schedule(c->ctx, 0, &c->wake, wake_cb, 5 * 1000);
+}
 
 static void maybe_resume(ss_ws_client *c) {
     if (c->paused && c->wsi && c->count <= c->o.queue_max_msgs / 2 && c->qbytes <= c->o.queue_max_bytes / 2) {
@@ -646,9 +704,8 @@ int ss_ws_client_next(ss_ws_client *c, ss_ws_msg *msg, int timeout_ms) {
             if (stall_at < wake) wake = stall_at;
         }
         int64_t delay = wake - ss_ws_now_us();
-        /* A wake-up that is already ripe when lws_service starts is run and removed
-         * before poll() computes its timeout, which then falls back to lws's next own
-         * timer (up to ~30 s away). So short waits poll without blocking instead. */
+        /* Short waits poll without blocking; a longer one whose wake-up turns due before
+         * poll() re-arms itself (wake_cb), so poll() never sleeps past it by more than 5 ms. */
         int nonblock = delay <= 2000;
         if (!nonblock) lws_sul_schedule(c->ctx, 0, &c->wake, wake_cb, delay);
         if (lws_service(c->ctx, nonblock ? -1 : 0) < 0) {

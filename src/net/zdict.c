@@ -22,7 +22,7 @@ struct ss_zdict {
 ss_zdict *ss_zdict_open(const char *path, int level, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open zstd dictionary %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open zstd dictionary (%s): %s", strerror(errno), path);
         return NULL;
     }
     ss_zdict *z = calloc(1, sizeof *z);

@@ -4,8 +4,8 @@
  * a growable byte buffer with a sticky out-of-memory flag (so hot paths append without
  * checking every call), the Thrift compact protocol writer used for page headers and
  * the footer, the RLE/bit-packed hybrid used for levels and dictionary indices,
- * DELTA_BINARY_PACKED, UTF-8 validation with U+FFFD replacement, and the truncation of
- * string statistics. */
+ * DELTA_BINARY_PACKED, UTF-8 validation with U+FFFD replacement, the truncation of
+ * string statistics, and the split-block bloom filter with its xxHash64. */
 #ifndef SS_PQ_INTERNAL_H
 #define SS_PQ_INTERNAL_H
 
@@ -16,6 +16,18 @@
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the Parquet writer stores PLAIN values with memcpy and needs a little-endian host"
 #endif
+
+/* Unaligned little-endian loads (the host is little-endian, above). */
+static inline uint64_t ss_pq_load64(const uint8_t *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+static inline uint32_t ss_pq_load32(const uint8_t *p) {
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
 
 /* ---- byte buffer ------------------------------------------------------------------ */
 typedef struct {
@@ -92,5 +104,16 @@ size_t ss_pq_trunc_min(const uint8_t *s, size_t n, size_t bound);
 /* Writes into out (>= bound bytes) a value of at most `bound` bytes that is >= s and
  * valid UTF-8 when s is; returns its length, or 0 when no such value exists. */
 size_t ss_pq_trunc_max(const uint8_t *s, size_t n, size_t bound, uint8_t *out);
+
+/* ---- split-block bloom filters (bloom.c) ------------------------------------------------ */
+#define SS_PQ_BLOOM_MIN_BYTES 32u          /* one block of 8 x 32-bit words */
+#define SS_PQ_BLOOM_MAX_BYTES (128u << 20) /* hard cap on bloom_max_bytes (the spec's readers' limit) */
+/* xxHash64 (XXH64) of n bytes; the spec hashes values with seed 0. */
+uint64_t ss_pq_xxh64(const void *data, size_t n, uint64_t seed);
+/* Filter size in bytes for ndv distinct values at false-positive rate fpp (the spec's
+ * formula, a power of two in SS_PQ_BLOOM_MIN_BYTES..max_bytes). */
+size_t ss_pq_bloom_bytes(uint64_t ndv, double fpp, size_t max_bytes);
+void ss_pq_bloom_insert(uint8_t *bits, size_t nbytes, uint64_t hash);
+int ss_pq_bloom_check(const uint8_t *bits, size_t nbytes, uint64_t hash); /* 1: maybe present */
 
 #endif

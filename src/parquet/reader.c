@@ -704,9 +704,9 @@ ss_pq_reader *ss_pq_reader_open(const char *path) {
     ss_pq_reader *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->fd = open(path ? path : "", O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) return fail(r, "open %s: %s", path ? path : "", strerror(errno)), r;
+    if (r->fd < 0) return fail(r, "open (%s): %s", strerror(errno), path ? path : ""), r;
     struct stat st;
-    if (fstat(r->fd, &st) != 0) return fail(r, "stat %s: %s", path, strerror(errno)), r;
+    if (fstat(r->fd, &st) != 0) return fail(r, "stat (%s): %s", strerror(errno), path), r;
     if (!S_ISREG(st.st_mode)) return fail(r, "%s: not a regular file", path), r;
     r->size = (uint64_t)st.st_size;
     return open_common(r);

@@ -4,7 +4,8 @@
  * as one byte each, values already in their PLAIN form (or, while a string column is
  * dictionary-encoded, as 32-bit dictionary indices). When a page's estimated size
  * reaches page_bytes it is encoded (levels and indices with the RLE/bit-packed hybrid),
- * compressed and appended, header first, to the column's chunk buffer. Pages are only
+ * compressed (zstd's window spanning the whole page) and appended, header first, to the
+ * column's chunk buffer. Pages are only
  * cut between rows, so a list never straddles two pages. When the row group reaches
  * row_group_rows or row_group_bytes, each column's chunk is written out in turn:
  * the dictionary page (known only now, which is why data pages wait in memory), then
@@ -22,6 +23,15 @@
  * minimum becomes a prefix, the maximum a prefix whose last code point is incremented,
  * both flagged inexact (is_*_value_exact = false), so pruning stays correct and the
  * footer stays small.
+ *
+ * Bloom filters: a column declared .bloom collects the xxHash64 of its values while the
+ * row group fills (in dictionary mode only of new dictionary entries, so the count stays
+ * near the distinct count; 8 bytes per value at most). When the row group is flushed the
+ * hashes are sorted and deduplicated, which gives the exact distinct count the spec's
+ * sizing formula needs, and the filter is built and written after the row group's column
+ * chunks (arrow-rs's default placement). That is why a row group is flushed in two passes:
+ * every chunk's pages first, then the filters, then the ColumnChunk metadata, which must
+ * carry the filters' offsets.
  *
  * With delta_int64, INT64/TIMESTAMP pages are DELTA_BINARY_PACKED instead of PLAIN
  * (opt-in: it shrinks sorted columns such as time_us but not random ones).
@@ -96,11 +106,20 @@ typedef struct {
     int has_minmax;
     int64_t imin, imax;
     ss_pqbuf smin, smax;
+
+    /* bloom filter of the open chunk: xxHash64 of values (u64 each) */
+    int bloom;
+    ss_pqbuf hashes;
+    /* where the chunk went, between the two passes of flush_row_group */
+    uint64_t m_start, m_data_off, m_unc, m_comp, m_bloom_off;
+    uint32_t m_bloom_len;
+    int m_has_dict;
 } pq_col;
 
 struct ss_pq_writer {
     int fd;
     int err;
+    int sys_errno; /* the errno of the failed system call behind err (0: none failed) */
     char errstr[256];
     char *path;
     pq_col *cols;
@@ -118,6 +137,7 @@ struct ss_pq_writer {
 
     ss_pqbuf body, cbuf, fix; /* page body, compressed body, repaired UTF-8 */
     ss_pqbuf hdr;
+    ss_pqbuf bloom; /* the filter being built */
     ZSTD_CCtx *zc;
     ss_pq_stats st;
 };
@@ -135,8 +155,19 @@ __attribute__((format(printf, 2, 3))) static int fail(ss_pq_writer *w, const cha
 
 static int oom(ss_pq_writer *w) { return fail(w, "out of memory"); }
 
+/* A failed system call (write, open, fsync, close) on the file: its errno is kept beside the
+ * message, so that a caller tells a full disk from a read-only one without reading words.
+ * The message puts the cause before the path (DEVELOPERS.md). */
+static int sys_fail(ss_pq_writer *w, int e, const char *call) {
+    if (w->err) return -1;
+    fail(w, "%s (%s): %s", call, strerror(e), w->path);
+    w->sys_errno = e;
+    return -1;
+}
+
 int ss_pq_err(const ss_pq_writer *w) { return w ? w->err : 1; }
 const char *ss_pq_errstr(const ss_pq_writer *w) { return w ? w->errstr : "no writer"; }
+int ss_pq_sys_errno(const ss_pq_writer *w) { return w ? w->sys_errno : 0; }
 
 /* ---- file output --------------------------------------------------------------------- */
 static int write_all(ss_pq_writer *w, const void *p, size_t n) {
@@ -145,7 +176,7 @@ static int write_all(ss_pq_writer *w, const void *p, size_t n) {
         ssize_t r = write(w->fd, q, n);
         if (r < 0) {
             if (errno == EINTR) continue;
-            return fail(w, "write %s: %s", w->path, strerror(errno));
+            return sys_fail(w, errno, "write");
         }
         q += r;
         n -= (size_t)r;
@@ -209,6 +240,17 @@ static void put_bools(ss_pqbuf *b, const uint8_t *v, size_t n) {
     b->len += (n + 7) / 8;
 }
 
+/* Buffers that grew past this are freed once their page is done, instead of keeping their
+ * capacity for the file's lifetime: the page body and the compressed body are per file and a
+ * page's values per column, each up to page_bytes (4 MiB in the archive), and a writer with a
+ * window's parts of every type open held them all (`run` at 20,000 events/s peaked at 325 MB
+ * RSS, against 252 MB with 1 MiB pages). Freed at most once per big page, which is rare. */
+#define SS_PQ_KEEP_BUF_BYTES (1u << 20)
+
+static void release_big(ss_pqbuf *b) {
+    if (b->cap > SS_PQ_KEEP_BUF_BYTES && !b->oom) ss_pqbuf_free(b);
+}
+
 /* Encodes, compresses and appends the open page of c to its chunk, then resets the page. */
 static int finish_page(ss_pq_writer *w, pq_col *c) {
     /* appends never fail loudly; a failed one is caught here, before the page is used */
@@ -265,6 +307,9 @@ static int finish_page(ss_pq_writer *w, pq_col *c) {
     else c->used_plain = 1;
     c->def.len = c->rep.len = c->vals.len = 0;
     c->page_levels = c->page_nonnull = c->page_max_idx = 0;
+    release_big(&c->vals);
+    release_big(b);
+    release_big(&w->cbuf);
     return 0;
 }
 
@@ -313,16 +358,6 @@ static inline void stat_string(pq_col *c, const uint8_t *s, size_t n) {
 }
 
 /* ---- dictionary ------------------------------------------------------------------------ */
-static inline uint64_t load64(const uint8_t *p) {
-    uint64_t x;
-    memcpy(&x, p, 8);
-    return x;
-}
-static inline uint64_t load32(const uint8_t *p) {
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return x;
-}
 
 /* A fast 64-bit hash for dictionary strings; the tail is read with overlapping loads
  * rather than a variable-length copy (which stalls on store forwarding). */
@@ -332,13 +367,13 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n) {
     const uint8_t *end = p + n;
     if (n >= 8) {
         while (end - p > 8) {
-            h = (h ^ (load64(p) * k2)) * k1;
+            h = (h ^ (ss_pq_load64(p) * k2)) * k1;
             h ^= h >> 29;
             p += 8;
         }
-        x = load64(end - 8);
+        x = ss_pq_load64(end - 8);
     } else if (n >= 4) {
-        x = load32(p) | load32(end - 4) << 32;
+        x = (uint64_t)ss_pq_load32(p) | (uint64_t)ss_pq_load32(end - 4) << 32;
     } else if (n > 0) {
         x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)end[-1] << 16;
     } else {
@@ -349,6 +384,12 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n) {
     h *= k2;
     h ^= h >> 29;
     return h;
+}
+
+/* Records a value for the chunk's bloom filter: the xxHash64 of its PLAIN bytes. */
+static inline void bloom_add(pq_col *c, const void *p, size_t n) {
+    uint64_t h = ss_pq_xxh64(p, n, 0);
+    ss_pqbuf_put(&c->hashes, &h, 8);
 }
 
 static int dict_rehash(pq_col *c, uint32_t nslots) {
@@ -392,6 +433,7 @@ static int64_t dict_index(pq_col *c, const uint8_t *s, size_t n) {
     c->slots[j].hash = h;
     c->slots[j].idx1 = idx + 1;
     stat_string(c, s, n);
+    if (c->bloom) bloom_add(c, s, n);
     if ((uint64_t)c->dict_n * 2 > c->nslots && dict_rehash(c, c->nslots * 2)) return -1;
     return idx;
 }
@@ -438,7 +480,9 @@ static int add_string(ss_pq_writer *w, pq_col *c, const char *str, size_t n) {
         ss_pqbuf_u32le(&c->vals, (uint32_t)n);
         ss_pqbuf_put(&c->vals, s, n);
         stat_string(c, s, n);
+        if (c->bloom) bloom_add(c, s, n);
     }
+    if (c->hashes.oom) return oom(w);
     c->page_nonnull++;
     if (c->vals.len > SS_PQ_MAX_PAGE_BODY)
         return fail(w, "column %s: more than %u bytes of values in one page", c->name, SS_PQ_MAX_PAGE_BODY);
@@ -507,6 +551,8 @@ int ss_pq_set_int32(ss_pq_writer *w, size_t col, int32_t v) {
     ss_pqbuf_put(&c->vals, &v, 4);
     c->page_nonnull++;
     stat_int(c, v);
+    if (c->bloom) bloom_add(c, &v, 4);
+    if (c->hashes.oom) return oom(w);
     c->set = 1;
     return 0;
 }
@@ -521,6 +567,8 @@ int ss_pq_set_int64(ss_pq_writer *w, size_t col, int64_t v) {
     ss_pqbuf_put(&c->vals, &v, 8);
     c->page_nonnull++;
     stat_int(c, v);
+    if (c->bloom) bloom_add(c, &v, 8);
+    if (c->hashes.oom) return oom(w);
     if (c->sort_check) {
         if (c->sort_any && v < c->sort_last) c->sort_ok = 0;
         c->sort_last = v;
@@ -616,8 +664,8 @@ static void put_encodings(ss_tc *t, const pq_col *c) {
     for (size_t i = 0; i < n; i++) ss_tc_elem_i32(t, e[i]);
 }
 
-/* Writes c's chunk (dictionary page, data pages) and appends its ColumnChunk to t. */
-static int write_chunk(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, uint64_t *rg_comp) {
+/* Pass 1: writes c's chunk (dictionary page, data pages) and remembers where it went. */
+static int write_chunk_data(ss_pq_writer *w, pq_col *c) {
     if (finish_page(w, c)) return -1;
     if (c->smin.oom || c->smax.oom) return oom(w);
     uint64_t start = w->offset, unc = c->chunk_uncompressed, comp = c->pages.len;
@@ -646,35 +694,104 @@ static int write_chunk(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, u
     }
     uint64_t data_off = w->offset;
     if (write_all(w, c->pages.p, c->pages.len)) return -1;
+    c->m_start = start;
+    c->m_data_off = data_off;
+    c->m_unc = unc;
+    c->m_comp = comp;
+    c->m_has_dict = has_dict;
+    c->m_bloom_len = 0;
+    return 0;
+}
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return (x > y) - (x < y);
+}
+
+/* Pass 2: builds c's bloom filter from the chunk's value hashes and writes it (header,
+ * then the bitset). A chunk without values gets none. */
+static int write_bloom(ss_pq_writer *w, pq_col *c) {
+    size_t n = c->hashes.len / 8;
+    if (!c->bloom || n == 0) return 0;
+    qsort(c->hashes.p, n, 8, cmp_u64);
+    size_t ndv = 1;
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(c->hashes.p + 8 * i, c->hashes.p + 8 * (i - 1), 8)) ndv++;
+    size_t nbytes = ss_pq_bloom_bytes(ndv, w->opt.bloom_fpp, w->opt.bloom_max_bytes);
+    ss_pqbuf *b = &w->bloom;
+    b->len = 0;
+    ss_tc t;
+    ss_tc_init(&t, b);
+    ss_tc_i32(&t, 1, (int32_t)nbytes); /* BloomFilterHeader.numBytes */
+    ss_tc_struct_begin(&t, 2);         /* algorithm: BLOCK */
+    ss_tc_struct_begin(&t, 1);
+    ss_tc_struct_end(&t);
+    ss_tc_struct_end(&t);
+    ss_tc_struct_begin(&t, 3); /* hash: XXHASH */
+    ss_tc_struct_begin(&t, 1);
+    ss_tc_struct_end(&t);
+    ss_tc_struct_end(&t);
+    ss_tc_struct_begin(&t, 4); /* compression: UNCOMPRESSED */
+    ss_tc_struct_begin(&t, 1);
+    ss_tc_struct_end(&t);
+    ss_tc_struct_end(&t);
+    ss_pqbuf_byte(b, 0);
+    size_t hlen = b->len;
+    if (ss_pqbuf_reserve(b, nbytes)) return oom(w);
+    memset(b->p + hlen, 0, nbytes);
+    b->len += nbytes;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h;
+        memcpy(&h, c->hashes.p + 8 * i, 8);
+        ss_pq_bloom_insert(b->p + hlen, nbytes, h);
+    }
+    if (b->oom || b->len > INT32_MAX) return oom(w);
+    c->m_bloom_off = w->offset;
+    c->m_bloom_len = (uint32_t)b->len;
+    if (write_all(w, b->p, b->len)) return -1;
+    w->st.bloom_filters++;
+    w->st.bloom_bytes += b->len;
+    return 0;
+}
+
+/* Pass 3: appends c's ColumnChunk to t and resets the chunk. */
+static void put_chunk_meta(ss_pq_writer *w, pq_col *c, ss_tc *t, uint64_t *rg_unc, uint64_t *rg_comp) {
     ss_tc_elem_struct_begin(t); /* ColumnChunk */
-    ss_tc_i64(t, 2, (int64_t)start);
+    ss_tc_i64(t, 2, (int64_t)c->m_start);
     ss_tc_struct_begin(t, 3); /* ColumnMetaData */
     ss_tc_i32(t, 1, c->phys);
     put_encodings(t, c);
     put_path(t, c);
     ss_tc_i32(t, 4, codec_id(w->opt.codec));
     ss_tc_i64(t, 5, (int64_t)c->chunk_levels);
-    ss_tc_i64(t, 6, (int64_t)unc);
-    ss_tc_i64(t, 7, (int64_t)comp);
-    ss_tc_i64(t, 9, (int64_t)data_off);
-    if (has_dict) ss_tc_i64(t, 11, (int64_t)start);
+    ss_tc_i64(t, 6, (int64_t)c->m_unc);
+    ss_tc_i64(t, 7, (int64_t)c->m_comp);
+    ss_tc_i64(t, 9, (int64_t)c->m_data_off);
+    if (c->m_has_dict) ss_tc_i64(t, 11, (int64_t)c->m_start);
     put_statistics(t, c);
+    if (c->m_bloom_len) {
+        ss_tc_i64(t, 14, (int64_t)c->m_bloom_off); /* bloom_filter_offset */
+        ss_tc_i32(t, 15, (int32_t)c->m_bloom_len); /* bloom_filter_length, header included */
+    }
     ss_tc_struct_end(t);
     ss_tc_struct_end(t);
-    *rg_unc += unc;
-    *rg_comp += comp;
+    *rg_unc += c->m_unc;
+    *rg_comp += c->m_comp;
 
     if (c->fell_back) w->st.dict_fallbacks++;
-    /* reset the chunk */
-    c->pages.len = 0;
+    /* reset the chunk; the chunk buffers are released, not kept for the next row group, so
+     * that a writer between row groups holds only its page buffers (a caller with many open
+     * writers counts on that) */
+    ss_pqbuf_free(&c->pages);
+    ss_pqbuf_free(&c->hashes);
     c->chunk_levels = c->chunk_uncompressed = 0;
     c->used_dict = c->used_plain = c->used_delta = c->fell_back = 0;
     c->dict_mode = c->want_dict;
     dict_reset(c);
     c->nulls = 0;
     c->has_minmax = 0;
-    return 0;
 }
 
 static int flush_row_group(ss_pq_writer *w) {
@@ -682,17 +799,20 @@ static int flush_row_group(ss_pq_writer *w) {
     ss_tc t;
     ss_tc_init(&t, &w->rowgroups);
     uint64_t first = w->offset, unc = 0, comp = 0;
-    /* the sorting_columns claim, decided before write_chunk resets the chunk's null count */
+    /* the sorting_columns claim, decided before put_chunk_meta resets the chunk's null count */
     uint32_t nsorted = 0;
     for (size_t i = 0; i < w->ncols; i++) {
         pq_col *c = &w->cols[i];
         c->sort_any = c->sort_check && c->sort_ok && c->nulls == 0; /* reused: "claim it" */
         nsorted += (uint32_t)c->sort_any;
     }
+    for (size_t i = 0; i < w->ncols; i++)
+        if (write_chunk_data(w, &w->cols[i])) return -1;
+    for (size_t i = 0; i < w->ncols; i++)
+        if (write_bloom(w, &w->cols[i])) return -1;
     ss_tc_elem_struct_begin(&t); /* RowGroup */
     ss_tc_list_begin(&t, 1, SS_TC_STRUCT, w->ncols);
-    for (size_t i = 0; i < w->ncols; i++)
-        if (write_chunk(w, &w->cols[i], &t, &unc, &comp)) return -1;
+    for (size_t i = 0; i < w->ncols; i++) put_chunk_meta(w, &w->cols[i], &t, &unc, &comp);
     ss_tc_i64(&t, 2, (int64_t)unc);
     ss_tc_i64(&t, 3, (int64_t)w->rg_rows);
     if (nsorted) { /* list<SortingColumn{1: column_idx, 2: descending, 3: nulls_first}> */
@@ -720,6 +840,15 @@ static int flush_row_group(ss_pq_writer *w) {
     w->rg_rows = 0;
     return 0;
 }
+
+int ss_pq_flush(ss_pq_writer *w) {
+    if (!w || w->err) return -1;
+    for (size_t i = 0; i < w->ncols; i++)
+        if (w->cols[i].set) return fail(w, "ss_pq_flush: inside a row (call ss_pq_end_row first)");
+    return flush_row_group(w);
+}
+
+uint64_t ss_pq_row_groups(const ss_pq_writer *w) { return w ? w->st.row_groups : 0; }
 
 static size_t buffered_bytes(const ss_pq_writer *w) {
     size_t n = 0;
@@ -784,6 +913,10 @@ static int check_options(ss_pq_writer *w, const ss_pq_options *o) {
     if (o->page_bytes < 1 || o->page_bytes > SS_PQ_MAX_PAGE_BYTES)
         return fail(w, "page_bytes must be 1..%u", SS_PQ_MAX_PAGE_BYTES);
     if (o->dict_max_bytes > SS_PQ_MAX_PAGE_BYTES) return fail(w, "dict_max_bytes must be at most %u", SS_PQ_MAX_PAGE_BYTES);
+    /* 0 means the default, for callers that fill the options themselves */
+    if (o->bloom_fpp != 0.0 && !(o->bloom_fpp > 0.0 && o->bloom_fpp < 1.0)) return fail(w, "bloom_fpp must be in (0, 1)");
+    if (o->bloom_max_bytes && (o->bloom_max_bytes < SS_PQ_BLOOM_MIN_BYTES || o->bloom_max_bytes > SS_PQ_BLOOM_MAX_BYTES))
+        return fail(w, "bloom_max_bytes must be %u..%u", SS_PQ_BLOOM_MIN_BYTES, SS_PQ_BLOOM_MAX_BYTES);
     if (o->nsorted > SS_PQ_MAX_COLUMNS) return fail(w, "at most %d sorted columns", SS_PQ_MAX_COLUMNS);
     if (o->nkv > SS_PQ_MAX_KV) return fail(w, "at most %d key/value metadata entries", SS_PQ_MAX_KV);
     for (size_t i = 0; i < o->nkv; i++)
@@ -819,6 +952,9 @@ static int setup_columns(ss_pq_writer *w, const ss_pq_column *cols, size_t ncols
         default: return fail(w, "column %s: unknown type %d", d->name, (int)d->type);
         }
         c->want_dict = d->dictionary && c->phys == PT_BYTE_ARRAY;
+        if (d->bloom && (d->type == SS_PQ_BOOLEAN || d->type == SS_PQ_STRING_LIST))
+            return fail(w, "column %s: bloom filters are for STRING, INT32 and INT64 columns", d->name);
+        c->bloom = d->bloom ? 1 : 0;
         c->sort_check = 0;
         for (size_t k = 0; k < w->opt.nsorted; k++)
             if (w->opt.sorted && w->opt.sorted[k] && !strcmp(w->opt.sorted[k], d->name) &&
@@ -846,6 +982,8 @@ ss_pq_writer *ss_pq_open(const char *path, const ss_pq_column *cols, size_t ncol
         opt = &defaults;
     }
     w->opt = *opt;
+    if (w->opt.bloom_fpp == 0.0) w->opt.bloom_fpp = 0.01;
+    if (w->opt.bloom_max_bytes == 0) w->opt.bloom_max_bytes = 1u << 20;
     w->opt.kv = NULL;
     w->opt.nkv = 0;
     if (!(w->path = xstrdup(path ? path : ""))) {
@@ -867,10 +1005,22 @@ ss_pq_writer *ss_pq_open(const char *path, const ss_pq_column *cols, size_t ncol
         if (!(w->zc = ZSTD_createCCtx())) return oom(w), w;
         size_t r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, opt->zstd_level);
         if (ZSTD_isError(r)) return fail(w, "zstd: %s", ZSTD_getErrorName(r)), w;
+        /* A page is compressed on its own, so a match can only point back within it: the
+         * window should cover the whole page. Low levels default to a 512 KiB-1 MiB window,
+         * which on multi-MiB pages of JSON loses the repeats further back (measured on the
+         * archive's record column in 4 MiB pages at level 2: 4 % smaller with a 4 MiB window
+         * than with the default 1 MiB, same CPU). The frame carries its content size, so a
+         * reader needs no more memory. */
+        int wlog = 10;
+        while (wlog < 27 && ((size_t)1 << wlog) < opt->page_bytes) wlog++;
+        if (wlog > 20) { /* pages up to 1 MiB keep each level's default (512 KiB at level 1) */
+            r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_windowLog, wlog);
+            if (ZSTD_isError(r)) return fail(w, "zstd: %s", ZSTD_getErrorName(r)), w;
+        }
     }
     if (!path || !path[0]) return fail(w, "no output path"), w;
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) return fail(w, "open %s: %s", path, strerror(errno)), w;
+    if (w->fd < 0) return sys_fail(w, errno, "open"), w;
     write_all(w, "PAR1", 4);
     return w;
 }
@@ -983,6 +1133,7 @@ static void free_writer(ss_pq_writer *w) {
         ss_pqbuf_free(&c->dict);
         ss_pqbuf_free(&c->smin);
         ss_pqbuf_free(&c->smax);
+        ss_pqbuf_free(&c->hashes);
         free(c->slots);
     }
     free(w->cols);
@@ -998,6 +1149,7 @@ static void free_writer(ss_pq_writer *w) {
     ss_pqbuf_free(&w->cbuf);
     ss_pqbuf_free(&w->fix);
     ss_pqbuf_free(&w->hdr);
+    ss_pqbuf_free(&w->bloom);
     ZSTD_freeCCtx(w->zc);
     free(w);
 }
@@ -1017,17 +1169,19 @@ int ss_pq_close(ss_pq_writer *w, ss_pq_stats *stats, char *err, size_t errlen) {
     }
     if (!w->err) flush_row_group(w);
     if (!w->err) write_footer(w);
-    if (!w->err && w->opt.fsync && fsync(w->fd) != 0) fail(w, "fsync %s: %s", w->path, strerror(errno));
+    if (!w->err && w->opt.fsync && fsync(w->fd) != 0) sys_fail(w, errno, "fsync");
     if (w->fd >= 0) {
         int r = close(w->fd);
         w->fd = -1;
-        if (r != 0 && !w->err) fail(w, "close %s: %s", w->path, strerror(errno));
+        if (r != 0 && !w->err) sys_fail(w, errno, "close");
     }
     w->st.file_bytes = w->offset;
     if (stats) *stats = w->st;
     int rc = w->err ? -1 : 0;
     if (rc && err && errlen) snprintf(err, errlen, "%s", w->errstr);
+    int e = w->sys_errno;
     free_writer(w);
+    if (rc) errno = e; /* the writer is gone: its sys_errno survives in errno (parquet.h) */
     return rc;
 }
 

@@ -17,6 +17,7 @@ void ss_pipeline_init(ss_pipeline *p, ss_ingest *ing, ss_source *src, volatile s
 
 static void *ingest_main(void *arg) {
     ss_pipeline *p = arg;
+    pthread_setname_np(pthread_self(), "ss-ingest"); /* per-thread CPU in top -H, bench/live.sh */
     p->ingest_rc = ss_ingest_run(p->ing, p->src, p->stop);
     /* Only a source that ended closes every window; a stop (signal, or the writer failed)
      * leaves the open windows pending for the next run. */
@@ -34,11 +35,11 @@ typedef struct {
 static void *progress_main(void *arg) {
     progress_ctx *pc = arg;
     ss_pipeline *p = pc->p;
+    pthread_setname_np(pthread_self(), "ss-progress");
     double tl = pc->t0;
     uint64_t last_in = 0, last_out = 0;
     while (!atomic_load(&pc->quit)) {
-        struct timespec nap = {0, 250 * 1000000L};
-        nanosleep(&nap, NULL);
+        ss_sleep_ms(250);
         double t = ss_mono_s();
         if (t - tl < SS_PIPELINE_PROGRESS_MS / 1000.0) continue;
         ss_pipeline_progress pr;

@@ -38,7 +38,7 @@ static int rfail(ss_replay_reader *r, const char *fmt, const char *detail) {
 ss_replay_reader *ss_replay_reader_open(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open (%s): %s", strerror(errno), path);
         return NULL;
     }
     ss_replay_reader *r = calloc(1, sizeof *r);
@@ -152,7 +152,7 @@ ss_replay_reader *ss_replay_reader_open_source(const char *spec, char *err, size
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    r->src = ss_source_open(spec, NULL, err, errlen);
+    r->src = ss_source_open(spec, NULL, err, errlen, NULL);
     if (!r->src) {
         free(r);
         return NULL;

@@ -26,6 +26,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#define SS_REPLAY_TICK_US (100 * 1000) /* the longest poll(): how soon a stop flag is seen */
 #define BURST 512                /* messages per writeable callback at most */
 #define BATCH_BYTES (128 * 1024) /* bytes framed per writeable callback, about */
 
@@ -640,11 +641,20 @@ fail:
 
 int ss_ws_replay_port(const ss_ws_replay *r) { return r->vh ? lws_get_vhost_listen_port(r->vh) : -1; }
 
-static void tick_cb(lws_sorted_usec_list_t *sul) { (void)sul; }
+/* The tick bounds each poll() so that the loop sees the stop flag within a tick of a signal
+ * that arrived between its check and poll(). lws runs due timers before poll() computes its
+ * timeout: a tick that fell due in between (the process descheduled for longer than a tick, on
+ * a loaded box) was run and gone, and poll() blocked until the next socket event, forever
+ * for an idle server, which then outlived its SIGTERM (help_examples, under load). Re-armed
+ * here, a tick is always pending. */
+static void tick_cb(lws_sorted_usec_list_t *sul) {
+    ss_ws_replay *r = lws_container_of(sul, ss_ws_replay, tick);
+    lws_sul_schedule(r->ctx, 0, &r->tick, tick_cb, SS_REPLAY_TICK_US);
+}
 
 int ss_ws_replay_run(ss_ws_replay *r, volatile sig_atomic_t *stop) {
     while (!*stop) {
-        lws_sul_schedule(r->ctx, 0, &r->tick, tick_cb, 100 * 1000);
+        lws_sul_schedule(r->ctx, 0, &r->tick, tick_cb, SS_REPLAY_TICK_US);
         if (lws_service(r->ctx, 0) < 0) return -1;
     }
     return 0;

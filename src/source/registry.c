@@ -34,7 +34,16 @@ int ss_source_fail(ss_source *s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(s->errstr, sizeof s->errstr, fmt, ap);
     va_end(ap);
-    s->err = 1;
+    s->err = SS_ERR_IO;
+    return SS_SOURCE_ERR;
+}
+
+int ss_source_failc(ss_source *s, ss_err_class cls, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errstr, sizeof s->errstr, fmt, ap);
+    va_end(ap);
+    s->err = cls > SS_ERR_NONE && cls < SS_ERR_NCLASSES ? (int)cls : SS_ERR_IO;
     return SS_SOURCE_ERR;
 }
 
@@ -52,7 +61,10 @@ void ss_source_set_file_id(ss_source *s, const char *scheme, const char *path, c
         snprintf(s->id, sizeof s->id, "%s:%.400s", scheme, real);
 }
 
-ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *err, size_t errlen) {
+ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *err, size_t errlen, ss_err_class *cls) {
+    ss_err_class dummy;
+    if (!cls) cls = &dummy;
+    *cls = SS_ERR_USAGE;
     const char *colon = strchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     const ss_source_vtbl *vt = NULL;
@@ -72,12 +84,14 @@ ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *er
     ss_source *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
+        *cls = SS_ERR_OOM;
         return NULL;
     }
     s->vt = vt;
     s->cursor_name = "index";
     if (vt->open(s, colon ? colon + 1 : "", opts) != 0) {
         snprintf(err, errlen, "%s: %s", vt->scheme, s->errstr[0] ? s->errstr : "cannot open");
+        *cls = s->err > 0 && s->err < SS_ERR_NCLASSES ? (ss_err_class)s->err : SS_ERR_IO;
         if (s->impl && vt->close) vt->close(s);
         free(s);
         return NULL;

@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/err.h"
+#include "objstore/s3.h"
+
 typedef struct ss_source ss_source;
 
 /* A gap: a stretch of the upstream's stream the source knows it did not and will not
@@ -75,6 +78,7 @@ typedef struct ss_source_opts_s {
     const char *plc_directory;      /* for did:plc; NULL = https://plc.directory */
     const char *tls_ca_file;        /* extra CA for wss:// (tests use a self-signed one) */
     int tls_insecure;               /* accept any certificate (tests only) */
+    const ss_s3_config *s3;         /* archive:s3://BUCKET/PREFIX: the S3 settings; NULL = none given */
 } ss_source_opts;
 
 void ss_source_opts_init(ss_source_opts *o);
@@ -116,6 +120,8 @@ typedef struct ss_source_vtbl {
 } ss_source_vtbl;
 
 #define SS_SOURCE_FINGERPRINT_MAX 96 /* bytes of s->fingerprint, NUL included */
+/* bytes of s->errstr: a message naming a long path keeps its cause (which comes first) */
+#define SS_SOURCE_ERRSTR_MAX 1280
 
 struct ss_source {
     const ss_source_vtbl *vt;
@@ -137,12 +143,18 @@ struct ss_source {
         uint64_t connects;   /* connections established so far (reconnects = connects - 1) */
         uint64_t failures;   /* attempts that never connected */
     } link;
-    int err;
-    char errstr[256];
+    /* The cursor at the end of the input when it is known at open (file: the size of a
+     * plain regular file; synth: events=N), for a progress line's percentage; 0 = unknown
+     * (stdin, pipes, zstd, live sources). Set by open() only, so any thread may read it. */
+    int64_t cursor_end;
+    int err;                      /* an ss_err_class (util/err.h) once a call failed */
+    char errstr[SS_SOURCE_ERRSTR_MAX];
 };
 
-/* Opens "scheme:args". On failure returns NULL and writes a message to err. */
-ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *err, size_t errlen);
+/* Opens "scheme:args". On failure returns NULL, writes a message to err and its class to
+ * *cls (when not NULL): usage (unknown source, bad arguments), the open's own (io,
+ * permission for a file; data for a malformed one), oom. */
+ss_source *ss_source_open(const char *spec, const ss_source_opts *opts, char *err, size_t errlen, ss_err_class *cls);
 int ss_source_next(ss_source *s, ss_source_msg *msg, int timeout_ms);
 int ss_source_seek(ss_source *s, int64_t cursor);
 /* Resumes at a stored cursor (margin already applied) stored with `fingerprint` (NULL or ""
@@ -155,8 +167,11 @@ void ss_source_get_counters(ss_source *s, ss_source_counters *out);
 /* The registered sources, NULL-terminated, for help text. */
 const ss_source_vtbl *const *ss_source_list(void);
 
-/* Helper for sources: sets s->err and a formatted s->errstr, returns SS_SOURCE_ERR. */
+/* Helper for sources: sets s->err (SS_ERR_IO) and a formatted s->errstr, returns
+ * SS_SOURCE_ERR. ss_source_failc sets the class given (SS_ERR_USAGE for bad arguments,
+ * ss_err_class_of_errno(errno) for a failed call, SS_ERR_DATA for malformed input). */
 int ss_source_fail(ss_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ss_source_failc(ss_source *s, ss_err_class cls, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Helper for sources reading a file: sets s->id to "SCHEME:-" for path "-" (stdin), else
  * "SCHEME:/real/path@dev:ino" so that a stored cursor belongs to the file, not to a name
  * (dev/ino from st, the file's stat; st NULL when unknown: the id is the path alone). */

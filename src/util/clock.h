@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 int64_t ss_mono_ms(void); /* monotonic milliseconds (arbitrary origin) */
-int64_t ss_mono_us(void); /* monotonic microseconds */
+int64_t ss_mono_us(void); /* monotonic microseconds; async-signal-safe (the stop handlers use it) */
+int64_t ss_mono_ns(void); /* monotonic nanoseconds, for latency histograms */
 double ss_mono_s(void);   /* monotonic seconds, for rates and reports */
 int64_t ss_wall_us(void); /* wall clock, microseconds since the Unix epoch */
 
@@ -19,5 +20,7 @@ int64_t ss_wall_us(void); /* wall clock, microseconds since the Unix epoch */
 void ss_sleep_ms(int64_t ms);
 /* The same in microseconds. */
 void ss_sleep_us(int64_t us);
+/* Sleeps the whole us even when signals arrive (a pacer whose wake-up means "due now"). */
+void ss_sleep_us_full(int64_t us);
 
 #endif

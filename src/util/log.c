@@ -1,6 +1,9 @@
 /* See log.h. Each message is formatted into one buffer and written with a single
- * write(2), so lines from concurrent processes (tests run several) never interleave. */
+ * write(2), so lines from concurrent processes (tests run several) never interleave. While a
+ * progress line is shown (util/progress.h), it writes the line instead, around that line. */
 #include "util/log.h"
+#include "util/clock.h"
+#include "util/progress.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,13 +27,13 @@ int ss_log_parse_level(const char *s) {
 void ss_log(ss_log_level lvl, const char *component, const char *fmt, ...) {
     if (lvl < g_level || lvl >= SS_LOG_OFF) return;
     char line[2048];
-    struct timeval tv;
     struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
+    int64_t now_us = ss_wall_us();
+    time_t sec = (time_t)(now_us / 1000000);
+    gmtime_r(&sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s %s: ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), g_names[lvl], component ? component : "skyspool");
+                     tm.tm_sec, (int)(now_us % 1000000 / 1000), g_names[lvl], component ? component : "skyspool");
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line) n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
@@ -38,6 +41,7 @@ void ss_log(ss_log_level lvl, const char *component, const char *fmt, ...) {
     if (n < 0) return;
     if ((size_t)n >= sizeof line - 1) n = (int)sizeof line - 2;
     line[n++] = '\n';
+    if (ss_progress_log_write(line, (size_t)n)) return; /* not onto a progress line */
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
 }

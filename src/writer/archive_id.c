@@ -44,7 +44,7 @@ int ss_archive_marker_read(const char *root, ss_archive_marker *m, char *err, si
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
-        ss_seterr(err, errlen, "cannot open the archive marker %s: %s", path, strerror(errno));
+        ss_seterr(err, errlen, "cannot open the archive marker (%s): %s", strerror(errno), path);
         return -1;
     }
     char buf[SS_ARCHIVE_MARKER_MAX + 1];
@@ -53,7 +53,7 @@ int ss_archive_marker_read(const char *root, ss_archive_marker *m, char *err, si
         ssize_t r = read(fd, buf + n, sizeof buf - n);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            ss_seterr(err, errlen, "cannot read the archive marker %s: %s", path, strerror(errno));
+            ss_seterr(err, errlen, "cannot read the archive marker (%s): %s", strerror(errno), path);
             close(fd);
             return -1;
         }
@@ -143,7 +143,7 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
     ss_buf_puts(&b, "}\n");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        ss_seterr(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot create (%s): %s", strerror(errno), tmp);
         ss_buf_free(&b);
         return -1;
     }
@@ -157,13 +157,13 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
     }
     ss_buf_free(&b);
     if (!ok || fsync(fd) != 0) {
-        ss_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot write (%s): %s", strerror(errno), tmp);
         close(fd);
         unlink(tmp);
         return -1;
     }
     if (close(fd) != 0) {
-        ss_seterr(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        ss_seterr(err, errlen, "cannot write (%s): %s", strerror(errno), tmp);
         unlink(tmp);
         return -1;
     }
@@ -179,11 +179,11 @@ static int marker_create(const char *root, const char *id, const char *ledger_id
         } else {
             rc = -1;
         }
-        if (rc < 0) ss_seterr(err, errlen, "cannot create the archive marker %s: %s", path, strerror(errno));
+        if (rc < 0) ss_seterr(err, errlen, "cannot create the archive marker (%s): %s", strerror(errno), path);
     }
     unlink(tmp);
     if (rc == 0 && fsync_dir(root) != 0) {
-        ss_seterr(err, errlen, "cannot fsync %s: %s", root, strerror(errno));
+        ss_seterr(err, errlen, "cannot fsync (%s): %s", strerror(errno), root);
         return -1;
     }
     return rc;
@@ -218,7 +218,7 @@ int ss_archive_bind(ss_ledger *l, const char *ledger_path, const char *ledger_id
                     char *archive_id, size_t idlen, char *err, size_t errlen) {
     char root[PATH_MAX];
     if (!realpath(root_in, root)) {
-        ss_seterr(err, errlen, "cannot resolve the archive directory %s: %s", root_in, strerror(errno));
+        ss_seterr(err, errlen, "cannot resolve the archive directory (%s): %s", strerror(errno), root_in);
         return -1;
     }
     if (ss_archive_layout_check(root, err, errlen) != 0) return -1;
@@ -402,31 +402,45 @@ static void mark_known(void *ctx, const char *path) {
     }
 }
 
-int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir, char *err, size_t errlen) {
+int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir, int *sys_errno, char *err,
+                         size_t errlen) {
+    int e_dummy;
+    if (!sys_errno) sys_errno = &e_dummy;
+    *sys_errno = 0;
     size_t slot = (size_t)(ss_fnv1a64(rel_dir, strlen(rel_dir)) % GUARD_SLOTS);
-    if (g->seen[slot] && strcmp(g->seen[slot], rel_dir) == 0) return 0;
+    if (g->seen[slot] && strcmp(g->seen[slot], rel_dir) == 0) return SS_ARCHIVE_GUARD_OK;
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", g->root, rel_dir) >= (int)sizeof path) {
         ss_seterr(err, errlen, "partition path too long: %s/%s", g->root, rel_dir);
-        return -1;
+        return SS_ARCHIVE_GUARD_ERR;
     }
-    int rc = 0;
+    int rc = SS_ARCHIVE_GUARD_OK;
     listing ls = {NULL, NULL, 0, rel_dir, strlen(rel_dir), 0};
     size_t cap = 0, listed = 0;
     DIR *d = opendir(path);
     if (!d) {
         if (errno != ENOENT) {
-            ss_seterr(err, errlen, "cannot list %s: %s", path, strerror(errno));
-            return -1;
+            *sys_errno = errno;
+            ss_seterr(err, errlen, "cannot list (%s): %s", strerror(*sys_errno), path);
+            return SS_ARCHIVE_GUARD_IO;
         }
     } else {
         struct dirent *de;
         char cons[128];
-        while ((de = readdir(d)) != NULL) {
+        for (;;) {
+            errno = 0;
+            if (!(de = readdir(d))) {
+                if (errno) { /* a listing cut short must not pass for a complete one */
+                    *sys_errno = errno;
+                    ss_seterr(err, errlen, "cannot list (%s): %s", strerror(*sys_errno), path);
+                    rc = SS_ARCHIVE_GUARD_IO;
+                }
+                break;
+            }
             if (++listed > GUARD_MAX_LISTED) {
                 ss_seterr(err, errlen, "%s holds more than %d entries: not a partition directory this writer made", path,
                        GUARD_MAX_LISTED);
-                rc = -2;
+                rc = SS_ARCHIVE_GUARD_UNKNOWN;
                 break;
             }
             /* temporaries (".NAME.parquet.tmp") start with '.' and are not part names */
@@ -435,7 +449,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
                 size_t nc = cap ? cap * 2 : 64;
                 char **a = realloc(ls.names, nc * sizeof *a);
                 if (!a) {
-                    rc = -1;
+                    rc = SS_ARCHIVE_GUARD_ERR;
                     ss_seterr(err, errlen, "out of memory");
                     break;
                 }
@@ -443,7 +457,7 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
                 cap = nc;
             }
             if (!(ls.names[ls.n] = strdup(de->d_name))) {
-                rc = -1;
+                rc = SS_ARCHIVE_GUARD_ERR;
                 ss_seterr(err, errlen, "out of memory");
                 break;
             }
@@ -451,16 +465,16 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
         }
         closedir(d);
     }
-    if (rc == 0 && ls.n) {
+    if (rc == SS_ARCHIVE_GUARD_OK && ls.n) {
         /* listed first, looked up after: a file seen above had its intent recorded before it was
          * created, so the query sees it as an intent or a commit */
         qsort(ls.names, ls.n, sizeof *ls.names, cmp_str);
         if (!(ls.known_at = calloc(ls.n, 1))) {
             ss_seterr(err, errlen, "out of memory");
-            rc = -1;
+            rc = SS_ARCHIVE_GUARD_ERR;
         } else if (ss_ledger_known_under(l, rel_dir, mark_known, &ls) != 0) {
             ss_seterr(err, errlen, "%s", ss_ledger_errstr(l));
-            rc = -1;
+            rc = SS_ARCHIVE_GUARD_ERR;
         } else if (ls.known < ls.n) {
             const char *first = NULL;
             for (size_t i = 0; i < ls.n && !first; i++)
@@ -474,13 +488,13 @@ int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir,
                    "does not know",
                    path, ls.n - ls.known, ls.n - ls.known == 1 ? "" : "s", g->ledger, first ? first : "?", g->root,
                    g->ledger);
-            rc = -2;
+            rc = SS_ARCHIVE_GUARD_UNKNOWN;
         }
     }
     for (size_t i = 0; i < ls.n; i++) free(ls.names[i]);
     free(ls.names);
     free(ls.known_at);
-    if (rc == 0) {
+    if (rc == SS_ARCHIVE_GUARD_OK) {
         char *dup = strdup(rel_dir);
         if (dup) {
             free(g->seen[slot]);

@@ -69,10 +69,20 @@ typedef struct ss_archive_guard ss_archive_guard;
 /* shard_suffix: ".s<I>" for a writer of shard I, NULL unsharded. NULL when out of memory. */
 ss_archive_guard *ss_archive_guard_new(const char *root, const char *ledger_path, const char *shard_suffix);
 void ss_archive_guard_free(ss_archive_guard *g);
+/* What ss_archive_guard_dir found; the caller tells an archive I/O error (whose errno goes
+ * to /healthz) from the others by this, never by the message. */
+enum {
+    SS_ARCHIVE_GUARD_OK = 0,
+    SS_ARCHIVE_GUARD_ERR = -1,     /* a ledger error, out of memory, a path too long (retryable) */
+    SS_ARCHIVE_GUARD_UNKNOWN = -2, /* unknown part files there (fatal: err names them) */
+    SS_ARCHIVE_GUARD_IO = -3,      /* the directory cannot be listed (retryable): *sys_errno says why */
+};
 /* Checks the partition directory rel_dir (relative to the root, e.g.
- * "year=2025/month=1/day=2/hour=3/type=like") once per process. 0 fine, -1 I/O or
- * ledger error (retryable), -2 unknown part files there (fatal: err names them). */
-int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir, char *err, size_t errlen);
+ * "year=2025/month=1/day=2/hour=3/type=like") once per process. Returns one of the above;
+ * *sys_errno (may be NULL) is the errno of the failed opendir/readdir with
+ * SS_ARCHIVE_GUARD_IO, else 0. */
+int ss_archive_guard_dir(ss_archive_guard *g, ss_ledger *l, const char *rel_dir, int *sys_errno, char *err,
+                         size_t errlen);
 
 /* 1 when name (a file name, no directory) is a part file as the DataWriter names them:
  * TYPE-YYYYMMDDTHHMM-CONSUMER-MS-SEQ[-late].parquet; the consumer part (at most 40

@@ -1,87 +1,147 @@
-/* Sharded, compact fingerprint set for the dedup horizon; the layout, time buckets and odds
+/* Sharded, compact fingerprint set for the dedup horizon; the layout, time units and odds
  * are in claimset.h.
  *
  * Each shard is a bucketized cuckoo table in one anonymous mapping of whole pages. A bucket
- * is one 64-byte line: 5 slots (q << 12 | time bucket), then their 5 owner hashes (12.8
- * bytes per slot). A key may sit in either of two buckets, both computed from q (its top 32
- * bits, and its low 20 bits), so a lookup reads two cache lines whose loads overlap, and a
- * table can be rebuilt from its own slots. Why not linear probing: at the load that makes
- * the set compact (~80 %), a miss walked ~8 slots and took 2.5x the time of a lookup at
- * 40 %; two independent lines stay flat up to 90 %.
+ * is one 64-byte line of 6 slots: six 64-bit words, then two words holding six 21-bit
+ * fields (85 bits a slot, 2 bits unused). A word is
+ *     bits  0-21  l, the fingerprint's low 22 bits
+ *          22-45  h mod 2^24 (h: the fingerprint's bits 22-53, which pick the first bucket)
+ *          46     0: the slot is in the key's first bucket, 1: in its second
+ *          47-52  1 + recorded time unit (0: the slot is free; a free slot's word is 0)
+ *          53-63  owner hash bits 0-10
+ * and its 21-bit field holds owner bits 11-31. Bits 0-46 are the slot's key in its bucket:
+ * a lookup compares one masked word per slot. A key's second bucket is its first plus an
+ * offset drawn from l (never 0), so moving a key to its other bucket flips its flag bit and
+ * nothing else, and a table can be rebuilt at another size from its own slots (h is
+ * recovered from the first bucket's interval, a division per key, only when resizing).
+ * Why cuckoo: two independent lines stay fast up to high load (linear probing at ~80 %
+ * walked ~8 slots a miss and took 2.5x a lookup at 40 %), and high load is what makes the
+ * set small.
  *
  * Insertion takes a free slot in either bucket, else evicts a random slot's key to that
  * key's other bucket, and so on for up to MAX_KICKS moves; if that fails, the moves are
  * undone and the shard grows. Deleting is clearing a slot, so pruning is one pass over a
- * shard, in place. Capacities are whole pages, not powers of two (bucket = (h * nb) >> 32),
- * so a shard grows by a quarter instead of doubling. */
+ * shard, in place. Capacities are whole pages (>= 4: the 24-bit h residue needs >= 256
+ * buckets), not powers of two (bucket = (h * nb) >> 32), so a shard grows by an eighth
+ * at 15/16 load instead of doubling. */
 #include "writer/claimset.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "util/hash.h"
+
 #define PAGE 4096u
-#define PER_BUCKET 5
+#define PER_BUCKET 6
 typedef struct {
-    uint64_t v[PER_BUCKET];
-    uint32_t o[PER_BUCKET];
-    uint32_t unused;
+    uint64_t w[PER_BUCKET];
+    uint64_t tail[2]; /* 3 owner-high fields of 21 bits each */
 } bucket_t;
 #define BUCKETS_PER_PAGE (PAGE / sizeof(bucket_t))
 #define SLOTS_PER_PAGE (BUCKETS_PER_PAGE * PER_BUCKET)
+#define MIN_PAGES 4u /* 256 buckets: h's interval per bucket is <= 2^24 */
 
-#define Q_BITS (64 - SS_CLAIMSET_SHARD_BITS)
-#define Q_MASK ((UINT64_C(1) << Q_BITS) - 1)
-#define TB_BITS SS_CLAIMSET_TIME_BITS
-#define TB_MASK ((UINT64_C(1) << TB_BITS) - 1)
-#define TB_MAX ((uint32_t)TB_MASK)
+#define Q_BITS (64 - SS_CLAIMSET_SHARD_BITS) /* 54 */
+#define L_BITS 22
+#define L_MASK ((UINT64_C(1) << L_BITS) - 1)
+#define HR_BITS 24
+#define HR_MASK ((UINT64_C(1) << HR_BITS) - 1)
+#define FLAG_BIT (UINT64_C(1) << 46)
+#define KEY_MASK ((UINT64_C(1) << 47) - 1)
+#define TU_SHIFT 47
+#define TU_MASK (UINT64_C(63) << TU_SHIFT)
+#define TU_MAX 62u /* recorded units 0..62 (stored as 1..63) */
+#define OWN_LO_SHIFT 53
+#define OWN_LO_BITS 11
+#define TAIL_MASK ((UINT64_C(1) << 21) - 1)
+
 /* Grown above LOAD_NUM/LOAD_DEN, by GROW_NUM/GROW_DEN; rebuilt smaller below 1/SHRINK_DIV. */
-#define LOAD_NUM 7
-#define LOAD_DEN 8
-#define GROW_NUM 5
-#define GROW_DEN 4
+#define LOAD_NUM 15
+#define LOAD_DEN 16
+#define GROW_NUM 9
+#define GROW_DEN 8
 #define SHRINK_DIV 4
-#define MAX_KICKS 64
-
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
+#define MAX_KICKS 128
 
 uint64_t ss_writer_claim_fp(const uint8_t key[16]) {
     uint64_t a, b;
     memcpy(&a, key, 8);
     memcpy(&b, key + 8, 8);
-    uint64_t fp = a ^ mix64(b); /* keys are hashes already; fold all 128 bits anyway */
+    uint64_t fp = a ^ ss_mix64(b); /* keys are hashes already; fold all 128 bits anyway */
     return fp ? fp : 1;
 }
 
 uint32_t ss_writer_claim_owner(int type, uint64_t ms, uint64_t seq) {
-    uint64_t h = mix64(ms ^ mix64(seq + 0x9e3779b97f4a7c15ULL * (uint64_t)(type + 1)));
+    uint64_t h = ss_mix64(ms ^ ss_mix64(seq + 0x9e3779b97f4a7c15ULL * (uint64_t)(type + 1)));
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* ---- one shard ------------------------------------------------------------------------- */
+/* ---- slots ------------------------------------------------------------------------------- */
 
 static inline bucket_t *bucket(const ss_writer_claim_shard *s, uint32_t b) { return (bucket_t *)s->lines + b; }
 static inline uint32_t cap_of(const ss_writer_claim_shard *s) { return s->nb * PER_BUCKET; }
 
-/* The two buckets of q: from its top 32 bits and from its low 20 bits (independent). */
-static inline uint32_t bucket1(uint64_t q, uint32_t nb) { return (uint32_t)(((q >> (Q_BITS - 32)) * nb) >> 32); }
-static inline uint32_t bucket2(uint64_t q, uint32_t nb) { return (uint32_t)(((q & 0xfffff) * nb) >> 20); }
-static inline uint32_t other_bucket(uint64_t v, uint32_t b, uint32_t nb) {
-    uint64_t q = v >> TB_BITS;
-    uint32_t b1 = bucket1(q, nb);
-    return b1 == b ? bucket2(q, nb) : b1;
+static inline uint32_t q_h(uint64_t q) { return (uint32_t)(q >> L_BITS); }
+static inline uint32_t bucket1(uint32_t h, uint32_t nb) { return (uint32_t)(((uint64_t)h * nb) >> 32); }
+/* 1..nb-1, from l alone */
+static inline uint32_t offset_of(uint64_t l, uint32_t nb) {
+    uint32_t m = (uint32_t)(l * 0x9e3779b1u ^ (l >> 11));
+    return 1 + (uint32_t)(((uint64_t)m * (nb - 1)) >> 32);
+}
+static inline uint32_t add_mod(uint32_t b, uint32_t off, uint32_t nb) { return b + off >= nb ? b + off - nb : b + off; }
+static inline uint32_t sub_mod(uint32_t b, uint32_t off, uint32_t nb) { return b >= off ? b - off : b + nb - off; }
+
+/* The slot key (bits 0-46, flag clear) of q. */
+static inline uint64_t key_of(uint64_t q) { return (q & L_MASK) | ((uint64_t)(q_h(q) & HR_MASK) << L_BITS); }
+
+static inline uint32_t owner_get(const bucket_t *bk, int k) {
+    uint32_t hi = (uint32_t)((bk->tail[k / 3] >> (21 * (k % 3))) & TAIL_MASK);
+    return (uint32_t)(bk->w[k] >> OWN_LO_SHIFT) | hi << OWN_LO_BITS;
+}
+
+/* A slot as (word, owner-high field). */
+typedef struct {
+    uint64_t w;
+    uint32_t hi;
+} slot_t;
+
+static inline slot_t slot_get(const bucket_t *bk, int k) {
+    slot_t s = {bk->w[k], (uint32_t)((bk->tail[k / 3] >> (21 * (k % 3))) & TAIL_MASK)};
+    return s;
+}
+static inline void slot_set(bucket_t *bk, int k, slot_t s) {
+    bk->w[k] = s.w;
+    int sh = 21 * (k % 3);
+    bk->tail[k / 3] = (bk->tail[k / 3] & ~(TAIL_MASK << sh)) | ((uint64_t)s.hi << sh);
+}
+static inline slot_t slot_make(uint64_t key, uint32_t owner, uint32_t tu) {
+    slot_t s = {key | (uint64_t)(tu + 1) << TU_SHIFT | (uint64_t)(owner & ((1u << OWN_LO_BITS) - 1)) << OWN_LO_SHIFT,
+                owner >> OWN_LO_BITS};
+    return s;
+}
+static inline uint32_t slot_tu(uint64_t w) { return (uint32_t)((w & TU_MASK) >> TU_SHIFT) - 1; }
+static inline uint64_t with_tu(uint64_t w, uint32_t tu) { return (w & ~TU_MASK) | (uint64_t)(tu + 1) << TU_SHIFT; }
+
+/* The bucket a slot's key moves to from bucket b. */
+static inline uint32_t other_bucket(uint64_t w, uint32_t b, uint32_t nb) {
+    uint32_t off = offset_of(w & L_MASK, nb);
+    return w & FLAG_BIT ? sub_mod(b, off, nb) : add_mod(b, off, nb);
+}
+
+/* The 54-bit q of the slot word w found in bucket b of a table of nb buckets. */
+static uint64_t q_of(uint64_t w, uint32_t b, uint32_t nb) {
+    uint64_t l = w & L_MASK;
+    uint32_t b1 = w & FLAG_BIT ? sub_mod(b, offset_of(l, nb), nb) : b;
+    /* the smallest h with bucket1(h) == b1, then the one of its interval with this residue */
+    uint32_t lo = (uint32_t)((((uint64_t)b1 << 32) + nb - 1) / nb);
+    uint32_t h = lo + (uint32_t)(((w >> L_BITS) - lo) & HR_MASK);
+    return (uint64_t)h << L_BITS | l;
 }
 
 static inline int free_slot(const bucket_t *bk) {
     for (int k = 0; k < PER_BUCKET; k++)
-        if (!bk->v[k]) return k;
+        if (!bk->w[k]) return k;
     return -1;
 }
 
@@ -90,54 +150,55 @@ static uint32_t rng_next(uint64_t *r) {
     return (uint32_t)(*r >> 33);
 }
 
-/* Stores (v, o), which is not in the table, in one of its buckets, moving other keys to
- * their other bucket as needed. Returns 0, or -1 when MAX_KICKS moves found no room (the
- * table is then as it was). Does not count. */
-static int place(ss_writer_claim_shard *s, uint64_t v, uint32_t o, uint64_t *rng) {
-    uint64_t q = v >> TB_BITS;
-    uint32_t b1 = bucket1(q, s->nb), b2 = bucket2(q, s->nb);
+/* ---- one shard ------------------------------------------------------------------------- */
+
+/* Stores the key q (not in the table) with owner o and recorded unit tu in one of its
+ * buckets, moving other keys to their other bucket as needed. Returns 0, or -1 when
+ * MAX_KICKS moves found no room (the table is then as it was). Does not count. */
+static int place(ss_writer_claim_shard *s, uint64_t q, uint32_t o, uint32_t tu, uint64_t *rng) {
+    uint32_t nb = s->nb;
+    uint32_t b1 = bucket1(q_h(q), nb), b2 = add_mod(b1, offset_of(q & L_MASK, nb), nb);
+    slot_t v = slot_make(key_of(q), o, tu);
     bucket_t *bk = bucket(s, b1);
     int k = free_slot(bk);
     if (k < 0) {
         bk = bucket(s, b2);
         k = free_slot(bk);
+        v.w |= FLAG_BIT;
     }
     if (k >= 0) {
-        bk->v[k] = v;
-        bk->o[k] = o;
+        slot_set(bk, k, v);
         return 0;
     }
     struct {
         uint32_t b;
         int k;
     } path[MAX_KICKS];
-    uint32_t b = rng_next(rng) & 1 ? b1 : b2;
+    uint32_t b = b2; /* v carries b2's flag */
+    if (rng_next(rng) & 1) b = b1, v.w &= ~FLAG_BIT;
     for (int n = 0; n < MAX_KICKS; n++) {
         bk = bucket(s, b);
         k = (int)(rng_next(rng) % PER_BUCKET);
         path[n].b = b;
         path[n].k = k;
-        uint64_t ev = bk->v[k];
-        uint32_t eo = bk->o[k];
-        bk->v[k] = v;
-        bk->o[k] = o;
-        v = ev, o = eo;
-        b = other_bucket(v, b, s->nb);
+        slot_t ev = slot_get(bk, k);
+        slot_set(bk, k, v);
+        v = ev;
+        b = other_bucket(v.w, b, nb);
+        v.w ^= FLAG_BIT;
         bucket_t *to = bucket(s, b);
         int f = free_slot(to);
         if (f >= 0) {
-            to->v[f] = v;
-            to->o[f] = o;
+            slot_set(to, f, v);
             return 0;
         }
     }
     for (int n = MAX_KICKS - 1; n >= 0; n--) { /* undo: every key back where it was */
+        v.w ^= FLAG_BIT; /* back to the bucket it was taken from */
         bk = bucket(s, path[n].b);
-        uint64_t ev = bk->v[path[n].k];
-        uint32_t eo = bk->o[path[n].k];
-        bk->v[path[n].k] = v;
-        bk->o[path[n].k] = o;
-        v = ev, o = eo;
+        slot_t ev = slot_get(bk, path[n].k);
+        slot_set(bk, path[n].k, v);
+        v = ev;
     }
     return -1;
 }
@@ -167,7 +228,8 @@ static uint32_t grown(uint32_t pages) {
 /* Pages for a table holding n keys a growth step below the load limit. */
 static uint32_t pages_for(size_t n) {
     size_t cap = n * LOAD_DEN / LOAD_NUM * GROW_NUM / GROW_DEN + 1;
-    return (uint32_t)((cap + SLOTS_PER_PAGE - 1) / SLOTS_PER_PAGE);
+    uint32_t p = (uint32_t)((cap + SLOTS_PER_PAGE - 1) / SLOTS_PER_PAGE);
+    return p < MIN_PAGES ? MIN_PAGES : p;
 }
 
 /* Moves every key of s into a fresh table of at least `pages` pages (the only time two
@@ -180,8 +242,10 @@ static int rebuild(ss_writer_claimset *cs, ss_writer_claim_shard *s, uint32_t pa
         int ok = 1;
         for (uint32_t b = 0; ok && b < s->nb; b++) {
             const bucket_t *bk = bucket(s, b);
-            for (int k = 0; ok && k < PER_BUCKET; k++)
-                if (bk->v[k] && place(&t, bk->v[k], bk->o[k], &cs->rng) != 0) ok = 0;
+            for (int k = 0; ok && k < PER_BUCKET; k++) {
+                uint64_t w = bk->w[k];
+                if (w && place(&t, q_of(w, b, s->nb), owner_get(bk, k), slot_tu(w), &cs->rng) != 0) ok = 0;
+            }
         }
         if (ok) break;
         table_unmap(&t);
@@ -194,41 +258,43 @@ static int rebuild(ss_writer_claimset *cs, ss_writer_claim_shard *s, uint32_t pa
     return 0;
 }
 
-/* Moves the shard's time base forward to nb (> base): buckets below it round up to it. */
+/* Moves the shard's time base forward to nbase (> base): units below it round up to it. */
 static void rebase(ss_writer_claim_shard *s, uint32_t nbase) {
     uint32_t d = nbase - s->base;
     for (uint32_t b = 0; b < s->nb; b++) {
         bucket_t *bk = bucket(s, b);
         for (int k = 0; k < PER_BUCKET; k++) {
-            uint64_t v = bk->v[k];
-            if (!v) continue;
-            uint32_t tb = (uint32_t)(v & TB_MASK);
-            bk->v[k] = (v & ~TB_MASK) | (tb > d ? tb - d : 0);
+            uint64_t w = bk->w[k];
+            if (!w) continue;
+            uint32_t tu = slot_tu(w);
+            bk->w[k] = with_tu(w, tu > d ? tu - d : 0);
         }
     }
     s->base = nbase;
 }
 
-/* Drops the slots before minute m and rebases the shard to m, in one pass. */
-static size_t shard_prune(ss_writer_claim_shard *s, uint32_t m) {
-    if (!s->n || m <= s->base) return 0;
-    uint32_t d = m - s->base;
+/* Drops the slots before unit u and rebases the shard to u, in one pass. */
+static size_t shard_prune(ss_writer_claim_shard *s, uint32_t u) {
+    if (!s->n || u <= s->base) return 0;
+    uint32_t d = u - s->base;
     size_t dropped = 0;
     for (uint32_t b = 0; b < s->nb; b++) {
         bucket_t *bk = bucket(s, b);
         for (int k = 0; k < PER_BUCKET; k++) {
-            uint64_t v = bk->v[k];
-            if (!v) continue;
-            if ((v & TB_MASK) < d) {
-                bk->v[k] = 0;
+            uint64_t w = bk->w[k];
+            if (!w) continue;
+            uint32_t tu = slot_tu(w);
+            if (tu < d) {
+                slot_t z = {0, 0};
+                slot_set(bk, k, z);
                 dropped++;
             } else {
-                bk->v[k] = v - d;
+                bk->w[k] = with_tu(w, tu - d);
             }
         }
     }
     s->n -= (uint32_t)dropped;
-    s->base = m;
+    s->base = u;
     return dropped;
 }
 
@@ -237,6 +303,7 @@ static size_t shard_prune(ss_writer_claim_shard *s, uint32_t m) {
 void ss_writer_claimset_init(ss_writer_claimset *cs) {
     memset(cs, 0, sizeof *cs);
     cs->rng = 0x853c49e6748fea9bULL;
+    cs->unit = 3600 / SS_CLAIMSET_UNITS;
 }
 
 void ss_writer_claimset_clear(ss_writer_claimset *cs) {
@@ -252,29 +319,40 @@ void ss_writer_claimset_free(ss_writer_claimset *cs) {
     ss_writer_claimset_init(cs);
 }
 
+void ss_writer_claimset_set_horizon(ss_writer_claimset *cs, int64_t horizon_s) {
+    int64_t u = (horizon_s + SS_CLAIMSET_UNITS - 1) / SS_CLAIMSET_UNITS;
+    if (u < 60) u = 60;
+    if (u > 3600) u = 3600;
+    if ((uint32_t)u == cs->unit) return;
+    ss_writer_claimset_clear(cs);
+    cs->unit = (uint32_t)u;
+}
+
 int ss_writer_claimset_put(ss_writer_claimset *cs, uint64_t fp, uint32_t owner, uint32_t t, uint32_t *existing) {
     if (!cs->sh && !(cs->sh = calloc(SS_CLAIMSET_SHARDS, sizeof *cs->sh))) return -1;
     ss_writer_claim_shard *s = &cs->sh[fp >> Q_BITS];
-    uint64_t q = fp & Q_MASK;
-    if (!q) q = 1; /* 0 marks an empty slot */
+    uint64_t q = fp & ((UINT64_C(1) << Q_BITS) - 1);
     if (s->lines) {
-        const bucket_t *x = bucket(s, bucket1(q, s->nb)), *y = bucket(s, bucket2(q, s->nb));
+        uint32_t nb = s->nb, b1 = bucket1(q_h(q), nb);
+        const bucket_t *x = bucket(s, b1), *y = bucket(s, add_mod(b1, offset_of(q & L_MASK, nb), nb));
         __builtin_prefetch(y);
+        uint64_t key = key_of(q);
         for (int k = 0; k < PER_BUCKET; k++)
-            if (x->v[k] >> TB_BITS == q) return *existing = x->o[k], 0;
+            if ((x->w[k] & KEY_MASK) == key && x->w[k]) return *existing = owner_get(x, k), 0;
+        key |= FLAG_BIT;
         for (int k = 0; k < PER_BUCKET; k++)
-            if (y->v[k] >> TB_BITS == q) return *existing = y->o[k], 0;
+            if ((y->w[k] & KEY_MASK) == key) return *existing = owner_get(y, k), 0; /* flag set: not free */
     } else {
-        if (table_map(s, 1) != 0) return -1;
+        if (table_map(s, MIN_PAGES) != 0) return -1;
         cs->pages += s->pages;
     }
-    uint32_t minute = t / 60;
-    if (!s->n) s->base = minute > TB_MAX / 2 ? minute - TB_MAX / 2 : 0; /* room both ways */
-    else if (minute > s->base + TB_MAX) rebase(s, minute - TB_MAX / 2);
-    uint64_t v = q << TB_BITS | (minute > s->base ? minute - s->base : 0);
+    uint32_t unit = t / cs->unit;
+    if (!s->n) s->base = unit > TU_MAX / 2 ? unit - TU_MAX / 2 : 0; /* room both ways */
+    else if (unit > s->base + TU_MAX) rebase(s, unit - TU_MAX / 2);
+    uint32_t tu = unit > s->base ? unit - s->base : 0;
     if ((uint64_t)(s->n + 1) * LOAD_DEN > (uint64_t)cap_of(s) * LOAD_NUM && rebuild(cs, s, grown(s->pages)) != 0)
         return -1;
-    while (place(s, v, owner, &cs->rng) != 0)
+    while (place(s, q, owner, tu, &cs->rng) != 0)
         if (rebuild(cs, s, grown(s->pages)) != 0) return -1;
     s->n++;
     cs->n++;
@@ -285,21 +363,22 @@ void ss_writer_claimset_prefetch(const ss_writer_claimset *cs, uint64_t fp) {
     if (!cs->sh) return;
     const ss_writer_claim_shard *s = &cs->sh[fp >> Q_BITS];
     if (!s->lines) return;
-    uint64_t q = fp & Q_MASK;
-    __builtin_prefetch(bucket(s, bucket1(q, s->nb)));
-    __builtin_prefetch(bucket(s, bucket2(q, s->nb)));
+    uint64_t q = fp & ((UINT64_C(1) << Q_BITS) - 1);
+    uint32_t b1 = bucket1(q_h(q), s->nb);
+    __builtin_prefetch(bucket(s, b1));
+    __builtin_prefetch(bucket(s, add_mod(b1, offset_of(q & L_MASK, s->nb), s->nb)));
 }
 
 size_t ss_writer_claimset_prune(ss_writer_claimset *cs, uint32_t before) {
     if (!cs->sh || !cs->n) return 0;
-    uint32_t m = before / 60;
+    uint32_t u = before / cs->unit;
     size_t dropped = 0;
     for (uint32_t i = 0; i < SS_CLAIMSET_SHARDS; i++) {
         ss_writer_claim_shard *s = &cs->sh[i];
-        size_t d = shard_prune(s, m);
+        size_t d = shard_prune(s, u);
         dropped += d;
         /* mostly empty now: give pages back (a failed rebuild keeps the bigger table) */
-        if (d && s->pages > 1 && (uint64_t)s->n * SHRINK_DIV < cap_of(s)) {
+        if (d && s->pages > MIN_PAGES && (uint64_t)s->n * SHRINK_DIV < cap_of(s)) {
             uint32_t np = pages_for(s->n);
             if (np < s->pages) rebuild(cs, s, np);
         }

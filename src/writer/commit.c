@@ -1,8 +1,9 @@
-/* The DataWriter's commit protocol (docs/DESIGN.md, "The exactly-once commit protocol"):
+/* The DataWriter's commit protocol (docs/design/writer-protocol.md, "The exactly-once commit protocol"):
  *     open runs (FULL) -> seal files (fsync) -> publish (rename, dir fsync)
  *     -> ledger commit (FULL, fenced) -> XACK + trim (ack_script.h),
  * with a crash point after each step (crash.h), and flush_cycle, which decides from the
  * watermark which parts are due. Nothing is acknowledged before its commit is durable. */
+#include <errno.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/clock.h"
 #include "writer/crash.h"
 #include "writer/writer_internal.h"
 
@@ -18,7 +20,10 @@
 
 int ss_wr_ack(ss_writer *w, int type, const ss_writer_id *ids, size_t n) {
     if (n == 0) return 0;
-    return w->c->v->ack(w->c, type, ids, n) != 0 ? ss_wr_consumer_fail(w) : 0;
+    int64_t t0 = ss_mono_ns();
+    if (w->c->v->ack(w->c, type, ids, n) != 0) return ss_wr_consumer_fail(w);
+    if (w->m.ack_hist) ss_histogram_observe(w->m.ack_hist, (double)(ss_mono_ns() - t0) / 1e9);
+    return 0;
 }
 
 static int cmp_id(const void *a, const void *b) {
@@ -29,15 +34,27 @@ typedef struct {
     part *p;
     ss_ar_file_result res;
     int rc;
-    char err[512];
+    int fatal;     /* S3 refused us (permission, clock): no retry helps */
+    int sys_errno; /* the errno behind err, taken on the finishing thread (0: S3 or not a system call's) */
+    char err[1536];
 } finish_job;
 
 typedef struct {
+    const ss_writer *w;
     finish_job *jobs;
     size_t n;
     size_t next;
     pthread_mutex_t mu;
 } finish_pool;
+
+static void *finish_worker(void *arg);
+
+/* The helpers of one commit (the writer's own thread works through the same queue). These
+ * are started per commit, not per round: a commit is once per window and type. */
+static void *finish_thread(void *arg) {
+    pthread_setname_np(pthread_self(), "ss-finish");
+    return finish_worker(arg);
+}
 
 /* Finishing a file is CPU (the last row group, the footer) plus two fsyncs; several files
  * are finished at once so the fsync waits overlap. */
@@ -52,10 +69,18 @@ static void *finish_worker(void *arg) {
         ss_ar_file *f = j->p->file;
         j->p->file = NULL; /* finish frees it, success or not */
         j->rc = ss_ar_file_seal(f, &j->res, j->err, sizeof j->err);
-        if (j->rc != 0) continue;
+        if (j->rc != 0) {
+            j->sys_errno = errno; /* this thread's errno, set by the seal (archive.h) */
+            continue;
+        }
         ss_writer_crash_point("after_write"); /* sealed and fsynced, not yet renamed */
         j->rc = ss_ar_file_publish(f, j->err, sizeof j->err);
+        if (j->rc != 0) j->sys_errno = errno;
         if (j->rc == 0) ss_writer_crash_point("after_rename");
+        if (j->rc == 0 && fp->w->remote) { /* S3: staged, now uploaded to its deterministic key */
+            j->rc = ss_wr_remote_upload(fp->w, j->p->rel, j->res.sha256, &j->fatal, j->err, sizeof j->err);
+            if (j->rc == 0) ss_writer_crash_point("after_upload");
+        }
     }
 }
 
@@ -101,11 +126,11 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         qsort(ps[i]->ids, ps[i]->nids, sizeof *ps[i]->ids, cmp_id);
         if (ps[i]->file) jobs[nf++].p = ps[i];
     }
-    finish_pool fp = {jobs, nf, 0, PTHREAD_MUTEX_INITIALIZER};
+    finish_pool fp = {w, jobs, nf, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t th[FINISH_THREADS];
     int nth = 0;
     for (int k = 0; k < FINISH_THREADS - 1 && (size_t)(k + 1) < nf; k++)
-        if (pthread_create(&th[nth], NULL, finish_worker, &fp) == 0) nth++;
+        if (pthread_create(&th[nth], NULL, finish_thread, &fp) == 0) nth++;
     finish_worker(&fp);
     for (int k = 0; k < nth; k++) pthread_join(th[k], NULL);
     int rc = 0;
@@ -113,7 +138,8 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
         part *p = jobs[j].p;
         if (jobs[j].rc != 0) {
             w->fail_run = p->run_id;
-            rc = ss_wr_io_fail(w, 0, "finishing %s/%s: %s", w->out, p->rel, jobs[j].err);
+            if (jobs[j].fatal) w->fatal = 1;
+            rc = ss_wr_io_fail(w, jobs[j].sys_errno, "finishing %s/%s: %s", w->out, p->rel, jobs[j].err);
         } else if (jobs[j].res.rows != p->rows) {
             rc = ss_wr_fail(w, "%s: %llu rows in the file, %llu appended", p->rel, (unsigned long long)jobs[j].res.rows,
                        (unsigned long long)p->rows);
@@ -163,13 +189,15 @@ static int flush_parts(ss_writer *w, part **ps, const int *kinds, size_t n) {
             for (size_t i = 0; i < n; i++)
                 if (ps[i]->rel[0]) ss_wr_unlink_uncommitted(w, ps[i]->rel);
             w->fatal = 1;
-            return ss_wr_fail(w, "%s; stopping (restart the writer to continue under a live name)",
-                         ss_ledger_errstr(w->led));
+            ss_wr_fail(w, "%s; stopping (restart the writer to continue under a live name)", ss_ledger_errstr(w->led));
+            w->err = SS_ERR_FENCED;
+            return -1;
         }
         return ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
     }
     for (size_t i = 0; i < n; i++) {
         part *p = ps[i];
+        if (w->remote && p->rel[0]) ss_wr_remote_unstage(w, p->rel); /* committed: the object is the copy */
         p->rel[0] = '\0'; /* committed: no longer ours to remove */
         if (kinds[i] == KIND_CLOSE && p->win + w->o.window_us > w->flushed_end) w->flushed_end = p->win + w->o.window_us;
         ss_writer_crash_point("after_ledger");

@@ -28,6 +28,7 @@
 #include "buffer/shard.h"
 #include "writer/ack_script.h"
 #include "writer/consumer.h"
+#include "util/clock.h"
 
 #define ACK_CHUNK 1000 /* ids per acknowledgement script call */
 
@@ -40,7 +41,7 @@ typedef struct {
 } entry_buf;
 
 typedef struct {
-    redisContext *(*connect)(void *ctx, char *err, size_t errlen);
+    redisContext *(*connect)(void *ctx, char *err, size_t errlen, ss_err_class *cls);
     void *connect_ctx;
     char prefix[SS_WRITER_MAX_PREFIX + 1];
     char consumer[SS_WRITER_MAX_CONSUMER + 1];
@@ -62,6 +63,20 @@ static int cfail(ss_writer_consumer *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(c->errstr, sizeof c->errstr, fmt, ap);
     va_end(ap);
+    c->err = SS_ERR_IO;
+    return -1;
+}
+
+/* An error reply to what (e.g. "XREADGROUP"): the message, and its class from the reply's
+ * error code (buffer/redis.h). A refusal by Redis's ACL is worded as one: no retry fixes it.
+ * Returns -1. */
+static int reply_fail(ss_writer_consumer *c, const char *what, const redisReply *r) {
+    if (ss_redis_error_class(r->str) == SS_ERR_PERMISSION)
+        cfail(c, "permission error: redis %s: %.*s; give the writer's Redis user the rules of `skyspool acl write`", what,
+              (int)r->len, r->str);
+    else
+        cfail(c, "redis %s: %.*s", what, (int)r->len, r->str);
+    c->err = ss_redis_error_class(r->str);
     return -1;
 }
 
@@ -73,7 +88,7 @@ static redisReply *cmdv(ss_writer_consumer *c, int argc, const char **argv, cons
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        cfail(c, "redis %s: %.*s", argv[0], (int)r->len, r->str);
+        reply_fail(c, argv[0], r);
         freeReplyObject(r);
         return NULL;
     }
@@ -91,7 +106,7 @@ static redisReply *cmd(ss_writer_consumer *c, const char *fmt, ...) {
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        cfail(c, "redis %s: %.*s", fmt, (int)r->len, r->str);
+        reply_fail(c, fmt, r);
         freeReplyObject(r);
         return NULL;
     }
@@ -104,8 +119,9 @@ static int r_connect(ss_writer_consumer *c) {
     rcons *r = c->impl;
     if (r->rc) return 0;
     char err[512];
-    r->rc = r->connect(r->connect_ctx, err, sizeof err);
-    if (!r->rc) return cfail(c, "%s", err);
+    ss_err_class cls = SS_ERR_IO;
+    r->rc = r->connect(r->connect_ctx, err, sizeof err, &cls);
+    if (!r->rc) return cfail(c, "%s", err), c->err = cls, -1;
     return 0;
 }
 
@@ -121,8 +137,9 @@ static int reader_connect(ss_writer_consumer *c) {
     rcons *r = c->impl;
     if (r->rd) return 0;
     char err[512];
-    r->rd = r->connect(r->connect_ctx, err, sizeof err);
-    if (!r->rd) return cfail(c, "%s", err);
+    ss_err_class cls = SS_ERR_IO;
+    r->rd = r->connect(r->connect_ctx, err, sizeof err, &cls);
+    if (!r->rd) return cfail(c, "%s", err), c->err = cls, -1;
     /* keep the reader's buffer between replies: hiredis otherwise frees and regrows it on
      * every read, and the regrowth costs more than the parsing */
     if (r->rd->reader) r->rd->reader->maxbuf = 0;
@@ -181,7 +198,11 @@ static int r_ensure_groups(ss_writer_consumer *c) {
         redisReply *r = redisCommand(r0->rc, "XGROUP CREATE %s %s 0 MKSTREAM", r0->key[t], SS_WRITER_GROUP);
         if (!r) return cfail(c, "redis: %s", r0->rc->errstr);
         int bad = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0;
-        if (bad) cfail(c, "redis XGROUP CREATE %s: %.*s", r0->key[t], (int)r->len, r->str);
+        if (bad) {
+            char what[600];
+            snprintf(what, sizeof what, "XGROUP CREATE %s", r0->key[t]);
+            reply_fail(c, what, r);
+        }
         freeReplyObject(r);
         if (bad) return -1;
     }
@@ -332,7 +353,7 @@ static int r_read(ss_writer_consumer *c, const ss_writer_read_req *req, ss_write
     }
     r0->arena_used = 1;
     if (r->type == REDIS_REPLY_ERROR) {
-        cfail(c, "redis XREADGROUP: %.*s", (int)r->len, r->str);
+        reply_fail(c, "XREADGROUP", r);
         r_release(c);
         return -1;
     }
@@ -376,7 +397,7 @@ static int drain_replies(ss_writer_consumer *c, size_t n) {
         redisReply *r = NULL;
         if (redisGetReply(r0->rc, (void **)&r) != REDIS_OK || !r)
             return cfail(c, "redis: %s", r0->rc->errstr[0] ? r0->rc->errstr : "connection lost");
-        if (r->type == REDIS_REPLY_ERROR && rc == 0) rc = cfail(c, "redis ack script: %.*s", (int)r->len, r->str);
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) rc = reply_fail(c, "ack script", r);
         freeReplyObject(r);
     }
     return rc;
@@ -428,7 +449,11 @@ static int r_dlq(ss_writer_consumer *c, int type, const char *id, const char *re
                                  raw ? rawlen : (size_t)0, r0->key[type], id);
     if (!r) return cfail(c, "redis: %s", r0->rc->errstr);
     int bad = r->type == REDIS_REPLY_ERROR;
-    if (bad) cfail(c, "redis XADD %s: %.*s", r0->dlq_key, (int)r->len, r->str);
+    if (bad) {
+        char what[600];
+        snprintf(what, sizeof what, "XADD %s", r0->dlq_key);
+        reply_fail(c, what, r);
+    }
     freeReplyObject(r);
     return bad ? -1 : 0;
 }
@@ -563,12 +588,6 @@ static int r_forget(ss_writer_consumer *c, const char *dead) {
 
 /* ---- data loss ------------------------------------------------------------------------------ */
 
-static long long wall_us_now(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static int r_server_id(ss_writer_consumer *c, char *out, size_t outlen) {
     rcons *r0 = c->impl;
     char err[256];
@@ -585,9 +604,13 @@ static int r_last_delivered(ss_writer_consumer *c, int type, ss_writer_id *out) 
     *out = (ss_writer_id){0, 0};
     redisReply *r = redisCommand(r0->rc, "XINFO GROUPS %s", r0->key[type]);
     if (!r) return cfail(c, "redis: %s", r0->rc->errstr[0] ? r0->rc->errstr : "connection lost");
-    if (r->type == REDIS_REPLY_ERROR) { /* ERR no such key: the stream is gone */
-        int nokey = strstr(r->str, "no such key") != NULL;
-        if (!nokey) cfail(c, "redis XINFO GROUPS %s: %.*s", r0->key[type], (int)r->len, r->str);
+    if (r->type == REDIS_REPLY_ERROR) { /* ERR no such key (no code of its own): is the stream gone? */
+        int nokey = ss_redis_key_exists(r0->rc, r0->key[type]) == 0;
+        if (!nokey) {
+            char what[600];
+            snprintf(what, sizeof what, "XINFO GROUPS %s", r0->key[type]);
+            reply_fail(c, what, r);
+        }
         freeReplyObject(r);
         return nokey ? 0 : -1;
     }
@@ -627,7 +650,7 @@ static int r_report_loss(ss_writer_consumer *c, int type, long long released, co
                          const char *max_claimed) {
     rcons *r0 = c->impl;
     redisReply *r = cmd(c, "HSET %sredis-loss last_us %lld last_stream %s last_released %lld last_delivered %s "
-                           "max_claimed %s", r0->prefix, wall_us_now(), r0->key[type], released,
+                           "max_claimed %s", r0->prefix, (long long)ss_wall_us(), r0->key[type], released,
                         last_delivered, max_claimed);
     if (!r) return -1;
     freeReplyObject(r);
@@ -748,7 +771,7 @@ static const ss_writer_consumer_vtbl redis_vtbl = {
 };
 
 ss_writer_consumer *ss_writer_consumer_redis(const ss_writer_consumer_cfg *cfg,
-                                             redisContext *(*connect)(void *ctx, char *err, size_t errlen),
+                                             redisContext *(*connect)(void *ctx, char *err, size_t errlen, ss_err_class *cls),
                                              void *connect_ctx) {
     ss_writer_consumer *c = calloc(1, sizeof *c);
     rcons *r = calloc(1, sizeof *r);

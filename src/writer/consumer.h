@@ -139,6 +139,7 @@ struct ss_writer_consumer {
     const ss_writer_consumer_vtbl *v;
     void *impl;
     char errstr[1024];
+    int err; /* the ss_err_class of errstr (util/err.h) */
 };
 
 /* What a consumer is told about its streams and keys. */
@@ -153,7 +154,7 @@ typedef struct {
 /* The Redis consumer: connections come from connect(connect_ctx), as in ss_writer_opts.
  * NULL when out of memory. */
 ss_writer_consumer *ss_writer_consumer_redis(const ss_writer_consumer_cfg *cfg,
-                                             redisContext *(*connect)(void *ctx, char *err, size_t errlen),
+                                             redisContext *(*connect)(void *ctx, char *err, size_t errlen, ss_err_class *cls),
                                              void *connect_ctx);
 
 /* ss_writer_new with another consumer (tests). The writer owns c from here on, also when this

@@ -11,7 +11,8 @@ static char g_step[32];
 static long g_nth;
 static long g_hits;
 
-static const char *const g_steps[] = {"after_claim", "after_write", "after_rename", "after_ledger", "after_ack",
+static const char *const g_steps[] = {"after_claim", "after_write", "after_rename", "s3_mid_upload", "after_upload",
+                                      "after_ledger", "after_ack",
                                       "after_gap_ledger", "migrate_rename", "migrate_ledger"};
 
 int ss_writer_crash_init(char *err, unsigned long errlen) {
@@ -33,7 +34,7 @@ int ss_writer_crash_init(char *err, unsigned long errlen) {
     if (!known) {
         snprintf(err, errlen,
                  "SKYSPOOL_CRASH_AT='%s' is not STEP[:N] with STEP one of after_claim, after_write, "
-                 "after_rename, after_ledger, after_ack, after_gap_ledger, migrate_rename, migrate_ledger",
+                 "after_rename, s3_mid_upload, after_upload, after_ledger, after_ack, after_gap_ledger, migrate_rename, migrate_ledger",
                  v);
         return -1;
     }

@@ -6,6 +6,9 @@
  *   after_claim   dedup claims recorded, file not yet written
  *   after_write   part file written under its temporary name, not yet renamed
  *   after_rename  file renamed into place and directory fsynced, ledger not yet written
+ *                 (with --out s3://: renamed in the staging dir, not yet uploaded)
+ *   s3_mid_upload with --out s3://: a part of a multipart upload sent, the upload not complete
+ *   after_upload  with --out s3://: the object is complete in S3, ledger not yet written
  *   after_ledger  commit recorded in the ledger, entries not yet acked
  *   after_ack     entries acked and deleted
  *   after_gap_ledger  gap records committed to the ledger, not yet deleted from Redis

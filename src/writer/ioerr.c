@@ -10,12 +10,17 @@
  * reads from Redis proves nothing about the disk).
  *
  * The failure sites that touch the archive (creating a part file and its directories,
- * listing a partition directory, writing and finishing parts, removing an uncommitted part)
- * mark their failure with ss_wr_io_fail, passing errno when they still have it. The class is
- * the errno's name (ENOSPC, EACCES, ...); where only a message survived (the finish and
- * write jobs run on other threads and keep a string), it is the errno whose strerror text
- * the message carries, else "EOTHER". Ledger (SQLite) and Redis errors are not archive I/O
- * errors and are not recorded here. */
+ * listing a partition directory, writing, cutting and finishing parts, removing an
+ * uncommitted part) mark their failure with ss_wr_io_fail, passing the errno of the failed
+ * system call. The errno travels with the error rather than being read back from words: the
+ * Parquet writer keeps it in its context (ss_pq_sys_errno), a part file in its own
+ * (ss_ar_file_errno) or in errno once freed (seal, publish), the partition guard returns it
+ * (ss_archive_guard_dir), and the write and finish jobs, which run on other threads, take it
+ * there into their job next to the message. The class is that errno's name (ENOSPC,
+ * EACCES, ...), or "EOTHER" for any other errno and for 0 (an S3 upload, a failure that no
+ * system call made). The message is for people and never changes the class (DEVELOPERS.md:
+ * never classify an error by the words of its message). Ledger (SQLite) and Redis errors are
+ * not archive I/O errors and are not recorded here. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +29,7 @@
 #include "metrics/metrics.h"
 #include "writer/writer_internal.h"
 
-/* The filesystem errors an archive write can meet, in the order a message is matched. */
+/* The filesystem errors an archive write can meet, each its own metric label. */
 static const struct {
     int e;
     const char *name;
@@ -36,12 +41,9 @@ static const struct {
 #define N_IO_CLASSES (sizeof io_classes / sizeof io_classes[0])
 _Static_assert(N_IO_CLASSES == SS_WR_IO_CLASSES, "SS_WR_IO_CLASSES counts the classes");
 
-const char *ss_wr_io_class(int errnum, const char *msg) {
+const char *ss_wr_io_class(int errnum) {
     for (size_t i = 0; i < N_IO_CLASSES; i++)
         if (errnum == io_classes[i].e) return io_classes[i].name;
-    if (msg)
-        for (size_t i = 0; i < N_IO_CLASSES; i++)
-            if (strstr(msg, strerror(io_classes[i].e))) return io_classes[i].name;
     return "EOTHER";
 }
 
@@ -58,7 +60,7 @@ int ss_wr_io_fail(ss_writer *w, int errnum, const char *fmt, ...) {
 void ss_wr_io_record(ss_writer *w) {
     if (!w->io_failed) return;
     w->io_failed = 0;
-    const char *cls = ss_wr_io_class(w->io_errno, w->errstr);
+    const char *cls = ss_wr_io_class(w->io_errno);
     double now = (double)ss_wr_wall_us() / 1e6;
     pthread_mutex_lock(&w->mu);
     snprintf(w->io.cls, sizeof w->io.cls, "%s", cls);

@@ -1,8 +1,10 @@
 /* The run ledger on SQLite; see ledger.h for the tables and the durability argument.
  *
  * Nothing is written per entry: a round's claims are packed into one blob (claimlog.h) and
- * stored as one row when the round ends; everything else runs once per file or per run, so
- * its statements are prepared on use. Every write transaction is BEGIN IMMEDIATE, so a
+ * stored as one row when the round ends. The statements of that per-round transaction (and
+ * BEGIN/COMMIT) are prepared once and kept (hot[]): at the live rate parsing them again every
+ * round was most of the ledger's CPU. Everything else runs once per file or per run, so its
+ * statements are prepared on use. Every write transaction is BEGIN IMMEDIATE, so a
  * writer waits (busy_timeout) for the write lock up front instead of failing half-way with
  * SQLITE_BUSY when another writer process commits.
  *
@@ -25,6 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The statements every round runs (claims_begin/_end), kept prepared. */
+enum { HOT_BEGIN, HOT_COMMIT, HOT_META, HOT_CLAIMS_SINCE, HOT_INSERT_BATCH, HOT__COUNT };
+static const char *const k_hot_sql[HOT__COUNT] = {
+    [HOT_BEGIN] = "BEGIN IMMEDIATE",
+    [HOT_COMMIT] = "COMMIT",
+    [HOT_META] = "SELECT value FROM meta WHERE key=?",
+    [HOT_CLAIMS_SINCE] = "SELECT seq, n, recs FROM claim_batches WHERE seq > ? ORDER BY seq",
+    [HOT_INSERT_BATCH] = "INSERT INTO claim_batches(max_t, n, recs) VALUES(?,?,?)",
+};
+
 struct ss_ledger {
     sqlite3 *db;
     ss_writer_claimset cs; /* the claims, in memory (see claimset.h) */
@@ -44,6 +56,7 @@ struct ss_ledger {
     uint64_t floor_ms[256];
     uint8_t has_floor[256];
     int sync_full; /* current PRAGMA synchronous */
+    sqlite3_stmt *hot[HOT__COUNT]; /* the per-round statements, prepared on first use (hot_prep) */
     int batch, batch_failed;
     char errstr[512];
 };
@@ -86,6 +99,8 @@ static const char g_schema[] =
 
 static void copy_text(char *dst, size_t cap, const unsigned char *s);
 
+static int hot_exec(ss_ledger *l, int which);
+
 static int fail(ss_ledger *l, const char *what) {
     snprintf(l->errstr, sizeof l->errstr, "ledger: %s: %s", what, sqlite3_errmsg(l->db));
     return -1;
@@ -119,8 +134,7 @@ static int exec_open_retry(ss_ledger *l, const char *sql) {
             return -1;
         }
         sqlite3_free(msg);
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        ss_sleep_ms(20);
     }
 }
 
@@ -136,12 +150,12 @@ static int set_sync(ss_ledger *l, int full) {
 static int begin(ss_ledger *l, int full) {
     if (l->batch) return l->batch_failed ? -1 : 0;
     if (set_sync(l, full) != 0) return -1;
-    return exec(l, "BEGIN IMMEDIATE");
+    return hot_exec(l, HOT_BEGIN);
 }
 
 static int commit(ss_ledger *l) {
     if (l->batch) return l->batch_failed ? -1 : 0;
-    if (exec(l, "COMMIT") == 0) return 0;
+    if (hot_exec(l, HOT_COMMIT) == 0) return 0;
     sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
@@ -181,6 +195,36 @@ static sqlite3_stmt *prep(ss_ledger *l, const char *sql) {
     return st;
 }
 
+/* A kept statement, ready to bind; give it back with hot_done (reset, bindings cleared). */
+static sqlite3_stmt *hot_prep(ss_ledger *l, int which) {
+    if (!l->hot[which] &&
+        sqlite3_prepare_v3(l->db, k_hot_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &l->hot[which], NULL) != SQLITE_OK) {
+        fail(l, "prepare");
+        l->hot[which] = NULL;
+        return NULL;
+    }
+    return l->hot[which];
+}
+
+static void hot_done(sqlite3_stmt *st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* BEGIN IMMEDIATE / COMMIT through kept statements; 0 or -1 with errstr (exec's wording). */
+static int hot_exec(ss_ledger *l, int which) {
+    sqlite3_stmt *st = hot_prep(l, which);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(l->errstr, sizeof l->errstr, "ledger: %s: %s", k_hot_sql[which], sqlite3_errmsg(l->db));
+        hot_done(st);
+        return -1;
+    }
+    hot_done(st);
+    return 0;
+}
+
 int ss_ledger_durable_mark(ss_ledger *l) {
     if (begin(l, 1) != 0) return -1;
     sqlite3_stmt *st = prep(l, "INSERT INTO meta(key, value) VALUES('durable_us', ?) ON CONFLICT(key) DO UPDATE SET "
@@ -201,6 +245,7 @@ static ss_ledger *open_db(const char *path, int flags, char *err, size_t errlen)
         snprintf(err, errlen, "ledger: out of memory");
         return NULL;
     }
+    ss_writer_claimset_init(&l->cs);
     if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "ledger %s: %s", path, l->db ? sqlite3_errmsg(l->db) : "cannot open");
         ss_ledger_close(l);
@@ -222,13 +267,13 @@ static int user_version(ss_ledger *l) {
 }
 
 static int insert_batch(ss_ledger *l, const ss_buf *recs, size_t n, int64_t max_t) {
-    sqlite3_stmt *st = prep(l, "INSERT INTO claim_batches(max_t, n, recs) VALUES(?,?,?)");
+    sqlite3_stmt *st = hot_prep(l, HOT_INSERT_BATCH);
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, max_t);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
     sqlite3_bind_blob(st, 3, recs->data, (int)recs->len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    hot_done(st);
     return rc == SQLITE_DONE ? 0 : fail(l, "insert claims");
 }
 
@@ -319,6 +364,7 @@ void ss_ledger_close(ss_ledger *l) {
     if (!l) return;
     ss_writer_claimset_free(&l->cs);
     ss_buf_free(&l->pend);
+    for (int i = 0; i < HOT__COUNT; i++) sqlite3_finalize(l->hot[i]);
     if (l->db) sqlite3_close_v2(l->db);
     free(l);
 }
@@ -372,12 +418,12 @@ static int load_flush(loader *ld) {
 /* Under the write lock, reads the claim batches appended since we last looked (by other
  * writers, or all of them after a failure), so the in-memory set is exactly the table. */
 static long long meta_ll(ss_ledger *l, const char *key) {
-    sqlite3_stmt *st = prep(l, "SELECT value FROM meta WHERE key=?");
+    sqlite3_stmt *st = hot_prep(l, HOT_META);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     long long v = 0;
     if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    hot_done(st);
     return v;
 }
 
@@ -396,7 +442,7 @@ int ss_ledger_claims_begin(ss_ledger *l) {
     l->enc = (ss_claimlog_enc){0, 0};
     l->npend = 0;
     l->pend_max_t = 0;
-    sqlite3_stmt *st = prep(l, "SELECT seq, n, recs FROM claim_batches WHERE seq > ? ORDER BY seq");
+    sqlite3_stmt *st = hot_prep(l, HOT_CLAIMS_SINCE);
     if (!st) return rollback(l), -1;
     sqlite3_bind_int64(st, 1, l->last_seq);
     int rc;
@@ -409,14 +455,14 @@ int ss_ledger_claims_begin(ss_ledger *l) {
             snprintf(l->errstr, sizeof l->errstr, "ledger: %s (claim batch %lld)",
                      d == -2 ? "out of memory loading dedup claims" : "a claim batch is corrupt",
                      (long long)sqlite3_column_int64(st, 0));
-            sqlite3_finalize(st);
+            hot_done(st);
             rollback(l);
             l->cs_valid = 0;
             return -1;
         }
         l->last_seq = sqlite3_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    hot_done(st);
     if (rc != SQLITE_DONE) {
         l->cs_valid = 0;
         return fail(l, "load claims"), rollback(l), -1;
@@ -621,13 +667,26 @@ int ss_ledger_gaps_add(ss_ledger *l, const ss_gap_record *g, size_t n, size_t *i
     return commit(l);
 }
 
+/* 1 when the ledger has the table (an older ledger may not), 0 when not, -1 on error: asked of
+ * the schema, not guessed from the words of an error message. */
+static int has_table(ss_ledger *l, const char *name) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int ss_ledger_gaps(ss_ledger *l, void (*fn)(void *ctx, const ss_gap_record *g, int64_t committed_us), void *ctx) {
     /* a ledger from before gap records has no table: it has no gaps */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(l->db, "SELECT stream_id, source, reason, unit, from_pos, to_pos, detected_us, cursor, "
                                   "detail, committed_us FROM gaps ORDER BY detected_us, stream_id",
                            -1, &st, NULL) != SQLITE_OK) {
-        if (strstr(sqlite3_errmsg(l->db), "no such table")) return 0;
+        if (has_table(l, "gaps") == 0) return 0;
         return fail(l, "read gaps");
     }
     int rc;
@@ -650,6 +709,12 @@ int ss_ledger_gaps(ss_ledger *l, void (*fn)(void *ctx, const ss_gap_record *g, i
 }
 
 size_t ss_ledger_claims_bytes(const ss_ledger *l) { return ss_writer_claimset_bytes(&l->cs); }
+
+void ss_ledger_set_horizon(ss_ledger *l, int64_t horizon_us) {
+    uint32_t unit = l->cs.unit;
+    ss_writer_claimset_set_horizon(&l->cs, horizon_us / 1000000);
+    if (l->cs.unit != unit) l->cs_valid = 0;
+}
 
 void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]) {
     ss_writer_claimset_prefetch(&l->cs, ss_writer_claim_fp(key));
@@ -802,6 +867,16 @@ int ss_ledger_intents(ss_ledger *l, const char *consumer, void (*fn)(void *ctx, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) fn(ctx, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(l, "list intents");
+}
+
+int ss_ledger_intent_exists(ss_ledger *l, const char *path) {
+    sqlite3_stmt *st = prep(l, "SELECT 1 FROM intents WHERE path=?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return 1;
+    return rc == SQLITE_DONE ? 0 : fail(l, "look up an intent");
 }
 
 int ss_ledger_intent_drop(ss_ledger *l, const char *path) {
@@ -1148,7 +1223,7 @@ int ss_ledger_meta_get(ss_ledger *l, const char *key, char *out, size_t outlen) 
     sqlite3_stmt *st = prep(l, "SELECT value FROM meta WHERE key=?");
     if (!st) {
         /* a ledger of a skyspool before the meta table (read-only opens skip the schema) */
-        if (strstr(sqlite3_errmsg(l->db), "no such table")) return 0;
+        if (has_table(l, "meta") == 0) return 0;
         return -1;
     }
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);

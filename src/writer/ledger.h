@@ -70,6 +70,9 @@ int ss_ledger_claims_end(ss_ledger *l);
 void ss_ledger_claim_prefetch(const ss_ledger *l, const uint8_t key[16]);
 /* Memory held by the in-memory claim set. */
 size_t ss_ledger_claims_bytes(const ss_ledger *l);
+/* Sizes the in-memory claim set's time unit for the dedup horizon (claimset.h; default
+ * 1 h). Call it before the first claims_begin: a change reloads the set. */
+void ss_ledger_set_horizon(ss_ledger *l, int64_t horizon_us);
 /* Drops claims of event time before claims_before_us rounded down to the minute: from
  * memory (claimset.h; it may keep some longer), and from the ledger the batches whose
  * newest claim is older; also the id blobs of commits whose newest event is older than
@@ -141,6 +144,8 @@ int ss_ledger_run_done(ss_ledger *l, long long run_id, int64_t duration_ms);
 int ss_ledger_intent(ss_ledger *l, const char *path, const char *consumer);
 /* Visits consumer's intents (files that may exist uncommitted). */
 int ss_ledger_intents(ss_ledger *l, const char *consumer, void (*fn)(void *ctx, const char *path), void *ctx);
+/* 1 when some consumer's intent names path, 0 when none does, -1 on error. */
+int ss_ledger_intent_exists(ss_ledger *l, const char *path);
 /* Removes an intent; returns 1 when it was there, 0 when not, -1 on error. */
 int ss_ledger_intent_drop(ss_ledger *l, const char *path);
 

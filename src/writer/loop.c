@@ -1,4 +1,4 @@
-/* The DataWriter's main loop; the protocol and its proof are in docs/DESIGN.md ("DataWriter").
+/* The DataWriter's main loop; the protocol and its proof are in docs/design/writer-protocol.md.
  *
  * A *session* connects to Redis, recovers (own intents, own pending entries, dead consumers'
  * pending entries) and then loops: read a round (round.c), close what the watermark says is
@@ -64,11 +64,12 @@ void ss_writer_opts_init(ss_writer_opts *o) {
     o->claim_idle_ms = 60000;
     o->retry_base_ms = 200;
     o->retry_max_ms = 300000;
-    o->memory_budget = 96u << 20;
+    o->memory_budget = (size_t)SS_WRITER_DEFAULT_MEMORY_BUDGET_MB << 20;
     o->count = 1000;
     o->block_ms = 1000;
+    o->linger_ms = 500;
     o->codec = SS_PQ_CODEC_ZSTD;
-    o->zstd_level = SS_AR_DEFAULT_ZSTD_LEVEL; /* 2: smaller and faster than 3 on these pages */
+    o->zstd_level = SS_AR_DEFAULT_ZSTD_LEVEL;
 }
 
 int ss_wr_fail(ss_writer *w, const char *fmt, ...) {
@@ -76,10 +77,12 @@ int ss_wr_fail(ss_writer *w, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(w->errstr, sizeof w->errstr, fmt, ap);
     va_end(ap);
+    w->err = SS_ERR_IO;
     return -1;
 }
 
 const char *ss_writer_errstr(const ss_writer *w) { return w->errstr; }
+ss_err_class ss_writer_errclass(const ss_writer *w) { return w->err > SS_ERR_NONE ? w->err : SS_ERR_IO; }
 
 /* A stream's number in the ledger (claims, runs, commits): its type when unsharded, a
  * number of its own per (shard, type) otherwise. Entry ids of two streams can be equal,
@@ -98,7 +101,11 @@ int ss_wr_led_type(const ss_writer *w, int type) {
            (w->nshards > 1 ? w->o.shard + 1 : 0);
 }
 
-int ss_wr_consumer_fail(ss_writer *w) { return ss_wr_fail(w, "%s", w->c->errstr); }
+int ss_wr_consumer_fail(ss_writer *w) {
+    ss_wr_fail(w, "%s", w->c->errstr);
+    if (w->c->err > SS_ERR_NONE) w->err = (ss_err_class)w->c->err;
+    return -1;
+}
 
 void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m) {
     pthread_mutex_lock(&w->mu);
@@ -158,6 +165,10 @@ static void register_metrics(ss_writer *w) {
     w->m.flush_hist = ss_histogram_get("skyspool_writer_flush_duration_seconds",
                                        "Duration of commit batches (finish + ledger + ack)", NULL, flush_bounds,
                                        sizeof flush_bounds / sizeof flush_bounds[0]);
+    static const double ack_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    w->m.ack_hist = ss_histogram_get("skyspool_writer_ack_duration_seconds",
+                                     "Round trips of the ack script (XACK + trim of one stream's committed ids)", NULL,
+                                     ack_bounds, sizeof ack_bounds / sizeof ack_bounds[0]);
     ss_wr_io_register_metrics(w);
 }
 
@@ -357,8 +368,7 @@ static int wait_for_others(ss_writer *w, volatile sig_atomic_t *stop) {
                     (double)w->o.claim_idle_ms / 1000.0);
             last_log = ss_wr_mono_ms();
         }
-        struct timespec ts = {0, 250 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        ss_sleep_ms(250);
         if (ss_wr_mono_ms() - w->last_hb_ms >= HEARTBEAT_MS && heartbeat(w, 0) != 0) return -1;
     }
 }
@@ -367,7 +377,7 @@ static int wait_for_others(ss_writer *w, volatile sig_atomic_t *stop) {
 
 /* Every 5 minutes of wall time, or whenever event time has moved on by a twelfth of the
  * horizon (a backlog or a fast feed covers hours of event time in minutes): the claim set
- * then stays within 13/12 of the horizon (at the live peak, 7.8M keys, ~125 MB). */
+ * then stays within 13/12 of the horizon (at the live peak, 7.8M keys, ~94 MB). */
 static void maybe_prune(ss_writer *w, int force) {
     int due = force || ss_wr_mono_ms() - w->last_prune_ms >= PRUNE_EVERY_MS ||
               (w->pruned_at_t > 0 && w->max_event_t - w->pruned_at_t >= w->o.horizon_us / 12) ||
@@ -508,6 +518,25 @@ static int check_redis_loss(ss_writer *w) {
     return 0;
 }
 
+/* At the live rate a round reads the few entries that arrived since the last one: every
+ * round costs a ledger transaction, a reply parse and thread handoffs whatever its size, so
+ * reading on at once made those per-round costs most of the writer's CPU. After a round
+ * that read every live stream dry (none came back full), the daemon waits linger_ms, then
+ * reads everything that came meanwhile in one round. Nothing waits longer to be committed
+ * than a window's grace allows (linger is far below it), nothing is acknowledged
+ * differently, and a stop or the source's end is seen within linger_ms (a blocking read
+ * already waits block_ms). */
+static void linger(ss_writer *w, volatile sig_atomic_t *stop) {
+    int64_t until = ss_wr_mono_ms() + w->o.linger_ms;
+    int64_t hb_due = w->last_hb_ms + HEARTBEAT_MS; /* never let the heartbeat go late */
+    if (hb_due < until) until = hb_due;
+    while (!*stop && !(w->o.drain && atomic_load(w->o.drain))) {
+        int64_t left = until - ss_wr_mono_ms();
+        if (left <= 0) break;
+        ss_sleep_ms(left);
+    }
+}
+
 static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (w->c->v->connect(w->c) != 0) return ss_wr_consumer_fail(w);
     if (ss_wr_check_persistence(w, 1) != 0) return -1; /* AOF on, noeviction (persistence.c): else fatal */
@@ -524,6 +553,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
     if (w->c->v->ensure_groups(w->c) != 0) return ss_wr_consumer_fail(w);
     if (heartbeat(w, 0) != 0) return -1;
     if (clean_intents(w, w->consumer) != 0) return -1;
+    if (w->remote) ss_wr_remote_sweep(w);
     if (ss_wr_commit_gaps(w, 1) != 0) return -1;
     /* Dead consumers' entries are taken over only after our own pending entries have been
      * re-read (XCLAIM puts them into our PEL, which the history pass reads). */
@@ -566,6 +596,7 @@ static int session(ss_writer *w, volatile sig_atomic_t *stop) {
             break;
         }
         maybe_prune(w, 0);
+        if (got && !w->round_full && !w->o.once && !any_history(w)) linger(w, stop);
     }
     /* A stop is not an end: a daemon (or a --once run) that was told to stop closes only what
      * its watermark says is complete, as in any round; its open windows stay pending in Redis
@@ -590,16 +621,9 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
         w->io_failed = 0;
         if (session(w, stop) == 0) return 0;
         ss_wr_io_record(w);
-        if (!w->fatal && strstr(w->errstr, "NOPERM")) { /* Redis's ACL refused us: no retry can fix it */
-            char e[sizeof w->errstr];
-            snprintf(e, sizeof e, "%s", w->errstr);
-            if (!strstr(e, "permission error")) /* not yet worded so (by buffer/redis.c at connect) */
-                ss_wr_fail(w, "permission error: %.900s; give the writer's Redis user the rules of `skyspool acl write`",
-                           e);
-            w->fatal = 1;
-        }
-        if (w->fatal) {
-            ss_error(LOG, "%s", w->errstr);
+        /* a wrong password or Redis's ACL refusing us: no retry can fix it */
+        if (!w->fatal && (w->err == SS_ERR_AUTH || w->err == SS_ERR_PERMISSION)) w->fatal = 1;
+        if (w->fatal) { /* the caller reports w->errstr (once) */
             ss_wr_abort_parts(w);
             return -1;
         }
@@ -615,8 +639,9 @@ int ss_writer_run(ss_writer *w, volatile sig_atomic_t *stop) {
         w->c->v->close(w->c); /* a read ahead's entries stay in our PEL for the next session */
         w->rd_pending = 0;
         if (w->o.max_attempts > 0 && w->attempt >= w->o.max_attempts) {
+            ss_err_class last = w->err;
             ss_wr_fail(w, "giving up after %d failed attempts; last error: %s", w->attempt, err);
-            ss_error(LOG, "%s", w->errstr);
+            w->err = last; /* the caller reports it (once) */
             return -1;
         }
         w->rng = w->rng * 1103515245u + 12345u;
@@ -685,6 +710,11 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
     w->lock_fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     snprintf(w->out, sizeof w->out, "%s", o->out);
+    if (o->s3 && ss_wr_remote_init(w, o, err, errlen) != 0) goto fail;
+    if (!o->s3 && !strncmp(o->out, "s3://", 5)) {
+        snprintf(err, errlen, "--out %s needs the S3 settings (the CLI fills them)", o->out);
+        goto fail;
+    }
     snprintf(w->prefix, sizeof w->prefix, "%s", o->prefix ? o->prefix : "skyspool:");
     if (o->consumer) snprintf(w->consumer, sizeof w->consumer, "%s", o->consumer);
     else ss_writer_default_consumer(w->consumer, sizeof w->consumer);
@@ -720,17 +750,19 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
             goto fail;
         }
     }
-    w->rg_bytes = o->memory_budget / 32;
-    if (w->rg_bytes > (16u << 20)) w->rg_bytes = 16u << 20;
+    /* the archive's row-group target, as `convert` writes it (archive.h); a budget below 8x
+     * that (the default 96 MB is exactly 8x) shrinks it, so that a few full parts still fit */
+    w->rg_bytes = o->memory_budget / 8;
+    if (w->rg_bytes > SS_AR_ROW_GROUP_BYTES) w->rg_bytes = SS_AR_ROW_GROUP_BYTES;
     if (w->rg_bytes < (1u << 20)) w->rg_bytes = 1u << 20;
     w->rng = (unsigned)getpid() ^ (unsigned)ss_wr_wall_us();
     w->last_prune_ms = ss_wr_mono_ms();
     if (ss_mkdir_p(o->data_dir, 0700, 1) != 0 || ss_mkdir_p(w->lock_dir, 0700, 1) != 0) {
-        snprintf(err, errlen, "cannot create %s: %s", w->lock_dir, strerror(errno));
+        snprintf(err, errlen, "cannot create (%s): %s", strerror(errno), w->lock_dir);
         goto fail;
     }
     if (ss_mkdir_p(w->out, 0755, 1) != 0) {
-        snprintf(err, errlen, "cannot create the output directory %s: %s", w->out, strerror(errno));
+        snprintf(err, errlen, "cannot create the output directory (%s): %s", strerror(errno), w->out);
         goto fail;
     }
     /* One process per consumer name (waits briefly: a peer may hold it while reclaiming). */
@@ -745,6 +777,7 @@ static ss_writer *writer_new(const ss_writer_opts *o, ss_writer_consumer *c, cha
     }
     w->led = ss_ledger_open(w->ledger_path, err, errlen);
     if (!w->led) goto fail;
+    ss_ledger_set_horizon(w->led, o->horizon_us);
     if (ss_ledger_id(w->led, w->ledger_id, sizeof w->ledger_id) != 0) {
         snprintf(err, errlen, "%s", ss_ledger_errstr(w->led));
         goto fail;
@@ -797,6 +830,7 @@ ss_writer *ss_writer_new_with_consumer(const ss_writer_opts *o, ss_writer_consum
 void ss_writer_free(ss_writer *w) {
     if (!w) return;
     ss_metrics_remove_health(ss_wr_io_health, w);
+    ss_wr_lane_stop(w);
     ss_wr_abort_parts(w);
     ss_wr_drop_committed(w);
     if (w->c) w->c->v->free(w->c);

@@ -74,7 +74,7 @@ static int walk(const char *dir, int lvl, visit_fn fn, void *ctx, char *err, siz
     DIR *d = opendir(dir);
     if (!d) {
         if (lvl == 0 || errno != ENOENT) {
-            ss_seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+            ss_seterr(err, errlen, "cannot list (%s): %s", strerror(errno), dir);
             return -1;
         }
         return 0;
@@ -170,7 +170,7 @@ static int merge_into(const char *src, const char *dst, int depth, char *err, si
     }
     DIR *d = opendir(src);
     if (!d) {
-        ss_seterr(err, errlen, "cannot list %s: %s", src, strerror(errno));
+        ss_seterr(err, errlen, "cannot list (%s): %s", strerror(errno), src);
         return -1;
     }
     struct dirent *de;
@@ -202,7 +202,7 @@ static int merge_into(const char *src, const char *dst, int depth, char *err, si
     }
     closedir(d);
     if (rc == 0 && (ss_fsync_dir(dst) != 0 || rmdir(src) != 0)) {
-        ss_seterr(err, errlen, "cannot remove the emptied %s: %s", src, strerror(errno));
+        ss_seterr(err, errlen, "cannot remove the emptied (%s): %s", strerror(errno), src);
         rc = -1;
     }
     return rc;
@@ -234,7 +234,7 @@ static int migrate_one(void *ctx, const char *dir, char *name, size_t namelen, i
         c->st->renamed++;
     }
     if (ss_fsync_dir(dir) != 0) {
-        ss_seterr(c->err, c->errlen, "cannot fsync %s: %s", dir, strerror(errno));
+        ss_seterr(c->err, c->errlen, "cannot fsync (%s): %s", strerror(errno), dir);
         return -1;
     }
     ss_writer_crash_point("migrate_rename");
@@ -272,7 +272,7 @@ static int marker_relayout(const char *root, const ss_archive_marker *m, char *e
     if (ok && fsync(fd) != 0) ok = 0;
     if (fd >= 0 && close(fd) != 0) ok = 0;
     if (!ok || ss_rename_durable(tmp, path, 1) != 0) {
-        ss_seterr(err, errlen, "cannot rewrite the archive marker %s: %s", path, strerror(errno));
+        ss_seterr(err, errlen, "cannot rewrite the archive marker (%s): %s", strerror(errno), path);
         unlink(tmp);
         return -1;
     }

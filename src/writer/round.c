@@ -254,11 +254,11 @@ typedef struct {
     ss_decoder *dec;
     int rc;
     part *errpart;
+    int sys_errno; /* the errno behind err, taken on the lane's thread (0: not a system call's) */
     char err[512];
 } lane_job;
 
-static void *lane_run(void *arg) {
-    lane_job *j = arg;
+static void lane_run(lane_job *j) {
     ss_writer *w = j->w;
     for (size_t i = j->from; i < w->nb; i++) {
         bent *e = &w->b[i];
@@ -274,13 +274,65 @@ static void *lane_run(void *arg) {
         if (ss_ar_file_append(p->file, &ev) != 0) {
             j->rc = -1;
             j->errpart = p;
+            j->sys_errno = ss_ar_file_errno(p->file);
             snprintf(j->err, sizeof j->err, "%s", ss_ar_file_errstr(p->file));
-            return NULL;
+            return;
         }
         p->rows++;
         p->raw_bytes += e->elen;
+        uint64_t rgs = ss_ar_file_row_groups(p->file);
+        if (rgs != p->rg_seen) p->rg_seen = rgs, p->raw_open = 0; /* this event ended a row group */
+        else p->raw_open += e->elen;
     }
+}
+
+/* The second lane runs on a thread of its own that lives as long as the writer: a thread
+ * created per batch cost more than the lane's work in the small rounds of the live rate. */
+static void *lane_worker(void *arg) {
+    ss_writer *w = arg;
+    pthread_setname_np(pthread_self(), "ss-lane");
+    pthread_mutex_lock(&w->lane.mu);
+    for (;;) {
+        while (!w->lane.job && !w->lane.quit) pthread_cond_wait(&w->lane.cv, &w->lane.mu);
+        if (w->lane.quit) break;
+        lane_job *j = w->lane.job;
+        pthread_mutex_unlock(&w->lane.mu);
+        lane_run(j);
+        pthread_mutex_lock(&w->lane.mu);
+        w->lane.job = NULL;
+        pthread_cond_broadcast(&w->lane.cv);
+    }
+    pthread_mutex_unlock(&w->lane.mu);
     return NULL;
+}
+
+/* 1: the lane thread runs (started now if it was not), 0: run lanes inline. */
+static int lane_ready(ss_writer *w) {
+    if (w->lane.state) return w->lane.state > 0;
+    pthread_mutex_init(&w->lane.mu, NULL);
+    pthread_cond_init(&w->lane.cv, NULL);
+    w->lane.job = NULL;
+    w->lane.quit = 0;
+    if (pthread_create(&w->lane.th, NULL, lane_worker, w) != 0) {
+        pthread_cond_destroy(&w->lane.cv);
+        pthread_mutex_destroy(&w->lane.mu);
+        w->lane.state = -1;
+        return 0;
+    }
+    w->lane.state = 1;
+    return 1;
+}
+
+void ss_wr_lane_stop(ss_writer *w) {
+    if (w->lane.state <= 0) return;
+    pthread_mutex_lock(&w->lane.mu);
+    w->lane.quit = 1;
+    pthread_cond_broadcast(&w->lane.cv);
+    pthread_mutex_unlock(&w->lane.mu);
+    pthread_join(w->lane.th, NULL);
+    pthread_cond_destroy(&w->lane.cv);
+    pthread_mutex_destroy(&w->lane.mu);
+    w->lane.state = 0;
 }
 
 /* Second pass: each entry is placed in the part of its (type, window) -- duplicates are
@@ -322,19 +374,26 @@ int ss_wr_apply_batch(ss_writer *w, size_t from) {
     }
     if (rc != 0) return -1;
     lane_job jobs[NLANES];
-    pthread_t th[NLANES];
-    int started[NLANES] = {0};
-    for (int l = 0; l < NLANES; l++) jobs[l] = (lane_job){w, from, l, w->dec[l], 0, NULL, ""};
-    for (int l = 1; l < NLANES; l++)
-        if (lanes_used[l] && lanes_used[0] && pthread_create(&th[l], NULL, lane_run, &jobs[l]) == 0) started[l] = 1;
+    for (int l = 0; l < NLANES; l++) jobs[l] = (lane_job){w, from, l, w->dec[l], 0, NULL, 0, ""};
+    _Static_assert(NLANES == 2, "one lane inline, one on the lane thread");
+    int handed = lanes_used[0] && lanes_used[1] && lane_ready(w);
+    if (handed) {
+        pthread_mutex_lock(&w->lane.mu);
+        w->lane.job = &jobs[1];
+        pthread_cond_broadcast(&w->lane.cv);
+        pthread_mutex_unlock(&w->lane.mu);
+    }
     for (int l = 0; l < NLANES; l++)
-        if (!started[l] && lanes_used[l]) lane_run(&jobs[l]);
-    for (int l = 1; l < NLANES; l++)
-        if (started[l]) pthread_join(th[l], NULL);
+        if (lanes_used[l] && !(handed && l == 1)) lane_run(&jobs[l]);
+    if (handed) {
+        pthread_mutex_lock(&w->lane.mu);
+        while (w->lane.job) pthread_cond_wait(&w->lane.cv, &w->lane.mu);
+        pthread_mutex_unlock(&w->lane.mu);
+    }
     for (int l = 0; l < NLANES; l++)
         if (jobs[l].rc != 0) {
             w->fail_run = jobs[l].errpart->run_id;
-            return ss_wr_io_fail(w, 0, "writing %s/%s: %s", w->out, jobs[l].errpart->rel, jobs[l].err);
+            return ss_wr_io_fail(w, jobs[l].sys_errno, "writing %s/%s: %s", w->out, jobs[l].errpart->rel, jobs[l].err);
         }
 
     ss_writer_id *acks[SS_TYPE__COUNT] = {0};
@@ -448,6 +507,7 @@ int ss_wr_read_round(ss_writer *w, int *got_any) {
     int got[SS_TYPE__COUNT] = {0};
     int64_t mins[SS_TYPE__COUNT], maxs[SS_TYPE__COUNT];
     w->nb = 0;
+    w->round_full = 0;
     int rc = 0;
     for (int i = 0; i < r.n && rc == 0; i++) {
         const ss_writer_batch *b = &r.s[i];
@@ -460,6 +520,7 @@ int ss_wr_read_round(ss_writer *w, int *got_any) {
             snprintf(w->st[t].hist_id, sizeof w->st[t].hist_id, "%.*s", (int)last->idlen, last->id);
         }
         got[t] = n;
+        if (b->n >= (size_t)w->o.count) w->round_full = 1;
         mins[t] = tmin;
         maxs[t] = tmax;
     }

@@ -91,7 +91,7 @@ static int add_dfile(dfiles *d, const char *rel) {
 static int walk(const char *abs, const char *rel, int depth, dfiles *d, char *err, size_t errlen) {
     DIR *dir = opendir(abs);
     if (!dir) {
-        ss_seterr(err, errlen, "cannot list %s: %s", abs, strerror(errno));
+        ss_seterr(err, errlen, "cannot list (%s): %s", strerror(errno), abs);
         return -1;
     }
     struct dirent *de;
@@ -132,6 +132,24 @@ static int walk(const char *abs, const char *rel, int depth, dfiles *d, char *er
     return rc;
 }
 
+/* The S3 counterpart of walk: every object under the prefix, relative to it. */
+typedef struct {
+    dfiles *d;
+    size_t plen;
+} s3walk;
+
+static int add_object(void *ctx, const char *key, uint64_t size) {
+    (void)size;
+    s3walk *w = ctx;
+    const char *rel = key + w->plen;
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    if (!strcmp(rel, SS_ARCHIVE_MARKER) || !strcmp(rel, SS_S3_PROBE_NAME)) return 0;
+    if (base[0] == '.') w->d->temporaries++;
+    else if (add_dfile(w->d, rel) != 0) return 1;
+    return 0;
+}
+
 static int cmp_lfile(const void *a, const void *b) { return strcmp(((const lfile *)a)->path, ((const lfile *)b)->path); }
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -160,6 +178,10 @@ static int sha256_fd(int fd, char hex[65]) {
 typedef struct {
     const ss_verify_opts *o;
     ss_verify_stats *st;
+    ss_s3 *s3; /* an S3 root: its connection, bucket and prefix ("" or "P/") */
+    char bucket[SS_S3_MAX_BUCKET + 1];
+    char prefix[SS_S3_MAX_KEY + 1];
+    char tmp[PATH_MAX]; /* the object being checked, downloaded */
 } run_ctx;
 
 static void problem(run_ctx *c, ss_verify_kind k, const char *path, uint64_t expected, uint64_t actual,
@@ -249,6 +271,21 @@ static int check_file(run_ctx *c, const char *root, const lfile *f) {
         problem(c, SS_VERIFY_UNREADABLE, f->path, f->bytes, 0, "path too long");
         return 1;
     }
+    if (c->s3) { /* download it, then check the local copy */
+        char key[SS_S3_MAX_KEY + 1];
+        if (snprintf(key, sizeof key, "%s%s", c->prefix, f->path) >= (int)sizeof key) {
+            problem(c, SS_VERIFY_UNREADABLE, f->path, f->bytes, 0, "key too long");
+            return 1;
+        }
+        if (ss_s3_get_file(c->s3, c->bucket, key, c->tmp) != 0) {
+            if (ss_s3_err(c->s3) == SS_S3_ERR_NOT_FOUND)
+                problem(c, SS_VERIFY_MISSING, f->path, f->bytes, 0, "committed (%llu rows, %llu bytes), not in the bucket",
+                        (unsigned long long)f->rows, (unsigned long long)f->bytes);
+            else problem(c, SS_VERIFY_UNREADABLE, f->path, f->bytes, 0, "cannot download: %s", ss_s3_errstr(c->s3));
+            return 1;
+        }
+        snprintf(abs, sizeof abs, "%s", c->tmp);
+    }
     int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -280,7 +317,7 @@ static int check_file(run_ctx *c, const char *root, const lfile *f) {
             bad = 1;
         }
     }
-    if (!bad && c->o->deep && f->sha[0]) {
+    if (!bad && (c->o->deep || c->s3) && f->sha[0]) {
         char hex[65];
         if (sha256_fd(fd, hex) != 0) {
             problem(c, SS_VERIFY_UNREADABLE, f->path, f->bytes, 0, "cannot read: %s", strerror(errno));
@@ -292,6 +329,7 @@ static int check_file(run_ctx *c, const char *root, const lfile *f) {
     }
     close(fd);
     if (!bad && c->o->deep) bad = check_rows(c, abs, f);
+    if (c->s3) unlink(c->tmp);
     return bad;
 }
 
@@ -299,38 +337,54 @@ int ss_verify_run(const char *root_in, ss_ledger **ledgers, const char *const *l
                   const ss_verify_opts *o, ss_verify_stats *st, char *err, size_t errlen) {
     memset(st, 0, sizeof *st);
     char root[PATH_MAX];
-    if (!realpath(root_in, root)) {
-        ss_seterr(err, errlen, "cannot open the archive %s: %s", root_in, strerror(errno));
-        return -1;
-    }
-    struct stat rs;
-    if (stat(root, &rs) != 0 || !S_ISDIR(rs.st_mode)) {
-        ss_seterr(err, errlen, "%s is not a directory", root);
-        return -1;
-    }
-    run_ctx c = {o, st};
-    /* the archive's identity */
-    ss_archive_marker m;
-    int have_m = ss_archive_marker_read(root, &m, err, errlen);
-    if (have_m < 0) return -1;
-    if (have_m) snprintf(st->archive_id, sizeof st->archive_id, "%s", m.id);
-    for (size_t i = 0; i < nledgers; i++) {
-        char lid[SS_ARCHIVE_ID_MAX + 1] = "";
-        int b = ss_ledger_meta_get(ledgers[i], SS_ARCHIVE_META_ID, lid, sizeof lid);
-        if (b < 0) {
-            ss_seterr(err, errlen, "%s: %s", ledger_paths[i], ss_ledger_errstr(ledgers[i]));
+    run_ctx c = {o, st, NULL, "", "", ""};
+    if (!strncmp(root_in, "s3://", 5)) {
+        char pfx[SS_S3_MAX_KEY];
+        if (!o->s3 || !o->scratch) {
+            ss_seterr(err, errlen, "%s: no S3 settings given", root_in);
             return -1;
         }
-        if (i == 0 && b) snprintf(st->ledger_archive_id, sizeof st->ledger_archive_id, "%s", lid);
-        if (!b) continue;
-        if (!have_m)
-            problem(&c, SS_VERIFY_NO_MARKER, "", 0, 0,
-                    "the ledger %s is bound to archive %s, but %s has no %s: not that archive, or its marker was "
-                    "removed",
-                    ledger_paths[i], lid, root, SS_ARCHIVE_MARKER);
-        else if (strcmp(lid, m.id) != 0)
-            problem(&c, SS_VERIFY_ARCHIVE_ID, "", 0, 0, "the ledger %s is bound to archive %s, but %s is archive %s",
-                    ledger_paths[i], lid, root, m.id);
+        if (ss_s3_url_parse(root_in, c.bucket, sizeof c.bucket, pfx, sizeof pfx, err, errlen) != 0) return -1;
+        snprintf(c.prefix, sizeof c.prefix, "%s%s", pfx, pfx[0] ? "/" : "");
+        if (snprintf(c.tmp, sizeof c.tmp, "%s/.verify-%ld.parquet", o->scratch, (long)getpid()) >= (int)sizeof c.tmp) {
+            ss_seterr(err, errlen, "scratch dir path too long: %s", o->scratch);
+            return -1;
+        }
+        snprintf(root, sizeof root, "%s", root_in);
+        if (!(c.s3 = ss_s3_new(o->s3, err, errlen))) return -1;
+    } else {
+        if (!realpath(root_in, root)) {
+            ss_seterr(err, errlen, "cannot open the archive (%s): %s", strerror(errno), root_in);
+            return -1;
+        }
+        struct stat rs;
+        if (stat(root, &rs) != 0 || !S_ISDIR(rs.st_mode)) {
+            ss_seterr(err, errlen, "%s is not a directory", root);
+            return -1;
+        }
+        /* the archive's identity */
+        ss_archive_marker m;
+        int have_m = ss_archive_marker_read(root, &m, err, errlen);
+        if (have_m < 0) return -1;
+        if (have_m) snprintf(st->archive_id, sizeof st->archive_id, "%s", m.id);
+        for (size_t i = 0; i < nledgers; i++) {
+            char lid[SS_ARCHIVE_ID_MAX + 1] = "";
+            int b = ss_ledger_meta_get(ledgers[i], SS_ARCHIVE_META_ID, lid, sizeof lid);
+            if (b < 0) {
+                ss_seterr(err, errlen, "%s: %s", ledger_paths[i], ss_ledger_errstr(ledgers[i]));
+                return -1;
+            }
+            if (i == 0 && b) snprintf(st->ledger_archive_id, sizeof st->ledger_archive_id, "%s", lid);
+            if (!b) continue;
+            if (!have_m)
+                problem(&c, SS_VERIFY_NO_MARKER, "", 0, 0,
+                        "the ledger %s is bound to archive %s, but %s has no %s: not that archive, or its marker was "
+                        "removed",
+                        ledger_paths[i], lid, root, SS_ARCHIVE_MARKER);
+            else if (strcmp(lid, m.id) != 0)
+                problem(&c, SS_VERIFY_ARCHIVE_ID, "", 0, 0, "the ledger %s is bound to archive %s, but %s is archive %s",
+                        ledger_paths[i], lid, root, m.id);
+        }
     }
     lfiles lf = {0};
     dfiles df = {0};
@@ -347,7 +401,17 @@ int ss_verify_run(const char *root_in, ss_ledger **ledgers, const char *const *l
             goto out;
         }
     }
-    if (walk(root, "", 0, &df, err, errlen) != 0) goto out;
+    if (c.s3) {
+        s3walk sw = {&df, strlen(c.prefix)};
+        if (ss_s3_list(c.s3, c.bucket, c.prefix, add_object, &sw) != 0) {
+            ss_seterr(err, errlen, "listing %s: %s", root, ss_s3_errstr(c.s3));
+            goto out;
+        }
+        if (df.oom) {
+            ss_seterr(err, errlen, "out of memory listing the archive");
+            goto out;
+        }
+    } else if (walk(root, "", 0, &df, err, errlen) != 0) goto out;
     if (lf.n) qsort(lf.v, lf.n, sizeof *lf.v, cmp_lfile);
     if (df.n) qsort(df.v, df.n, sizeof *df.v, cmp_str);
     st->files_on_disk = df.n;
@@ -379,5 +443,9 @@ out:
     free(lf.v);
     for (size_t k = 0; k < df.n; k++) free(df.v[k]);
     free(df.v);
+    if (c.s3) {
+        unlink(c.tmp);
+        ss_s3_free(c.s3);
+    }
     return rc;
 }

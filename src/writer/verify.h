@@ -24,6 +24,13 @@
  * byte) finds it. The ledger's sha256 covers the whole file as written (archive/file.c
  * computes it over the sealed temporary that is then renamed into place).
  *
+ * An archive in S3 (root "s3://BUCKET[/PREFIX]", o->s3 set): the listing (LIST v2 of the
+ * prefix) takes the place of the directory walk, and each committed object is downloaded,
+ * one at a time, into o->scratch and checked as a local file would be; since every byte is
+ * read anyway the SHA-256 is always compared (with or without deep), so an object
+ * overwritten with other bytes is a checksum problem, a deleted one missing. Marker and
+ * archive id are not checked there (the writer binds its ledger to the staging dir).
+ *
  * Several ledgers may be given: the writers of several shards (one ledger each) share one
  * archive. Library code: problems are handed to a callback, nothing prints. */
 #ifndef SS_WRITER_VERIFY_H
@@ -32,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "objstore/s3.h"
 #include "writer/archive_id.h"
 #include "writer/ledger.h"
 
@@ -64,6 +72,10 @@ typedef struct {
     int deep;
     void (*on_problem)(void *ctx, const ss_verify_problem *p);
     void *ctx;
+    /* root "s3://BUCKET[/PREFIX]": the S3 settings, and a local dir where one object at a
+     * time is downloaded to be checked (then removed). NULL for a local root. */
+    const ss_s3_config *s3;
+    const char *scratch;
 } ss_verify_opts;
 
 typedef struct {

@@ -1,5 +1,5 @@
 /* Private to src/writer/: the DataWriter's shared state and the functions its files call in
- * each other. The engine is split along its seams (docs/DESIGN.md, "DataWriter"):
+ * each other. The engine is split along its seams (docs/design/writer.md, "The engine"):
  *   loop.c     the session, ss_writer_run (retries, backoff), dead-consumer policy, pruning,
  *              ss_writer_new/free;
  *   round.c    one read round: which streams to read, scanning entries, claiming their keys,
@@ -43,6 +43,8 @@ typedef struct part_s {
     ss_writer_id *ids;
     size_t nids, cap;
     uint64_t rows, dups, raw_bytes;
+    uint64_t raw_open;  /* event bytes appended since the file's last row-group cut */
+    uint64_t rg_seen;   /* the file's row groups when raw_open was last reset */
     int64_t max_t;
     int64_t opened_ms; /* monotonic */
     long long run_id;
@@ -85,6 +87,7 @@ typedef struct {
     ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost, *gaps;
     ss_metric *last_commit, *due_since; /* wall-clock seconds; due_since 0 while nothing due waits */
     ss_histogram *flush_hist;
+    ss_histogram *ack_hist; /* the ack script's round trips (ss_wr_ack) */
     ss_metric *io_errors[SS_WR_IO_CLASSES + 1]; /* ioerr.c: per errno class, then EOTHER */
     ss_metric *io_error_since;
 } wmetrics;
@@ -113,12 +116,23 @@ struct ss_writer {
     int lock_fd;
     ss_writer_consumer *c;        /* Redis (consumer.h): the core never sees a connection */
     int rd_pending;               /* a read was sent ahead and its reply not yet collected */
+    int round_full;               /* the last round had a stream that filled its COUNT */
     int rd_idx[SS_TYPE__COUNT];   /* the streams it asked for, in order */
     int rd_n;
     int rd_once;                  /* it was sent in --once mode (a short read may end the stream) */
     ss_ledger *led;
     struct ss_archive_guard *guard; /* partition directories checked (archive_id.h) */
     ss_decoder *dec[2]; /* one per lane (apply_batch) */
+    /* the second lane's thread, started on the first batch that needs it and kept (round.c):
+     * job handed over and taken back under mu, signalled on cv */
+    struct {
+        pthread_t th;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        void *job; /* a lane_job to run, NULL when idle (the job is done) */
+        int state; /* 0 not started, 1 running, -1 could not start (lanes run inline) */
+        int quit;
+    } lane;
     wstream st[SS_TYPE__COUNT];
     part **parts;
     size_t nparts, capparts;
@@ -138,15 +152,23 @@ struct ss_writer {
     long long fail_run; /* run the current failure belongs to (0: none) */
     int fatal;
     int attempt;
+    /* S3: out is the local staging dir; objects go to s3_bucket/s3_prefix/<rel> */
+    int remote;
+    char s3_url[PATH_MAX];
+    char s3_bucket[SS_S3_MAX_BUCKET + 1];
+    char s3_prefix[SS_S3_MAX_KEY / 2 + 1];
+    ss_s3_config s3cfg;
+    size_t s3_part_size;
     size_t rg_bytes;
     unsigned rng;
     pthread_mutex_t mu;
     ss_writer_stats stats;
     wmetrics m;
     int io_failed; /* this attempt's failure is an archive I/O error (ss_wr_io_fail) */
-    int io_errno;  /* its errno (0: unknown, classified from the message) */
+    int io_errno;  /* its errno, carried from the failed system call (0: none, class EOTHER) */
     wio_error io;
     char errstr[1024];
+    ss_err_class err; /* errstr's class (util/err.h) */
 };
 
 /* loop.c */
@@ -161,10 +183,12 @@ void ss_wr_stat_add(ss_writer *w, uint64_t *field, uint64_t v, ss_metric *m);
 int ss_wr_consumer_fail(ss_writer *w);
 
 /* ioerr.c: the last archive I/O error, for /healthz and metrics (see there). */
-/* As ss_wr_fail, and marks the failure as an archive I/O error with errno errnum (0: unknown). */
+/* As ss_wr_fail, and marks the failure as an archive I/O error with errno errnum, the failed
+ * system call's (0: none made it, e.g. S3). */
 int ss_wr_io_fail(ss_writer *w, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* "ENOSPC", ...: errnum's name, else the errno whose strerror text msg holds, else "EOTHER". */
-const char *ss_wr_io_class(int errnum, const char *msg);
+/* "ENOSPC", ...: errnum's name when it is one of the archive I/O classes, else "EOTHER".
+ * By the errno only: no message is consulted. */
+const char *ss_wr_io_class(int errnum);
 void ss_wr_io_register_metrics(ss_writer *w);
 /* After a failed attempt: records it when it was an I/O failure. */
 void ss_wr_io_record(ss_writer *w);
@@ -198,6 +222,7 @@ void ss_wr_drop_committed(ss_writer *w);
 int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size_t nents, int history, int *n_out,
                        int64_t *tmin, int64_t *tmax);
 int ss_wr_claim_batch(ss_writer *w, size_t from);
+void ss_wr_lane_stop(ss_writer *w);
 int ss_wr_apply_batch(ss_writer *w, size_t from);
 int ss_wr_read_round(ss_writer *w, int *got_any);
 
@@ -206,5 +231,12 @@ int ss_wr_flush_part(ss_writer *w, part *p, int kind);
 int ss_wr_flush_cycle(ss_writer *w, int final, int all);
 /* Acknowledges ids of stream `type` through the consumer. */
 int ss_wr_ack(ss_writer *w, int type, const ss_writer_id *ids, size_t n);
+
+/* remote.c: --out s3:// */
+int ss_wr_remote_init(ss_writer *w, const ss_writer_opts *o, char *err, size_t errlen);
+int ss_wr_remote_upload(const ss_writer *w, const char *rel, const char *sha256, int *fatal, char *err, size_t errlen);
+int ss_wr_remote_remove(const ss_writer *w, const char *rel, char *err, size_t errlen);
+void ss_wr_remote_unstage(const ss_writer *w, const char *rel);
+void ss_wr_remote_sweep(ss_writer *w);
 
 #endif

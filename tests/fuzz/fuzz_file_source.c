@@ -81,7 +81,7 @@ static ss_source *open_fd(int fd, size_t max_line) {
     ss_source_opts o;
     ss_source_opts_init(&o);
     o.max_message_bytes = max_line;
-    ss_source *s = ss_source_open(spec, &o, err, sizeof err);
+    ss_source *s = ss_source_open(spec, &o, err, sizeof err, NULL);
     CHECK(s != NULL, "open %s: %s", spec, err);
     return s;
 }

@@ -119,7 +119,7 @@ static void build_and_compare(rd *r) {
     size_t ncols = 1 + byte(r) % MAX_COLS;
     for (size_t c = 0; c < ncols; c++) {
         uint8_t b = byte(r);
-        cols[c] = (ss_pq_column){names[c], (ss_pq_type)(b % 6), (b >> 3) & 1, (b >> 4) & 1};
+        cols[c] = (ss_pq_column){names[c], (ss_pq_type)(b % 6), (b >> 3) & 1, (b >> 4) & 1, 0};
     }
     ss_pq_options o;
     ss_pq_options_init(&o);

@@ -190,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cols[i].type = (ss_pq_type)(c % 6);
         cols[i].optional = (c >> 3) & 1;
         cols[i].dictionary = (c >> 4) & 1;
+        cols[i].bloom = ((c >> 5) & 1) && cols[i].type != SS_PQ_BOOLEAN && cols[i].type != SS_PQ_STRING_LIST;
         expect_schema += cols[i].type == SS_PQ_STRING_LIST ? 3 : 1;
     }
     ss_pq_options o;

@@ -94,7 +94,7 @@ static void read_samples(const char *dir) {
 static void read_synth(const char *args) {
     char spec[256], err[256];
     snprintf(spec, sizeof spec, "synth:%s", args);
-    ss_source *s = ss_source_open(spec, NULL, err, sizeof err);
+    ss_source *s = ss_source_open(spec, NULL, err, sizeof err, NULL);
     if (!s) {
         fprintf(stderr, "fuzz_seeds: %s: %s\n", spec, err);
         exit(1);
@@ -239,8 +239,8 @@ static void parquet_seeds(void) {
 
 /* ---- parquet reader: real files (mode byte 0) and writer programs (mode byte 1) ---- */
 static void parquet_reader_seeds(void) {
-    static const ss_pq_column cols[] = {{"i", SS_PQ_INT64, 0, 0}, {"s", SS_PQ_STRING, 1, 1}, {"l", SS_PQ_STRING_LIST, 1, 0},
-                                        {"b", SS_PQ_BOOLEAN, 1, 0}, {"t", SS_PQ_TIMESTAMP_MICROS, 1, 0}};
+    static const ss_pq_column cols[] = {{"i", SS_PQ_INT64, 0, 0, 0}, {"s", SS_PQ_STRING, 1, 1, 0}, {"l", SS_PQ_STRING_LIST, 1, 0, 0},
+                                        {"b", SS_PQ_BOOLEAN, 1, 0, 0}, {"t", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0}};
     char path[4096];
     snprintf(path, sizeof path, "%s/.pq-seed.parquet", outdir);
     for (int k = 0; k < 6; k++) {

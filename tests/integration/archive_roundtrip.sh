@@ -65,7 +65,7 @@ for op in create update delete; do
   ss_check "the input has $op commits" test "$(grep -c "\"operation\":\"$op\"" in.jsonl)" -gt 0
 done
 t0=$(date +%s.%N)
-"$B" convert --out big --keep-other --quiet in.jsonl > /dev/null
+"$B" convert --out big --keep-other --no-progress in.jsonl > /dev/null
 t1=$(date +%s.%N)
 "$B" cat --source archive:big > out.jsonl
 t2=$(date +%s.%N)
@@ -79,7 +79,7 @@ for t in post like repost follow block identity account other sync; do
 done
 head -3000 in.jsonl > small.jsonl
 for codec in snappy none; do
-  "$B" convert --out "arch-$codec" --keep-other --quiet --codec "$codec" small.jsonl > /dev/null
+  "$B" convert --out "arch-$codec" --keep-other --no-progress --codec "$codec" small.jsonl > /dev/null
   "$B" cat --source "archive:arch-$codec" > "out-$codec.jsonl"
   equal "$codec archive" small.jsonl "out-$codec.jsonl" --ordered
 done
@@ -87,7 +87,7 @@ done
 # ---- 2. filters (on a smaller archive spanning 3 hours) ---------------------------------------------
 N=5000
 "$B" synth --events "$N" --seed 22 --start 2025-08-07T08:30:00Z --rate 0.5 > in.jsonl
-"$B" convert --out arch --keep-other --quiet in.jsonl > /dev/null
+"$B" convert --out arch --keep-other --no-progress in.jsonl > /dev/null
 lo=$(sed -n "$((N / 3))p" in.jsonl | jq .time_us)
 hi=$(sed -n "$((2 * N / 3))p" in.jsonl | jq .time_us)
 "$B" cat --source "archive:arch?since=$lo&until=$hi" > f1.jsonl
@@ -139,7 +139,7 @@ if ss_shared "samples read back" 'samples/*.jsonl'; then
   for f in "$SKYSPOOL_SHARED"/samples/*.jsonl; do
     n=$(basename "$f" .jsonl)
     "$B" cat --source "file:$f" > "$n.exp" 2>/dev/null # the lines that are events
-    "$B" convert --out "s-$n" --keep-other --quiet "$f" > /dev/null
+    "$B" convert --out "s-$n" --keep-other --no-progress "$f" > /dev/null
     "$B" cat --source "archive:s-$n" > "$n.out"
     ss_check "$n: has events" test -s "$n.exp"
     equal "sample $n: every event JSON-equal" "$n.exp" "$n.out"
@@ -163,7 +163,7 @@ cat > diff.jsonl <<EOF
 {"did":"$D","time_us":1754560000000004,"kind":"commit","commit":{"rev":"3lvs","operation":"delete","collection":"app.bsky.feed.post","rkey":"3lvt","time":"2025-08-07T10:00:00.123Z"}}
 {"did":"$D","time_us":1754560000000005,"kind":"commit","commit":{"rev":"3lvu","operation":"delete","collection":"app.bsky.graph.block","rkey":"3lvv","time":"2025-08-07T12:00:00.5+02:00"}}
 EOF
-"$B" convert --out diff --quiet diff.jsonl > /dev/null
+"$B" convert --out diff --no-progress diff.jsonl > /dev/null
 "$B" cat --source archive:diff > diff.out
 ss_eq "every crafted event read back" 5 "$(wc -l < diff.out)"
 rc=0; $EQ diff.jsonl diff.out > /dev/null || rc=$?

@@ -95,12 +95,12 @@ t0=$(date +%s)
 "$B" ingest --source file:one.jsonl --redis "redis://:wrong@$H" > /dev/null 2> ingest-wrong.txt; rc4=$?
 t1=$(date +%s)
 set -e
-ss_eq "no password: exit 1" 1 "$rc"
+ss_eq "no password: exit 5 (auth)" 5 "$rc"
 ss_check "no password: says how to give one" grep -q "redis-password-file" noauth.txt
-ss_eq "world-readable password file refused" 1 "$rc2"
+ss_eq "world-readable password file refused: exit 6 (permission)" 6 "$rc2"
 ss_check "and says chmod 600" grep -q "chmod 600" perm.txt
-ss_eq "wrong password: exit 1" 1 "$rc3"
-ss_eq "ingest with a wrong password fails (no endless retry)" 1 "$rc4"
+ss_eq "wrong password: exit 5 (auth)" 5 "$rc3"
+ss_eq "ingest with a wrong password fails (no endless retry): exit 5 (auth)" 5 "$rc4"
 ss_check "and at once" test $((t1 - t0)) -le 5
 ss_check "saying why" grep -q WRONGPASS ingest-wrong.txt
 ss_check "wrong password: Redis's refusal is reported" grep -q "WRONGPASS" wrong.txt
@@ -170,7 +170,7 @@ ss_eq "SIGINT: buffered = written by both runs" "$(( $(jq .written sig.json) + $
 
 # Consumer group with pending entries and lag, as the writer would create it.
 # Start the data dir's server by hand (as another skyspool process would hold it open).
-# By hand, an operator uses the admin user (the default user is off): docs/DESIGN.md.
+# By hand, an operator uses the admin user (the default user is off): docs/design/operations.md.
 sock="$D/redis.sock"; pw=$(cat "$D/redis-admin.password")
 rc() { redis-cli -s "$sock" --user skyspool-admin -a "$pw" --no-auth-warning "$@"; }
 redis-server "$D/redis.conf" --daemonize no > /dev/null 2>&1 &

@@ -8,7 +8,7 @@ B=$SKYSPOOL_BIN
 cd "$SS_TMP"
 
 # --- clean restart of the embedded server ------------------------------------------------------
-"$B" check persistence --events 3000 --pending 60 --json p.json > p.txt 2> p.err || { ss_fail "persistence exit $?"; cat p.err >&2; }
+"$B" check persistence --events 3000 --pending 60 --json p.json --png p.png > p.txt 2> p.err || { ss_fail "persistence exit $?"; cat p.err >&2; }
 ss_eq "verdict PASS" PASS "$(jq -r .verdict p.json)"
 ss_eq "inputs: events" 3000 "$(jq .inputs.events p.json)"
 ss_eq "inputs: mode" restart "$(jq -r .inputs.mode p.json)"
@@ -24,6 +24,9 @@ ss_check "groups on every stream with entries" test "$(jq '.figures.groups_befor
 ss_eq "every group came back" "$(jq .figures.groups_before.value p.json)" "$(jq .figures.groups_recovered.value p.json)"
 ss_check "rewrite and restart times measured" test "$(jq '.figures.bgrewriteaof_ms.value > 0 and .figures.restart_ms.value > 0 and .figures.start_ms.value > 0' p.json)" = true
 ss_eq "every criterion PASS" "$(jq '.criteria | length' p.json)" "$(jq '[.criteria[] | select(.verdict == "PASS")] | length' p.json)"
+png_size=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n" and d[12:16]==b"IHDR"; print("%dx%d" % struct.unpack(">II", d[16:24]))' p.png 2>/dev/null || echo none)
+ss_eq "--png: a PNG of 1000x600 (the load's rate)" 1000x600 "$png_size"
+ss_check "the load's rate series has points" test "$(jq '.series.load_entries_per_s.v | length >= 2' p.json)" = true
 ss_check "criteria include the PEL" test "$(jq '[.criteria[] | select(.name == "pel_streams_mismatched")] | length' p.json)" = 1
 
 # --- --crash: kill -9, then what survived --------------------------------------------------------

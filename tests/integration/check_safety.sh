@@ -67,7 +67,7 @@ set +e
   --rate 300 --connections 2 --min-rate-pct 50 --max-cv 10 --min-max-rate 100 --min-rate 10 --json all.json > all.txt 2> all.err; rc=$?
 set -e
 ss_eq "all: exit 0" 0 "$rc"
-[ "$rc" = 0 ] || tail -30 all.txt all.err >&2
+[ "$rc" = 0 ] || tail -n 30 all.txt all.err >&2
 ss_check "all: summary table" grep -q "^summary:" all.txt
 for c in baseline persistence pressure capacity throughput pipeline; do
   ss_check "all: $c in the summary" grep -Eq "^  $c +PASS" all.txt

@@ -66,15 +66,21 @@ ss_eq "the exporter refused nothing (ACL LOG of skyspool-monitor)" 0 "$(adm acl 
 ss_check "the writer commits as skyspool-write" ss_wait_for 60 bash -c \
   "curl -sf '$WRITER_METRICS' | awk '/^skyspool_writer_rows_total/ {s += \$2} END {exit !(s > 0)}'"
 
-pids=$(jq -r '.components[].pid' "$SS_TMP/st.json")
+# each component that is up, as PID:STARTTIME: after down, a PID that came back is another
+# process only if its start time differs (PIDs are reused fast on a busy machine)
+st_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+ids=""; for p in $(jq -r '.components[] | select(.state == "up") | .pid' "$SS_TMP/st.json"); do ids="$ids $p:$(st_of "$p")"; done
 set +e
 "$S" up "$D" > "$SS_TMP/up2.out" 2>&1; rc=$?
 set -e
 ss_eq "a second up on a running stack is refused" 1 "$rc"
 "$S" down "$D" > "$SS_TMP/down.out" 2>&1
 # a zombie has stopped (exited, not yet reaped by its new parent)
-left=0; for p in $pids; do kill -0 "$p" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)" != Z ] && left=$((left + 1)); done
+left=0; for id in $ids; do p=${id%%:*}
+  kill -0 "$p" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)" != Z ] \
+    && [ "$(st_of "$p")" = "${id#*:}" ] && left=$((left + 1)); done
 ss_eq "down stops every process it started" 0 "$left"
+ss_eq "  and leaves no pid or start-time records" "" "$(ls "$D"/*.pid "$D"/*.start 2>/dev/null || true)"
 set +e
 "$S" status "$D" > /dev/null 2>&1; rc=$?
 "$S" frobnicate > /dev/null 2>&1; rc2=$?

@@ -59,7 +59,7 @@ convert_case() { # name input [max calls: sample writes]
       if [ "$(snapshot "$out")" != "$want" ]; then
         ss_fail "$what: exit 0 but the output differs from the fault-free run"; bad=$((bad + 1))
       fi
-    elif [ "$rc" -eq 1 ]; then
+    elif [ "$rc" -eq 1 ] || { [ "$rc" -eq 6 ] && [ "$e" = EACCES ]; }; then # io, or permission (src/cli/exit.c)
       failed_runs=$((failed_runs + 1))
       if ! grep -q "${errtext[$e]}" "$SS_TMP/fault.err"; then
         ss_fail "$what: exit 1 without naming the error: $(head -c 300 "$SS_TMP/fault.err")"; bad=$((bad + 1))
@@ -118,7 +118,7 @@ cat_case() {
     what="cat $scheme:$f: call $n ($op) failing with $e"
     if [ "$rc" -eq 0 ]; then
       cmp -s "$SS_TMP/cat.ref" "$SS_TMP/fault.out" || { ss_fail "$what: exit 0 with different output"; bad=$((bad + 1)); }
-    elif [ "$rc" -eq 1 ]; then
+    elif [ "$rc" -eq 1 ] || { [ "$rc" -eq 6 ] && [ "$e" = EACCES ]; }; then # io, or permission (src/cli/exit.c)
       grep -q "${errtext[$e]}" "$SS_TMP/fault.err" || { ss_fail "$what: error not named: $(head -c 300 "$SS_TMP/fault.err")"; bad=$((bad + 1)); }
       grep -qF "$src/$f" "$SS_TMP/fault.err" || { ss_fail "$what: error does not name the file: $(head -c 300 "$SS_TMP/fault.err")"; bad=$((bad + 1)); }
       size=$(stat -c %s "$SS_TMP/fault.out")

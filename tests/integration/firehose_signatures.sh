@@ -52,7 +52,7 @@ URL="firehose:ws://127.0.0.1:$RP_PORT_fh$P"
 ingest() { # NAME MAX [settings...]: ingest MAX messages from the start, into an empty Redis
   local name=$1 max=$2; shift 2
   $RC FLUSHALL > /dev/null
-  timeout 60 "$B" ingest --redis "$U" --source "$URL" --max-events "$max" --json \
+  timeout 60 "$B" ingest --redis "$U" --source "$URL" --limit "$max" --json \
     --set verify-signatures=yes "$@" > "ing-$name.json" 2> "ing-$name.log" ||
     { ss_fail "ingest $name failed"; cat "ing-$name.log" >&2; }
 }

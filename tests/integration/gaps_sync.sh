@@ -35,7 +35,7 @@ ss_eq "fixture: $N commits and 2 #sync frames, last seq $F" $((N + 2)) "$F"
 ss_eq "fixture: the decoder turns #sync into sync events" 2 "$(grep -c '"kind":"sync"' exp.jsonl)"
 
 ingest() { # NAME SOURCE MAX: ingest MAX messages
-  timeout 60 "$B" ingest --redis "$U" --source "$2" --max-events "$3" --json > "ing-$1.json" 2> "ing-$1.log" ||
+  timeout 60 "$B" ingest --redis "$U" --source "$2" --limit "$3" --json > "ing-$1.json" 2> "ing-$1.log" ||
     { echo "ingest $1 failed" >> ing-failed; cat "ing-$1.log" >&2; }
 }
 

@@ -7,7 +7,10 @@
 # windows of a later month so each needs a new partition directory:
 #   ENOTDIR  a file where the year directory must go (any user);
 #   EACCES   the year directory chmod 0555 (only without root: root is not refused; skipped);
-#   ENOSPC   a full 4 MB tmpfs under the archive (only with root, to mount it; skipped).
+#   ENOSPC   a full 4 MB tmpfs under the archive (only with root, to mount it; skipped);
+#   EDQUOT   (a second writer) the part file's rename refused by the faultfs shim, in an archive
+#            whose path holds ENOSPC's strerror text: the class is the errno carried from the
+#            finishing thread, not the words of the message (issue 14).
 # Each time: 200 before, 503 naming the class and the path, the per-class counter counts,
 # nothing acknowledged beyond what is committed; fixed, 200 after the next commit and every
 # event of the window is in the archive.
@@ -105,4 +108,35 @@ fi
 ss_check "the writer is still up (it retried, never gave up)" kill -0 "$WPID"
 kill "$WPID"; wait "$WPID" 2>/dev/null || true
 ss_check "and logged the retries" grep -q "retrying in" w.log
+
+# EDQUOT from the finishing thread (issue 14): the part file's rename is refused (faultfs shim,
+# any user) in an archive whose path holds ENOSPC's strerror text. The finish job runs on a
+# thread of its own; its errno must travel with the error: the class is EDQUOT, never the
+# ENOSPC the words of the message would say.
+source "$SKYSPOOL_SRC/tests/faultfs/faultfs.sh"
+ss_start_redis r2
+A2="$SS_TMP/arch2 No space left on device" # strerror(ENOSPC), glibc's and musl's words
+mkdir "$A2"
+WP2=$(ss_free_port)
+LD_PRELOAD=$(ss_fault_preload "$B") SS_FAULT_PATH="$A2" SS_FAULT_OPS=rename SS_FAULT_NTH=1 SS_FAULT_PERSIST=1 \
+  SS_FAULT_ERRNO=EDQUOT "$B" write --out "$A2" --data-dir dd2 --redis "$REDIS_URL_r2" --grace 1s --retry-max 1s \
+  --set metrics-listen="127.0.0.1:$WP2" > w2.log 2>&1 &
+W2PID=$!
+SS_PIDS+=("$W2PID")
+ss_check "faulty writer serves /healthz" ss_wait_for 30 curl -sf "http://127.0.0.1:$WP2/healthz"
+"$B" synth --events 300 --seed 79 --start 2025-12-01T00:00:00Z --rate 0.4 > e9.jsonl
+"$B" ingest --source file:e9.jsonl --redis "$REDIS_URL_r2" --log-level error
+if ss_wait_for 30 bash -c "[ \"\$(curl -s -o h9.txt -w '%{http_code}' 'http://127.0.0.1:$WP2/healthz')\" = 503 ]"; then
+  ss_pass "rename refused with EDQUOT: healthz 503"
+else
+  ss_fail "rename refused with EDQUOT: healthz 503 (got $(cat h9.txt))"
+fi
+ss_check "  the reason is the errno's class EDQUOT, from the finishing thread" \
+  grep -q "^writer archive I/O error EDQUOT for [0-9]* s (.*): finishing .*cannot rename into (" h9.txt
+ss_check "  though the message holds ENOSPC's text (its path)" grep -q "No space left on device" h9.txt
+curl -s "http://127.0.0.1:$WP2/metrics" > m9.txt
+ss_check "  skyspool_writer_io_errors_total{class=\"EDQUOT\"} counts it" \
+  awk 'index($1, "skyspool_writer_io_errors_total{class=\"EDQUOT\"}") == 1 && $2 >= 1 {f = 1} END {exit !f}' m9.txt
+ss_eq "  and {class=\"ENOSPC\"} does not" 0 "$(msum 'skyspool_writer_io_errors_total{class="ENOSPC"}' m9.txt)"
+kill "$W2PID"; wait "$W2PID" 2>/dev/null || true
 ss_done

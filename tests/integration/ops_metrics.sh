@@ -76,7 +76,10 @@ near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN {d = a - b; if (d < 0) d = -d;
 between() { awk -v a="$1" -v lo="$2" -v hi="$3" 'BEGIN {exit !(a != "absent" && a + 0 > lo && a + 0 <= hi)}'; }
 ss_check "run serves /metrics" ss_wait_for 30 curl -sf "$M/metrics" -o /dev/null
 good=$(grep -c '"did"' d.jsonl || true)
-ss_wait_for 30 bash -c "curl -sf '$M/metrics' | awk '/^skyspool_ingest_events_total/ {s += \$2} END {exit !(s > 300)}'"
+# in, and read by the writer (delivered: lag 0), so that the lag compared with status below
+# holds still between the scrape and status
+ss_check "the feed is in and the writer has read it (lag 0)" ss_wait_for 30 bash -c "curl -sf '$M/metrics' | awk '/^skyspool_ingest_events_total/ {s += \$2}
+  /^skyspool_stream_lag\\{/ {l += \$2; f = 1} END {exit !(s > 300 && f && l == 0)}'"
 curl -s "$M/healthz" -o h1.txt -w '%{http_code}' > h1.code
 curl -s "$M/metrics" > m1.txt
 now=$(date +%s)
@@ -91,6 +94,7 @@ ss_check "process_open_fds $fds near the fds of /proc ($nfd)" test "$fds" -ge $(
 st=$(msum process_start_time_seconds m1.txt)
 ss_check "process_start_time_seconds ($st) is when run started ($run_t0)" near "$st" "$run_t0" 3
 ss_check "process_cpu_seconds_total > 0" between "$(msum process_cpu_seconds_total m1.txt)" 0 1000
+ss_check "ingest's Redis waits observed, one per batch" test "$(msum skyspool_ingest_redis_wait_seconds_count m1.txt)" -ge 1
 ss_check "skyspool_build_info has version and revision" grep -Eq '^skyspool_build_info\{version="[0-9.]+",revision="[^"]+"\} 1$' m1.txt
 newest=$(grep -o '"time_us":[0-9]*' d.jsonl | cut -d: -f2 | sort -n | tail -1)
 ss_check "skyspool_source_lag_seconds is now - newest event time (~100 s)" \
@@ -102,8 +106,8 @@ ss_check "skyspool_redis_disk_free_bytes present" test "$(msum skyspool_redis_di
 age=$(awk '/^skyspool_stream_oldest_entry_age_seconds\{type="like"\}/ {print $2}' m1.txt)
 ss_check "oldest like entry's age ($age s) within the run's life ($((now - run_t0)) s)" \
   between "$age" 0 "$((now - run_t0 + 1))"
-# The same lag as status reads (both computed by skyspool, at nearly the same time: the writer
-# has read every entry by now, so both are 0; pending agrees too).
+# The same lag as status reads (both computed by skyspool; the scrape was taken once the writer
+# had read every entry, so both are 0; pending agrees too).
 ss_eq "metrics lag = status lag" "$("$B" status --redis "$REDIS_URL_s" --json | jq '[.streams[] | .lag // 0] | add')" "$(msum skyspool_stream_lag m1.txt)"
 
 # The feed goes quiet: after health-source-stall (3 s) /healthz says why.
@@ -138,6 +142,10 @@ mkdir tfdir
 ss_check "textfile written" test -s tfdir/skyspool.prom
 ss_check "promtool check metrics accepts it" bash -c "promtool check metrics < tfdir/skyspool.prom > lint2.txt 2>&1 || { cat lint2.txt >&2; false; }"
 ss_eq "its rows_total is what the run wrote" "$(jq .rows tf.json)" "$(msum skyspool_writer_rows_total tfdir/skyspool.prom)"
+ss_check "ack round trips observed: one per stream it acknowledged at least" \
+  test "$(msum skyspool_writer_ack_duration_seconds_count tfdir/skyspool.prom)" -ge 1
+ss_check "  each under the histogram's top bucket (loopback Redis)" \
+  bash -c "[ \"\$(awk '/^skyspool_writer_ack_duration_seconds_bucket\{le=\"10\"\}/ {print \$2}' tfdir/skyspool.prom)\" = \"\$(awk '/^skyspool_writer_ack_duration_seconds_count/ {print \$2}' tfdir/skyspool.prom)\" ]"
 ss_eq "rows_total{type=like} is the like events written" "$(jq .unique.like a.stats.json)" \
   "$(awk '/^skyspool_writer_rows_total\{type="like"\}/ {print $2}' tfdir/skyspool.prom)"
 ss_eq "files_total{type=post}: one file per post window" "$(find tfarch -path '*type=post/*.parquet' | wc -l)" \
@@ -177,13 +185,17 @@ kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null || true
 
 # --- runs: wall-clock times and filters, on this ledger (ok runs of the textfile pass, and the
 # failing writer's retrying ones) ---------------------------------------------------------------
-runs_n() { "$B" runs --data-dir tfdd --last 0 --json "$@" | grep -vc -e '"totals"' -e '"attempt"' || true; }
+runs_n() { "$B" runs --data-dir tfdd --limit 0 --json "$@" | grep -vc -e '"totals"' -e '"attempt"' || true; }
 all=$(runs_n); ok=$(runs_n --status ok); retrying=$(runs_n --status retrying)
 ss_check "runs: ok ($ok) and retrying ($retrying) runs both present" test "$ok" -gt 0 -a "$retrying" -gt 0
-ss_eq "runs --status ok: only ok runs" "$ok" "$("$B" runs --data-dir tfdd --last 0 --json | grep -c '"status":"ok"' || true)"
+ss_eq "runs --status ok: only ok runs" "$ok" "$("$B" runs --data-dir tfdd --limit 0 --json | grep -c '"status":"ok"' || true)"
 ss_eq "runs --since 1h: every run (all started minutes ago)" "$all" "$(runs_n --since 1h)"
 ss_eq "runs --since 2100-01-01T00:00Z: none" 0 "$(runs_n --since 2100-01-01T00:00Z)"
-ss_eq "runs --status ok --last 2: two" 2 "$(runs_n --status ok --last 2 | head -1)"
+ss_eq "runs --status ok --limit 2: two" 2 "$(runs_n --status ok --limit 2 | head -1)"
+# the old spelling --last still works, and says once (twice given) that it is deprecated
+"$B" runs --data-dir tfdd --json --status ok --last 2 --last 2 > runs-last.jsonl 2> runs-last.err
+ss_eq "runs --last (deprecated) = --limit" "$("$B" runs --data-dir tfdd --json --status ok --limit 2)" "$(cat runs-last.jsonl)"
+ss_eq "runs --last: one deprecation warning" 1 "$(grep -c -- '--last is deprecated, use --limit' runs-last.err || true)"
 today=$(date -u +%Y-%m-%dT)
 ss_check "runs text: a wall-clock start column (UTC)" bash -c "'$B' runs --data-dir tfdd | sed -n 2p | grep -q '^$today[0-9:]*Z '"
 ss_check "runs --json: started_us and finished" bash -c "'$B' runs --data-dir tfdd --status ok --json | head -1 | jq -e '.started_us > 0 and (.finished | startswith(\"$today\"))' > /dev/null"

@@ -108,7 +108,7 @@ set +e
 timeout 60 "$B" write --out arch --data-dir dd --redis "$(url write)" --redis-password-file pw/write.password 2> daemon.err; rc=$?
 set -e
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-ss_eq "write daemon refused XREADGROUP: exit 1" 1 "$rc"
+ss_eq "write daemon refused XREADGROUP: exit 6 (permission)" 6 "$rc"
 ss_check "  at once (${ms} ms, not retrying for ever)" test "$ms" -lt 10000
 ss_check "  as a permission error naming XREADGROUP" grep -q "^skyspool write: permission error: .*XREADGROUP" daemon.err
 ss_check "  without a retry" bash -c "! grep -q 'retrying' daemon.err"
@@ -121,7 +121,7 @@ set +e
 timeout 60 "$B" ingest --source file:ev3.jsonl --redis "$(url ingest)" --redis-password-file pw/ingest.password > /dev/null 2> ingperm.err; rc=$?
 set -e
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-ss_eq "ingest refused HGET: exit 1" 1 "$rc"
+ss_eq "ingest refused HGET: exit 6 (permission)" 6 "$rc"
 ss_check "  at once (${ms} ms, not 'Redis unreachable' for 30 s)" test "$ms" -lt 10000
 ss_check "  as a permission error naming HGET" grep -q "permission error: .*may not run HGET" ingperm.err
 ss_check "  never called unreachable" bash -c "! grep -qi 'unreachable\|unavailable' ingperm.err"
@@ -181,5 +181,5 @@ chmod 644 grp.password
 set +e
 "$B" status --redis "$(url status)" --redis-password-file grp.password > /dev/null 2> grp.err; rc=$?
 set -e
-ss_eq "  at 0644 it is refused" 1 "$rc"
+ss_eq "  at 0644 it is refused (permission: exit 6)" 6 "$rc"
 ss_done

@@ -90,4 +90,26 @@ ss_check "ingest SIGTERM: events written ($written)" test "${written:-0}" -ge 50
 key=$(redis-cli -p "$REDIS_PORT_r" --scan --pattern 'skyspool:cursor:*' | head -1)
 ss_check "ingest SIGTERM: the cursor was stored" test -n "$(redis-cli -p "$REDIS_PORT_r" hget "$key" cursor)"
 
+# 5. One stop request delivered twice is one request. timeout(1) signals its child and then
+# the child's whole process group, so the child gets SIGTERM twice; when the handler ran in
+# between, the copy looked like an operator's second signal and killed the process (exit
+# 143, seen as help_examples' `write` failing under load). A copy within a second of the
+# first is now ignored; the handler still makes a later one end the process at once.
+for sig in TERM INT; do
+  net_replay dup --jsonl in.jsonl --rate 150
+  kill "-$sig" "$RP_PID_dup"; sleep 0.01; kill "-$sig" "$RP_PID_dup" 2>/dev/null || true
+  rc=0; wait "$RP_PID_dup" || rc=$?
+  ss_eq "replay-server, SIG$sig twice 10 ms apart: one clean stop (exit 0)" 0 "$rc"
+done
+# timeout(1) itself, group delivery included. Without leak detection here: under ASan the
+# group's copy of the signal (and the SIGCONT after it) can reach LeakSanitizer's exit-time
+# tracer task, which then never finishes (the process has logged its clean stop and hangs in
+# the leak check; seen in CI, reproduced 2 runs in 80 under load). Leaks are checked by the
+# cases above, which signal the process alone.
+for i in 1 2 3; do
+  rc=0; ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" timeout --preserve-status -s TERM -k 10 1.5 "$SKYSPOOL_BIN" \
+    replay-server --listen 127.0.0.1:0 --jsonl in.jsonl > /dev/null 2> "timeout-$i.log" || rc=$?
+  ss_eq "replay-server under timeout(1), run $i: its SIGTERM (sent to it and its group) is one clean stop" 0 "$rc"
+done
+
 ss_done

@@ -36,7 +36,7 @@ ws_check "late arrivals" "$SS_TMP/arch" "$SS_TMP/ab.jsonl" "$SS_TMP/dd"
 late2=$(ws_json "$SS_TMP/w2.json" late_rows); rows2=$(ws_json "$SS_TMP/w2.json" rows)
 ss_eq "every late arrival written as late" "$rows2" "$late2"
 ss_check "late part files exist" test "$(find "$SS_TMP/arch" -name '*-late.parquet' | wc -l)" -gt 0
-"$B" runs --data-dir "$SS_TMP/dd" --last 0 > "$SS_TMP/runs.txt"
+"$B" runs --data-dir "$SS_TMP/dd" --limit 0 > "$SS_TMP/runs.txt"
 ss_check "runs shows late runs" grep -q ' late ' "$SS_TMP/runs.txt"
 
 # 3: the whole first input again, buffered after a restart of the writer

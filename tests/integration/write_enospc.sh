@@ -37,7 +37,7 @@ wait "$WPID" || ss_fail "writer exited non-zero"
 "$B" write "${W[@]}" --consumer w1 --once --all 2>> "$SS_TMP/w.err"
 ws_drained "full disk" "$U"
 ws_check "full disk" "$FULL/arch" "$SS_TMP/in.jsonl" "$SS_TMP/dd"
-"$B" runs --data-dir "$SS_TMP/dd" --last 0 --json > "$SS_TMP/runs.jsonl"
+"$B" runs --data-dir "$SS_TMP/dd" --limit 0 --json > "$SS_TMP/runs.jsonl"
 ss_check "a run shows several attempts and its last error" \
   python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if "totals" not in l]; sys.exit(0 if any(x["attempts"]>1 and "space" in (x["error"] or "") and x["status"]=="ok" for x in r) else 1)' "$SS_TMP/runs.jsonl"
 ss_done

@@ -24,11 +24,11 @@ nfiles=$(find "$SS_TMP/arch" -name '*.parquet' | wc -l)
 ss_check "files written ($nfiles)" test "$nfiles" -ge 14
 ss_eq "no temporaries left" 0 "$(find "$SS_TMP/arch" -name '*.tmp' | wc -l)"
 # the run history: every run ok, rows per run add up to the ledger total
-"$B" runs --data-dir "$SS_TMP/dd" --last 0 --json > "$SS_TMP/runs.jsonl"
+"$B" runs --data-dir "$SS_TMP/dd" --limit 0 --json > "$SS_TMP/runs.jsonl"
 ss_eq "every run ok" 0 "$(grep -v '"totals"' "$SS_TMP/runs.jsonl" | grep -vc '"status":"ok"' || true)"
 sum=$(grep -v '"totals"' "$SS_TMP/runs.jsonl" | python3 -c 'import json,sys; print(sum(json.loads(l)["rows"] for l in sys.stdin))')
 ss_eq "runs add up to the ledger total" "$(ws_ledger_rows "$SS_TMP/dd")" "$sum"
-"$B" runs --data-dir "$SS_TMP/dd" --last 3 > "$SS_TMP/runs.txt"
+"$B" runs --data-dir "$SS_TMP/dd" --limit 3 > "$SS_TMP/runs.txt"
 ss_check "runs table has a header and a total line" grep -q '^total: ' "$SS_TMP/runs.txt"
 # a second pass finds nothing to do and writes nothing
 "$B" write --out "$SS_TMP/arch" --data-dir "$SS_TMP/dd" --redis "$U" --once --all --json > "$SS_TMP/w2.json" 2>/dev/null

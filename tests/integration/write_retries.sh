@@ -43,7 +43,7 @@ kill -TERM $pid; set +e; wait $pid; rc=$?; set -e
 ss_eq "(2) SIGTERM during the backoff after failures: exit 1" 1 "$rc"
 ss_check "(2) it says so" grep -q 'stopped while retrying after' "$SS_TMP/w2.err"
 # (3)
-"$B" runs --data-dir "$SS_TMP/dd" --last 0 > "$SS_TMP/runs.txt"
+"$B" runs --data-dir "$SS_TMP/dd" --limit 0 > "$SS_TMP/runs.txt"
 ss_check "(3) runs lists the failed attempts" grep -q '^failed attempts' "$SS_TMP/runs.txt"
 ss_check "(3) with a UTC time and the error" grep -qE '^20[0-9-]+T[0-9:]+Z .*(space|ENOSPC)' "$SS_TMP/runs.txt"
 ss_eq "(3) no committed window shows retrying" 0 \

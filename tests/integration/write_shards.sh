@@ -139,7 +139,7 @@ ss_eq "status: shard owners are the two ledgers" \
 ss_check "status text lists like:1" grep -q '^  like:1 ' "$SS_TMP/status.txt"
 "$B" audit --redis "$U" --prefix "$P" --require-maxmemory 1mb > "$SS_TMP/audit.txt" 2>&1 || true
 ss_check "audit sums the shards" grep -q "in 2 shards" "$SS_TMP/audit.txt"
-"$B" runs --data-dir "$DA" --last 0 > "$SS_TMP/runsA.txt"
+"$B" runs --data-dir "$DA" --limit 0 > "$SS_TMP/runsA.txt"
 ss_check "runs names the shard streams" grep -q ' like:0 ' "$SS_TMP/runsA.txt"
 # machine A is "gone": B takes shard 0 over explicitly and writes the rest
 "$B" write "${W[@]}" --data-dir "$DB" --shard 0/2 --consumer mover --once --all --take-shard > /dev/null 2> "$SS_TMP/mover.err" ||

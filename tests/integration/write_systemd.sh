@@ -39,11 +39,26 @@ for u in skyspool.service skyspool-ingest.service skyspool-writer.service; do
   ss_check "$u reports failures (OnFailure=)" grep -q '^OnFailure=skyspool-failure@%n.service' "$U/$u"
   ss_check "$u reads the installed config" grep -q '^Environment=SKYSPOOL_CONFIG=/usr/local/etc/skyspool/skyspool.conf' "$U/$u"
   ss_eq "$u passes no flag that overrides the config" "" \
-    "$(grep '^ExecStart=' "$U/$u" | grep -oE -- '--(out|data-dir|redis|prefix|set|maxmemory)[= ]' || true)"
+    "$(grep '^ExecStart=' "$U/$u" | grep -oE -- '--(out|data-dir|redis|prefix|set|maxmemory|source)([= ]|$)' || true)"
   ss_check "$u keeps the archive group-readable" grep -q '^UMask=0027' "$U/$u"
   ss_eq "$u: no 0700 state dir around the archive" "" "$(grep '^StateDirectoryMode=07[0-7][0-7]$' "$U/$u" | grep -v 0750 || true)"
 done
 ss_check "the timer starts the writer service" grep -q '^Unit=skyspool-writer.service' "$U/skyspool-writer.timer"
+ss_check "the ingest service takes its source from the config" grep -q '^ExecStart=/usr/local/bin/skyspool ingest$' "$U/skyspool-ingest.service"
+ss_check "the example config names the source" grep -q '^source jetstream$' "$D/usr/local/etc/skyspool/skyspool.conf"
+# `source` from a config file is what `ingest` reads without --source (a flag still wins)
+ss_start_redis r
+"$SKYSPOOL_BIN" synth --events 50 --seed 3 > "$SS_TMP/ev.jsonl"
+printf 'source file:%s\nredis-url %s\n' "$SS_TMP/ev.jsonl" "$REDIS_URL_r" > "$SS_TMP/src.conf"
+"$SKYSPOOL_BIN" ingest --config "$SS_TMP/src.conf" --json --no-progress --log-level error > "$SS_TMP/ing.json" \
+  || ss_fail "ingest with source from the config file"
+ss_check "ingest read the config's source" grep -qF "\"source\":\"file:$SS_TMP/ev.jsonl" "$SS_TMP/ing.json"
+set +e
+"$SKYSPOOL_BIN" ingest --redis "$REDIS_URL_r" --log-level error 2> "$SS_TMP/nosrc.err"
+rc=$?
+set -e
+ss_eq "ingest without --source or a source setting: usage error" 2 "$rc"
+ss_check "  and the message names the setting" grep -q 'source. in the config file' "$SS_TMP/nosrc.err"
 ss_check "the writer service runs one pass" grep -q '^ExecStart=/usr/local/bin/skyspool write --once$' "$U/skyspool-writer.service"
 ss_check "the tmpfiles entry makes the archive 0750 for the group" \
   grep -qE '^d /var/lib/skyspool/archive +0750 skyspool skyspool' "$D/usr/local/lib/tmpfiles.d/skyspool.conf"

@@ -18,14 +18,21 @@
 //     type x (year, month, day, hour) equal the input's;
 //   - every file's rows lie in the file's partition hour;
 //   - year, month, day, hour are typed as integers (no type hints), `hour < H` and `hour + 1`
-//     work, and a range filter on hour makes DuckDB scan only the matching files;
+//     work, and a range filter on hour makes DuckDB scan only the matching files; the same
+//     through polars (scanParquet, hivePartitioning), whose filter must not open the others;
 //   - parquet_metadata(): the declared codec on every column chunk, dictionary encoding on
 //     the low-cardinality columns, min/max statistics on time, time_us and did;
-//   - key/value metadata: skyspool.schema_version = 2 and skyspool.type = the path's type.
+//   - key/value metadata: skyspool.schema_version = 2 and skyspool.type = the path's type;
+//   - bloom filters: every chunk of did, subject_uri, subject, reply_root_uri, reply_parent_uri
+//     holding a value has one and no other column does; DuckDB's parquet_bloom_probe() finds
+//     values of the input (from the JSON) in their row group and rejects absent ones (<= 3 %
+//     false positives, sized for 1 %); with --prune, a lookup by did on a copy whose row groups
+//     without that did are overwritten with 0xFF still returns the JSON's rows.
 // Prints "ok - ..." / "FAIL - ..." lines; exits 1 on any failure.
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import pl from 'nodejs-polars';
 import { parquetReadObjects, parquetMetadata } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { readParquet } from 'parquet-wasm';
@@ -67,7 +74,9 @@ const COLUMNS = [
 ];
 const TIMESTAMPS = new Set(['time', 'created_at', 'relay_time', 'claimed_time']);
 const INT64S = new Set(['time_us', 'seq']);
-const DICT_COLUMNS = ['kind', 'operation', 'collection', 'embed_type', 'langs, list, element', 'status'];
+const BLOOM_COLUMNS = ['did', 'subject_uri', 'subject', 'reply_root_uri', 'reply_parent_uri'];
+const DICT_COLUMNS = ['kind', 'operation', 'collection', 'embed_type', 'langs, list, element', 'status',
+  'subject_uri', 'subject_cid', 'reply_root_uri', 'reply_root_cid', 'embed_uri'];
 const TYPE_OF_COLLECTION = {
   'app.bsky.feed.post': 'post', 'app.bsky.feed.like': 'like', 'app.bsky.feed.repost': 'repost',
   'app.bsky.graph.follow': 'follow', 'app.bsky.graph.block': 'block',
@@ -399,6 +408,50 @@ sameCounts(wantPart, havePart, 'rows per type x hour partition equal the input\'
   }
 }
 
+// the same for polars (nodejs-polars, arrow-rs underneath): scanParquet with hive partitioning
+// and no schema hints types the four as integers, `hour < H` and `hour + 1` work, and the
+// filter prunes partitions: over a copy whose files of hours >= H are garbage, the filtered
+// query still counts the JSON's rows (it never opened them) while an unfiltered one fails
+{
+  const hours = [...new Set(got.map((r) => Number(r.hour)))].sort((a, b) => a - b);
+  let schema = null, err = null;
+  try {
+    const s = pl.scanParquet(`${opt.dir}/**/*.parquet`, { hivePartitioning: true }).select('year', 'month', 'day', 'hour').limit(1).collectSync().schema;
+    schema = Object.entries(s).map(([k, v]) => [k, String(v).replace(/^DataType\((.*)\)$/, '$1')]);
+  } catch (e) { err = e.message; }
+  const intTypes = schema && schema.every(([, t]) => /^U?Int(8|16|32|64)$/.test(t));
+  check(schema !== null && schema.length === 4 && intTypes,
+    `polars types year, month, day, hour as integers (${err ?? schema.map(([k, t]) => `${k} ${t}`).join(', ')})`);
+  // every column of every file, bloom filters and all, decodes in polars
+  let height = null;
+  try { height = pl.scanParquet(`${opt.dir}/**/*.parquet`, { hivePartitioning: true }).collectSync().height; } catch (e) { height = e.message; }
+  check(height === got.length, `polars reads every column of every file: ${height} rows (DuckDB: ${got.length})`);
+  if (intTypes && hours.length >= 2) {
+    const hmax = hours[hours.length - 1];
+    const wantRows = got.filter((r) => Number(r.hour) < hmax).length;
+    const copy = fs.mkdtempSync(path.join(path.dirname(path.resolve(opt.dir)), 'polars-prune-'));
+    const walk = (d, rel) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const from = path.join(d, e.name), to = path.join(copy, rel, e.name);
+      if (e.isDirectory()) { if (!e.name.startsWith('_')) { fs.mkdirSync(to, { recursive: true }); walk(from, path.join(rel, e.name)); } }
+      else if (e.name.endsWith('.parquet') && !e.name.startsWith('.')) {
+        const h = Number(/\/hour=(\d+)\//.exec(from)[1]);
+        if (h < hmax) fs.symlinkSync(path.resolve(from), to); else fs.writeFileSync(to, 'not a parquet file');
+      } } };
+    walk(opt.dir, '');
+    const lf = () => pl.scanParquet(`${copy}/**/*.parquet`, { hivePartitioning: true });
+    let r = null, e1 = null;
+    try {
+      r = lf().filter(pl.col('hour').lt(hmax)).select(pl.col('did').count().alias('n'), pl.col('hour').add(1).max().alias('h1')).collectSync().toRecords()[0];
+    } catch (e) { e1 = e.message; }
+    check(r !== null && Number(r.n) === wantRows && Number(r.h1) === hours[hours.length - 2] + 1,
+      `polars: hour < ${hmax} counts ${r ? r.n : e1} rows (expected ${wantRows}) without opening the other partitions' files, hour + 1 is arithmetic`);
+    let whole = 'succeeded';
+    try { lf().select(pl.col('did').count()).collectSync(); } catch (e) { whole = 'failed'; }
+    check(whole === 'failed', `polars: the same copy read without the filter fails (${whole}), so the pruned files really were unreadable`);
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+}
+
 // sorting_columns: a row group that claims time_us (column 1) and time (2) ascending really is
 // in that order; created_by names the version and build
 {
@@ -459,6 +512,47 @@ sameCounts(wantPart, havePart, 'rows per type x hour partition equal the input\'
     if (m['skyspool.schema_version'] !== '2' || m['skyspool.type'] !== t) badKv++;
   }
   check(files.length > 0 && badKv === 0, `key/value metadata: schema_version 2 and the path's type in ${files.length - badKv}/${files.length} files`);
+}
+
+// bloom filters: where they are, that DuckDB's probe finds present values and rejects absent ones
+{
+  const md = await q(`SELECT file_name, row_group_id, row_group_num_rows AS n, path_in_schema AS col,
+      stats_null_count, num_values, bloom_filter_offset, bloom_filter_length FROM parquet_metadata('${dirGlob}')`);
+  const holding = md.filter((r) => BigInt(r.stats_null_count) < BigInt(r.num_values));
+  const want = holding.filter((r) => BLOOM_COLUMNS.includes(r.col));
+  const have = want.filter((r) => r.bloom_filter_offset !== null && Number(r.bloom_filter_length) > 0);
+  const stray = md.filter((r) => !BLOOM_COLUMNS.includes(r.col) && r.bloom_filter_offset !== null);
+  check(want.length > 0 && have.length === want.length && stray.length === 0,
+    `bloom filters on ${have.length}/${want.length} chunks of ${BLOOM_COLUMNS.join(', ')} holding values, none elsewhere (${stray.length})`);
+  // present values: the input's own values, probed in the row group that holds them
+  const files = [...new Set(md.map((r) => r.file_name))];
+  let probes = 0, missed = 0, absentProbes = 0, absentPass = 0;
+  for (const f of files.slice(0, 40)) {
+    const fq = f.replace(/'/g, "''");
+    const sizes = [...new Set(md.filter((r) => r.file_name === f).map((r) => `${r.row_group_id}:${r.n}`))]
+      .map((x) => x.split(':').map(Number)).sort((a, b) => a[0] - b[0]);
+    const rgOf = (row) => { let s = 0; for (const [id, n] of sizes) { if (row < s + n) return id; s += n; } return -1; };
+    for (const col of BLOOM_COLUMNS) {
+      if (!want.some((r) => r.file_name === f && r.col === col)) continue;
+      const rows = await q(`SELECT ${col} AS v, file_row_number AS i FROM read_parquet('${fq}', file_row_number = true)
+          WHERE ${col} IS NOT NULL USING SAMPLE 8 ROWS (reservoir, 42)`);
+      for (const r of rows) {
+        const lit = String(r.v).replace(/'/g, "''");
+        const pr = await q(`SELECT row_group_id, bloom_filter_excludes AS x FROM parquet_bloom_probe('${fq}', '${col}', '${lit}')`);
+        const rg = rgOf(Number(r.i));
+        probes++;
+        if (!pr.some((p) => Number(p.row_group_id) === rg && p.x === false)) missed++;
+      }
+      for (let k = 0; k < 4; k++) {
+        const pr = await q(`SELECT bloom_filter_excludes AS x FROM parquet_bloom_probe('${fq}', '${col}', 'at://did:plc:absent${k}${col}/x')`);
+        absentProbes += pr.length;
+        absentPass += pr.filter((p) => p.x === false).length;
+      }
+    }
+  }
+  check(probes > 0 && missed === 0, `parquet_bloom_probe finds ${probes - missed}/${probes} present values in their row group`);
+  check(absentProbes > 0 && absentPass * 100 <= absentProbes * 3,
+    `parquet_bloom_probe rejects absent values: ${absentPass}/${absentProbes} row-group probes pass (sized for 1 %)`);
 }
 
 // ---- --full: every column of every row, through DuckDB and through hyparquet ----------------
@@ -624,6 +718,31 @@ if (opt.prune) {
     let unfiltered = null;
     try { await q(`SELECT sum(length(did)), sum(length(record)) FROM read_parquet('${copy}')`); unfiltered = 'succeeded'; } catch (e) { unfiltered = 'failed'; }
     check(unfiltered === 'failed', `prune: the same copy read without the filter fails (${unfiltered}), so the skipped row groups really were unreadable`);
+
+    // a lookup by did: every row group whose bloom filter excludes the did is overwritten;
+    // the lookup must still count the did's rows of the original file
+    const fq = file.replace(/'/g, "''");
+    const dids = (await q(`SELECT did, count(*) AS n FROM read_parquet('${fq}') GROUP BY did ORDER BY n, did LIMIT 20`));
+    let done = false;
+    for (const d of dids) {
+      const lit = String(d.did).replace(/'/g, "''");
+      const pr = await q(`SELECT row_group_id AS id, bloom_filter_excludes AS x FROM parquet_bloom_probe('${fq}', 'did', '${lit}')`);
+      const skip = new Set(pr.filter((p) => p.x === true).map((p) => Number(p.id)));
+      if (skip.size < rgs.size / 2) continue;
+      const b2 = Buffer.from(fs.readFileSync(file));
+      for (const r of md) {
+        if (r.file_name !== file || !skip.has(r.row_group_id)) continue;
+        const start = Number(r.dictionary_page_offset ?? r.data_page_offset);
+        b2.fill(0xff, start, start + Number(r.total_compressed_size));
+      }
+      fs.writeFileSync(copy, b2);
+      let n2 = null, e2 = null;
+      try { n2 = Number((await q(`SELECT count(*) AS n, sum(length(record)) AS s FROM read_parquet('${copy}') WHERE did = '${lit}'`))[0].n); } catch (e) { e2 = e.message; }
+      check(e2 === null && n2 === Number(d.n), `prune: a lookup by did reads only the ${rgs.size - skip.size} of ${rgs.size} row groups its bloom filter admits (${n2 ?? e2} rows, want ${d.n})`);
+      done = true;
+      break;
+    }
+    if (!done) fail('prune: no did of the file is excluded by the bloom filters of half its row groups');
     fs.rmSync(copyDir, { recursive: true, force: true });
   }
 }

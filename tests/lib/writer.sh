@@ -22,7 +22,7 @@ ws_json() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.
 
 # ws_ledger_rows DATA_DIR: the ledger's total committed rows.
 ws_ledger_rows() {
-  "$SKYSPOOL_BIN" runs --data-dir "$1" --last 1 --json | tail -1 |
+  "$SKYSPOOL_BIN" runs --data-dir "$1" --limit 1 --json | tail -1 |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])'
 }
 

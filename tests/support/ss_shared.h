@@ -2,7 +2,9 @@
  * them. The samples are optional: a clone without ../shared beside it has none, so every
  * test makes its own fixtures and uses the samples in addition. A case that needs them calls
  * SS_SHARED_OR_SKIP and is skipped with a one-line notice; under CI=true (CI has ../shared
- * and must run those cases) the skip is a failure instead.
+ * and must run those cases) the skip is a failure instead. A test program that skipped a case
+ * ends through SS_SHARED_EXIT: 77, which CTest counts as skipped, never as passed (cmocka alone
+ * would report the program as passed).
  *
  * Resolution, as in tests/lib/harness.sh: $SKYSPOOL_SHARED (by hand), then
  * $SKYSPOOL_SHARED_DIR (set by CMake), then ../shared. Header-only: the macro uses cmocka,
@@ -28,6 +30,11 @@ static inline int ss_shared_ci(void) {
     return c && strcmp(c, "true") == 0;
 }
 
+static int ss_shared_skipped; /* cases skipped for want of the samples, in this program */
+
+/* The exit status of a test program: cmocka's failures first, else 77 when a case was skipped. */
+#define SS_SHARED_EXIT(failed) ((failed) ? (failed) : ss_shared_skipped ? 77 : 0)
+
 /* Writes the path of rel (e.g. "jetstream/zstd_dictionary") into buf; 1 if it is readable. */
 static inline int ss_shared_path(const char *rel, char *buf, size_t n) {
     snprintf(buf, n, "%s/%s", ss_shared_dir(), rel);
@@ -43,6 +50,7 @@ static inline int ss_shared_path(const char *rel, char *buf, size_t n) {
                 fail_msg("CI=true but %s is missing: CI must run the shared samples", (buf));    \
             print_message("skip - %s: no %s (the real samples of ../shared; set SKYSPOOL_SHARED)\n", \
                           __func__, (buf));                                                      \
+            ss_shared_skipped++;                                                                 \
             skip();                                                                              \
         }                                                                                        \
     } while (0)

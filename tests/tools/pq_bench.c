@@ -104,14 +104,14 @@ enum { C_DID, C_TIME_US, C_TIME, C_KIND, C_OP, C_COLL, C_RKEY, C_REV, C_CID, C_R
        C_EMBED, C_SEQ, NCOLS };
 
 static const ss_pq_column COLS[NCOLS] = {
-    {"did", SS_PQ_STRING, 0, 1},          {"time_us", SS_PQ_INT64, 0, 0},
-    {"time", SS_PQ_TIMESTAMP_MICROS, 0, 0}, {"kind", SS_PQ_STRING, 0, 1},
-    {"operation", SS_PQ_STRING, 0, 1},    {"collection", SS_PQ_STRING, 0, 1},
-    {"rkey", SS_PQ_STRING, 0, 0},         {"rev", SS_PQ_STRING, 0, 0},
-    {"cid", SS_PQ_STRING, 1, 0},          {"record", SS_PQ_STRING, 1, 0},
-    {"created_at", SS_PQ_TIMESTAMP_MICROS, 1, 0}, {"text", SS_PQ_STRING, 1, 0},
-    {"langs", SS_PQ_STRING_LIST, 1, 1},   {"embed_type", SS_PQ_STRING, 1, 1},
-    {"seq", SS_PQ_INT64, 1, 0},
+    {"did", SS_PQ_STRING, 0, 1, 0},          {"time_us", SS_PQ_INT64, 0, 0, 0},
+    {"time", SS_PQ_TIMESTAMP_MICROS, 0, 0, 0}, {"kind", SS_PQ_STRING, 0, 1, 0},
+    {"operation", SS_PQ_STRING, 0, 1, 0},    {"collection", SS_PQ_STRING, 0, 1, 0},
+    {"rkey", SS_PQ_STRING, 0, 0, 0},         {"rev", SS_PQ_STRING, 0, 0, 0},
+    {"cid", SS_PQ_STRING, 1, 0, 0},          {"record", SS_PQ_STRING, 1, 0, 0},
+    {"created_at", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0}, {"text", SS_PQ_STRING, 1, 0, 0},
+    {"langs", SS_PQ_STRING_LIST, 1, 1, 0},   {"embed_type", SS_PQ_STRING, 1, 1, 0},
+    {"seq", SS_PQ_INT64, 1, 0, 0},
 };
 
 static double cpu_now(void) {

@@ -206,7 +206,7 @@ static int run_case(gcase *g, const char *dir) {
 }
 
 static void add_col(gcase *g, const char *name, ss_pq_type t, int optional, int dict) {
-    g->cols[g->ncols++] = (ss_pq_column){name, t, optional, dict};
+    g->cols[g->ncols++] = (ss_pq_column){name, t, optional, dict, 0};
 }
 
 /* ---- fixed cases ---- */
@@ -616,7 +616,7 @@ static void case_random(gcase *g, uint64_t seed, int idx, char *namebuf, size_t 
     for (size_t c = 0; c < g->ncols; c++) {
         snprintf(colnames[c], sizeof colnames[c], "col%zu", c);
         ss_pq_type t = (ss_pq_type)rndn(&s, 6);
-        g->cols[c] = (ss_pq_column){colnames[c], t, (int)rndn(&s, 4) != 0, (int)rndn(&s, 2)};
+        g->cols[c] = (ss_pq_column){colnames[c], t, (int)rndn(&s, 4) != 0, (int)rndn(&s, 2), 0};
         g->null_mode[c] = (int)rndn(&s, 6);
         g->null_p[c] = (double)rndn(&s, 100) / 100.0;
         g->val_mode[c] = (int)rndn(&s, 3);

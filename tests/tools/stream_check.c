@@ -205,7 +205,7 @@ int main(int argc, char **argv) {
         ss_redis_url du;
         char derr[512];
         if (ss_redis_url_parse(url, &du, derr, sizeof derr) != 0) return 2;
-        redisContext *dc = ss_redis_connect(&du, 10000, derr, sizeof derr);
+        redisContext *dc = ss_redis_connect(&du, 10000, derr, sizeof derr, NULL);
         if (!dc) {
             fprintf(stderr, "%s\n", derr);
             return 2;
@@ -268,7 +268,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    redisContext *rc = ss_redis_connect(&u, 10000, err, sizeof err);
+    redisContext *rc = ss_redis_connect(&u, 10000, err, sizeof err, NULL);
     if (!rc) {
         fprintf(stderr, "%s\n", err);
         return 2;

@@ -35,7 +35,7 @@ static int setup(void **st) {
     }
     ss_redis_url u;
     ss_embedded_url(g_emb, &u);
-    if (!(g_c = ss_redis_connect(&u, 5000, err, sizeof err))) return -1;
+    if (!(g_c = ss_redis_connect(&u, 5000, err, sizeof err, NULL))) return -1;
     return 0;
 }
 

@@ -244,6 +244,16 @@ static void test_schema(void **state) {
     assert_true(c[col_index(SS_TYPE_POST, "operation")].dictionary);
     assert_true(c[col_index(SS_TYPE_POST, "langs")].dictionary);
     assert_false(c[col_index(SS_TYPE_POST, "rkey")].dictionary);
+    /* bloom filters: exactly the identifiers looked up one at a time (docs/SCHEMA.md) */
+    size_t nc = 0, nbloom = 0;
+    ss_ar_schema(SS_TYPE_POST, &nc);
+    for (size_t i = 0; i < nc; i++) nbloom += c[i].bloom != 0;
+    assert_int_equal(nbloom, 5);
+    assert_true(c[col_index(SS_TYPE_POST, "did")].bloom);
+    assert_true(c[col_index(SS_TYPE_POST, "reply_root_uri")].bloom);
+    assert_true(c[col_index(SS_TYPE_POST, "reply_parent_uri")].bloom);
+    assert_true(c[col_index(SS_TYPE_LIKE, "subject_uri")].bloom);
+    assert_true(c[col_index(SS_TYPE_FOLLOW, "subject")].bloom);
 }
 
 /* The schema documentation names every column of every type, in a table per type. */

@@ -85,7 +85,7 @@ static void check_server(ss_embedded *e, const char *want_policy) {
     ss_redis_url u;
     char err[512];
     ss_embedded_url(e, &u);
-    redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err);
+    redisContext *c = ss_redis_connect(&u, 5000, err, sizeof err, NULL);
     if (!c) fail_msg("connect: %s", err);
     redisReply *r = cmd(c, "GET", "maxmemory-policy");
     assert_non_null(r);
@@ -105,13 +105,13 @@ static void check_server(ss_embedded *e, const char *want_policy) {
     /* without a user and password the server refuses: the default user is off */
     u.has_password = 0;
     u.user[0] = '\0';
-    c = ss_redis_connect(&u, 5000, err, sizeof err);
+    c = ss_redis_connect(&u, 5000, err, sizeof err, NULL);
     assert_null(c);
     assert_non_null(strstr(err, "NOAUTH"));
     /* each role is its own user: ingest may XADD an event stream but not read one back */
     ss_embedded_url_as(e, SS_ACL_INGEST, &u);
     assert_string_equal(u.user, "skyspool-ingest");
-    c = ss_redis_connect(&u, 5000, err, sizeof err);
+    c = ss_redis_connect(&u, 5000, err, sizeof err, NULL);
     if (!c) fail_msg("connect as ingest: %s", err);
     redisReply *x = redisCommand(c, "XADD skyspool:post * k v");
     assert_int_equal(x->type, REDIS_REPLY_STRING);
@@ -136,7 +136,7 @@ static int answers(ss_embedded_opts *o) {
     snprintf(u.user, sizeof u.user, "skyspool-admin");
     snprintf(u.password, sizeof u.password, "%s", pw);
     u.has_password = 1;
-    redisContext *c = ss_redis_connect(&u, 1000, err, sizeof err);
+    redisContext *c = ss_redis_connect(&u, 1000, err, sizeof err, NULL);
     if (c) redisFree(c);
     return c != NULL;
 }
@@ -178,7 +178,7 @@ static void run_lifecycle(const char *dir, int force_tcp) {
     /* stop it for good: connect and SHUTDOWN as an owner would */
     ss_redis_url u;
     ss_embedded_url(c, &u);
-    redisContext *rc = ss_redis_connect(&u, 2000, err, sizeof err);
+    redisContext *rc = ss_redis_connect(&u, 2000, err, sizeof err, NULL);
     assert_non_null(rc);
     redisReply *r = redisCommand(rc, "SHUTDOWN");
     if (r) freeReplyObject(r);

@@ -1194,5 +1194,5 @@ int main(void) {
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     corpus_free();
-    return failed;
+    return SS_SHARED_EXIT(failed);
 }

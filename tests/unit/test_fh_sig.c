@@ -411,10 +411,10 @@ static void test_source(void **state) {
     so.verify_signatures = 1;
     so.did_resolve = 0; /* no network in tests: the cache alone (live resolution: firehose_signatures.sh) */
     /* without a cache and without live resolution: refused, saying what to set */
-    assert_null(ss_source_open(spec, &so, err, sizeof err));
+    assert_null(ss_source_open(spec, &so, err, sizeof err, NULL));
     assert_non_null(strstr(err, "did-cache"));
     so.did_cache = docs;
-    ss_source *src = ss_source_open(spec, &so, err, sizeof err);
+    ss_source *src = ss_source_open(spec, &so, err, sizeof err, NULL);
     assert_non_null(src);
     const char *got[3] = {0};
     int n = 0, r;
@@ -427,7 +427,7 @@ static void test_source(void **state) {
     ss_source_close(src);
     /* a directory of documents works the same */
     so.did_cache = dir; /* keys.json is the only *.json there */
-    src = ss_source_open(spec, &so, err, sizeof err);
+    src = ss_source_open(spec, &so, err, sizeof err, NULL);
     assert_non_null(src);
     assert_int_equal(ss_source_next(src, &m, 100), SS_SOURCE_MSG);
     assert_null(m.bad_reason);

@@ -47,7 +47,7 @@ static ss_source *open_src(const char *path, size_t max_msg) {
     ss_source_opts_init(&o);
     o.max_message_bytes = max_msg;
     snprintf(spec, sizeof spec, "file:%s", path);
-    ss_source *s = ss_source_open(spec, &o, err, sizeof err);
+    ss_source *s = ss_source_open(spec, &o, err, sizeof err, NULL);
     if (!s) fail_msg("open %s: %s", spec, err);
     return s;
 }
@@ -123,10 +123,10 @@ static void test_empty_and_missing(void **state) {
     s = open_src(path, 0);
     assert_int_equal(ss_source_next(s, &m, 0), SS_SOURCE_END);
     ss_source_close(s);
-    assert_null(ss_source_open("file:/nonexistent/dir/x.jsonl", NULL, err, sizeof err));
+    assert_null(ss_source_open("file:/nonexistent/dir/x.jsonl", NULL, err, sizeof err, NULL));
     assert_non_null(strstr(err, "cannot open"));
-    assert_null(ss_source_open("file:", NULL, err, sizeof err));
-    assert_null(ss_source_open("file:/", NULL, err, sizeof err));
+    assert_null(ss_source_open("file:", NULL, err, sizeof err, NULL));
+    assert_null(ss_source_open("file:/", NULL, err, sizeof err, NULL));
     assert_non_null(strstr(err, "directory"));
 }
 
@@ -269,7 +269,7 @@ static void test_stdin(void **state) {
     assert_true(saved >= 0 && fd >= 0);
     assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
     close(fd);
-    ss_source *s = ss_source_open("file:-", NULL, err, sizeof err);
+    ss_source *s = ss_source_open("file:-", NULL, err, sizeof err, NULL);
     assert_non_null(s);
     assert_string_equal(s->id, "file:-");
     assert_int_equal(ss_source_seek(s, 0), 0); /* where it already is */
@@ -294,7 +294,7 @@ static void test_stdin_pipe_timeout(void **state) {
     assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
     close(p[0]);
     char err[512];
-    ss_source *s = ss_source_open("file:-", NULL, err, sizeof err);
+    ss_source *s = ss_source_open("file:-", NULL, err, sizeof err, NULL);
     assert_non_null(s);
     ss_source_msg m;
     assert_int_equal(ss_source_next(s, &m, 20), SS_SOURCE_AGAIN);

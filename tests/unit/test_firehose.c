@@ -1140,5 +1140,5 @@ int main(void) {
         cmocka_unit_test(test_frame_level_malformed),
         cmocka_unit_test(test_mutation_fuzz),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return SS_SHARED_EXIT(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -108,7 +108,7 @@ static void test_writer_reader_roundtrip(void **state) {
 
 static int drain_source(const char *spec, int64_t seek, char ***out, size_t *n, int *end_rc) {
     char err[300];
-    ss_source *s = ss_source_open(spec, NULL, err, sizeof err);
+    ss_source *s = ss_source_open(spec, NULL, err, sizeof err, NULL);
     if (!s) fail_msg("open %s: %s", spec, err);
     assert_string_equal(s->cursor_name, "seq");
     if (seek >= 0) assert_int_equal(ss_source_seek(s, seek), 0);
@@ -263,7 +263,7 @@ static void test_zstd_cut_and_oversize(void **state) {
     assert_non_null(strstr(ss_frames_reader_error(r), "over the 5000000-byte limit"));
     ss_frames_reader_close(r);
     /* missing file */
-    assert_null(ss_source_open("frames:/nonexistent/x.frames", NULL, err, sizeof err));
+    assert_null(ss_source_open("frames:/nonexistent/x.frames", NULL, err, sizeof err, NULL));
     assert_non_null(strstr(err, "cannot open"));
     /* a file that is not frames at all: the first "length" is huge or the frame garbage */
     path_of(p, sizeof p, "text.frames");
@@ -316,7 +316,7 @@ static void test_frame_limit_is_not_the_event_limit(void **state) {
     ss_source_opts_init(&o);
     o.max_message_bytes = 2u << 20;
     snprintf(spec, sizeof spec, "frames:%s", p);
-    ss_source *s = ss_source_open(spec, &o, err, sizeof err);
+    ss_source *s = ss_source_open(spec, &o, err, sizeof err, NULL);
     assert_non_null(s);
     ss_source_msg m;
     assert_int_equal(ss_source_next(s, &m, 100), SS_SOURCE_MSG);

@@ -92,7 +92,7 @@ static ss_source *open_source(const char *url) {
     ss_source_opts_init(&so);
     so.connect_timeout_ms = 2000;
     char err[300];
-    ss_source *s = ss_source_open(url, &so, err, sizeof err);
+    ss_source *s = ss_source_open(url, &so, err, sizeof err, NULL);
     if (!s) fail_msg("open %s: %s", url, err);
     return s;
 }

@@ -308,7 +308,7 @@ static void test_frames_seek_resets_decoder(void **state) {
     assert_int_equal(ss_frames_writer_close(w, err, sizeof err), 0);
     char spec[600];
     snprintf(spec, sizeof spec, "frames:%s", path);
-    ss_source *s = ss_source_open(spec, NULL, err, sizeof err);
+    ss_source *s = ss_source_open(spec, NULL, err, sizeof err, NULL);
     assert_non_null(s);
     int64_t junk_cursor[2] = {-2, -2};
     for (int pass = 0; pass < 2; pass++) {
@@ -582,7 +582,7 @@ static void file_messages(const char *content, size_t len, size_t max_line, char
     ss_source_opts o;
     ss_source_opts_init(&o);
     o.max_message_bytes = max_line;
-    ss_source *s = ss_source_open(spec, &o, err, sizeof err);
+    ss_source *s = ss_source_open(spec, &o, err, sizeof err, NULL);
     assert_non_null(s);
     ss_source_msg m;
     int rc;

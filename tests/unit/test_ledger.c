@@ -19,6 +19,9 @@
 #include "writer/window.h"
 
 #define MIN_US 60000000LL
+/* The ledger tests prune to the minute: a horizon of 20 minutes gives the in-memory claim set
+ * minute units (claimset.h; the default 1 h horizon has 150 s units). */
+#define MINUTE_UNITS_HORIZON_US (20 * MIN_US)
 
 static void test_window_math(void **state) {
     (void)state;
@@ -197,6 +200,7 @@ static void test_ledger_queries(void **state) {
     snprintf(path, sizeof path, "%s/%s", g_dir, SS_LEDGER_FILE);
     ss_ledger *l = ss_ledger_open(path, err, sizeof err);
     assert_non_null(l);
+    ss_ledger_set_horizon(l, MINUTE_UNITS_HORIZON_US); /* a minute per time unit (claimset.h) */
 
     /* claims: first entry owns the key; others do not; same entry again still owns it */
     uint8_t k1[16] = {1}, k2[16] = {2};
@@ -458,6 +462,8 @@ static void test_claims_shared(void **state) {
     ss_ledger *a = ss_ledger_open(path, err, sizeof err), *b = ss_ledger_open(path, err, sizeof err);
     assert_non_null(a);
     assert_non_null(b);
+    ss_ledger_set_horizon(a, MINUTE_UNITS_HORIZON_US); /* a minute per time unit (claimset.h) */
+    ss_ledger_set_horizon(b, MINUTE_UNITS_HORIZON_US);
     assert_int_equal(ss_ledger_claims_begin(a), 0);
     assert_int_equal(claim1(a, 1, 1, 10 * MIN_US), 1);
     assert_int_equal(claim1(a, 2, 2, 11 * MIN_US), 1);
@@ -481,6 +487,7 @@ static void test_claims_shared(void **state) {
     /* restart: every owner comes back */
     a = ss_ledger_open(path, err, sizeof err);
     assert_non_null(a);
+    ss_ledger_set_horizon(a, MINUTE_UNITS_HORIZON_US);
     assert_int_equal(ss_ledger_claims_begin(a), 0);
     assert_int_equal(claim1(a, 2, 6, 11 * MIN_US), 0);
     assert_int_equal(claim1(a, 2, 2, 11 * MIN_US), 2);
@@ -514,6 +521,7 @@ static void test_claims_reload(void **state) {
     snprintf(path, sizeof path, "%s/%s", g_dir, SS_LEDGER_FILE);
     ss_ledger *l = ss_ledger_open(path, err, sizeof err);
     assert_non_null(l);
+    ss_ledger_set_horizon(l, MINUTE_UNITS_HORIZON_US); /* a minute per time unit (claimset.h) */
     int owner;
     for (int round = 0; round < 3; round++) {
         assert_int_equal(ss_ledger_claims_begin(l), 0);
@@ -536,6 +544,7 @@ static void test_claims_reload(void **state) {
 
     l = ss_ledger_open(path, err, sizeof err);
     assert_non_null(l);
+    ss_ledger_set_horizon(l, MINUTE_UNITS_HORIZON_US); /* a minute per time unit (claimset.h) */
     assert_int_equal(ss_ledger_claims_begin(l), 0);
     for (int round = 0; round < 3; round++)
         for (int i = 0; i < 1000; i++) {

@@ -720,5 +720,5 @@ int main(void) {
         cmocka_unit_test(test_zdict_open_errors),
         cmocka_unit_test(test_ws_handshake),  cmocka_unit_test(test_ws_parser),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return SS_SHARED_EXIT(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -6,7 +6,8 @@
  * null-run patterns that start at each offset of an 8-value group and cross group
  * boundaries. UTF-8 validation/repair and the truncation of string statistics have
  * table-driven cases. Writer errors (ENOSPC via /dev/full, REQUIRED nulls, type
- * mismatches, invalid UTF-8 in reject mode, bad options) must surface as errors. */
+ * mismatches, invalid UTF-8 in reject mode, bad options) must surface as errors. zstd's
+ * window must span a whole multi-MiB page (a repeat 1.5 MiB back is found at levels 1-3). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -363,7 +364,7 @@ static void test_stat_truncation(void **state) {
 
 /* ---- writer errors ---- */
 static ss_pq_column g_cols[] = {
-    {"id", SS_PQ_INT64, 0, 0}, {"s", SS_PQ_STRING, 1, 1}, {"l", SS_PQ_STRING_LIST, 1, 0}};
+    {"id", SS_PQ_INT64, 0, 0, 0}, {"s", SS_PQ_STRING, 1, 1, 0}, {"l", SS_PQ_STRING_LIST, 1, 0, 0}};
 
 static ss_pq_writer *open_tmp(char *path, const ss_pq_options *o) {
     strcpy(path, "/tmp/test_parquet_XXXXXX");
@@ -497,7 +498,7 @@ static void test_misuse(void **state) {
     w = ss_pq_open(path, g_cols, 3, &bad);
     assert_int_not_equal(ss_pq_err(w), 0);
     ss_pq_abort(w);
-    ss_pq_column dup[] = {{"a", SS_PQ_INT64, 0, 0}, {"a", SS_PQ_INT32, 0, 0}};
+    ss_pq_column dup[] = {{"a", SS_PQ_INT64, 0, 0, 0}, {"a", SS_PQ_INT32, 0, 0, 0}};
     w = ss_pq_open(path, dup, 2, &o);
     assert_int_not_equal(ss_pq_err(w), 0);
     assert_non_null(strstr(ss_pq_errstr(w), "twice"));
@@ -554,9 +555,9 @@ static int random_call(ss_pq_writer *w, uint64_t *seed, const ss_pq_column *cols
 static void test_random_calls(void **state) {
     (void)state;
     uint64_t seed = 777;
-    const ss_pq_column cols[] = {{"a", SS_PQ_INT64, 0, 0},       {"b", SS_PQ_STRING, 1, 1},
-                                 {"c", SS_PQ_STRING_LIST, 1, 1}, {"d", SS_PQ_BOOLEAN, 1, 0},
-                                 {"e", SS_PQ_INT32, 0, 0},       {"f", SS_PQ_TIMESTAMP_MICROS, 1, 0}};
+    const ss_pq_column cols[] = {{"a", SS_PQ_INT64, 0, 0, 0},       {"b", SS_PQ_STRING, 1, 1, 0},
+                                 {"c", SS_PQ_STRING_LIST, 1, 1, 0}, {"d", SS_PQ_BOOLEAN, 1, 0, 0},
+                                 {"e", SS_PQ_INT32, 0, 0, 0},       {"f", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0}};
     int errors = 0, rows_ok = 0;
     for (int iter = 0; iter < 200; iter++) {
         char path[] = "/tmp/test_parquet_rnd_XXXXXX";
@@ -618,6 +619,98 @@ static void test_codec_names(void **state) {
     assert_string_equal(ss_pq_codec_name(SS_PQ_CODEC_ZSTD), "zstd");
 }
 
+/* ---- bloom filters ---- */
+/* xxHash64 against the reference implementation's published values (seed 0 and one
+ * other), across the <4, <8, <32 and >=32-byte code paths. */
+static void test_xxh64(void **state) {
+    (void)state;
+    assert_true(ss_pq_xxh64("", 0, 0) == 0xEF46DB3751D8E999ull);
+    assert_true(ss_pq_xxh64("a", 1, 0) == 0xD24EC4F1A98C6E5Bull);
+    assert_true(ss_pq_xxh64("abc", 3, 0) == 0x44BC2CF5AD770999ull);
+    const char *s = "Nobody inspects the spammish repetition";
+    assert_true(ss_pq_xxh64(s, strlen(s), 0) == 0xFBCEA83C8A378BF1ull);
+    /* a different seed changes everything */
+    assert_true(ss_pq_xxh64("abc", 3, 1) != ss_pq_xxh64("abc", 3, 0));
+}
+
+/* Sizing follows the spec's formula (about 9.6 bits per value at 1 %) in powers of two
+ * between one block and the cap; every inserted value is found and about 1 % of absent
+ * values pass. */
+static void test_bloom(void **state) {
+    (void)state;
+    assert_int_equal(ss_pq_bloom_bytes(0, 0.01, 1u << 20), 32);
+    assert_int_equal(ss_pq_bloom_bytes(1, 0.01, 1u << 20), 32);
+    assert_int_equal(ss_pq_bloom_bytes(1000, 0.01, 1u << 20), 2048);    /* 1210 bytes -> 2 KiB */
+    assert_int_equal(ss_pq_bloom_bytes(30000, 0.01, 1u << 20), 65536);  /* 36.3 KB -> 64 KiB */
+    assert_int_equal(ss_pq_bloom_bytes(10000000, 0.01, 1u << 20), 1u << 20); /* capped */
+    assert_int_equal(ss_pq_bloom_bytes(10000000, 0.01, 3u << 20), 2u << 20); /* cap rounded down */
+    assert_true(ss_pq_bloom_bytes(1000, 0.0001, 1u << 20) == 4096);
+    size_t ndv = 20000, nb = ss_pq_bloom_bytes(ndv, 0.01, 1u << 20);
+    uint8_t *bits = calloc(1, nb);
+    assert_non_null(bits);
+    char key[64];
+    for (size_t i = 0; i < ndv; i++) {
+        int n = snprintf(key, sizeof key, "did:plc:present%zu", i);
+        ss_pq_bloom_insert(bits, nb, ss_pq_xxh64(key, (size_t)n, 0));
+    }
+    for (size_t i = 0; i < ndv; i++) {
+        int n = snprintf(key, sizeof key, "did:plc:present%zu", i);
+        assert_int_equal(ss_pq_bloom_check(bits, nb, ss_pq_xxh64(key, (size_t)n, 0)), 1);
+    }
+    size_t fp = 0, probes = 100000;
+    for (size_t i = 0; i < probes; i++) {
+        int n = snprintf(key, sizeof key, "did:plc:absent%zu", i);
+        fp += (size_t)ss_pq_bloom_check(bits, nb, ss_pq_xxh64(key, (size_t)n, 0));
+    }
+    /* a 32 KiB filter for 20k values is a bit larger than the formula asks: at most 1 % */
+    assert_true(fp <= probes / 100);
+    free(bits);
+}
+
+/* A page is compressed on its own, so zstd's window must span the whole page: with 4 MiB
+ * pages, values that repeat 1.5 MiB apart (a popular post's URI and CID in the like
+ * records, an hour apart in the stream) must be found. Levels 1-2 default to a window of
+ * 1 MiB or less and would store both copies. */
+static void test_page_window(void **state) {
+    (void)state;
+    static const ss_pq_column col[] = {{"v", SS_PQ_STRING, 0, 0, 0}};
+    enum { VALUES = 1536, LEN = 1024 };
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    char *block = malloc((size_t)VALUES * LEN);
+    assert_non_null(block);
+    uint64_t seed = 7;
+    for (size_t i = 0; i < (size_t)VALUES * LEN; i++) block[i] = alpha[rng_next(&seed) % 64];
+    for (int lvl = 1; lvl <= 3; lvl++) {
+        ss_pq_options o;
+        ss_pq_options_init(&o);
+        o.fsync = 0;
+        o.zstd_level = lvl;
+        o.page_bytes = 4u << 20;
+        char path[64];
+        strcpy(path, "/tmp/test_parquet_XXXXXX");
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        ss_pq_writer *w = ss_pq_open(path, col, 1, &o);
+        unlink(path);
+        assert_non_null(w);
+        for (int copy = 0; copy < 2; copy++) /* 3 MiB in one page: the second copy repeats the first */
+            for (size_t i = 0; i < VALUES; i++) {
+                assert_int_equal(ss_pq_set_string(w, 0, block + i * LEN, LEN), 0);
+                assert_int_equal(ss_pq_end_row(w), 0);
+            }
+        ss_pq_stats st;
+        char err[256];
+        assert_int_equal(ss_pq_close(w, &st, err, sizeof err), 0);
+        assert_int_equal(st.row_groups, 1);
+        /* one copy is 1.5 MiB of 6-bit symbols, about 1.18 MB compressed; two copies
+         * without the long window would be about 2.36 MB */
+        if (st.file_bytes >= 1400000) fail_msg("level %d: %llu bytes, the repeat 1.5 MiB back was missed", lvl,
+                                               (unsigned long long)st.file_bytes);
+    }
+    free(block);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_varint_zigzag),
@@ -634,6 +727,9 @@ int main(void) {
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_random_calls),
         cmocka_unit_test(test_codec_names),
+        cmocka_unit_test(test_xxh64),
+        cmocka_unit_test(test_bloom),
+        cmocka_unit_test(test_page_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static char g_path[256];
 static size_t write_file(size_t rows, size_t rg_rows, ss_pq_codec codec, uint8_t **out) {
     snprintf(g_path, sizeof g_path, "%s/ss-footer-test-%ld.parquet", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
              (long)getpid());
-    ss_pq_column cols[] = {{"id", SS_PQ_INT64, 0, 0}, {"s", SS_PQ_STRING, 1, 1}};
+    ss_pq_column cols[] = {{"id", SS_PQ_INT64, 0, 0, 0}, {"s", SS_PQ_STRING, 1, 1, 0}};
     ss_pq_options o;
     ss_pq_options_init(&o);
     o.row_group_rows = rg_rows;

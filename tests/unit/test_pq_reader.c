@@ -26,9 +26,9 @@
 
 enum { C_ID, C_TS, C_N, C_B, C_S, C_BIG, C_L, C_RL, C_REQ, NCOLS };
 static const ss_pq_column g_cols[NCOLS] = {
-    {"id", SS_PQ_INT64, 0, 0},     {"ts", SS_PQ_TIMESTAMP_MICROS, 1, 0}, {"n", SS_PQ_INT32, 1, 0},
-    {"b", SS_PQ_BOOLEAN, 1, 0},    {"s", SS_PQ_STRING, 1, 1},            {"big", SS_PQ_STRING, 1, 0},
-    {"l", SS_PQ_STRING_LIST, 1, 1}, {"rl", SS_PQ_STRING_LIST, 0, 0},     {"req", SS_PQ_STRING, 0, 1},
+    {"id", SS_PQ_INT64, 0, 0, 0},     {"ts", SS_PQ_TIMESTAMP_MICROS, 1, 0, 0}, {"n", SS_PQ_INT32, 1, 0, 0},
+    {"b", SS_PQ_BOOLEAN, 1, 0, 0},    {"s", SS_PQ_STRING, 1, 1, 0},            {"big", SS_PQ_STRING, 1, 0, 0},
+    {"l", SS_PQ_STRING_LIST, 1, 1, 0}, {"rl", SS_PQ_STRING_LIST, 0, 0, 0},     {"req", SS_PQ_STRING, 0, 1, 0},
 };
 
 #define BIG_LEN (100u << 10)
@@ -312,7 +312,7 @@ static void test_inconsistent(void **state) {
      * then the page header's num_values (the first 0x15 field of the data page header) edited */
     snprintf(g_path, sizeof g_path, "%s/ss-reader-inc-%ld.parquet", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
              (long)getpid());
-    ss_pq_column c1[] = {{"v", SS_PQ_INT64, 0, 0}};
+    ss_pq_column c1[] = {{"v", SS_PQ_INT64, 0, 0, 0}};
     ss_pq_options o;
     ss_pq_options_init(&o);
     o.fsync = 0;

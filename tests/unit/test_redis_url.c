@@ -192,22 +192,22 @@ static void test_password_file(void **st) {
     assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), 0);
     assert_string_equal(pw, "grp");
 
-    write_file(path, "x\n", 0644);
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
+    write_file(path, "x\n", 0644); /* a mode it refuses: permission */
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_PERMISSION);
     assert_non_null(strstr(err, "chmod 600"));
 
     write_file(path, "x\n", 0660); /* the group could replace the password */
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_PERMISSION);
 
     write_file(path, "x\n", 0604);
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_PERMISSION);
 
-    write_file(path, "\n", 0600);
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
+    write_file(path, "\n", 0600); /* malformed content: data */
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_DATA);
     assert_non_null(strstr(err, "empty"));
 
     write_file(path, "two\nlines\n", 0600);
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_DATA);
     assert_non_null(strstr(err, "more than one line"));
 
     char *huge = malloc(SS_REDIS_PASSWORD_MAX + 100);
@@ -215,12 +215,12 @@ static void test_password_file(void **st) {
     huge[SS_REDIS_PASSWORD_MAX + 99] = '\0';
     write_file(path, huge, 0600);
     free(huge);
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_DATA);
     assert_non_null(strstr(err, "too long"));
 
-    unlink(path);
-    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -1);
-    assert_non_null(strstr(err, "cannot open"));
+    unlink(path); /* missing: io (ENOENT), the cause before the path */
+    assert_int_equal(ss_redis_password_file_read(path, pw, sizeof pw, err, sizeof err), -SS_ERR_IO);
+    assert_non_null(strstr(err, "cannot open password file (No such file or directory): "));
     rmdir(dir);
 }
 

@@ -645,7 +645,7 @@ static void test_planting_matches_stats(void **state) {
 
 static void test_source_seek_and_oversize(void **state) {
     char err[256];
-    ss_source *s = ss_source_open("synth:events=3000,seed=9,dup=0.05,bad=0.05", NULL, err, sizeof err);
+    ss_source *s = ss_source_open("synth:events=3000,seed=9,dup=0.05,bad=0.05", NULL, err, sizeof err, NULL);
     assert_non_null(s);
     assert_string_equal(s->cursor_name, "index");
     assert_int_equal(s->resume_margin, 0);
@@ -682,7 +682,7 @@ static void test_source_seek_and_oversize(void **state) {
     ss_synth_free(g);
 
     /* Seeking deep into a huge stream is instant. */
-    s = ss_source_open("synth:events=1000000000000,seed=2", NULL, err, sizeof err);
+    s = ss_source_open("synth:events=1000000000000,seed=2", NULL, err, sizeof err, NULL);
     assert_non_null(s);
     assert_int_equal(ss_source_seek(s, 999999999990LL), 0);
     assert_int_equal(ss_source_next(s, &m, 0), SS_SOURCE_MSG);
@@ -694,7 +694,7 @@ static void test_source_seek_and_oversize(void **state) {
     ss_source_close(s);
 
     /* Oversized planted lines: over 2 MiB from the generator, too_large from the source. */
-    s = ss_source_open("synth:events=60,seed=4,bad=1,oversize=1", NULL, err, sizeof err);
+    s = ss_source_open("synth:events=60,seed=4,bad=1,oversize=1", NULL, err, sizeof err, NULL);
     assert_non_null(s);
     ss_synth_params p;
     ss_synth_params_init(&p);
@@ -733,8 +733,8 @@ static double now_s(void) {
 static void test_source_pace(void **state) {
     (void)state;
     char err[256];
-    ss_source *a = ss_source_open("synth:events=1500,seed=3", NULL, err, sizeof err);
-    ss_source *b = ss_source_open("synth:events=1500,pace=3000,seed=3", NULL, err, sizeof err);
+    ss_source *a = ss_source_open("synth:events=1500,seed=3", NULL, err, sizeof err, NULL);
+    ss_source *b = ss_source_open("synth:events=1500,pace=3000,seed=3", NULL, err, sizeof err, NULL);
     assert_non_null(a);
     assert_non_null(b);
     assert_string_equal(a->id, b->id);
@@ -750,7 +750,7 @@ static void test_source_pace(void **state) {
         assert_memory_equal(ma.data, mb.data, ma.len);
     }
     double dt = now_s() - t0;
-    /* 1500 at 3000/s: 0.5 s (the first millisecond's worth goes at once) */
+    /* 1500 at 3000/s: 0.5 s (each message goes at most 10 ms before it is due) */
     assert_true(dt >= 0.45);
     assert_true(dt < 5.0);
     assert_true(agains > 0);
@@ -764,7 +764,7 @@ static void test_source_pace(void **state) {
                          "synth:events=5,pace=1e9", "synth:events=5,pace="};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        assert_null(ss_source_open(bad[i], NULL, err, sizeof err));
+        assert_null(ss_source_open(bad[i], NULL, err, sizeof err, NULL));
         assert_true(err[0] != '\0');
     }
 }

@@ -64,6 +64,8 @@ typedef struct {
     int ack_calls, read_calls;
     char fail_op[16]; /* inject: the fail_nth-th call of this op fails */
     int fail_nth, fail_count;
+    int fail_class;   /* ... with this ss_err_class (0: io), as a real consumer classes a reply */
+    int fence_at_read; /* another writer fences us in the ledger at this read (0: never) */
     uint64_t id_base; /* added to the first entry id of a stream (a Redis clock that moved on) */
     char run_id[16];  /* the fake server's identity */
     int losses;       /* report_loss calls */
@@ -102,6 +104,7 @@ static int injected(ss_writer_consumer *c, const char *op) {
     if (strcmp(S->fail_op, op) != 0) return 0;
     if (++S->fail_count != S->fail_nth) return 0;
     snprintf(c->errstr, sizeof c->errstr, "fake: injected failure of %s", op);
+    c->err = S->fail_class ? S->fail_class : SS_ERR_IO;
     return 1;
 }
 
@@ -200,6 +203,15 @@ static int fk_read(ss_writer_consumer *c, const ss_writer_read_req *req, ss_writ
     fk_cons *f = c->impl;
     out->n = 0;
     S->read_calls++;
+    if (S->fence_at_read && S->read_calls == S->fence_at_read) { /* a takeover elsewhere declares us dead */
+        char err[256];
+        ss_ledger *l = ss_ledger_open(S->ledger, err, sizeof err);
+        if (!l || ss_ledger_fence(l, f->name) != 0) {
+            fprintf(stderr, "test_writer_core: cannot fence %s: %s\n", f->name, l ? ss_ledger_errstr(l) : err);
+            abort();
+        }
+        ss_ledger_close(l);
+    }
     if (!req && !f->has_ahead) {
         snprintf(c->errstr, sizeof c->errstr, "fake: no read was sent ahead");
         return -1;
@@ -646,6 +658,63 @@ static void test_fail_heartbeat(void **state) {
     fail_and_retry("heartbeat", 1, 0);
 }
 
+/* The class of a failure decides whether the writer retries it (util/err.h): an io failure is
+ * retried (above), a refused password or a refusal by Redis's ACL is not (no retry can fix
+ * it), and a fenced writer stops. Returns ss_writer_run's result; the class in *cls. */
+static int run_writer_class(const char *consumer, ss_writer_stats *st, ss_err_class *cls) {
+    ss_writer_opts o;
+    opts(&o, consumer);
+    char err[512];
+    ss_writer *w = ss_writer_new_with_consumer(&o, fk_new(consumer), err, sizeof err);
+    if (!w) fail_msg("ss_writer_new_with_consumer: %s", err);
+    volatile sig_atomic_t stop = 0;
+    int rc = ss_writer_run(w, &stop);
+    ss_writer_get_stats(w, st);
+    *cls = rc != 0 ? ss_writer_errclass(w) : SS_ERR_NONE;
+    ss_writer_free(w);
+    return rc;
+}
+static void fail_fatal(const char *op, int nth, ss_err_class c) {
+    add_events(300);
+    snprintf(S->fail_op, sizeof S->fail_op, "%s", op);
+    S->fail_nth = nth;
+    S->fail_class = (int)c;
+    ss_writer_stats st;
+    ss_err_class got;
+    assert_int_equal(run_writer_class("t1", &st, &got), -1);
+    assert_int_equal(got, c);
+    assert_int_equal(S->fail_count, nth); /* the failing call was not made again: no retry */
+    assert_int_equal(st.failures, 0);
+    assert_int_equal(S->bad_acks, 0);
+    /* and once the cause is fixed, the next run writes everything exactly once */
+    S->fail_op[0] = '\0';
+    assert_int_equal(run_writer("t1", &st), 0);
+    assert_exactly_once(300, 300);
+}
+static void test_fail_auth_connect(void **state) {
+    (void)state;
+    fail_fatal("connect", 1, SS_ERR_AUTH);
+}
+static void test_fail_permission_read(void **state) {
+    (void)state;
+    fail_fatal("read", 3, SS_ERR_PERMISSION);
+}
+static void test_fenced(void **state) {
+    (void)state;
+    add_events(300);
+    S->fence_at_read = 2;
+    ss_writer_stats st;
+    ss_err_class got;
+    assert_int_equal(run_writer_class("t1", &st, &got), -1);
+    assert_int_equal(got, SS_ERR_FENCED);
+    assert_int_equal(st.commits, 0); /* the fenced commit was refused as a whole */
+    assert_int_equal(S->bad_acks, 0);
+    /* restarted under its own name, it recovers and writes everything exactly once */
+    S->fence_at_read = 0;
+    assert_int_equal(run_writer("t1", &st), 0);
+    assert_exactly_once(300, 300);
+}
+
 /* (d) Redis loses entries a dead writer had claimed (the claim rules of "when Redis loses
  * entries"): the writer is killed after claiming `rounds` rounds, then the fake server keeps
  * only the first `keep` entries of each stream (an AOF cut short: a prefix of its history,
@@ -770,6 +839,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fail_last_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_heartbeat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_auth_connect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_permission_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fenced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_claim_2_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_after_write, setup, teardown),

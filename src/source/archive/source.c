@@ -29,7 +29,14 @@
  * after the cursor's event but dated before it would be skipped by an exact resume: the
  * ingester therefore resumes ARCH_RESUME_MARGIN_US (5 s, as for jetstream:) earlier, and
  * only an event more than 5 s out of order at a crash could be missed (cat --cursor seeks
- * exactly). This source knows nothing of Redis. */
+ * exactly). This source knows nothing of Redis.
+ *
+ * archive:s3://BUCKET[/PREFIX] reads an archive in S3 (opts->s3: endpoint, region,
+ * credentials). At open the prefix is listed once (LIST v2, keys in byte order) and its
+ * partition directories are made, empty, in a scratch dir (TMPDIR/skyspool-archive-XXXXXX),
+ * so the walk above runs unchanged; when an hour is opened its selected files are
+ * downloaded there, opened, and unlinked at once (the reader keeps its descriptor), so
+ * local disk holds at most the files of the hour being read. The scratch dir goes at close. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "archive/archive.h"
 #include "archive/readback.h"
@@ -49,6 +57,7 @@
 #define ARCH_MAX_HOURS (1u << 22)  /* hour partitions in one archive (478 years) */
 #define ARCH_MAX_FILES_PER_HOUR 4096 /* files merged at once (all types of one hour) */
 #define ARCH_RESUME_MARGIN_US (5 * 1000000LL) /* ingest rewinds this far on resume (as for jetstream:) */
+#define ARCH_MAX_OBJECTS (1u << 24)  /* objects listed under an S3 prefix (16M: decades of 5-minute parts) */
 
 typedef struct {
     int64_t start; /* µs of the hour's start */
@@ -72,6 +81,14 @@ typedef struct {
     size_t nm;
     ss_buf out;
     uint64_t files_read;
+    /* archive:s3:// only */
+    ss_s3 *s3;
+    char *url;                /* s3://BUCKET[/PREFIX], for messages */
+    char bucket[SS_S3_MAX_BUCKET + 1];
+    char prefix[SS_S3_MAX_KEY + 1]; /* "" or "PREFIX/" */
+    char **keys;              /* object keys relative to prefix, in byte order */
+    size_t nkeys, kcap;
+    int kfail; /* add_key failed (the source's error is set) */
 } arch_src;
 
 static int cmp_hour(const void *a, const void *b) {
@@ -234,6 +251,103 @@ static int advance(ss_source *s, arch_src *a, member *m) {
     }
 }
 
+/* archive:s3://: the objects under the prefix, and their directories made in the scratch root. */
+static int mkdirs(char *path) { /* mkdir -p of path's directory part (path is modified, then restored) */
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int r = mkdir(path, 0700);
+        *p = '/';
+        if (r != 0 && errno != EEXIST) return -1;
+    }
+    return 0;
+}
+
+static int add_key(void *ctx, const char *key, uint64_t size) {
+    (void)size;
+    ss_source *s = ctx;
+    arch_src *a = s->impl;
+    const char *rel = key + strlen(a->prefix);
+    size_t n = strlen(rel);
+    const char *base = strrchr(rel, '/');
+    if (!base || base[1] == '.' || n <= 8 || strcmp(rel + n - 8, ".parquet") != 0) return 0; /* not a part file */
+    if (a->nkeys >= ARCH_MAX_OBJECTS) return ss_source_fail(s, "%s: more than %u objects", a->url, ARCH_MAX_OBJECTS), a->kfail = 1;
+    if (a->nkeys == a->kcap) {
+        size_t nc = a->kcap ? a->kcap * 2 : 1024;
+        char **v = realloc(a->keys, nc * sizeof *v);
+        if (!v) return ss_source_fail(s, "out of memory"), a->kfail = 1;
+        a->keys = v;
+        a->kcap = nc;
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", a->root, rel) >= (int)sizeof path)
+        return ss_source_fail(s, "%s: key too long for the scratch dir: %s", a->url, rel), a->kfail = 1;
+    if (mkdirs(path) != 0) return ss_source_fail(s, "cannot create (%s): %s", strerror(errno), path), a->kfail = 1;
+    if (!(a->keys[a->nkeys] = strdup(rel))) return ss_source_fail(s, "out of memory"), a->kfail = 1;
+    a->nkeys++;
+    return 0;
+}
+
+static int s3_open(ss_source *s, arch_src *a, const ss_source_opts *opts) {
+    if (!opts || !opts->s3) return ss_source_failc(s, SS_ERR_USAGE, "%s: no S3 settings given", a->root), -1;
+    char pfx[SS_S3_MAX_KEY], err[1024];
+    if (ss_s3_url_parse(a->root, a->bucket, sizeof a->bucket, pfx, sizeof pfx, err, sizeof err) != 0)
+        return ss_source_failc(s, SS_ERR_USAGE, "%s", err), -1;
+    snprintf(a->prefix, sizeof a->prefix, "%s%s", pfx, pfx[0] ? "/" : "");
+    a->url = a->root;
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/skyspool-archive-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return ss_source_fail(s, "cannot create a scratch dir (%s): %s", strerror(errno), dir), -1;
+    if (!(a->root = strdup(dir))) return ss_source_fail(s, "out of memory"), -1;
+    if (!(a->s3 = ss_s3_new(opts->s3, err, sizeof err))) return ss_source_fail(s, "%s: %s", a->url, err), -1;
+    if (ss_s3_list(a->s3, a->bucket, a->prefix, add_key, s) != 0)
+        return ss_source_fail(s, "listing %s: %s", a->url, ss_s3_errstr(a->s3)), -1;
+    return a->kfail ? -1 : 0;
+}
+
+/* Downloads the objects under DIR (relative to the scratch root) into it. */
+static int s3_fetch(ss_source *s, arch_src *a, const char *dir) {
+    const char *rel = dir + strlen(a->root) + 1;
+    size_t rl = strlen(rel);
+    size_t lo = 0, hi = a->nkeys; /* the first key >= rel */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(a->keys[mid], rel) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < a->nkeys && !strncmp(a->keys[i], rel, rl); i++) {
+        if (a->keys[i][rl] != '/' || strchr(a->keys[i] + rl + 1, '/')) continue;
+        char key[SS_S3_MAX_KEY + 1], path[PATH_MAX];
+        snprintf(key, sizeof key, "%s%s", a->prefix, a->keys[i]);
+        snprintf(path, sizeof path, "%s/%s", a->root, a->keys[i]);
+        if (ss_s3_get_file(a->s3, a->bucket, key, path) != 0) {
+            if (ss_s3_err(a->s3) == SS_S3_ERR_NOT_FOUND) continue; /* deleted since the listing */
+            return ss_source_fail(s, "downloading s3://%s/%s: %s", a->bucket, key, ss_s3_errstr(a->s3)), -1;
+        }
+    }
+    return 0;
+}
+
+/* Removes the scratch tree (empty directories, and files left by an error). */
+static void rm_tree(const char *dir, int depth) {
+    DIR *d = depth < 8 ? opendir(dir) : NULL;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[PATH_MAX];
+            if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+            struct stat st;
+            if (lstat(p, &st) != 0) continue;
+            if (S_ISDIR(st.st_mode)) rm_tree(p, depth + 1);
+            else unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
 /* Opens every selected file of hour h and positions each on its first row. */
 static int open_hour(ss_source *s, arch_src *a, const hour_dir *h) {
     for (int t = 0; t < SS_TYPE__COUNT; t++) {
@@ -241,6 +355,7 @@ static int open_hour(ss_source *s, arch_src *a, const hour_dir *h) {
         char dir[PATH_MAX];
         if (snprintf(dir, sizeof dir, "%s/type=%s", h->path, ss_type_name((ss_type)t)) >= (int)sizeof dir)
             return ss_source_fail(s, "a path under %s is too long", a->root), -1;
+        if (a->s3 && s3_fetch(s, a, dir) != 0) return -1;
         namelist l = {0};
         int eno = 0;
         if (list_dir(dir, &l, &eno)) {
@@ -269,6 +384,7 @@ static int open_hour(ss_source *s, arch_src *a, const hour_dir *h) {
             memset(m, 0, sizeof *m);
             m->path = strdup(path);
             m->r = ss_pq_reader_open(path);
+            if (a->s3) unlink(path); /* the reader keeps its descriptor: the disk is freed when it closes */
             a->nm++;
             char err[256];
             if (!m->path || !m->r) {
@@ -316,7 +432,7 @@ static int parse_args(ss_source *s, arch_src *a, const char *args) {
     if (strlen(args) > ARCH_MAX_ARGS) return ss_source_fail(s, "arguments longer than %u bytes", ARCH_MAX_ARGS), -1;
     const char *q = strchr(args, '?');
     size_t rootn = q ? (size_t)(q - args) : strlen(args);
-    if (rootn == 0) return ss_source_fail(s, "a directory is required, e.g. archive:archive?since=2025-08-07T00:00:00Z"), -1;
+    if (rootn == 0) return ss_source_failc(s, SS_ERR_USAGE, "a directory is required, e.g. archive:archive?since=2025-08-07T00:00:00Z"), -1;
     if (!(a->root = strndup(args, rootn))) return ss_source_fail(s, "out of memory"), -1;
     a->since = INT64_MIN;
     a->until = INT64_MAX;
@@ -328,7 +444,7 @@ static int parse_args(ss_source *s, arch_src *a, const char *args) {
     for (char *kv = strtok_r(rest, "&", &save); kv && !rc; kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');
         if (!eq) {
-            rc = ss_source_fail(s, "'%s' is not key=value (since=, until=, types=)", kv);
+            rc = ss_source_failc(s, SS_ERR_USAGE, "'%s' is not key=value (since=, until=, types=)", kv);
             break;
         }
         *eq = '\0';
@@ -336,7 +452,7 @@ static int parse_args(ss_source *s, arch_src *a, const char *args) {
         if (!strcmp(kv, "since") || !strcmp(kv, "until")) {
             int64_t t;
             if (parse_time(v, &t)) {
-                rc = ss_source_fail(s, "bad value for %s: '%s' (time_us or RFC 3339, e.g. 2025-08-07T10:00:00Z)", kv, v);
+                rc = ss_source_failc(s, SS_ERR_USAGE, "bad value for %s: '%s' (time_us or RFC 3339, e.g. 2025-08-07T10:00:00Z)", kv, v);
                 break;
             }
             if (kv[0] == 's') a->since = t;
@@ -351,16 +467,16 @@ static int parse_args(ss_source *s, arch_src *a, const char *args) {
             for (char *tn = strtok_r(tl, ",", &ts); tn; tn = strtok_r(NULL, ",", &ts)) {
                 int t = ss_type_from_name(tn);
                 if (t < 0) {
-                    rc = ss_source_fail(s, "bad value for types: unknown type '%s' (post, like, repost, follow, block, "
+                    rc = ss_source_failc(s, SS_ERR_USAGE, "bad value for types: unknown type '%s' (post, like, repost, follow, block, "
                                            "identity, account, other)", tn);
                     break;
                 }
                 a->types |= 1u << t;
             }
             free(tl);
-            if (!rc && !a->types) rc = ss_source_fail(s, "bad value for types: an empty list");
+            if (!rc && !a->types) rc = ss_source_failc(s, SS_ERR_USAGE, "bad value for types: an empty list");
         } else {
-            rc = ss_source_fail(s, "unknown key '%s' (since=, until=, types=)", kv);
+            rc = ss_source_failc(s, SS_ERR_USAGE, "unknown key '%s' (since=, until=, types=)", kv);
         }
     }
     free(rest);
@@ -368,15 +484,24 @@ static int parse_args(ss_source *s, arch_src *a, const char *args) {
 }
 
 static int arch_open(ss_source *s, const char *args, const ss_source_opts *opts) {
-    (void)opts;
     arch_src *a = calloc(1, sizeof *a);
     if (!a) return ss_source_fail(s, "out of memory"), -1;
     s->impl = a;
     ss_buf_init(&a->out);
     a->from = INT64_MIN;
     if (parse_args(s, a, args)) return -1;
+    if (!strncmp(a->root, "s3://", 5)) {
+        if (s3_open(s, a, opts) != 0) return -1;
+        ss_source_set_file_id(s, "archive", a->url, NULL);
+        s->cursor_name = "time_us";
+        s->resume_margin = ARCH_RESUME_MARGIN_US;
+        return scan_hours(s, a);
+    }
     struct stat st;
-    if (stat(a->root, &st) != 0) return ss_source_fail(s, "%s: %s", a->root, strerror(errno)), -1;
+    if (stat(a->root, &st) != 0) { /* the cause before the path: a long path cut off keeps it */
+        int e = errno;
+        return ss_source_failc(s, ss_err_class_of_errno(e), "cannot open (%s): %s", strerror(e), a->root), -1;
+    }
     if (!S_ISDIR(st.st_mode)) return ss_source_fail(s, "%s: not a directory (the archive root)", a->root), -1;
     ss_source_set_file_id(s, "archive", a->root, NULL);
     s->cursor_name = "time_us";
@@ -444,6 +569,11 @@ static void arch_close(ss_source *s) {
     close_members(a);
     for (size_t i = 0; i < a->nhours; i++) free(a->hours[i].path);
     free(a->hours);
+    if (a->url && a->url != a->root && a->root) rm_tree(a->root, 0);
+    ss_s3_free(a->s3);
+    if (a->url && a->url != a->root) free(a->url);
+    for (size_t i = 0; i < a->nkeys; i++) free(a->keys[i]);
+    free(a->keys);
     free(a->root);
     ss_buf_free(&a->out);
     free(a);
@@ -452,7 +582,7 @@ static void arch_close(ss_source *s) {
 
 const ss_source_vtbl ss_source_archive = {
     .scheme = "archive",
-    .usage = "archive:DIR[?since=T&until=T&types=post,like]  a skyspool archive read back, in time order; cursor = time_us",
+    .usage = "archive:DIR|s3://BUCKET/PREFIX[?since=T&until=T&types=post,like]  a skyspool archive read back, in time order; cursor = time_us",
     .open = arch_open,
     .next = arch_next,
     .seek = arch_seek,

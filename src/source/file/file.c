@@ -153,7 +153,7 @@ static ssize_t zst_read(ss_source *s, file_src *f, char *p, size_t n) {
         if (f->in.pos == f->in.size && !f->raw_eof) {
             if (f->pollable && reads++ > 0) return FILE_NOT_YET;
             ssize_t r = read_fd(f->fd, f->zin, ZSTD_DStreamInSize());
-            if (r < 0) return ss_source_fail(s, "read %s: %s", f->path, strerror(errno)), -1;
+            if (r < 0) return ss_source_fail(s, "read (%s): %s", strerror(errno), f->path), -1;
             if (r == 0) f->raw_eof = 1;
             f->in.src = f->zin, f->in.size = (size_t)r, f->in.pos = 0;
         }
@@ -187,7 +187,7 @@ static int fill(ss_source *s, file_src *f) {
                        : read_fd(f->fd, f->buf + f->end, f->cap - f->end);
     if (r == FILE_NOT_YET) return FILE_NOT_YET;
     if (r < 0) {
-        if (!f->zst) ss_source_fail(s, "read %s: %s", f->path, strerror(errno));
+        if (!f->zst) ss_source_fail(s, "read (%s): %s", strerror(errno), f->path);
         return -1;
     }
     if (r == 0) {
@@ -226,7 +226,7 @@ static int read_head(ss_source *s, file_src *f, int timeout_ms) {
     while (f->end < 4) {
         if (f->pollable && !input_ready(f, timeout_ms)) return 1;
         ssize_t r = read_fd(f->fd, f->buf + f->end, f->cap - f->end);
-        if (r < 0) return ss_source_fail(s, "read %s: %s", f->path, strerror(errno)), -1;
+        if (r < 0) return ss_source_fail(s, "read (%s): %s", strerror(errno), f->path), -1;
         if (r == 0) break;
         f->end += (size_t)r;
     }
@@ -261,7 +261,7 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
     s->impl = f;
     f->fd = -1;
     f->max_line = opts && opts->max_message_bytes ? opts->max_message_bytes : FILE_DEFAULT_MAX_LINE;
-    if (!*args) return ss_source_fail(s, "a path is required: file:PATH, or file:- for stdin"), -1;
+    if (!*args) return ss_source_failc(s, SS_ERR_USAGE, "a path is required: file:PATH, or file:- for stdin"), -1;
     if (strlen(args) >= sizeof f->path) return ss_source_fail(s, "path too long"), -1;
     snprintf(f->path, sizeof f->path, "%s", args);
     f->cap = FILE_BLOCK;
@@ -276,9 +276,12 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
         f->pollable = fstat(f->fd, &st) == 0 && !S_ISREG(st.st_mode);
     } else {
         f->fd = open(args, O_RDONLY | O_CLOEXEC);
-        if (f->fd < 0) return ss_source_fail(s, "cannot open %s: %s", args, strerror(errno)), -1;
+        if (f->fd < 0) {
+            int e = errno; /* the cause before the path: a long path cut off keeps it */
+            return ss_source_failc(s, ss_err_class_of_errno(e), "cannot open (%s): %s", strerror(e), args), -1;
+        }
         struct stat st;
-        if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat %s: %s", args, strerror(errno)), -1;
+        if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat (%s): %s", strerror(errno), args), -1;
         if (S_ISDIR(st.st_mode)) return ss_source_fail(s, "%s is a directory, not a JSONL file", args), -1;
         f->pollable = !S_ISREG(st.st_mode); /* a named pipe */
         ss_source_set_file_id(s, "file", args, &st);
@@ -301,7 +304,10 @@ static int file_open(ss_source *s, const char *args, const ss_source_opts *opts)
         f->need_sniff = 1;
         return 0;
     }
-    return start_stream(s, f, 1, 0) == 0 ? 0 : -1;
+    if (start_stream(s, f, 1, 0) != 0) return -1;
+    struct stat st;
+    if (!f->is_stdin && !f->zst && fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode)) s->cursor_end = (int64_t)st.st_size;
+    return 0;
 }
 
 /* Tracks whether an oversized line, seen in pieces, is blank: only spaces and tabs, and
@@ -434,13 +440,13 @@ static int file_seek(ss_source *s, int64_t cursor) {
                                   (long long)cursor, f->path, (long long)st.st_size),
                    -1;
         if (lseek(f->fd, cursor, SEEK_SET) < 0)
-            return ss_source_fail(s, "seek %s: %s", f->path, strerror(errno)), -1;
+            return ss_source_fail(s, "seek (%s): %s", strerror(errno), f->path), -1;
         start_stream(s, f, 0, 0);
         f->pos = cursor;
         return 0;
     }
     /* zstd: restart decompression and discard up to the offset. */
-    if (lseek(f->fd, 0, SEEK_SET) < 0) return ss_source_fail(s, "seek %s: %s", f->path, strerror(errno)), -1;
+    if (lseek(f->fd, 0, SEEK_SET) < 0) return ss_source_fail(s, "seek (%s): %s", strerror(errno), f->path), -1;
     ZSTD_DCtx_reset(f->dctx, ZSTD_reset_session_only);
     f->in.size = f->in.pos = 0;
     f->raw_eof = 0;
@@ -491,7 +497,7 @@ static int file_resume(ss_source *s, int64_t cursor, const char *fp, char *why, 
         return refuse(s, why, whylen, "the fingerprint stored with offset %lld is unreadable ('%.40s')",
                       (long long)cursor, fp);
     struct stat st;
-    if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat %s: %s", f->path, strerror(errno)), -1;
+    if (fstat(f->fd, &st) != 0) return ss_source_fail(s, "cannot stat (%s): %s", strerror(errno), f->path), -1;
     const char *what = f->zst ? "compressed bytes" : "bytes";
     if ((int64_t)st.st_size < len)
         return refuse(s, why, whylen, "the file has %lld %s, fewer than the %lld its stored fingerprint covers: it "

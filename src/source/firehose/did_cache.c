@@ -83,7 +83,7 @@ int ss_did_doc_key(const char *text, size_t n, const char *did, size_t dn, ss_fh
 
 static int load_file(ss_did_cache *c, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)), -1;
+    if (!f) return snprintf(err, errlen, "cannot open (%s): %s", strerror(errno), path), -1;
     struct stat st;
     char *text = NULL;
     int rc = -1;
@@ -129,13 +129,13 @@ ss_did_cache *ss_did_cache_open(const char *path, char *err, size_t errlen) {
     if (!path) return c;
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "did-cache %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "did-cache (%s): %s", strerror(errno), path);
         goto fail;
     }
     if (S_ISDIR(st.st_mode)) {
         DIR *dir = opendir(path);
         if (!dir) {
-            snprintf(err, errlen, "did-cache %s: %s", path, strerror(errno));
+            snprintf(err, errlen, "did-cache (%s): %s", strerror(errno), path);
             goto fail;
         }
         struct dirent *de;

@@ -14,6 +14,7 @@
 #include "source/firehose/did_cache.h"
 #include "util/log.h"
 #include "util/clock.h"
+#include "util/hash.h"
 
 static int url_char_ok(char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
@@ -115,12 +116,6 @@ struct ss_did_resolver {
     int body_over;
 };
 
-static uint64_t hash_did(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
-
 ss_did_resolver *ss_did_resolver_new(const ss_did_resolver_opts *o, char *err, size_t errlen) {
     static int global_done;
     if (!global_done) {
@@ -166,7 +161,7 @@ void ss_did_resolver_free(ss_did_resolver *r) {
 void ss_did_resolver_get_stats(const ss_did_resolver *r, ss_did_resolver_stats *out) { *out = r->st; }
 
 static node **slot_of(ss_did_resolver *r, const char *did, size_t n) {
-    node **pp = &r->buckets[hash_did(did, n) & (r->nbuckets - 1)];
+    node **pp = &r->buckets[ss_fnv1a64(did, n) & (r->nbuckets - 1)];
     while (*pp && !(strlen((*pp)->did) == n && !memcmp((*pp)->did, did, n))) pp = &(*pp)->hnext;
     return pp;
 }
@@ -217,14 +212,14 @@ static void write_back(ss_did_resolver *r, const char *did, size_t n) {
     if (a < 0 || b < 0 || (size_t)a >= sizeof final || (size_t)b >= sizeof tmp) return;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        ss_warn("did", "cannot write %s: %s", tmp, strerror(errno));
+        ss_warn("did", "cannot write (%s): %s", strerror(errno), tmp);
         return;
     }
     int bad = fwrite(r->body, 1, r->body_n, f) != r->body_n;
     bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, final) != 0) {
-        ss_warn("did", "cannot write %s: %s", final, strerror(errno));
+        ss_warn("did", "cannot write (%s): %s", strerror(errno), final);
         unlink(tmp);
     }
 }

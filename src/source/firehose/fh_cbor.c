@@ -5,7 +5,7 @@
  * the frame, not callbacks: a record map is read twice (collect and sort its keys, then
  * print its values in key order), which is natural with a cursor and awkward with
  * libcbor's streaming callbacks. Measured against libcbor's cbor_stream_decode in
- * bench/firehose_decode.sh (see docs/DESIGN.md, "Native firehose decoding").
+ * bench/firehose_decode.sh (see docs/design/firehose.md, "Reader: ours, not libcbor").
  *
  * Every length is checked against the bytes left before anything is read, and every
  * nesting level is counted, so no input can make it read out of bounds or recurse

@@ -44,7 +44,7 @@ typedef struct {
 } frames_src;
 
 static int frames_open(ss_source *s, const char *args, const ss_source_opts *opts) {
-    if (!args[0]) return ss_source_fail(s, "a path is required, e.g. frames:capture.frames.zst"), -1;
+    if (!args[0]) return ss_source_failc(s, SS_ERR_USAGE, "a path is required, e.g. frames:capture.frames.zst"), -1;
     frames_src *f = calloc(1, sizeof *f);
     if (!f) return ss_source_fail(s, "out of memory"), -1;
     s->impl = f;

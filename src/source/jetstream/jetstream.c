@@ -102,12 +102,6 @@ typedef struct {
     uint64_t options_updates;/* options_update messages sent */
 } js_source;
 
-static int64_t wall_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int js_path(void *ud, ss_buf *path) {
     js_source *js = ud;
     if (js->last_exact >= 0) { /* the instance's own position: resume exactly */
@@ -124,7 +118,7 @@ static int js_path(void *ud, ss_buf *path) {
 /* Reads the wanted-dids file into out (finished). 0, or -1 with err. st: its stat. */
 static int read_dids_file(const char *path, ss_js_dids *out, struct stat *st, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return snprintf(err, errlen, "wanted-dids: cannot open %s: %s", path, strerror(errno)), -1;
+    if (!f) return snprintf(err, errlen, "wanted-dids: cannot open (%s): %s", strerror(errno), path), -1;
     int rc = -1;
     char *text = NULL;
     if (fstat(fileno(f), st) != 0) {
@@ -441,7 +435,7 @@ static int js_next(ss_source *s, ss_source_msg *msg, int timeout_ms) {
     ss_js_peek_result pk;
     if (!bad) {
         ss_js_peek(data, len, SS_JS_PEEK_CURSOR, &pk);
-        if (pk.time_us >= 0 && pk.time_us <= wall_now_us() + JS_FUTURE_US) {
+        if (pk.time_us >= 0 && pk.time_us <= ss_wall_us() + JS_FUTURE_US) {
             if (m.first_of_conn) check_clamp(js, pk.time_us, js->last_time_us >= 0 ? js->last_time_us : js->seek_cursor);
             js->last_time_us = pk.time_us;
         } /* an event dated far ahead (a misbehaving instance) is handed on, but does not become

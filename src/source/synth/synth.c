@@ -468,6 +468,127 @@ void ss_synth_plan(const ss_synth *g, int64_t slot, ss_synth_slot *out) {
     }
 }
 
+/* ---- references to earlier events ----------------------------------------------------
+ *
+ * Likes, reposts, quotes and replies point at posts that this generator wrote earlier, and
+ * deletes remove records it created earlier, without any state: a record's identity (author,
+ * rkey, CID) is a pure function of its slot, so "the post of slot j" can be recomputed from
+ * j alone by replaying the first draws of j's stream (plan, time, actor, rev, rkey) and its
+ * CID side stream. Choices about references are drawn from per-slot side streams too, so a
+ * post's reply parent is known without formatting the post, and a slot still never depends
+ * on the output of the slots before it (seeking stays O(1), memory stays O(1)).
+ *
+ * Popularity: a reference draws a rank k from a log-uniform law over REF_RANKS ranks, which
+ * is Zipf with exponent 1 (P(k) ~ 1/k). Rank k's post is the last post created at or before
+ * the most recent slot congruent to hash(k) modulo REF_PERIOD: it stays the same for
+ * REF_PERIOD slots, so low ranks collect many references, and the hot set turns over with
+ * time. Walking back from that slot to a post costs ~11 plans at the default mix (bounded
+ * by REF_WALK). */
+#define REF_RANKS (1u << 20)
+#define REF_PERIOD 65536   /* slots a rank keeps its post (33 s at the default rate) */
+#define REF_WALK 256       /* slots walked back looking for a post */
+#define REF_RANK_TRIES 4   /* ranks drawn before a uniform recent fallback */
+#define REPLY_FRAC 0.5     /* posts that are replies */
+#define THREAD_MAX_CHAIN 48 /* parent links followed to a root (a longer chain has p ~ 2^-48) */
+#define DEL_LAG 1024       /* a delete removes the last create of its kind at least this many slots back */
+#define DEL_WALK 4096      /* slots walked back from there */
+
+enum { STREAM_PLAN = 1, STREAM_CID = 3, STREAM_REF = 4, STREAM_QUOTE = 5 };
+
+typedef struct {
+    int64_t slot;
+    uint64_t actor;
+    char rkey[14];
+    char cid[60];
+} rec_ref;
+
+static int64_t slot_time(const ss_synth *g, int64_t slot, rng_t *r);
+
+/* The record CID of slot's commit, from its own side stream. */
+static void slot_cid(const ss_synth *g, int64_t slot, char out[60]) {
+    rng_t c;
+    rng_seed(&c, g->p.seed, STREAM_CID, (uint64_t)slot);
+    cid_of(&c, 0, out);
+}
+
+/* The first draws after a commit's plan, shared by formatting and by references so that
+ * both see the same event: time, actor, rev and (for creates) the rkey's time. */
+typedef struct {
+    int64_t time_us;
+    uint64_t actor;
+} commit_head;
+
+static void draw_head(const ss_synth *g, int64_t slot, rng_t *r, int64_t jitter, commit_head *h) {
+    h->time_us = slot_time(g, slot, r) + jitter;
+    if (h->time_us < 0) h->time_us = 0;
+    h->actor = pick_account(r);
+}
+
+/* If slot j is a fresh create of kind k, fills ref with its author, rkey and CID. */
+static int create_at(const ss_synth *g, int64_t j, kind_t k, rec_ref *ref) {
+    rng_t r;
+    plan_t pl;
+    int64_t back;
+    /* Most slots are rejected by their first three draws (category and kind, as plan_slot
+     * draws them); only candidates pay for the full plan. */
+    rng_seed(&r, g->p.seed, STREAM_PLAN, (uint64_t)j);
+    if (raw_cat(g, &r, &back) == SS_SYNTH_BAD || draw_kind(g, &r) != k) return 0;
+    plan_slot(g, j, &r, &pl);
+    if (pl.pub.cat != SS_SYNTH_GOOD || pl.kind != k || pl.pub.op != SS_OP_CREATE) return 0;
+    commit_head h;
+    draw_head(g, j, &r, pl.jitter, &h);
+    (void)rng_below(&r, 300000); /* rev */
+    int64_t at = h.time_us - 20000 - (int64_t)rng_below(&r, 2000000);
+    tid_of(at, (unsigned)((h.actor & 1023) + 1) & 1023, ref->rkey);
+    ref->slot = j;
+    ref->actor = h.actor;
+    slot_cid(g, j, ref->cid);
+    return 1;
+}
+
+/* The last create of kind k at or before slot `from`, at most `walk` slots back. */
+static int last_create(const ss_synth *g, int64_t from, kind_t k, int walk, rec_ref *ref) {
+    for (int64_t j = from; j >= 0 && j > from - walk; j--)
+        if (create_at(g, j, k, ref)) return 1;
+    return 0;
+}
+
+/* An earlier post for a reference made at slot i, with Zipf-like popularity. */
+static int pick_post(const ss_synth *g, rng_t *r, int64_t i, rec_ref *ref) {
+    if (i <= 0) return 0;
+    int64_t anchor = -1;
+    for (int t = 0; t < REF_RANK_TRIES && anchor < 0; t++) {
+        uint64_t k = (uint64_t)exp(rng_unit(r) * log((double)REF_RANKS + 1)) - 1;
+        int64_t off = (int64_t)(hash64(g->pop_seed ^ 0x72616e6bULL, k) % REF_PERIOD);
+        if (i - 1 >= off) anchor = off + (i - 1 - off) / REF_PERIOD * REF_PERIOD;
+    }
+    if (anchor < 0) anchor = i - 1 - (int64_t)rng_below(r, (uint64_t)(i < REF_PERIOD ? i : REF_PERIOD));
+    return last_create(g, anchor, K_POST, REF_WALK, ref);
+}
+
+/* Whether the post of slot j is a reply, and if so its parent and thread root. */
+static int post_thread(const ss_synth *g, int64_t j, rec_ref *parent, rec_ref *root) {
+    rng_t r;
+    rng_seed(&r, g->p.seed, STREAM_REF, (uint64_t)j);
+    if (!rng_chance(&r, REPLY_FRAC) || !pick_post(g, &r, j, parent)) return 0;
+    *root = *parent;
+    for (int d = 0; d < THREAD_MAX_CHAIN; d++) {
+        rec_ref up;
+        rng_seed(&r, g->p.seed, STREAM_REF, (uint64_t)root->slot);
+        if (!rng_chance(&r, REPLY_FRAC) || !pick_post(g, &r, root->slot, &up)) break;
+        *root = up;
+    }
+    return 1;
+}
+
+/* A follow's or block's subject: Zipf over accounts (exponent 1), so in-degrees are
+ * heavy-tailed; out-degrees follow the actors' N*u^3 law. Never the actor itself. */
+static uint64_t pick_subject(rng_t *r, uint64_t actor) {
+    uint64_t a = (uint64_t)exp(rng_unit(r) * log((double)N_ACCOUNTS + 1)) - 1;
+    if (a >= N_ACCOUNTS) a = N_ACCOUNTS - 1;
+    return a == actor ? (a + 1) % N_ACCOUNTS : a;
+}
+
 /* ---- text ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -666,10 +787,12 @@ typedef struct {
     ss_synth *g;
     rng_t *r;
     out_t *o;
+    int64_t slot; /* the slot whose event this is (side streams and references key on it) */
     int64_t time_us;
     uint64_t actor;
     char did[33];
     inject_t inject;
+    const char *del_rkey; /* a delete of an earlier create: that create's rkey */
 } ev_t;
 
 static void put_strong_ref(ev_t *e, uint64_t acct, const char *coll, int64_t age_us) {
@@ -685,6 +808,19 @@ static void put_strong_ref(ev_t *e, uint64_t acct, const char *coll, int64_t age
     put_cstr(e->o, coll);
     PUTS(e->o, "/");
     put_cstr(e->o, tid);
+    PUTS(e->o, "\"}");
+}
+
+/* A strong ref {cid, uri} to a post this generator created (see "references"). */
+static void put_post_ref(ev_t *e, const rec_ref *p) {
+    char did[33];
+    did_of(e->g, p->actor, did);
+    PUTS(e->o, "{\"cid\":\"");
+    put_cstr(e->o, p->cid);
+    PUTS(e->o, "\",\"uri\":\"at://");
+    put_cstr(e->o, did);
+    PUTS(e->o, "/app.bsky.feed.post/");
+    put_cstr(e->o, p->rkey);
     PUTS(e->o, "\"}");
 }
 
@@ -745,9 +881,14 @@ static void put_external(ev_t *e) {
     PUTS(e->o, "}}");
 }
 
+/* A quote: an earlier post of this stream, drawn from the slot's quote side stream. */
 static void put_embed_record(ev_t *e) {
     PUTS(e->o, "{\"$type\":\"app.bsky.embed.record\",\"record\":");
-    put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", draw_age(e->r));
+    rng_t q;
+    rec_ref p;
+    rng_seed(&q, e->g->p.seed, STREAM_QUOTE, (uint64_t)e->slot);
+    if (pick_post(e->g, &q, e->slot, &p)) put_post_ref(e, &p);
+    else put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", draw_age(e->r)); /* nothing earlier */
     PUTS(e->o, "}");
 }
 
@@ -838,21 +979,12 @@ static void put_post(ev_t *e) {
         }
         PUTS(o, "]");
     }
-    if (rng_chance(r, 0.50)) {
-        uint64_t root = pick_account(r);
-        int64_t age = 5000000 + draw_age(r) / 100; /* the thread started 5 s to ~4 days ago */
+    rec_ref parent, root;
+    if (post_thread(g, e->slot, &parent, &root)) {
         PUTS(o, ",\"reply\":{\"parent\":");
-        if (rng_chance(r, 0.5)) {
-            rng_t copy = *r;
-            put_strong_ref(e, root, "app.bsky.feed.post", age);
-            PUTS(o, ",\"root\":");
-            *r = copy;
-            put_strong_ref(e, root, "app.bsky.feed.post", age);
-        } else {
-            put_strong_ref(e, pick_account(r), "app.bsky.feed.post", age / 2);
-            PUTS(o, ",\"root\":");
-            put_strong_ref(e, root, "app.bsky.feed.post", age);
-        }
+        put_post_ref(e, &parent);
+        PUTS(o, ",\"root\":");
+        put_post_ref(e, &root);
         PUTS(o, "}");
     }
     PUTS(o, ",\"text\":");
@@ -866,7 +998,11 @@ static void put_subject_ref_record(ev_t *e, const char *nsid) {
     PUTS(e->o, "\",\"createdAt\":");
     put_created_at(e->o, e->r, e->time_us);
     PUTS(e->o, ",\"subject\":");
-    put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", 2000000 + draw_age(e->r) / 100);
+    rng_t s;
+    rec_ref p;
+    rng_seed(&s, e->g->p.seed, STREAM_REF, (uint64_t)e->slot);
+    if (pick_post(e->g, &s, e->slot, &p)) put_post_ref(e, &p);
+    else put_strong_ref(e, pick_account(e->r), "app.bsky.feed.post", 2000000 + draw_age(e->r) / 100);
     if (rng_chance(e->r, 0.4)) {
         PUTS(e->o, ",\"via\":");
         put_strong_ref(e, pick_account(e->r), "app.bsky.feed.repost", 1000000 + draw_age(e->r) / 1000);
@@ -881,7 +1017,7 @@ static void put_subject_did_record(ev_t *e, const char *nsid) {
     PUTS(e->o, "\",\"createdAt\":");
     put_created_at(e->o, e->r, e->time_us);
     PUTS(e->o, ",\"subject\":\"");
-    did_of(e->g, pick_account(e->r), did);
+    did_of(e->g, pick_subject(e->r, e->actor), did);
     put_cstr(e->o, did);
     PUTS(e->o, "\"}");
 }
@@ -1019,7 +1155,7 @@ static void put_commit_event(ev_t *e, kind_t k, ss_op op, malform_t mal) {
         int64_t at = op == SS_OP_CREATE ? e->time_us - 20000 - (int64_t)rng_below(r, 2000000)
                                         : e->time_us - draw_age(r);
         tid_of(at, (clk + 1) & 1023, tid);
-        put_cstr(o, tid);
+        put_cstr(o, e->del_rkey ? e->del_rkey : tid);
     }
     PUTS(o, "\"");
     if (op != SS_OP_DELETE) {
@@ -1032,7 +1168,7 @@ static void put_commit_event(ev_t *e, kind_t k, ss_op op, malform_t mal) {
         case K_BLOCK: put_subject_did_record(e, "app.bsky.graph.block"); break;
         default: put_other_record(e, k); break;
         }
-        cid_of(r, 0, cid);
+        slot_cid(e->g, e->slot, cid);
         PUTS(o, ",\"cid\":\"");
         put_cstr(o, cid);
         PUTS(o, "\"");
@@ -1098,10 +1234,21 @@ static int64_t slot_time(const ss_synth *g, int64_t slot, rng_t *r) {
 /* Formats a fresh event for slot (whose plan is pl, rng right after the plan). */
 static void format_event(ss_synth *g, int64_t slot, rng_t *r, const plan_t *pl, kind_t k, ss_op op, inject_t inj,
                          malform_t mal, out_t *o) {
-    ev_t e = {.g = g, .r = r, .o = o, .inject = inj};
-    e.time_us = slot_time(g, slot, r) + pl->jitter;
-    if (e.time_us < 0) e.time_us = 0;
-    e.actor = pick_account(r);
+    ev_t e = {.g = g, .r = r, .o = o, .slot = slot, .inject = inj};
+    commit_head h;
+    draw_head(g, slot, r, pl->jitter, &h);
+    e.time_us = h.time_us;
+    e.actor = h.actor;
+    /* A delete removes a record created earlier in this stream: the last create of its kind
+     * DEL_LAG or more slots back, by its own author. Early in a stream (or when none is
+     * found) it removes a record older than the stream, as before. */
+    rec_ref del;
+    if (op == SS_OP_DELETE && slot >= DEL_LAG && mal == MAL_NONE && inj == INJ_NONE &&
+        (k == K_POST || k == K_LIKE || k == K_REPOST || k == K_FOLLOW || k == K_BLOCK) &&
+        last_create(g, slot - DEL_LAG, k, DEL_WALK, &del)) {
+        e.actor = del.actor;
+        e.del_rkey = del.rkey;
+    }
     did_of(g, e.actor, e.did);
     if (k == K_IDENTITY || k == K_ACCOUNT) put_identity_event(&e, slot, k == K_ACCOUNT);
     else put_commit_event(&e, k, op, mal);

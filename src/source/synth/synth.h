@@ -8,6 +8,10 @@
  * That gives byte-identical output for the same arguments on any machine (no libc rand,
  * no locale, no time zone), and O(1) seeking: the source's cursor is a slot index and
  * seek just sets it. Accounts come from a fixed Zipf-like population so actors repeat.
+ * Likes, reposts, quotes and replies point at posts of earlier slots (Zipf-like popularity,
+ * threads with a real root), and deletes at earlier creates: a record's identity is a pure
+ * function of its slot, so these references need no state (docs/design/sources.md,
+ * "References to its own events").
  *
  * A slot is one of:
  *   - good: a fresh event (post, like, ... in the Nov 2024 network mix);
@@ -106,7 +110,7 @@ void ss_synth_plan(const ss_synth *g, int64_t slot, ss_synth_slot *out);
 int ss_synth_line(ss_synth *g, int64_t slot, ss_buf *out, ss_synth_slot *plan);
 /* Adds a formatted slot to stats. */
 void ss_synth_stats_add(ss_synth_stats *st, const ss_synth_slot *plan, size_t line_len);
-/* Writes the stats as one JSON object (see docs/DESIGN.md, "Synthetic firehose"). */
+/* Writes the stats as one JSON object (see docs/design/sources.md, "Synthetic firehose"). */
 int ss_synth_stats_json(const ss_synth_stats *st, const ss_synth_params *p, ss_buf *out);
 
 #endif
