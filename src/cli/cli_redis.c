@@ -16,6 +16,7 @@
 #include "metrics/metrics.h"
 #include "util/log.h"
 #include "util/clock.h"
+#include "ss_revision.h" /* SKYSPOOL_REVISION, written at build time (cmake/revision.cmake) */
 
 int ss_cli_apply_log_level(const char *cmd, const ss_config *cfg) {
     const char *lvl = ss_config_get(cfg, "log-level");
@@ -96,9 +97,6 @@ void ss_cli_stop_on_signals(volatile sig_atomic_t *flag) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-#ifndef SKYSPOOL_REVISION
-#define SKYSPOOL_REVISION "unknown"
-#endif
 
 /* What the command's own metrics say, turned into scrape-time gauges (archive disk, source
  * lag) and /healthz checks. The values are read from the registry (ss_metric_get returns the

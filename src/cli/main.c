@@ -6,9 +6,7 @@
  * The common options (config.h: --log-level, --redis, --data-dir, ...) may also come before
  * the subcommand, as in `skyspool --log-level debug status`: main() moves them behind the
  * subcommand's name, where the subcommand parses them like its own. */
-#ifndef SKYSPOOL_BUILD
-#define SKYSPOOL_BUILD "unknown" /* set by CMakeLists.txt: the git commit configured */
-#endif
+#include "ss_revision.h" /* SKYSPOOL_BUILD, written at build time (cmake/revision.cmake) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

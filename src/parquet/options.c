@@ -3,9 +3,7 @@
 
 #include "parquet.h"
 
-#ifndef SKYSPOOL_BUILD
-#define SKYSPOOL_BUILD "unknown"
-#endif
+#include "ss_revision.h" /* SKYSPOOL_BUILD, written at build time (cmake/revision.cmake) */
 #ifndef SKYSPOOL_VERSION
 #define SKYSPOOL_VERSION "dev"
 #endif

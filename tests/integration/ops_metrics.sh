@@ -96,6 +96,11 @@ ss_check "process_start_time_seconds ($st) is when run started ($run_t0)" near "
 ss_check "process_cpu_seconds_total > 0" between "$(msum process_cpu_seconds_total m1.txt)" 0 1000
 ss_check "ingest's Redis waits observed, one per batch" test "$(msum skyspool_ingest_redis_wait_seconds_count m1.txt)" -ge 1
 ss_check "skyspool_build_info has version and revision" grep -Eq '^skyspool_build_info\{version="[0-9.]+",revision="[^"]+"\} 1$' m1.txt
+# The revision is the commit built, read at build time: one taken when cmake configured stayed
+# the first commit through every later rebuild.
+if head=$(git -C "$SKYSPOOL_SRC" rev-parse --short=12 HEAD 2>/dev/null); then
+  ss_check "skyspool_build_info's revision is the commit built ($head)" grep -q "revision=\"$head" m1.txt
+fi
 newest=$(grep -o '"time_us":[0-9]*' d.jsonl | cut -d: -f2 | sort -n | tail -1)
 ss_check "skyspool_source_lag_seconds is now - newest event time (~100 s)" \
   near "$(msum skyspool_source_lag_seconds m1.txt)" "$((now - newest / 1000000))" 5
