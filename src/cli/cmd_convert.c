@@ -226,7 +226,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 /* nftw has no context argument: the walk's state lives here for its duration. */
 static struct {
     const path_set *keep;
-    char prefix[SS_AR_MAX_NAME + 8];
+    const char *tag; /* the run tag: its part-TAG-*.parquet files */
     uint64_t removed;
     int err;
 } g_stale;
@@ -235,10 +235,10 @@ static int stale_visit(const char *path, const struct stat *st, int flag, struct
     (void)st;
     if (flag != FTW_F) return 0;
     const char *base = path + ftw->base;
-    size_t n = strlen(base), np = strlen(g_stale.prefix);
+    size_t n = strlen(base);
     /* an interrupted run's temporary: ".part-TAG-NNNNNN.parquet.tmp" */
-    int tmp = base[0] == '.' && n > 13 && !strncmp(base + 1, g_stale.prefix, np) && !strcmp(base + n - 12, ".parquet.tmp");
-    int part = !strncmp(base, g_stale.prefix, np) && n > 8 && !strcmp(base + n - 8, ".parquet");
+    int tmp = base[0] == '.' && n > 5 && !strcmp(base + n - 4, ".tmp") && ss_convert_is_part_name(base + 1, n - 5, g_stale.tag);
+    int part = ss_convert_is_part_name(base, n, g_stale.tag);
     if (!tmp && !part) return 0;
     const char *key = path;
     if (part && bsearch(&key, g_stale.keep->v, g_stale.keep->n, sizeof(char *), cmp_str)) return 0;
@@ -252,7 +252,7 @@ static int stale_visit(const char *path, const struct stat *st, int flag, struct
 static int remove_stale(const char *out, const char *tag, path_set *keep, uint64_t *removed) {
     qsort(keep->v, keep->n, sizeof(char *), cmp_str);
     g_stale.keep = keep;
-    snprintf(g_stale.prefix, sizeof g_stale.prefix, "part-%s-", tag);
+    g_stale.tag = tag;
     g_stale.removed = 0;
     g_stale.err = 0;
     int rc = nftw(out, stale_visit, 32, FTW_PHYS);

@@ -122,12 +122,16 @@ int ss_convert_remote_delete(ss_convert_remote *r, const char *path) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Whether a key's last segment is part-TAG-*.parquet. */
+int ss_convert_is_part_name(const char *name, size_t len, const char *tag) {
+    size_t tl = strlen(tag);
+    return len > 5 + tl + 1 + 8 && !strncmp(name, "part-", 5) && !strncmp(name + 5, tag, tl) && name[5 + tl] == '-' &&
+           !memcmp(name + len - 8, ".parquet", 8);
+}
+
 static int is_part_of(const char *key, const char *tag) {
     const char *base = strrchr(key, '/');
     base = base ? base + 1 : key;
-    size_t tl = strlen(tag), bl = strlen(base);
-    return !strncmp(base, "part-", 5) && !strncmp(base + 5, tag, tl) && base[5 + tl] == '-' && bl > 8 &&
-           !strcmp(base + bl - 8, ".parquet");
+    return ss_convert_is_part_name(base, strlen(base), tag);
 }
 
 typedef struct {

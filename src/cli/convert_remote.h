@@ -44,4 +44,8 @@ uint64_t ss_convert_remote_objects(const ss_convert_remote *r); /* uploaded so f
 uint64_t ss_convert_remote_bytes(const ss_convert_remote *r);
 const char *ss_convert_remote_url(const ss_convert_remote *r);
 
+/* Whether name[0..len) is one of convert's part files of run tag: "part-TAG-*.parquet".
+ * Both targets sweep stale parts with it (a local directory, a bucket's keys). */
+int ss_convert_is_part_name(const char *name, size_t len, const char *tag);
+
 #endif
