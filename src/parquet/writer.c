@@ -39,6 +39,7 @@
  * All sizes in page headers and column metadata are computed from the bytes actually
  * produced, never estimated: readers reject files where they are off by one. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <snappy-c.h>
 #include <stdarg.h>
@@ -138,7 +139,7 @@ struct ss_pq_writer {
     ss_pqbuf body, cbuf, fix; /* page body, compressed body, repaired UTF-8 */
     ss_pqbuf hdr;
     ss_pqbuf bloom; /* the filter being built */
-    ZSTD_CCtx *zc;
+    int zwlog; /* zstd windowLog for this writer's pages (0: the level's default) */
     ss_pq_stats st;
 };
 
@@ -186,6 +187,41 @@ static int write_all(ss_pq_writer *w, const void *p, size_t n) {
 }
 
 /* ---- compression ----------------------------------------------------------------------- */
+/* zstd contexts belong to threads, not to writers: a context holds its tables (760 KB at level
+ * 2) for as long as it lives, and a caller may keep many files open at once (the DataWriter one
+ * per type and window, convert one per partition) while only the threads that compress need
+ * one. Each page sets the writer's own parameters on the calling thread's context, which keeps
+ * its tables across pages of the same level and window; the context is freed when its thread
+ * ends (the process's main thread keeps its one until exit). */
+static pthread_key_t g_zc_key;
+static pthread_once_t g_zc_once = PTHREAD_ONCE_INIT;
+static int g_zc_key_ok;
+
+static void zc_free(void *z) { ZSTD_freeCCtx(z); }
+static void zc_key_init(void) { g_zc_key_ok = pthread_key_create(&g_zc_key, zc_free) == 0; }
+
+static ZSTD_CCtx *thread_zc(void) {
+    pthread_once(&g_zc_once, zc_key_init);
+    if (!g_zc_key_ok) return NULL;
+    ZSTD_CCtx *z = pthread_getspecific(g_zc_key);
+    if (!z && (z = ZSTD_createCCtx()) && pthread_setspecific(g_zc_key, z) != 0) {
+        ZSTD_freeCCtx(z);
+        z = NULL;
+    }
+    return z;
+}
+
+/* The calling thread's context, set to w's level and window. */
+static ZSTD_CCtx *zc_for(ss_pq_writer *w) {
+    ZSTD_CCtx *z = thread_zc();
+    if (!z) return oom(w), NULL;
+    size_t r = ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, w->opt.zstd_level);
+    if (!ZSTD_isError(r) && w->zwlog) r = ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, w->zwlog);
+    if (ZSTD_isError(r)) return fail(w, "zstd: %s", ZSTD_getErrorName(r)), NULL;
+    return z;
+}
+
 static int compress(ss_pq_writer *w, const uint8_t *src, size_t n, const uint8_t **out, size_t *outn) {
     w->cbuf.len = 0;
     switch (w->opt.codec) {
@@ -196,7 +232,9 @@ static int compress(ss_pq_writer *w, const uint8_t *src, size_t n, const uint8_t
     case SS_PQ_CODEC_ZSTD: {
         size_t cap = ZSTD_compressBound(n);
         if (ss_pqbuf_reserve(&w->cbuf, cap)) return oom(w);
-        size_t r = ZSTD_compress2(w->zc, w->cbuf.p, cap, src, n);
+        ZSTD_CCtx *z = zc_for(w);
+        if (!z) return -1;
+        size_t r = ZSTD_compress2(z, w->cbuf.p, cap, src, n);
         if (ZSTD_isError(r)) return fail(w, "zstd: %s", ZSTD_getErrorName(r));
         *out = w->cbuf.p;
         *outn = r;
@@ -1002,9 +1040,9 @@ ss_pq_writer *ss_pq_open(const char *path, const ss_pq_column *cols, size_t ncol
         }
     }
     if (opt->codec == SS_PQ_CODEC_ZSTD) {
-        if (!(w->zc = ZSTD_createCCtx())) return oom(w), w;
-        size_t r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, opt->zstd_level);
-        if (ZSTD_isError(r)) return fail(w, "zstd: %s", ZSTD_getErrorName(r)), w;
+        ZSTD_bounds lb = ZSTD_cParam_getBounds(ZSTD_c_compressionLevel);
+        if (opt->zstd_level < lb.lowerBound || opt->zstd_level > lb.upperBound)
+            return fail(w, "zstd: level %d is outside %d..%d", opt->zstd_level, lb.lowerBound, lb.upperBound), w;
         /* A page is compressed on its own, so a match can only point back within it: the
          * window should cover the whole page. Low levels default to a 512 KiB-1 MiB window,
          * which on multi-MiB pages of JSON loses the repeats further back (measured on the
@@ -1013,10 +1051,7 @@ ss_pq_writer *ss_pq_open(const char *path, const ss_pq_column *cols, size_t ncol
          * reader needs no more memory. */
         int wlog = 10;
         while (wlog < 27 && ((size_t)1 << wlog) < opt->page_bytes) wlog++;
-        if (wlog > 20) { /* pages up to 1 MiB keep each level's default (512 KiB at level 1) */
-            r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_windowLog, wlog);
-            if (ZSTD_isError(r)) return fail(w, "zstd: %s", ZSTD_getErrorName(r)), w;
-        }
+        if (wlog > 20) w->zwlog = wlog; /* pages up to 1 MiB keep each level's default (512 KiB at level 1) */
     }
     if (!path || !path[0]) return fail(w, "no output path"), w;
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1150,7 +1185,6 @@ static void free_writer(ss_pq_writer *w) {
     ss_pqbuf_free(&w->fix);
     ss_pqbuf_free(&w->hdr);
     ss_pqbuf_free(&w->bloom);
-    ZSTD_freeCCtx(w->zc);
     free(w);
 }
 
