@@ -40,7 +40,7 @@ mkdir -p bench/results
   echo
   echo "| rows, files written | wall s | peak RSS (VmHWM of skyspool) | goal <= 256 MB |"
   echo "|---|---:|---:|---|"
-  echo "| ${rows/ /, } | $wall | $((hwm / 1024)) MB | $verdict |"
+  echo "| ${rows/ /, } | $wall | $(awk -v k="$hwm" 'BEGIN {printf "%.1f", k / 1024}') MB | $verdict |"
   echo
   echo "VmHWM over the run: $curve"
 } > bench/results/run_rss.md
