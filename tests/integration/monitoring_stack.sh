@@ -108,6 +108,16 @@ firing_on() { curl -s --get --data-urlencode "query=$1" "$PROM/api/v1/query" | j
 ss_eq "AofOff fires for the appendonly-no Redis only" "127.0.0.1:$EXP3_PORT" "$(firing_on "$aof_q")"
 ss_eq "EvictionPolicy fires for the allkeys-lru Redis only" "127.0.0.1:$EXP4_PORT" "$(firing_on "$pol_q")"
 
+# The stack's own targets (ingest, write, its Redis exporter) share one instance label, so the
+# inhibition below applies to their real alerts: before, each target kept its address as
+# instance, and a Redis outage never muted the stack's ingest and writer alerts.
+host_instances() { curl -s --get --data-urlencode 'query=up{job="skyspool"} or up{job="redis",instance!~"127.0.0.1:.*"}' "$PROM/api/v1/query" |
+  jq -r '[.data.result[].metric | .instance + "/" + .job + "/" + (.role // "")] | sort | join(" ")'; }
+inst=$(hostname -s 2>/dev/null || echo skyspool)
+ss_check "the stack's ingest, write and exporter targets share the instance label $inst" ss_wait_for 30 bash -c \
+  "[ \"\$($(declare -f host_instances); PROM=$PROM host_instances)\" = '$inst/redis/ $inst/skyspool/ingest $inst/skyspool/write' ]"
+ss_eq "watched Redis servers keep their own address" 3 "$(curl -s --get --data-urlencode 'query=up{job="redis",instance=~"127.0.0.1:.*"}' "$PROM/api/v1/query" | jq '.data.result | length')"
+
 # Inhibition is per instance: Redis down on h1 mutes h1's ingest alert, not h2's.
 AM="http://127.0.0.1:$AM_PORT"
 post_alert() { curl -sf -XPOST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \

@@ -77,4 +77,15 @@ else
   ss_eq "systemd-analyze verify exit status" 0 "$rc"
   ss_eq "systemd-analyze verify: no complaints" "" "$(cat "$SS_TMP/verify.log")"
 fi
+# A packager's build without the tests (BUILD_TESTING=OFF: no cmocka, no libcbor) installs
+# the same: its configure stops at the tests section, so the install rules come before it.
+# Configured only (no compile): the generated install script must hold every rule.
+if cmake -S "$SKYSPOOL_SRC" -B "$SS_TMP/pkg" -DBUILD_TESTING=OFF > "$SS_TMP/pkg.log" 2>&1; then
+  for f in skyspool.service skyspool-ingest.service skyspool-writer.service skyspool-writer.timer \
+           skyspool-failure@.service sysusers.d tmpfiles.d skyspool.conf.example man1 bin/skyspool; do
+    ss_check "BUILD_TESTING=OFF still installs $f" grep -rq -- "$f" "$SS_TMP/pkg/cmake_install.cmake"
+  done
+else
+  cat "$SS_TMP/pkg.log" >&2; ss_fail "cmake -DBUILD_TESTING=OFF failed to configure"
+fi
 ss_done
