@@ -52,7 +52,12 @@ ss_check "the exporter logs in as skyspool-monitor from a password file" bash -c
 ss_eq "no password, requirepass or user:pass URL in the compose file" 0 \
   "$(grep -ciE 'requirepass|REDIS_PASSWORD[^_]|redis://[^@/ ]*:[^@/ ]*@' "$cy" || true)"
 ss_check "the Prometheus of compose scrapes both skyspool services" \
-  grep -q "targets: \['skyspool-ingest:9464', 'skyspool-write:9464'\]" "$C/prometheus.yml"
+  bash -c "grep -q \"targets: \\['skyspool-ingest:9464'\\]\" '$C/prometheus.yml' && grep -q \"targets: \\['skyspool-write:9464'\\]\" '$C/prometheus.yml'"
+# one host: the two services and the exporter carry the same instance label, so that
+# Alertmanager's inhibitions (equal: [instance]) mute the ingest and writer alerts while Redis is down
+ss_eq "all three targets of compose carry instance 'skyspool'" 3 "$(grep -c "labels: {instance: 'skyspool'" "$C/prometheus.yml")"
+ss_check "the two skyspool services are told apart by role" \
+  bash -c "grep -q \"instance: 'skyspool', role: ingest\" '$C/prometheus.yml' && grep -q \"instance: 'skyspool', role: write\" '$C/prometheus.yml'"
 
 # --- acl-init.sh against a real redis-server (no Docker) -------------------------------------------
 mkdir -m 700 "$SS_TMP/sec" && mkdir "$SS_TMP/acl" "$SS_TMP/exp"
