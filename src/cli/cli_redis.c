@@ -158,7 +158,7 @@ static int ops_status(void *ctx, ss_buf *out, char *err, size_t errlen) {
     return ss_cli_status_doc(o->target, o->cfg, SS_STATUS_HTTP_TIMEOUT_MS, SS_STATUS_HTTP_RUNS, out, err, errlen);
 }
 
-int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m) {
+int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m, unsigned flags) {
     memset(m, 0, sizeof *m);
     const char *listen = ss_config_get(cfg, "metrics-listen");
     const char *textfile = ss_config_get(cfg, "metrics-textfile");
@@ -167,7 +167,11 @@ int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target 
     char err[512];
     if (listen && *listen) {
         m->server = ss_metrics_serve(listen, err, sizeof err);
-        if (!m->server) {
+        if (!m->server && (flags & SS_CLI_METRICS_ONE_PASS)) {
+            ss_warn(cmd, "metrics-listen %s: %s; this pass goes on without /metrics (a daemon of the same "
+                         "config serves there; metrics-textfile keeps a pass's metrics)", listen, err);
+            if (!m->textfile) return 0;
+        } else if (!m->server) {
             ss_usage_error(cmd, "metrics-listen %s: %s", listen, err);
             return -1;
         }

@@ -29,8 +29,12 @@ typedef struct {
     const char *textfile;
 } ss_cli_metrics;
 /* Returns 0 (also when neither is set), or -1 after printing a usage error for cmd:
- * an operator who asked for metrics gets them or an error. */
-int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m);
+ * an operator who asked for metrics gets them or an error. With SS_CLI_METRICS_ONE_PASS (a
+ * `write --once` pass, which shares the config of the daemons beside it) an endpoint that
+ * cannot be served is a warning: the ingester of the same config holds its port, and the
+ * pass's metrics go to metrics-textfile. */
+#define SS_CLI_METRICS_ONE_PASS 1u
+int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target *t, ss_cli_metrics *m, unsigned flags);
 /* Writes the textfile (if asked) and stops everything; returns 0, or -1 after logging why the
  * textfile could not be written. */
 int ss_cli_stop_metrics(ss_cli_metrics *m);

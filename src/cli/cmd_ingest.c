@@ -295,7 +295,7 @@ int ss_cmd_ingest(int argc, char **argv) {
         goto out;
     }
     ss_cli_metrics metrics;
-    if (ss_cli_start_metrics("ingest", cfg, t, &metrics) != 0) {
+    if (ss_cli_start_metrics("ingest", cfg, t, &metrics, 0) != 0) {
         ss_source_close(src);
         ss_redis_target_close(t);
         rc = 2;

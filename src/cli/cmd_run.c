@@ -191,7 +191,7 @@ int ss_cmd_run(int argc, char **argv) {
     ss_pipeline_init(&pl, NULL, src, &stop);
     wo.drain = &pl.ended;
     ss_cli_metrics metrics;
-    if (ss_cli_start_metrics("run", cfg, t, &metrics) != 0) {
+    if (ss_cli_start_metrics("run", cfg, t, &metrics, 0) != 0) {
         ss_source_close(src);
         ss_redis_target_close(t);
         rc = 2;

@@ -294,7 +294,7 @@ int ss_cmd_write(int argc, char **argv) {
     }
     wo.connect_ctx = t;
     ss_cli_metrics metrics;
-    if (ss_cli_start_metrics("write", cfg, t, &metrics) != 0) {
+    if (ss_cli_start_metrics("write", cfg, t, &metrics, wo.once ? SS_CLI_METRICS_ONE_PASS : 0) != 0) {
         ss_redis_target_close(t);
         rc = 2;
         goto out;

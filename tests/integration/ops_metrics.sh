@@ -23,7 +23,19 @@ URL=$REDIS_URL_r
 redis-cli -p "$REDIS_PORT_r" bgrewriteaof > /dev/null
 ss_wait_for 20 bash -c "redis-cli -p $REDIS_PORT_r info persistence | grep -q '^aof_rewrite_in_progress:0'"
 "$B" ingest --source file:b.jsonl --redis "$URL" > /dev/null 2> ingest-b.log
-"$B" write --once --all --out out --data-dir dd --redis "$URL" 2> write-b.log
+# A `write --once` pass shares its config with the daemons beside it (the units do): the
+# ingester of that config holds metrics-listen's port, and a pass that failed on it would fail
+# every time. The pass warns and goes on; a daemon still refuses a port it cannot serve.
+python3 -c 'import socket, sys, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(120)' > busy.port &
+BUSY_PID=$!; SS_PIDS+=("$BUSY_PID")
+ss_wait_for 10 test -s busy.port
+BUSY=$(cat busy.port)
+rc=0; "$B" write --once --all --out out --data-dir dd --redis "$URL" --set "metrics-listen=127.0.0.1:$BUSY" 2> write-b.log || rc=$?
+ss_eq "write --once with a busy metrics-listen port still writes (exit 0)" 0 "$rc"
+ss_check "  and warns that the pass goes on without /metrics" grep -q "metrics-listen 127.0.0.1:$BUSY: .*goes on without /metrics" write-b.log
+rc=0; timeout 30 "$B" write --out out --data-dir dd --redis "$URL" --set "metrics-listen=127.0.0.1:$BUSY" 2> write-busy.log || rc=$?
+ss_eq "the write daemon refuses a metrics-listen port it cannot serve (exit 2)" 2 "$rc"
+kill "$BUSY_PID" 2>/dev/null || true
 ss_restart_redis r
 ss_restart_redis r
 
