@@ -40,6 +40,16 @@ ss_check "latency series in ms, with points, p50 <= p99 at each sample" test "$(
 png_size=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n" and d[12:16]==b"IHDR"; print("%dx%d" % struct.unpack(">II", d[16:24]))' b.png 2>/dev/null || echo none)
 ss_eq "--png: a PNG of 1000x600" 1000x600 "$png_size"
 
+# --- no threshold flags: the prototype's bars are the defaults (the verdict depends on the box) ---
+set +e
+"$B" check baseline --seconds 0.2 --clients 1 --json d.json > d.txt 2> d.err; rc=$?
+set -e
+ss_check "defaults: exit 0 or 1 (a verdict, not a usage error)" test "$rc" -le 1
+ss_eq "default thresholds: p50 < 1 ms, p95 < 2 ms, p99 < 5 ms, 15,000 ops/s" '[1,2,5,15000]' \
+  "$(jq -c '[.inputs.p50_ms_max, .inputs.p95_ms_max, .inputs.p99_ms_max, .inputs.min_ops_per_s]' d.json)"
+ss_eq "  and the criteria use them" '[1,2,5,15000]' \
+  "$(jq -c '[(.criteria[] | select(.name == "xadd_c1_p50") | .threshold), (.criteria[] | select(.name == "xadd_c1_p95") | .threshold), (.criteria[] | select(.name == "xadd_c1_p99") | .threshold), ([.criteria[] | select(.unit != "ms")][0].threshold)]' d.json)"
+
 # --- the prototype's throughput bar set impossibly high: FAIL, exit 1, and says so -------------
 set +e
 "$B" check baseline --seconds 0.2 --clients 1 --p50-ms 1000 --p95-ms 1000 --p99-ms 1000 --min-ops 1e9 --json f.json > f.txt 2>&1; rc=$?

@@ -74,4 +74,16 @@ read -r logs bad draws pct eta <<< "$(glued run.raw)"
 ss_check "run: log lines ($logs) and progress draws ($draws) interleaved" test "$logs" -ge 10 -a "$draws" -ge 2
 ss_eq "run: no log line landed on a progress line" 0 "$bad"
 ss_check "run: a percentage ($pct)" test "$pct" -ge 1
+# 4. check on a terminal: the check's progress line (erased before each report line); with
+# stdout a file, the report has no progress drawing in it.
+rc=0; on_tty chk "$B" check baseline --redis "$REDIS_URL_r" --seconds 0.5 --clients 2 --p50-ms 1000 --p95-ms 1000 \
+  --p99-ms 1000 --min-ops 1 || rc=$?
+ss_eq "check baseline on a terminal: exit 0" 0 "$rc"
+read -r logs bad draws pct eta <<< "$(glued chk.raw)"
+ss_check "check baseline on a terminal: a progress line ($draws draws)" test "$draws" -ge 2
+ss_check "  and its report" grep -q "PASS" chk.raw
+rc=0; "$B" check baseline --redis "$REDIS_URL_r" --seconds 0.3 --clients 1 --p50-ms 1000 --p95-ms 1000 --p99-ms 1000 \
+  --min-ops 1 > chk.txt 2>&1 || rc=$?
+ss_eq "check baseline to a file: exit 0" 0 "$rc"
+ss_eq "  and no progress drawing in its report" 0 "$(grep -c $'\033\\[K' chk.txt || true)"
 ss_done
