@@ -78,4 +78,19 @@ ss_check "refused at once (no retries): $((t1 - t0)) s for four commands" test $
 run down_status "$B" status --redis "redis://127.0.0.1:$(ss_free_port)"
 ss_eq "Redis unreachable: status exits 1 (io)" 1 "$RC_down_status"
 
+
+# --- malformed stored state or input: data, 3 ----------------------------------------------
+: > empty.password; chmod 600 empty.password
+printf 'one\ntwo\n' > two.password; chmod 600 two.password
+run data_empty "$B" status --redis "redis://127.0.0.1:$REDIS_PORT_pw" --redis-password-file empty.password
+run data_two "$B" ingest --source file:one.jsonl --redis "redis://127.0.0.1:$REDIS_PORT_pw" --redis-password-file two.password
+ss_eq "an empty password file: status exits 3 (data)" 3 "$RC_data_empty"
+ss_eq "a multi-line password file: ingest exits 3 (data)" 3 "$RC_data_two"
+ss_check "  and says what is wrong with the file" grep -qi "empty\|line" data_empty.err
+
+# --- README's exit-status table is the one in src/cli/exit.c --------------------------------
+code=$(grep -o '\[SS_ERR_[A-Z]*\] = [0-9]' "$SKYSPOOL_SRC/src/cli/exit.c" | sed 's/\[SS_ERR_\([A-Z]*\)\] = \([0-9]\)/\2 \1/' | tr 'A-Z' 'a-z' | grep -v ' none$' | sort -n)
+doc=$(grep -E '^\| [0-9] \| [a-z]+ \|' "$SKYSPOOL_SRC/README.md" | awk -F'|' '{gsub(/ /, "", $2); gsub(/ /, "", $3); print $2, $3}' | sort -n)
+ss_eq "README's exit table has exit.c's 8 classes" 8 "$(echo "$doc" | wc -l)"
+ss_eq "README's exit table matches src/cli/exit.c" "$code" "$doc"
 ss_done
