@@ -97,7 +97,6 @@ void ss_cli_stop_on_signals(volatile sig_atomic_t *flag) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-
 /* What the command's own metrics say, turned into scrape-time gauges (archive disk, source
  * lag) and /healthz checks. The values are read from the registry (ss_metric_get returns the
  * metric the ingester or writer registered), so neither needs to know about health. */
@@ -168,8 +167,8 @@ int ss_cli_start_metrics(const char *cmd, const ss_config *cfg, ss_redis_target 
     if (listen && *listen) {
         m->server = ss_metrics_serve(listen, err, sizeof err);
         if (!m->server && (flags & SS_CLI_METRICS_ONE_PASS)) {
-            ss_warn(cmd, "metrics-listen %s: %s; this pass goes on without /metrics (a daemon of the same "
-                         "config serves there; metrics-textfile keeps a pass's metrics)", listen, err);
+            ss_warn(cmd, "metrics-listen %s: %s; this pass goes on without /metrics (a daemon sharing this "
+                         "config may hold the port; metrics-textfile keeps a pass's metrics)", listen, err);
             if (!m->textfile) return 0;
         } else if (!m->server) {
             ss_usage_error(cmd, "metrics-listen %s: %s", listen, err);

@@ -13,7 +13,7 @@ source "$SKYSPOOL_SRC/tests/lib/s3.sh"
 B=$SKYSPOOL_BIN
 s3_start
 s3_env
-S3SET=(--set "s3-endpoint=$S3_ENDPOINT" --set s3-path-style=yes --set s3-part-size=256kb --set s3-stall-timeout=2s)
+s3_settings 2s
 cd "$SS_TMP"
 # three hours at 6 events/s: the like file of an hour is ~1 MB, a multipart upload of 4 parts;
 # 1 % malformed lines, so there is a rejects file too

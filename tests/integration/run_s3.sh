@@ -14,7 +14,7 @@ source "$SKYSPOOL_SRC/tests/lib/s3.sh"
 B=$SKYSPOOL_BIN
 s3_start
 s3_env
-S3SET=(--set "s3-endpoint=$S3_ENDPOINT" --set s3-path-style=yes --set s3-part-size=256kb --set s3-stall-timeout=5s)
+s3_settings 5s
 cd "$SS_TMP"
 
 # stop_redis DD: the private redis-server a run left (none, when run stopped it) is the harness's to stop

@@ -25,7 +25,7 @@ ss_start_redis r
 U=$REDIS_URL_r
 s3_start
 s3_env
-S3SET=(--set "s3-endpoint=$S3_ENDPOINT" --set s3-path-style=yes --set s3-part-size=256kb --set s3-stall-timeout=2s)
+s3_settings 2s
 W=(--out "s3://$S3_BUCKET/bsky/v1" --data-dir "$SS_TMP/dd" --redis "$U" --claim-idle 1s --log-level error "${S3SET[@]}")
 : > "$SS_TMP/in.jsonl"
 batch=0

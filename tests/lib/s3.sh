@@ -27,6 +27,11 @@ s3_stop() { kill "$S3_PID" 2>/dev/null || true; wait "$S3_PID" 2>/dev/null || tr
 
 # s3_env: the environment a program under test gets its credentials from.
 s3_env() { export AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET; unset AWS_SESSION_TOKEN; }
+# s3_settings STALL: S3SET, the --set flags that point skyspool at this S3 (path style, small
+# parts so that a few MB make a multipart upload, and a stall timeout of STALL).
+s3_settings() {
+  S3SET=(--set "s3-endpoint=$S3_ENDPOINT" --set s3-path-style=yes --set s3-part-size=256kb --set "s3-stall-timeout=$1")
+}
 
 # s3_fault MODE [count=N] [skip=K] [match=RE] [secs=S]: arms a fault (see s3proxy.mjs).
 s3_fault() {
