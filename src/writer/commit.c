@@ -5,7 +5,6 @@
  * watermark which parts are due. Nothing is acknowledged before its commit is durable. */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "util/log.h"
 #include "util/clock.h"
+#include "util/mem.h"
 #include "writer/crash.h"
 #include "writer/writer_internal.h"
 
@@ -82,7 +82,7 @@ static void *finish_worker(void *arg) {
              * thread allocates from; the upload holds the thread for seconds, and at a window's
              * close several such arenas stayed resident together (bench/s3.sh: +17 MB of
              * arenas against disk at the peak). Returned before the upload, once per file. */
-            malloc_trim(0);
+            ss_mem_release();
             j->rc = ss_wr_remote_upload(fp->w, j->p->rel, j->res.sha256, &j->fatal, j->err, sizeof j->err);
             if (j->rc == 0) ss_writer_crash_point("after_upload");
         }
@@ -307,6 +307,6 @@ int ss_wr_flush_cycle(ss_writer *w, int final, int all) {
     free(kinds);
     /* The parts' buffers were allocated by the lane threads, whose malloc arenas keep freed
      * memory; give it back, or RSS creeps to the sum of every arena's peak. */
-    if (n) malloc_trim(0);
+    if (n) ss_mem_release();
     return rc;
 }
