@@ -22,6 +22,7 @@
 #include "cli/config.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/progress.h"
 #include "writer/writer.h"
 
@@ -85,6 +86,7 @@ static const char *default_source(void) {
 
 int ss_cmd_run(int argc, char **argv) {
     enum { O_SOURCE = 1, O_CONSUMER, O_KEEP_OTHER, O_NO_PROGRESS, O_JSON };
+    ss_mem_configure(); /* the lanes' buffers in mappings, not in arenas (util/mem.h) */
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          SS_CLI_WRITER_LONG_OPTIONS,
                                          {"source", required_argument, 0, O_SOURCE},

@@ -17,6 +17,7 @@
 #include "cli/config.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "writer/claimset.h"
 #include "writer/window.h"
 #include "writer/writer.h"
@@ -176,6 +177,7 @@ void ss_cli_writer_stats_json(const ss_writer_stats *s, double secs, ss_buf *b) 
 
 int ss_cmd_write(int argc, char **argv) {
     enum { O_ONCE = 1, O_ALL, O_CONSUMER, O_MAX_ATTEMPTS, O_COUNT, O_LEDGER, O_JSON, O_SHARD, O_TAKE_SHARD };
+    ss_mem_configure(); /* the lanes' buffers in mappings, not in arenas (util/mem.h) */
     static const struct option opts[] = {SS_CONFIG_LONG_OPTIONS,
                                          SS_CLI_WRITER_LONG_OPTIONS,
                                          {"once", no_argument, 0, O_ONCE},

@@ -61,9 +61,38 @@ static void test_concurrent_first_release(void **state) {
     assert_int_equal(exited_badly, 0);
 }
 
+/* The operator's own threshold wins; only a whole tunable name counts. */
+static void test_threshold_set_by_environment(void **state) {
+    (void)state;
+    assert_int_equal(ss_mem_threshold_is_set(NULL, NULL), 0);
+    assert_int_equal(ss_mem_threshold_is_set("", ""), 0);
+    assert_int_equal(ss_mem_threshold_is_set(NULL, "65536"), 1);
+    assert_int_equal(ss_mem_threshold_is_set("glibc.malloc.mmap_threshold=65536", NULL), 1);
+    assert_int_equal(ss_mem_threshold_is_set("glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=1", NULL), 1);
+    assert_int_equal(ss_mem_threshold_is_set("glibc.malloc.arena_max=2", NULL), 0);
+    assert_int_equal(ss_mem_threshold_is_set("glibc.malloc.mmap_threshold_x=1:x.glibc.malloc.mmap_threshold=2", NULL), 0);
+    assert_int_equal(ss_mem_threshold_is_set("glibc.malloc.mmap_threshold", NULL), 0); /* no value */
+}
+
+/* Configured unless sanitized (whose allocator ignores glibc's) or set by the environment. */
+static void test_configure(void **state) {
+    (void)state;
+    size_t got = ss_mem_configure();
+#ifdef SS_MEM_SANITIZED
+    assert_int_equal(got, 0);
+#else
+    if (ss_mem_threshold_is_set(getenv("GLIBC_TUNABLES"), getenv("MALLOC_MMAP_THRESHOLD_")))
+        assert_int_equal(got, 0);
+    else
+        assert_int_equal(got, SS_MEM_MMAP_THRESHOLD);
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_first_release),
+        cmocka_unit_test(test_threshold_set_by_environment),
+        cmocka_unit_test(test_configure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
