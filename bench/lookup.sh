@@ -23,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT
 [ -x "$BIN" ] || { echo "bench/lookup: build first (make bench does)" >&2; exit 2; }
 
 # piped: a day at the live average (EVENTS=86400000) would be ~45 GB of JSONL on disk
-"$BIN" synth --events "$EVENTS" --seed 42 --rate "$RATE" | "$BIN" convert --out "$tmp/ours" --no-progress --no-fsync --json - > "$tmp/convert.json"
+"$BIN" synth --events "$EVENTS" --seed 42 --rate "$RATE" | "$BIN" convert --out "$tmp/ours" --no-progress --no-fsync --json --tag synth - > "$tmp/convert.json"
 q() { node tests/js/duck_query.mjs --scalar "$1"; }
 SRC="read_parquet('$tmp/ours/**/*.parquet', hive_partitioning = true)"
 node tests/js/duck_query.mjs "COPY (SELECT * FROM $SRC) TO '$tmp/duck' (FORMAT parquet, PARTITION_BY (year, month, day, hour, type), COMPRESSION zstd)" > /dev/null

@@ -1,7 +1,6 @@
 /* See did_resolve.h. One reused curl easy handle (keeps the connection to the directory),
  * a chained hash of resolved DIDs threaded on an LRU list, and a network-down breaker.
- * Built without libcurl (SS_HAVE_CURL unset), ss_did_resolver_new() says so and the
- * did-cache alone is used. */
+ * libcurl is a required dependency (CMakeLists.txt), shared with the S3 store. */
 #include "source/firehose/did_resolve.h"
 
 #include <errno.h>
@@ -10,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "source/firehose/did_cache.h"
 #include "util/log.h"
@@ -60,32 +61,6 @@ int ss_did_doc_url(const char *plc, const char *did, size_t n, char *out, size_t
     }
     return -1;
 }
-
-#ifndef SS_HAVE_CURL
-
-ss_did_resolver *ss_did_resolver_new(const ss_did_resolver_opts *o, char *err, size_t errlen) {
-    (void)o;
-    snprintf(err, errlen, "skyspool was built without libcurl: live DID resolution is not available (set "
-                          "did-resolve=no and give did-cache)");
-    return NULL;
-}
-void ss_did_resolver_free(ss_did_resolver *r) { (void)r; }
-int ss_did_resolver_key(ss_did_resolver *r, const char *did, size_t n, int refresh, ss_fh_pubkey *key) {
-    (void)r, (void)did, (void)n, (void)refresh, (void)key;
-    return SS_DID_FAILED;
-}
-int ss_did_resolver_peek(ss_did_resolver *r, const char *did, size_t n, ss_fh_pubkey *key) {
-    (void)r, (void)did, (void)n, (void)key;
-    return 0;
-}
-void ss_did_resolver_get_stats(const ss_did_resolver *r, ss_did_resolver_stats *out) {
-    (void)r;
-    memset(out, 0, sizeof *out);
-}
-
-#else
-
-#include <curl/curl.h>
 
 enum { ST_KEY, ST_NO_KEY, ST_FAILED };
 
@@ -339,5 +314,3 @@ int ss_did_resolver_key(ss_did_resolver *r, const char *did, size_t n, int refre
     x->retry_at = x->fetched_at + wait;
     return SS_DID_FAILED;
 }
-
-#endif
