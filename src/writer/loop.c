@@ -133,19 +133,19 @@ static void register_metrics(ss_writer *w) {
                                           "Rows written into late part files (their window had closed)", l);
         w->m.files[t] = ss_metric_get("skyspool_writer_files_total", SS_METRIC_COUNTER, "Part files committed", l);
         w->m.bytes[t] = ss_metric_get("skyspool_writer_bytes_total", SS_METRIC_COUNTER, "Bytes of part files committed", l);
+        w->m.recovered[t] = ss_metric_get("skyspool_writer_recovered_total", SS_METRIC_COUNTER,
+                                          "Pending entries found already committed and acknowledged on recovery", l);
+        w->m.reclaimed[t] = ss_metric_get("skyspool_writer_reclaimed_total", SS_METRIC_COUNTER,
+                                          "Entries taken over from dead consumers", l);
+        w->m.dlq[t] = ss_metric_get("skyspool_writer_dlq_total", SS_METRIC_COUNTER,
+                                    "Entries the writer could not decode, moved to the DLQ", l);
+        w->m.lost[t] = ss_metric_get("skyspool_writer_lost_entries_total", SS_METRIC_COUNTER,
+                                     "Pending entries found deleted from their stream before they were written (lost)", l);
+        w->m.released[t] = ss_metric_get("skyspool_writer_released_claims_total", SS_METRIC_COUNTER,
+                                         "Dedup claims released because Redis lost the entries that held them", l);
     }
     w->m.failures = ss_metric_get("skyspool_writer_failures_total", SS_METRIC_COUNTER,
                                   "Failed attempts (each retried after backoff)", NULL);
-    w->m.recovered = ss_metric_get("skyspool_writer_recovered_total", SS_METRIC_COUNTER,
-                                   "Pending entries found already committed and acknowledged on recovery", NULL);
-    w->m.reclaimed = ss_metric_get("skyspool_writer_reclaimed_total", SS_METRIC_COUNTER,
-                                   "Entries taken over from dead consumers", NULL);
-    w->m.dlq = ss_metric_get("skyspool_writer_dlq_total", SS_METRIC_COUNTER,
-                             "Entries the writer could not decode, moved to the DLQ", NULL);
-    w->m.lost = ss_metric_get("skyspool_writer_lost_entries_total", SS_METRIC_COUNTER,
-                              "Pending entries found deleted from their stream before they were written (lost)", NULL);
-    w->m.released = ss_metric_get("skyspool_writer_released_claims_total", SS_METRIC_COUNTER,
-                                  "Dedup claims released because Redis lost the entries that held them", NULL);
     w->m.gaps = ss_metric_get("skyspool_writer_gaps_total", SS_METRIC_COUNTER,
                               "Gap records committed to the ledger (skyspool gaps)", NULL);
     w->m.open_parts = ss_metric_get("skyspool_writer_open_parts", SS_METRIC_GAUGE, "Part files open", NULL);
@@ -262,7 +262,7 @@ static int take_over_stream(ss_writer *w, int t, const char *dead, long long min
         if (rc == 0) rc = ss_wr_apply_batch(w, 0);
         w->c->v->release(w->c);
         if (rc != 0) return -1;
-        ss_wr_stat_add(w, &w->stats.reclaimed, (uint64_t)got, w->m.reclaimed);
+        ss_wr_stat_add(w, &w->stats.reclaimed, (uint64_t)got, w->m.reclaimed[t]);
         ss_info(LOG, "took over %d pending entries of dead consumer %s in %s", got, dead, key);
         if (got == 0) return 0; /* nothing claimable (entries touched meanwhile) */
         if (ss_wr_enforce_budget(w) != 0) return -1;
@@ -513,7 +513,7 @@ static int check_redis_loss(ss_writer *w) {
         if (ss_ledger_record_loss(w->led, w->st[t].key, a, b, rel[i].released, run_id) != 0)
             return ss_wr_fail(w, "%s", ss_ledger_errstr(w->led));
         if (v->report_loss && v->report_loss(w->c, t, rel[i].released, a, b) != 0) return ss_wr_consumer_fail(w);
-        ss_wr_stat_add(w, &w->stats.released, (uint64_t)rel[i].released, w->m.released);
+        ss_wr_stat_add(w, &w->stats.released, (uint64_t)rel[i].released, w->m.released[t]);
     }
     return 0;
 }

@@ -120,7 +120,7 @@ int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size
             if (!ss_writer_id_find(s->committed, s->ncommitted, e->id)) {
                 /* not committed either: deleted by someone else (XDEL, XTRIM MAXLEN) before it was
                  * written, so its event is lost. Say so: acking it only clears the PEL. */
-                ss_wr_stat_add(w, &w->stats.lost, 1, w->m.lost);
+                ss_wr_stat_add(w, &w->stats.lost, 1, w->m.lost[type]);
                 ss_warn(LOG, "entry %.*s of %s is pending but was deleted from the stream before it was written: "
                              "its event is lost (something other than skyspool trims or deletes these streams)",
                         (int)ent->idlen, ent->id, s->key);
@@ -148,7 +148,7 @@ int ss_wr_scan_entries(ss_writer *w, int type, const ss_writer_entry *ents, size
             if (load_committed(w, type, e->id.ms, e->id.ms) != 0) return -1;
             if (ss_writer_id_find(s->committed, s->ncommitted, e->id)) {
                 e->action = A_ACK;
-                ss_wr_stat_add(w, &w->stats.recovered, 1, w->m.recovered);
+                ss_wr_stat_add(w, &w->stats.recovered, 1, w->m.recovered[type]);
                 continue;
             }
         }
@@ -221,7 +221,7 @@ int ss_wr_claim_batch(ss_writer *w, size_t from) {
         if (load_committed(w, e->type, e->id.ms, e->id.ms) != 0) return -1;
         if (ss_writer_id_find(w->st[e->type].committed, w->st[e->type].ncommitted, e->id)) {
             e->action = A_ACK;
-            ss_wr_stat_add(w, &w->stats.recovered, 1, w->m.recovered);
+            ss_wr_stat_add(w, &w->stats.recovered, 1, w->m.recovered[e->type]);
         }
     }
     ss_writer_crash_point("after_claim");
@@ -233,7 +233,7 @@ static int dlq_entry(ss_writer *w, const bent *e) {
     ss_writer_id_format(e->id, id);
     if (w->c->v->dlq(w->c, e->type, id, e->reason, e->e, e->elen) != 0) return ss_wr_consumer_fail(w);
     ss_warn(LOG, "entry %s of %s moved to %s: %s", id, w->st[e->type].key, w->dlq_key, e->reason);
-    ss_wr_stat_add(w, &w->stats.dlq, 1, w->m.dlq);
+    ss_wr_stat_add(w, &w->stats.dlq, 1, w->m.dlq[e->type]);
     return 0;
 }
 

@@ -83,8 +83,11 @@ typedef struct {
     /* the committed-data counters carry a type label: one series per stream type */
     ss_metric *entries[SS_TYPE__COUNT], *rows[SS_TYPE__COUNT], *dups[SS_TYPE__COUNT], *late_rows[SS_TYPE__COUNT],
         *files[SS_TYPE__COUNT], *bytes[SS_TYPE__COUNT];
-    ss_metric *failures, *recovered, *reclaimed, *dlq, *claims_mem;
-    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *released, *lost, *gaps;
+    /* so do the per-entry outcomes: which stream lost entries, or feeds the DLQ, is the question */
+    ss_metric *recovered[SS_TYPE__COUNT], *reclaimed[SS_TYPE__COUNT], *dlq[SS_TYPE__COUNT], *lost[SS_TYPE__COUNT],
+        *released[SS_TYPE__COUNT];
+    ss_metric *failures, *claims_mem;
+    ss_metric *open_parts, *mem, *wm_lag, *flush_s, *gaps;
     ss_metric *last_commit, *due_since; /* wall-clock seconds; due_since 0 while nothing due waits */
     ss_histogram *flush_hist;
     ss_histogram *ack_hist; /* the ack script's round trips (ss_wr_ack) */

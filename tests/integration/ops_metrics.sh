@@ -175,6 +175,14 @@ ss_check "status: its last commit is the ledger's, seconds ago" between "$(jq .w
 "$B" status --redis "$REDIS_URL_tf" --data-dir tfdd > st-tf.txt
 ss_check "status text: writer not running, last commit ... ago" grep -Eq '^writer +not running .*last commit [0-9]' st-tf.txt
 ss_check "timestamped" near "$(msum skyspool_textfile_timestamp_seconds tfdir/skyspool.prom)" "$(date +%s)" 60
+# the per-entry outcomes carry the stream's type: an undecodable repost entry goes to the DLQ
+redis-cli -p "$REDIS_PORT_tf" XADD skyspool:repost '*' e 'not an event' > /dev/null
+"$B" write --once --all --out tfarch --data-dir tfdd --redis "$REDIS_URL_tf" --json \
+  --set metrics-textfile="$SS_TMP/tfdir/dlq.prom" > tf2.json 2> tf2.log || true
+ss_eq "the bad entry is in the DLQ" 1 "$(redis-cli -p "$REDIS_PORT_tf" XLEN skyspool:dlq)"
+ss_eq "dlq_total{type=repost} counts it" 1 "$(awk '/^skyspool_writer_dlq_total\{type="repost"\}/ {print $2}' tfdir/dlq.prom)"
+ss_eq "dlq_total{type=like} does not" 0 "$(awk '/^skyspool_writer_dlq_total\{type="like"\}/ {print $2}' tfdir/dlq.prom)"
+ss_eq "one series per type, as rows_total" "$(grep -c '^skyspool_writer_rows_total{type=' tfdir/dlq.prom)" "$(grep -c '^skyspool_writer_dlq_total{type=' tfdir/dlq.prom)"
 
 # --- windows due and not committed: every part file's rename fails (a full disk) --------------
 source "$SKYSPOOL_SRC/tests/faultfs/faultfs.sh"
