@@ -293,9 +293,13 @@ ss_err_class ss_redis_describe_error(redisContext *c, redisReply *r, char *err, 
         snprintf(err, errlen, "%.*s", (int)r->len, r->str);
         return ss_redis_error_class(r->str);
     }
-    if (c && c->err)
+    if (c && c->err) {
         snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection error");
-    else if (!r)
+        /* hiredis's own classes: a reply it could not parse is a peer outside RESP (not a
+         * Redis server on that port, or a broken one); OOM is our allocation */
+        if (c->err == REDIS_ERR_PROTOCOL) return SS_ERR_PROTOCOL;
+        if (c->err == REDIS_ERR_OOM) return SS_ERR_OOM;
+    } else if (!r)
         snprintf(err, errlen, "no reply (connection lost)");
     else {
         snprintf(err, errlen, "unexpected reply type %d", r->type);

@@ -77,6 +77,21 @@ ss_check "refused at once (no retries): $((t1 - t0)) s for four commands" test $
 # Redis unreachable is io, not auth
 run down_status "$B" status --redis "redis://127.0.0.1:$(ss_free_port)"
 ss_eq "Redis unreachable: status exits 1 (io)" 1 "$RC_down_status"
+# a peer on Redis's port that does not speak RESP (here: an HTTP answer) is protocol, 4
+pport=$(ss_free_port)
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4); s.settimeout(30)
+open(sys.argv[2], "w").write("listening")
+c, _ = s.accept(); c.recv(256); c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n"); c.close()
+' "$pport" proto.ready &
+ppid=$!
+ss_wait_for 10 test -s proto.ready
+run proto_status "$B" status --redis "redis://127.0.0.1:$pport"
+wait "$ppid" 2>/dev/null || true
+ss_eq "not Redis on the port: status exits 4 (protocol)" 4 "$RC_proto_status"
+ss_check "  and quotes what hiredis saw" grep -q "Protocol error" proto_status.err
 
 
 # --- malformed stored state or input: data, 3 ----------------------------------------------
