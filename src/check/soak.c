@@ -32,6 +32,9 @@
  *                                     read timeout is half of that), then SIGCONT
  *   disk_full (disk_faults, root)     the archive is a small tmpfs; a filler file takes all of
  *                                     its free space for stall_s, then goes
+ * On a Redis given with --redis the two Redis faults are left out of the cycle: that server is
+ * not the check's to restart or kill, and its AOF is not its to cut. The children then log in
+ * with the check's own URL and password file, under the check's private key prefix.
  * A fault has recovered when, after it ended, the ingester confirmed new events and the writers'
  * group took delivery of new entries (disk_full: and a new part file was committed).
  *
@@ -305,8 +308,10 @@ static int start_ingest(soak *s) {
     arg(&a, "jetstream:ws://127.0.0.1:%d/subscribe", s->port);
     arg(&a, "--redis");
     arg(&a, "%s", s->url_ingest);
-    arg(&a, "--redis-password-file");
-    arg(&a, "%s", s->pw_ingest);
+    if (s->pw_ingest[0]) {
+        arg(&a, "--redis-password-file");
+        arg(&a, "%s", s->pw_ingest);
+    }
     arg(&a, "--prefix");
     arg(&a, "%s", s->e->prefix);
     arg(&a, "--set");
@@ -326,8 +331,10 @@ static void writer_args(soak *s, argvec *a, int once) {
     arg(a, "%s", s->wdata);
     arg(a, "--redis");
     arg(a, "%s", s->url_write);
-    arg(a, "--redis-password-file");
-    arg(a, "%s", s->pw_write);
+    if (s->pw_write[0]) {
+        arg(a, "--redis-password-file");
+        arg(a, "%s", s->pw_write);
+    }
     arg(a, "--prefix");
     arg(a, "%s", s->e->prefix);
     arg(a, "--window");
@@ -667,11 +674,6 @@ static int run_status(soak *s, argvec *a, const char *log, double timeout_s) {
 }
 
 int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report *r) {
-    if (!e->embedded) {
-        snprintf(e->errstr, sizeof e->errstr,
-                 "soak restarts and kill -9s its Redis and cuts its AOF: it runs only on its own embedded server");
-        return -1;
-    }
     if (!o->exe || !*o->exe) return snprintf(e->errstr, sizeof e->errstr, "soak: no skyspool binary to run"), -1;
     soak S;
     memset(&S, 0, sizeof S);
@@ -682,7 +684,13 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     s->replay.name = "replay-server";
     s->ingest.name = "ingest";
     s->writer.name = "write";
-    int nkinds = o->disk_faults ? F__COUNT : F_DISK_FULL;
+    fault_kind kinds[F__COUNT];
+    int nkinds = 0;
+    for (int k = 0; k < F__COUNT; k++) {
+        if (!e->embedded && (k == F_REDIS_RESTART || k == F_REDIS_CRASH)) continue; /* not ours to kill */
+        if (k == F_DISK_FULL && !o->disk_faults) continue;
+        kinds[nkinds++] = (fault_kind)k;
+    }
     double max_lag = o->max_lag_s > 0 ? o->max_lag_s : 2 * o->window_s + o->grace_s + 60;
     double max_rec = o->max_recovery_s > 0 ? o->max_recovery_s : o->window_s + o->grace_s + 60;
 
@@ -717,16 +725,27 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     const ss_redis_url *u = ss_redis_target_url(e->target);
     if (u->is_unix) snprintf(s->url, sizeof s->url, "unix://%s", u->path);
     else snprintf(s->url, sizeof s->url, "redis://%.256s:%d", u->host, u->port);
-    /* the embedded server has one ACL user per role (buffer/acl.h): each child logs in as its own */
-    if (u->is_unix) {
+    /* the embedded server has one ACL user per role (buffer/acl.h): each child logs in as its own;
+     * on another Redis, as the check itself does */
+    if (!e->embedded) {
+        snprintf(s->url_ingest, sizeof s->url_ingest, "%s", e->url);
+        snprintf(s->url_write, sizeof s->url_write, "%s", e->url);
+    } else if (u->is_unix) {
         snprintf(s->url_ingest, sizeof s->url_ingest, "unix://%s@%s", ss_acl_user(SS_ACL_INGEST), u->path);
         snprintf(s->url_write, sizeof s->url_write, "unix://%s@%s", ss_acl_user(SS_ACL_WRITE), u->path);
     } else {
         snprintf(s->url_ingest, sizeof s->url_ingest, "redis://%s@%.256s:%d", ss_acl_user(SS_ACL_INGEST), u->host, u->port);
         snprintf(s->url_write, sizeof s->url_write, "redis://%s@%.256s:%d", ss_acl_user(SS_ACL_WRITE), u->host, u->port);
     }
-    snprintf(s->pw_ingest, sizeof s->pw_ingest, "%.400s/redis-%s.password", e->data_dir, ss_acl_role_name(SS_ACL_INGEST));
-    snprintf(s->pw_write, sizeof s->pw_write, "%.400s/redis-%s.password", e->data_dir, ss_acl_role_name(SS_ACL_WRITE));
+    if (!e->embedded) {
+        snprintf(s->pw_ingest, sizeof s->pw_ingest, "%s", e->password_file ? e->password_file : "");
+        snprintf(s->pw_write, sizeof s->pw_write, "%s", e->password_file ? e->password_file : "");
+    } else {
+        snprintf(s->pw_ingest, sizeof s->pw_ingest, "%.400s/redis-%s.password", e->data_dir, ss_acl_role_name(SS_ACL_INGEST));
+        snprintf(s->pw_write, sizeof s->pw_write, "%.400s/redis-%s.password", e->data_dir, ss_acl_role_name(SS_ACL_WRITE));
+    }
+    ss_check_input_num(r, "redis_faults", e->embedded);
+    if (!e->embedded) ss_check_note(r, "on --redis: the redis_restart and redis_kill9_aof_tail faults are left out");
 
     int rc = -1;
     if (o->disk_faults) {
@@ -815,7 +834,7 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
         if (!holding && t >= next_fault && s->nfaults < SOAK_MAX_FAULTS &&
             (!active || t - active->at_s > max_rec) && t + o->fault_every_s / 2 + o->stall_s < o->duration_s) {
             active = &s->faults[s->nfaults++];
-            active->kind = (fault_kind)((s->nfaults - 1) % nkinds);
+            active->kind = kinds[(s->nfaults - 1) % nkinds];
             if (fault_begin(s, active) != 0) goto out;
             if (active->end_s < 0) {
                 holding = 1;
