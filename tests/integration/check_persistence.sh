@@ -54,6 +54,27 @@ ss_eq "external: every entry recovered" 100 "$(jq .figures.entries_recovered_pct
 ss_check "external: it really restarted" test -f "$D/restarted.pid"
 ss_eq "external: none of its keys left" "" "$(redis-cli -p "$P" --scan --pattern 'skyspool-check:*')"
 
+# --- a restart that loses the data (an operator restoring an empty AOF dir): FAIL, exit 1 --------
+ss_start_redis z
+PZ=$REDIS_PORT_z DZ=$REDIS_DIR_z
+cat > restart_z.sh <<SH
+redis-cli -p $PZ shutdown nosave >/dev/null 2>&1
+while redis-cli -p $PZ ping >/dev/null 2>&1; do sleep 0.05; done
+rm -rf $DZ/appendonlydir
+redis-server --port $PZ --bind 127.0.0.1 --dir $DZ --save '' --appendonly yes --appendfsync everysec \
+  --maxmemory-policy noeviction --daemonize yes --pidfile $DZ/restarted.pid --logfile $DZ/redis2.log
+SH
+set +e
+"$B" check persistence --redis "$REDIS_URL_z" --restart-cmd "bash $SS_TMP/restart_z.sh" --events 2000 --pending 20 --json z.json > z.txt 2> z.err; rcz=$?
+set -e
+[ -f "$DZ/restarted.pid" ] && SS_PIDS+=("$(cat "$DZ/restarted.pid")")
+ss_eq "data lost at the restart: exit 1" 1 "$rcz"
+ss_eq "data lost: verdict FAIL" FAIL "$(jq -r .verdict z.json)"
+ss_eq "data lost: nothing recovered, measured" 0 "$(jq .figures.entries_recovered_pct.value z.json)"
+ss_eq "data lost: the recovery, group and PEL criteria FAIL" "FAIL FAIL FAIL" \
+  "$(jq -r '[.criteria[] | select(.name == "entries_recovered_pct" or .name == "groups_recovered" or .name == "pel_streams_mismatched") | .verdict] | join(" ")' z.json)"
+ss_check "data lost: the text report says what to check" grep -q "appendonly yes" z.txt
+
 # --- usage errors ---------------------------------------------------------------------------------
 set +e
 "$B" check persistence --redis "$REDIS_URL_x" 2> u1.err; rc1=$?
