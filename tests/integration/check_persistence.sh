@@ -2,7 +2,7 @@
 # `skyspool check persistence`, short: events through the real ingester, a consumer group
 # with pending entries, BGREWRITEAOF and a restart (embedded; external with --restart-cmd),
 # every entry, group and PEL verified from the JSON; --crash kill -9s the embedded server
-# and reports what was lost; usage errors exit 2.
+# and reports what was lost; a restart that loses the data FAILs; usage errors exit 2.
 source "$SKYSPOOL_SRC/tests/lib/harness.sh"
 B=$SKYSPOOL_BIN
 cd "$SS_TMP"
