@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SKYSPOOL_BIN:-$PWD/build/skyspool}
-EVENTS=${EVENTS:-86400000} # a day at the live average (1,000 events/s); ~14 min on 2 cores
+EVENTS=${EVENTS:-86400000} # a day at the live average (1,000 events/s); ~14 min on 2 cores, ~25 GB in TMPDIR
 RUNS=${RUNS:-7}
 RATE=$(( (EVENTS + 86399) / 86400 ))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skyspool-bench-lookup.XXXXXX")

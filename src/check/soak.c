@@ -112,9 +112,7 @@ typedef struct {
     char input[SOAK_PATH + 64];
     char arch[SOAK_PATH + 64];
     char wdata[SOAK_PATH + 64];
-    char pwfile[PATH_MAX + 32];
     char pw_ingest[PATH_MAX + 32], pw_write[PATH_MAX + 32]; /* the embedded server's per-role password files */
-    char url[SS_REDIS_PATH_MAX + 320];
     char url_ingest[SS_REDIS_PATH_MAX + 400], url_write[SS_REDIS_PATH_MAX + 400]; /* as each child's ACL user */
     char portfile[SOAK_PATH + 64];
     int port;
@@ -716,15 +714,12 @@ int ss_check_soak(ss_check_env *e, const ss_check_soak_opts *o, ss_check_report 
     snprintf(s->arch, sizeof s->arch, "%.500s/archive", s->work);
     snprintf(s->wdata, sizeof s->wdata, "%.500s/writer-data", s->work);
     snprintf(s->portfile, sizeof s->portfile, "%.500s/replay.port", s->work);
-    snprintf(s->pwfile, sizeof s->pwfile, "%s/redis.password", e->data_dir);
     snprintf(s->replay.log, sizeof s->replay.log, "%.500s/replay-server.log", s->work);
     snprintf(s->ingest.log, sizeof s->ingest.log, "%.500s/ingest.log", s->work);
     snprintf(s->writer.log, sizeof s->writer.log, "%.500s/write.log", s->work);
     mkdir(s->arch, 0700);
     mkdir(s->wdata, 0700);
     const ss_redis_url *u = ss_redis_target_url(e->target);
-    if (u->is_unix) snprintf(s->url, sizeof s->url, "unix://%s", u->path);
-    else snprintf(s->url, sizeof s->url, "redis://%.256s:%d", u->host, u->port);
     /* the embedded server has one ACL user per role (buffer/acl.h): each child logs in as its own;
      * on another Redis, as the check itself does */
     if (!e->embedded) {

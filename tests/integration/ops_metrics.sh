@@ -177,8 +177,11 @@ ss_check "status text: writer not running, last commit ... ago" grep -Eq '^write
 ss_check "timestamped" near "$(msum skyspool_textfile_timestamp_seconds tfdir/skyspool.prom)" "$(date +%s)" 60
 # the per-entry outcomes carry the stream's type: an undecodable repost entry goes to the DLQ
 redis-cli -p "$REDIS_PORT_tf" XADD skyspool:repost '*' e 'not an event' > /dev/null
+rc_dlq=0
 "$B" write --once --all --out tfarch --data-dir tfdd --redis "$REDIS_URL_tf" --json \
-  --set metrics-textfile="$SS_TMP/tfdir/dlq.prom" > tf2.json 2> tf2.log || true
+  --set metrics-textfile="$SS_TMP/tfdir/dlq.prom" > tf2.json 2> tf2.log || rc_dlq=$?
+ss_eq "a dead-lettered entry is accounted for, not a failure: exit 0" 0 "$rc_dlq"
+ss_eq "  and the run's JSON counts it" 1 "$(jq .dlq tf2.json)"
 ss_eq "the bad entry is in the DLQ" 1 "$(redis-cli -p "$REDIS_PORT_tf" XLEN skyspool:dlq)"
 ss_eq "dlq_total{type=repost} counts it" 1 "$(awk '/^skyspool_writer_dlq_total\{type="repost"\}/ {print $2}' tfdir/dlq.prom)"
 ss_eq "dlq_total{type=like} does not" 0 "$(awk '/^skyspool_writer_dlq_total\{type="like"\}/ {print $2}' tfdir/dlq.prom)"
